@@ -1,0 +1,247 @@
+import { z } from 'zod';
+import { ValidationError, type FieldIssue } from '../errors.js';
+
+/** Every state a job can be in. Closed: adding one fails compilation wherever states are mapped. */
+export const JOB_STATUSES = [
+  'submitted',
+  'queued',
+  'dispatched',
+  'running',
+  'cancelling',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const satisfies readonly JobStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+/** States in which a provider (or worker) owns the job and pollers must watch it. */
+export const ACTIVE_STATUSES = ['dispatched', 'running', 'cancelling'] as const satisfies readonly JobStatus[];
+
+export function isTerminal(status: JobStatus): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+export const PRIORITIES = ['low', 'normal', 'high'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Where the submission came from; decides reply shapes on the compatibility routes. */
+export type JobSource = 'api' | 'submit-job' | 'essedum-execute' | 'essedum-pipeline';
+
+/** Limits that keep one request from exhausting a table entity, a queue message or a poller. */
+export const LIMITS = {
+  maxRows: 1e15,
+  maxRuntimeSec: 30 * 24 * 3600,
+  maxLabels: 16,
+  maxLabelKeyLength: 63,
+  maxLabelValueLength: 128,
+  maxTargetLength: 64,
+  maxKindLength: 64,
+} as const;
+
+const nonNegativeNumber = z.number().finite().nonnegative();
+const labelKey = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'label keys use letters, digits, "_", "." and "-", starting with a letter or digit')
+  .max(LIMITS.maxLabelKeyLength);
+
+/**
+ * The body of a job submission as clients send it. Both spellings the seed uses are accepted
+ * (`rows`/`nr_of_rows`, `estimated_runtime_sec`/`estimated_runtime`,
+ * `latency_sensitive`/`latency_sensitivity`); giving both spellings with different values is an error.
+ */
+const submissionFields = {
+  rows: nonNegativeNumber.int().max(LIMITS.maxRows).optional(),
+  nr_of_rows: nonNegativeNumber.int().max(LIMITS.maxRows).optional(),
+  estimated_runtime_sec: nonNegativeNumber.max(LIMITS.maxRuntimeSec).optional(),
+  estimated_runtime: nonNegativeNumber.max(LIMITS.maxRuntimeSec).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  latency_sensitive: z.boolean().optional(),
+  latency_sensitivity: z.boolean().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  target: z.string().min(1).max(LIMITS.maxTargetLength).optional(),
+  max_runtime_sec: nonNegativeNumber.int().min(1).max(LIMITS.maxRuntimeSec).optional(),
+  labels: z
+    .record(labelKey, z.string().max(LIMITS.maxLabelValueLength))
+    .refine((l) => Object.keys(l).length <= LIMITS.maxLabels, `at most ${LIMITS.maxLabels} labels`)
+    .optional(),
+  /** Provider-specific job kind (`training`, `automl`, `command`, …); the provider validates `spec`. */
+  kind: z.string().min(1).max(LIMITS.maxKindLength).optional(),
+  spec: z.record(z.string(), z.unknown()).optional(),
+};
+
+/** `/api/jobs` rejects unknown fields so a typo (`row`) is an error, not a silent default. */
+export const StrictSubmissionSchema = z.strictObject(submissionFields);
+/** `/api/submit-job` keeps the seed's lenient behaviour: unknown fields are ignored. */
+export const LenientSubmissionSchema = z.object(submissionFields);
+
+export type RawSubmission = z.infer<typeof StrictSubmissionSchema>;
+
+/** The canonical, defaulted job description stored on every job. */
+export interface JobSpec {
+  readonly rows: number;
+  readonly estimated_runtime_sec: number;
+  readonly priority: Priority;
+  readonly latency_sensitive: boolean;
+  readonly data: Record<string, unknown>;
+  readonly target?: string;
+  readonly max_runtime_sec?: number;
+  readonly labels: Record<string, string>;
+  readonly kind?: string;
+  readonly spec?: Record<string, unknown>;
+}
+
+/** Defaults are the seed's: 1 000 rows, 10 s, normal priority, not latency sensitive. */
+export const SPEC_DEFAULTS = { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false } as const;
+
+/** Turns zod issues into field paths a client can act on. */
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+/** Parses with a zod schema, throwing a {@link ValidationError} that names each bad field. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationError(
+      zodIssues(parsed.error).map((i) => ({ ...i, field: prefix ? (i.field ? `${prefix}.${i.field}` : prefix) : i.field })),
+    );
+  }
+  return parsed.data;
+}
+
+function pickAlias<T>(issues: FieldIssue[], name: string, alias: string, a: T | undefined, b: T | undefined): T | undefined {
+  if (a !== undefined && b !== undefined && a !== b) {
+    issues.push({ field: alias, message: `conflicts with '${name}'; send one of them` });
+  }
+  return a ?? b;
+}
+
+/** Validates a submission body and resolves aliases and defaults into a {@link JobSpec}. */
+export function parseSubmission(body: unknown, mode: 'strict' | 'lenient' = 'strict'): JobSpec {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ValidationError([{ field: '', message: 'the body must be a JSON object' }]);
+  }
+  const raw = parseOrThrow(mode === 'strict' ? StrictSubmissionSchema : LenientSubmissionSchema, body);
+  const issues: FieldIssue[] = [];
+  const rows = pickAlias(issues, 'rows', 'nr_of_rows', raw.rows, raw.nr_of_rows);
+  const runtime = pickAlias(issues, 'estimated_runtime_sec', 'estimated_runtime', raw.estimated_runtime_sec, raw.estimated_runtime);
+  const latency = pickAlias(issues, 'latency_sensitive', 'latency_sensitivity', raw.latency_sensitive, raw.latency_sensitivity);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return {
+    rows: rows ?? SPEC_DEFAULTS.rows,
+    estimated_runtime_sec: runtime ?? SPEC_DEFAULTS.estimated_runtime_sec,
+    priority: raw.priority ?? SPEC_DEFAULTS.priority,
+    latency_sensitive: latency ?? SPEC_DEFAULTS.latency_sensitive,
+    data: raw.data ?? {},
+    labels: raw.labels ?? {},
+    ...(raw.target !== undefined && { target: raw.target }),
+    ...(raw.max_runtime_sec !== undefined && { max_runtime_sec: raw.max_runtime_sec }),
+    ...(raw.kind !== undefined && { kind: raw.kind }),
+    ...(raw.spec !== undefined && { spec: raw.spec }),
+  };
+}
+
+/** Why a job went where it went: stored on the job and returned by the API. */
+export interface RoutingDecision {
+  readonly preset: string;
+  readonly inputs: {
+    readonly rows: number;
+    readonly estimated_runtime_sec: number;
+    readonly priority: Priority;
+    readonly latency_sensitive: boolean;
+    readonly target?: string;
+  };
+  readonly weights: ClassifierWeights;
+  /** Cost before rounding; `null` when the rule that fired does not look at cost. */
+  readonly cost: number;
+  readonly rule: RoutingRule;
+  readonly queue: string;
+  /** Which provider runs the job: a cloud provider, `local`, or `worker` for the actor/spark queues. */
+  readonly provider: string;
+  readonly explanation: string;
+  readonly decidedAt: string;
+}
+
+export type RoutingRule = 'target-queue' | 'target-provider' | 'latency-sensitive' | 'cost-above-spark' | 'cost-above-ml' | 'default';
+
+export interface ClassifierWeights {
+  /** Cost per row (README: 1 / 1 000 000). */
+  readonly perRow: number;
+  /** Cost per second of estimated runtime (README: 1 / 10; reference code: 1 / 60). */
+  readonly perSecond: number;
+  readonly highPriorityFactor: number;
+  readonly lowPriorityFactor: number;
+  /** Strictly above this cost → spark-jobs. */
+  readonly sparkThreshold: number;
+  /** Strictly above this cost (and not above spark) → ml-jobs. */
+  readonly mlThreshold: number;
+}
+
+export interface JobError {
+  readonly code: string;
+  readonly message: string;
+  readonly category?: string;
+}
+
+export interface JobProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly unit: string;
+}
+
+/** Provider-side handle: whatever a provider needs to find its job again (names, ids, URLs). */
+export type ProviderRef = Readonly<Record<string, string | number | boolean>>;
+
+export interface JobResultInfo {
+  /** Blob path (container/name) of the result document, when one was written. */
+  readonly location?: string;
+  /** Small summary safe to show inline (metrics, output URIs, model ids). */
+  readonly summary?: Record<string, unknown>;
+}
+
+/** A job as the store holds it and the API returns it. */
+export interface JobRecord {
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly source: JobSource;
+  readonly spec: JobSpec;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly decision?: RoutingDecision;
+  readonly queue?: string;
+  readonly provider?: string;
+  readonly providerRef?: ProviderRef;
+  readonly dispatchedAt?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly heartbeatAt?: string;
+  readonly progress?: JobProgress;
+  /** Who is running it now (worker id) and until when that claim holds without a heartbeat. */
+  readonly lease?: { readonly owner: string; readonly until: string };
+  readonly cancelRequestedAt?: string;
+  readonly result?: JobResultInfo;
+  readonly error?: JobError;
+  /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
+  readonly attempts: number;
+  /** Next event sequence number: the history is numbered without gaps. */
+  readonly eventSeq: number;
+  readonly idempotencyKey?: string;
+}
+
+export type JobEventType = 'transition' | 'note';
+
+/** One line of a job's history. `note` events (from === to) record preemption, requeue, re-attach … */
+export interface JobEvent {
+  readonly seq: number;
+  readonly at: string;
+  readonly type: JobEventType;
+  readonly from: JobStatus | null;
+  readonly to: JobStatus;
+  readonly reason: string;
+  readonly detail?: Record<string, unknown>;
+}

@@ -1,0 +1,169 @@
+/**
+ * The one catalogue of errors. Every error carries a stable `code`, so code that receives an error
+ * from another process (a queue message, a child process) can compare by code, not only by class.
+ *
+ * Retry semantics are decided here, not at the call sites:
+ * - `retriable` errors are thrown out of queue handlers so the platform redelivers the message;
+ * - everything else is final: the job is failed with the reason and the message is consumed.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'MALFORMED_JSON'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'ILLEGAL_TRANSITION'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'CONCURRENCY_CONFLICT'
+  | 'CONFIGURATION_INVALID'
+  | 'PROVIDER_NOT_CONFIGURED'
+  | 'PROVIDER_THROTTLED'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'PROVIDER_REJECTED'
+  | 'FEATURE_DISABLED'
+  | 'INTERNAL';
+
+/** Field-level problem, reported to HTTP clients as `errors[]` in the problem document. */
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `labels.team` or `rows`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export class OrchestratorError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retriable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options?.retriable ?? false;
+  }
+}
+
+export class ValidationError extends OrchestratorError {
+  readonly issues: readonly FieldIssue[];
+  constructor(issues: readonly FieldIssue[], message?: string) {
+    super('VALIDATION_FAILED', message ?? describeIssues(issues));
+    this.issues = issues;
+  }
+}
+
+export class MalformedJsonError extends OrchestratorError {
+  constructor(detail: string) {
+    super('MALFORMED_JSON', `The request body is not valid JSON: ${detail}`);
+  }
+}
+
+export class PayloadTooLargeError extends OrchestratorError {
+  constructor(readonly limitBytes: number) {
+    super('PAYLOAD_TOO_LARGE', `The request body is larger than ${limitBytes} bytes.`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends OrchestratorError {
+  constructor(received: string | null) {
+    super('UNSUPPORTED_MEDIA_TYPE', `Expected Content-Type application/json, got ${received ?? 'none'}.`);
+  }
+}
+
+export class UnauthorizedError extends OrchestratorError {
+  constructor(message = 'A valid function key is required (x-functions-key header or code query parameter).') {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+export class NotFoundError extends OrchestratorError {
+  constructor(readonly resource: string, readonly id: string) {
+    super('NOT_FOUND', `${resource} '${id}' does not exist.`);
+  }
+}
+
+export class IllegalTransitionError extends OrchestratorError {
+  constructor(readonly from: string, readonly to: string, readonly jobId?: string) {
+    super('ILLEGAL_TRANSITION', `A job in state '${from}' cannot move to '${to}'.`);
+  }
+}
+
+export class IdempotencyKeyReusedError extends OrchestratorError {
+  constructor(key: string) {
+    super('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key '${key}' was already used with a different request body.`);
+  }
+}
+
+/** An optimistic-concurrency write lost more races than we retry; retriable by the caller. */
+export class ConcurrencyError extends OrchestratorError {
+  constructor(message: string, cause?: unknown) {
+    super('CONCURRENCY_CONFLICT', message, { cause, retriable: true });
+  }
+}
+
+export class ConfigurationError extends OrchestratorError {
+  constructor(message: string) {
+    super('CONFIGURATION_INVALID', message);
+  }
+}
+
+export class ProviderNotConfiguredError extends OrchestratorError {
+  constructor(provider: string) {
+    super('PROVIDER_NOT_CONFIGURED', `Provider '${provider}' is not configured in this deployment.`);
+  }
+}
+
+/** The provider asked us to slow down. Never a job failure; `retryAfterMs` is honoured. */
+export class ProviderThrottledError extends OrchestratorError {
+  constructor(readonly provider: string, readonly retryAfterMs: number, cause?: unknown) {
+    super('PROVIDER_THROTTLED', `${provider} throttled the request; retry after ${retryAfterMs} ms.`, {
+      cause,
+      retriable: true,
+    });
+  }
+}
+
+/** The provider could not be reached or answered 5xx. Never, by itself, a job failure. */
+export class ProviderUnavailableError extends OrchestratorError {
+  constructor(readonly provider: string, message: string, cause?: unknown, readonly retryAfterMs?: number) {
+    super('PROVIDER_UNAVAILABLE', `${provider} is unavailable: ${message}`, { cause, retriable: true });
+  }
+}
+
+/** The provider refused the job for good (bad spec, quota refusal that will not heal, …). */
+export class ProviderRejectedError extends OrchestratorError {
+  constructor(readonly provider: string, readonly providerCode: string, message: string, cause?: unknown) {
+    super('PROVIDER_REJECTED', `${provider} rejected the job (${providerCode}): ${message}`, { cause });
+  }
+}
+
+export class FeatureDisabledError extends OrchestratorError {
+  constructor(message: string) {
+    super('FEATURE_DISABLED', message);
+  }
+}
+
+/** True when the error (possibly from another process) should be retried by redelivery. */
+export function isRetriable(error: unknown): boolean {
+  if (error instanceof OrchestratorError) return error.retriable;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'PROVIDER_THROTTLED' || code === 'PROVIDER_UNAVAILABLE' || code === 'CONCURRENCY_CONFLICT';
+}
+
+export function hasCode(error: unknown, code: ErrorCode): boolean {
+  return (error as { code?: unknown } | null)?.code === code;
+}
+
+/** A short, safe message for any thrown value: never a stack trace. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}
+
+function describeIssues(issues: readonly FieldIssue[]): string {
+  if (issues.length === 0) return 'The request is invalid.';
+  return issues.map((i) => `${i.field || '(body)'}: ${i.message}`).join('; ');
+}

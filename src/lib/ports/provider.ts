@@ -1,0 +1,69 @@
+import type { JobError, JobRecord, JobStatus, ProviderRef } from '../core/job.js';
+
+/** What a provider says a job is doing, in our vocabulary. `missing`: the provider has no such job. */
+export type ObservedStatus = Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'> | 'missing';
+
+export interface SubmitOutcome {
+  /** Handle the provider needs to find the job again; stored on the job. */
+  readonly ref: ProviderRef;
+  /** True when a job already existed under the derived name and we re-attached to it. */
+  readonly attached: boolean;
+  /** The provider's native status at submit time, mapped. */
+  readonly status: Extract<ObservedStatus, 'dispatched' | 'running'>;
+}
+
+export interface PollReport {
+  readonly jobId: string;
+  readonly status: ObservedStatus;
+  /** The provider's own status string, for the history (`InProgress`, `JOB_STATE_RUNNING`, …). */
+  readonly nativeStatus?: string;
+  readonly error?: JobError;
+  /** Result summary to store on the job when it finished (metrics, artifact URIs, output paths). */
+  readonly result?: Record<string, unknown>;
+  /** Things worth a history line that are not state changes (preemption, requeue, retry). */
+  readonly notes?: readonly string[];
+  /** Updated handle, when the provider learned more (e.g. a node id or a log stream name). */
+  readonly ref?: ProviderRef;
+}
+
+export interface JobLogs {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Where the logs came from (uploaded outputs, live node files, a CloudWatch stream …). */
+  readonly source: string;
+}
+
+/** Secrets that travel with one dispatch and are never stored on the job (see the Essedum routes). */
+export type DispatchSecrets = Readonly<Record<string, string>>;
+
+/**
+ * The provider port. One adapter per place jobs run (local, Azure Batch, Azure ML, SageMaker,
+ * Vertex AI). Heavy SDKs are imported lazily inside the adapter, never at module load.
+ *
+ * Errors: throw `ProviderThrottledError` / `ProviderUnavailableError` for things that heal with time
+ * (never a job failure), `ProviderRejectedError` for a job the provider will never accept.
+ */
+export interface JobProvider {
+  readonly name: string;
+  /**
+   * Starts the job. Idempotent: the provider-side name derives from `job.id`, so a redelivered
+   * dispatch re-attaches (`attached: true`) instead of starting a second cloud job.
+   */
+  submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome>;
+  /** Batched status of many jobs; one provider call may report many. Jobs not reported are unchanged. */
+  poll(jobs: readonly JobRecord[]): Promise<PollReport[]>;
+  /** Asks the provider to stop the job; completion is confirmed by a later poll. */
+  cancel(job: JobRecord): Promise<void>;
+  /** Full result document, when the provider keeps one beyond the poll summary. */
+  result?(job: JobRecord): Promise<Record<string, unknown> | undefined>;
+  logs?(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined>;
+  /** Deletes provider-side leftovers of finished jobs older than the retention. */
+  cleanup?(jobs: readonly JobRecord[]): Promise<void>;
+}
+
+/** Provider registry: which provider runs a job, by name. */
+export interface ProviderRegistry {
+  get(name: string): Promise<JobProvider>;
+  /** Names of providers this deployment has configured (pollers skip the others). */
+  configured(): readonly string[];
+}

@@ -1,0 +1,58 @@
+/** A JSON message body. Small by design: job ids and routing facts, never the job's data. */
+export type MessageBody = Readonly<Record<string, unknown>>;
+
+export interface QueueDepth {
+  /** Messages waiting (Service Bus: active, including locked ones; Storage: approximate count). */
+  readonly active: number;
+  /** Messages that gave up: Storage `<queue>-poison`, Service Bus `<queue>/$deadletterqueue`. */
+  readonly deadLetter: number;
+  /** Scheduled for later delivery (Service Bus only; 0 on Storage). */
+  readonly scheduled: number;
+}
+
+/** A message received under a lock (Service Bus peek-lock, Storage visibility timeout). */
+export interface ReceivedMessage {
+  readonly id: string;
+  readonly body: MessageBody;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  readonly enqueuedAt?: Date;
+  /** Removes the message for good. */
+  complete(): Promise<void>;
+  /** Releases the lock so the message is delivered again (after `delaySec`, where supported). */
+  abandon(delaySec?: number): Promise<void>;
+  /** Moves the message to the dead-letter/poison queue with a reason. */
+  deadLetter(reason: string, description: string): Promise<void>;
+  /** Extends the lock by the receive lock duration. */
+  renewLock(): Promise<void>;
+}
+
+export interface ReceiveOptions {
+  readonly maxMessages: number;
+  /** How long the message stays invisible/locked before it is redelivered. */
+  readonly lockSec: number;
+  /** Wait up to this long for a first message (transports that support long polling). */
+  readonly waitSec?: number;
+}
+
+/**
+ * The queue port. Storage Queues and Service Bus both implement it; the same contract suite runs
+ * against both. Ordering is not promised (neither Storage Queues nor competing consumers keep it).
+ */
+export interface QueueTransport {
+  readonly kind: 'storage' | 'servicebus';
+  send(queue: string, messages: readonly MessageBody[]): Promise<void>;
+  receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]>;
+  depth(queue: string): Promise<QueueDepth>;
+  /** Name under which dead-lettered messages of `queue` can be received. */
+  deadLetterQueueOf(queue: string): string;
+  /** Creates the queues (and their poison/dead-letter queues) where the transport needs it. */
+  ensure(queues: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Marker field of a claim-checked message: the real body lives in Blob Storage. */
+export const CLAIM_CHECK_FIELD = '$claimCheck';
+/** Marker fields a transport adds when it dead-letters on purpose (Storage has no native reason). */
+export const DEAD_LETTER_REASON_FIELD = '$deadLetterReason';
+export const DEAD_LETTER_DESCRIPTION_FIELD = '$deadLetterDescription';
