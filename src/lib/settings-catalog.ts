@@ -1,0 +1,7 @@
+import { SETTINGS, type SettingInfo } from './config.js';
+
+/**
+ * Every setting any part of the product reads: the core list plus each adapter's and provider's own.
+ * README, local.settings.example.json and the Bicep app settings are checked against this.
+ */
+export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS];
