@@ -1,0 +1,37 @@
+import { describeError, isRetriable } from '../errors.js';
+import type { ReceivedMessage } from '../ports/queue.js';
+
+export type MessageOutcome = 'completed' | 'abandoned' | 'dead-lettered';
+
+/** Dead-letter reason used when a message failed on every allowed delivery. */
+export const MAX_DELIVERIES_REASON = 'MaxDeliveryCountExceeded';
+
+/**
+ * The delivery policy shared by the local runner's queue triggers and the workers, and the same one
+ * the platforms apply: success completes; failure abandons for redelivery until the message has been
+ * delivered `maxDeliveries` times, then dead-letters it with the error as the description.
+ * A non-retriable error is not worth redelivering: it dead-letters at once.
+ */
+export async function processMessage(
+  message: ReceivedMessage,
+  handler: (body: ReceivedMessage['body'], message: ReceivedMessage) => Promise<void>,
+  options: { maxDeliveries: number; retryDelaySec?: number },
+): Promise<MessageOutcome> {
+  try {
+    await handler(message.body, message);
+    await message.complete();
+    return 'completed';
+  } catch (error) {
+    const description = describeError(error).slice(0, 1024);
+    if (message.deliveryCount >= options.maxDeliveries) {
+      await message.deadLetter(MAX_DELIVERIES_REASON, description);
+      return 'dead-lettered';
+    }
+    if (!isRetriable(error) && (error as { deadLetterNow?: boolean }).deadLetterNow) {
+      await message.deadLetter('ProcessingFailed', description);
+      return 'dead-lettered';
+    }
+    await message.abandon(options.retryDelaySec ?? 0);
+    return 'abandoned';
+  }
+}
