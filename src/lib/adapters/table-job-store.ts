@@ -105,7 +105,7 @@ export class TableJobStore implements JobStore {
     const pk = query.status ? `s~${query.status}` : query.queue ? `q~${query.queue}` : query.provider ? `v~${query.provider}` : 'all';
     const { odata } = await import('@azure/data-tables');
     const pages = this.index
-      .listEntities<TableEntity<{ jobId: string }>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['jobId'] } })
+      .listEntities<TableEntity<{ jobId: string }>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['jobId', 'RowKey'] } })
       .byPage({ maxPageSize: query.limit, ...(query.continuationToken && { continuationToken: query.continuationToken }) });
     const page = await pages.next();
     if (page.done) return { jobs: [] };
