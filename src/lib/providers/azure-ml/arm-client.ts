@@ -1,0 +1,184 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { HttpClient, Pipeline, PipelineResponse } from '@azure/core-rest-pipeline';
+import { ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
+
+/**
+ * A thin Resource Manager client over the Azure core REST pipeline.
+ *
+ * Why not `@azure/arm-machinelearning`: its newest release here (2.1.1) speaks api-version
+ * 2022-10-01 and its serializer silently drops AutoML `primaryMetric`, `limitSettings` and
+ * `forecastingSettings` — an AutoML job would start with service defaults nobody asked for. It
+ * also cannot pass the list filters we poll with. The raw pipeline lets the api-version be a
+ * setting (default 2024-04-01), sends our JSON as is, and keeps the same auth (bearer policy with
+ * `DefaultAzureCredential`), TLS and request-id behaviour as the generated clients.
+ *
+ * Retries: 5xx and network failures are retried a few times in-call (cheap, and a single 503 in
+ * the middle of a paged list would otherwise waste the whole poll cycle). 429 is never slept on
+ * here: it surfaces at once as {@link ProviderThrottledError} with the service's Retry-After, so a
+ * timer function hands the wait to its caller instead of burning its own time budget.
+ */
+
+export const PROVIDER = 'azure-ml';
+
+/** Longest Retry-After we sleep in-call on a 5xx; longer waits surface to the caller. */
+const MAX_INLINE_WAIT_MS = 5_000;
+/** Used when a 429 carries no Retry-After (ARM normally sends one). */
+const DEFAULT_THROTTLE_MS = 30_000;
+
+export interface ArmClientOptions {
+  /** Resource Manager origin, https only. */
+  readonly endpoint: string;
+  readonly apiVersion: string;
+  readonly credential: TokenCredential;
+  readonly requestTimeoutMs: number;
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  /** Extra CA certificates to trust (PEM): tests use it for a self-signed local fake. */
+  readonly trustedCa?: string;
+  /** Injected for tests that must not wait. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Replaces the node HTTP client (tests); the bearer policy still runs. */
+  readonly httpClient?: HttpClient;
+}
+
+export interface ArmResponse {
+  readonly status: number;
+  header(name: string): string | undefined;
+  readonly body: unknown;
+}
+
+/** The `{"error":{"code","message"}}` envelope ARM and Azure ML use for failures. */
+export interface ArmErrorBody {
+  readonly code: string;
+  readonly message: string;
+  /** Innermost `innerError.code`, where Azure ML puts the precise reason (`JobPropertyImmutable`). */
+  readonly innerCode?: string;
+}
+
+export function armError(res: ArmResponse): ArmErrorBody {
+  const e = (res.body as { error?: Record<string, unknown> } | undefined)?.error;
+  let inner: unknown = e?.innerError;
+  let innerCode: string | undefined;
+  while (inner && typeof inner === 'object') {
+    const c = (inner as { code?: unknown }).code;
+    if (typeof c === 'string') innerCode = c;
+    inner = (inner as { innerError?: unknown }).innerError;
+  }
+  return {
+    code: typeof e?.code === 'string' ? e.code : `Http${res.status}`,
+    message: typeof e?.message === 'string' ? e.message : `HTTP ${res.status}`,
+    ...(innerCode !== undefined && { innerCode }),
+  };
+}
+
+/** Retry-After as seconds or an HTTP date (RFC 9110); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class ArmClient {
+  private constructor(
+    private readonly opts: ArmClientOptions,
+    private readonly pipeline: Pipeline,
+    private readonly httpClient: HttpClient,
+    private readonly createRequest: typeof import('@azure/core-rest-pipeline').createPipelineRequest,
+    private readonly createHeaders: typeof import('@azure/core-rest-pipeline').createHttpHeaders,
+  ) {}
+
+  /** Loads the core pipeline lazily (cold start) and builds the auth pipeline. */
+  static async create(opts: ArmClientOptions): Promise<ArmClient> {
+    const core = await import('@azure/core-rest-pipeline');
+    const pipeline = core.createEmptyPipeline();
+    pipeline.addPolicy(core.userAgentPolicy({ userAgentPrefix: 'cloud-job-orchestrator' }));
+    pipeline.addPolicy(core.setClientRequestIdPolicy());
+    if (opts.trustedCa !== undefined) pipeline.addPolicy(core.tlsPolicy({ ca: opts.trustedCa }));
+    // Same audience the generated ARM clients ask for: "<endpoint>/.default".
+    pipeline.addPolicy(core.bearerTokenAuthenticationPolicy({ credential: opts.credential, scopes: [`${opts.endpoint}/.default`] }));
+    return new ArmClient(opts, pipeline, opts.httpClient ?? core.createDefaultHttpClient(), core.createPipelineRequest, core.createHttpHeaders);
+  }
+
+  get endpoint(): string {
+    return this.opts.endpoint;
+  }
+
+  /**
+   * Sends one request. `target` is a path under the endpoint (the api-version is added) or an
+   * absolute URL the service handed us (a nextLink, an operation Location), which must point at
+   * the same endpoint so the bearer token never leaves Resource Manager.
+   *
+   * Returns 2xx–4xx responses for the caller to interpret; throws {@link ProviderThrottledError}
+   * on 429 and {@link ProviderUnavailableError} on 5xx or network failure (after the in-call retries).
+   */
+  async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH', target: string, body?: unknown): Promise<ArmResponse> {
+    const url = this.resolve(target);
+    const sleep = this.opts.sleep ?? defaultSleep;
+    for (let attempt = 0; ; attempt++) {
+      let res: PipelineResponse;
+      try {
+        const req = this.createRequest({
+          url,
+          method,
+          timeout: this.opts.requestTimeoutMs,
+          headers: this.createHeaders({ accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) }),
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+        res = await this.pipeline.sendRequest(this.httpClient, req);
+      } catch (error) {
+        if (attempt < this.opts.retries) {
+          await sleep(this.opts.retryDelayMs * 2 ** attempt);
+          continue;
+        }
+        throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} failed: ${describeError(error)}`, error);
+      }
+      const response = toArmResponse(res);
+      const retryAfterMs = parseRetryAfter(response.header('retry-after'));
+      if (response.status === 429) {
+        const e = armError(response);
+        throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
+      }
+      if (response.status >= 500) {
+        const wait = retryAfterMs ?? this.opts.retryDelayMs * 2 ** attempt;
+        if (attempt < this.opts.retries && wait <= MAX_INLINE_WAIT_MS) {
+          await sleep(wait);
+          continue;
+        }
+        const e = armError(response);
+        throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} answered ${response.status} ${e.code}: ${e.message}`, undefined, retryAfterMs);
+      }
+      return response;
+    }
+  }
+
+  private resolve(target: string): string {
+    if (target.startsWith('/')) {
+      const url = new URL(target, this.opts.endpoint);
+      if (!url.searchParams.has('api-version')) url.searchParams.set('api-version', this.opts.apiVersion);
+      return url.toString();
+    }
+    const url = new URL(target);
+    if (url.origin !== new URL(this.opts.endpoint).origin) {
+      // A nextLink or Location elsewhere would receive our ARM token: refuse rather than follow.
+      throw new ProviderUnavailableError(PROVIDER, `refusing to follow a link outside ${this.opts.endpoint}: ${url.origin}`);
+    }
+    return url.toString();
+  }
+}
+
+function toArmResponse(res: PipelineResponse): ArmResponse {
+  let body: unknown;
+  const text = res.bodyAsText;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { error: { code: `Http${res.status}`, message: text.slice(0, 500) } };
+    }
+  }
+  return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body };
+}

@@ -1,0 +1,320 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
+import { ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import { ArmClient, PROVIDER, armError, parseRetryAfter, type ArmResponse } from './arm-client.js';
+import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './job-spec.js';
+import type { AzureMlSettings } from './settings.js';
+import { mapAzureMlStatus } from './status.js';
+
+/** The parts of an Azure ML `JobBase` resource the provider reads. */
+interface ArmJob {
+  readonly name?: string;
+  readonly properties?: {
+    readonly status?: string;
+    readonly jobType?: string;
+    readonly tags?: Record<string, string | null>;
+    readonly services?: Record<string, { endpoint?: string; errorMessage?: string; jobServiceType?: string } | null>;
+    readonly outputs?: Record<string, { jobOutputType?: string; uri?: string } | null>;
+  };
+}
+
+interface ArmPage {
+  readonly value?: ArmJob[];
+  readonly nextLink?: string | null;
+}
+
+export interface AzureMlProviderDeps {
+  /** `DefaultAzureCredential` in production; a stub in tests. */
+  readonly credential: TokenCredential;
+  /** PEM of a CA to trust besides the system ones (a test's self-signed fake). */
+  readonly trustedCa?: string;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Creates the Azure ML provider; the core REST pipeline is loaded here, not at module load. */
+export async function createAzureMlProvider(settings: AzureMlSettings, deps: AzureMlProviderDeps): Promise<JobProvider> {
+  const client = await ArmClient.create({
+    endpoint: settings.armEndpoint,
+    apiVersion: settings.apiVersion,
+    credential: deps.credential,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    retries: settings.retries,
+    retryDelayMs: settings.retryDelayMs,
+    ...(deps.trustedCa !== undefined && { trustedCa: deps.trustedCa }),
+    ...(deps.sleep !== undefined && { sleep: deps.sleep }),
+  });
+  return new AzureMlProvider(settings, client, deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
+}
+
+const TERMINAL_NATIVE = new Set(['Completed', 'Failed', 'Canceled']);
+/** Cap on operation polls in one cancel, so a service answering Retry-After: 0 forever cannot hold us. */
+const MAX_OPERATION_POLLS = 20;
+
+class AzureMlProvider implements JobProvider {
+  readonly name = PROVIDER;
+  private readonly ws: string;
+
+  constructor(
+    private readonly settings: AzureMlSettings,
+    private readonly client: ArmClient,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {
+    this.ws = workspaceId(settings);
+  }
+
+  private jobPath(name: string): string {
+    return `${this.ws}/jobs/${encodeURIComponent(name)}`;
+  }
+
+  private nameOf(job: JobRecord): string {
+    const ref = job.providerRef?.jobName;
+    return typeof ref === 'string' ? ref : azureMlJobName(job.id);
+  }
+
+  async submit(job: JobRecord): Promise<SubmitOutcome> {
+    let parsed: AzureMlJobSpec;
+    let body: { properties: Record<string, unknown> };
+    try {
+      parsed = parseAzureMlJobSpec(job.spec.kind, job.spec.spec);
+      const envId = parsed.kind === 'command' && parsed.spec.image !== undefined ? await this.ensureImageEnvironment(parsed.spec.image) : undefined;
+      body = buildJobBody(job, parsed, this.settings, envId);
+    } catch (error) {
+      if (error instanceof ValidationError) throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
+      throw error;
+    }
+    const name = this.nameOf(job);
+    const res = await this.client.send('PUT', this.jobPath(name), body);
+    if (res.status === 201) return this.outcome(name, res.body as ArmJob, false);
+    if (res.status === 200) {
+      // Documented "update case": the name existed (a redelivered dispatch) and only its tags
+      // were replaced with the same tags. The job was not started again: re-attach.
+      return this.outcome(name, this.ownedOrReject(job, res.body as ArmJob), true);
+    }
+    const e = armError(res);
+    if ((res.status === 400 || res.status === 409) && isAlreadyExists(e)) {
+      // The service compares our body with the stored job and refuses any difference in
+      // immutable fields (inputs, settings …) with "A job with this name already exists".
+      // Its stored copy is normalised, so even an identical resend can land here. The job is
+      // ours (the name is our id): re-attach to it rather than fail the dispatch.
+      const existing = await this.client.send('GET', this.jobPath(name));
+      if (existing.status === 200) return this.outcome(name, this.ownedOrReject(job, existing.body as ArmJob), true);
+    }
+    throw this.rejection(res, 'PUT job');
+  }
+
+  private ownedOrReject(job: JobRecord, doc: ArmJob): ArmJob {
+    const owner = doc.properties?.tags?.[this.settings.tagKey];
+    if (owner !== undefined && owner !== null && owner !== job.id) {
+      throw new ProviderRejectedError(PROVIDER, 'JobNameTaken', `Azure ML job '${doc.name}' belongs to '${owner}', not '${job.id}'`);
+    }
+    return doc;
+  }
+
+  private outcome(name: string, doc: ArmJob, attached: boolean): SubmitOutcome {
+    const native = doc.properties?.status ?? 'NotStarted';
+    const mapped = mapAzureMlStatus(native);
+    return {
+      ref: { jobName: name, nativeStatus: native },
+      attached,
+      // A finished job found on re-attach is reported by the next poll; submit only knows "started".
+      status: mapped.kind === 'status' && mapped.status === 'running' ? 'running' : 'dispatched',
+    };
+  }
+
+  /** PUTs an environment version for a container image; the name is the image's hash, so it is idempotent. */
+  private async ensureImageEnvironment(image: string): Promise<string> {
+    const path = `${this.ws}/environments/${imageEnvironmentName(image)}/versions/1`;
+    const res = await this.client.send('PUT', path, {
+      properties: { image, osType: 'Linux', description: `Container image ${image}, created by the Cloud Job Orchestrator` },
+    });
+    // 409: the version exists; its name is derived from this very image, so it is the one we want.
+    if (res.status === 200 || res.status === 201 || res.status === 409) return path;
+    throw this.rejection(res, 'PUT environment');
+  }
+
+  /** Error for a 4xx the caller did not expect: auth and missing workspace heal with configuration. */
+  private rejection(res: ArmResponse, what: string): Error {
+    const e = armError(res);
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      return new ProviderUnavailableError(PROVIDER, `${what} answered ${res.status} ${e.code}: ${e.message}`);
+    }
+    return new ProviderRejectedError(PROVIDER, e.innerCode ?? e.code, e.message);
+  }
+
+  async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    const wanted = new Map<string, JobRecord>();
+    for (const job of jobs) wanted.set(this.nameOf(job), job);
+    if (wanted.size === 0) return [];
+
+    const listed = new Map<string, ArmJob>();
+    const query = new URLSearchParams({ 'api-version': this.settings.apiVersion, tag: this.settings.tagKey, listViewType: 'ActiveOnly' });
+    let next: string | undefined = `${this.ws}/jobs?${query.toString()}`;
+    while (next !== undefined) {
+      const res = await this.client.send('GET', next);
+      if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'list jobs');
+      const page = (res.body ?? {}) as ArmPage;
+      for (const doc of page.value ?? []) {
+        if (doc.name !== undefined && wanted.has(doc.name)) listed.set(doc.name, doc);
+      }
+      // Stop paging once every job we watch is seen: the rest are other (older) jobs.
+      next = listed.size < wanted.size && page.nextLink ? page.nextLink : undefined;
+    }
+
+    const reports: PollReport[] = [];
+    for (const [name, job] of wanted) {
+      let doc = listed.get(name);
+      let fresh = false;
+      if (doc === undefined) {
+        // Not in the active listing: archived in Studio, deleted, or created after the list was read.
+        const res = await this.client.send('GET', this.jobPath(name));
+        if (res.status === 404) {
+          reports.push({ jobId: job.id, status: 'missing', notes: [`Azure ML has no job named '${name}'`] });
+          continue;
+        }
+        if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
+        doc = res.body as ArmJob;
+        fresh = true;
+      }
+      const report = await this.reportFor(job, name, doc, fresh);
+      if (report) reports.push(report);
+    }
+    return reports;
+  }
+
+  private rejectionAsUnavailable(res: ArmResponse, what: string): Error {
+    const e = armError(res);
+    // A 4xx on a read is a configuration problem (workspace, permissions), never the job's fault.
+    return new ProviderUnavailableError(PROVIDER, `${what} answered ${res.status} ${e.code}: ${e.message}`, undefined, parseRetryAfter(res.header('retry-after')));
+  }
+
+  /** One job's report, or undefined when nothing changed since the last poll. */
+  private async reportFor(job: JobRecord, name: string, listedDoc: ArmJob, fresh: boolean): Promise<PollReport | undefined> {
+    const native = listedDoc.properties?.status ?? 'Unknown';
+    const previousNative = job.providerRef?.nativeStatus;
+    const mapped = mapAzureMlStatus(native);
+    const current = job.status as ObservedStatus;
+    const ref: ProviderRef = { ...job.providerRef, jobName: name, nativeStatus: native };
+
+    if (mapped.kind === 'hold') {
+      if (native === previousNative) return undefined;
+      return { jobId: job.id, status: current, nativeStatus: native, notes: [mapped.note], ref };
+    }
+    let status = mapped.status;
+    // A cancel we asked for is not undone by a poll that still sees the job running.
+    if (job.status === 'cancelling' && (status === 'dispatched' || status === 'running')) status = 'cancelling';
+    if (status === current && native === previousNative) return undefined;
+
+    if (!TERMINAL_NATIVE.has(native)) return { jobId: job.id, status, nativeStatus: native, ref };
+
+    // Finished: read the job itself once for its final outputs and services.
+    let doc = listedDoc;
+    if (!fresh) {
+      const res = await this.client.send('GET', this.jobPath(name));
+      if (res.status === 200) doc = res.body as ArmJob;
+    }
+    const result = summarise(name, doc);
+    const error = native === 'Failed' ? failureOf(doc, result.studioUrl) : undefined;
+    return { jobId: job.id, status, nativeStatus: native, result, ...(error && { error }), ref };
+  }
+
+  async cancel(job: JobRecord): Promise<void> {
+    const name = this.nameOf(job);
+    const res = await this.client.send('POST', `${this.jobPath(name)}/cancel`);
+    if (res.status === 200 || res.status === 204) return;
+    if (res.status === 202) return this.followOperation(res, name);
+    // Nothing to stop: the job never reached Azure ML. The next poll reports it missing.
+    if (res.status === 404) return;
+    if (res.status === 400 || res.status === 409) {
+      // Cancelling a finished job is refused; that is not an error for us, the poll reports the end.
+      const current = await this.client.send('GET', this.jobPath(name));
+      const native = (current.body as ArmJob | undefined)?.properties?.status;
+      if (current.status === 200 && native !== undefined && TERMINAL_NATIVE.has(native)) return;
+    }
+    throw this.rejection(res, 'cancel job');
+  }
+
+  /**
+   * Follows the cancel operation (Azure-AsyncOperation, else Location) for at most
+   * AZUREML_CANCEL_WAIT_MS of Retry-After waits. Still running after that is fine: the job is
+   * `cancelling` and a later poll sees `Canceled`.
+   */
+  private async followOperation(accepted: ArmResponse, name: string): Promise<void> {
+    const asyncOp = accepted.header('azure-asyncoperation');
+    const target = asyncOp ?? accepted.header('location');
+    if (target === undefined) return;
+    let waited = 0;
+    let retryAfter = parseRetryAfter(accepted.header('retry-after'));
+    for (let i = 0; i < MAX_OPERATION_POLLS; i++) {
+      const delay = retryAfter ?? 1000;
+      if (waited + delay > this.settings.cancelWaitMs) return;
+      if (delay > 0) await this.sleep(delay);
+      waited += delay;
+      const res = await this.client.send('GET', target);
+      retryAfter = parseRetryAfter(res.header('retry-after'));
+      const body = res.body as { status?: string; error?: { code?: string; message?: string } } | undefined;
+      const pending = res.status === 202 || (asyncOp !== undefined && res.status === 200 && isInProgress(body?.status));
+      if (pending) continue;
+      if (res.status >= 400 || body?.status === 'Failed') {
+        const e = res.status >= 400 ? armError(res) : { code: body?.error?.code ?? 'CancelFailed', message: body?.error?.message ?? 'the cancel operation failed' };
+        throw new ProviderUnavailableError(PROVIDER, `cancel of '${name}' failed: ${e.code}: ${e.message}`);
+      }
+      return;
+    }
+  }
+
+  async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    const name = this.nameOf(job);
+    const res = await this.client.send('GET', this.jobPath(name));
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
+    const doc = res.body as ArmJob;
+    return { ...summarise(name, doc), nativeStatus: doc.properties?.status };
+  }
+}
+
+function isInProgress(status: string | undefined): boolean {
+  return status === undefined || !['Succeeded', 'Failed', 'Canceled'].includes(status);
+}
+
+function isAlreadyExists(e: { code: string; message: string; innerCode?: string }): boolean {
+  return /Immutable/i.test(e.innerCode ?? '') || /already exists/i.test(e.message) || e.code === 'Conflict';
+}
+
+interface Summary {
+  azureMlJobName: string;
+  studioUrl?: string;
+  outputs?: Record<string, string>;
+  bestModelUri?: string;
+  [key: string]: unknown;
+}
+
+/** Result summary: output URIs, the best model of an AutoML job, and the Studio link. */
+function summarise(name: string, doc: ArmJob): Summary {
+  const studio = doc.properties?.services?.Studio?.endpoint;
+  const outputs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(doc.properties?.outputs ?? {})) if (v?.uri) outputs[k] = v.uri;
+  const best = doc.properties?.outputs?.best_model?.uri;
+  return {
+    azureMlJobName: name,
+    ...(studio !== undefined && { studioUrl: studio }),
+    ...(Object.keys(outputs).length > 0 && { outputs }),
+    ...(best && { bestModelUri: best }),
+  };
+}
+
+/**
+ * The ARM job resource has no error field; what it does carry are per-service error messages.
+ * The full error lives in Run History, reachable through the Studio link we include.
+ */
+function failureOf(doc: ArmJob, studioUrl: string | undefined): JobError {
+  const messages = Object.entries(doc.properties?.services ?? {})
+    .filter(([, s]) => s?.errorMessage)
+    .map(([k, s]) => `${k}: ${s?.errorMessage}`);
+  const detail = messages.length > 0 ? messages.join('; ') : 'Azure ML reports the job Failed';
+  return {
+    code: 'AzureMLJobFailed',
+    message: studioUrl ? `${detail} (details: ${studioUrl})` : detail,
+    category: 'provider',
+  };
+}

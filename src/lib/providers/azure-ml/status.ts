@@ -1,0 +1,68 @@
+import type { ObservedStatus } from '../../ports/provider.js';
+
+/** Every job status the Azure ML jobs API documents (`JobStatus`, api-version 2024-04-01). */
+export const AZURE_ML_STATUSES = [
+  'NotStarted',
+  'Starting',
+  'Provisioning',
+  'Preparing',
+  'Queued',
+  'Running',
+  'Finalizing',
+  'CancelRequested',
+  'Completed',
+  'Failed',
+  'Canceled',
+  'NotResponding',
+  'Paused',
+  'Unknown',
+] as const;
+export type AzureMlStatus = (typeof AZURE_ML_STATUSES)[number];
+
+/** `hold`: the status says nothing about progress; keep what we knew and record a note. */
+export type AzureMlStatusMapping =
+  | { readonly kind: 'status'; readonly status: Exclude<ObservedStatus, 'missing'> }
+  | { readonly kind: 'hold'; readonly note: string };
+
+export function isAzureMlStatus(value: unknown): value is AzureMlStatus {
+  return typeof value === 'string' && (AZURE_ML_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * Maps an Azure ML job status to ours. Unknown strings (a status added after this api-version)
+ * are treated like `Unknown`: held, never guessed into success or failure.
+ */
+export function mapAzureMlStatus(native: string | undefined): AzureMlStatusMapping {
+  const status: AzureMlStatus = isAzureMlStatus(native) ? native : 'Unknown';
+  switch (status) {
+    case 'NotStarted':
+    case 'Starting':
+    case 'Provisioning':
+    case 'Preparing':
+    case 'Queued':
+      return { kind: 'status', status: 'dispatched' };
+    case 'Running':
+    // Finalizing: the user code ended and outputs are being collected; not yet a success.
+    case 'Finalizing':
+      return { kind: 'status', status: 'running' };
+    case 'CancelRequested':
+      return { kind: 'status', status: 'cancelling' };
+    case 'Completed':
+      return { kind: 'status', status: 'succeeded' };
+    case 'Failed':
+      return { kind: 'status', status: 'failed' };
+    case 'Canceled':
+      return { kind: 'status', status: 'cancelled' };
+    // NotResponding may return to any earlier state (documented), so it is not a failure.
+    case 'NotResponding':
+      return { kind: 'hold', note: 'Azure ML reports the job NotResponding (no heartbeat); it may recover' };
+    case 'Paused':
+      return { kind: 'hold', note: 'Azure ML reports the job Paused' };
+    case 'Unknown':
+      return { kind: 'hold', note: `Azure ML reports an unknown job status${native && native !== 'Unknown' ? ` '${native}'` : ''}` };
+    default: {
+      const unreachable: never = status;
+      throw new Error(`unmapped Azure ML status ${String(unreachable)}`);
+    }
+  }
+}
