@@ -1,0 +1,325 @@
+import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
+import { OrchestratorError, ProviderThrottledError } from '../../errors.js';
+import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import {
+  buildBatchPredictionJob,
+  buildCustomJob,
+  buildTrainingPipeline,
+  parseVertexJobSpec,
+  VERTEX_KINDS,
+  type ResourceIdentity,
+  type VertexJobSpec,
+  type VertexKind,
+} from './job-kinds.js';
+import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './labels.js';
+import { inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
+import type { VertexSettings } from './settings.js';
+import { mapNativeState, resourceError, resultSummary, terminalStates, type MappedState, type VertexResourceView } from './status.js';
+import type { VertexApi, VertexCreateBody } from './vertex-api.js';
+
+/** Gets of finished jobs run this many at a time within one poll. */
+const GET_CONCURRENCY = 8;
+/** A server retry hint longer than this ends the poll instead of being slept through. */
+const MAX_INLINE_WAIT_MS = 10_000;
+/** Page size of the single-job label look-up (more than one hit means an earlier race). */
+const LOOKUP_PAGE_SIZE = 10;
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The handle stored on the job: which kind, the Vertex resource name, our label value, last native state. */
+export interface VertexRef {
+  readonly kind: VertexKind;
+  readonly name?: string;
+  readonly labelValue: string;
+  readonly state?: string;
+}
+
+function isKind(v: unknown): v is VertexKind {
+  return typeof v === 'string' && (VERTEX_KINDS as readonly string[]).includes(v);
+}
+
+/** Reads our handle back from a job; falls back to the job's kind when no handle was stored yet. */
+export function readRef(job: JobRecord): VertexRef | undefined {
+  const r = job.providerRef ?? {};
+  const kind = isKind(r.kind) ? r.kind : isKind(job.spec.kind) ? job.spec.kind : undefined;
+  if (!kind) return undefined;
+  return {
+    kind,
+    labelValue: typeof r.labelValue === 'string' ? r.labelValue : jobLabelValue(job.id),
+    ...(typeof r.name === 'string' && r.name && { name: r.name }),
+    ...(typeof r.state === 'string' && { state: r.state }),
+  };
+}
+
+function toRef(kind: VertexKind, resource: VertexResourceView, labelValue: string): ProviderRef {
+  return {
+    kind,
+    labelValue,
+    ...(typeof resource.name === 'string' && resource.name && { name: resource.name }),
+    ...(resource.state !== undefined && resource.state !== null && { state: String(resource.state) }),
+  };
+}
+
+function createdAt(r: VertexResourceView): number {
+  const t = r.createTime as { seconds?: unknown; nanos?: unknown } | null | undefined;
+  return t ? Number(t.seconds ?? 0) * 1000 + Number(t.nanos ?? 0) / 1e6 : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * Vertex AI behind the provider port: CustomJobs, TrainingPipelines and BatchPredictionJobs.
+ *
+ * - Idempotent submit: every resource carries `labels.<VERTEX_LABEL_KEY> = <job id>`; a redelivered
+ *   dispatch lists by that label first and re-attaches.
+ * - Batched poll: one paged list per resource kind of our not-yet-finished resources; a job missing
+ *   from it has finished, and only then is it fetched with a get.
+ * - Cancel asks Vertex; the job stays `cancelling` until a poll sees CANCELLED (or another end).
+ */
+export class VertexProvider implements JobProvider {
+  readonly name = PROVIDER;
+  private readonly parent: string;
+
+  constructor(
+    private readonly settings: VertexSettings,
+    private readonly api: VertexApi,
+    private readonly sleep: (ms: number) => Promise<void> = sleepMs,
+  ) {
+    this.parent = `projects/${settings.project}/locations/${settings.location}`;
+  }
+
+  async submit(job: JobRecord): Promise<SubmitOutcome> {
+    const parsed = parseVertexJobSpec(job.spec);
+    const labelValue = jobLabelValue(job.id);
+    const existing = await this.findByLabel(parsed.kind, labelValue);
+    if (existing) {
+      return { ref: toRef(parsed.kind, existing, labelValue), attached: true, status: submitStatus(mapNativeState(parsed.kind, existing.state)) };
+    }
+    const body = this.build(parsed, {
+      jobId: job.id,
+      labelKey: this.settings.labelKey,
+      labelValue,
+      ...(job.spec.max_runtime_sec !== undefined && { maxRuntimeSec: job.spec.max_runtime_sec }),
+    });
+    let created: VertexResourceView;
+    try {
+      // Never retried here: a create that failed in transit may have succeeded, and the next
+      // delivery's label look-up is the only safe way to find out.
+      created = await this.api.create(parsed.kind, this.parent, body);
+    } catch (error) {
+      throw toOrchestratorError(error, this.settings.throttleBackoffMs);
+    }
+    return { ref: toRef(parsed.kind, created, labelValue), attached: false, status: submitStatus(mapNativeState(parsed.kind, created.state)) };
+  }
+
+  async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    const byKind = new Map<VertexKind, { job: JobRecord; ref: VertexRef }[]>();
+    for (const job of jobs) {
+      const ref = readRef(job);
+      if (!ref) continue; // Not a Vertex job we can read; nothing to say about it.
+      const group = byKind.get(ref.kind) ?? [];
+      group.push({ job, ref });
+      byKind.set(ref.kind, group);
+    }
+    const reports: PollReport[] = [];
+    let firstError: OrchestratorError | undefined;
+    for (const [kind, group] of byKind) {
+      try {
+        reports.push(...(await this.pollKind(kind, group)));
+      } catch (error) {
+        firstError ??= toOrchestratorError(error, this.settings.throttleBackoffMs);
+        // Throttled: stop spending quota on the other kinds this cycle.
+        if (firstError instanceof ProviderThrottledError) break;
+      }
+    }
+    // What was learned is worth more than the error, unless nothing was learned at all.
+    if (firstError && reports.length === 0) throw firstError;
+    return reports;
+  }
+
+  async cancel(job: JobRecord): Promise<void> {
+    const ref = readRef(job);
+    if (!ref) return;
+    const name = ref.name ?? (await this.findByLabel(ref.kind, ref.labelValue))?.name;
+    if (!name) return; // Never created: nothing runs, nothing bills.
+    try {
+      await this.withReadRetries(() => this.api.cancel(ref.kind, name));
+    } catch (error) {
+      const info = inspectVertexError((error as { cause?: unknown }).cause ?? error);
+      // Already finished (FAILED_PRECONDITION) or gone: the next poll reports how it ended.
+      if (info.status === 'FAILED_PRECONDITION' || info.status === 'NOT_FOUND') return;
+      throw toOrchestratorError(error, this.settings.throttleBackoffMs);
+    }
+  }
+
+  /** The result summary of a job, read fresh from Vertex. */
+  async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    const ref = readRef(job);
+    if (!ref) return undefined;
+    const resource = ref.name
+      ? await this.withReadRetries(() => this.api.get(ref.kind, ref.name!))
+      : await this.findByLabel(ref.kind, ref.labelValue);
+    return resource ? resultSummary(ref.kind, resource) : undefined;
+  }
+
+  private build(parsed: VertexJobSpec, id: ResourceIdentity): VertexCreateBody {
+    switch (parsed.kind) {
+      case 'custom':
+        return buildCustomJob(parsed.spec, id);
+      case 'training_pipeline':
+        return buildTrainingPipeline(parsed.spec, id);
+      case 'batch_prediction':
+        return buildBatchPredictionJob(parsed.spec, id);
+      default: {
+        const unreachable: never = parsed;
+        throw new Error(`unhandled kind ${String(unreachable)}`);
+      }
+    }
+  }
+
+  /** The resource carrying our label for this job, oldest first if an earlier race made two. */
+  private async findByLabel(kind: VertexKind, labelValue: string): Promise<VertexResourceView | undefined> {
+    const page = await this.withReadRetries(() =>
+      this.api.list(kind, this.parent, labelEqualsFilter(this.settings.labelKey, labelValue), LOOKUP_PAGE_SIZE),
+    );
+    const mine = page.resources.filter((r) => r.labels?.[this.settings.labelKey] === labelValue);
+    return mine.sort((a, b) => createdAt(a) - createdAt(b))[0];
+  }
+
+  private async pollKind(kind: VertexKind, group: readonly { job: JobRecord; ref: VertexRef }[]): Promise<PollReport[]> {
+    const wanted = new Set(group.map((g) => g.ref.labelValue));
+    const found = new Map<string, VertexResourceView>();
+    const filter = activeResourcesFilter(this.settings.labelKey, terminalStates(kind));
+    let pageToken: string | undefined;
+    do {
+      const token = pageToken;
+      const page = await this.withReadRetries(() => this.api.list(kind, this.parent, filter, this.settings.pageSize, token));
+      for (const r of page.resources) {
+        const lv = r.labels?.[this.settings.labelKey];
+        if (lv && wanted.has(lv)) {
+          const seen = found.get(lv);
+          if (!seen || createdAt(r) < createdAt(seen)) found.set(lv, r);
+        }
+      }
+      pageToken = page.nextPageToken;
+      // Other deployments' or stale resources may follow; stop once every job is accounted for.
+    } while (pageToken && found.size < wanted.size);
+
+    const reports: PollReport[] = [];
+    const finished: { job: JobRecord; ref: VertexRef }[] = [];
+    for (const g of group) {
+      const r = found.get(g.ref.labelValue);
+      if (r) {
+        const report = this.report(kind, g.job, g.ref, r);
+        if (report) reports.push(report);
+      } else {
+        finished.push(g);
+      }
+    }
+
+    // Only jobs that left the not-finished list cost a call.
+    let throttled: unknown;
+    await forEachLimited(finished, GET_CONCURRENCY, async (g) => {
+      if (throttled) return;
+      try {
+        const report = await this.pollOne(kind, g.job, g.ref);
+        if (report) reports.push(report);
+      } catch (error) {
+        const converted = toOrchestratorError(error, this.settings.throttleBackoffMs);
+        if (converted instanceof ProviderThrottledError) throttled = converted;
+        else if (!converted.retriable) throw converted;
+        // Unavailable for this one job: it stays as it is until the next cycle.
+      }
+    });
+    if (throttled && reports.length === 0) throw throttled;
+    return reports;
+  }
+
+  private async pollOne(kind: VertexKind, job: JobRecord, ref: VertexRef): Promise<PollReport | undefined> {
+    let resource: VertexResourceView | undefined;
+    if (ref.name) {
+      try {
+        resource = await this.withReadRetries(() => this.api.get(kind, ref.name!));
+      } catch (error) {
+        const info = inspectVertexError((error as { cause?: unknown }).cause ?? error);
+        if (info.status !== 'NOT_FOUND') throw error;
+      }
+    } else {
+      resource = await this.findByLabel(kind, ref.labelValue);
+    }
+    if (!resource) {
+      return { jobId: job.id, status: 'missing', notes: [`Vertex AI has no ${kind} resource for this job (deleted outside the orchestrator?)`] };
+    }
+    return this.report(kind, job, ref, resource) ?? undefined;
+  }
+
+  /** A report when something changed (our status, or the native state for the history), else none. */
+  private report(kind: VertexKind, job: JobRecord, ref: VertexRef, resource: VertexResourceView): PollReport | undefined {
+    const mapped = mapNativeState(kind, resource.state);
+    const native = resource.state === undefined || resource.state === null ? undefined : String(resource.state);
+    // A cancel was asked for: keep `cancelling` until Vertex confirms an end state.
+    if (job.status === 'cancelling' && !mapped.terminal) return undefined;
+    if (mapped.status === job.status && native === ref.state) return undefined;
+    return buildReport(kind, job, ref.labelValue, resource, mapped, native);
+  }
+
+  /**
+   * Get/list/cancel are safe to repeat, so transient errors are retried a few times with backoff
+   * (a server hint wins). Throws the orchestrator error of the last attempt, with its code intact.
+   */
+  private async withReadRetries<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const info = inspectVertexError(error);
+        const wait = info.retryAfterMs ?? this.settings.retryBaseMs * 2 ** attempt;
+        if (!isTransient(info) || attempt >= this.settings.readRetries || wait > MAX_INLINE_WAIT_MS) {
+          throw toOrchestratorError(error, this.settings.throttleBackoffMs);
+        }
+        await this.sleep(wait);
+      }
+    }
+  }
+}
+
+function submitStatus(mapped: MappedState): SubmitOutcome['status'] {
+  return mapped.status === 'dispatched' ? 'dispatched' : 'running';
+}
+
+function buildReport(
+  kind: VertexKind,
+  job: JobRecord,
+  labelValue: string,
+  resource: VertexResourceView,
+  mapped: MappedState,
+  native: string | undefined,
+): PollReport {
+  const status: ObservedStatus = mapped.status;
+  let error: JobError | undefined;
+  if (status === 'failed') {
+    error = resourceError(resource) ?? {
+      code: native === 'JOB_STATE_EXPIRED' ? 'EXPIRED' : 'FAILED',
+      message: `Vertex AI ${kind} ended in ${native ?? 'an unknown state'} without an error message`,
+      category: 'provider',
+    };
+  }
+  return {
+    jobId: job.id,
+    status,
+    ...(native !== undefined && { nativeStatus: native }),
+    ...(error && { error }),
+    ...(mapped.terminal && { result: resultSummary(kind, resource) }),
+    ...(mapped.note && { notes: [mapped.note] }),
+    ref: toRef(kind, resource, labelValue),
+  };
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
