@@ -1,0 +1,482 @@
+// Cloud Job Orchestrator: everything one environment needs, in one resource group.
+//
+//   azd up                                  (azure.yaml; environmentName = the azd environment)
+//   az deployment group create -g <rg> -f infra/bicep/main.bicep -p infra/bicep/main.parameters.json ...
+//
+// Every app setting below is checked against the settings catalogue (src/lib/settings-catalog.ts) by
+// test/infra/bicep-contract.test.ts: a setting the code reads but Bicep does not set fails `npm test`.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd environment name); seeds resource names and tags.')
+param environmentName string
+
+@description('Region of every resource. It must offer Flex Consumption, Container Apps and Batch.')
+param location string = resourceGroup().location
+
+@description('Optional: object id of the deploying user or pipeline (azd sets AZURE_PRINCIPAL_ID), given Key Vault Secrets Officer to set the cloud credentials.')
+param principalId string = ''
+
+@description('Worker image (registry/name:tag). azd fills it from SERVICE_WORKER_IMAGE_NAME after the first deploy; empty uses a placeholder until then.')
+param workerImageName string = ''
+
+// ---- Queues and delivery ------------------------------------------------------------------------
+@description('QUEUE_MAX_DELIVERIES: Service Bus maxDeliveryCount of every queue (keep host.json maxDequeueCount equal).')
+@minValue(1)
+@maxValue(100)
+param maxDeliveries int = 5
+
+@description('WORKER_LOCK_SEC: Service Bus lock duration; workers renew it while a job runs.')
+@minValue(5)
+@maxValue(300)
+param workerLockSec int = 60
+
+@description('WORKER_SHUTDOWN_GRACE_SEC: time in-flight jobs get after SIGTERM.')
+@minValue(0)
+@maxValue(590)
+param workerShutdownGraceSec int = 25
+
+// ---- Worker autoscaling (the seed's KEDA targets) ------------------------------------------------
+@description('Actor worker: active messages per replica (seed: 5).')
+param actorMessagesPerReplica int = 5
+
+@description('Spark worker: active messages per replica (seed: 3).')
+param sparkMessagesPerReplica int = 3
+
+@description('Replica ceiling of each worker (seed: 10). The floor is 0: idle workers cost nothing.')
+param workerMaxReplicas int = 10
+
+@description('Seconds of empty queue before a worker scales in to zero (KEDA cooldownPeriod).')
+param workerCooldownSec int = 300
+
+// ---- Routing -------------------------------------------------------------------------------------
+@description('ML_JOBS_PROVIDER: who runs ml-jobs in Azure.')
+@allowed([
+  'local'
+  'azure-batch'
+  'azure-ml'
+  'sagemaker'
+  'vertex'
+])
+param mlJobsProvider string = 'azure-batch'
+
+@description('BATCH_JOBS_PROVIDER: who runs batch-jobs in Azure.')
+@allowed([
+  'local'
+  'azure-batch'
+])
+param batchJobsProvider string = 'azure-batch'
+
+@description('CLASSIFIER_PRESET: readme (the seed README formula) or reference (the seed code weighting).')
+@allowed([
+  'readme'
+  'reference'
+])
+param classifierPreset string = 'readme'
+
+// ---- Function App --------------------------------------------------------------------------------
+@description('Flex Consumption instance ceiling.')
+param functionMaximumInstanceCount int = 100
+
+@description('Flex Consumption instance memory (MB).')
+param functionInstanceMemoryMB int = 2048
+
+// ---- Azure Batch ---------------------------------------------------------------------------------
+param batchVmSize string = 'Standard_D2s_v3'
+param batchMaxNodes int = 10
+param batchTaskSlotsPerNode int = 4
+
+@description('Pool image as publisher:offer:sku:version (container-capable). Ubuntu 22.04 node agents retire in 2027, hence 24.04.')
+param batchImage string = 'microsoft-dsvm:ubuntu-hpc:2404:latest'
+param batchNodeAgentSku string = 'batch.node.ubuntu 24.04'
+
+// ---- Other clouds (optional; empty = provider not configured) ------------------------------------
+@description('SAGEMAKER_REGION; setting it enables the SageMaker provider (credentials from Key Vault).')
+param sageMakerRegion string = ''
+param sageMakerRoleArn string = ''
+param sageMakerOutputS3Uri string = ''
+
+@secure()
+@description('Optional: written to Key Vault as sagemaker-access-key-id. Leave empty to set the secret yourself.')
+param sageMakerAccessKeyId string = ''
+
+@secure()
+@description('Optional: written to Key Vault as sagemaker-secret-access-key.')
+param sageMakerSecretAccessKey string = ''
+
+@description('VERTEX_PROJECT; with vertexLocation it enables the Vertex AI provider.')
+param vertexProject string = ''
+param vertexLocation string = ''
+
+@secure()
+@description('Optional: service-account key JSON, written to Key Vault as vertex-credentials-json.')
+param vertexCredentialsJson string = ''
+
+@description('Name of an existing Azure ML workspace in this resource group; enables the azure-ml provider.')
+param azureMlWorkspaceName string = ''
+param azureMlDefaultCompute string = ''
+
+// ---- Names ---------------------------------------------------------------------------------------
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = {
+  'azd-env-name': environmentName
+  app: 'cloud-job-orchestrator'
+}
+
+// The names the code uses (defaults of the QUEUE_*, *_TABLE and *_CONTAINER settings). The contract
+// test reads these objects and checks them against the catalogue defaults.
+var queueNames = {
+  intake: 'jobqueue'
+  actor: 'actor-jobs'
+  spark: 'spark-jobs'
+  ml: 'ml-jobs'
+  batch: 'batch-jobs'
+}
+var tableNames = {
+  jobs: 'jobs'
+  index: 'jobindex'
+  idempotency: 'idempotency'
+}
+var containerNames = {
+  results: 'job-results'
+  payloads: 'job-payloads'
+  batchStaging: 'batch-staging'
+  deployment: 'app-package'
+}
+var batchPoolId = 'cjo-pool'
+
+var sageMakerEnabled = !empty(sageMakerRegion)
+var vertexEnabled = !empty(vertexProject) && !empty(vertexLocation)
+var azureMlEnabled = !empty(azureMlWorkspaceName)
+
+// ---- Resources -----------------------------------------------------------------------------------
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-cjo-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-cjo-${token}'
+    appInsightsName: 'appi-cjo-${token}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: 'stcjo${take(token, 17)}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    tableNames: [
+      tableNames.jobs
+      tableNames.index
+      tableNames.idempotency
+    ]
+    containerNames: [
+      containerNames.results
+      containerNames.payloads
+      containerNames.batchStaging
+      containerNames.deployment
+    ]
+    queueNames: [
+      queueNames.intake
+      queueNames.actor
+      queueNames.spark
+      queueNames.ml
+      queueNames.batch
+    ]
+    stagingContainerName: containerNames.batchStaging
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: 'sb-cjo-${token}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    queueNames: [
+      queueNames.intake
+      queueNames.actor
+      queueNames.spark
+      queueNames.ml
+      queueNames.batch
+    ]
+    maxDeliveryCount: maxDeliveries
+    lockDurationSec: workerLockSec
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: 'kv-cjo-${take(token, 14)}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
+    secretValues: {
+      'sagemaker-access-key-id': sageMakerAccessKeyId
+      'sagemaker-secret-access-key': sageMakerSecretAccessKey
+      'vertex-credentials-json': vertexCredentialsJson
+    }
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  params: {
+    name: 'crcjo${token}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
+module batch 'modules/batch.bicep' = {
+  name: 'batch'
+  params: {
+    accountName: 'bacjo${take(token, 19)}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    principalId: identity.outputs.principalId
+    // Auto-storage authenticates with the identity, whose blob role is granted in the storage module.
+    storageAccountId: storage.outputs.id
+    poolId: batchPoolId
+    vmSize: batchVmSize
+    imageReference: {
+      publisher: split(batchImage, ':')[0]
+      offer: split(batchImage, ':')[1]
+      sku: split(batchImage, ':')[2]
+      version: split(batchImage, ':')[3]
+    }
+    nodeAgentSkuId: batchNodeAgentSku
+    taskSlotsPerNode: batchTaskSlotsPerNode
+    maxNodes: batchMaxNodes
+    registryLoginServer: registry.outputs.loginServer
+  }
+}
+
+module azureMlAccess 'modules/azureml-access.bicep' = if (azureMlEnabled) {
+  name: 'azureml-access'
+  params: {
+    workspaceName: azureMlWorkspaceName
+    principalId: identity.outputs.principalId
+  }
+}
+
+// ---- Settings shared by the Function App and the workers -----------------------------------------
+var sharedSettings = {
+  // Identity-based connection "JobsStorage" (tables, queues, blobs of job data).
+  JobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  JobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  JobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  JobsStorage__credential: 'managedidentity'
+  JobsStorage__clientId: identity.outputs.clientId
+  // Identity-based connection "ServiceBus" (triggers and the queue transport).
+  ServiceBus__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  ServiceBus__credential: 'managedidentity'
+  ServiceBus__clientId: identity.outputs.clientId
+  // DefaultAzureCredential picks the user-assigned identity from this in any client built without
+  // an explicit client id.
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  JOBS_TABLE: tableNames.jobs
+  JOB_INDEX_TABLE: tableNames.index
+  RESULTS_CONTAINER: containerNames.results
+  PAYLOADS_CONTAINER: containerNames.payloads
+  QUEUE_TRANSPORT: 'servicebus'
+  QUEUE_ACTOR: queueNames.actor
+  QUEUE_SPARK: queueNames.spark
+  QUEUE_MAX_DELIVERIES: string(maxDeliveries)
+  CLAIM_CHECK_THRESHOLD_BYTES: '48000'
+  JOB_DEFAULT_MAX_RUNTIME_SEC: '86400'
+  SIMULATION_TIME_SCALE: '1'
+}
+
+// ---- Function App settings -----------------------------------------------------------------------
+var apiBaseSettings = {
+  // Host storage, identity-based (Flex Consumption has no shared-key fallback here).
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  // Application Insights with Entra ID auth (local auth is disabled on the component).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  IDEMPOTENCY_TABLE: tableNames.idempotency
+  QUEUE_INTAKE: queueNames.intake
+  QUEUE_ML: queueNames.ml
+  QUEUE_BATCH: queueNames.batch
+  CLASSIFIER_PRESET: classifierPreset
+  ML_JOBS_PROVIDER: mlJobsProvider
+  BATCH_JOBS_PROVIDER: batchJobsProvider
+  MAX_BODY_BYTES: '262144'
+  JOB_STUCK_AFTER_SEC: '900'
+  // Timer schedules are %SETTING% binding expressions: a missing one stops the function from loading.
+  POLL_LOCAL_SCHEDULE: '*/5 * * * * *'
+  POLL_AZURE_BATCH_SCHEDULE: '*/30 * * * * *'
+  POLL_AZURE_ML_SCHEDULE: '0 * * * * *'
+  POLL_SAGEMAKER_SCHEDULE: '0 * * * * *'
+  POLL_VERTEX_SCHEDULE: '0 * * * * *'
+  RECONCILE_SCHEDULE: '0 */2 * * * *'
+}
+
+// Azure Batch provider: Entra ID auth (no account key), the pool declared in modules/batch.bicep, and
+// the worker image pulled by the nodes with the pool's identity.
+var batchSettings = {
+  AZURE_BATCH_ACCOUNT_URL: batch.outputs.endpoint
+  AZURE_BATCH_POOL_ID: batch.outputs.poolId
+  AZURE_BATCH_VM_SIZE: batchVmSize
+  AZURE_BATCH_TASK_SLOTS_PER_NODE: string(batchTaskSlotsPerNode)
+  AZURE_BATCH_AUTOSCALE: 'true'
+  AZURE_BATCH_MAX_NODES: string(batchMaxNodes)
+  AZURE_BATCH_IMAGE: batchImage
+  AZURE_BATCH_NODE_AGENT_SKU: batchNodeAgentSku
+  AZURE_BATCH_WORKER_IMAGE: empty(workerImageName) ? '${registry.outputs.loginServer}/cjo-worker:latest' : workerImageName
+  AZURE_BATCH_REGISTRY_SERVER: registry.outputs.loginServer
+  AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID: identity.outputs.id
+  AZURE_BATCH_STAGING_CONTAINER: containerNames.batchStaging
+}
+
+// Credentials of the other clouds are Key Vault references, resolved by the platform with the
+// identity (keyVaultReferenceIdentity); the values never appear in app settings.
+var sageMakerSettings = sageMakerEnabled ? union({
+  SAGEMAKER_REGION: sageMakerRegion
+  SAGEMAKER_ACCESS_KEY_ID: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/sagemaker-access-key-id/)'
+  SAGEMAKER_SECRET_ACCESS_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/sagemaker-secret-access-key/)'
+}, empty(sageMakerRoleArn) ? {} : {
+  SAGEMAKER_ROLE_ARN: sageMakerRoleArn
+}, empty(sageMakerOutputS3Uri) ? {} : {
+  SAGEMAKER_OUTPUT_S3_URI: sageMakerOutputS3Uri
+}) : {}
+
+var vertexSettings = vertexEnabled ? {
+  VERTEX_PROJECT: vertexProject
+  VERTEX_LOCATION: vertexLocation
+  VERTEX_CREDENTIALS_JSON: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/vertex-credentials-json/)'
+} : {}
+
+var azureMlSettings = azureMlEnabled ? union({
+  AZUREML_SUBSCRIPTION_ID: subscription().subscriptionId
+  AZUREML_RESOURCE_GROUP: resourceGroup().name
+  AZUREML_WORKSPACE: azureMlWorkspaceName
+}, empty(azureMlDefaultCompute) ? {} : {
+  AZUREML_DEFAULT_COMPUTE: azureMlDefaultCompute
+}) : {}
+
+var apiAppSettings = union(sharedSettings, apiBaseSettings, batchSettings, sageMakerSettings, vertexSettings, azureMlSettings)
+
+// ---- Worker settings -----------------------------------------------------------------------------
+var workerSettings = union(sharedSettings, {
+  WORKER_CONCURRENCY: '4'
+  WORKER_LOCK_SEC: string(workerLockSec)
+  WORKER_HEARTBEAT_SEC: '5'
+  WORKER_SHUTDOWN_GRACE_SEC: string(workerShutdownGraceSec)
+})
+var actorWorkerSettings = union(workerSettings, {
+  WORKER_MODE: 'actor'
+})
+var sparkWorkerSettings = union(workerSettings, {
+  WORKER_MODE: 'spark'
+})
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    name: 'func-cjo-${token}'
+    planName: 'plan-cjo-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    deploymentStorageContainerUrl: '${storage.outputs.blobEndpoint}${containerNames.deployment}'
+    appSettings: apiAppSettings
+    maximumInstanceCount: functionMaximumInstanceCount
+    instanceMemoryMB: functionInstanceMemoryMB
+  }
+  // Roles first: the host connects to storage and Service Bus with the identity on first start.
+  dependsOn: [
+    keyVault
+    monitoring
+  ]
+}
+
+module containerAppsEnv 'modules/container-apps-env.bicep' = {
+  name: 'container-apps-env'
+  params: {
+    name: 'cae-cjo-${token}'
+    location: location
+    tags: tags
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+  }
+}
+
+module actorWorker 'modules/worker-app.bicep' = {
+  name: 'worker-actor'
+  params: {
+    name: 'ca-cjo-actor-${take(token, 8)}'
+    location: location
+    tags: tags
+    azdServiceName: 'worker'
+    environmentId: containerAppsEnv.outputs.id
+    identityId: identity.outputs.id
+    registryLoginServer: registry.outputs.loginServer
+    image: workerImageName
+    queueName: queueNames.actor
+    serviceBusNamespace: serviceBus.outputs.name
+    messagesPerReplica: actorMessagesPerReplica
+    maxReplicas: workerMaxReplicas
+    cooldownPeriodSec: workerCooldownSec
+    shutdownGraceSec: workerShutdownGraceSec
+    env: actorWorkerSettings
+  }
+}
+
+module sparkWorker 'modules/worker-app.bicep' = {
+  name: 'worker-spark'
+  params: {
+    name: 'ca-cjo-spark-${take(token, 8)}'
+    location: location
+    tags: tags
+    azdServiceName: 'worker-spark'
+    environmentId: containerAppsEnv.outputs.id
+    identityId: identity.outputs.id
+    registryLoginServer: registry.outputs.loginServer
+    image: workerImageName
+    queueName: queueNames.spark
+    serviceBusNamespace: serviceBus.outputs.name
+    messagesPerReplica: sparkMessagesPerReplica
+    maxReplicas: workerMaxReplicas
+    cooldownPeriodSec: workerCooldownSec
+    shutdownGraceSec: workerShutdownGraceSec
+    env: sparkWorkerSettings
+  }
+}
+
+// ---- Outputs (azd stores them in the environment's .env) -----------------------------------------
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = subscription().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = containerAppsEnv.outputs.id
+output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
+output FUNCTION_APP_NAME string = functionApp.outputs.name
+output WORKER_ACTOR_APP_NAME string = actorWorker.outputs.name
+output WORKER_SPARK_APP_NAME string = sparkWorker.outputs.name
+output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.name
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output BATCH_ACCOUNT_ENDPOINT string = batch.outputs.endpoint
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
