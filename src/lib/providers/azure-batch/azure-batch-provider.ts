@@ -1,0 +1,427 @@
+/**
+ * Azure Batch adapter of the provider port, on `@azure/batch` 10.x (ms-rest-js).
+ *
+ * Shape: one pool per VM size (created if missing, autoscaled to zero when idle), one long-lived
+ * Batch job per pool (`cjo-<pool>`), one task per orchestrator job with an id derived from the job
+ * id. Polling lists the pool job's tasks with `$filter`/`$select` (1 000 per page) instead of one GET
+ * per job. Inputs reach nodes through read-only SAS URLs; Batch uploads outputs itself through a
+ * create/write-only SAS. No storage key ever reaches a node.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import type { BatchServiceClient, BatchServiceModels } from '@azure/batch';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { isTerminal, type JobRecord } from '../../core/job.js';
+import { ProviderRejectedError, ProviderUnavailableError, describeError } from '../../errors.js';
+import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type { ProviderContext } from '../provider-context.js';
+import {
+  PROVIDER_NAME,
+  POLL_SELECT,
+  batchErrorMessage,
+  batchJobIdFor,
+  blobNamesFor,
+  buildPoolAddParameter,
+  buildTaskAddParameter,
+  classifyBatchError,
+  parseRetryAfter,
+  refFor,
+  reportFor,
+  resolveJobOptions,
+  taskIdFor,
+  toProviderError,
+  type BatchRestErrorLike,
+  type TaskSnapshot,
+} from './mapping.js';
+import { createSasIssuer, type SasIssuer } from './sas.js';
+import { parseAzureBatchSettings, type AzureBatchSettings } from './settings.js';
+
+/** Batch's documented page size cap for list operations. */
+export const MAX_PAGE_SIZE = 1000;
+/** Task clocks and ours may disagree; widen time filters by this much. */
+const TIME_FILTER_SKEW_MS = 10 * 60_000;
+/** Largest result.json inlined into a poll report; larger ones stay in the blob. */
+const MAX_INLINE_RESULT_BYTES = 64 * 1024;
+
+/** Test and host hooks; production passes none. */
+export interface AzureBatchProviderOptions {
+  /** Entra ID credential used when no account key is set (default: the shared DefaultAzureCredential). */
+  readonly credential?: TokenCredential;
+  /** Blob service that signs SAS URLs (default: the one behind `ctx.blobs`, or one built from config). */
+  readonly blobService?: BlobServiceClient;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Creates the Azure Batch provider. Imports the Batch SDK lazily (cold start of other functions). */
+export async function createAzureBatchProvider(ctx: ProviderContext, options: AzureBatchProviderOptions = {}): Promise<AzureBatchProvider> {
+  const settings = parseAzureBatchSettings(ctx.config.env);
+  const batch = await import('@azure/batch');
+  const msRest = await import('@azure/ms-rest-js');
+  let credentials: import('@azure/ms-rest-js').ServiceClientCredentials;
+  if (settings.sharedKey) {
+    credentials = new batch.BatchSharedKeyCredentials(settings.sharedKey.accountName, settings.sharedKey.accountKey);
+  } else {
+    const { azureCredential } = await import('../../adapters/azure-credential.js');
+    const tokenCredential = options.credential ?? (await azureCredential(ctx.config));
+    // A bare TokenCredential would ask for the management scope, which Batch rejects.
+    credentials = new msRest.AzureIdentityCredentialAdapter(tokenCredential, 'https://batch.core.windows.net//.default');
+  }
+  // The SDK's default policies never retry 429 and retry 503 only after ~30 s ignoring Retry-After;
+  // we switch them off and retry in `call()` with our own, configurable policy.
+  const client = new batch.BatchServiceClient(credentials, settings.accountUrl, { noRetryPolicy: true });
+  const blobService = options.blobService ?? (await blobServiceOf(ctx));
+  const sas = await createSasIssuer(blobService, options.now);
+  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? defaultSleep);
+}
+
+async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
+  const candidate = (ctx.blobs as { service?: unknown }).service;
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  if (candidate instanceof BlobServiceClient) return candidate;
+  const { AzureBlobStore } = await import('../../adapters/azure-blob-store.js');
+  return (await AzureBlobStore.create(ctx.config)).service;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The Azure Batch provider. Build it with {@link createAzureBatchProvider}. */
+export class AzureBatchProvider implements JobProvider {
+  readonly name = PROVIDER_NAME;
+  private readonly pools = new Map<string, Promise<void>>();
+  private readonly jobs = new Map<string, Promise<void>>();
+  private containers: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: ProviderContext,
+    readonly settings: AzureBatchSettings,
+    private readonly client: BatchServiceClient,
+    private readonly sas: SasIssuer,
+    private readonly now: () => number,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {}
+
+  async submit(job: JobRecord, _secrets?: DispatchSecrets): Promise<SubmitOutcome> {
+    const options = resolveJobOptions(job, this.settings, this.ctx.config.defaultMaxRuntimeSec);
+    await this.ensureContainers();
+    await this.ensurePool(options.poolId, options.vmSize);
+    await this.ensureBatchJob(options.batchJobId, options.poolId);
+
+    const blobs = blobNamesFor(job.id, this.settings.outputPrefix);
+    const results = this.ctx.config.containers.results;
+    await this.storage('stage the job spec', () =>
+      this.ctx.blobs.put(this.settings.stagingContainer, blobs.spec, JSON.stringify({ id: job.id, spec: job.spec })),
+    );
+    const now = this.now();
+    const inputExpiry = now + this.settings.inputSasTtlSec * 1000;
+    // Outputs are written when the task ends: after the wait for a node and the whole runtime.
+    const outputExpiry = inputExpiry + (options.maxRuntimeSec + this.settings.outputSasMarginSec) * 1000;
+    const [specUrl, outputContainerUrl] = await this.storage('sign SAS URLs', () =>
+      Promise.all([
+        this.sas.readBlobUrl(this.settings.stagingContainer, blobs.spec, new Date(inputExpiry)),
+        this.sas.writeContainerUrl(results, new Date(outputExpiry)),
+      ]),
+    );
+    const task = buildTaskAddParameter(this.settings, { jobId: job.id, options, specUrl, outputContainerUrl, outputBlobs: blobs.outputs });
+
+    try {
+      await this.call(() => this.client.task.add(options.batchJobId, task));
+      return { ref: refFor(options), attached: false, status: 'dispatched' };
+    } catch (error) {
+      if (!(error instanceof ProviderRejectedError && error.providerCode === 'TaskExists')) throw error;
+    }
+    // A redelivered dispatch: the task from the first delivery is the job; attach to it.
+    const existing = await this.call(() =>
+      this.client.task.get(options.batchJobId, options.taskId, { taskGetOptions: { select: POLL_SELECT } }),
+    );
+    return { ref: refFor(options, existing), attached: true, status: existing.state === 'running' ? 'running' : 'dispatched' };
+  }
+
+  async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    const reports: PollReport[] = [];
+    for (const [batchJobId, group] of this.groupByBatchJob(jobs)) {
+      reports.push(...(await this.pollBatchJob(batchJobId, group)));
+    }
+    return reports;
+  }
+
+  async cancel(job: JobRecord): Promise<void> {
+    const { batchJobId, taskId } = this.locate(job);
+    try {
+      await this.call(() => this.client.task.terminate(batchJobId, taskId));
+    } catch (error) {
+      // Already gone or already finished: the next poll reports what really happened.
+      if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound', 'TaskCompleted', 'JobCompleted'].includes(error.providerCode)) return;
+      throw error;
+    }
+  }
+
+  async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    const name = blobNamesFor(job.id, this.settings.outputPrefix).outputs['result.json'];
+    const content = await this.storage('read result.json', () => this.ctx.blobs.get(this.ctx.config.containers.results, name));
+    return content ? parseResultDocument(content) : undefined;
+  }
+
+  async logs(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined> {
+    const tail = Math.max(0, Math.floor(tailBytes));
+    if (isTerminal(job.status)) {
+      const names = blobNamesFor(job.id, this.settings.outputPrefix).outputs;
+      const container = this.ctx.config.containers.results;
+      const [stdout, stderr] = await this.storage('read uploaded logs', () =>
+        Promise.all([this.ctx.blobs.get(container, names['stdout.txt']), this.ctx.blobs.get(container, names['stderr.txt'])]),
+      );
+      if (stdout === undefined && stderr === undefined) return undefined;
+      return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${job.id}/` };
+    }
+    const { batchJobId, taskId } = this.locate(job);
+    const [stdout, stderr] = await Promise.all([
+      this.taskFileTail(batchJobId, taskId, 'stdout.txt', tail),
+      this.taskFileTail(batchJobId, taskId, 'stderr.txt', tail),
+    ]);
+    if (stdout === undefined && stderr === undefined) return undefined;
+    return { stdout: stdout ?? '', stderr: stderr ?? '', source: `batch:${batchJobId}/${taskId}` };
+  }
+
+  async cleanup(jobs: readonly JobRecord[]): Promise<void> {
+    const cutoff = this.now() - this.settings.retentionSec * 1000;
+    for (const job of jobs) {
+      if (!isTerminal(job.status)) continue;
+      const finished = Date.parse(job.finishedAt ?? job.updatedAt);
+      if (!(finished <= cutoff)) continue;
+      const { batchJobId, taskId } = this.locate(job);
+      try {
+        await this.call(() => this.client.task.deleteMethod(batchJobId, taskId));
+      } catch (error) {
+        if (!(error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode))) throw error;
+      }
+      // Only the staged input goes: the uploaded outputs are the job's result and logs.
+      await this.storage('delete the staged spec', () =>
+        this.ctx.blobs.delete(this.settings.stagingContainer, blobNamesFor(job.id, this.settings.outputPrefix).spec),
+      );
+    }
+  }
+
+  // ---- polling ---------------------------------------------------------------------------------
+
+  private groupByBatchJob(jobs: readonly JobRecord[]): Map<string, JobRecord[]> {
+    const groups = new Map<string, JobRecord[]>();
+    for (const job of jobs) {
+      const { batchJobId } = this.locate(job);
+      const group = groups.get(batchJobId) ?? [];
+      group.push(job);
+      groups.set(batchJobId, group);
+    }
+    return groups;
+  }
+
+  /**
+   * Two filtered list queries per Batch job, each paged at 1 000: first the unfinished tasks (at
+   * most as many as active jobs), then — only when some polled job was not among them — the tasks
+   * that completed since the earliest such job was dispatched. A per-task GET is made only for a
+   * job found in neither list (to tell a deleted task from a listing race).
+   */
+  private async pollBatchJob(batchJobId: string, group: readonly JobRecord[]): Promise<PollReport[]> {
+    const byTask = new Map(group.map((job) => [this.locate(job).taskId, job] as const));
+    const reports: PollReport[] = [];
+    const seen = new Set<string>();
+    const take = async (task: TaskSnapshot): Promise<void> => {
+      const job = task.id === undefined ? undefined : byTask.get(task.id);
+      if (!job || task.id === undefined || seen.has(task.id)) return;
+      seen.add(task.id);
+      const report = await this.reportWithResult(task, job);
+      if (report) reports.push(report);
+    };
+
+    await this.listTasks(batchJobId, "state ne 'completed'", take);
+    const rest = group.filter((job) => !seen.has(this.locate(job).taskId));
+    if (rest.length === 0) return reports;
+
+    const since = Math.min(...rest.map((job) => Date.parse(job.dispatchedAt ?? job.createdAt))) - TIME_FILTER_SKEW_MS;
+    await this.listTasks(batchJobId, `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`, take);
+
+    for (const job of group) {
+      const { taskId } = this.locate(job);
+      if (seen.has(taskId)) continue;
+      try {
+        await take(await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })));
+      } catch (error) {
+        if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode)) {
+          reports.push({ jobId: job.id, status: 'missing', nativeStatus: error.providerCode });
+          continue;
+        }
+        throw error;
+      }
+    }
+    return reports;
+  }
+
+  private async listTasks(batchJobId: string, filter: string, onTask: (task: TaskSnapshot) => Promise<void>): Promise<void> {
+    let page: BatchServiceModels.TaskListResponse;
+    try {
+      page = await this.call(() =>
+        this.client.task.list(batchJobId, { taskListOptions: { filter, select: POLL_SELECT, maxResults: MAX_PAGE_SIZE } }),
+      );
+    } catch (error) {
+      // No pool job yet means no tasks yet; the per-task check reports them missing.
+      if (error instanceof ProviderRejectedError && error.providerCode === 'JobNotFound') return;
+      throw error;
+    }
+    for (;;) {
+      for (const task of page) await onTask(task);
+      const next: string | undefined = page.odatanextLink;
+      if (!next) return;
+      page = await this.call((): Promise<BatchServiceModels.TaskListResponse> => this.client.task.listNext(next));
+    }
+  }
+
+  private async reportWithResult(task: TaskSnapshot, job: JobRecord): Promise<PollReport | undefined> {
+    const report = reportFor(task, job);
+    if (!report || report.status !== 'succeeded') return report;
+    const location = `${this.ctx.config.containers.results}/${blobNamesFor(job.id, this.settings.outputPrefix).outputs['result.json']}`;
+    const summary: Record<string, unknown> = { location, exitCode: task.executionInfo?.exitCode ?? 0 };
+    try {
+      const document = await this.result(job);
+      if (document !== undefined && JSON.stringify(document).length <= MAX_INLINE_RESULT_BYTES) summary.document = document;
+    } catch (error) {
+      // The job did succeed; a result we cannot read now is still at `location`.
+      summary.readError = describeError(error);
+    }
+    return { ...report, result: summary };
+  }
+
+  // ---- provisioning ----------------------------------------------------------------------------
+
+  private ensureContainers(): Promise<void> {
+    this.containers ??= this.storage('create containers', () =>
+      this.ctx.blobs.ensure([this.settings.stagingContainer, this.ctx.config.containers.results]),
+    ).catch((error: unknown) => {
+      this.containers = undefined;
+      throw error;
+    });
+    return this.containers;
+  }
+
+  /** Creates the pool once per process; an existing pool (PoolExists) is success. */
+  private ensurePool(poolId: string, vmSize: string): Promise<void> {
+    return memo(this.pools, poolId, async () => {
+      try {
+        await this.call(() => this.client.pool.add(buildPoolAddParameter(this.settings, poolId, vmSize)));
+      } catch (error) {
+        if (error instanceof ProviderRejectedError && error.providerCode === 'PoolExists') return;
+        if (error instanceof ProviderRejectedError && error.providerCode === 'PoolBeingDeleted') {
+          throw new ProviderUnavailableError(PROVIDER_NAME, `pool '${poolId}' is being deleted; retry once it is gone`, error);
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Creates the long-lived pool job once per process; JobExists is success. */
+  private ensureBatchJob(batchJobId: string, poolId: string): Promise<void> {
+    return memo(this.jobs, batchJobId, async () => {
+      try {
+        await this.call(() =>
+          this.client.job.add({
+            id: batchJobId,
+            displayName: `Cloud Job Orchestrator tasks on ${poolId}`,
+            poolInfo: { poolId },
+            // The job outlives its tasks: never let Batch terminate it when they all finish.
+            onAllTasksComplete: 'noaction',
+            metadata: [{ name: 'managed-by', value: 'cloud-job-orchestrator' }],
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ProviderRejectedError && error.providerCode === 'JobExists') return;
+        throw error;
+      }
+    });
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  /** Where a job's task lives: from its stored ref, or derived like submit derives it. */
+  private locate(job: JobRecord): { batchJobId: string; taskId: string } {
+    const ref = job.providerRef;
+    const batchJobId = typeof ref?.batchJobId === 'string' ? ref.batchJobId : batchJobIdFor(this.settings.poolId);
+    const taskId = typeof ref?.taskId === 'string' ? ref.taskId : taskIdFor(job.id);
+    return { batchJobId, taskId };
+  }
+
+  private async taskFileTail(batchJobId: string, taskId: string, file: string, tailBytes: number): Promise<string | undefined> {
+    try {
+      const props = await this.call(() => this.client.file.getPropertiesFromTask(batchJobId, taskId, file));
+      const length = props.contentLength ?? 0;
+      if (length === 0 || tailBytes === 0) return '';
+      const start = Math.max(0, length - tailBytes);
+      const response = await this.call(() =>
+        this.client.file.getFromTask(batchJobId, taskId, file, { fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${length - 1}` } }),
+      );
+      return response.readableStreamBody ? (await readAll(response.readableStreamBody)).toString('utf8') : '';
+    } catch (error) {
+      // Not started yet (no node, no files) or already cleaned up.
+      if (error instanceof ProviderRejectedError && ['404', 'TaskNotFound', 'JobNotFound', 'FileNotFound', '409', 'TaskNotStarted'].includes(error.providerCode)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one Batch call with our retry policy: 429, 5xx and network errors are retried after
+   * Retry-After (or an exponential backoff) while that wait fits `maxWaitMs`; otherwise, and after
+   * the last attempt, the typed error goes to the caller (throttled/unavailable: never a job failure).
+   */
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    const { attempts, baseMs, maxWaitMs } = this.settings.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (error) {
+        const status = (error as BatchRestErrorLike | null)?.statusCode;
+        const healable = classifyBatchError(error) !== 'rejected' && status !== 401 && status !== 403;
+        const retryAfter = parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after'));
+        const wait = retryAfter ?? baseMs * 2 ** (attempt - 1);
+        if (!healable || attempt >= attempts || wait > maxWaitMs) throw toProviderError(error, wait);
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  /** Blob Storage trouble during a dispatch heals with time: report it as unavailable, not as a job failure. */
+  private async storage<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      throw new ProviderUnavailableError(PROVIDER_NAME, `could not ${what}: ${batchErrorMessage(error)}`, error);
+    }
+  }
+}
+
+function memo(map: Map<string, Promise<void>>, key: string, create: () => Promise<void>): Promise<void> {
+  let pending = map.get(key);
+  if (!pending) {
+    pending = create().catch((error: unknown) => {
+      map.delete(key);
+      throw error;
+    });
+    map.set(key, pending);
+  }
+  return pending;
+}
+
+function tailOf(content: Buffer | undefined, tailBytes: number): string {
+  if (!content) return '';
+  return content.subarray(Math.max(0, content.length - tailBytes)).toString('utf8');
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+function parseResultDocument(content: Buffer): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(content.toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+  } catch {
+    return { unparsed: content.subarray(0, 4096).toString('utf8') };
+  }
+}
