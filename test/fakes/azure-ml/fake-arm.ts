@@ -1,0 +1,422 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSelfSignedCert } from './self-signed-cert.js';
+
+/**
+ * A stand-in for the parts of Azure Resource Manager's Microsoft.MachineLearningServices jobs API
+ * the provider uses, over HTTPS with a throw-away certificate. It follows the documented wire
+ * behaviour rather than our adapter:
+ * - every call needs `api-version` (400 MissingApiVersionParameter / InvalidApiVersionParameter)
+ *   and a bearer token (401 AuthenticationFailed / InvalidAuthenticationToken);
+ * - errors use the ARM envelope `{"error":{"code","message"}}`, Azure ML's own codes inside;
+ * - `PUT jobs/{id}` answers 201 for a new job and 200 for the documented "update case" (only tags,
+ *   description, displayName, properties, isArchived may change); a body whose immutable parts
+ *   differ from the stored job is refused with 400 UserError / JobPropertyImmutable;
+ * - `GET jobs` filters by `tag` (jobs having that tag key), `listViewType` (ActiveOnly hides
+ *   archived jobs) and `jobType`, newest first, paged with an absolute `nextLink` carrying `$skipToken`;
+ * - `POST jobs/{id}/cancel` is a long-running operation: 202 with `Location` and `Retry-After`;
+ *   the location answers 202 until the operation ends, then 200;
+ * - job status only moves when the test says so ({@link FakeAzureMl.setStatus}).
+ */
+
+export type FakeJobStatus =
+  | 'NotStarted' | 'Starting' | 'Provisioning' | 'Preparing' | 'Queued' | 'Running' | 'Finalizing'
+  | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled' | 'NotResponding' | 'Paused' | 'Unknown';
+
+export type RequestKind = 'list' | 'get' | 'put' | 'cancel' | 'operation' | 'environment' | 'other';
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly authorization: string | undefined;
+  readonly body: unknown;
+  readonly kind: RequestKind;
+}
+
+export interface Fault {
+  readonly kind?: RequestKind;
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly error?: { code: string; message: string };
+  /** How many matching requests get this reply (default 1). */
+  times?: number;
+}
+
+interface StoredJob {
+  name: string;
+  seq: number;
+  /** The properties as first PUT, for the immutability check. */
+  definition: Record<string, unknown>;
+  doc: { id: string; name: string; type: string; properties: Record<string, unknown>; systemData: Record<string, unknown> };
+}
+
+interface Operation {
+  jobName: string;
+  pollsLeft: number;
+  done: boolean;
+}
+
+export interface FakeAzureMlOptions {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly workspace: string;
+  /** The bearer token the test's credential hands out; anything else is 401. */
+  readonly token: string;
+  readonly apiVersions?: readonly string[];
+  /** Jobs per list page (ARM decides this server-side; the client cannot ask). */
+  readonly pageSize?: number;
+  /** Retry-After (seconds) on 202 replies of the cancel operation. */
+  readonly operationRetryAfterSec?: number;
+  /** Location polls answering 202 before a cancel operation completes (the job then turns Canceled). */
+  readonly cancelPollsUntilDone?: number;
+}
+
+const MUTABLE = new Set(['tags', 'description', 'displayName', 'properties', 'isArchived']);
+const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function immutablePart(props: Record<string, unknown>): string {
+  return canonical(Object.fromEntries(Object.entries(props).filter(([k]) => !MUTABLE.has(k))));
+}
+
+export class FakeAzureMl {
+  readonly requests: RecordedRequest[] = [];
+  readonly jobs = new Map<string, StoredJob>();
+  readonly environments = new Map<string, Record<string, unknown>>();
+  private readonly operations = new Map<string, Operation>();
+  private readonly faults: Fault[] = [];
+  private seq = 0;
+  private port = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly ca: string,
+    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone'>> & { cancelPollsUntilDone: number },
+  ) {}
+
+  static async start(options: FakeAzureMlOptions): Promise<FakeAzureMl> {
+    const { cert, key } = createSelfSignedCert();
+    let fake: FakeAzureMl | undefined;
+    const server = createServer({ cert, key }, (req, res) => {
+      void fake!.handle(req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: { code: 'InternalServerError', message: String(error) } }));
+      });
+    });
+    fake = new FakeAzureMl(server, cert, {
+      apiVersions: ['2024-04-01', '2024-10-01'],
+      pageSize: 50,
+      operationRetryAfterSec: 1,
+      cancelPollsUntilDone: Number.POSITIVE_INFINITY,
+      ...options,
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    fake.port = (server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  /** Origin to use as AZUREML_ARM_ENDPOINT. */
+  get endpoint(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  get pageSize(): number {
+    return this.opts.pageSize;
+  }
+
+  get workspacePath(): string {
+    return `/subscriptions/${this.opts.subscriptionId}/resourceGroups/${this.opts.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${this.opts.workspace}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Replies to the next matching request(s) with an error instead of serving them. */
+  inject(fault: Fault): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  count(kind: RequestKind): number {
+    return this.requests.filter((r) => r.kind === kind).length;
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  /** Moves a job, as Azure ML would; Completed fills outputs, Failed may carry service errors. */
+  setStatus(name: string, status: FakeJobStatus, extra: { serviceErrors?: Record<string, string> } = {}): void {
+    const job = this.mustGet(name);
+    const props = job.doc.properties;
+    props.status = status;
+    if (status === 'Completed') {
+      const outputs = { ...(props.outputs as Record<string, unknown> | undefined) };
+      if (props.jobType === 'AutoML') {
+        outputs.best_model = { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount', uri: `azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.${name}/outputs/mlflow-model` };
+      }
+      props.outputs = outputs;
+    }
+    for (const [svc, message] of Object.entries(extra.serviceErrors ?? {})) {
+      const services = props.services as Record<string, Record<string, unknown>>;
+      services[svc] = { ...(services[svc] ?? { jobServiceType: svc }), errorMessage: message, status: 'Failed' };
+    }
+    for (const op of this.operations.values()) if (op.jobName === name && TERMINAL.has(status)) op.done = true;
+  }
+
+  /** Changes the stored definition, as the service's normalisation does (defaults filled in). */
+  normaliseStored(name: string, patch: Record<string, unknown>): void {
+    const job = this.mustGet(name);
+    Object.assign(job.definition, patch);
+    Object.assign(job.doc.properties, patch);
+  }
+
+  archive(name: string): void {
+    this.mustGet(name).doc.properties.isArchived = true;
+  }
+
+  /** A job some other tool created in the same workspace. */
+  addForeignJob(name: string, tags: Record<string, string> = {}): void {
+    this.store(name, { jobType: 'Command', command: 'echo other', environmentId: 'azureml:x:1', tags });
+  }
+
+  private mustGet(name: string): StoredJob {
+    const job = this.jobs.get(name);
+    if (!job) throw new Error(`fake has no job ${name}`);
+    return job;
+  }
+
+  private store(name: string, properties: Record<string, unknown>): StoredJob {
+    const wsid = this.workspacePath;
+    const outputs = Object.fromEntries(
+      Object.entries((properties.outputs as Record<string, Record<string, unknown>> | undefined) ?? {}).map(([k, v]) => [
+        k,
+        { ...v, uri: v.uri ?? `azureml://datastores/workspaceblobstore/paths/azureml/${name}/${k}/` },
+      ]),
+    );
+    const job: StoredJob = {
+      name,
+      seq: ++this.seq,
+      definition: structuredClone(properties),
+      doc: {
+        id: `${wsid}/jobs/${name}`,
+        name,
+        type: 'Microsoft.MachineLearningServices/workspaces/jobs',
+        properties: {
+          ...structuredClone(properties),
+          ...(Object.keys(outputs).length > 0 && { outputs }),
+          status: 'NotStarted',
+          isArchived: false,
+          services: {
+            Studio: { jobServiceType: 'Studio', endpoint: `https://ml.azure.com/runs/${name}?wsid=${wsid}&tid=00000000-0000-0000-0000-000000000000` },
+            Tracking: { jobServiceType: 'Tracking', endpoint: `azureml://westeurope.api.azureml.ms/mlflow/v1.0${wsid}` },
+          },
+        },
+        systemData: { createdAt: new Date().toISOString(), createdByType: 'Application' },
+      },
+    };
+    this.jobs.set(name, job);
+    return job;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.endpoint);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: unknown;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return this.send(res, 400, { error: { code: 'InvalidRequestContent', message: 'The request content was invalid and could not be deserialized.' } });
+      }
+    }
+    const method = req.method ?? 'GET';
+    const kind = this.classify(method, url.pathname);
+    this.requests.push({
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      authorization: req.headers.authorization,
+      body,
+      kind,
+    });
+
+    const auth = req.headers.authorization;
+    if (!auth) return this.send(res, 401, { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } });
+    if (auth !== `Bearer ${this.opts.token}`) return this.send(res, 401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
+    const apiVersion = url.searchParams.get('api-version');
+    if (!apiVersion) return this.send(res, 400, { error: { code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' } });
+    if (!this.opts.apiVersions.includes(apiVersion)) {
+      return this.send(res, 400, { error: { code: 'InvalidApiVersionParameter', message: `The api-version '${apiVersion}' is invalid. The supported versions are '${this.opts.apiVersions.join(',')}'.` } });
+    }
+
+    const fault = this.faults.find((f) => f.kind === undefined || f.kind === kind);
+    if (fault) {
+      fault.times = (fault.times ?? 1) - 1;
+      if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
+      return this.send(res, fault.status, { error: fault.error ?? { code: fault.status === 429 ? 'TooManyRequests' : 'InternalServerError', message: `injected ${fault.status}` } }, fault.headers);
+    }
+
+    const ws = this.workspacePath.toLowerCase();
+    const path = url.pathname;
+    const lower = path.toLowerCase();
+    const opMatch = /^\/subscriptions\/[^/]+\/providers\/microsoft\.machinelearningservices\/locations\/[^/]+\/mfeoperationresults\/(.+)$/.exec(lower);
+    if (opMatch) return this.pollOperation(res, decodeURIComponent(path.split('/').pop()!));
+    if (!lower.startsWith(ws)) return this.send(res, 404, { error: { code: 'ResourceNotFound', message: `The Resource under '${path}' was not found.` } });
+    const rest = path.slice(ws.length);
+
+    if (method === 'GET' && /^\/jobs\/?$/.test(rest)) return this.list(res, url);
+    const jobMatch = /^\/jobs\/([^/]+)(\/cancel)?$/.exec(rest);
+    if (jobMatch) {
+      const name = decodeURIComponent(jobMatch[1]!);
+      if (jobMatch[2] && method === 'POST') return this.cancel(res, name, apiVersion);
+      if (!jobMatch[2] && method === 'PUT') return this.put(res, name, body);
+      if (!jobMatch[2] && method === 'GET') {
+        const job = this.jobs.get(name);
+        return job ? this.send(res, 200, job.doc) : this.notFound(res, name);
+      }
+    }
+    const envMatch = /^\/environments\/([^/]+)\/versions\/([^/]+)$/.exec(rest);
+    if (envMatch && method === 'PUT') return this.putEnvironment(res, `${envMatch[1]}:${envMatch[2]}`, body);
+    return this.send(res, 405, { error: { code: 'MethodNotAllowed', message: `${method} ${path}` } });
+  }
+
+  private classify(method: string, path: string): RequestKind {
+    const lower = path.toLowerCase();
+    if (lower.includes('/mfeoperationresults/')) return 'operation';
+    if (lower.includes('/environments/')) return 'environment';
+    if (/\/jobs\/?$/.test(lower) && method === 'GET') return 'list';
+    if (/\/jobs\/[^/]+\/cancel$/.test(lower)) return 'cancel';
+    if (/\/jobs\/[^/]+$/.test(lower)) return method === 'PUT' ? 'put' : method === 'GET' ? 'get' : 'other';
+    return 'other';
+  }
+
+  private notFound(res: ServerResponse, name: string): void {
+    this.send(res, 404, { error: { code: 'UserError', message: `Job ${name} was not found in workspace ${this.opts.workspace}.`, innerError: { code: 'NotFoundError' } } });
+  }
+
+  private userError(res: ServerResponse, message: string, inner?: Record<string, unknown>): void {
+    this.send(res, 400, { error: { code: 'UserError', message, ...(inner && { innerError: inner }) } });
+  }
+
+  private put(res: ServerResponse, name: string, body: unknown): void {
+    const props = (body as { properties?: Record<string, unknown> } | undefined)?.properties;
+    if (!props) return this.userError(res, 'The request body must have properties.');
+    const problem = this.validate(props);
+    if (problem) return this.userError(res, problem);
+    const existing = this.jobs.get(name);
+    if (!existing) return this.send(res, 201, this.store(name, props).doc);
+    if (immutablePart(existing.definition) !== immutablePart(props)) {
+      return this.userError(
+        res,
+        `A job named '${name}' exists already. Use a different name for a new job; an existing job can only change description, tags, displayName, properties and isArchived.`,
+        { code: 'Immutable', innerError: { code: 'JobPropertyImmutable' } },
+      );
+    }
+    // Update case: tags replace the stored tags; the job is not started again.
+    for (const k of MUTABLE) if (k in props) existing.doc.properties[k] = structuredClone(props[k]);
+    return this.send(res, 200, existing.doc);
+  }
+
+  private validate(p: Record<string, unknown>): string | undefined {
+    if (p.jobType === 'Command') {
+      if (typeof p.command !== 'string' || !p.command) return 'Command job: command is required.';
+      if (typeof p.environmentId !== 'string' || !p.environmentId) return 'Command job: environmentId is required.';
+      return undefined;
+    }
+    if (p.jobType === 'AutoML') {
+      const t = p.taskDetails as Record<string, unknown> | undefined;
+      if (!t || typeof t.taskType !== 'string') return 'AutoML job: taskDetails.taskType is required.';
+      if (!(t.trainingData as { uri?: unknown } | undefined)?.uri) return 'AutoML job: taskDetails.trainingData.uri is required.';
+      if (typeof t.targetColumnName !== 'string') return 'AutoML job: taskDetails.targetColumnName is required.';
+      return undefined;
+    }
+    return `Unsupported jobType '${String(p.jobType)}'.`;
+  }
+
+  private list(res: ServerResponse, url: URL): void {
+    const tag = url.searchParams.get('tag');
+    const view = url.searchParams.get('listViewType') ?? 'ActiveOnly';
+    const jobType = url.searchParams.get('jobType');
+    const skip = Number(url.searchParams.get('$skipToken') ?? '0');
+    const matching = [...this.jobs.values()]
+      .filter((j) => {
+        const props = j.doc.properties;
+        if (tag && !(tag in ((props.tags as Record<string, string> | undefined) ?? {}))) return false;
+        if (jobType && props.jobType !== jobType) return false;
+        if (view === 'ActiveOnly' && props.isArchived === true) return false;
+        if (view === 'ArchivedOnly' && props.isArchived !== true) return false;
+        return true;
+      })
+      .sort((a, b) => b.seq - a.seq);
+    const page = matching.slice(skip, skip + this.opts.pageSize);
+    let nextLink: string | undefined;
+    if (skip + this.opts.pageSize < matching.length) {
+      const next = new URL(url.pathname, this.endpoint);
+      for (const [k, v] of url.searchParams) if (k !== '$skipToken') next.searchParams.set(k, v);
+      next.searchParams.set('$skipToken', String(skip + this.opts.pageSize));
+      nextLink = next.toString();
+    }
+    this.send(res, 200, { value: page.map((j) => j.doc), ...(nextLink && { nextLink }) });
+  }
+
+  private cancel(res: ServerResponse, name: string, apiVersion: string): void {
+    const job = this.jobs.get(name);
+    if (!job) return this.notFound(res, name);
+    const id = `jc:${randomUUID()}`;
+    const terminal = TERMINAL.has(String(job.doc.properties.status));
+    if (!terminal) job.doc.properties.status = 'CancelRequested';
+    this.operations.set(id, { jobName: name, pollsLeft: this.opts.cancelPollsUntilDone, done: terminal });
+    const location = `${this.endpoint}/subscriptions/${this.opts.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/westeurope/mfeOperationResults/${encodeURIComponent(id)}?api-version=${apiVersion}`;
+    this.send(res, 202, undefined, { location, 'retry-after': String(this.opts.operationRetryAfterSec) });
+  }
+
+  private pollOperation(res: ServerResponse, id: string): void {
+    const op = this.operations.get(id);
+    if (!op) return this.send(res, 404, { error: { code: 'NotFound', message: `Operation ${id} not found.` } });
+    if (!op.done && op.pollsLeft <= 0) {
+      op.done = true;
+      this.setStatus(op.jobName, 'Canceled');
+    }
+    if (op.done) return this.send(res, 200, undefined);
+    op.pollsLeft -= 1;
+    this.send(res, 202, undefined, { 'retry-after': String(this.opts.operationRetryAfterSec) });
+  }
+
+  private putEnvironment(res: ServerResponse, key: string, body: unknown): void {
+    const props = (body as { properties?: Record<string, unknown> } | undefined)?.properties;
+    if (!props || typeof props.image !== 'string') return this.userError(res, 'Environment version: properties.image is required.');
+    const existing = this.environments.get(key);
+    if (existing && existing.image !== props.image) return this.send(res, 409, { error: { code: 'UserError', message: 'Environment version exists with a different image.' } });
+    this.environments.set(key, props);
+    this.send(res, existing ? 200 : 201, { name: key.split(':')[1], properties: props });
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.statusCode = status;
+    res.setHeader('x-ms-request-id', randomUUID());
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    if (body === undefined) {
+      res.end();
+      return;
+    }
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(body));
+  }
+}
