@@ -160,6 +160,11 @@ export class VertexProvider implements JobProvider {
     return resource ? resultSummary(ref.kind, resource) : undefined;
   }
 
+  /** Closes the SDK clients (channels / keep-alive sockets). Not part of the port; hosts may call it on shutdown. */
+  async close(): Promise<void> {
+    await this.api.close();
+  }
+
   private build(parsed: VertexJobSpec, id: ResourceIdentity): VertexCreateBody {
     switch (parsed.kind) {
       case 'custom':

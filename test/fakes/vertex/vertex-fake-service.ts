@@ -1,0 +1,341 @@
+/**
+ * In-memory model of the slice of Vertex AI v1 the orchestrator uses (CustomJobs, TrainingPipelines,
+ * BatchPredictionJobs: create / get / list / cancel), modelled on the documented API:
+ *
+ * - resource names `projects/{p}/locations/{l}/{collection}/{numeric id}`, assigned by the server;
+ *   creates are not idempotent (a second create makes a second resource);
+ * - labels: ≤ 64, keys `[a-z][a-z0-9_-]{0,62}`, values `[a-z0-9_-]{0,63}`;
+ * - list: AIP-160 filter on `labels.<key>=<value>`, `labels.<key>:*` and `state` (=, !=), joined by
+ *   AND; anything else is INVALID_ARGUMENT (recorded, so tests can see what was sent); page size is
+ *   coerced to at most `maxPageSize` (AIP-158), page tokens are opaque and bound to the filter;
+ * - cancel: a running resource goes to *_CANCELLING; a finished one answers FAILED_PRECONDITION;
+ *   the test then moves it on (CANCELLED sets error {code: 1}, as the API documents);
+ * - state progression is driven only by the test (`setState`), never by time.
+ *
+ * Transport-neutral: the REST front end (vertex-rest-fake.ts) translates HTTP to these calls.
+ */
+
+export type FakeKind = 'customJobs' | 'trainingPipelines' | 'batchPredictionJobs';
+export const FAKE_KINDS: readonly FakeKind[] = ['customJobs', 'trainingPipelines', 'batchPredictionJobs'];
+
+export const JOB_STATES = [
+  'JOB_STATE_UNSPECIFIED', 'JOB_STATE_QUEUED', 'JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED',
+  'JOB_STATE_FAILED', 'JOB_STATE_CANCELLING', 'JOB_STATE_CANCELLED', 'JOB_STATE_PAUSED', 'JOB_STATE_EXPIRED',
+  'JOB_STATE_UPDATING', 'JOB_STATE_PARTIALLY_SUCCEEDED',
+] as const;
+export const PIPELINE_STATES = [
+  'PIPELINE_STATE_UNSPECIFIED', 'PIPELINE_STATE_QUEUED', 'PIPELINE_STATE_PENDING', 'PIPELINE_STATE_RUNNING',
+  'PIPELINE_STATE_SUCCEEDED', 'PIPELINE_STATE_FAILED', 'PIPELINE_STATE_CANCELLING', 'PIPELINE_STATE_CANCELLED',
+  'PIPELINE_STATE_PAUSED',
+] as const;
+const JOB_TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', 'JOB_STATE_PARTIALLY_SUCCEEDED']);
+const PIPELINE_TERMINAL = new Set(['PIPELINE_STATE_SUCCEEDED', 'PIPELINE_STATE_FAILED', 'PIPELINE_STATE_CANCELLED']);
+
+export const statesOf = (kind: FakeKind): readonly string[] => (kind === 'trainingPipelines' ? PIPELINE_STATES : JOB_STATES);
+const prefixOf = (kind: FakeKind) => (kind === 'trainingPipelines' ? 'PIPELINE_STATE_' : 'JOB_STATE_');
+export const isTerminalState = (kind: FakeKind, state: string) =>
+  kind === 'trainingPipelines' ? PIPELINE_TERMINAL.has(state) : JOB_TERMINAL.has(state);
+
+/** gRPC canonical codes and the HTTP status Google maps each to. */
+export const RPC_STATUS = {
+  CANCELLED: { code: 1, http: 499 },
+  INVALID_ARGUMENT: { code: 3, http: 400 },
+  DEADLINE_EXCEEDED: { code: 4, http: 504 },
+  NOT_FOUND: { code: 5, http: 404 },
+  PERMISSION_DENIED: { code: 7, http: 403 },
+  RESOURCE_EXHAUSTED: { code: 8, http: 429 },
+  FAILED_PRECONDITION: { code: 9, http: 400 },
+  INTERNAL: { code: 13, http: 500 },
+  UNAVAILABLE: { code: 14, http: 503 },
+  UNAUTHENTICATED: { code: 16, http: 401 },
+} as const;
+export type RpcStatusName = keyof typeof RPC_STATUS;
+
+export class FakeRpcError extends Error {
+  constructor(
+    readonly status: RpcStatusName,
+    message: string,
+    /** Seconds for a google.rpc.RetryInfo detail. */
+    readonly retryDelaySec?: number,
+  ) {
+    super(message);
+  }
+}
+
+export type Verb = 'create' | 'get' | 'list' | 'cancel';
+
+/** One call as the fake saw it. */
+export interface RecordedCall {
+  readonly verb: Verb;
+  readonly kind: FakeKind;
+  /** `parent` for create/list, `name` for get/cancel. */
+  readonly target: string;
+  readonly filter?: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+  readonly body?: Record<string, unknown>;
+  /** Transport metadata: HTTP headers (lower-case) or gRPC metadata. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly transport: 'rest' | 'grpc';
+  /** The status the fake answered with (`OK` or a canonical error name). */
+  outcome: string;
+}
+
+/** A fault the test injects: the next `times` matching calls fail with `status`. */
+export interface Fault {
+  readonly status: RpcStatusName;
+  readonly verb?: Verb;
+  readonly kind?: FakeKind;
+  times: number;
+  readonly retryDelaySec?: number;
+  readonly message?: string;
+}
+
+export interface StoredResource {
+  readonly kind: FakeKind;
+  readonly name: string;
+  /** The resource in proto3 JSON form (camelCase, enum names, RFC 3339 timestamps). */
+  body: Record<string, unknown>;
+}
+
+export interface FakeOptions {
+  readonly project?: string;
+  readonly location?: string;
+  /** Largest page a list returns (larger requests are coerced down). */
+  readonly maxPageSize?: number;
+  /** When set, calls whose `authorization` is not `Bearer <token>` answer UNAUTHENTICATED. */
+  readonly requireBearer?: string;
+}
+
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+// AIP-160: in an unquoted field path "-" is the negation operator, so filter label keys are
+// restricted to letters, digits and "_".
+const FILTER_LABEL_KEY = /^[a-z][a-z0-9_]{0,62}$/;
+
+type Predicate = (r: StoredResource) => boolean;
+
+export class VertexFakeService {
+  readonly project: string;
+  readonly location: string;
+  readonly maxPageSize: number;
+  readonly requireBearer: string | undefined;
+  readonly calls: RecordedCall[] = [];
+  private readonly resources = new Map<string, StoredResource>();
+  private readonly faults: Fault[] = [];
+  private nextId = 1_000_000;
+  private clock = Date.parse('2026-11-23T10:00:00Z');
+
+  constructor(opts: FakeOptions = {}) {
+    this.project = opts.project ?? 'test-project';
+    this.location = opts.location ?? 'us-central1';
+    this.maxPageSize = opts.maxPageSize ?? 100;
+    this.requireBearer = opts.requireBearer;
+  }
+
+  get parent(): string {
+    return `projects/${this.project}/locations/${this.location}`;
+  }
+
+  // ---- test controls -------------------------------------------------------------------------
+
+  /** The next `times` calls matching verb/kind fail with `status`. */
+  failNext(fault: Omit<Fault, 'times'> & { times?: number }): void {
+    this.faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /** Moves a resource (by name or by the value of a label) to `state`, merging `patch` into it. */
+  setState(nameOrLabel: string | StoredResource, state: string, patch: Record<string, unknown> = {}): StoredResource {
+    const r = typeof nameOrLabel === 'string' ? this.find(nameOrLabel) : nameOrLabel;
+    if (!r) throw new Error(`fake: no resource ${String(nameOrLabel)}`);
+    if (!statesOf(r.kind).includes(state)) throw new Error(`fake: ${state} is not a state of ${r.kind}`);
+    const now = this.tick();
+    r.body = { ...r.body, ...patch, state, updateTime: now };
+    if (state.endsWith('_RUNNING') && !r.body.startTime) r.body.startTime = now;
+    if (isTerminalState(r.kind, state)) r.body.endTime = now;
+    if (state.endsWith('_CANCELLED') && !patch.error) r.body.error = { code: 1, message: 'CANCELED' };
+    return r;
+  }
+
+  /** Stores a resource directly (bench set-up), as if created earlier. */
+  seed(kind: FakeKind, body: Record<string, unknown>, state?: string): StoredResource {
+    const r = this.store(kind, body);
+    if (state) this.setState(r, state);
+    return r;
+  }
+
+  /** Resource by full name, or the first one whose any label value equals `labelValue`. */
+  find(nameOrLabel: string): StoredResource | undefined {
+    return this.resources.get(nameOrLabel) ?? this.all().find((r) => Object.values((r.body.labels ?? {}) as Record<string, string>).includes(nameOrLabel));
+  }
+
+  all(kind?: FakeKind): StoredResource[] {
+    return [...this.resources.values()].filter((r) => !kind || r.kind === kind);
+  }
+
+  /** Calls by verb, optionally only since `from` (an index into `calls`). */
+  count(verb: Verb, from = 0): number {
+    return this.calls.slice(from).filter((c) => c.verb === verb).length;
+  }
+
+  // ---- the API -------------------------------------------------------------------------------
+
+  /** Common entry: records the call, checks auth and injected faults. */
+  begin(call: Omit<RecordedCall, 'outcome'>): RecordedCall {
+    const recorded: RecordedCall = { ...call, outcome: 'OK' };
+    this.calls.push(recorded);
+    if (this.requireBearer !== undefined && call.headers.authorization !== `Bearer ${this.requireBearer}`) {
+      throw new FakeRpcError('UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    }
+    const fault = this.faults.find((f) => f.times > 0 && (!f.verb || f.verb === call.verb) && (!f.kind || f.kind === call.kind));
+    if (fault) {
+      fault.times--;
+      throw new FakeRpcError(fault.status, fault.message ?? `Injected ${fault.status}`, fault.retryDelaySec);
+    }
+    return recorded;
+  }
+
+  create(kind: FakeKind, parent: string, body: Record<string, unknown>): StoredResource {
+    this.checkParent(parent);
+    if (typeof body.displayName !== 'string' || body.displayName === '') {
+      throw new FakeRpcError('INVALID_ARGUMENT', 'display_name is required.');
+    }
+    this.checkLabels(body.labels, 'labels');
+    switch (kind) {
+      case 'customJobs': {
+        const pools = (body.jobSpec as { workerPoolSpecs?: unknown[] } | undefined)?.workerPoolSpecs;
+        if (!Array.isArray(pools) || pools.length === 0) throw new FakeRpcError('INVALID_ARGUMENT', 'job_spec.worker_pool_specs is required.');
+        pools.forEach((p, i) => {
+          const pool = p as { machineSpec?: { machineType?: unknown }; containerSpec?: { imageUri?: unknown }; pythonPackageSpec?: unknown };
+          if (!pool.machineSpec?.machineType) throw new FakeRpcError('INVALID_ARGUMENT', `worker_pool_specs[${i}].machine_spec.machine_type is required.`);
+          if (!pool.containerSpec?.imageUri && !pool.pythonPackageSpec) throw new FakeRpcError('INVALID_ARGUMENT', `worker_pool_specs[${i}] needs a container_spec or python_package_spec.`);
+        });
+        break;
+      }
+      case 'trainingPipelines':
+        if (typeof body.trainingTaskDefinition !== 'string' || !body.trainingTaskDefinition) {
+          throw new FakeRpcError('INVALID_ARGUMENT', 'training_task_definition is required.');
+        }
+        if (body.trainingTaskInputs === undefined || body.trainingTaskInputs === null) {
+          throw new FakeRpcError('INVALID_ARGUMENT', 'training_task_inputs is required.');
+        }
+        this.checkLabels((body.modelToUpload as { labels?: unknown } | undefined)?.labels, 'model_to_upload.labels');
+        break;
+      case 'batchPredictionJobs':
+        if (!body.inputConfig || !body.outputConfig) throw new FakeRpcError('INVALID_ARGUMENT', 'input_config and output_config are required.');
+        if (!body.model && !body.unmanagedContainerModel) throw new FakeRpcError('INVALID_ARGUMENT', 'model is required.');
+        break;
+    }
+    const r = this.store(kind, body);
+    return r;
+  }
+
+  get(kind: FakeKind, name: string): StoredResource {
+    const r = this.resources.get(name);
+    if (!r || r.kind !== kind) throw new FakeRpcError('NOT_FOUND', `The ${kind} "${name}" does not exist.`);
+    return r;
+  }
+
+  list(kind: FakeKind, parent: string, filter: string, pageSize: number, pageToken: string): { items: StoredResource[]; nextPageToken: string } {
+    this.checkParent(parent);
+    const predicate = this.parseFilter(kind, filter);
+    if (pageSize < 0) throw new FakeRpcError('INVALID_ARGUMENT', 'page_size must not be negative.');
+    const size = pageSize === 0 ? this.maxPageSize : Math.min(pageSize, this.maxPageSize);
+    let offset = 0;
+    if (pageToken) {
+      const decoded = decodeToken(pageToken);
+      if (!decoded || decoded.filter !== filter || decoded.kind !== kind) {
+        throw new FakeRpcError('INVALID_ARGUMENT', 'page_token does not match the request.');
+      }
+      offset = decoded.offset;
+    }
+    const matching = this.all(kind).filter(predicate);
+    const items = matching.slice(offset, offset + size);
+    const next = offset + size < matching.length ? encodeToken({ kind, filter, offset: offset + size }) : '';
+    return { items, nextPageToken: next };
+  }
+
+  cancel(kind: FakeKind, name: string): void {
+    const r = this.get(kind, name);
+    const state = String(r.body.state);
+    if (isTerminalState(kind, state)) {
+      throw new FakeRpcError('FAILED_PRECONDITION', `Cannot cancel ${name}: it is already in state ${state}.`);
+    }
+    if (!state.endsWith('_CANCELLING')) this.setState(r, `${prefixOf(kind)}CANCELLING`);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private tick(): string {
+    this.clock += 1000;
+    return new Date(this.clock).toISOString();
+  }
+
+  private store(kind: FakeKind, body: Record<string, unknown>): StoredResource {
+    const name = `${this.parent}/${kind}/${this.nextId++}`;
+    const now = this.tick();
+    const r: StoredResource = {
+      kind,
+      name,
+      body: { ...body, name, state: `${prefixOf(kind)}${kind === 'trainingPipelines' ? 'PENDING' : 'QUEUED'}`, createTime: now, updateTime: now },
+    };
+    this.resources.set(name, r);
+    return r;
+  }
+
+  private checkParent(parent: string): void {
+    if (parent !== this.parent) throw new FakeRpcError('NOT_FOUND', `Location ${parent} is not found or access is unauthorized.`);
+  }
+
+  private checkLabels(labels: unknown, field: string): void {
+    if (labels === undefined || labels === null) return;
+    const entries = Object.entries(labels as Record<string, unknown>);
+    if (entries.length > 64) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: at most 64 labels.`);
+    for (const [k, v] of entries) {
+      if (!LABEL_KEY.test(k)) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: invalid label key "${k}".`);
+      if (typeof v !== 'string' || !LABEL_VALUE.test(v)) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: invalid label value for "${k}".`);
+    }
+  }
+
+  /** The documented subset of AIP-160 for these collections; anything else is INVALID_ARGUMENT. */
+  parseFilter(kind: FakeKind, filter: string): Predicate {
+    if (filter.trim() === '') return () => true;
+    const terms = filter.split(/\s+AND\s+/);
+    const preds = terms.map((raw): Predicate => {
+      const term = raw.trim();
+      let m = /^labels\.([^\s=!:"]+)\s*:\s*\*$/.exec(term);
+      if (m) {
+        const key = m[1]!;
+        if (!FILTER_LABEL_KEY.test(key)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+        return (r) => Object.hasOwn((r.body.labels ?? {}) as object, key);
+      }
+      m = /^labels\.([^\s=!:"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([a-z0-9_-]+))$/.exec(term);
+      if (m) {
+        const key = m[1]!;
+        if (!FILTER_LABEL_KEY.test(key)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+        const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+        return (r) => ((r.body.labels ?? {}) as Record<string, string>)[key] === value;
+      }
+      m = /^state\s*(!=|=)\s*(?:"([A-Z_]+)"|([A-Z_]+))$/.exec(term);
+      if (m) {
+        const state = m[2] ?? m[3]!;
+        if (!statesOf(kind).includes(state)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: "${state}" is not a state of ${kind}.`);
+        return m[1] === '=' ? (r) => r.body.state === state : (r) => r.body.state !== state;
+      }
+      throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: unsupported term "${term}".`);
+    });
+    return (r) => preds.every((p) => p(r));
+  }
+}
+
+function encodeToken(t: { kind: FakeKind; filter: string; offset: number }): string {
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+function decodeToken(s: string): { kind: FakeKind; filter: string; offset: number } | undefined {
+  try {
+    const t = JSON.parse(Buffer.from(s, 'base64url').toString()) as { kind: FakeKind; filter: string; offset: number };
+    return typeof t.offset === 'number' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
