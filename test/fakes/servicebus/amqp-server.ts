@@ -70,6 +70,18 @@ export class ServiceBusAmqpServer {
     this.wire();
   }
 
+  /** Client connections currently open (a closed client leaves none behind). */
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  /** Queue receiver links currently attached. */
+  get openReceivers(): number {
+    let n = 0;
+    for (const links of this.consumers.values()) n += links.size;
+    return n;
+  }
+
   async listen(): Promise<number> {
     this.server = this.container.listen({
       port: this.options.port ?? 0,
