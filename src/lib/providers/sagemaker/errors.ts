@@ -1,0 +1,112 @@
+import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
+
+/** Provider name used in errors and reports. */
+export const PROVIDER = 'sagemaker';
+
+/** The fields of an AWS SDK v3 service error we read. Only some SageMaker errors have classes: `name` is the code. */
+interface AwsErrorLike {
+  readonly name?: string;
+  readonly message?: string;
+  readonly code?: string;
+  readonly $fault?: 'client' | 'server';
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly $response?: { readonly headers?: Readonly<Record<string, string | undefined>> };
+  readonly $retryable?: { readonly throttling?: boolean };
+}
+
+const THROTTLE_CODES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+]);
+const TRANSIENT_CODES = new Set(['ServiceUnavailable', 'ServiceUnavailableException', 'InternalFailure', 'InternalServerError', 'InternalServerException', 'ConflictException']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError', 'RequestTimeout', 'AbortError']);
+
+export function errorCode(error: unknown): string {
+  const e = error as AwsErrorLike | null;
+  return e?.name ?? e?.code ?? 'Error';
+}
+
+export function errorMessage(error: unknown): string {
+  const m = (error as AwsErrorLike | null)?.message;
+  return typeof m === 'string' && m ? m : String(error);
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as AwsErrorLike | null)?.$metadata?.httpStatusCode;
+}
+
+/** Retry-After in ms, when the response carried one (seconds or an HTTP date). */
+function retryAfterMs(error: unknown): number | undefined {
+  const raw = (error as AwsErrorLike | null)?.$response?.headers?.['retry-after'];
+  if (!raw) return undefined;
+  const secs = Number(raw);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+export function isThrottle(error: unknown): boolean {
+  const e = error as AwsErrorLike | null;
+  return THROTTLE_CODES.has(errorCode(error)) || statusOf(error) === 429 || e?.$retryable?.throttling === true;
+}
+
+/** 5xx, transient service errors and network failures: heal with time. */
+export function isTransient(error: unknown): boolean {
+  const e = error as AwsErrorLike | null;
+  const status = statusOf(error);
+  return (
+    TRANSIENT_CODES.has(errorCode(error)) ||
+    NETWORK_CODES.has(errorCode(error)) ||
+    (typeof e?.code === 'string' && NETWORK_CODES.has(e.code)) ||
+    (status !== undefined && status >= 500) ||
+    (e?.$fault === 'server' && !isThrottle(error))
+  );
+}
+
+/** The training-job Describe quirk: an unknown name is a ValidationException, not ResourceNotFound. */
+export function isNotFound(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code === 'ResourceNotFound' || code === 'ResourceNotFoundException') return true;
+  return code === 'ValidationException' && /not found|could not find|does not exist/i.test(errorMessage(error));
+}
+
+/** A create that found the name taken: our own earlier attempt, to re-attach to. */
+export function isNameTaken(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code === 'ResourceInUse') return true;
+  return code === 'ValidationException' && /already exists|must be unique/i.test(errorMessage(error));
+}
+
+/**
+ * Errors that heal with time become {@link ProviderThrottledError} / {@link ProviderUnavailableError};
+ * `undefined` otherwise (the caller decides what a client error means where it happened).
+ */
+export function transientError(error: unknown, defaultBackoffMs: number): ProviderThrottledError | ProviderUnavailableError | undefined {
+  if (isThrottle(error)) return new ProviderThrottledError(PROVIDER, retryAfterMs(error) ?? defaultBackoffMs, error);
+  if (isTransient(error)) {
+    return new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error, retryAfterMs(error));
+  }
+  return undefined;
+}
+
+/**
+ * Maps a failed Create call. `ResourceLimitExceeded` usually means "too many jobs right now" and heals
+ * when others finish, so it backs off; a limit of 0 (instance type not enabled for the account) never
+ * heals and rejects the job, naming the limit.
+ */
+export function createError(error: unknown, defaultBackoffMs: number): Error {
+  const transient = transientError(error, defaultBackoffMs);
+  if (transient) return transient;
+  const code = errorCode(error);
+  const message = errorMessage(error);
+  if (code === 'ResourceLimitExceeded' && !/\bis 0\b|limit of 0\b|value of 0\b/i.test(message)) {
+    return new ProviderThrottledError(PROVIDER, Math.max(defaultBackoffMs, 60_000), error);
+  }
+  return new ProviderRejectedError(PROVIDER, code, message, error);
+}

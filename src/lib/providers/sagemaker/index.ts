@@ -1,0 +1,70 @@
+import pThrottle from 'p-throttle';
+import type { JobProvider } from '../../ports/provider.js';
+import type { ProviderContext, ProviderModule } from '../provider-context.js';
+import { SageMakerProvider, type SageMakerCall, type SageMakerOp } from './sagemaker-provider.js';
+import { isSageMakerConfigured, parseSageMakerSettings, type SageMakerSettings } from './settings.js';
+
+export { SAGEMAKER_SETTINGS } from './settings.js';
+export { fromEssedumAutoml, fromEssedumInference, fromEssedumTrain, validateSageMakerSpec } from './job-specs.js';
+
+/** True when SAGEMAKER_REGION is set. Cheap: loads no SDK. */
+export function isConfigured(env: Readonly<Record<string, string | undefined>>): boolean {
+  return isSageMakerConfigured(env);
+}
+
+const LIST_OPS: ReadonlySet<SageMakerOp> = new Set<SageMakerOp>(['ListTrainingJobs', 'ListAutoMLJobs', 'ListTransformJobs']);
+
+/** p-throttle options for `rate` calls per second (fractions allowed: 0.5 = one call every 2 s). */
+function throttleFor(rate: number): { limit: number; interval: number } {
+  return rate >= 1 ? { limit: Math.floor(rate), interval: 1000 } : { limit: 1, interval: Math.ceil(1000 / rate) };
+}
+
+/**
+ * Builds the SDK client (imported here, on first use, never at module load) and a call function with
+ * one client-side rate limiter per API: SageMaker's quotas are per API, and List* ones are low.
+ */
+export async function createSageMakerCall(settings: SageMakerSettings): Promise<{ call: SageMakerCall; destroy: () => void }> {
+  const sdk = await import('@aws-sdk/client-sagemaker');
+  const client = new sdk.SageMakerClient({
+    region: settings.region,
+    ...(settings.endpoint && { endpoint: settings.endpoint }),
+    // Without static keys the SDK walks the default chain (env, profile, web identity, instance role).
+    ...(settings.credentials && { credentials: settings.credentials }),
+    maxAttempts: settings.maxAttempts,
+    retryMode: 'standard',
+  });
+  const commands = {
+    CreateTrainingJob: sdk.CreateTrainingJobCommand,
+    CreateAutoMLJobV2: sdk.CreateAutoMLJobV2Command,
+    CreateTransformJob: sdk.CreateTransformJobCommand,
+    DescribeTrainingJob: sdk.DescribeTrainingJobCommand,
+    DescribeAutoMLJobV2: sdk.DescribeAutoMLJobV2Command,
+    DescribeTransformJob: sdk.DescribeTransformJobCommand,
+    ListTrainingJobs: sdk.ListTrainingJobsCommand,
+    ListAutoMLJobs: sdk.ListAutoMLJobsCommand,
+    ListTransformJobs: sdk.ListTransformJobsCommand,
+    StopTrainingJob: sdk.StopTrainingJobCommand,
+    StopAutoMLJob: sdk.StopAutoMLJobCommand,
+    StopTransformJob: sdk.StopTransformJobCommand,
+  } as const satisfies Record<SageMakerOp, unknown>;
+  const limited = new Map<SageMakerOp, (input: unknown) => Promise<unknown>>();
+  for (const op of Object.keys(commands) as SageMakerOp[]) {
+    const Command = commands[op] as unknown as new (input: unknown) => Parameters<typeof client.send>[0];
+    const throttle = pThrottle(throttleFor(LIST_OPS.has(op) ? settings.listRatePerSec : settings.apiRatePerSec));
+    limited.set(
+      op,
+      throttle((input: unknown) => client.send(new Command(input))),
+    );
+  }
+  const call = ((op: SageMakerOp, input: unknown) => limited.get(op)!(input)) as SageMakerCall;
+  return { call, destroy: () => client.destroy() };
+}
+
+/** The provider module: `createProvider(ctx)` parses SAGEMAKER_* settings and loads the AWS SDK. */
+export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
+  const settings = parseSageMakerSettings(ctx.config.env);
+  const { call } = await createSageMakerCall(settings);
+  return new SageMakerProvider({ call, settings, defaultMaxRuntimeSec: ctx.config.defaultMaxRuntimeSec });
+}
+
+export default { isConfigured, createProvider } satisfies ProviderModule;

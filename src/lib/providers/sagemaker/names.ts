@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+
+/** The three SageMaker job kinds this provider runs. */
+export const SAGEMAKER_KINDS = ['training', 'automl', 'transform'] as const;
+export type SageMakerKind = (typeof SAGEMAKER_KINDS)[number];
+
+/**
+ * Name limits SageMaker documents: training and transform job names are up to 63 characters,
+ * AutoML job names only 32; all match `^[a-zA-Z0-9](-*[a-zA-Z0-9])*` and are case-insensitive.
+ */
+export const NAME_MAX_LENGTH: Readonly<Record<SageMakerKind, number>> = { training: 63, automl: 32, transform: 63 };
+const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
+
+/**
+ * One letter per kind inside the name. Autopilot names the training and processing jobs it launches
+ * after the AutoML job, so a kind-specific prefix keeps those children out of our ListTrainingJobs
+ * results (`cjo-t-` never occurs inside `cjo-a-…`).
+ */
+const KIND_LETTER: Readonly<Record<SageMakerKind, string>> = { training: 't', automl: 'a', transform: 'b' };
+
+/** Job ids the store issues: `j-` and a 26-character lower-case ULID. */
+const STANDARD_JOB_ID = /^j-([0-9a-z]{26})$/;
+
+/** The `NameContains` filter that finds every job of one kind this deployment created. */
+export function namePrefixFor(prefix: string, kind: SageMakerKind): string {
+  return `${prefix}-${KIND_LETTER[kind]}-`;
+}
+
+/**
+ * The SageMaker job name of one of our jobs: deterministic, so a redelivered dispatch finds the job
+ * it already created instead of starting a second billable one, and never suffixed at random.
+ *
+ * A standard id keeps its ULID visibly (`cjo-a-01jd3m2x7k9q8w4e5r6t7y8u9i`, exactly 32 characters for
+ * AutoML with the default prefix). Any other id, or a prefix too long to fit, uses `h` and up to 24 hex
+ * characters of SHA-256 of the id: never 26 characters long, so the two forms cannot collide.
+ */
+export function sageMakerJobName(prefix: string, kind: SageMakerKind, jobId: string): string {
+  const head = namePrefixFor(prefix, kind);
+  const max = NAME_MAX_LENGTH[kind];
+  const ulid = STANDARD_JOB_ID.exec(jobId)?.[1];
+  if (ulid && head.length + ulid.length <= max) return head + ulid;
+  const room = Math.min(24, max - head.length - 1);
+  if (room < 16) throw new Error(`name prefix '${prefix}' leaves too little room for a ${kind} job name`);
+  const digest = createHash('sha256').update(jobId, 'utf8').digest('hex').slice(0, room);
+  return `${head}h${digest}`;
+}
+
+/** True when `name` satisfies SageMaker's documented length and character rules for `kind`. */
+export function isValidJobName(kind: SageMakerKind, name: string): boolean {
+  return name.length >= 1 && name.length <= NAME_MAX_LENGTH[kind] && NAME_PATTERN.test(name);
+}
+
+/** CloudWatch log group of training jobs; each instance writes a stream `<job name>/algo-<n>-<epoch>`. */
+export const TRAINING_LOG_GROUP = '/aws/sagemaker/TrainingJobs';
+/** CloudWatch log group of batch transform jobs (streams `<job name>/<instance id>`). */
+export const TRANSFORM_LOG_GROUP = '/aws/sagemaker/TransformJobs';

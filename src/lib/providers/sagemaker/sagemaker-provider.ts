@@ -1,0 +1,352 @@
+import type {
+  CreateAutoMLJobV2CommandInput,
+  CreateAutoMLJobV2CommandOutput,
+  CreateTrainingJobCommandInput,
+  CreateTrainingJobCommandOutput,
+  CreateTransformJobCommandInput,
+  CreateTransformJobCommandOutput,
+  DescribeAutoMLJobV2CommandInput,
+  DescribeAutoMLJobV2CommandOutput,
+  DescribeTrainingJobCommandInput,
+  DescribeTrainingJobCommandOutput,
+  DescribeTransformJobCommandInput,
+  DescribeTransformJobCommandOutput,
+  ListAutoMLJobsCommandInput,
+  ListAutoMLJobsCommandOutput,
+  ListTrainingJobsCommandInput,
+  ListTrainingJobsCommandOutput,
+  ListTransformJobsCommandInput,
+  ListTransformJobsCommandOutput,
+  StopAutoMLJobCommandInput,
+  StopAutoMLJobCommandOutput,
+  StopTrainingJobCommandInput,
+  StopTrainingJobCommandOutput,
+  StopTransformJobCommandInput,
+  StopTransformJobCommandOutput,
+} from '@aws-sdk/client-sagemaker';
+import type { JobRecord, ProviderRef } from '../../core/job.js';
+import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.js';
+import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
+import { isSageMakerKind, parseSageMakerJob } from './job-specs.js';
+import { namePrefixFor, sageMakerJobName, SAGEMAKER_KINDS, type SageMakerKind } from './names.js';
+import { buildCreateRequest, type CreateRequest, type RequestContext } from './requests.js';
+import type { SageMakerSettings } from './settings.js';
+import { automlOutcome, trainingOutcome, transformOutcome, type DescribedOutcome } from './status.js';
+
+/** The SageMaker operations this provider uses, with their SDK input and output types. */
+export interface SageMakerOps {
+  CreateTrainingJob: [CreateTrainingJobCommandInput, CreateTrainingJobCommandOutput];
+  CreateAutoMLJobV2: [CreateAutoMLJobV2CommandInput, CreateAutoMLJobV2CommandOutput];
+  CreateTransformJob: [CreateTransformJobCommandInput, CreateTransformJobCommandOutput];
+  DescribeTrainingJob: [DescribeTrainingJobCommandInput, DescribeTrainingJobCommandOutput];
+  DescribeAutoMLJobV2: [DescribeAutoMLJobV2CommandInput, DescribeAutoMLJobV2CommandOutput];
+  DescribeTransformJob: [DescribeTransformJobCommandInput, DescribeTransformJobCommandOutput];
+  ListTrainingJobs: [ListTrainingJobsCommandInput, ListTrainingJobsCommandOutput];
+  ListAutoMLJobs: [ListAutoMLJobsCommandInput, ListAutoMLJobsCommandOutput];
+  ListTransformJobs: [ListTransformJobsCommandInput, ListTransformJobsCommandOutput];
+  StopTrainingJob: [StopTrainingJobCommandInput, StopTrainingJobCommandOutput];
+  StopAutoMLJob: [StopAutoMLJobCommandInput, StopAutoMLJobCommandOutput];
+  StopTransformJob: [StopTransformJobCommandInput, StopTransformJobCommandOutput];
+}
+export type SageMakerOp = keyof SageMakerOps;
+
+/** One call to SageMaker through the (rate-limited) SDK client. The seam tests and the bench drive. */
+export type SageMakerCall = <K extends SageMakerOp>(op: K, input: SageMakerOps[K][0]) => Promise<SageMakerOps[K][1]>;
+
+/** SageMaker caps MaxResults of every List* call at 100. */
+export const LIST_PAGE_SIZE = 100;
+/**
+ * Slack on the LastModifiedTimeAfter watermark: SageMaker stamps times with its clock, we with ours.
+ * A job's SageMaker creation can never precede our record's creation by more than the clock skew.
+ */
+const CLOCK_SKEW_MS = 15 * 60 * 1000;
+
+interface Summary {
+  readonly status: string;
+  readonly secondary?: string;
+}
+
+export interface SageMakerProviderOptions {
+  readonly call: SageMakerCall;
+  readonly settings: SageMakerSettings;
+  /** JOB_DEFAULT_MAX_RUNTIME_SEC: the stopping condition of jobs that set no max_runtime_sec. */
+  readonly defaultMaxRuntimeSec: number;
+}
+
+/**
+ * The SageMaker provider: training (CreateTrainingJob), AutoML (CreateAutoMLJobV2, tabular) and batch
+ * inference (CreateTransformJob).
+ *
+ * Polling is built around SageMaker's low List* quotas: per kind, one `List*Jobs` pass filtered by our
+ * name prefix, `StatusEquals=InProgress` and a LastModifiedTimeAfter watermark, 100 jobs a page.
+ * A watched job that is still InProgress costs nothing more; one that dropped out of the list changed
+ * state and gets exactly one Describe (failure reason, metrics, artifacts, best candidate, output).
+ */
+export class SageMakerProvider implements JobProvider {
+  readonly name = PROVIDER;
+  private readonly call: SageMakerCall;
+  private readonly settings: SageMakerSettings;
+  private readonly requestContext: RequestContext;
+
+  constructor(options: SageMakerProviderOptions) {
+    this.call = options.call;
+    this.settings = options.settings;
+    this.requestContext = { settings: options.settings, defaultMaxRuntimeSec: options.defaultMaxRuntimeSec };
+  }
+
+  async submit(job: JobRecord): Promise<SubmitOutcome> {
+    const parsed = parseSageMakerJob(job.spec);
+    const name = sageMakerJobName(this.settings.namePrefix, parsed.kind, job.id);
+    const request = buildCreateRequest(job, name, parsed, this.requestContext);
+    try {
+      const arn = await this.create(request);
+      return { ref: refOf(parsed.kind, name, arn), attached: false, status: 'dispatched' };
+    } catch (error) {
+      if (!isNameTaken(error)) throw createError(error, this.settings.throttleBackoffMs);
+    }
+    // The name is ours (it derives from the job id): an earlier delivery created the job. Re-attach.
+    let outcome: DescribedOutcome & { arn?: string };
+    try {
+      outcome = await this.describe(parsed.kind, name);
+    } catch (error) {
+      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, `re-attach to ${name}: ${errorMessage(error)}`, error);
+    }
+    return {
+      ref: refOf(parsed.kind, name, outcome.arn),
+      attached: true,
+      // A finished job is reported by the next poll; here we only say it exists.
+      status: outcome.status === 'running' ? 'running' : 'dispatched',
+    };
+  }
+
+  async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    const byKind = new Map<SageMakerKind, JobRecord[]>();
+    for (const job of jobs) {
+      const kind = kindOf(job);
+      if (!kind) continue;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), job]);
+    }
+    const reports: PollReport[] = [];
+    const toDescribe: Array<{ job: JobRecord; kind: SageMakerKind; name: string }> = [];
+    // List first for every kind: a List failure must not leave half the kinds described.
+    for (const kind of SAGEMAKER_KINDS) {
+      const group = byKind.get(kind);
+      if (!group) continue;
+      const seen = await this.listActive(kind, group);
+      for (const job of group) {
+        const name = this.nameOf(job, kind);
+        const summary = seen.get(name.toLowerCase());
+        if (!summary) {
+          toDescribe.push({ job, kind, name });
+          continue;
+        }
+        const report = reportFromSummary(job, summary);
+        if (report) reports.push(report);
+      }
+    }
+    for (const { job, kind, name } of toDescribe) {
+      try {
+        reports.push(reportFromOutcome(job, await this.describe(kind, name)));
+      } catch (error) {
+        if (isNotFound(error)) {
+          reports.push({ jobId: job.id, status: 'missing', notes: [`SageMaker has no ${kind} job named ${name}`] });
+          continue;
+        }
+        const transient = transientError(error, this.settings.throttleBackoffMs);
+        // Keep what this cycle learned: throwing would discard it and, under steady throttling, the
+        // jobs at the end of the list would never be described.
+        if (transient && reports.length > 0) return reports;
+        throw transient ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
+      }
+    }
+    return reports;
+  }
+
+  async cancel(job: JobRecord): Promise<void> {
+    const kind = kindOf(job);
+    if (!kind) throw new ProviderRejectedError(PROVIDER, 'UnknownKind', `job ${job.id} has no SageMaker job kind`);
+    const name = this.nameOf(job, kind);
+    try {
+      switch (kind) {
+        case 'training':
+          await this.call('StopTrainingJob', { TrainingJobName: name });
+          return;
+        case 'automl':
+          await this.call('StopAutoMLJob', { AutoMLJobName: name });
+          return;
+        case 'transform':
+          await this.call('StopTransformJob', { TransformJobName: name });
+          return;
+        default: {
+          const never: never = kind;
+          throw new Error(`unhandled kind ${String(never)}`);
+        }
+      }
+    } catch (error) {
+      const transient = transientError(error, this.settings.throttleBackoffMs);
+      if (transient) throw transient;
+      // Unknown job, or one that already finished ("…is in status Completed"): nothing is billing,
+      // and the next poll reports what really happened.
+      if (isNotFound(error) || errorCode(error) === 'ValidationException') return;
+      throw new ProviderRejectedError(PROVIDER, errorCode(error), errorMessage(error), error);
+    }
+  }
+
+  async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    const kind = kindOf(job);
+    if (!kind) return undefined;
+    try {
+      return (await this.describe(kind, this.nameOf(job, kind))).result;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, errorMessage(error), error);
+    }
+  }
+
+  private nameOf(job: JobRecord, kind: SageMakerKind): string {
+    const fromRef = job.providerRef?.name;
+    return typeof fromRef === 'string' && fromRef ? fromRef : sageMakerJobName(this.settings.namePrefix, kind, job.id);
+  }
+
+  private async create(request: CreateRequest): Promise<string | undefined> {
+    switch (request.kind) {
+      case 'training':
+        return (await this.call('CreateTrainingJob', request.input)).TrainingJobArn;
+      case 'automl':
+        return (await this.call('CreateAutoMLJobV2', request.input)).AutoMLJobArn;
+      case 'transform':
+        return (await this.call('CreateTransformJob', request.input)).TransformJobArn;
+      default: {
+        const never: never = request;
+        throw new Error(`unhandled request ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async describe(kind: SageMakerKind, name: string): Promise<DescribedOutcome & { arn?: string }> {
+    switch (kind) {
+      case 'training': {
+        const d = await this.call('DescribeTrainingJob', { TrainingJobName: name });
+        return { ...trainingOutcome(d), ...(d.TrainingJobArn && { arn: d.TrainingJobArn }) };
+      }
+      case 'automl': {
+        const d = await this.call('DescribeAutoMLJobV2', { AutoMLJobName: name });
+        return { ...automlOutcome(d), ...(d.AutoMLJobArn && { arn: d.AutoMLJobArn }) };
+      }
+      case 'transform': {
+        const d = await this.call('DescribeTransformJob', { TransformJobName: name });
+        return { ...transformOutcome(d), ...(d.TransformJobArn && { arn: d.TransformJobArn }) };
+      }
+      default: {
+        const never: never = kind;
+        throw new Error(`unhandled kind ${String(never)}`);
+      }
+    }
+  }
+
+  /**
+   * Lists this deployment's jobs of one kind that are InProgress (and Stopping, when we are stopping
+   * some), modified since the oldest watched job was created. Keys are lower-case: names are
+   * case-insensitive in SageMaker.
+   */
+  private async listActive(kind: SageMakerKind, group: readonly JobRecord[]): Promise<Map<string, Summary>> {
+    const oldest = Math.min(...group.map((j) => Date.parse(j.createdAt)).filter(Number.isFinite));
+    const after = Number.isFinite(oldest) ? new Date(oldest - CLOCK_SKEW_MS) : undefined;
+    const statuses: Array<'InProgress' | 'Stopping'> = ['InProgress'];
+    if (group.some((j) => j.status === 'cancelling')) statuses.push('Stopping');
+    const seen = new Map<string, Summary>();
+    try {
+      for (const status of statuses) {
+        let token: string | undefined;
+        do {
+          const filter = {
+            NameContains: namePrefixFor(this.settings.namePrefix, kind),
+            StatusEquals: status,
+            MaxResults: LIST_PAGE_SIZE,
+            ...(after && { LastModifiedTimeAfter: after }),
+            ...(token && { NextToken: token }),
+          };
+          token = await this.listPage(kind, filter, seen);
+        } while (token);
+      }
+    } catch (error) {
+      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
+    }
+    return seen;
+  }
+
+  private async listPage(
+    kind: SageMakerKind,
+    filter: ListTrainingJobsCommandInput & ListAutoMLJobsCommandInput & ListTransformJobsCommandInput,
+    into: Map<string, Summary>,
+  ): Promise<string | undefined> {
+    const put = (name: string | undefined, status: string | undefined, secondary?: string) => {
+      if (name && status) into.set(name.toLowerCase(), { status, ...(secondary && { secondary }) });
+    };
+    switch (kind) {
+      case 'training': {
+        const page = await this.call('ListTrainingJobs', filter);
+        for (const s of page.TrainingJobSummaries ?? []) put(s.TrainingJobName, s.TrainingJobStatus, s.SecondaryStatus);
+        return page.NextToken || undefined;
+      }
+      case 'automl': {
+        const page = await this.call('ListAutoMLJobs', filter);
+        for (const s of page.AutoMLJobSummaries ?? []) put(s.AutoMLJobName, s.AutoMLJobStatus, s.AutoMLJobSecondaryStatus);
+        return page.NextToken || undefined;
+      }
+      case 'transform': {
+        const page = await this.call('ListTransformJobs', filter);
+        for (const s of page.TransformJobSummaries ?? []) put(s.TransformJobName, s.TransformJobStatus);
+        return page.NextToken || undefined;
+      }
+      default: {
+        const never: never = kind;
+        throw new Error(`unhandled kind ${String(never)}`);
+      }
+    }
+  }
+}
+
+function refOf(kind: SageMakerKind, name: string, arn: string | undefined): ProviderRef {
+  return { kind, name, ...(arn && { arn }) };
+}
+
+/** The job's SageMaker kind: from its handle once submitted, else from its spec. */
+function kindOf(job: JobRecord): SageMakerKind | undefined {
+  const k = job.providerRef?.kind ?? job.spec.kind;
+  return isSageMakerKind(k) ? k : undefined;
+}
+
+function secondaryNote(job: JobRecord, secondary: string | undefined): Pick<PollReport, 'notes' | 'ref'> {
+  if (!secondary || job.providerRef?.secondaryStatus === secondary) return {};
+  return { notes: [`SageMaker: ${secondary}`], ref: { secondaryStatus: secondary } };
+}
+
+/** What a List summary says about a watched job; `undefined` when nothing changed. */
+function reportFromSummary(job: JobRecord, summary: Summary): PollReport | undefined {
+  const extra = secondaryNote(job, summary.secondary);
+  if (summary.status === 'InProgress') {
+    // `running` for a job we are stopping makes the poll use case send the stop again.
+    const changed = job.status !== 'running' || extra.notes !== undefined;
+    return changed ? { jobId: job.id, status: 'running', nativeStatus: 'InProgress', ...extra } : undefined;
+  }
+  if (summary.status === 'Stopping') {
+    const changed = job.status !== 'cancelling' || extra.notes !== undefined;
+    return changed ? { jobId: job.id, status: 'cancelling', nativeStatus: 'Stopping', ...extra } : undefined;
+  }
+  return undefined;
+}
+
+function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollReport {
+  const extra = secondaryNote(job, outcome.secondaryStatus);
+  const finished = outcome.status === 'succeeded' || outcome.status === 'failed' || outcome.status === 'cancelled';
+  return {
+    jobId: job.id,
+    status: outcome.status,
+    nativeStatus: outcome.secondaryStatus ? `${outcome.nativeStatus}/${outcome.secondaryStatus}` : outcome.nativeStatus,
+    ...(outcome.error && { error: outcome.error }),
+    ...(finished && { result: outcome.result }),
+    ...extra,
+  };
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { SettingInfo } from '../../config.js';
+import { ConfigurationError } from '../../errors.js';
+
+/**
+ * Settings of the SageMaker provider. Nothing about the account is hard-coded (the original
+ * executor pinned region and bucket): region, endpoint, credentials, role and output location all
+ * come from here.
+ */
+export const SAGEMAKER_SETTINGS = [
+  { name: 'SAGEMAKER_REGION', scope: ['provider'], description: 'AWS region of the SageMaker jobs (e.g. eu-west-1). The provider is configured when this is set.' },
+  { name: 'SAGEMAKER_ENDPOINT', scope: ['provider'], description: 'Optional endpoint override (http(s)://host:port) for tests, FIPS/VPC endpoints or other deployments; empty uses the regional endpoint.' },
+  { name: 'SAGEMAKER_ACCESS_KEY_ID', scope: ['provider'], description: 'Optional static access key id. With the secret below it replaces the AWS default credential chain (environment, profile, web identity, container/instance role).' },
+  { name: 'SAGEMAKER_SECRET_ACCESS_KEY', scope: ['provider'], description: 'Optional static secret access key, paired with SAGEMAKER_ACCESS_KEY_ID.', secret: true },
+  { name: 'SAGEMAKER_SESSION_TOKEN', scope: ['provider'], description: 'Optional session token for temporary static credentials.', secret: true },
+  { name: 'SAGEMAKER_ROLE_ARN', scope: ['provider'], description: 'Default IAM execution role for jobs whose spec names no role_arn.' },
+  { name: 'SAGEMAKER_OUTPUT_S3_URI', scope: ['provider'], description: 'Default S3 location (s3://bucket/prefix) for model artifacts and outputs of jobs whose spec names none.' },
+  { name: 'SAGEMAKER_NAME_PREFIX', scope: ['provider'], default: 'cjo', description: 'Prefix of every SageMaker job name this deployment creates (1-8 lower-case letters/digits); List calls filter on it.' },
+  { name: 'SAGEMAKER_MAX_ATTEMPTS', scope: ['provider'], default: '3', description: 'Attempts per SageMaker API call made by the SDK (1 = no SDK retries; throttling then surfaces at once and the poller backs off).' },
+  { name: 'SAGEMAKER_LIST_RATE_PER_SEC', scope: ['provider'], default: '1', description: 'Client-side limit of List* calls per second, per List API (SageMaker List* quotas are a few per second per account).' },
+  { name: 'SAGEMAKER_API_RATE_PER_SEC', scope: ['provider'], default: '4', description: 'Client-side limit of calls per second for each other SageMaker API (Create*, Describe*, Stop*).' },
+  { name: 'SAGEMAKER_THROTTLE_BACKOFF_MS', scope: ['provider'], default: '5000', description: 'Back-off reported to the poller when SageMaker throttles without a Retry-After header.' },
+  { name: 'SAGEMAKER_DEFAULT_INSTANCE_TYPE', scope: ['provider'], default: 'ml.m5.large', description: 'Instance type of training and transform jobs whose spec names none.' },
+] as const satisfies readonly SettingInfo[];
+
+/** Parsed SageMaker settings. */
+export interface SageMakerSettings {
+  readonly region: string;
+  readonly endpoint?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly roleArn?: string;
+  readonly outputS3Uri?: string;
+  readonly namePrefix: string;
+  readonly maxAttempts: number;
+  readonly listRatePerSec: number;
+  readonly apiRatePerSec: number;
+  readonly throttleBackoffMs: number;
+  readonly defaultInstanceType: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const value = (env: Env, name: (typeof SAGEMAKER_SETTINGS)[number]['name']): string | undefined => {
+  const v = env[name]?.trim();
+  if (v) return v;
+  const s = SAGEMAKER_SETTINGS.find((x) => x.name === name) as SettingInfo | undefined;
+  return s?.default;
+};
+
+const positive = (max: number) => z.coerce.number().finite().positive().max(max);
+
+/** An IAM role ARN as SageMaker documents it (RoleArn pattern, 20-2048 characters). */
+export const ROLE_ARN = z
+  .string()
+  .min(20)
+  .max(2048)
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+
+/** An `s3://bucket/prefix` URI. */
+export const S3_URI = z.string().max(1024).regex(/^(https|s3):\/\/[^/]+\/?.*$/, 'must be an S3 URI (s3://bucket/prefix)');
+
+const schema = z
+  .object({
+    SAGEMAKER_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1'),
+    SAGEMAKER_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    SAGEMAKER_ACCESS_KEY_ID: z.string().optional(),
+    SAGEMAKER_SECRET_ACCESS_KEY: z.string().optional(),
+    SAGEMAKER_SESSION_TOKEN: z.string().optional(),
+    SAGEMAKER_ROLE_ARN: ROLE_ARN.optional(),
+    SAGEMAKER_OUTPUT_S3_URI: S3_URI.optional(),
+    SAGEMAKER_NAME_PREFIX: z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lower-case letters or digits'),
+    SAGEMAKER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10),
+    SAGEMAKER_LIST_RATE_PER_SEC: positive(10_000),
+    SAGEMAKER_API_RATE_PER_SEC: positive(10_000),
+    SAGEMAKER_THROTTLE_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000),
+    SAGEMAKER_DEFAULT_INSTANCE_TYPE: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large'),
+  })
+  .refine((s) => Boolean(s.SAGEMAKER_ACCESS_KEY_ID) === Boolean(s.SAGEMAKER_SECRET_ACCESS_KEY), {
+    message: 'set both SAGEMAKER_ACCESS_KEY_ID and SAGEMAKER_SECRET_ACCESS_KEY, or neither (default credential chain)',
+    path: ['SAGEMAKER_SECRET_ACCESS_KEY'],
+  });
+
+/** True when the provider can run: a region is set. */
+export function isSageMakerConfigured(env: Env): boolean {
+  return Boolean(env.SAGEMAKER_REGION?.trim());
+}
+
+/** Parses the provider's settings, throwing {@link ConfigurationError} naming each bad one. */
+export function parseSageMakerSettings(env: Env): SageMakerSettings {
+  const raw = Object.fromEntries(SAGEMAKER_SETTINGS.map((s) => [s.name, value(env, s.name)]));
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'SAGEMAKER'}: ${i.message}`);
+    throw new ConfigurationError(`Invalid SageMaker settings: ${issues.join('; ')}`);
+  }
+  const s = parsed.data;
+  return {
+    region: s.SAGEMAKER_REGION,
+    ...(s.SAGEMAKER_ENDPOINT && { endpoint: s.SAGEMAKER_ENDPOINT }),
+    ...(s.SAGEMAKER_ACCESS_KEY_ID &&
+      s.SAGEMAKER_SECRET_ACCESS_KEY && {
+        credentials: {
+          accessKeyId: s.SAGEMAKER_ACCESS_KEY_ID,
+          secretAccessKey: s.SAGEMAKER_SECRET_ACCESS_KEY,
+          ...(s.SAGEMAKER_SESSION_TOKEN && { sessionToken: s.SAGEMAKER_SESSION_TOKEN }),
+        },
+      }),
+    ...(s.SAGEMAKER_ROLE_ARN && { roleArn: s.SAGEMAKER_ROLE_ARN }),
+    ...(s.SAGEMAKER_OUTPUT_S3_URI && { outputS3Uri: s.SAGEMAKER_OUTPUT_S3_URI.replace(/\/+$/, '') }),
+    namePrefix: s.SAGEMAKER_NAME_PREFIX,
+    maxAttempts: s.SAGEMAKER_MAX_ATTEMPTS,
+    listRatePerSec: s.SAGEMAKER_LIST_RATE_PER_SEC,
+    apiRatePerSec: s.SAGEMAKER_API_RATE_PER_SEC,
+    throttleBackoffMs: s.SAGEMAKER_THROTTLE_BACKOFF_MS,
+    defaultInstanceType: s.SAGEMAKER_DEFAULT_INSTANCE_TYPE,
+  };
+}
