@@ -166,6 +166,8 @@ export class ArmClient {
       // A nextLink or Location elsewhere would receive our ARM token: refuse rather than follow.
       throw new ProviderUnavailableError(PROVIDER, `refusing to follow a link outside ${this.opts.endpoint}: ${url.origin}`);
     }
+    // ARM's links carry the api-version; add ours if one ever does not, rather than get a 400.
+    if (!url.searchParams.has('api-version')) url.searchParams.set('api-version', this.opts.apiVersion);
     return url.toString();
   }
 }

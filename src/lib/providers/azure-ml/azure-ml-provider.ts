@@ -193,7 +193,8 @@ class AzureMlProvider implements JobProvider {
     const native = listedDoc.properties?.status ?? 'Unknown';
     const previousNative = job.providerRef?.nativeStatus;
     const mapped = mapAzureMlStatus(native);
-    const current = job.status as ObservedStatus;
+    // Pollers only hand us active jobs; anything else is treated as merely dispatched.
+    const current: ObservedStatus = job.status === 'running' || job.status === 'cancelling' ? job.status : 'dispatched';
     const ref: ProviderRef = { ...job.providerRef, jobName: name, nativeStatus: native };
 
     if (mapped.kind === 'hold') {
