@@ -149,6 +149,10 @@ var batchPoolId = 'cjo-pool'
 var sageMakerEnabled = !empty(sageMakerRegion)
 var vertexEnabled = !empty(vertexProject) && !empty(vertexLocation)
 var azureMlEnabled = !empty(azureMlWorkspaceName)
+var localProviderUsed = mlJobsProvider == 'local' || batchJobsProvider == 'local'
+var azureBatchUsed = mlJobsProvider == 'azure-batch' || batchJobsProvider == 'azure-batch'
+// Once a day at 03:17: a poller with nothing to poll still runs, just rarely.
+var idlePollSchedule = '0 17 3 * * *'
 
 // ---- Resources -----------------------------------------------------------------------------------
 module identity 'modules/identity.bicep' = {
@@ -325,11 +329,13 @@ var apiBaseSettings = {
   MAX_BODY_BYTES: '262144'
   JOB_STUCK_AFTER_SEC: '900'
   // Timer schedules are %SETTING% binding expressions: a missing one stops the function from loading.
-  POLL_LOCAL_SCHEDULE: '*/5 * * * * *'
-  POLL_AZURE_BATCH_SCHEDULE: '*/30 * * * * *'
-  POLL_AZURE_ML_SCHEDULE: '0 * * * * *'
-  POLL_SAGEMAKER_SCHEDULE: '0 * * * * *'
-  POLL_VERTEX_SCHEDULE: '0 * * * * *'
+  // Every tick is a billed execution on Flex Consumption, so pollers of providers this deployment does
+  // not use tick once a day instead of every few seconds (see docs/deploy.md, idle cost).
+  POLL_LOCAL_SCHEDULE: localProviderUsed ? '*/5 * * * * *' : idlePollSchedule
+  POLL_AZURE_BATCH_SCHEDULE: azureBatchUsed ? '*/30 * * * * *' : idlePollSchedule
+  POLL_AZURE_ML_SCHEDULE: azureMlEnabled ? '0 * * * * *' : idlePollSchedule
+  POLL_SAGEMAKER_SCHEDULE: sageMakerEnabled ? '0 * * * * *' : idlePollSchedule
+  POLL_VERTEX_SCHEDULE: vertexEnabled ? '0 * * * * *' : idlePollSchedule
   RECONCILE_SCHEDULE: '0 */2 * * * *'
 }
 
