@@ -1,0 +1,174 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { grpc } from 'google-gax';
+import * as protoLoader from '@grpc/proto-loader';
+import {
+  FakeRpcError,
+  RPC_STATUS,
+  VertexFakeService,
+  type FakeKind,
+  type FakeOptions,
+  type StoredResource,
+  type Verb,
+} from './vertex-fake-service.js';
+
+const require = createRequire(import.meta.url);
+// The .proto files ship inside the client package; google/api, google/rpc … come with google-gax.
+const PROTO_DIRS = [
+  join(dirname(require.resolve('@google-cloud/aiplatform/package.json')), 'build', 'protos'),
+  join(dirname(require.resolve('google-gax')), '..', 'protos'), // google-gax/build/src → build/protos
+];
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type ProtoValue = { nullValue?: unknown; numberValue?: number; stringValue?: string; boolValue?: boolean; structValue?: { fields?: Record<string, ProtoValue> }; listValue?: { values?: ProtoValue[] } };
+
+function valueToJson(v: ProtoValue | undefined): Json {
+  if (!v) return null;
+  if (v.structValue) return Object.fromEntries(Object.entries(v.structValue.fields ?? {}).map(([k, x]) => [k, valueToJson(x)]));
+  if (v.listValue) return (v.listValue.values ?? []).map(valueToJson);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  return null;
+}
+function jsonToValue(j: unknown): ProtoValue {
+  if (j === null || j === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof j === 'number') return { numberValue: j };
+  if (typeof j === 'string') return { stringValue: j };
+  if (typeof j === 'boolean') return { boolValue: j };
+  if (Array.isArray(j)) return { listValue: { values: j.map(jsonToValue) } };
+  return { structValue: { fields: Object.fromEntries(Object.entries(j as object).map(([k, v]) => [k, jsonToValue(v)])) } };
+}
+function isoToTimestamp(s: unknown): unknown {
+  if (typeof s !== 'string') return s;
+  const ms = Date.parse(s);
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 };
+}
+
+const VALUE_FIELDS = ['trainingTaskInputs', 'modelParameters'] as const;
+const TIMESTAMPS = ['createTime', 'startTime', 'endTime', 'updateTime'] as const;
+
+/** Protobuf-object request (proto-loader form) → the proto3 JSON form the fake stores. */
+function fromWire(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const f of VALUE_FIELDS) if (out[f] !== undefined) out[f] = valueToJson(out[f] as ProtoValue);
+  const model = out.modelToUpload as Record<string, unknown> | undefined;
+  if (model?.metadata !== undefined) out.modelToUpload = { ...model, metadata: valueToJson(model.metadata as ProtoValue) };
+  const spec = out.jobSpec as { scheduling?: { timeout?: { seconds?: string | number } } } | undefined;
+  if (spec?.scheduling?.timeout) out.jobSpec = { ...spec, scheduling: { ...spec.scheduling, timeout: `${spec.scheduling.timeout.seconds ?? 0}s` } };
+  return out;
+}
+
+/** Stored proto3 JSON → protobuf-object response. */
+function toWire(r: StoredResource): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(r.body);
+  for (const f of VALUE_FIELDS) if (out[f] !== undefined) out[f] = jsonToValue(out[f]);
+  for (const f of TIMESTAMPS) if (out[f] !== undefined) out[f] = isoToTimestamp(out[f]);
+  const spec = out.jobSpec as { scheduling?: { timeout?: unknown } } | undefined;
+  if (typeof spec?.scheduling?.timeout === 'string') spec.scheduling.timeout = { seconds: spec.scheduling.timeout.replace(/s$/, '') };
+  return out;
+}
+
+type Handler = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
+
+/**
+ * gRPC front end of the Vertex fake: a real grpc-js server built from the `.proto` files shipped
+ * in `@google-cloud/aiplatform`, serving JobService and PipelineService (create / get / list /
+ * cancel for the three resource kinds; every other method answers UNIMPLEMENTED). Errors carry the
+ * canonical gRPC code, as the real service's do.
+ */
+export class VertexGrpcFake {
+  readonly service: VertexFakeService;
+  private server: grpc.Server | undefined;
+  port = 0;
+
+  constructor(opts: FakeOptions = {}) {
+    this.service = new VertexFakeService(opts);
+  }
+
+  async start(credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<this> {
+    const def = protoLoader.loadSync(['google/cloud/aiplatform/v1/job_service.proto', 'google/cloud/aiplatform/v1/pipeline_service.proto'], {
+      includeDirs: PROTO_DIRS,
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: false,
+      oneofs: false,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      google: { cloud: { aiplatform: { v1: Record<string, { service: grpc.ServiceDefinition }> } } };
+    };
+    const v1 = pkg.google.cloud.aiplatform.v1;
+    const server = new grpc.Server();
+    server.addService(v1.JobService!.service, {
+      CreateCustomJob: this.create('customJobs', 'customJob'),
+      GetCustomJob: this.get('customJobs'),
+      ListCustomJobs: this.list('customJobs'),
+      CancelCustomJob: this.cancel('customJobs'),
+      CreateBatchPredictionJob: this.create('batchPredictionJobs', 'batchPredictionJob'),
+      GetBatchPredictionJob: this.get('batchPredictionJobs'),
+      ListBatchPredictionJobs: this.list('batchPredictionJobs'),
+      CancelBatchPredictionJob: this.cancel('batchPredictionJobs'),
+    } as grpc.UntypedServiceImplementation);
+    server.addService(v1.PipelineService!.service, {
+      CreateTrainingPipeline: this.create('trainingPipelines', 'trainingPipeline'),
+      GetTrainingPipeline: this.get('trainingPipelines'),
+      ListTrainingPipelines: this.list('trainingPipelines'),
+      CancelTrainingPipeline: this.cancel('trainingPipelines'),
+    } as grpc.UntypedServiceImplementation);
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', credentials, (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+    s.forceShutdown();
+  }
+
+  private handle(verb: Verb, kind: FakeKind, target: (req: Record<string, unknown>) => string, extra: (req: Record<string, unknown>) => object, fn: (req: Record<string, unknown>) => unknown): Handler {
+    return (call, cb) => {
+      const req = call.request;
+      const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
+      try {
+        this.service.begin({ verb, kind, target: target(req), ...extra(req), headers, transport: 'grpc' });
+        cb(null, fn(req));
+      } catch (error) {
+        const e = error instanceof FakeRpcError ? error : new FakeRpcError('INTERNAL', String(error));
+        const last = this.service.calls.at(-1);
+        if (last) last.outcome = e.status;
+        cb({ code: RPC_STATUS[e.status].code, details: e.message, metadata: new grpc.Metadata() });
+      }
+    };
+  }
+
+  private create(kind: FakeKind, field: string): Handler {
+    return this.handle('create', kind, (r) => String(r.parent), (r) => ({ body: fromWire((r[field] ?? {}) as Record<string, unknown>) }), (r) =>
+      toWire(this.service.create(kind, String(r.parent), fromWire((r[field] ?? {}) as Record<string, unknown>))),
+    );
+  }
+
+  private get(kind: FakeKind): Handler {
+    return this.handle('get', kind, (r) => String(r.name), () => ({}), (r) => toWire(this.service.get(kind, String(r.name))));
+  }
+
+  private list(kind: FakeKind): Handler {
+    const args = (r: Record<string, unknown>) => ({ filter: String(r.filter ?? ''), pageSize: Number(r.pageSize ?? 0), pageToken: String(r.pageToken ?? '') });
+    return this.handle('list', kind, (r) => String(r.parent), args, (r) => {
+      const a = args(r);
+      const page = this.service.list(kind, String(r.parent), a.filter, a.pageSize, a.pageToken);
+      return { [kind]: page.items.map(toWire), nextPageToken: page.nextPageToken };
+    });
+  }
+
+  private cancel(kind: FakeKind): Handler {
+    return this.handle('cancel', kind, (r) => String(r.name), () => ({}), (r) => {
+      this.service.cancel(kind, String(r.name));
+      return {};
+    });
+  }
+}
