@@ -12,8 +12,9 @@ import { createSelfSignedCert } from './self-signed-cert.js';
  *   and a bearer token (401 AuthenticationFailed / InvalidAuthenticationToken);
  * - errors use the ARM envelope `{"error":{"code","message"}}`, Azure ML's own codes inside;
  * - `PUT jobs/{id}` answers 201 for a new job and 200 for the documented "update case" (only tags,
- *   description, displayName, properties, isArchived may change); a body whose immutable parts
- *   differ from the stored job is refused with 400 UserError / JobPropertyImmutable;
+ *   description, displayName, properties, isArchived may change); a body whose other fields differ
+ *   from the stored, service-normalised job is refused with 400 UserError / JobPropertyImmutable
+ *   (fields the body leaves out are not compared);
  * - `GET jobs` filters by `tag` (jobs having that tag key), `listViewType` (ActiveOnly hides
  *   archived jobs) and `jobType`, newest first, paged with an absolute `nextLink` carrying `$skipToken`;
  * - `POST jobs/{id}/cancel` is a long-running operation: 202 with `Location` and `Retry-After`;
@@ -48,8 +49,6 @@ export interface Fault {
 interface StoredJob {
   name: string;
   seq: number;
-  /** The properties as first PUT, for the immutability check. */
-  definition: Record<string, unknown>;
   doc: { id: string; name: string; type: string; properties: Record<string, unknown>; systemData: Record<string, unknown> };
 }
 
@@ -75,6 +74,8 @@ export interface FakeAzureMlOptions {
 }
 
 const MUTABLE = new Set(['tags', 'description', 'displayName', 'properties', 'isArchived']);
+/** Server-populated; a client sending them back (a GET round trip) is not changing them. */
+const READ_ONLY = new Set(['status']);
 const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 
 function canonical(v: unknown): string {
@@ -88,9 +89,6 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function immutablePart(props: Record<string, unknown>): string {
-  return canonical(Object.fromEntries(Object.entries(props).filter(([k]) => !MUTABLE.has(k))));
-}
 
 export class FakeAzureMl {
   readonly requests: RecordedRequest[] = [];
@@ -181,7 +179,6 @@ export class FakeAzureMl {
   /** Changes the stored definition, as the service's normalisation does (defaults filled in). */
   normaliseStored(name: string, patch: Record<string, unknown>): void {
     const job = this.mustGet(name);
-    Object.assign(job.definition, patch);
     Object.assign(job.doc.properties, patch);
   }
 
@@ -211,7 +208,6 @@ export class FakeAzureMl {
     const job: StoredJob = {
       name,
       seq: ++this.seq,
-      definition: structuredClone(properties),
       doc: {
         id: `${wsid}/jobs/${name}`,
         name,
@@ -322,7 +318,8 @@ export class FakeAzureMl {
     if (problem) return this.userError(res, problem);
     const existing = this.jobs.get(name);
     if (!existing) return this.send(res, 201, this.store(name, props).doc);
-    if (immutablePart(existing.definition) !== immutablePart(props)) {
+    const changed = Object.keys(props).filter((k) => !MUTABLE.has(k) && !READ_ONLY.has(k) && canonical(props[k]) !== canonical(existing.doc.properties[k]));
+    if (changed.length > 0) {
       return this.userError(
         res,
         `A job named '${name}' exists already. Use a different name for a new job; an existing job can only change description, tags, displayName, properties and isArchived.`,

@@ -155,22 +155,28 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
     });
 
     it('re-attaches on a redelivered dispatch: the second PUT is the documented update (200) and starts nothing', async () => {
-      const job = jobRecord('command', commandSpec);
+      const job = jobRecord('command', { command: 'python run.py', environment: 'azureml:sklearn-env:3' });
       await provider.submit(job);
+      fake.setStatus(job.id, 'Queued');
 
       const again = await provider.submit(job);
 
-      expect(again.attached).toBe(true);
-      expect(again.ref.jobName).toBe(job.id);
+      expect(again).toEqual({ ref: { jobName: job.id, nativeStatus: 'Queued' }, attached: true, status: 'dispatched' });
       expect([...fake.jobs.keys()].filter((n) => n === job.id)).toHaveLength(1);
-      expect(fake.count('put')).toBe(2);
+      expect(fake.requests.map((r) => r.kind)).toEqual(['put', 'put']);
     });
 
     it('re-attaches when the service refuses the resend as a change to an immutable field', async () => {
       const job = jobRecord('command', commandSpec);
       await provider.submit(job);
-      // The service fills in defaults on its stored copy, so our resend no longer compares equal.
-      fake.normaliseStored(job.id, { resources: { instanceCount: 1 } });
+      // The service fills in defaults on its stored copy (here: input modes), so our resend no
+      // longer compares equal.
+      fake.normaliseStored(job.id, {
+        inputs: {
+          epochs: { jobInputType: 'literal', value: '5' },
+          data: { jobInputType: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/data/', mode: 'ReadOnlyMount' },
+        },
+      });
       fake.setStatus(job.id, 'Running');
       fake.clearRequests();
 
@@ -386,6 +392,50 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
 
       expect(err).toBeInstanceOf(ProviderUnavailableError);
       expect(fake.count('list')).toBe(1 + settings.retries);
+    });
+  });
+
+  describe('cleanup', () => {
+    it('archives finished jobs so the active listing stops paging over them', async () => {
+      await startWith({ pageSize: 2 });
+      const jobs: JobRecord[] = [];
+      for (let i = 0; i < 4; i++) {
+        const job = jobRecord('command', commandSpec);
+        const outcome = await provider.submit(job);
+        jobs.push(advanced(job, outcome.status, outcome.ref));
+      }
+      const [oldest, ...rest] = jobs;
+      const newestThree = rest;
+      // Three finished jobs are the newest; the one still running is on the last page.
+      for (const j of newestThree) fake.setStatus(j.id, 'Completed');
+      fake.setStatus(oldest!.id, 'Running');
+      fake.clearRequests();
+      await provider.poll([oldest!]);
+      expect(fake.count('list')).toBe(2);
+
+      await provider.cleanup!([...newestThree.map((j) => advanced(j, 'succeeded', j.providerRef)), advanced(oldest!, 'running', oldest!.providerRef)]);
+
+      for (const j of newestThree) expect(fake.jobs.get(j.id)?.doc.properties.isArchived).toBe(true);
+      expect(fake.jobs.get(oldest!.id)?.doc.properties.isArchived).toBe(false);
+      const archivePut = fake.requests.find((r) => r.kind === 'put')!;
+      expect((archivePut.body as { properties: Record<string, unknown> }).properties).toMatchObject({ isArchived: true, jobType: 'Command' });
+      expect((archivePut.body as { properties: Record<string, unknown> }).properties.status).toBeUndefined();
+      fake.clearRequests();
+      const [report] = await provider.poll([advanced(oldest!, 'dispatched', oldest!.providerRef)]);
+      expect(report?.status).toBe('running');
+      expect(fake.count('list')).toBe(1);
+    });
+
+    it('leaves a job alone that Azure ML still runs, even if our record says it finished', async () => {
+      const job = jobRecord('command', commandSpec);
+      const outcome = await provider.submit(job);
+      fake.setStatus(job.id, 'Running');
+      fake.clearRequests();
+
+      await provider.cleanup!([advanced(job, 'failed', outcome.ref)]);
+
+      expect(fake.jobs.get(job.id)?.doc.properties.isArchived).toBe(false);
+      expect(fake.requests.map((r) => r.kind)).toEqual(['get']);
     });
   });
 

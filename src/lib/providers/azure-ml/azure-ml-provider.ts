@@ -264,6 +264,31 @@ class AzureMlProvider implements JobProvider {
     }
   }
 
+  /**
+   * Archives finished jobs. Azure ML keeps every job forever and `listViewType=ActiveOnly` hides
+   * archived ones, so archiving is what keeps the poll's list pages proportional to the jobs still
+   * running rather than to the workspace's whole history. Archiving is the documented update case:
+   * the job as read, with `isArchived: true`, PUT back (what the Python SDK's `jobs.archive` does).
+   * Best effort per job: a job that cannot be archived only costs list pages later.
+   */
+  async cleanup(jobs: readonly JobRecord[]): Promise<void> {
+    for (const job of jobs) {
+      if (job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'cancelled') continue;
+      const name = this.nameOf(job);
+      const res = await this.client.send('GET', this.jobPath(name));
+      if (res.status === 404) continue;
+      if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
+      const doc = res.body as ArmJob & { properties?: Record<string, unknown> };
+      const props = doc.properties ?? {};
+      const native = typeof props.status === 'string' ? props.status : undefined;
+      // Never archive a job that is still running at Azure ML, nor one that is not ours.
+      if (props.isArchived === true || native === undefined || !TERMINAL_NATIVE.has(native)) continue;
+      if ((props.tags as Record<string, unknown> | undefined)?.[this.settings.tagKey] !== job.id) continue;
+      const { status: _readOnly, ...writable } = props;
+      await this.client.send('PUT', this.jobPath(name), { properties: { ...writable, isArchived: true } });
+    }
+  }
+
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
     const name = this.nameOf(job);
     const res = await this.client.send('GET', this.jobPath(name));
