@@ -318,14 +318,15 @@ function kindOf(job: JobRecord): SageMakerKind | undefined {
   return isSageMakerKind(k) ? k : undefined;
 }
 
-function secondaryNote(job: JobRecord, secondary: string | undefined): Pick<PollReport, 'notes' | 'ref'> {
-  if (!secondary || job.providerRef?.secondaryStatus === secondary) return {};
+/** A history note when the secondary status (training phase) moved on; none when it only repeats the status. */
+function secondaryNote(job: JobRecord, status: string, secondary: string | undefined): Pick<PollReport, 'notes' | 'ref'> {
+  if (!secondary || secondary === status || job.providerRef?.secondaryStatus === secondary) return {};
   return { notes: [`SageMaker: ${secondary}`], ref: { secondaryStatus: secondary } };
 }
 
 /** What a List summary says about a watched job; `undefined` when nothing changed. */
 function reportFromSummary(job: JobRecord, summary: Summary): PollReport | undefined {
-  const extra = secondaryNote(job, summary.secondary);
+  const extra = secondaryNote(job, summary.status, summary.secondary);
   if (summary.status === 'InProgress') {
     // `running` for a job we are stopping makes the poll use case send the stop again.
     const changed = job.status !== 'running' || extra.notes !== undefined;
@@ -339,12 +340,13 @@ function reportFromSummary(job: JobRecord, summary: Summary): PollReport | undef
 }
 
 function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollReport {
-  const extra = secondaryNote(job, outcome.secondaryStatus);
+  const extra = secondaryNote(job, outcome.nativeStatus, outcome.secondaryStatus);
   const finished = outcome.status === 'succeeded' || outcome.status === 'failed' || outcome.status === 'cancelled';
   return {
     jobId: job.id,
     status: outcome.status,
-    nativeStatus: outcome.secondaryStatus ? `${outcome.nativeStatus}/${outcome.secondaryStatus}` : outcome.nativeStatus,
+    nativeStatus:
+      outcome.secondaryStatus && outcome.secondaryStatus !== outcome.nativeStatus ? `${outcome.nativeStatus}/${outcome.secondaryStatus}` : outcome.nativeStatus,
     ...(outcome.error && { error: outcome.error }),
     ...(finished && { result: outcome.result }),
     ...extra,

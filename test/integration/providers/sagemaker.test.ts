@@ -1,0 +1,400 @@
+import { SageMakerClient, ListTrainingJobsCommand } from '@aws-sdk/client-sagemaker';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../../src/lib/config.js';
+import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
+import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
+import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
+import { createProvider, fromEssedumInference, fromEssedumTrain } from '../../../src/lib/providers/sagemaker/index.js';
+import { FakeSageMaker, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, THROTTLING } from '../../fakes/sagemaker/fake-sagemaker.js';
+
+const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';
+const CREATED = '2026-11-23T11:00:00.000Z';
+
+let fake: FakeSageMaker;
+let provider: JobProvider;
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SAGEMAKER_REGION: fake.region,
+    SAGEMAKER_ENDPOINT: fake.endpoint,
+    SAGEMAKER_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    SAGEMAKER_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    SAGEMAKER_ROLE_ARN: ROLE,
+    SAGEMAKER_OUTPUT_S3_URI: 's3://ml-bucket/outputs/',
+    SAGEMAKER_MAX_ATTEMPTS: '1',
+    SAGEMAKER_LIST_RATE_PER_SEC: '1000',
+    SAGEMAKER_API_RATE_PER_SEC: '1000',
+    SAGEMAKER_THROTTLE_BACKOFF_MS: '1234',
+    ...extra,
+  };
+}
+
+async function makeProvider(extra: Record<string, string> = {}): Promise<JobProvider> {
+  const config = { env: env(extra), defaultMaxRuntimeSec: 7200 } as unknown as Config;
+  return createProvider({ config, blobs: undefined as never });
+}
+
+let seq = 0;
+/** A job id as the store issues them: `j-` + 26 lower-case ULID characters. */
+function newId(): string {
+  seq++;
+  return `j-01jd3m2x7k9q8w4e5r6t${String(seq).padStart(6, '0')}`;
+}
+
+function job(kind: string | undefined, spec: Record<string, unknown>, overrides: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id: newId(),
+    status: 'dispatched',
+    source: 'api',
+    spec: {
+      rows: 1000,
+      estimated_runtime_sec: 10,
+      priority: 'normal',
+      latency_sensitive: false,
+      data: {},
+      labels: {},
+      max_runtime_sec: 3600,
+      ...(kind !== undefined && { kind }),
+      spec,
+    },
+    createdAt: CREATED,
+    updatedAt: CREATED,
+    provider: 'sagemaker',
+    attempts: 1,
+    eventSeq: 3,
+    ...overrides,
+  };
+}
+
+const trainingSpec = {
+  image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1',
+  channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }],
+  hyperparameters: { max_depth: 5, eta: 0.2, verbose: true },
+};
+
+/** Submits and returns the job as the dispatch use case would store it. */
+async function submitted(j: JobRecord, status: JobStatus = 'dispatched'): Promise<JobRecord> {
+  const outcome = await provider.submit(j);
+  return { ...j, status, providerRef: outcome.ref };
+}
+
+function only(reports: PollReport[], jobId: string): PollReport {
+  const r = reports.filter((x) => x.jobId === jobId);
+  expect(r).toHaveLength(1);
+  return r[0]!;
+}
+
+beforeAll(async () => {
+  fake = await new FakeSageMaker().start();
+  provider = await makeProvider();
+});
+afterAll(async () => {
+  await fake.close();
+});
+afterEach(() => {
+  fake.resetRequests();
+});
+
+describe('SageMaker provider › submit', () => {
+  it('creates a training job named after the job id, signed with SigV4, with the settings as defaults', async () => {
+    const j = job('training', trainingSpec);
+    const outcome = await provider.submit(j);
+
+    const name = `cjo-t-${j.id.slice(2)}`;
+    expect(outcome).toMatchObject({ attached: false, status: 'dispatched', ref: { kind: 'training', name } });
+    expect(outcome.ref.arn).toBe(fake.job('training', name)?.arn);
+
+    const [create] = fake.callsTo('CreateTrainingJob');
+    expect(create?.headers['x-amz-target']).toBe('SageMaker.CreateTrainingJob');
+    expect(create?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/sagemaker\/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(create?.body).toMatchObject({
+      TrainingJobName: name,
+      RoleArn: ROLE,
+      AlgorithmSpecification: { TrainingImage: trainingSpec.image, TrainingInputMode: 'File' },
+      InputDataConfig: [{ ChannelName: 'train', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/data/train/' } } }],
+      OutputDataConfig: { S3OutputPath: 's3://ml-bucket/outputs' },
+      ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 30 },
+      StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+      HyperParameters: { max_depth: '5', eta: '0.2', verbose: 'true' },
+      Tags: [{ Key: 'orchestrator-job-id', Value: j.id }],
+    });
+  });
+
+  it('re-attaches on a redelivered dispatch instead of starting a second job', async () => {
+    const j = job('training', trainingSpec);
+    const first = await provider.submit(j);
+    const second = await provider.submit(j);
+
+    expect(second).toMatchObject({ attached: true, status: 'running', ref: first.ref });
+    expect(fake.allJobs('training').filter((x) => x.name === first.ref.name)).toHaveLength(1);
+    expect(fake.callsTo('CreateTrainingJob').map((r) => r.error)).toEqual([undefined, 'ResourceInUse']);
+    expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(1);
+  });
+
+  it('creates an AutoML V2 job from an Essedum train body, within the 32-character name limit, and re-attaches on redelivery', async () => {
+    const essedum = fromEssedumTrain({
+      RoleArn: 'arn:aws:iam::123456789012:role/Essedum',
+      Bucket: 'essedum-data',
+      S3Prefix: 'projects/p1',
+      inputs: 's3://essedum-data/projects/p1/train.csv',
+      target_attribute_name: 'churn',
+      content_type: 'text/csv',
+    });
+    const j = job(essedum.kind, essedum.spec);
+    const outcome = await provider.submit(j);
+    const again = await provider.submit(j);
+
+    const name = String(outcome.ref.name);
+    expect(name).toHaveLength(32);
+    expect(again).toMatchObject({ attached: true, ref: { name } });
+    expect(fake.callsTo('CreateAutoMLJobV2')[0]?.body).toMatchObject({
+      AutoMLJobName: name,
+      RoleArn: 'arn:aws:iam::123456789012:role/Essedum',
+      AutoMLJobInputDataConfig: [
+        { ChannelType: 'training', ContentType: 'text/csv;header=present', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://essedum-data/projects/p1/train.csv' } } },
+      ],
+      OutputDataConfig: { S3OutputPath: 's3://essedum-data/projects/p1/output' },
+      AutoMLProblemTypeConfig: { TabularJobConfig: { TargetAttributeName: 'churn', CompletionCriteria: { MaxCandidates: 1, MaxAutoMLJobRuntimeInSeconds: 3600 } } },
+    });
+    expect(fake.callsTo('DescribeAutoMLJobV2')).toHaveLength(1);
+  });
+
+  it('creates a transform job from Essedum native inference fields', async () => {
+    const spec = fromEssedumInference({
+      TransformJobName: 'whatever-the-ui-chose',
+      ModelName: 'churn-model',
+      TransformInput: { DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/batch/in/' } }, ContentType: 'text/csv', SplitType: 'Line' },
+      TransformOutput: { S3OutputPath: 's3://ml-bucket/batch/out/', AssembleWith: 'Line' },
+      TransformResources: { InstanceType: 'ml.m5.xlarge', InstanceCount: 2 },
+    });
+    const j = job(spec.kind, spec.spec);
+    const outcome = await provider.submit(j);
+
+    expect(outcome.ref).toMatchObject({ kind: 'transform', name: `cjo-b-${j.id.slice(2)}` });
+    expect(fake.callsTo('CreateTransformJob')[0]?.body).toMatchObject({
+      TransformJobName: `cjo-b-${j.id.slice(2)}`,
+      ModelName: 'churn-model',
+      TransformInput: { ContentType: 'text/csv', SplitType: 'Line' },
+      TransformOutput: { S3OutputPath: 's3://ml-bucket/batch/out/', AssembleWith: 'Line' },
+      TransformResources: { InstanceType: 'ml.m5.xlarge', InstanceCount: 2 },
+      Tags: [{ Key: 'orchestrator-job-id', Value: j.id }, { Key: 'essedum-job-name', Value: 'whatever-the-ui-chose' }],
+    });
+  });
+
+  it('rejects a job with no kind or an unknown kind, naming spec.kind, without calling SageMaker', async () => {
+    await expect(provider.submit(job(undefined, {}))).rejects.toSatisfy(
+      (e: unknown) => e instanceof ValidationError && e.issues.some((i) => i.field === 'spec.kind'),
+    );
+    await expect(provider.submit(job('hyperparameter-tuning', {}))).rejects.toSatisfy(
+      (e: unknown) => e instanceof ValidationError && e.issues[0]?.field === 'spec.kind' && /hyperparameter-tuning/.test(e.issues[0].message),
+    );
+    expect(fake.callsTo()).toHaveLength(0);
+  });
+
+  it('fails the job with the message of a ValidationException', async () => {
+    fake.failNext('CreateTrainingJob', { type: 'ValidationException', status: 400, message: 'Requested image 763104351884.dkr.ecr/xgboost:9 not found.' });
+    const error = await provider.submit(job('training', trainingSpec)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderRejectedError);
+    expect(error).toMatchObject({ providerCode: 'ValidationException' });
+    expect((error as Error).message).toContain('Requested image 763104351884.dkr.ecr/xgboost:9 not found.');
+  });
+
+  it('backs off, without failing the job, when Create is throttled or SageMaker answers 5xx', async () => {
+    fake.failNext('CreateTrainingJob', THROTTLING);
+    await expect(provider.submit(job('training', trainingSpec))).rejects.toMatchObject({ constructor: ProviderThrottledError, retryAfterMs: 1234 });
+    fake.failNext('CreateTrainingJob', SERVICE_UNAVAILABLE);
+    await expect(provider.submit(job('training', trainingSpec))).rejects.toBeInstanceOf(ProviderUnavailableError);
+  });
+});
+
+describe('SageMaker provider › poll', () => {
+  it('follows a training job from InProgress to Completed with one List per cycle and one Describe at the end', async () => {
+    let j = await submitted(job('training', trainingSpec));
+    const name = String(j.providerRef?.name);
+    fake.resetRequests();
+
+    const first = await provider.poll([j]);
+    expect(only(first, j.id)).toMatchObject({ status: 'running', nativeStatus: 'InProgress', notes: ['SageMaker: Starting'] });
+    expect(fake.callsTo('ListTrainingJobs')).toHaveLength(1);
+    expect(fake.callsTo('ListTrainingJobs')[0]?.body).toMatchObject({ NameContains: 'cjo-t-', StatusEquals: 'InProgress', MaxResults: 100 });
+    expect(fake.callsTo('ListTrainingJobs')[0]?.body.LastModifiedTimeAfter).toEqual(expect.any(Number));
+    expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(0);
+
+    j = { ...j, status: 'running', providerRef: { ...j.providerRef, ...first[0]?.ref } };
+    expect(await provider.poll([j])).toEqual([]);
+
+    fake.setSecondaryStatus('training', name, 'Training');
+    const phase = await provider.poll([j]);
+    expect(only(phase, j.id)).toMatchObject({ status: 'running', notes: ['SageMaker: Training'], ref: { secondaryStatus: 'Training' } });
+    j = { ...j, providerRef: { ...j.providerRef, ...phase[0]?.ref } };
+
+    fake.setStatus('training', name, 'Completed', { metrics: { 'validation:auc': 0.91 } });
+    fake.resetRequests();
+    const done = only(await provider.poll([j]), j.id);
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      nativeStatus: 'Completed',
+      result: {
+        kind: 'training',
+        jobName: name,
+        modelArtifacts: `s3://ml-bucket/outputs/${name}/output/model.tar.gz`,
+        finalMetrics: { 'validation:auc': 0.91 },
+        logs: { group: '/aws/sagemaker/TrainingJobs', streamPrefix: `${name}/` },
+      },
+    });
+    expect(fake.callsTo('ListTrainingJobs')).toHaveLength(1);
+    expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(1);
+  });
+
+  it('reports a failed job with SageMaker’s failure reason and its category', async () => {
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.setStatus('training', String(j.providerRef?.name), 'Failed', { failureReason: 'AlgorithmError: ExecuteUserScriptError: exit code 1' });
+    expect(only(await provider.poll([j]), j.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'SAGEMAKER_JOB_FAILED', message: 'AlgorithmError: ExecuteUserScriptError: exit code 1', category: 'user-code' },
+      result: { failureReason: 'AlgorithmError: ExecuteUserScriptError: exit code 1' },
+    });
+  });
+
+  it('treats a training job SageMaker stopped at its time limit as timed out, not cancelled or succeeded', async () => {
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.setStatus('training', String(j.providerRef?.name), 'Stopped', { secondaryStatus: 'MaxRuntimeExceeded' });
+    expect(only(await provider.poll([j]), j.id)).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
+  });
+
+  it('reports the best AutoML candidate and a transform job’s output location', async () => {
+    const essedum = fromEssedumTrain({ Bucket: 'essedum-data', inputs: 's3://essedum-data/t.csv', target_attribute_name: 'y' });
+    const a = await submitted(job('automl', essedum.spec), 'running');
+    const t = await submitted(
+      job('transform', { model_name: 'm1', input: { s3_uri: 's3://ml-bucket/in/' } }),
+      'running',
+    );
+    fake.setStatus('automl', String(a.providerRef?.name), 'Completed', { metrics: { F1: 0.87 } });
+    fake.setStatus('transform', String(t.providerRef?.name), 'Completed');
+
+    const reports = await provider.poll([a, t]);
+    expect(only(reports, a.id)).toMatchObject({
+      status: 'succeeded',
+      result: {
+        kind: 'automl',
+        outputPath: 's3://essedum-data/output',
+        bestCandidate: { objective: { metric: 'F1', value: 0.87 }, inferenceContainers: [expect.anything(), expect.anything()] },
+        modelArtifacts: expect.stringMatching(/^s3:\/\/essedum-data\/output\/.+\/model\.tar\.gz$/),
+      },
+    });
+    expect(only(reports, t.id)).toMatchObject({
+      status: 'succeeded',
+      result: { kind: 'transform', modelName: 'm1', outputPath: `s3://ml-bucket/outputs/${String(t.providerRef?.name)}` },
+    });
+  });
+
+  it('pages through more than 100 jobs with NextToken: ceil(N/100) List calls and no Describe', async () => {
+    const jobs: JobRecord[] = [];
+    for (let i = 0; i < 250; i++) {
+      const j = job('transform', { model_name: 'm1', input: { s3_uri: 's3://ml-bucket/in/' } });
+      const name = `cjo-b-${j.id.slice(2)}`;
+      fake.seedJob('transform', name);
+      jobs.push({ ...j, providerRef: { kind: 'transform', name } });
+    }
+    fake.resetRequests();
+    const reports = await provider.poll(jobs);
+
+    expect(reports).toHaveLength(250);
+    expect(reports.every((r) => r.status === 'running')).toBe(true);
+    const lists = fake.callsTo('ListTransformJobs');
+    expect(lists).toHaveLength(3);
+    expect(lists.map((l) => l.body.NextToken === undefined)).toEqual([true, false, false]);
+    expect(lists.every((l) => l.body.MaxResults === 100 && l.error === undefined)).toBe(true);
+    expect(fake.callsTo('DescribeTransformJob')).toHaveLength(0);
+  });
+
+  it('says a job is missing when SageMaker has none by that name (training answers ValidationException, AutoML ResourceNotFound)', async () => {
+    const t = { ...job('training', trainingSpec), providerRef: { kind: 'training', name: 'cjo-t-doesnotexist' } };
+    const a = { ...job('automl', {}), providerRef: { kind: 'automl', name: 'cjo-a-doesnotexist' } };
+    const reports = await provider.poll([t, a]);
+    expect(only(reports, t.id).status).toBe('missing');
+    expect(only(reports, a.id).status).toBe('missing');
+    expect(fake.callsTo('DescribeTrainingJob')[0]?.error).toBe('ValidationException');
+    expect(fake.callsTo('DescribeAutoMLJobV2')[0]?.error).toBe('ResourceNotFound');
+  });
+
+  it('throws ProviderThrottledError / ProviderUnavailableError, never a job failure, when List is throttled or fails', async () => {
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.failNext('ListTrainingJobs', THROTTLING);
+    await expect(provider.poll([j])).rejects.toMatchObject({ constructor: ProviderThrottledError, retryAfterMs: 1234 });
+    fake.failNext('ListTrainingJobs', INTERNAL_FAILURE);
+    await expect(provider.poll([j])).rejects.toBeInstanceOf(ProviderUnavailableError);
+    fake.failNext('ListTrainingJobs', { ...THROTTLING, headers: { 'retry-after': '7' } });
+    await expect(provider.poll([j])).rejects.toMatchObject({ retryAfterMs: 7000 });
+    expect(await provider.poll([j])).toEqual([expect.objectContaining({ jobId: j.id, status: 'running' })]);
+  });
+
+  it('keeps what it learned when a later Describe is throttled, and throws when the first one is', async () => {
+    const a = await submitted(job('training', trainingSpec), 'running');
+    const b = await submitted(job('training', trainingSpec), 'running');
+    fake.setStatus('training', String(a.providerRef?.name), 'Completed');
+    fake.setStatus('training', String(b.providerRef?.name), 'Completed');
+
+    fake.failNext('DescribeTrainingJob', THROTTLING, 1, 1);
+    const partial = await provider.poll([a, b]);
+    expect(partial).toEqual([expect.objectContaining({ jobId: a.id, status: 'succeeded' })]);
+
+    fake.failNext('DescribeTrainingJob', THROTTLING);
+    await expect(provider.poll([a, b])).rejects.toBeInstanceOf(ProviderThrottledError);
+    expect((await provider.poll([a, b])).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+  });
+});
+
+describe('SageMaker provider › cancel', () => {
+  it('stops the job; the job stays cancelling until a poll sees Stopped, which is cancelled, never success', async () => {
+    let j = await submitted(job('training', trainingSpec), 'running');
+    const name = String(j.providerRef?.name);
+    await provider.cancel(j);
+    expect(fake.callsTo('StopTrainingJob')[0]?.body).toEqual({ TrainingJobName: name });
+    expect(fake.job('training', name)?.status).toBe('Stopping');
+
+    j = { ...j, status: 'cancelling' };
+    fake.resetRequests();
+    expect(await provider.poll([j])).toEqual([]);
+    expect(fake.callsTo('ListTrainingJobs').map((r) => r.body.StatusEquals)).toEqual(['InProgress', 'Stopping']);
+
+    fake.completeStopping('training');
+    expect(only(await provider.poll([j]), j.id)).toMatchObject({ status: 'cancelled', nativeStatus: 'Stopped' });
+  });
+
+  it('stops AutoML and transform jobs through their own Stop APIs', async () => {
+    const a = await submitted(job('automl', { inputs: [{ s3_uri: 's3://b/t.csv' }], target_attribute: 'y' }), 'running');
+    const t = await submitted(job('transform', { model_name: 'm1', input: { s3_uri: 's3://b/in/' } }), 'running');
+    await provider.cancel(a);
+    await provider.cancel(t);
+    expect(fake.callsTo('StopAutoMLJob')[0]?.body).toEqual({ AutoMLJobName: a.providerRef?.name });
+    expect(fake.callsTo('StopTransformJob')[0]?.body).toEqual({ TransformJobName: t.providerRef?.name });
+  });
+
+  it('treats stopping a job that already finished as done, and a throttled Stop as retriable', async () => {
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.failNext('StopTrainingJob', THROTTLING);
+    await expect(provider.cancel(j)).rejects.toBeInstanceOf(ProviderThrottledError);
+    fake.setStatus('training', String(j.providerRef?.name), 'Completed');
+    await expect(provider.cancel(j)).resolves.toBeUndefined();
+    expect(fake.callsTo('StopTrainingJob').at(-1)?.error).toBe('ValidationException');
+  });
+});
+
+describe('SageMaker provider › SDK behaviour against the fake', () => {
+  it('lets the SDK retry a 5xx when SAGEMAKER_MAX_ATTEMPTS allows it', async () => {
+    const retrying = await makeProvider({ SAGEMAKER_MAX_ATTEMPTS: '2' });
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.resetRequests();
+    fake.failNext('ListTrainingJobs', SERVICE_UNAVAILABLE);
+    expect(await retrying.poll([j])).toEqual([expect.objectContaining({ status: 'running' })]);
+    expect(fake.callsTo('ListTrainingJobs').map((r) => r.error)).toEqual(['ServiceUnavailable', undefined]);
+  });
+
+  it('enforces MaxResults ≤ 100 and reports the code as the error name', async () => {
+    const client = new SageMakerClient({ region: fake.region, endpoint: fake.endpoint, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' }, maxAttempts: 1 });
+    const error = await client.send(new ListTrainingJobsCommand({ MaxResults: 101 })).catch((e: unknown) => e);
+    client.destroy();
+    expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+  });
+});
