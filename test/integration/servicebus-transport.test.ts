@@ -208,3 +208,40 @@ describe('parseServiceBusSettings', () => {
     expect(SERVICEBUS_SETTINGS.find((s) => s.name === 'ServiceBus')?.secret).toBe(true);
   });
 });
+
+describe('ServiceBusTransport with an identity-based connection (AMQPS + CBS jwt)', () => {
+  it('puts an Entra token for each entity on $cbs and moves messages', async () => {
+    const sb = await startServiceBusStandIn({ queues: { 'ident-q': {} }, acceptIdentityTokens: true, tls: true });
+    const scopes: string[] = [];
+    const credential = {
+      getToken: async (scope: string | string[]) => {
+        scopes.push(...(Array.isArray(scope) ? scope : [scope]));
+        return { token: 'entra-token-for-tests', expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    // Only for this test: the stand-in's certificate is self-signed, and the SDK takes no CA option.
+    const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    const t = await ServiceBusTransport.create(
+      loadConfig({ QUEUE_TRANSPORT: 'servicebus', ServiceBus__fullyQualifiedNamespace: sb.fullyQualifiedNamespace, ServiceBus__administrationEndpoint: sb.adminEndpoint }),
+      { credential },
+    );
+    try {
+      await t.send('ident-q', [{ jobId: 'via-identity' }]);
+      const [m] = await receiveUntil(t, 'ident-q', 1, 30);
+      await m!.complete();
+
+      expect(m?.body).toEqual({ jobId: 'via-identity' });
+      expect(scopes).toContain('https://servicebus.azure.net//.default');
+      const tokens = sb.amqp.record.putTokens;
+      expect(tokens.length).toBeGreaterThanOrEqual(2);
+      expect(tokens.every((x) => x.ok && x.type === 'jwt' && x.token === 'entra-token-for-tests')).toBe(true);
+      expect(tokens.map((x) => x.name)).toContain(`sb://${sb.fullyQualifiedNamespace}/ident-q`);
+    } finally {
+      await t.close();
+      await sb.close();
+      if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+    }
+  });
+});

@@ -18,7 +18,7 @@ const MAX_MESSAGE_SIZE = 262_144;
 /** What the stand-in saw on the wire, for tests that check how the SDK talks. */
 export interface AmqpRecord {
   readonly saslMechanisms: string[];
-  readonly putTokens: Array<{ name: string; type: string; ok: boolean; reason?: string }>;
+  readonly putTokens: Array<{ name: string; type: string; ok: boolean; reason?: string; token?: string }>;
   readonly attaches: Array<{ role: 'sender' | 'receiver'; address: string; sndSettleMode?: number; rcvSettleMode?: number; refused?: string }>;
   readonly management: Array<{ entity: string; operation: string; statusCode: number }>;
   readonly transfers: Array<{ address: string; format: number; messages: number }>;
@@ -33,6 +33,8 @@ export interface AmqpServerOptions {
   readonly keys: Readonly<Record<string, string>>;
   /** Accept CBS tokens of type `jwt` (identity-based clients); the token text is only recorded. */
   readonly acceptJwt?: boolean;
+  /** Listen with TLS (AMQPS), as the real service does for every non-emulator client. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 interface ConnState {
@@ -86,6 +88,7 @@ export class ServiceBusAmqpServer {
     this.server = this.container.listen({
       port: this.options.port ?? 0,
       host: this.options.host ?? '127.0.0.1',
+      ...(this.options.tls ? { transport: 'tls', key: this.options.tls.key, cert: this.options.tls.cert } : {}),
       require_sasl: true,
       // Sender links must tell abandon (modified) from release; rhea would fold one into the other.
       treat_modified_as_released: false,
@@ -95,6 +98,7 @@ export class ServiceBusAmqpServer {
     }) as Server;
     const server = this.server;
     await new Promise<void>((resolve, reject) => {
+      if (server.listening) return resolve();
       server.once('listening', resolve);
       server.once('error', reject);
     });
@@ -223,7 +227,8 @@ export class ServiceBusAmqpServer {
       return fail(400, `unsupported token type '${type}'`);
     }
     this.state(connection).claims.set(path, expiry);
-    this.record.putTokens.push({ name, type, ok: true });
+    // Identity tokens are recorded so a test can check which token was presented; SAS ones are not.
+    this.record.putTokens.push({ name, type, ok: true, ...(type === JWT_TOKEN_TYPE ? { token } : {}) });
     return { code: 202, description: 'Accepted' };
   }
 
@@ -348,7 +353,8 @@ export class ServiceBusAmqpServer {
     this.record.settlements.push({ kind: settlement.kind, ok: result.ok, via: 'link' });
     // Peek-lock links settle in mode "second": the client waits for our settled disposition, an
     // error state (lock lost) makes its settle call fail.
-    const state = result.ok ? rhea.message.accepted().described() : rhea.message.rejected({ error: { condition: result.condition, description: result.description } }).described();
+    const outcomes = rhea.message as unknown as { accepted(): { described(): unknown }; rejected(f: unknown): { described(): unknown } };
+    const state = result.ok ? outcomes.accepted().described() : outcomes.rejected({ error: { condition: result.condition, description: result.description } }).described();
     delivery.update(true, state);
     // The client settles its side on seeing ours and sends nothing more; forget the delivery.
     delivery.remote_settled = true;

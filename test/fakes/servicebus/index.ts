@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ServiceBusAdminServer } from './admin-server.js';
 import { ServiceBusAmqpServer } from './amqp-server.js';
 import { Broker, type BrokerClock, type QueueCounts, type QueueOptions } from './broker.js';
@@ -29,6 +33,11 @@ export interface ServiceBusStandInOptions {
   readonly manualClock?: boolean;
   /** How often the real-clock broker expires locks. */
   readonly sweepIntervalMs?: number;
+  /**
+   * Serve AMQPS with a throw-away self-signed certificate, for identity-based clients (the SDK uses
+   * plain TCP only with UseDevelopmentEmulator=true). The client must be told to trust it.
+   */
+  readonly tls?: boolean;
 }
 
 /** A running stand-in: an AMQP endpoint plus an HTTP administration endpoint over one broker. */
@@ -38,6 +47,8 @@ export interface ServiceBusStandIn {
   /** Base URL of the HTTP administration stand-in (the SDK builds https URLs; rewrite them here). */
   readonly adminEndpoint: string;
   readonly amqpPort: number;
+  /** `127.0.0.1:<port>`, the namespace for identity-based clients (meaningful with `tls: true`). */
+  readonly fullyQualifiedNamespace: string;
   readonly keyName: string;
   readonly key: string;
   readonly broker: Broker;
@@ -63,7 +74,11 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
   const broker = new Broker(clock ?? { now: () => Date.now() });
   for (const [name, q] of Object.entries(options.queues ?? {})) broker.createQueue(name, q);
   const keys = { [keyName]: key };
-  const amqp = new ServiceBusAmqpServer(broker, { keys, acceptJwt: options.acceptIdentityTokens ?? false });
+  const amqp = new ServiceBusAmqpServer(broker, {
+    keys,
+    acceptJwt: options.acceptIdentityTokens ?? false,
+    ...(options.tls ? { tls: selfSignedCertificate('127.0.0.1') } : {}),
+  });
   const amqpPort = await amqp.listen();
   const namespaceHost = '127.0.0.1';
   // The SDK's administration client derives https://<host>:<port>/ from the connection string's endpoint.
@@ -76,6 +91,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
     connectionString: `Endpoint=sb://${namespaceHost}:${amqpPort};SharedAccessKeyName=${keyName};SharedAccessKey=${key};UseDevelopmentEmulator=true;`,
     adminEndpoint: `http://127.0.0.1:${adminPort}`,
     amqpPort,
+    fullyQualifiedNamespace: `${namespaceHost}:${amqpPort}`,
     keyName,
     key,
     broker,
@@ -104,4 +120,18 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
       await admin.close();
     },
   };
+}
+
+/** A fresh self-signed certificate for `host` (openssl is on the build machines; test-only). */
+function selfSignedCertificate(host: string): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-standin-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${host}`,
+      '-addext', `subjectAltName=IP:${host}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
