@@ -259,7 +259,7 @@ describe('Service Bus stand-in with the real SDK', () => {
       await sender.sendMessages({ body: { later: true }, scheduledEnqueueTimeUtc: new Date(sb.clock!.now() + 3_600_000) });
       const r = receiverFor(q);
       const [one, two] = await r.receiveMessages(2, { maxWaitTimeInMs: 2_000 });
-      await r.deadLetterMessage(one!, { deadLetterReason: 'x' });
+      await r.deadLetterMessage(one!, { deadLetterReason: 'x', deadLetterErrorDescription: 'y' });
       expect(two).toBeDefined(); // stays locked
 
       const props = await admin.getQueueRuntimeProperties(q);
