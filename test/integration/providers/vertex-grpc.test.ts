@@ -1,10 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { grpc } from 'google-gax';
 import { ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import { createVertexProvider, fromEssedumTrainingPipeline, parseVertexSettings, type VertexProvider } from '../../../src/lib/providers/vertex/index.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { VertexGrpcFake } from '../../fakes/vertex/vertex-grpc-fake.js';
-import { AUTOML_BODY, CUSTOM_SPEC, applied, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
+import { AUTOML_BODY, CUSTOM_SPEC, TEST_TOKEN, applied, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
 
 /**
  * The production transport (gRPC) against a grpc-js server built from the package's own .proto
@@ -155,5 +159,60 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     fake.service.setState(name, 'PIPELINE_STATE_CANCELLED');
     const [report] = await provider.poll([job]);
     expect(report).toMatchObject({ status: 'cancelled', nativeStatus: 'PIPELINE_STATE_CANCELLED' });
+  });
+});
+
+/** A throw-away self-signed certificate for 127.0.0.1 (openssl CLI). */
+function selfSignedCert(): { cert: Buffer; key: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'vertex-fake-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ], { stdio: 'pipe' });
+    return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('VertexProvider over gRPC with TLS and per-call credentials', () => {
+  it('sends the OAuth bearer token as call metadata, which the fake checks on every call', async () => {
+    const { cert, key } = selfSignedCert();
+    const fake = await new VertexGrpcFake({ requireBearer: TEST_TOKEN }).start(
+      grpc.ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
+    );
+    // The composition google-gax builds for production (TLS channel + Google call credentials),
+    // with the fake's certificate as the trusted root. As in gax, the auth library's `Headers`
+    // must become a plain object: grpc-js reads it with Object.keys and would send no token.
+    const auth = staticAuthClient();
+    const sslCreds = grpc.credentials.combineChannelCredentials(
+      grpc.credentials.createSsl(cert),
+      grpc.credentials.createFromGoogleCredential({
+        getRequestHeaders: async (url?: string) => Object.fromEntries((await auth.getRequestHeaders(url)).entries()),
+      }),
+    );
+    const provider = await createVertexProvider(
+      parseVertexSettings({
+        VERTEX_PROJECT: fake.service.project,
+        VERTEX_LOCATION: fake.service.location,
+        VERTEX_API_ENDPOINT: '127.0.0.1',
+        VERTEX_API_PORT: String(fake.port),
+      }),
+      { sslCreds },
+    );
+    try {
+      const out = await provider.submit(makeJob('custom', CUSTOM_SPEC));
+
+      expect(out.attached).toBe(false);
+      expect(fake.service.calls.map((c) => [c.verb, c.outcome, c.headers.authorization])).toEqual([
+        ['list', 'OK', `Bearer ${TEST_TOKEN}`],
+        ['create', 'OK', `Bearer ${TEST_TOKEN}`],
+      ]);
+    } finally {
+      await provider.close();
+      await fake.stop();
+    }
   });
 });
