@@ -211,3 +211,13 @@ describe('Azure ML settings', () => {
     expect(err?.message).toContain('AZUREML_RETRIES');
   });
 });
+
+describe('the azure-ml provider module', () => {
+  it('is a ProviderModule that loads nothing heavy until createProvider', async () => {
+    const mod = await import('../../../src/lib/providers/azure-ml/index.js');
+    expect(mod.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's', AZUREML_RESOURCE_GROUP: 'rg', AZUREML_WORKSPACE: 'ws1' })).toBe(true);
+    expect(mod.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's' })).toBe(false);
+    expect(mod.AZURE_ML_SETTINGS.map((s) => s.name)).toEqual(expect.arrayContaining(['AZUREML_ARM_ENDPOINT', 'AZUREML_API_VERSION', 'AZUREML_DEFAULT_COMPUTE', 'AZUREML_TAG_KEY']));
+    expect(typeof mod.fromEssedumTrain).toBe('function');
+  });
+});

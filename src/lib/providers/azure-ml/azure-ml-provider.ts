@@ -142,6 +142,14 @@ class AzureMlProvider implements JobProvider {
     return new ProviderRejectedError(PROVIDER, e.innerCode ?? e.code, e.message);
   }
 
+  /**
+   * One batched read of many jobs. `GET …/jobs` filters only by tag *key* (`tag`), by
+   * `listViewType` (ActiveOnly hides archived jobs), `jobType` and user `properties`; there is no
+   * status or name filter. So every job we create carries the tag AZUREML_TAG_KEY = our job id,
+   * we list `tag=<key>&listViewType=ActiveOnly` page by page (`nextLink`, newest first) until every
+   * watched job is seen, and {@link cleanup} archives finished ones to keep that listing short.
+   * A job GET follows only for jobs that reached a final state (their outputs) or were not listed.
+   */
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
     const wanted = new Map<string, JobRecord>();
     for (const job of jobs) wanted.set(this.nameOf(job), job);
