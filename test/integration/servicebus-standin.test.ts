@@ -231,7 +231,22 @@ describe('Service Bus stand-in with the real SDK', () => {
     expect(none).toHaveLength(0);
     expect(sb.amqp.record.drains).toBeGreaterThan(drainsBefore);
     expect(m?.body).toEqual({ late: true });
+    // An unanswered drain makes the SDK close the link and attach a new one for the next receive.
+    expect(sb.amqp.record.attaches.filter((a) => a.role === 'receiver' && a.address === q)).toHaveLength(1);
     await r.completeMessage(m!);
+  });
+
+  it('removes messages on delivery in receiveAndDelete mode', async () => {
+    const q = queue();
+    await client.createSender(q).sendMessages([{ body: { d: 1 } }, { body: { d: 2 } }]);
+    const r = client.createReceiver(q, { receiveMode: 'receiveAndDelete' });
+    receivers.push(r);
+
+    const got = await r.receiveMessages(2, { maxWaitTimeInMs: 2_000 });
+
+    expect(got.map((m) => m.body)).toEqual([{ d: 1 }, { d: 2 }]);
+    expect(got.every((m) => m.lockToken === undefined)).toBe(true);
+    expect(sb.counts(q)).toMatchObject({ active: 0, locked: 0 });
   });
 
   it('peeks without locking', async () => {
