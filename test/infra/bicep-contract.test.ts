@@ -28,6 +28,8 @@ import { ALL_SETTINGS, knownSettings } from './settings-source.js';
  */
 const OPTIONAL_IN_AZURE: Readonly<Record<string, string>> = {
   JobsStorage: 'connection-string form (Azurite locally); Azure uses the identity-based JobsStorage__* settings because shared keys are disabled',
+  ServiceBus: 'connection-string form (emulator locally); Azure uses ServiceBus__fullyQualifiedNamespace with the identity because local auth is disabled',
+  ServiceBus__administrationEndpoint: 'only for a local stand-in; in Azure the administration client derives it from the namespace',
   CLASSIFIER_ROW_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value, setting it would pin the weighting',
   CLASSIFIER_SECOND_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value',
   CLASSIFIER_HIGH_PRIORITY_FACTOR: 'override of CLASSIFIER_PRESET; unset means the preset value',
@@ -80,7 +82,10 @@ beforeAll(async () => {
 });
 
 describe('Bicep app settings vs the settings catalogue', () => {
-  const scoped = (scope: 'app' | 'worker') => ALL_SETTINGS.filter((s) => s.scope.includes(scope));
+  // Bicep is checked against every settings module (so an adapter's settings count before they are
+  // aggregated); local.settings.example.json against the catalogue the lead curates (ALL_SETTINGS).
+  const scoped = (scope: 'app' | 'worker') => [...known.values()].filter((s) => s.scope.includes(scope));
+  const catalogued = (scope: 'app' | 'worker') => ALL_SETTINGS.filter((s) => s.scope.includes(scope));
 
   it("sets every 'app' setting on the Function App (or allow-lists it with a reason)", () => {
     const missing = scoped('app')
@@ -132,7 +137,7 @@ describe('Bicep app settings vs the settings catalogue', () => {
     const path = join(REPO_ROOT, 'local.settings.example.json');
     expect(existsSync(path), 'local.settings.example.json is missing at the repository root').toBe(true);
     const values = (JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, unknown> }).Values ?? {};
-    const missing = scoped('app')
+    const missing = catalogued('app')
       .map((s) => s.name)
       .filter((n) => !(n in values));
     expect(missing, `local.settings.example.json Values lacks: ${missing.join(', ')}`).toEqual([]);
@@ -208,6 +213,14 @@ describe('delivery settings agree between Service Bus and the app', () => {
     const params = (JSON.parse(readFileSync(join(BICEP_ROOT, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
     expect(String(params.maxDeliveries?.value ?? catalogue('QUEUE_MAX_DELIVERIES'))).toBe(catalogue('QUEUE_MAX_DELIVERIES'));
     expect(String(params.workerLockSec?.value ?? catalogue('WORKER_LOCK_SEC'))).toBe(catalogue('WORKER_LOCK_SEC'));
+  });
+
+  it('host.json maxDequeueCount (Storage queues) equals the Service Bus maxDeliveryCount', () => {
+    const path = join(REPO_ROOT, 'host.json');
+    expect(existsSync(path), 'host.json is missing at the repository root').toBe(true);
+    const host = JSON.parse(readFileSync(path, 'utf8')) as { extensions?: { queues?: { maxDequeueCount?: number } } };
+    const dequeue = host.extensions?.queues?.maxDequeueCount ?? 5; // the host's documented default
+    expect(String(dequeue), 'host.json extensions.queues.maxDequeueCount differs from main.bicep maxDeliveries').toBe(parameterDefault(main, 'maxDeliveries')?.text);
   });
 
   it('each Service Bus queue sets maxDeliveryCount, lockDuration and dead-lettering on expiry', () => {
