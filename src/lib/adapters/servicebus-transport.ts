@@ -24,6 +24,10 @@ import { azureCredential } from './azure-credential.js';
 import { parseServiceBusSettings, type ServiceBusSettings } from './servicebus-settings.js';
 
 const DEAD_LETTER_SUFFIX = '/$deadletterqueue';
+/** Dead-letter reason for messages whose body is not a JSON object. */
+export const INVALID_BODY_REASON = 'InvalidMessageBody';
+/** Field carrying the text of an undecodable body received from a dead-letter queue. */
+export const INVALID_BODY_FIELD = '$invalidBody';
 /** Largest receive we ask for at once; more only lengthens the time messages sit locked unprocessed. */
 const MAX_RECEIVE = 256;
 /** Service Bus caps DeadLetterReason / DeadLetterErrorDescription (application properties) at 4096 chars. */
@@ -132,7 +136,12 @@ export class ServiceBusTransport implements QueueTransport {
     this.receiveTails.set(queue, run);
     try {
       const messages = await run;
-      return messages.map((m) => this.toReceived(receiver, m));
+      const out: ReceivedMessage[] = [];
+      for (const m of messages) {
+        const received = await this.toReceivedOrSetAside(receiver, m, isDeadLetterQueue(queue));
+        if (received) out.push(received);
+      }
+      return out;
     } finally {
       if (this.receiveTails.get(queue) === run) this.receiveTails.delete(queue);
     }
@@ -205,8 +214,29 @@ export class ServiceBusTransport implements QueueTransport {
     return r;
   }
 
-  private toReceived(receiver: ServiceBusReceiver, m: ServiceBusReceivedMessage): ReceivedMessage {
-    let body = decodeBody(m.body);
+  /**
+   * A body that is not a JSON object can never be handled; redelivering it would only burn
+   * deliveries. From a queue it is dead-lettered at once with the reason; from a dead-letter queue
+   * (where it cannot go further) it is handed over as `{ [INVALID_BODY_FIELD]: text }` so the
+   * dead-letter handler can record and complete it.
+   */
+  private async toReceivedOrSetAside(receiver: ServiceBusReceiver, m: ServiceBusReceivedMessage, fromDeadLetter: boolean): Promise<ReceivedMessage | undefined> {
+    let body: MessageBody;
+    try {
+      body = decodeBody(m.body);
+    } catch (error) {
+      if (fromDeadLetter) return this.toReceived(receiver, m, { [INVALID_BODY_FIELD]: rawText(m.body) });
+      await receiver.deadLetterMessage(m, {
+        deadLetterReason: INVALID_BODY_REASON,
+        deadLetterErrorDescription: (error instanceof Error ? error.message : String(error)).slice(0, MAX_DEAD_LETTER_TEXT),
+      });
+      return undefined;
+    }
+    return this.toReceived(receiver, m, body);
+  }
+
+  private toReceived(receiver: ServiceBusReceiver, m: ServiceBusReceivedMessage, decoded: MessageBody): ReceivedMessage {
+    let body = decoded;
     if (m.deadLetterReason !== undefined || m.deadLetterErrorDescription !== undefined) {
       // Service Bus keeps the reason beside the body; the port promises it inside.
       body = {
@@ -267,6 +297,11 @@ export function decodeBody(raw: unknown): MessageBody {
   if (typeof value === 'string') value = JSON.parse(value);
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('Service Bus message body is not a JSON object');
   return value as MessageBody;
+}
+
+function rawText(raw: unknown): string {
+  const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : JSON.stringify(raw) ?? String(raw);
+  return text.slice(0, 10_000);
 }
 
 /**

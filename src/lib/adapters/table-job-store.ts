@@ -68,10 +68,8 @@ export class TableJobStore implements JobStore {
       const update = mutate(read.job);
       if ('unchanged' in update) return read.job;
       await this.writeIndexRows(update.job, read.job);
-      const actions: TransactionAction[] = [
-        ['update', toEntity(update.job), 'Replace', { etag: read.etag }],
-        ['create', eventEntity(id, update.event)],
-      ];
+      const actions: TransactionAction[] = [['update', toEntity(update.job), 'Replace', { etag: read.etag }]];
+      if (update.event) actions.push(['create', eventEntity(id, update.event)]);
       try {
         await this.jobs.submitTransaction(actions);
       } catch (error) {

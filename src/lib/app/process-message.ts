@@ -1,4 +1,4 @@
-import { describeError, isRetriable } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { ReceivedMessage } from '../ports/queue.js';
 
 export type MessageOutcome = 'completed' | 'abandoned' | 'dead-lettered';
@@ -10,7 +10,8 @@ export const MAX_DELIVERIES_REASON = 'MaxDeliveryCountExceeded';
  * The delivery policy shared by the local runner's queue triggers and the workers, and the same one
  * the platforms apply: success completes; failure abandons for redelivery until the message has been
  * delivered `maxDeliveries` times, then dead-letters it with the error as the description.
- * A non-retriable error is not worth redelivering: it dead-letters at once.
+ * Handlers settle non-retriable failures themselves (they fail the job and return), so anything
+ * thrown here is worth another delivery.
  */
 export async function processMessage(
   message: ReceivedMessage,
@@ -25,10 +26,6 @@ export async function processMessage(
     const description = describeError(error).slice(0, 1024);
     if (message.deliveryCount >= options.maxDeliveries) {
       await message.deadLetter(MAX_DELIVERIES_REASON, description);
-      return 'dead-lettered';
-    }
-    if (!isRetriable(error) && (error as { deadLetterNow?: boolean }).deadLetterNow) {
-      await message.deadLetter('ProcessingFailed', description);
       return 'dead-lettered';
     }
     await message.abandon(options.retryDelaySec ?? 0);

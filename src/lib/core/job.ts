@@ -97,10 +97,14 @@ export const SPEC_DEFAULTS = { rows: 1000, estimated_runtime_sec: 10, priority: 
 
 /** Turns zod issues into field paths a client can act on. */
 export function zodIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String).join('.');
+    // One issue per unknown key, named by the key itself, so a typo points at the typo.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'unknown field' }));
+    }
+    return [{ field: path, message: issue.message }];
+  });
 }
 
 /** Parses with a zod schema, throwing a {@link ValidationError} that names each bad field. */
@@ -228,6 +232,8 @@ export interface JobRecord {
   readonly error?: JobError;
   /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
   readonly attempts: number;
+  /** Times the reconciler re-sent this job's message because it sat still too long. */
+  readonly resends?: number;
   /** Next event sequence number: the history is numbered without gaps. */
   readonly eventSeq: number;
   readonly idempotencyKey?: string;

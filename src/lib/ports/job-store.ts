@@ -5,7 +5,9 @@ import type { TransitionResult } from '../core/state-machine.js';
 export type JobUpdate =
   | TransitionResult
   /** Nothing to change (e.g. the job already reached the wanted state). */
-  | { readonly job: JobRecord; readonly event?: undefined; readonly unchanged: true };
+  | { readonly job: JobRecord; readonly event?: undefined; readonly unchanged: true }
+  /** A write that is not history: heartbeat, progress, lease renewal. */
+  | { readonly job: JobRecord; readonly event?: undefined; readonly quiet: true };
 
 export interface JobListQuery {
   readonly status?: JobStatus;

@@ -1,0 +1,46 @@
+import { classify } from './classify.js';
+import { deadLetterActor, deadLetterBatch, deadLetterIntake, deadLetterMl, deadLetterSpark } from './dead-letter.js';
+import type { FunctionDefinition } from './define.js';
+import { dispatchBatch, dispatchMl } from './dispatch.js';
+import { healthCheck } from './health.js';
+import { jobsCancel } from './jobs-cancel.js';
+import { jobsCreate } from './jobs-create.js';
+import { jobsEvents } from './jobs-events.js';
+import { jobsGet } from './jobs-get.js';
+import { jobsList } from './jobs-list.js';
+import { jobsLogs } from './jobs-logs.js';
+import { jobsResult } from './jobs-result.js';
+import { pollAzureBatch, pollAzureMl, pollLocal, pollSageMaker, pollVertex, reconcile } from './poll.js';
+import { queuesStatus } from './queues-status.js';
+import { submitJobSeed } from './submit-job.js';
+
+/**
+ * The one list of functions. The Azure Functions registration (index.ts) and the local runner both
+ * read it, so what runs locally is what runs in Azure.
+ */
+export const FUNCTIONS: readonly FunctionDefinition[] = [
+  jobsCreate,
+  jobsList,
+  jobsGet,
+  jobsCancel,
+  jobsEvents,
+  jobsResult,
+  jobsLogs,
+  submitJobSeed,
+  queuesStatus,
+  healthCheck,
+  classify,
+  dispatchMl,
+  dispatchBatch,
+  deadLetterIntake,
+  deadLetterMl,
+  deadLetterBatch,
+  deadLetterActor,
+  deadLetterSpark,
+  pollLocal,
+  pollAzureBatch,
+  pollAzureMl,
+  pollSageMaker,
+  pollVertex,
+  reconcile,
+];

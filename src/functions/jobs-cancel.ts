@@ -1,0 +1,11 @@
+import { cancelJob } from '../lib/app/cancel-job.js';
+import { json, jobView } from '../lib/http/http.js';
+import { deps, httpFunction } from './define.js';
+
+/** POST /api/jobs/{id}/cancel — 202; `cancelled` at once before dispatch, else `cancelling` until confirmed. */
+export const jobsCancel = httpFunction({
+  name: 'jobsCancel',
+  route: 'jobs/{id}/cancel',
+  methods: ['POST'],
+  handler: async (request) => json(202, jobView(await cancelJob(await deps(), request.params.id ?? ''))),
+});

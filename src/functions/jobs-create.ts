@@ -1,0 +1,16 @@
+import { submitJob } from '../lib/app/submit-job.js';
+import { json, jobView, readJsonBody } from '../lib/http/http.js';
+import { deps, httpFunction } from './define.js';
+
+/** POST /api/jobs — submit a job; 202 with the job and its Location. Idempotency-Key replays. */
+export const jobsCreate = httpFunction({
+  name: 'jobsCreate',
+  route: 'jobs',
+  methods: ['POST'],
+  handler: async (request) => {
+    const d = await deps();
+    const body = await readJsonBody(request, d.config.maxBodyBytes);
+    const { job, replayed } = await submitJob(d, { body, mode: 'strict', source: 'api', idempotencyKey: request.headers.get('idempotency-key') });
+    return json(202, jobView(job), { location: `/api/jobs/${job.id}`, ...(replayed && { 'idempotent-replayed': 'true' }) });
+  },
+});

@@ -1,0 +1,11 @@
+import { getJob } from '../lib/app/queries.js';
+import { json, jobView } from '../lib/http/http.js';
+import { deps, httpFunction } from './define.js';
+
+/** GET /api/jobs/{id} — the job, where it went and why (`decision`). */
+export const jobsGet = httpFunction({
+  name: 'jobsGet',
+  route: 'jobs/{id}',
+  methods: ['GET'],
+  handler: async (request) => json(200, jobView(await getJob(await deps(), request.params.id ?? ''))),
+});

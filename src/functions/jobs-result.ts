@@ -1,0 +1,11 @@
+import { jobResult } from '../lib/app/queries.js';
+import { json } from '../lib/http/http.js';
+import { deps, httpFunction } from './define.js';
+
+/** GET /api/jobs/{id}/result — the result document once the job finished (409 before). */
+export const jobsResult = httpFunction({
+  name: 'jobsResult',
+  route: 'jobs/{id}/result',
+  methods: ['GET'],
+  handler: async (request) => json(200, await jobResult(await deps(), request.params.id ?? '')),
+});

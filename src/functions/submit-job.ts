@@ -1,0 +1,16 @@
+import { submitJob } from '../lib/app/submit-job.js';
+import { json, readJsonBody } from '../lib/http/http.js';
+import { deps, httpFunction } from './define.js';
+
+/** POST /api/submit-job — the seed orchestrator's route and reply, for existing clients. */
+export const submitJobSeed = httpFunction({
+  name: 'submitJob',
+  route: 'submit-job',
+  methods: ['POST'],
+  handler: async (request) => {
+    const d = await deps();
+    const body = await readJsonBody(request, d.config.maxBodyBytes);
+    const { job } = await submitJob(d, { body, mode: 'lenient', source: 'submit-job', idempotencyKey: request.headers.get('idempotency-key') });
+    return json(200, { status: 'submitted', job_id: job.id }, { location: `/api/jobs/${job.id}` });
+  },
+});

@@ -1,0 +1,53 @@
+import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
+import { note, transition } from '../core/state-machine.js';
+import type { Deps } from '../deps.js';
+import type { MessageBody } from '../ports/queue.js';
+import { settleOrRetry } from './fail-job.js';
+import { parseJobMessage } from './messages.js';
+
+/**
+ * The ml-jobs / batch-jobs handler: starts the job at its provider. Provider submission is
+ * idempotent (names derive from the job id), so a redelivered message re-attaches to the job the
+ * first delivery started instead of starting a second one.
+ */
+export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promise<void> {
+  const message = parseJobMessage(await resolveClaimCheck(raw, deps.blobs));
+  await settleOrRetry(deps, message.jobId, 'dispatch', async () => {
+    const job = await deps.store.get(message.jobId);
+    if (!job) {
+      deps.log.warn('dispatch message for unknown job dropped', { jobId: message.jobId });
+      return;
+    }
+    // Anything past `queued` was dispatched by an earlier delivery (or cancelled meanwhile).
+    if (job.status !== 'queued') return;
+    const providerName = job.provider ?? job.decision?.provider;
+    if (!providerName) throw new Error(`job ${job.id} has no provider`);
+    const provider = await deps.providers.get(providerName);
+    const outcome = await provider.submit(job, message.secrets);
+    const after = await deps.store.update(job.id, (current) => {
+      if (current.status !== 'queued') return { job: current, unchanged: true };
+      const reason = outcome.attached
+        ? `re-attached to the existing ${providerName} job (redelivered dispatch)`
+        : `submitted to ${providerName}`;
+      return transition(current, 'dispatched', reason, {
+        at: deps.now(),
+        patch: { provider: providerName, providerRef: outcome.ref, attempts: current.attempts + (outcome.attached ? 0 : 1) },
+        detail: { ref: outcome.ref, attached: outcome.attached },
+      });
+    });
+    if (after.status === 'cancelled') {
+      // A cancel landed while we were submitting: stop what we just started so billing stops too.
+      await provider.cancel({ ...after, providerRef: outcome.ref });
+      await deps.store.update(job.id, (current) =>
+        note(current, `stopped the ${providerName} job started by a dispatch that raced the cancel`, { at: deps.now(), detail: { ref: outcome.ref } }),
+      );
+      return;
+    }
+    if (outcome.status === 'running') {
+      await deps.store.update(job.id, (current) =>
+        current.status === 'dispatched' ? transition(current, 'running', `${providerName} reports the job running`, { at: deps.now() }) : { job: current, unchanged: true },
+      );
+    }
+  });
+}
+

@@ -1,0 +1,44 @@
+import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
+import type { Deps } from '../deps.js';
+import { DEAD_LETTER_DESCRIPTION_FIELD, DEAD_LETTER_REASON_FIELD, type MessageBody } from '../ports/queue.js';
+import { failJob } from './fail-job.js';
+import { MAX_DELIVERIES_REASON } from './process-message.js';
+
+/**
+ * Handler of every poison / dead-letter queue: a message that could not be processed leaves its job
+ * `failed` with the reason, whichever stage (classify, dispatch, worker) gave up on it.
+ * `platformReason` is what the platform says (Service Bus DeadLetterReason); Storage's poison queue
+ * says nothing, so the reason is then "max dequeue count exceeded" unless we dead-lettered on purpose.
+ */
+export async function handleDeadLetter(
+  deps: Deps,
+  raw: MessageBody,
+  sourceQueue: string,
+  platformReason?: { reason?: string; description?: string },
+): Promise<void> {
+  let body: MessageBody;
+  try {
+    body = await resolveClaimCheck(raw, deps.blobs);
+  } catch {
+    body = raw;
+  }
+  const jobId = typeof body.jobId === 'string' ? body.jobId : undefined;
+  const reason = str(body[DEAD_LETTER_REASON_FIELD]) ?? platformReason?.reason ?? MAX_DELIVERIES_REASON;
+  const description =
+    str(body[DEAD_LETTER_DESCRIPTION_FIELD]) ?? platformReason?.description ?? `the message failed on every delivery from ${sourceQueue}`;
+  if (!jobId) {
+    deps.log.error('dead-lettered message without a job id', { queue: sourceQueue, reason });
+    return;
+  }
+  const job = await failJob(
+    deps,
+    jobId,
+    { code: 'DEAD_LETTERED', message: `${reason}: ${description}`, category: sourceQueue },
+    `dead-lettered from ${sourceQueue}: ${reason}: ${description}`,
+  );
+  if (!job) deps.log.warn('dead-lettered message for unknown job', { jobId, queue: sourceQueue });
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}

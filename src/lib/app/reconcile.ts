@@ -1,0 +1,62 @@
+import { WORKER_PROVIDER } from '../core/classifier.js';
+import type { JobRecord, JobStatus } from '../core/job.js';
+import { note, transition } from '../core/state-machine.js';
+import type { Deps } from '../deps.js';
+import { failJob } from './fail-job.js';
+import { jobMessage } from './messages.js';
+
+/** Re-sends before a stuck job is failed. */
+export const MAX_RESENDS = 3;
+
+export interface ReconcileSummary {
+  readonly resent: number;
+  readonly failed: number;
+  readonly requeued: number;
+}
+
+/**
+ * Finds jobs that sat still too long and moves them on: `submitted` and `queued` jobs whose message
+ * was lost get it re-sent (handlers are idempotent, so a duplicate is harmless); after
+ * {@link MAX_RESENDS} the job fails with the reason. Worker jobs whose worker vanished (lease and
+ * heartbeat long expired) go back to the queue.
+ */
+export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
+  const now = deps.now().getTime();
+  const cutoff = deps.config.stuckAfterSec * 1000;
+  const stale = (j: JobRecord): boolean => now - Date.parse(j.updatedAt) > cutoff;
+  let resent = 0;
+  let failed = 0;
+  let requeued = 0;
+
+  for (const status of ['submitted', 'queued'] as const satisfies readonly JobStatus[]) {
+    for (const job of (await deps.store.listByStatus(status, 500)).filter(stale)) {
+      if ((job.resends ?? 0) >= MAX_RESENDS) {
+        await failJob(deps, job.id, { code: 'STUCK', message: `No progress in '${status}' after ${MAX_RESENDS} re-sends.` }, `stuck in ${status}`);
+        failed++;
+        continue;
+      }
+      const queue = status === 'submitted' ? deps.config.queues.intake : job.queue;
+      if (!queue) continue;
+      await deps.store.update(job.id, (c) =>
+        c.status === status ? note(c, `no progress for ${deps.config.stuckAfterSec} s; message re-sent to ${queue}`, { at: deps.now(), patch: { resends: (c.resends ?? 0) + 1 } }) : { job: c, unchanged: true },
+      );
+      await deps.queues.send(queue, [jobMessage(job.id)]);
+      resent++;
+    }
+  }
+
+  for (const job of await deps.store.listActive(WORKER_PROVIDER)) {
+    const lastSign = Date.parse(job.heartbeatAt ?? job.lease?.until ?? job.updatedAt);
+    if (job.status === 'cancelling' || now - lastSign <= cutoff || !job.queue) continue;
+    const updated = await deps.store.update(job.id, (c) =>
+      c.status === 'dispatched' || c.status === 'running'
+        ? transition(c, 'queued', `worker ${c.lease?.owner ?? '?'} went silent; job returned to ${c.queue}`, { at: deps.now(), patch: { lease: undefined } })
+        : { job: c, unchanged: true },
+    );
+    if (updated.status === 'queued') {
+      await deps.queues.send(job.queue, [jobMessage(job.id)]);
+      requeued++;
+    }
+  }
+  return { resent, failed, requeued };
+}

@@ -1,0 +1,110 @@
+import { loadConfig, type Config } from './config.js';
+import type { BlobStore } from './ports/blob-store.js';
+import type { JobStore } from './ports/job-store.js';
+import type { ProviderRegistry } from './ports/provider.js';
+import type { QueueTransport } from './ports/queue.js';
+
+/** Everything a use case may touch. Built once per host by {@link createDeps}. */
+export interface Deps {
+  readonly config: Config;
+  readonly store: JobStore;
+  /** Claim-check-wrapped transport: bodies of any size can be sent. */
+  readonly queues: QueueTransport;
+  readonly blobs: BlobStore;
+  readonly providers: ProviderRegistry;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (m, f) => console.log(JSON.stringify({ level: 'info', msg: m, ...f })),
+  warn: (m, f) => console.warn(JSON.stringify({ level: 'warn', msg: m, ...f })),
+  error: (m, f) => console.error(JSON.stringify({ level: 'error', msg: m, ...f })),
+};
+
+/**
+ * The composition root: the Functions app, the local runner and the worker all start here. Tests
+ * pass overrides (a store on its own tables, a provider registry with a fake) instead of patching.
+ * Adapters are imported lazily so the SDKs load on first use, not at cold start.
+ */
+export async function createDeps(config: Config, overrides: Partial<Deps> = {}): Promise<Deps> {
+  let blobs: BlobStore;
+  if (overrides.blobs) blobs = overrides.blobs;
+  else {
+    const { AzureBlobStore } = await import('./adapters/azure-blob-store.js');
+    blobs = await AzureBlobStore.create(config);
+  }
+  let store: JobStore;
+  if (overrides.store) store = overrides.store;
+  else {
+    const { TableJobStore } = await import('./adapters/table-job-store.js');
+    store = await TableJobStore.create(config);
+  }
+  const queues = overrides.queues ?? (await createTransport(config, blobs));
+  let providers: ProviderRegistry;
+  if (overrides.providers) providers = overrides.providers;
+  else {
+    const { createProviderRegistry } = await import('./providers/registry.js');
+    providers = createProviderRegistry({ config, blobs });
+  }
+  return { config, store, queues, blobs, providers, now: overrides.now ?? (() => new Date()), log: overrides.log ?? consoleLogger };
+}
+
+/** The configured transport wrapped with the claim check. */
+export async function createTransport(config: Config, blobs: BlobStore): Promise<QueueTransport> {
+  const { ClaimCheckTransport } = await import('./adapters/claim-check-transport.js');
+  let inner: QueueTransport;
+  switch (config.transport) {
+    case 'storage': {
+      const { StorageQueueTransport } = await import('./adapters/storage-queue-transport.js');
+      inner = await StorageQueueTransport.create(config);
+      break;
+    }
+    case 'servicebus': {
+      // Resolved at run time: the Service Bus adapter is optional until that transport is chosen.
+      const specifier = './adapters/servicebus-transport.js';
+      const mod = (await import(specifier)) as {
+        ServiceBusTransport: { create(config: Config): Promise<QueueTransport> };
+      };
+      inner = await mod.ServiceBusTransport.create(config);
+      break;
+    }
+    default: {
+      const unreachable: never = config.transport;
+      throw new Error(`unknown transport ${String(unreachable)}`);
+    }
+  }
+  return new ClaimCheckTransport(inner, blobs, config.containers.payloads, config.claimCheckThresholdBytes);
+}
+
+/** Creates every table, queue and container the system uses (idempotent). */
+export async function ensureResources(deps: Deps): Promise<void> {
+  const { config } = deps;
+  await Promise.all([
+    deps.store.ensure(),
+    deps.queues.ensure(Object.values(config.queues)),
+    deps.blobs.ensure([config.containers.results, config.containers.payloads]),
+  ]);
+}
+
+let shared: Promise<Deps> | undefined;
+
+/** Process-wide dependencies for the Functions host, built on first invocation from app settings. */
+export function getDeps(): Promise<Deps> {
+  shared ??= createDeps(loadConfig()).catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** Lets a host that built its own dependencies (the local runner) share them with the functions. */
+export function setSharedDeps(deps: Deps | undefined): void {
+  shared = deps ? Promise.resolve(deps) : undefined;
+}

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobRecord } from '../../core/job.js';
+import type { JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type { ProviderContext } from '../provider-context.js';
+
+interface RunStatusFile {
+  state: 'succeeded' | 'failed' | 'cancelled';
+  exitCode: number;
+  error?: { code: string; message: string };
+}
+
+/**
+ * Runs jobs on this machine, each in its own worker process (the worker's one-shot mode, the same
+ * program an Azure Batch task runs), so the whole flow works with no cloud account. One folder per
+ * job holds the spec, pid, stdout/stderr, result.json and status.json; the folder's existence is
+ * what makes submission idempotent.
+ */
+export class LocalProvider implements JobProvider {
+  readonly name = 'local';
+  private readonly baseDir: string;
+
+  constructor(private readonly ctx: ProviderContext) {
+    this.baseDir = resolve(ctx.config.localProviderDir);
+  }
+
+  private dir(jobId: string): string {
+    // Job ids are validated before they get here; basename-only keeps a bad one inside baseDir.
+    return join(this.baseDir, jobId.replace(/[^A-Za-z0-9_-]/g, '_'));
+  }
+
+  async submit(job: JobRecord): Promise<SubmitOutcome> {
+    const dir = this.dir(job.id);
+    const ref = { dir };
+    if (existsSync(join(dir, 'spec.json'))) return { ref, attached: true, status: 'running' };
+    await mkdir(dir, { recursive: true });
+    const specPath = join(dir, 'spec.json');
+    await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }));
+    const out = openSync(join(dir, 'stdout.txt'), 'a');
+    const err = openSync(join(dir, 'stderr.txt'), 'a');
+    try {
+      const child = spawn(process.execPath, [...workerCommand(), '--once', '--spec', specPath, '--out', dir], {
+        stdio: ['ignore', out, err],
+        env: { ...process.env, SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale) },
+      });
+      child.on('error', () => undefined);
+      await writeFile(join(dir, 'pid'), String(child.pid ?? ''));
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    return { ref, attached: false, status: 'running' };
+  }
+
+  async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    return Promise.all(jobs.map((job) => this.pollOne(job)));
+  }
+
+  private async pollOne(job: JobRecord): Promise<PollReport> {
+    const dir = this.dir(job.id);
+    if (!existsSync(dir)) return { jobId: job.id, status: 'missing' };
+    const status = await readJson<RunStatusFile>(join(dir, 'status.json'));
+    if (status) {
+      switch (status.state) {
+        case 'succeeded':
+          return { jobId: job.id, status: 'succeeded', nativeStatus: 'exit 0', result: (await readJson<Record<string, unknown>>(join(dir, 'result.json'))) ?? {} };
+        case 'failed':
+          return { jobId: job.id, status: 'failed', nativeStatus: `exit ${status.exitCode}`, error: status.error ?? { code: `EXIT_${status.exitCode}`, message: `worker exited with ${status.exitCode}` } };
+        case 'cancelled':
+          return { jobId: job.id, status: 'cancelled', nativeStatus: `exit ${status.exitCode}` };
+      }
+    }
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
+    if (pid > 0 && isAlive(pid)) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
+    // No status file and no process: it crashed (or the machine restarted) before finishing.
+    return { jobId: job.id, status: 'failed', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'The local worker process ended without reporting a result.' } };
+  }
+
+  async cancel(job: JobRecord): Promise<void> {
+    const pid = Number(await readFile(join(this.dir(job.id), 'pid'), 'utf8').catch(() => ''));
+    if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
+  }
+
+  async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    return readJson(join(this.dir(job.id), 'result.json'));
+  }
+
+  async logs(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined> {
+    const dir = this.dir(job.id);
+    if (!existsSync(dir)) return undefined;
+    const tail = async (f: string) => {
+      const b = await readFile(join(dir, f)).catch(() => Buffer.alloc(0));
+      return b.subarray(Math.max(0, b.length - tailBytes)).toString('utf8');
+    };
+    return { stdout: await tail('stdout.txt'), stderr: await tail('stderr.txt'), source: `local run folder ${dir}` };
+  }
+}
+
+/** node arguments that start the worker: built JS in production, TypeScript through tsx under tests. */
+export function workerCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const main = join(dirname(here), '..', '..', '..', 'worker', fromSource ? 'main.ts' : 'main.js');
+  return fromSource ? ['--import', 'tsx', main] : [main];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,42 @@
+import { FUNCTIONS } from '../functions/all.js';
+import { startLocalRunner } from '../lib/local/runner.js';
+import { loadLocalSettings } from './settings.js';
+
+/**
+ * `npm start`: Azurite, the function host (HTTP, queue triggers, timers) and both workers in one
+ * process tree, with no cloud account, Docker or Core Tools. Ctrl-C stops everything it started.
+ */
+async function main(): Promise<void> {
+  const { values, source } = loadLocalSettings();
+  // Azurite's own local.settings value means "the emulator on the default ports": let the runner start it.
+  if (values.JobsStorage === 'UseDevelopmentStorage=true') delete values.JobsStorage;
+  const runner = await startLocalRunner({ env: values, functions: FUNCTIONS });
+  const c = runner.deps.config;
+  console.log(
+    [
+      '',
+      `Cloud Job Orchestrator is running (settings from ${source})`,
+      `  API        ${runner.url}/api   (try: curl ${runner.url}/api/health)`,
+      `  Azurite    blob ${c.local.azuriteBlobPort}, queue ${c.local.azuriteQueuePort}, table ${c.local.azuriteTablePort}, data in ${c.local.azuriteLocation}/`,
+      `  Workers    ${runner.workers.map((w) => w.id).join(', ')}`,
+      `  Transport  ${c.transport}; providers configured: ${runner.deps.providers.configured().join(', ')}`,
+      '  Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping workers, triggers, HTTP and Azurite…`);
+    await runner.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`Failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,259 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { isTerminal, type JobRecord } from '../lib/core/job.js';
+import { note, transition } from '../lib/core/state-machine.js';
+import type { Deps } from '../lib/deps.js';
+import { describeError } from '../lib/errors.js';
+import { parseJobMessage } from '../lib/app/messages.js';
+import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
+import { logBlobNames } from '../lib/app/queries.js';
+import { saveResult } from '../lib/app/results.js';
+import type { ReceivedMessage } from '../lib/ports/queue.js';
+import { simulateJob, type StopReason } from './simulate.js';
+
+export interface WorkerOptions {
+  readonly mode: 'actor' | 'spark';
+  readonly queue: string;
+  readonly concurrency: number;
+  readonly lockSec: number;
+  readonly heartbeatSec: number;
+  readonly shutdownGraceSec: number;
+  readonly timeScale: number;
+  readonly maxDeliveries: number;
+  readonly workerId?: string;
+}
+
+type InFlight = { jobId: string; stop?: StopReason; done: Promise<void> };
+
+/**
+ * The actor/spark worker: consumes its queue through the queue port, runs each job under a lease
+ * recorded on the job (so a redelivered message never runs a job twice), writes heartbeat and
+ * progress, honours cancellation between chunks, and on shutdown finishes or releases in-flight
+ * work within the grace period.
+ */
+export class JobWorker {
+  readonly id: string;
+  private running = false;
+  private loop?: Promise<void>;
+  private readonly inFlight = new Set<InFlight>();
+
+  constructor(private readonly deps: Deps, private readonly options: WorkerOptions) {
+    this.id = options.workerId ?? `${options.mode}-${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops taking work, lets in-flight jobs finish within the grace period, then releases the rest
+   * (job back to `queued`, message abandoned) so another replica restarts them cleanly.
+   */
+  async shutdown(graceSec = this.options.shutdownGraceSec): Promise<void> {
+    this.running = false;
+    await this.loop;
+    const all = Promise.all([...this.inFlight].map((f) => f.done));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceSec * 1000));
+    if ((await Promise.race([all.then(() => 'done' as const), timer])) === 'timeout') {
+      for (const f of this.inFlight) f.stop ??= 'release';
+      await all;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const free = this.options.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        await sleep(50);
+        continue;
+      }
+      let messages: ReceivedMessage[] = [];
+      try {
+        messages = await this.deps.queues.receive(this.options.queue, { maxMessages: free, lockSec: this.options.lockSec, waitSec: 1 });
+      } catch (error) {
+        this.deps.log.warn('receive failed', { worker: this.id, error: describeError(error) });
+        await sleep(1000);
+        continue;
+      }
+      if (!this.running) {
+        // Shutdown began while we were receiving: hand these straight back.
+        await Promise.all(messages.map((m) => m.abandon().catch(() => undefined)));
+        break;
+      }
+      for (const message of messages) {
+        const flight: InFlight = { jobId: '', done: Promise.resolve() };
+        flight.done = this.handle(message, flight)
+          .catch((error: unknown) => this.deps.log.error('job handling failed', { worker: this.id, error: describeError(error) }))
+          .finally(() => this.inFlight.delete(flight));
+        this.inFlight.add(flight);
+      }
+      if (messages.length === 0) await sleep(200);
+    }
+  }
+
+  private async handle(message: ReceivedMessage, flight: InFlight): Promise<void> {
+    let jobId: string;
+    try {
+      jobId = parseJobMessage(message.body).jobId;
+    } catch (error) {
+      await message.deadLetter('InvalidMessage', describeError(error));
+      return;
+    }
+    flight.jobId = jobId;
+    try {
+      await this.execute(message, flight, jobId);
+    } catch (error) {
+      // Store or queue trouble: release for redelivery; past the limit, dead-letter and fail the job.
+      const description = describeError(error);
+      this.deps.log.warn('job attempt failed', { worker: this.id, jobId, error: description });
+      if (message.deliveryCount >= this.options.maxDeliveries) {
+        await this.finish(jobId, (j) => transition(j, 'failed', `dead-lettered by ${this.id}: ${MAX_DELIVERIES_REASON}: ${description}`, { at: this.deps.now(), patch: { error: { code: 'DEAD_LETTERED', message: description } } }));
+        await message.deadLetter(MAX_DELIVERIES_REASON, description);
+      } else {
+        await message.abandon().catch(() => undefined);
+      }
+    }
+  }
+
+  private async execute(message: ReceivedMessage, flight: InFlight, jobId: string): Promise<void> {
+    const { deps } = this;
+    const job = await deps.store.get(jobId);
+    if (!job || isTerminal(job.status)) {
+      await message.complete();
+      return;
+    }
+    if (job.status === 'cancelling') {
+      await this.finish(jobId, (j) => transition(j, 'cancelled', `cancelled before ${this.id} started it`, { at: deps.now() }));
+      await message.complete();
+      return;
+    }
+    const now = deps.now().getTime();
+    if (job.lease && job.lease.owner !== this.id && Date.parse(job.lease.until) > now) {
+      // Another replica holds a live lease: this is a duplicate delivery. Look again after its lease.
+      await message.abandon(Math.ceil((Date.parse(job.lease.until) - now) / 1000));
+      return;
+    }
+
+    // Claim: one conditional write decides who runs the job.
+    const leaseUntil = () => new Date(deps.now().getTime() + this.leaseMs()).toISOString();
+    const claimed = await deps.store.update(jobId, (c) => {
+      if (isTerminal(c.status) || c.status === 'cancelling') return { job: c, unchanged: true };
+      if (c.lease && c.lease.owner !== this.id && Date.parse(c.lease.until) > deps.now().getTime()) return { job: c, unchanged: true };
+      const lease = { owner: this.id, until: leaseUntil() };
+      const attempts = c.attempts + 1;
+      if (c.status === 'queued') {
+        return transition(c, 'dispatched', `claimed by ${this.id}`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+      }
+      return note(c, `taken over by ${this.id} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+    });
+    if (claimed.lease?.owner !== this.id) {
+      if (isTerminal(claimed.status)) await message.complete();
+      else await message.abandon(this.options.lockSec);
+      return;
+    }
+    if (claimed.status === 'dispatched') {
+      await deps.store.update(jobId, (c) => (c.status === 'dispatched' ? transition(c, 'running', `running on ${this.id}`, { at: deps.now() }) : { job: c, unchanged: true }));
+    }
+
+    const started = deps.now().getTime();
+    const limitMs = (job.spec.max_runtime_sec ?? deps.config.defaultMaxRuntimeSec) * 1000;
+    let lastBeat = 0;
+    const heartbeat = async (done: number, total: number, force = false): Promise<void> => {
+      const t = deps.now().getTime();
+      if (!force && t - lastBeat < this.options.heartbeatSec * 1000) return;
+      lastBeat = t;
+      await message.renewLock();
+      const current = await deps.store.update(jobId, (c) =>
+        c.lease?.owner === this.id && !isTerminal(c.status)
+          ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: this.id, until: leaseUntil() }, updatedAt: deps.now().toISOString() }, quiet: true as const }
+          : { job: c, unchanged: true },
+      ).catch(() => undefined);
+      if (current?.status === 'cancelling') flight.stop ??= 'cancel';
+      if (current && current.lease?.owner !== this.id) flight.stop ??= 'release';
+    };
+
+    const outcome = await simulateJob(jobId, job.spec, {
+      timeScale: this.options.timeScale,
+      onProgress: (done, total) => heartbeat(done, total),
+      shouldStop: () => {
+        if (!flight.stop && deps.now().getTime() - started > limitMs) flight.stop = 'timeout';
+        return flight.stop;
+      },
+    });
+
+    switch (outcome.kind) {
+      case 'succeeded': {
+        const info = await saveResult(deps, job, this.id, 'succeeded', outcome.result);
+        await this.writeLog(jobId, `${this.options.mode} worker ${this.id} processed ${String(outcome.result.rows_processed)} rows\n`);
+        await this.finish(jobId, (c) => transition(c, 'succeeded', `completed on ${this.id}`, { at: deps.now(), patch: { result: info, progress: { done: job.spec.rows, total: job.spec.rows, unit: 'rows' } } }));
+        await message.complete();
+        return;
+      }
+      case 'failed': {
+        await this.writeLog(jobId, '', `${outcome.code}: ${outcome.message}\n`);
+        await this.finish(jobId, (c) => transition(c, 'failed', `failed on ${this.id}: ${outcome.message}`, { at: deps.now(), patch: { error: { code: outcome.code, message: outcome.message } } }));
+        await message.complete();
+        return;
+      }
+      case 'stopped':
+        switch (outcome.reason) {
+          case 'cancel':
+            await this.finish(jobId, (c) => transition(c, 'cancelled', `stopped by ${this.id} after ${outcome.rowsDone} rows`, { at: deps.now() }));
+            await message.complete();
+            return;
+          case 'timeout':
+            await this.finish(jobId, (c) => transition(c, 'failed', `timed out on ${this.id}`, { at: deps.now(), patch: { error: { code: 'TIMEOUT', message: `The job ran longer than ${limitMs / 1000} s.` } } }));
+            await message.complete();
+            return;
+          case 'release': {
+            // Shutdown: give the job back. The partial run is discarded; it restarts from the beginning.
+            const released = await deps.store.update(jobId, (c) =>
+              c.lease?.owner === this.id && (c.status === 'running' || c.status === 'dispatched')
+                ? transition(c, 'queued', `released by ${this.id} on shutdown after ${outcome.rowsDone} rows; will restart`, { at: deps.now(), patch: { lease: undefined, progress: undefined } })
+                : { job: c, unchanged: true },
+            );
+            if (released.status === 'cancelling') {
+              await this.finish(jobId, (c) => transition(c, 'cancelled', `stopped by ${this.id} on shutdown`, { at: deps.now() }));
+              await message.complete();
+            } else {
+              await message.abandon();
+            }
+            return;
+          }
+          default: {
+            const unreachable: never = outcome.reason;
+            throw new Error(`unhandled stop ${String(unreachable)}`);
+          }
+        }
+      default: {
+        const unreachable: never = outcome;
+        throw new Error(`unhandled outcome ${String(unreachable)}`);
+      }
+    }
+  }
+
+  private leaseMs(): number {
+    // Long enough to survive a missed heartbeat or two, short enough that a dead worker's job moves on.
+    return Math.max(this.options.lockSec * 1000, this.options.heartbeatSec * 3000);
+  }
+
+  private async finish(jobId: string, move: (job: JobRecord) => ReturnType<typeof transition>): Promise<void> {
+    await this.deps.store.update(jobId, (c) => (isTerminal(c.status) ? { job: c, unchanged: true } : move(c)));
+  }
+
+  private async writeLog(jobId: string, stdout: string, stderr = ''): Promise<void> {
+    const names = logBlobNames(jobId);
+    const container = this.deps.config.containers.results;
+    await Promise.all([this.deps.blobs.put(container, names.stdout, stdout, 'text/plain'), this.deps.blobs.put(container, names.stderr, stderr, 'text/plain')]);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
