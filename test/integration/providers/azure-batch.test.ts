@@ -305,6 +305,16 @@ describe('Azure Batch provider › throttling and outages', () => {
     expect(error).toBeInstanceOf(ProviderUnavailableError);
     expect(sleeps).toEqual([1000, 1, 2]);
   });
+  it('refuses a wrong account key once (403 AuthenticationFailed) as unavailable, without retrying', async () => {
+    const wrong = await makeProvider({ AZURE_BATCH_ACCOUNT_KEY: randomBytes(32).toString('base64') });
+    const job = jobRecord(newJobId(), { providerRef: { batchJobId: POOL_JOB, taskId: 'whatever', poolId: 'cjo-pool' } });
+
+    const error = await wrong.poll([job]).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toContain('AuthenticationFailed');
+    expect(fake.requests.map((r) => r.status)).toEqual([403]);
+  });
 });
 
 describe('Azure Batch provider › cancel, logs, cleanup', () => {
@@ -320,6 +330,42 @@ describe('Azure Batch provider › cancel, logs, cleanup', () => {
     expect(report).toMatchObject({ status: 'cancelled', nativeStatus: 'completed' });
     // Cancelling an already finished task is not an error.
     await expect(provider.cancel(withStatus(job, 'cancelling'))).resolves.toBeUndefined();
+  });
+
+  it('cancels a task that never started', async () => {
+    const job = await dispatch();
+
+    await provider.cancel(withStatus(job, 'cancelling'));
+    const [report] = await provider.poll([withStatus(job, 'cancelling')]);
+
+    expect(report).toMatchObject({ status: 'cancelled' });
+    expect(fake.task(POOL_JOB, job.id)!.executionInfo.exitCode).toBeUndefined();
+  });
+
+  it('re-attaches to a task that already finished and lets the next poll report it', async () => {
+    const job = jobRecord(newJobId(), { status: 'queued' });
+    await provider.submit(job);
+    await fake.startTask(POOL_JOB, job.id);
+    await fake.completeTask(POOL_JOB, job.id, { exitCode: 0 });
+
+    const again = await provider.submit(job);
+    const [report] = await provider.poll([{ ...job, status: again.status, providerRef: again.ref }]);
+
+    expect(again).toMatchObject({ attached: true, status: 'dispatched' });
+    expect(report?.status).toBe('succeeded');
+  });
+
+  it('falls back to the node files for logs when nothing was uploaded', async () => {
+    const job = await dispatch();
+    await fake.startTask(POOL_JOB, job.id);
+    fake.writeOutput(POOL_JOB, job.id, 'stderr.txt', 'killed\n');
+    await provider.cancel(withStatus(job, 'cancelling'));
+    await blobs.delete('batch-results-it', `azure-batch/${job.id}/stderr.txt`);
+    await blobs.delete('batch-results-it', `azure-batch/${job.id}/stdout.txt`);
+
+    const logs = await provider.logs(withStatus(job, 'cancelled'), 100);
+
+    expect(logs).toMatchObject({ stderr: 'killed\n', source: `batch:${POOL_JOB}/${job.id}` });
   });
 
   it('tails live stdout/stderr from the node with ocp-range while the task runs', async () => {

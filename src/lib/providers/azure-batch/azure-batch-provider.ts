@@ -41,6 +41,8 @@ export const MAX_PAGE_SIZE = 1000;
 const TIME_FILTER_SKEW_MS = 10 * 60_000;
 /** Largest result.json inlined into a poll report; larger ones stay in the blob. */
 const MAX_INLINE_RESULT_BYTES = 64 * 1024;
+/** Parallel result.json reads per poll (Blob Storage, not Batch). */
+const RESULT_READ_CONCURRENCY = 8;
 
 /** Test and host hooks; production passes none. */
 export interface AzureBatchProviderOptions {
@@ -169,8 +171,11 @@ export class AzureBatchProvider implements JobProvider {
       const [stdout, stderr] = await this.storage('read uploaded logs', () =>
         Promise.all([this.ctx.blobs.get(container, names['stdout.txt']), this.ctx.blobs.get(container, names['stderr.txt'])]),
       );
-      if (stdout === undefined && stderr === undefined) return undefined;
-      return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${job.id}/` };
+      if (stdout !== undefined || stderr !== undefined) {
+        return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${job.id}/` };
+      }
+      // Nothing uploaded (the upload itself failed, or the task never ran): the node keeps the
+      // files until the task's retention time runs out.
     }
     const { batchJobId, taskId } = this.locate(job);
     const [stdout, stderr] = await Promise.all([
@@ -221,40 +226,48 @@ export class AzureBatchProvider implements JobProvider {
    */
   private async pollBatchJob(batchJobId: string, group: readonly JobRecord[]): Promise<PollReport[]> {
     const byTask = new Map(group.map((job) => [this.locate(job).taskId, job] as const));
-    const reports: PollReport[] = [];
+    const found: Array<{ task: TaskSnapshot; job: JobRecord }> = [];
+    const missing: PollReport[] = [];
     const seen = new Set<string>();
-    const take = async (task: TaskSnapshot): Promise<void> => {
+    const take = (task: TaskSnapshot): void => {
       const job = task.id === undefined ? undefined : byTask.get(task.id);
       if (!job || task.id === undefined || seen.has(task.id)) return;
       seen.add(task.id);
-      const report = await this.reportWithResult(task, job);
-      if (report) reports.push(report);
+      found.push({ task, job });
     };
 
     await this.listTasks(batchJobId, "state ne 'completed'", take);
     const rest = group.filter((job) => !seen.has(this.locate(job).taskId));
-    if (rest.length === 0) return reports;
-
-    const since = Math.min(...rest.map((job) => Date.parse(job.dispatchedAt ?? job.createdAt))) - TIME_FILTER_SKEW_MS;
-    await this.listTasks(batchJobId, `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`, take);
-
+    if (rest.length > 0) {
+      const since = Math.min(...rest.map((job) => Date.parse(job.dispatchedAt ?? job.createdAt))) - TIME_FILTER_SKEW_MS;
+      await this.listTasks(batchJobId, `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`, take);
+    }
     for (const job of group) {
       const { taskId } = this.locate(job);
       if (seen.has(taskId)) continue;
       try {
-        await take(await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })));
+        take(await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })));
       } catch (error) {
         if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode)) {
-          reports.push({ jobId: job.id, status: 'missing', nativeStatus: error.providerCode });
+          missing.push({ jobId: job.id, status: 'missing', nativeStatus: error.providerCode });
           continue;
         }
         throw error;
       }
     }
-    return reports;
+
+    const reports = found.flatMap(({ task, job }) => {
+      const report = reportFor(task, job);
+      return report ? [{ report, task, job }] : [];
+    });
+    // Result documents of finished jobs come from Blob Storage, a few at a time.
+    const withResults = await mapLimit(reports, RESULT_READ_CONCURRENCY, ({ report, task, job }) =>
+      report.status === 'succeeded' ? this.withResult(report, task, job) : Promise.resolve(report),
+    );
+    return [...withResults, ...missing];
   }
 
-  private async listTasks(batchJobId: string, filter: string, onTask: (task: TaskSnapshot) => Promise<void>): Promise<void> {
+  private async listTasks(batchJobId: string, filter: string, onTask: (task: TaskSnapshot) => void): Promise<void> {
     let page: BatchServiceModels.TaskListResponse;
     try {
       page = await this.call(() =>
@@ -266,16 +279,14 @@ export class AzureBatchProvider implements JobProvider {
       throw error;
     }
     for (;;) {
-      for (const task of page) await onTask(task);
+      for (const task of page) onTask(task);
       const next: string | undefined = page.odatanextLink;
       if (!next) return;
       page = await this.call((): Promise<BatchServiceModels.TaskListResponse> => this.client.task.listNext(next));
     }
   }
 
-  private async reportWithResult(task: TaskSnapshot, job: JobRecord): Promise<PollReport | undefined> {
-    const report = reportFor(task, job);
-    if (!report || report.status !== 'succeeded') return report;
+  private async withResult(report: PollReport, task: TaskSnapshot, job: JobRecord): Promise<PollReport> {
     const location = `${this.ctx.config.containers.results}/${blobNamesFor(job.id, this.settings.outputPrefix).outputs['result.json']}`;
     const summary: Record<string, unknown> = { location, exitCode: task.executionInfo?.exitCode ?? 0 };
     try {
@@ -404,6 +415,19 @@ function memo(map: Map<string, Promise<void>>, key: string, create: () => Promis
     map.set(key, pending);
   }
   return pending;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 function tailOf(content: Buffer | undefined, tailBytes: number): string {
