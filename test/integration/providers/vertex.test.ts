@@ -270,6 +270,18 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       await p.close();
     });
 
+    it('treats an endpoint that refuses connections as unavailable', async () => {
+      const settings = fakeSettings(fake);
+      await fake.stop(); // the port is now closed
+      const p = await createVertexProvider({ ...settings, readRetries: 0 }, { authClient: staticAuthClient() });
+      const job = makeJob('custom', CUSTOM_SPEC, { providerRef: { kind: 'custom', name: `${settings.project}/x`, labelValue: 'x' } });
+
+      const err = await p.poll([job]).catch((e: unknown) => e);
+
+      expect(err).toBeInstanceOf(ProviderUnavailableError);
+      await p.close();
+    });
+
     it('reports missing when the resource is gone', async () => {
       const job = makeJob('custom', CUSTOM_SPEC, {
         status: 'running',

@@ -175,6 +175,11 @@ describe('Vertex error translation', () => {
     expect((e as ProviderRejectedError).providerCode).toBe('INVALID_ARGUMENT');
   });
 
+  it('does not retry or fail a job on an error that is not recognisably Vertex\'s', () => {
+    expect(inspectVertexError(new TypeError('x is not a function')).status).toBe('UNCLASSIFIED');
+    expect(toOrchestratorError(new TypeError('x is not a function'), 1)).toBeInstanceOf(ProviderUnavailableError);
+  });
+
   it('maps a gRPC NOT_FOUND to its name', () => {
     expect(inspectVertexError(Object.assign(new Error('5 NOT_FOUND: x'), { code: 5 })).status).toBe('NOT_FOUND');
   });

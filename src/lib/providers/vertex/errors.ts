@@ -30,7 +30,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_A
 
 /** What a client error is, whichever transport produced it. */
 export interface VertexErrorInfo {
-  /** Canonical code name (`RESOURCE_EXHAUSTED`, `NOT_FOUND`, …), or a network error code. */
+  /** Canonical code name (`RESOURCE_EXHAUSTED`, `NOT_FOUND`, …), a network error code, or `UNCLASSIFIED`. */
   readonly status: string;
   readonly message: string;
   /** Server retry hint (Retry-After header or google.rpc.RetryInfo), when there was one. */
@@ -104,7 +104,8 @@ export function inspectVertexError(error: unknown): VertexErrorInfo {
     else if (/fetch failed|socket hang up|network/i.test(message)) status = 'ECONNRESET';
   }
   const retryAfterMs = retryAfterFromHeaders(e.response?.headers) ?? retryInfoDelay(details ?? e.details);
-  return { status: status ?? 'UNKNOWN', message, ...(retryAfterMs !== undefined && { retryAfterMs }) };
+  // UNCLASSIFIED: no code at all, e.g. a bug in our own code; never retried inline.
+  return { status: status ?? 'UNCLASSIFIED', message, ...(retryAfterMs !== undefined && { retryAfterMs }) };
 }
 
 /** Heals with time: back off and try again later, never fail the job for it. */
@@ -134,6 +135,10 @@ export function toOrchestratorError(error: unknown, defaultBackoffMs: number): O
   }
   if (isTransient(info)) {
     return new ProviderUnavailableError(PROVIDER, `${info.status}: ${info.message}`, error, info.retryAfterMs);
+  }
+  // Not recognisably Vertex's answer: do not fail the job on it; redelivery limits still apply.
+  if (info.status === 'UNCLASSIFIED') {
+    return new ProviderUnavailableError(PROVIDER, `unexpected error: ${info.message}`, error);
   }
   if (info.status === 'UNAUTHENTICATED' || info.status === 'PERMISSION_DENIED') {
     return new ProviderUnavailableError(PROVIDER, `${info.status} (check VERTEX_CREDENTIALS_JSON / IAM): ${info.message}`, error);

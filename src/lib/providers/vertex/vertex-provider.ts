@@ -262,6 +262,8 @@ export class VertexProvider implements JobProvider {
     const native = resource.state === undefined || resource.state === null ? undefined : String(resource.state);
     // A cancel was asked for: keep `cancelling` until Vertex confirms an end state.
     if (job.status === 'cancelling' && !mapped.terminal) return undefined;
+    // Never move a running job back to dispatched (a restart may pass through PENDING again).
+    if (job.status === 'running' && mapped.status === 'dispatched') return undefined;
     if (mapped.status === job.status && native === ref.state) return undefined;
     return buildReport(kind, job, ref.labelValue, resource, mapped, native);
   }

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { ProviderThrottledError } from '../../../src/lib/errors.js';
+import type { VertexKind } from '../../../src/lib/providers/vertex/job-kinds.js';
+import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
+import type { VertexResourceView } from '../../../src/lib/providers/vertex/status.js';
+import type { VertexApi, VertexPage } from '../../../src/lib/providers/vertex/vertex-api.js';
+import { VertexProvider } from '../../../src/lib/providers/vertex/vertex-provider.js';
+import { CUSTOM_SPEC, makeJob } from '../../fakes/vertex/fixtures.js';
+
+const settings = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_RETRY_BASE_MS: '5' });
+const PARENT = 'projects/test-project/locations/us-central1';
+
+/** A scripted VertexApi: list/get answers come from the test; every call is recorded. */
+function scripted(opts: { list?: (filter: string) => VertexPage; get?: (name: string) => VertexResourceView; failures?: unknown[] }) {
+  const calls: string[] = [];
+  const failures = [...(opts.failures ?? [])];
+  const maybeFail = () => {
+    const f = failures.shift();
+    if (f) throw f;
+  };
+  const api: VertexApi = {
+    async create(kind: VertexKind) {
+      calls.push(`create:${kind}`);
+      maybeFail();
+      return { name: `${PARENT}/customJobs/new`, state: 'JOB_STATE_PENDING' };
+    },
+    async get(_kind, name) {
+      calls.push(`get:${name}`);
+      maybeFail();
+      return opts.get!(name);
+    },
+    async list(_kind, _parent, filter) {
+      calls.push(`list:${filter}`);
+      maybeFail();
+      return opts.list?.(filter) ?? { resources: [] };
+    },
+    async cancel(_kind, name) {
+      calls.push(`cancel:${name}`);
+      maybeFail();
+    },
+    async close() {},
+  };
+  return { api, calls };
+}
+
+const ts = (seconds: number) => ({ seconds: String(seconds), nanos: 0 });
+const grpcError = (code: number, extra: object = {}) => Object.assign(new Error(`${code}`), { code, ...extra });
+
+describe('VertexProvider (scripted API)', () => {
+  it('re-attaches to the oldest resource when an earlier race left two with the same label', async () => {
+    const job = makeJob('custom', CUSTOM_SPEC);
+    const { api, calls } = scripted({
+      list: () => ({
+        resources: [
+          { name: `${PARENT}/customJobs/2`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id }, createTime: ts(200) },
+          { name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id }, createTime: ts(100) },
+        ],
+      }),
+    });
+
+    const out = await new VertexProvider(settings, api).submit(job);
+
+    expect(out).toMatchObject({ attached: true, status: 'running', ref: { name: `${PARENT}/customJobs/1` } });
+    expect(calls.filter((c) => c.startsWith('create'))).toEqual([]);
+  });
+
+  it('finds a job whose handle was never stored (crash after create) by its label', async () => {
+    const job = makeJob('custom', CUSTOM_SPEC); // no providerRef at all
+    const { api } = scripted({
+      list: () => ({ resources: [{ name: `${PARENT}/customJobs/7`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id } }] }),
+    });
+
+    const [report] = await new VertexProvider(settings, api).poll([job]);
+
+    expect(report).toMatchObject({ jobId: job.id, status: 'running', ref: { kind: 'custom', name: `${PARENT}/customJobs/7`, labelValue: job.id } });
+  });
+
+  it('never moves a running job back to dispatched', async () => {
+    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' } });
+    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }] }) });
+
+    expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
+  });
+
+  it('reports a native state change that keeps our status, for the history (paused)', async () => {
+    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' } });
+    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PAUSED', labels: { cjo_job_id: 'x' } }] }) });
+
+    const [report] = await new VertexProvider(settings, api).poll([job]);
+
+    expect(report).toMatchObject({ status: 'running', nativeStatus: 'JOB_STATE_PAUSED', notes: ['paused at Vertex AI'], ref: { state: 'JOB_STATE_PAUSED' } });
+  });
+
+  it('returns what it learned when throttled part-way through the gets, and throws only when it learned nothing', async () => {
+    const finished = (n: number) => makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` } });
+    const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
+    const noRetry = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_READ_RETRIES: '0' });
+
+    const partly = scripted({ get, failures: [undefined, grpcError(8)] });
+    const reports = await new VertexProvider(noRetry, partly.api).poll([finished(1), finished(2)]);
+    expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+
+    const wholly = scripted({ get, failures: [undefined, grpcError(8), grpcError(8)] });
+    await expect(new VertexProvider(noRetry, wholly.api).poll([finished(1), finished(2)])).rejects.toBeInstanceOf(ProviderThrottledError);
+  });
+
+  it('sleeps for the server retry hint between read retries, and gives up at once on a long hint', async () => {
+    const slept: number[] = [];
+    const sleep = async (ms: number) => void slept.push(ms);
+    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' } });
+
+    const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
+    const short = scripted({ get, failures: [grpcError(8, { statusDetails: [{ retryDelay: { seconds: 2 } }] }), grpcError(14)] });
+    const [report] = await new VertexProvider(settings, short.api, sleep).poll([job]);
+    expect(slept).toEqual([2000, 10]); // the hint, then base 5 ms × 2^1
+    expect(report?.status).toBe('succeeded');
+
+    slept.length = 0;
+    const long = scripted({ failures: [grpcError(8, { statusDetails: [{ retryDelay: { seconds: 60 } }] })] });
+    const err = await new VertexProvider(settings, long.api, sleep).poll([job]).catch((e: unknown) => e);
+    expect(slept).toEqual([]);
+    expect((err as ProviderThrottledError).retryAfterMs).toBe(60_000);
+  });
+
+  it('never retries a create', async () => {
+    const { api, calls } = scripted({ failures: [undefined, grpcError(14)] });
+
+    await expect(new VertexProvider(settings, api).submit(makeJob('custom', CUSTOM_SPEC))).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect(calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
+  });
+});
