@@ -174,7 +174,7 @@ export class FakeSageMaker {
     if (!job) throw new Error(`fake has no ${kind} job ${name}`);
     this.clock += 1000;
     job.status = status;
-    job.secondaryStatus = extra.secondaryStatus ?? defaultSecondary(kind, status);
+    job.secondaryStatus = extra.secondaryStatus ?? defaultSecondary(status);
     if (extra.failureReason !== undefined) job.failureReason = extra.failureReason;
     if (extra.metrics) job.metrics = { ...job.metrics, ...extra.metrics };
     if (status !== 'InProgress' && status !== 'Stopping') job.endTime = this.clock;
@@ -338,7 +338,7 @@ export class FakeSageMaker {
       name,
       arn: `arn:aws:sagemaker:${this.region}:${this.accountId}:${ARN_TYPE[kind]}/${name.toLowerCase()}`,
       status,
-      secondaryStatus: defaultSecondary(kind, status),
+      secondaryStatus: defaultSecondary(status),
       creationTime: this.clock,
       lastModifiedTime: this.clock,
       startTime: this.clock,
@@ -480,9 +480,9 @@ export class FakeSageMaker {
 
 // ---- bodies ----------------------------------------------------------------------------------
 
-function defaultSecondary(kind: FakeKind, status: FakeStatus): string {
-  if (status === 'InProgress') return kind === 'automl' ? 'Starting' : 'Starting';
-  return status;
+/** Training and AutoML jobs start in secondary status `Starting` (transform summaries carry none). */
+function defaultSecondary(status: FakeStatus): string {
+  return status === 'InProgress' ? 'Starting' : status;
 }
 
 const secs = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);

@@ -308,6 +308,45 @@ describe('SageMaker provider › poll', () => {
     expect(fake.callsTo('DescribeTransformJob')).toHaveLength(0);
   });
 
+  it('describes at most SAGEMAKER_MAX_DESCRIBES_PER_POLL changed jobs per cycle; the rest follow in the next cycle', async () => {
+    const capped = await makeProvider({ SAGEMAKER_MAX_DESCRIBES_PER_POLL: '2' });
+    const jobs = await Promise.all([1, 2, 3].map(() => submitted(job('training', trainingSpec), 'running')));
+    for (const j of jobs) fake.setStatus('training', String(j.providerRef?.name), 'Completed');
+    fake.resetRequests();
+
+    const first = await capped.poll(jobs);
+    expect(first.map((r) => r.jobId)).toEqual([jobs[0]!.id, jobs[1]!.id]);
+    expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(2);
+    const second = await capped.poll([jobs[2]!]);
+    expect(second).toEqual([expect.objectContaining({ jobId: jobs[2]!.id, status: 'succeeded' })]);
+  });
+
+  it('stays under a List quota of 2 calls per second with the client-side limit at 1 per second', async () => {
+    const quota = await new FakeSageMaker({ listCallsPerSecond: 2 }).start();
+    try {
+      const config = { env: { ...env(), SAGEMAKER_ENDPOINT: quota.endpoint, SAGEMAKER_LIST_RATE_PER_SEC: '1' }, defaultMaxRuntimeSec: 7200 } as unknown as Config;
+      const limited = await createProvider({ config, blobs: undefined as never });
+      const jobs: JobRecord[] = [];
+      for (let i = 0; i < 250; i++) {
+        const j = job('automl', {});
+        const name = `cjo-a-${j.id.slice(2)}`;
+        quota.seedJob('automl', name);
+        jobs.push({ ...j, providerRef: { kind: 'automl', name } });
+      }
+      const reports = await limited.poll(jobs);
+      expect(reports).toHaveLength(250);
+      expect(quota.callsTo('ListAutoMLJobs').map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await quota.close();
+    }
+  });
+
+  it('returns the full result document of a finished job on request', async () => {
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.setStatus('training', String(j.providerRef?.name), 'Completed', { metrics: { accuracy: 0.5 } });
+    expect(await provider.result?.(j)).toMatchObject({ kind: 'training', finalMetrics: { accuracy: 0.5 }, arn: fake.job('training', String(j.providerRef?.name))?.arn });
+  });
+
   it('says a job is missing when SageMaker has none by that name (training answers ValidationException, AutoML ResourceNotFound)', async () => {
     const t = { ...job('training', trainingSpec), providerRef: { kind: 'training', name: 'cjo-t-doesnotexist' } };
     const a = { ...job('automl', {}), providerRef: { kind: 'automl', name: 'cjo-a-doesnotexist' } };

@@ -145,7 +145,9 @@ export class SageMakerProvider implements JobProvider {
         if (report) reports.push(report);
       }
     }
-    for (const { job, kind, name } of toDescribe) {
+    // A mass completion must not turn one cycle into minutes of rate-limited Describes: the rest are
+    // reported as unchanged now and described by the next cycles (finished jobs leave the watch list).
+    for (const { job, kind, name } of toDescribe.slice(0, this.settings.maxDescribesPerPoll)) {
       try {
         reports.push(reportFromOutcome(job, await this.describe(kind, name)));
       } catch (error) {

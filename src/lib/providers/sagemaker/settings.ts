@@ -19,6 +19,7 @@ export const SAGEMAKER_SETTINGS = [
   { name: 'SAGEMAKER_MAX_ATTEMPTS', scope: ['provider'], default: '3', description: 'Attempts per SageMaker API call made by the SDK (1 = no SDK retries; throttling then surfaces at once and the poller backs off).' },
   { name: 'SAGEMAKER_LIST_RATE_PER_SEC', scope: ['provider'], default: '1', description: 'Client-side limit of List* calls per second, per List API (SageMaker List* quotas are a few per second per account).' },
   { name: 'SAGEMAKER_API_RATE_PER_SEC', scope: ['provider'], default: '4', description: 'Client-side limit of calls per second for each other SageMaker API (Create*, Describe*, Stop*).' },
+  { name: 'SAGEMAKER_MAX_DESCRIBES_PER_POLL', scope: ['provider'], default: '100', description: 'Most Describe calls one poll cycle makes; when more jobs finished at once, the rest are described in the next cycles.' },
   { name: 'SAGEMAKER_THROTTLE_BACKOFF_MS', scope: ['provider'], default: '5000', description: 'Back-off reported to the poller when SageMaker throttles without a Retry-After header.' },
   { name: 'SAGEMAKER_DEFAULT_INSTANCE_TYPE', scope: ['provider'], default: 'ml.m5.large', description: 'Instance type of training and transform jobs whose spec names none.' },
 ] as const satisfies readonly SettingInfo[];
@@ -34,6 +35,7 @@ export interface SageMakerSettings {
   readonly maxAttempts: number;
   readonly listRatePerSec: number;
   readonly apiRatePerSec: number;
+  readonly maxDescribesPerPoll: number;
   readonly throttleBackoffMs: number;
   readonly defaultInstanceType: string;
 }
@@ -72,6 +74,7 @@ const schema = z
     SAGEMAKER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10),
     SAGEMAKER_LIST_RATE_PER_SEC: positive(10_000),
     SAGEMAKER_API_RATE_PER_SEC: positive(10_000),
+    SAGEMAKER_MAX_DESCRIBES_PER_POLL: z.coerce.number().int().min(1).max(100_000),
     SAGEMAKER_THROTTLE_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000),
     SAGEMAKER_DEFAULT_INSTANCE_TYPE: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large'),
   })
@@ -111,6 +114,7 @@ export function parseSageMakerSettings(env: Env): SageMakerSettings {
     maxAttempts: s.SAGEMAKER_MAX_ATTEMPTS,
     listRatePerSec: s.SAGEMAKER_LIST_RATE_PER_SEC,
     apiRatePerSec: s.SAGEMAKER_API_RATE_PER_SEC,
+    maxDescribesPerPoll: s.SAGEMAKER_MAX_DESCRIBES_PER_POLL,
     throttleBackoffMs: s.SAGEMAKER_THROTTLE_BACKOFF_MS,
     defaultInstanceType: s.SAGEMAKER_DEFAULT_INSTANCE_TYPE,
   };
