@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './bicep-tree.js';
 import { knownSettings } from './settings-source.js';
@@ -12,27 +13,28 @@ const lines = (p: string) =>
     .filter((l) => l && !l.startsWith('#'));
 
 describe('.funcignore (Function App package)', () => {
-  it('keeps the worker image files, infra, tests, benchmarks and TypeScript sources out', () => {
-    const ignored = new Set(lines('.funcignore'));
-    for (const entry of ['Dockerfile', '.dockerignore', 'infra/', 'test/', 'bench/', 'src/', 'local.settings.json']) {
+  const azure = parseYaml(read('azure.yaml')) as { services: Record<string, { host: string; remoteBuild?: boolean }> };
+  const ignored = new Set(lines('.funcignore').map((l) => l.replace(/\/$/, '')));
+
+  it('keeps the worker image files, infra, tests and benchmarks out', () => {
+    for (const entry of ['Dockerfile', '.dockerignore', 'infra', 'test', 'bench', 'local.settings.json']) {
       expect(ignored.has(entry), `.funcignore should exclude ${entry}`).toBe(true);
     }
-    for (const kept of ['dist/', 'dist', 'host.json', 'package.json', 'node_modules/', 'node_modules']) {
-      expect(ignored.has(kept), `.funcignore must not exclude ${kept}`).toBe(false);
-    }
+    for (const kept of ['host.json', 'package.json', 'package-lock.json']) expect(ignored.has(kept), `.funcignore must not exclude ${kept}`).toBe(false);
   });
 
-  it('strips only development-only packages from node_modules', () => {
-    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean }> };
-    const stripped = lines('.funcignore')
-      .filter((l) => l.startsWith('node_modules/'))
-      .map((l) => l.replace(/\/$/, ''));
-    expect(stripped.length).toBeGreaterThan(0);
-    const production = stripped.filter((p) => {
-      const entries = Object.entries(lock.packages).filter(([k]) => k === p || k.startsWith(`${p}/`));
-      return entries.length === 0 || entries.some(([, v]) => !v.dev);
-    });
-    expect(production, `.funcignore strips packages the app needs at run time (or unknown ones): ${production.join(', ')}`).toEqual([]);
+  it('matches the build mode of the api service (remote: sources in, node_modules out; local: the reverse)', () => {
+    const api = azure.services.api;
+    expect(api?.host).toBe('function');
+    expect(typeof api?.remoteBuild, 'azure.yaml should state remoteBuild for api explicitly').toBe('boolean');
+    if (api!.remoteBuild) {
+      // The platform runs npm install + npm run build (tsc -p .): it needs the sources and tsconfig,
+      // and uploading a node_modules built on another OS breaks it.
+      expect(ignored.has('node_modules'), 'remote build: .funcignore must exclude node_modules').toBe(true);
+      for (const needed of ['src', 'tsconfig.json', 'tsconfig*.json', '*.ts']) expect(ignored.has(needed), `remote build needs ${needed} in the package`).toBe(false);
+    } else {
+      for (const needed of ['node_modules', 'dist']) expect(ignored.has(needed), `local build ships ${needed}`).toBe(false);
+    }
   });
 });
 
