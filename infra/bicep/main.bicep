@@ -82,6 +82,9 @@ param functionMaximumInstanceCount int = 100
 @description('Flex Consumption instance memory (MB).')
 param functionInstanceMemoryMB int = 2048
 
+@description('Log Analytics daily ingestion cap in GB (-1 = none); bounds what a log loop can cost.')
+param logDailyCapGb int = 1
+
 // ---- Azure Batch ---------------------------------------------------------------------------------
 param batchVmSize string = 'Standard_D2s_v3'
 param batchMaxNodes int = 10
@@ -172,6 +175,7 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     principalId: identity.outputs.principalId
+    dailyQuotaGb: logDailyCapGb
   }
 }
 
