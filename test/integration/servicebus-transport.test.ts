@@ -1,7 +1,9 @@
+import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AzureBlobStore } from '../../src/lib/adapters/azure-blob-store.js';
 import { isServiceBusConfigured, parseServiceBusSettings, SERVICEBUS_SETTINGS } from '../../src/lib/adapters/servicebus-settings.js';
-import { ServiceBusTransport } from '../../src/lib/adapters/servicebus-transport.js';
+import { INVALID_BODY_FIELD, INVALID_BODY_REASON, ServiceBusTransport } from '../../src/lib/adapters/servicebus-transport.js';
+import { DEAD_LETTER_REASON_FIELD } from '../../src/lib/ports/queue.js';
 import { loadConfig } from '../../src/lib/config.js';
 import { ConfigurationError, PayloadTooLargeError } from '../../src/lib/errors.js';
 import { describeQueueTransportContract, receiveUntil, uniqueName } from '../contract/queue-transport.contract.js';
@@ -132,6 +134,24 @@ describe('ServiceBusTransport beyond the contract', () => {
     const [m] = await receiveUntil(transport, 'lost', 1, 30);
     sb.expireLocks('lost');
     await expect(m!.complete()).rejects.toMatchObject({ code: 'MessageLockLost' });
+  });
+
+  it('dead-letters a body that is not a JSON object at once, and hands it over as text from the dead-letter queue', async () => {
+    sb.createQueue('odd-bodies');
+    const raw = new ServiceBusClient(sb.connectionString);
+    try {
+      await raw.createSender('odd-bodies').sendMessages([{ body: 'not json {' }, { body: [1, 2] }, { body: { ok: true } }]);
+    } finally {
+      await raw.close();
+    }
+
+    const got = await receiveUntil(transport, 'odd-bodies', 1, 30);
+    const dead = await receiveUntil(transport, transport.deadLetterQueueOf('odd-bodies'), 2, 30);
+
+    expect(got.map((m) => m.body)).toEqual([{ ok: true }]);
+    expect(dead.map((m) => m.body[INVALID_BODY_FIELD])).toEqual(['not json {', '[1,2]']);
+    expect(dead.every((m) => m.body[DEAD_LETTER_REASON_FIELD] === INVALID_BODY_REASON)).toBe(true);
+    await Promise.all([...got, ...dead].map((m) => m.complete()));
   });
 
   it('reads depth of a queue through its dead-letter name too', async () => {
