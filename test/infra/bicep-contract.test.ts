@@ -109,6 +109,17 @@ describe('Bicep app settings vs the settings catalogue', () => {
     expect(stringLiteral(sparkSettings.get('WORKER_MODE'))).toBe('spark');
   });
 
+  it('knows every environment variable the code reads by name (so Bicep can set it)', () => {
+    const unknown: string[] = [];
+    for (const src of scanSources()) {
+      for (const m of src.text.matchAll(/(?:process\.env|\benv)(?:\.([A-Za-z_]\w*)|\[['"]([A-Za-z_]\w*)['"]\])/g)) {
+        const name = m[1] ?? m[2]!;
+        if (!known.has(name) && !(name in PLATFORM_SETTINGS) && !['NODE_ENV'].includes(name)) unknown.push(`${src.file}: ${name}`);
+      }
+    }
+    expect(unknown, `settings read by the code but declared in no settings module:\n${unknown.join('\n')}`).toEqual([]);
+  });
+
   it('allow-lists only real settings that Bicep indeed leaves unset', () => {
     for (const name of Object.keys(OPTIONAL_IN_AZURE)) {
       expect(known.has(name), `OPTIONAL_IN_AZURE names ${name}, which is not in the settings catalogue`).toBe(true);
