@@ -84,7 +84,11 @@ describe('ServiceBusTransport beyond the contract', () => {
 
   it('refuses a single message larger than Service Bus accepts (the claim-check wrapper is for those)', async () => {
     sb.createQueue('too-big');
-    await expect(transport.send('too-big', [{ data: 'z'.repeat(300_000) }])).rejects.toBeInstanceOf(PayloadTooLargeError);
+    const fine = Array.from({ length: 40 }, (_, i) => ({ i, pad: 'f'.repeat(10_000) }));
+
+    await expect(transport.send('too-big', [...fine, { data: 'z'.repeat(300_000) }])).rejects.toBeInstanceOf(PayloadTooLargeError);
+
+    // Nothing was sent, not even the batches packed before the oversized message.
     expect(sb.counts('too-big').active).toBe(0);
   });
 

@@ -5,6 +5,7 @@ import type {
   ServiceBusClient,
   ServiceBusClientOptions,
   ServiceBusMessage,
+  ServiceBusMessageBatch,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
   ServiceBusSender,
@@ -112,19 +113,22 @@ export class ServiceBusTransport implements QueueTransport {
   async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
     if (messages.length === 0) return;
     const sender = this.sender(queue);
-    let batch = await sender.createMessageBatch();
+    // All batches are packed before the first is sent, so a message that cannot fit refuses the
+    // whole call instead of leaving it half sent.
+    const batches: ServiceBusMessageBatch[] = [await sender.createMessageBatch()];
     for (const body of messages) {
       const message: ServiceBusMessage = { body, contentType: 'application/json' };
+      let batch = batches[batches.length - 1]!;
       if (batch.tryAddMessage(message)) continue;
       if (batch.count > 0) {
-        await sender.sendMessages(batch);
         batch = await sender.createMessageBatch();
+        batches.push(batch);
         if (batch.tryAddMessage(message)) continue;
       }
       // Too large even alone: the claim-check wrapper should have moved it to Blob Storage.
       throw new PayloadTooLargeError(batch.maxSizeInBytes);
     }
-    if (batch.count > 0) await sender.sendMessages(batch);
+    for (const batch of batches) if (batch.count > 0) await sender.sendMessages(batch);
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]> {
