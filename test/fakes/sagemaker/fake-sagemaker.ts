@@ -105,6 +105,7 @@ export class FakeSageMaker {
   readonly requests: RecordedRequest[] = [];
   private readonly jobs: Record<FakeKind, Map<string, FakeJob>> = { training: new Map(), automl: new Map(), transform: new Map() };
   private readonly injected = new Map<string, Array<InjectedError | null>>();
+  private readonly hanging = new Map<string, number>();
   private server?: Server;
   private clock = Date.UTC(2026, 10, 23, 12, 0, 0);
   private listWindow = { second: 0, count: 0 };
@@ -153,6 +154,11 @@ export class FakeSageMaker {
     for (let i = 0; i < afterOk; i++) q.push(null);
     for (let i = 0; i < times; i++) q.push(error);
     this.injected.set(op, q);
+  }
+
+  /** The next `times` calls of `op` get no answer at all (the connection stays open until close()). */
+  hangNext(op: string, times = 1): void {
+    this.hanging.set(op, (this.hanging.get(op) ?? 0) + times);
   }
 
   job(kind: FakeKind, name: string): FakeJob | undefined {
@@ -240,6 +246,12 @@ export class FakeSageMaker {
       (record as { body: Record<string, unknown> }).body = body;
       this.requests.push(record);
       this.checkAuth(req);
+      const hang = this.hanging.get(op) ?? 0;
+      if (hang > 0) {
+        this.hanging.set(op, hang - 1);
+        record.error = 'NoAnswer';
+        return;
+      }
       const queue = this.injected.get(op)?.length ? this.injected.get(op) : this.injected.get('*');
       const injected = queue?.shift();
       if (injected) {

@@ -368,6 +368,16 @@ describe('SageMaker provider › poll', () => {
     expect(await provider.poll([j])).toEqual([expect.objectContaining({ jobId: j.id, status: 'running' })]);
   });
 
+  it('gives up on a request SageMaker never answers, after SAGEMAKER_REQUEST_TIMEOUT_MS, as unavailable', async () => {
+    const impatient = await makeProvider({ SAGEMAKER_REQUEST_TIMEOUT_MS: '300' });
+    const j = await submitted(job('training', trainingSpec), 'running');
+    fake.hangNext('ListTrainingJobs');
+    const error = await impatient.poll([j]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toMatch(/timeout/i);
+    expect(fake.callsTo('ListTrainingJobs').at(-1)?.error).toBe('NoAnswer');
+  });
+
   it('keeps what it learned when a later Describe is throttled, and throws when the first one is', async () => {
     const a = await submitted(job('training', trainingSpec), 'running');
     const b = await submitted(job('training', trainingSpec), 'running');

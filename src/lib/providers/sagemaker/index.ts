@@ -32,6 +32,12 @@ export async function createSageMakerCall(settings: SageMakerSettings): Promise<
     ...(settings.credentials && { credentials: settings.credentials }),
     maxAttempts: settings.maxAttempts,
     retryMode: 'standard',
+    // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes.
+    requestHandler: {
+      connectionTimeout: Math.min(settings.requestTimeoutMs, 10_000),
+      requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
   });
   const commands = {
     CreateTrainingJob: sdk.CreateTrainingJobCommand,

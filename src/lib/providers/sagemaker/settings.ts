@@ -17,6 +17,7 @@ export const SAGEMAKER_SETTINGS = [
   { name: 'SAGEMAKER_OUTPUT_S3_URI', scope: ['provider'], description: 'Default S3 location (s3://bucket/prefix) for model artifacts and outputs of jobs whose spec names none.' },
   { name: 'SAGEMAKER_NAME_PREFIX', scope: ['provider'], default: 'cjo', description: 'Prefix of every SageMaker job name this deployment creates (1-8 lower-case letters/digits); List calls filter on it.' },
   { name: 'SAGEMAKER_MAX_ATTEMPTS', scope: ['provider'], default: '3', description: 'Attempts per SageMaker API call made by the SDK (1 = no SDK retries; throttling then surfaces at once and the poller backs off).' },
+  { name: 'SAGEMAKER_REQUEST_TIMEOUT_MS', scope: ['provider'], default: '30000', description: 'Time one SageMaker HTTP request may take before it is abandoned (the SDK default is to wait forever).' },
   { name: 'SAGEMAKER_LIST_RATE_PER_SEC', scope: ['provider'], default: '1', description: 'Client-side limit of List* calls per second, per List API (SageMaker List* quotas are a few per second per account).' },
   { name: 'SAGEMAKER_API_RATE_PER_SEC', scope: ['provider'], default: '4', description: 'Client-side limit of calls per second for each other SageMaker API (Create*, Describe*, Stop*).' },
   { name: 'SAGEMAKER_MAX_DESCRIBES_PER_POLL', scope: ['provider'], default: '100', description: 'Most Describe calls one poll cycle makes; when more jobs finished at once, the rest are described in the next cycles.' },
@@ -33,6 +34,7 @@ export interface SageMakerSettings {
   readonly outputS3Uri?: string;
   readonly namePrefix: string;
   readonly maxAttempts: number;
+  readonly requestTimeoutMs: number;
   readonly listRatePerSec: number;
   readonly apiRatePerSec: number;
   readonly maxDescribesPerPoll: number;
@@ -72,6 +74,7 @@ const schema = z
     SAGEMAKER_OUTPUT_S3_URI: S3_URI.optional(),
     SAGEMAKER_NAME_PREFIX: z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lower-case letters or digits'),
     SAGEMAKER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10),
+    SAGEMAKER_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000),
     SAGEMAKER_LIST_RATE_PER_SEC: positive(10_000),
     SAGEMAKER_API_RATE_PER_SEC: positive(10_000),
     SAGEMAKER_MAX_DESCRIBES_PER_POLL: z.coerce.number().int().min(1).max(100_000),
@@ -112,6 +115,7 @@ export function parseSageMakerSettings(env: Env): SageMakerSettings {
     ...(s.SAGEMAKER_OUTPUT_S3_URI && { outputS3Uri: s.SAGEMAKER_OUTPUT_S3_URI.replace(/\/+$/, '') }),
     namePrefix: s.SAGEMAKER_NAME_PREFIX,
     maxAttempts: s.SAGEMAKER_MAX_ATTEMPTS,
+    requestTimeoutMs: s.SAGEMAKER_REQUEST_TIMEOUT_MS,
     listRatePerSec: s.SAGEMAKER_LIST_RATE_PER_SEC,
     apiRatePerSec: s.SAGEMAKER_API_RATE_PER_SEC,
     maxDescribesPerPoll: s.SAGEMAKER_MAX_DESCRIBES_PER_POLL,
