@@ -91,6 +91,22 @@ describe('VertexProvider (scripted API)', () => {
     expect(report).toMatchObject({ status: 'running', nativeStatus: 'JOB_STATE_PAUSED', notes: ['paused at Vertex AI'], ref: { state: 'JOB_STATE_PAUSED' } });
   });
 
+  it('says so when a job asked to stop is still running (so the stop is asked again), and stays quiet while CANCELLING', async () => {
+    const ref = { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' };
+    const job = makeJob('custom', CUSTOM_SPEC, { status: 'cancelling', providerRef: ref });
+    const listing = (state: string) => scripted({ list: () => ({ resources: [{ name: ref.name, state, labels: { cjo_job_id: 'x' } }] }) }).api;
+
+    expect(await new VertexProvider(settings, listing('JOB_STATE_RUNNING')).poll([job])).toEqual([{ jobId: job.id, status: 'running', nativeStatus: 'JOB_STATE_RUNNING' }]);
+    expect(await new VertexProvider(settings, listing('JOB_STATE_CANCELLING')).poll([job])).toEqual([]);
+  });
+
+  it('does not repeat a same-status report when nothing noteworthy happened', async () => {
+    const job = makeJob('custom', CUSTOM_SPEC, { status: 'dispatched', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_QUEUED' } });
+    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }] }) });
+
+    expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
+  });
+
   it('returns what it learned when throttled part-way through the gets, and throws only when it learned nothing', async () => {
     const finished = (n: number) => makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` } });
     const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });

@@ -256,15 +256,24 @@ export class VertexProvider implements JobProvider {
     return this.report(kind, job, ref, resource) ?? undefined;
   }
 
-  /** A report when something changed (our status, or the native state for the history), else none. */
+  /**
+   * A report when our status changed, or when a noteworthy native state (paused, updating) is new.
+   * Same-status reports without a note are not sent: the poll use case stores nothing for them.
+   */
   private report(kind: VertexKind, job: JobRecord, ref: VertexRef, resource: VertexResourceView): PollReport | undefined {
     const mapped = mapNativeState(kind, resource.state);
     const native = resource.state === undefined || resource.state === null ? undefined : String(resource.state);
-    // A cancel was asked for: keep `cancelling` until Vertex confirms an end state.
-    if (job.status === 'cancelling' && !mapped.terminal) return undefined;
+    if (job.status === 'cancelling' && !mapped.terminal) {
+      // Vertex confirms the stop is under way: stay `cancelling` until it ends.
+      if (mapped.status === 'cancelling') return undefined;
+      // Still running although a stop was asked for (the cancel call may have been lost): saying
+      // so lets the poll use case ask again; the job itself stays `cancelling`.
+      return { jobId: job.id, status: mapped.status, ...(native !== undefined && { nativeStatus: native }) };
+    }
     // Never move a running job back to dispatched (a restart may pass through PENDING again).
     if (job.status === 'running' && mapped.status === 'dispatched') return undefined;
-    if (mapped.status === job.status && native === ref.state) return undefined;
+    const noteworthy = mapped.note !== undefined && native !== ref.state;
+    if (mapped.status === job.status && !noteworthy) return undefined;
     return buildReport(kind, job, ref.labelValue, resource, mapped, native);
   }
 
