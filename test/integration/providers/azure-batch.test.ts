@@ -1,4 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { AzureBlobStore } from '../../../src/lib/adapters/azure-blob-store.js';
@@ -118,6 +123,7 @@ describe('Azure Batch provider › submit', () => {
     expect(task.containerSettings).toEqual({ imageName: 'myacr.azurecr.io/cjo-worker:1.0', workingDirectory: 'taskWorkingDirectory', containerRunOptions: '--rm' });
     expect(task.constraints).toEqual({ maxWallClockTime: 'PT1800S', retentionTime: 'PT3600S', maxTaskRetryCount: 2 });
     expect(task.environmentSettings).toContainEqual({ name: 'CJO_JOB_ID', value: job.id });
+    expect(task.environmentSettings).toContainEqual({ name: 'SIMULATION_TIME_SCALE', value: '1' });
   });
 
   it('hands the spec to the node through a read-only SAS and outputs through a create/write-only SAS', async () => {
@@ -131,14 +137,14 @@ describe('Azure Batch provider › submit', () => {
     expect(input.searchParams.get('se')).toBeTruthy();
     expect(input.pathname).toContain(`/batch-staging-it/${job.id}/job-spec.json`);
 
-    expect(task.outputFiles.map((o: any) => o.filePattern)).toEqual(['result.json', '../stdout.txt', '../stderr.txt']);
+    expect(task.outputFiles.map((o: any) => o.filePattern)).toEqual(['result.json', 'status.json', '../stdout.txt', '../stderr.txt']);
     for (const output of task.outputFiles) {
       const container = new URL(output.destination.container.containerUrl);
       expect(container.searchParams.get('sig')).toBeTruthy();
       expect(container.searchParams.get('sp')).not.toContain('r');
       expect(container.searchParams.get('sp')).toContain('w');
       expect(output.uploadOptions.uploadCondition).toBe('taskcompletion');
-      expect(output.destination.container.path).toMatch(new RegExp(`^azure-batch/${job.id}/(result\\.json|stdout\\.txt|stderr\\.txt)$`));
+      expect(output.destination.container.path).toMatch(new RegExp(`^azure-batch/${job.id}/(result\\.json|status\\.json|stdout\\.txt|stderr\\.txt)$`));
     }
     // No account key in anything the node receives.
     expect(JSON.stringify(task)).not.toContain('AccountKey');
@@ -147,7 +153,7 @@ describe('Azure Batch provider › submit', () => {
     // The node can read the spec with its SAS …
     await fake.startTask(POOL_JOB, job.id);
     const spec = JSON.parse(fake.task(POOL_JOB, job.id)!.files.get('wd/job-spec.json')!.toString('utf8'));
-    expect(spec).toEqual({ id: job.id, spec: job.spec });
+    expect(spec).toEqual({ jobId: job.id, spec: job.spec });
     // … but the output SAS cannot list or read what others wrote.
     const outputUrl = new URL(task.outputFiles[0].destination.container.containerUrl);
     const listed = await fetch(`${outputUrl.origin}${outputUrl.pathname}?restype=container&comp=list&${outputUrl.search.slice(1)}`, { headers: { 'x-ms-version': '2021-08-06' } });
@@ -223,6 +229,51 @@ describe('Azure Batch provider › poll', () => {
     expect(report).toMatchObject({ status: 'failed', error: { code: 'FailureExitCode', category: 'usererror' } });
     expect(report!.error!.message).toContain('exit code 1');
     expect((await provider.logs(withStatus(job, 'failed'), 100))?.stderr).toBe('boom\n');
+  });
+
+  it("runs the task's command line with the real worker one-shot mode on the staged spec", async () => {
+    const quick = await makeProvider({ SIMULATION_TIME_SCALE: '0.001' });
+    const job = jobRecord(newJobId(), { status: 'queued' });
+    const outcome = await quick.submit(job);
+    await fake.startTask(POOL_JOB, job.id);
+    const fakeTask = fake.task(POOL_JOB, job.id)!;
+    const body = fakeTask.body as Record<string, any>;
+
+    // Play the node: the task directory with wd/ holding the resource file, the container's entry
+    // swapped for the worker source, the task's environment, stdout/stderr captured beside wd/.
+    const taskDir = mkdtempSync(join(tmpdir(), 'batch-task-'));
+    const wd = join(taskDir, 'wd');
+    mkdirSync(wd);
+    writeFileSync(join(wd, 'job-spec.json'), fakeTask.files.get('wd/job-spec.json')!);
+    const [program, entry, ...args] = String(body.commandLine).split(' ');
+    expect([program, entry]).toEqual(['node', '/app/dist/src/worker/main.js']);
+    const workerSource = fileURLToPath(new URL('../../../src/worker/main.ts', import.meta.url));
+    const env = Object.fromEntries((body.environmentSettings as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    // tsx resolved here: the task directory has no node_modules.
+    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), workerSource, ...args], { cwd: wd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const workingFiles = Object.fromEntries(
+      ['result.json', 'status.json'].filter((f) => existsSync(join(wd, f))).map((f) => [f, readFileSync(join(wd, f), 'utf8')]),
+    );
+    await fake.completeTask(POOL_JOB, job.id, { exitCode: run.status ?? -1, stdout: run.stdout, stderr: run.stderr, workingFiles });
+
+    const [report] = await quick.poll([{ ...job, status: outcome.status, providerRef: outcome.ref }]);
+
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(report).toMatchObject({ status: 'succeeded', result: { document: { jobId: job.id } } });
+    expect((await quick.logs({ ...job, status: 'succeeded' }, 10_000))?.stdout).toContain(`job ${job.id}: succeeded`);
+  });
+
+  it("leads a failure with the worker's own error from status.json", async () => {
+    const job = await dispatch();
+    await fake.startTask(POOL_JOB, job.id);
+    const status = { state: 'failed', exitCode: 1, finishedAt: new Date().toISOString(), error: { code: 'SIMULATED_FAILURE', message: 'row 17 is malformed' } };
+    await fake.completeTask(POOL_JOB, job.id, { exitCode: 1, workingFiles: { 'status.json': JSON.stringify(status) } });
+
+    const [report] = await provider.poll([withStatus(job, 'running')]);
+
+    expect(report).toMatchObject({ status: 'failed', error: { code: 'SIMULATED_FAILURE', category: 'usererror' } });
+    expect(report!.error!.message).toMatch(/^row 17 is malformed \(Batch: FailureExitCode: .*exit code 1\)$/);
   });
 
   it('pages through odata.nextLink over thousands of tasks with one list call per 1 000 and no per-task GET', async () => {

@@ -27,6 +27,7 @@ import {
   refFor,
   reportFor,
   resolveJobOptions,
+  specDocument,
   taskIdFor,
   toProviderError,
   type BatchRestErrorLike,
@@ -111,7 +112,7 @@ export class AzureBatchProvider implements JobProvider {
     const blobs = blobNamesFor(job.id, this.settings.outputPrefix);
     const results = this.ctx.config.containers.results;
     await this.storage('stage the job spec', () =>
-      this.ctx.blobs.put(this.settings.stagingContainer, blobs.spec, JSON.stringify({ id: job.id, spec: job.spec })),
+      this.ctx.blobs.put(this.settings.stagingContainer, blobs.spec, specDocument(job)),
     );
     const now = this.now();
     const inputExpiry = now + this.settings.inputSasTtlSec * 1000;
@@ -123,7 +124,14 @@ export class AzureBatchProvider implements JobProvider {
         this.sas.writeContainerUrl(results, new Date(outputExpiry)),
       ]),
     );
-    const task = buildTaskAddParameter(this.settings, { jobId: job.id, options, specUrl, outputContainerUrl, outputBlobs: blobs.outputs });
+    const task = buildTaskAddParameter(this.settings, {
+      jobId: job.id,
+      options,
+      specUrl,
+      outputContainerUrl,
+      outputBlobs: blobs.outputs,
+      environment: { SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale) },
+    });
 
     try {
       await this.call(() => this.client.task.add(options.batchJobId, task));
@@ -262,7 +270,11 @@ export class AzureBatchProvider implements JobProvider {
     });
     // Result documents of finished jobs come from Blob Storage, a few at a time.
     const withResults = await mapLimit(reports, RESULT_READ_CONCURRENCY, ({ report, task, job }) =>
-      report.status === 'succeeded' ? this.withResult(report, task, job) : Promise.resolve(report),
+      report.status === 'succeeded'
+        ? this.withResult(report, task, job)
+        : report.status === 'failed'
+          ? this.withWorkerError(report, job)
+          : Promise.resolve(report),
     );
     return [...withResults, ...missing];
   }
@@ -297,6 +309,22 @@ export class AzureBatchProvider implements JobProvider {
       summary.readError = describeError(error);
     }
     return { ...report, result: summary };
+  }
+
+  /**
+   * Batch knows only the exit code; the worker's status.json says why it failed. Its code and
+   * message lead, Batch's own failure stays in the message.
+   */
+  private async withWorkerError(report: PollReport, job: JobRecord): Promise<PollReport> {
+    const name = blobNamesFor(job.id, this.settings.outputPrefix).outputs['status.json'];
+    const content = await this.ctx.blobs.get(this.ctx.config.containers.results, name).catch(() => undefined);
+    const status = content ? parseResultDocument(content) : undefined;
+    const error = status?.error as { code?: unknown; message?: unknown } | undefined;
+    if (!report.error || typeof error?.code !== 'string' || typeof error.message !== 'string') return report;
+    return {
+      ...report,
+      error: { ...report.error, code: error.code, message: `${error.message} (Batch: ${report.error.code}: ${report.error.message})` },
+    };
   }
 
   // ---- provisioning ----------------------------------------------------------------------------

@@ -15,8 +15,16 @@ export const PROVIDER_NAME = 'azure-batch';
 
 /** Name of the staged job spec in the task working directory. */
 export const SPEC_FILE = 'job-spec.json';
-/** Files Batch uploads on task completion; paths are relative to the task *directory* (see outputFiles). */
-export const OUTPUT_FILES = ['result.json', 'stdout.txt', 'stderr.txt'] as const;
+
+/** The spec document the worker's one-shot mode reads (`OneShotSpecSchema` in src/worker/one-shot.ts). */
+export function specDocument(job: JobRecord): string {
+  return JSON.stringify({ jobId: job.id, spec: job.spec });
+}
+/**
+ * Files Batch uploads on task completion: the worker's result.json and status.json (its own error
+ * code and message when it fails) and the task's stdout/stderr.
+ */
+export const OUTPUT_FILES = ['result.json', 'status.json', 'stdout.txt', 'stderr.txt'] as const;
 export type OutputFileName = (typeof OUTPUT_FILES)[number];
 
 const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -169,6 +177,7 @@ export function blobNamesFor(jobId: string, outputPrefix: string): { spec: strin
     spec: `${jobId}/${SPEC_FILE}`,
     outputs: {
       'result.json': `${outputPrefix}/${jobId}/result.json`,
+      'status.json': `${outputPrefix}/${jobId}/status.json`,
       'stdout.txt': `${outputPrefix}/${jobId}/stdout.txt`,
       'stderr.txt': `${outputPrefix}/${jobId}/stderr.txt`,
     },
@@ -183,6 +192,8 @@ export interface TaskInputs {
   /** Write-only (create/write) SAS URL of the results container. */
   readonly outputContainerUrl: string;
   readonly outputBlobs: Record<OutputFileName, string>;
+  /** Extra environment of the worker (e.g. SIMULATION_TIME_SCALE). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -209,9 +220,15 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
       ...(registry ? { registry } : {}),
     },
     resourceFiles: [{ httpUrl: input.specUrl, filePath: SPEC_FILE }],
-    outputFiles: [upload('result.json', 'result.json'), upload('../stdout.txt', 'stdout.txt'), upload('../stderr.txt', 'stderr.txt')],
+    outputFiles: [
+      upload('result.json', 'result.json'),
+      upload('status.json', 'status.json'),
+      upload('../stdout.txt', 'stdout.txt'),
+      upload('../stderr.txt', 'stderr.txt'),
+    ],
     environmentSettings: [
       { name: 'CJO_JOB_ID', value: input.jobId },
+      ...Object.entries(input.environment ?? {}).map(([name, value]) => ({ name, value })),
       ...Object.entries(input.options.environment).map(([name, value]) => ({ name, value })),
     ],
     constraints: {
