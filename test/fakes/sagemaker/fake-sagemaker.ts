@@ -18,7 +18,7 @@
  * Jobs never progress on their own: the test moves them (`setStatus`, `completeStopping`), so no
  * test depends on wall-clock time. Failures are injected per operation (`failNext`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -97,6 +97,11 @@ export interface FakeSageMakerOptions {
   readonly accountId?: string;
   /** When set, List* calls beyond this many per wall-clock second answer ThrottlingException (SageMaker's per-API quota). */
   readonly listCallsPerSecond?: number;
+  /**
+   * Access key id → secret. When given, every request must be signed by one of these keys and its
+   * SigV4 signature is recomputed and compared, as AWS does; unknown keys get UnrecognizedClientException.
+   */
+  readonly credentials?: Readonly<Record<string, string>>;
 }
 
 export class FakeSageMaker {
@@ -245,7 +250,7 @@ export class FakeSageMaker {
       }
       (record as { body: Record<string, unknown> }).body = body;
       this.requests.push(record);
-      this.checkAuth(req);
+      this.checkAuth(req, raw);
       const hang = this.hanging.get(op) ?? 0;
       if (hang > 0) {
         this.hanging.set(op, hang - 1);
@@ -269,7 +274,7 @@ export class FakeSageMaker {
     }
   }
 
-  private checkAuth(req: IncomingMessage): void {
+  private checkAuth(req: IncomingMessage, rawBody: string): void {
     const auth = String(req.headers.authorization ?? '');
     if (!auth) throw new FakeError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     const m = AUTH_PATTERN.exec(auth);
@@ -282,6 +287,15 @@ export class FakeSageMaker {
     const signedHeaders = (signed ?? '').split(';');
     for (const h of ['host', 'x-amz-date', 'x-amz-target']) {
       if (!signedHeaders.includes(h)) throw new FakeError(403, 'InvalidSignatureException', `header ${h} is not signed`);
+    }
+    const known = this.options.credentials;
+    if (!known) return;
+    const [, keyId, , , , , signature] = m;
+    const secret = known[keyId ?? ''];
+    if (secret === undefined) throw new FakeError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    const expected = sigV4(req, rawBody, { secret, date: date!, region: region!, service: service!, signedHeaders, amzDate });
+    if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature ?? ''))) {
+      throw new FakeError(403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
     }
   }
 
@@ -632,6 +646,33 @@ function describeBody(j: FakeJob): Record<string, unknown> {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/** Recomputes a SigV4 signature (canonical request → string to sign → derived key), as AWS does. */
+function sigV4(
+  req: IncomingMessage,
+  body: string,
+  p: { secret: string; date: string; region: string; service: string; signedHeaders: string[]; amzDate: string },
+): string {
+  const sha = (x: string) => createHash('sha256').update(x, 'utf8').digest('hex');
+  const hmac = (key: string | Buffer, x: string) => createHmac('sha256', key).update(x, 'utf8').digest();
+  const headerValue = (name: string): string => {
+    const v = req.headers[name];
+    return (Array.isArray(v) ? v.join(',') : String(v ?? '')).trim().replace(/\s+/g, ' ');
+  };
+  const url = new URL(req.url ?? '/', 'http://x');
+  const canonical = [
+    req.method ?? 'POST',
+    url.pathname,
+    [...url.searchParams].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'),
+    p.signedHeaders.map((h) => `${h}:${headerValue(h)}\n`).join(''),
+    p.signedHeaders.join(';'),
+    sha(body),
+  ].join('\n');
+  const scope = `${p.date}/${p.region}/${p.service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', p.amzDate, scope, sha(canonical)].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${p.secret}`, p.date), p.region), p.service), 'aws4_request');
+  return createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+}
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);

@@ -85,7 +85,9 @@ function only(reports: PollReport[], jobId: string): PollReport {
 }
 
 beforeAll(async () => {
-  fake = await new FakeSageMaker().start();
+  fake = await new FakeSageMaker({
+    credentials: { AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AKIDTEMP: 'temporary-secret' },
+  }).start();
   provider = await makeProvider();
 });
 afterAll(async () => {
@@ -440,8 +442,25 @@ describe('SageMaker provider › SDK behaviour against the fake', () => {
     expect(fake.callsTo('ListTrainingJobs').map((r) => r.error)).toEqual(['ServiceUnavailable', undefined]);
   });
 
+  it('signs with the static credentials from the settings, including a session token', async () => {
+    const temp = await makeProvider({ SAGEMAKER_ACCESS_KEY_ID: 'AKIDTEMP', SAGEMAKER_SECRET_ACCESS_KEY: 'temporary-secret', SAGEMAKER_SESSION_TOKEN: 'session-token-1' });
+    await temp.submit(job('training', trainingSpec));
+    const [create] = fake.callsTo('CreateTrainingJob');
+    expect(create?.error).toBeUndefined();
+    expect(create?.headers['x-amz-security-token']).toBe('session-token-1');
+    expect(create?.headers.authorization).toMatch(/Credential=AKIDTEMP\/.*SignedHeaders=[^,]*x-amz-security-token/);
+  });
+
+  it('backs off rather than failing jobs when SageMaker rejects the credentials', async () => {
+    const wrong = await makeProvider({ SAGEMAKER_SECRET_ACCESS_KEY: 'not-the-secret' });
+    const error = await wrong.submit(job('training', trainingSpec)).catch((e: unknown) => e);
+    expect(fake.callsTo('CreateTrainingJob')[0]?.error).toBe('InvalidSignatureException');
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toMatch(/credentials/);
+  });
+
   it('enforces MaxResults ≤ 100 and reports the code as the error name', async () => {
-    const client = new SageMakerClient({ region: fake.region, endpoint: fake.endpoint, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' }, maxAttempts: 1 });
+    const client = new SageMakerClient({ region: fake.region, endpoint: fake.endpoint, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, maxAttempts: 1 });
     const error = await client.send(new ListTrainingJobsCommand({ MaxResults: 101 })).catch((e: unknown) => e);
     client.destroy();
     expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });

@@ -25,6 +25,21 @@ const THROTTLE_CODES = new Set([
   'SlowDown',
 ]);
 const TRANSIENT_CODES = new Set(['ServiceUnavailable', 'ServiceUnavailableException', 'InternalFailure', 'InternalServerError', 'InternalServerException', 'ConflictException']);
+/**
+ * The account's credentials were refused. Not the job's fault and it heals when the deployment's
+ * credentials are fixed or refreshed (an expired session token), so it never fails a job by itself.
+ */
+const AUTH_CODES = new Set([
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError', 'RequestTimeout', 'AbortError']);
 
 export function errorCode(error: unknown): string {
@@ -89,6 +104,9 @@ export function isNameTaken(error: unknown): boolean {
  */
 export function transientError(error: unknown, defaultBackoffMs: number): ProviderThrottledError | ProviderUnavailableError | undefined {
   if (isThrottle(error)) return new ProviderThrottledError(PROVIDER, retryAfterMs(error) ?? defaultBackoffMs, error);
+  if (AUTH_CODES.has(errorCode(error))) {
+    return new ProviderUnavailableError(PROVIDER, `credentials rejected (${errorCode(error)}): ${errorMessage(error)}`, error);
+  }
   if (isTransient(error)) {
     return new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error, retryAfterMs(error));
   }
