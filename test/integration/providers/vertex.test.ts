@@ -1,4 +1,8 @@
+import { generateKeyPairSync, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/lib/config.js';
+import type { BlobStore } from '../../../src/lib/ports/blob-store.js';
+import * as vertexModule from '../../../src/lib/providers/vertex/index.js';
 import { v1 } from '@google-cloud/aiplatform';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
 import { createVertexProvider, fromEssedumBatchPrediction, fromEssedumTrainingPipeline, type VertexProvider } from '../../../src/lib/providers/vertex/index.js';
@@ -362,5 +366,48 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(fake.service.calls.at(-1)?.outcome).toBe('INVALID_ARGUMENT');
       await c.close();
     });
+  });
+});
+
+describe('the vertex provider module (settings only, as the registry builds it)', () => {
+  it('authenticates with the service-account key from VERTEX_CREDENTIALS_JSON (self-signed JWT, no token exchange)', async () => {
+    const fake = await new VertexRestFake().start();
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const key = {
+      type: 'service_account',
+      project_id: 'test-project',
+      private_key_id: 'k1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      client_email: 'orchestrator@test-project.iam.gserviceaccount.com',
+      client_id: '1',
+    };
+    const env = {
+      VERTEX_PROJECT: 'test-project',
+      VERTEX_LOCATION: 'us-central1',
+      VERTEX_CREDENTIALS_JSON: JSON.stringify(key),
+      VERTEX_API_ENDPOINT: '127.0.0.1',
+      VERTEX_API_PORT: String(fake.port),
+      VERTEX_API_PROTOCOL: 'http',
+      VERTEX_TRANSPORT: 'rest',
+    };
+    expect(vertexModule.isConfigured(env)).toBe(true);
+    const provider = (await vertexModule.createProvider({ config: loadConfig(env), blobs: {} as BlobStore })) as VertexProvider;
+    try {
+      const out = await provider.submit(makeJob('custom', CUSTOM_SPEC));
+
+      expect(provider.name).toBe('vertex');
+      expect(out.attached).toBe(false);
+      const auth = fake.service.calls[0]!.headers.authorization ?? '';
+      const [header, payload, signature] = auth.replace(/^Bearer /, '').split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toMatchObject({ alg: 'RS256', kid: 'k1' });
+      expect(claims.iss).toBe(key.client_email);
+      expect(claims.sub).toBe(key.client_email);
+      expect(String(claims.scope ?? claims.aud)).toMatch(/cloud-platform|aiplatform/);
+      expect(verify('sha256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature!, 'base64url'))).toBe(true);
+    } finally {
+      await provider.close();
+      await fake.stop();
+    }
   });
 });

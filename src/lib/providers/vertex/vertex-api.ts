@@ -78,7 +78,9 @@ export function vertexClientOptions(settings: VertexSettings, deps: VertexClient
     apiEndpoint: settings.apiEndpoint,
     port: settings.port,
     ...(settings.transport === 'rest' ? { fallback: 'rest' as const, protocol: settings.protocol } : { fallback: false }),
-    ...(settings.credentials && { credentials: { client_email: settings.credentials.client_email, private_key: settings.credentials.private_key } }),
+    // The whole key, not just email and private key: its private_key_id becomes the `kid` of the
+    // self-signed JWTs the auth library sends, which Google uses to pick the verification key.
+    ...(settings.credentials && { credentials: settings.credentials as ClientOptions['credentials'] }),
     ...(deps.authClient && { authClient: deps.authClient }),
     ...(deps.sslCreds && { sslCreds: deps.sslCreds }),
   };
