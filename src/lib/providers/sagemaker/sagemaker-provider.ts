@@ -125,11 +125,13 @@ export class SageMakerProvider implements JobProvider {
     for (const job of jobs) {
       const kind = kindOf(job);
       if (!kind) continue;
-      byKind.set(kind, [...(byKind.get(kind) ?? []), job]);
+      const group = byKind.get(kind);
+      if (group) group.push(job);
+      else byKind.set(kind, [job]);
     }
     const reports: PollReport[] = [];
     const toDescribe: Array<{ job: JobRecord; kind: SageMakerKind; name: string }> = [];
-    // List first for every kind: a List failure must not leave half the kinds described.
+    // Every List before any Describe: a failing List aborts the cycle before the costlier Describes.
     for (const kind of SAGEMAKER_KINDS) {
       const group = byKind.get(kind);
       if (!group) continue;
@@ -167,7 +169,8 @@ export class SageMakerProvider implements JobProvider {
 
   async cancel(job: JobRecord): Promise<void> {
     const kind = kindOf(job);
-    if (!kind) throw new ProviderRejectedError(PROVIDER, 'UnknownKind', `job ${job.id} has no SageMaker job kind`);
+    // Without a valid kind submit() refused the job, so nothing exists at SageMaker to stop.
+    if (!kind) return;
     const name = this.nameOf(job, kind);
     try {
       switch (kind) {
