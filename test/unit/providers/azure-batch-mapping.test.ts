@@ -184,7 +184,9 @@ describe('azure-batch status mapping', () => {
     );
     expect(retried).toMatchObject({ status: 'running', nativeStatus: 'active', ref: { taskId: 't', retryCount: 1, requeueCount: 0 } });
     expect(retried?.notes?.[0]).toMatch(/retried/);
-    expect(reportFor({ id: 't', state: 'running' }, job({ status: 'cancelling' }))).toBeUndefined();
+    // Asked to stop but still running: reported, so the poll use case sends the stop again.
+    expect(reportFor({ id: 't', state: 'running' }, job({ status: 'cancelling' }))).toMatchObject({ status: 'running' });
+    expect(reportFor({ id: 't', state: 'active' }, job({ status: 'cancelling' }))).toMatchObject({ status: 'dispatched' });
   });
 });
 

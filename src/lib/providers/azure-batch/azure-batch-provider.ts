@@ -40,8 +40,8 @@ import { parseAzureBatchSettings, type AzureBatchSettings } from './settings.js'
 export const MAX_PAGE_SIZE = 1000;
 /** Task clocks and ours may disagree; widen time filters by this much. */
 const TIME_FILTER_SKEW_MS = 10 * 60_000;
-/** Largest result.json inlined into a poll report; larger ones stay in the blob. */
-const MAX_INLINE_RESULT_BYTES = 64 * 1024;
+/** Largest result.json inlined into a poll report (it ends up on the job record); larger ones stay in the blob. */
+const MAX_INLINE_RESULT_BYTES = 8 * 1024;
 /** Parallel result.json reads per poll (Blob Storage, not Batch). */
 const RESULT_READ_CONCURRENCY = 8;
 

@@ -321,7 +321,7 @@ function observeCompleted(task: TaskSnapshot, job: JobRecord): { status: Observe
 /**
  * One poll report for a task, or `undefined` when nothing changed. Retries and requeues (node
  * preemption) become notes; a running job whose task went back to `active` stays `running` in our
- * vocabulary (there is no legal running → dispatched move) with a note that it waits for a node.
+ * vocabulary (there is no legal running → dispatched move) and the note says why.
  */
 export function reportFor(task: TaskSnapshot, job: JobRecord): Omit<PollReport, 'result'> | undefined {
   const observed = observeTask(task, job);
@@ -337,9 +337,11 @@ export function reportFor(task: TaskSnapshot, job: JobRecord): Omit<PollReport, 
   if (retries > knownRetries) notes.push(`Batch retried the task after a failed attempt; retry count ${retries}.`);
 
   let status = observed.status;
-  if (status === 'dispatched' && (job.status === 'running' || job.status === 'cancelling')) status = job.status;
-  if (status === 'running' && job.status === 'cancelling') status = 'cancelling';
-  if (status === job.status && notes.length === 0) return undefined;
+  // A job asked to stop whose task still runs is reported as running, so the poll use case sends
+  // the stop again (the first terminate may have been lost).
+  const stillRunningAfterCancel = cancelRequested(job) && (status === 'dispatched' || status === 'running');
+  if (!stillRunningAfterCancel && status === 'dispatched' && job.status === 'running') status = 'running';
+  if (!stillRunningAfterCancel && status === job.status && notes.length === 0) return undefined;
   return {
     jobId: job.id,
     status,
