@@ -103,6 +103,10 @@ export class AzureBatchProvider implements JobProvider {
     private readonly sleep: (ms: number) => Promise<void>,
   ) {}
 
+  /**
+   * Dispatch secrets are deliberately not forwarded: a task's environment and command line are
+   * readable by anyone with read access to the Batch account, and they outlive the job.
+   */
   async submit(job: JobRecord, _secrets?: DispatchSecrets): Promise<SubmitOutcome> {
     const options = resolveJobOptions(job, this.settings, this.ctx.config.defaultMaxRuntimeSec);
     await this.ensureContainers();
