@@ -9,6 +9,7 @@ import { azuriteConnectionString, loadConfig, type Config } from '../config.js';
 import { createDeps, ensureResources, setSharedDeps, type Deps } from '../deps.js';
 import { UnauthorizedError } from '../errors.js';
 import { problemResponse } from '../http/http.js';
+import type { ReceivedMessage } from '../ports/queue.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import type { JobWorker } from '../../worker/job-worker.js';
 
@@ -198,45 +199,57 @@ function queueNameFor(config: Config, setting: QueueFunction['queueSetting']): s
   }
 }
 
-/** Polls one queue like the host's queue trigger: back-off when idle, parallel handling of a batch. */
+/**
+ * Polls one queue like the host's queue trigger: up to `batchSize` messages per receive, a new
+ * receive whenever fewer than `newBatchThreshold` are in flight (host.json semantics), back-off
+ * when the queue is empty.
+ */
 function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: (...a: unknown[]) => void): () => Promise<void> {
   const base = queueNameFor(deps.config, def.queueSetting);
   const queue = def.deadLetter ? deps.queues.deadLetterQueueOf(base) : base;
+  const batchSize = 16;
+  const newBatchThreshold = 8;
+  const inFlight = new Set<Promise<unknown>>();
   let running = true;
+  const handle = (m: ReceivedMessage) =>
+    processMessage(
+      m,
+      async (body) => {
+        const context = new InvocationContext({
+          functionName: def.name,
+          invocationId: randomUUID(),
+          triggerMetadata: { id: m.id, dequeueCount: m.deliveryCount },
+          logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args),
+        });
+        await def.handler(body, context);
+      },
+      { maxDeliveries: deps.config.maxDeliveries },
+    ).catch((error: unknown) => log(`[${def.name}] settle failed`, error));
   const loop = (async () => {
-    let idle = 50;
+    let idle = 20;
     while (running) {
+      if (inFlight.size > newBatchThreshold) {
+        await Promise.race(inFlight);
+        continue;
+      }
       try {
-        const messages = await deps.queues.receive(queue, { maxMessages: 16, lockSec: 60, waitSec: 1 });
+        const messages = await deps.queues.receive(queue, { maxMessages: batchSize, lockSec: 60, waitSec: 1 });
         if (messages.length === 0) {
           await sleep(idle);
           idle = Math.min(idleMs, idle * 2);
           continue;
         }
-        idle = 50;
-        await Promise.all(
-          messages.map((m) =>
-            processMessage(
-              m,
-              async (body) => {
-                const context = new InvocationContext({
-                  functionName: def.name,
-                  invocationId: randomUUID(),
-                  triggerMetadata: { id: m.id, dequeueCount: m.deliveryCount },
-                  logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args),
-                });
-                await def.handler(body, context);
-              },
-              // A poison handler that fails is retried like any trigger but never re-poisoned in a loop.
-              { maxDeliveries: deps.config.maxDeliveries },
-            ).catch((error: unknown) => log(`[${def.name}] settle failed`, error)),
-          ),
-        );
+        idle = 20;
+        for (const m of messages) {
+          const p = handle(m).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
       } catch (error) {
         log(`[${def.name}] receive failed`, error instanceof Error ? error.message : error);
         await sleep(1000);
       }
     }
+    await Promise.all(inFlight);
   })();
   return async () => {
     running = false;

@@ -75,11 +75,15 @@ export class LocalProvider implements JobProvider {
     }
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
     if (pid > 0 && isAlive(pid)) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
+    // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
+    if (existsSync(join(dir, 'cancel-requested'))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
     // No status file and no process: it crashed (or the machine restarted) before finishing.
     return { jobId: job.id, status: 'failed', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'The local worker process ended without reporting a result.' } };
   }
 
   async cancel(job: JobRecord): Promise<void> {
+    if (!existsSync(this.dir(job.id))) return;
+    await writeFile(join(this.dir(job.id), 'cancel-requested'), new Date().toISOString());
     const pid = Number(await readFile(join(this.dir(job.id), 'pid'), 'utf8').catch(() => ''));
     if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
   }
