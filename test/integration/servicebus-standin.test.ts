@@ -219,6 +219,19 @@ describe('Service Bus stand-in with the real SDK', () => {
     expect(sb.counts(q).active).toBe(0);
   });
 
+  it('locks no more messages than the receiver granted credit for', async () => {
+    const q = queue();
+    await client.createSender(q).sendMessages(Array.from({ length: 10 }, (_, i) => ({ body: { i } })));
+    const r = receiverFor(q);
+
+    const [one] = await r.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
+    const three = await r.receiveMessages(3, { maxWaitTimeInMs: 2_000 });
+
+    expect(one?.body).toEqual({ i: 0 });
+    expect(three.map((m) => m.body)).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }]);
+    expect(sb.counts(q)).toMatchObject({ active: 10, locked: 4 });
+  });
+
   it('answers a drain on an empty queue and keeps the link usable', async () => {
     const q = queue();
     const r = receiverFor(q);

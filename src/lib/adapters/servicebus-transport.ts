@@ -33,6 +33,8 @@ export const INVALID_BODY_FIELD = '$invalidBody';
 const MAX_RECEIVE = 256;
 /** Service Bus caps DeadLetterReason / DeadLetterErrorDescription (application properties) at 4096 chars. */
 const MAX_DEAD_LETTER_TEXT = 4096;
+/** How long a receive keeps collecting after its first message (see receiveQuickly). */
+const TOP_UP_WAIT_MS = 50;
 /** A delayed abandon must land safely before the lock runs out, or it fails with MessageLockLost. */
 const ABANDON_LOCK_MARGIN_MS = 2_000;
 
@@ -136,7 +138,7 @@ export class ServiceBusTransport implements QueueTransport {
     const maxMessageCount = Math.max(1, Math.min(MAX_RECEIVE, Math.floor(options.maxMessages)));
     const maxWaitTimeInMs = Math.max(1, Math.round((options.waitSec ?? 1) * 1000));
     const previous = this.receiveTails.get(queue) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => receiver.receiveMessages(maxMessageCount, { maxWaitTimeInMs }));
+    const run = previous.catch(() => undefined).then(() => receiveQuickly(receiver, maxMessageCount, maxWaitTimeInMs));
     this.receiveTails.set(queue, run);
     try {
       const messages = await run;
@@ -280,6 +282,23 @@ export class ServiceBusTransport implements QueueTransport {
         await receiver.renewMessageLock(m);
       },
     };
+  }
+}
+
+/**
+ * In peek-lock mode the SDK keeps collecting for up to a second after the first message arrives
+ * when fewer than `max` are there — a second of latency on every pick-up from a quiet queue. Asking
+ * for one message (which returns as soon as it arrives) and then topping up with a short wait bounds
+ * that to {@link TOP_UP_WAIT_MS}.
+ */
+async function receiveQuickly(receiver: ServiceBusReceiver, max: number, maxWaitTimeInMs: number): Promise<ServiceBusReceivedMessage[]> {
+  const first = await receiver.receiveMessages(1, { maxWaitTimeInMs });
+  if (first.length === 0 || max === 1) return first;
+  try {
+    return [...first, ...(await receiver.receiveMessages(max - 1, { maxWaitTimeInMs: TOP_UP_WAIT_MS }))];
+  } catch {
+    // The first message is locked to us already; hand it over rather than let its lock run out.
+    return first;
   }
 }
 

@@ -155,9 +155,11 @@ export class ServiceBusAmqpServer {
 
     const pump = (ctx: any) => this.pumpLink(ctx.sender);
     c.on('sendable', pump);
-    c.on('sender_flow', pump);
-    c.on('sender_draining', (ctx: any) => {
-      (this.record as { drains: number }).drains++;
+    c.on('sender_flow', (ctx: any) => {
+      // One echo per drain request: a stale echo arriving after the client's next flow would zero
+      // the credit it just granted.
+      ctx.sender.drainRequested = Boolean(ctx.sender._draining);
+      if (ctx.sender.drainRequested) (this.record as { drains: number }).drains++;
       this.pumpLink(ctx.sender);
     });
     c.on('sender_close', (ctx: any) => this.dropConsumer(ctx.sender));
@@ -299,14 +301,28 @@ export class ServiceBusAmqpServer {
       return;
     }
     this.record.attaches.push({ role: 'receiver', address, sndSettleMode: link.remote.attach.snd_settle_mode, rcvSettleMode: link.remote.attach.rcv_settle_mode });
-    link.entity = entity;
-    let set = this.consumers.get(entity);
-    if (!set) this.consumers.set(entity, (set = new Set()));
-    set.add(link);
+    this.registerConsumer(link, entity);
   }
 
   private dropConsumer(link: Link): void {
     if (link.entity) this.consumers.get(link.entity)?.delete(link);
+  }
+
+  private registerConsumer(link: Link, entity: Entity): void {
+    link.entity = entity;
+    // rhea echoes a drain only while credit is left; a client whose last credit was used by a
+    // transfer in flight still waits for the echo (and closes the link when it does not come).
+    link._get_drain = function (this: Link): boolean {
+      if (this._draining && this._drained) {
+        this.delivery_count += this.credit;
+        this.credit = 0;
+        return true;
+      }
+      return false;
+    };
+    let set = this.consumers.get(entity);
+    if (!set) this.consumers.set(entity, (set = new Set()));
+    set.add(link);
   }
 
   private pumpEntity(entity: Entity): void {
@@ -318,9 +334,13 @@ export class ServiceBusAmqpServer {
     const entity: Entity | undefined = link?.entity;
     if (!entity || !link.is_open()) return;
     const receiveAndDelete = link.remote.attach?.snd_settle_mode === 1;
-    while (link.sendable()) {
+    // rhea counts credit down only when a transfer leaves, not when it is queued: without this
+    // budget one credit would lock (and queue) every message in the entity.
+    let budget = link.credit - unsentDeliveries(link);
+    while (budget > 0 && link.session.outgoing.available() > 0) {
       const lock = this.broker.lockNext(entity);
       if (!lock) break;
+      budget--;
       const m = lock.message;
       const body = {
         ...m.amqp,
@@ -342,7 +362,10 @@ export class ServiceBusAmqpServer {
         this.deliveryLocks.set(delivery, lock);
       }
     }
-    if (link._draining) link.set_drained(true);
+    if (link.drainRequested) {
+      link.drainRequested = false;
+      link.set_drained(true);
+    }
   }
 
   private onDisposition(delivery: Delivery, settlement: Settlement): void {
@@ -469,6 +492,16 @@ export class ServiceBusAmqpServer {
         return respond(501, `The operation '${operation}' is not supported by the stand-in.`, undefined, 'amqp:not-implemented');
     }
   }
+}
+
+/** Deliveries queued on the session for `link` whose transfer has not gone out yet. */
+function unsentDeliveries(link: Link): number {
+  const outgoing = link.session.outgoing;
+  let n = 0;
+  for (let id = outgoing.next_pending_delivery; id < outgoing.next_delivery_id; id++) {
+    if (outgoing.deliveries.by_id(id)?.link === link) n++;
+  }
+  return n;
 }
 
 /** Lock tokens travel as delivery tags in .NET GUID byte order (first three groups little-endian). */
