@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { ProviderNotConfiguredError } from '../errors.js';
 import type { JobProvider, ProviderRegistry } from '../ports/provider.js';
+import { isAzureBatchConfigured } from './azure-batch/settings.js';
 import { isAzureMlConfigured } from './azure-ml/settings.js';
 import { isSageMakerConfigured } from './sagemaker/settings.js';
 import type { ProviderContext, ProviderModule } from './provider-context.js';
@@ -14,6 +15,7 @@ type Env = Config['env'];
  */
 const PROVIDERS: Record<string, { isConfigured(env: Env): boolean; load(): Promise<ProviderModule> }> = {
   local: { isConfigured: () => true, load: () => import('./local/index.js') },
+  'azure-batch': { isConfigured: isAzureBatchConfigured, load: () => import('./azure-batch/index.js') },
   'azure-ml': { isConfigured: isAzureMlConfigured, load: () => import('./azure-ml/index.js') },
   sagemaker: { isConfigured: isSageMakerConfigured, load: () => import('./sagemaker/index.js') },
 };
