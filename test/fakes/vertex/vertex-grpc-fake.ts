@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { grpc } from 'google-gax';
+import { grpc, protobuf } from 'google-gax';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   FakeRpcError,
@@ -67,6 +67,37 @@ function toWire(r: StoredResource): Record<string, unknown> {
   const spec = out.jobSpec as { scheduling?: { timeout?: unknown } } | undefined;
   if (typeof spec?.scheduling?.timeout === 'string') spec.scheduling.timeout = { seconds: spec.scheduling.timeout.replace(/s$/, '') };
   return out;
+}
+
+// google.rpc.Status carrying a google.rpc.RetryInfo, as the service sends in `grpc-status-details-bin`.
+const rpcTypes = protobuf.Root.fromJSON({
+  nested: {
+    google: {
+      nested: {
+        protobuf: {
+          nested: {
+            Any: { fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } } },
+            Duration: { fields: { seconds: { type: 'int64', id: 1 }, nanos: { type: 'int32', id: 2 } } },
+          },
+        },
+        rpc: {
+          nested: {
+            Status: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 }, details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 } } },
+            RetryInfo: { fields: { retry_delay: { type: 'google.protobuf.Duration', id: 1 } } },
+          },
+        },
+      },
+    },
+  },
+});
+
+function statusDetails(code: number, message: string, retryDelaySec: number): Buffer {
+  const RetryInfo = rpcTypes.lookupType('google.rpc.RetryInfo');
+  const Status = rpcTypes.lookupType('google.rpc.Status');
+  const retry = RetryInfo.encode(RetryInfo.create({ retry_delay: { seconds: retryDelaySec, nanos: 0 } })).finish();
+  return Buffer.from(
+    Status.encode(Status.create({ code, message, details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }] })).finish(),
+  );
 }
 
 type Handler = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
@@ -141,7 +172,10 @@ export class VertexGrpcFake {
         const e = error instanceof FakeRpcError ? error : new FakeRpcError('INTERNAL', String(error));
         const last = this.service.calls.at(-1);
         if (last) last.outcome = e.status;
-        cb({ code: RPC_STATUS[e.status].code, details: e.message, metadata: new grpc.Metadata() });
+        const metadata = new grpc.Metadata();
+        const code = RPC_STATUS[e.status].code;
+        if (e.retryDelaySec !== undefined) metadata.set('grpc-status-details-bin', statusDetails(code, e.message, e.retryDelaySec));
+        cb({ code, details: e.message, metadata });
       }
     };
   }

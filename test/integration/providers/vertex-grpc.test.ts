@@ -134,6 +134,18 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     await p.close();
   });
 
+  it('honours the RetryInfo delay the service sends in the status details', async () => {
+    const p = await createVertexProvider(settings({ VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+    const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
+    fake.service.failNext({ verb: 'list', status: 'RESOURCE_EXHAUSTED', retryDelaySec: 42 });
+
+    const err = await p.poll([job]).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ProviderThrottledError);
+    expect((err as ProviderThrottledError).retryAfterMs).toBe(42_000);
+    await p.close();
+  });
+
   it('retries an UNAVAILABLE get within the poll and reports the job', async () => {
     const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
     fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_SUCCEEDED');
