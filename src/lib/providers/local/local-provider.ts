@@ -35,8 +35,14 @@ export class LocalProvider implements JobProvider {
   async submit(job: JobRecord): Promise<SubmitOutcome> {
     const dir = this.dir(job.id);
     const ref = { dir };
-    if (existsSync(join(dir, 'spec.json'))) return { ref, attached: true, status: 'running' };
-    await mkdir(dir, { recursive: true });
+    await mkdir(this.baseDir, { recursive: true });
+    try {
+      // Exclusive create: of two concurrent deliveries of the same dispatch, exactly one starts a run.
+      await mkdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { ref, attached: true, status: 'running' };
+      throw error;
+    }
     const specPath = join(dir, 'spec.json');
     await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }));
     const out = openSync(join(dir, 'stdout.txt'), 'a');
