@@ -4,6 +4,7 @@ import type { JobProvider, ProviderRegistry } from '../ports/provider.js';
 import { isAzureBatchConfigured } from './azure-batch/settings.js';
 import { isAzureMlConfigured } from './azure-ml/settings.js';
 import { isSageMakerConfigured } from './sagemaker/settings.js';
+import { isVertexConfigured } from './vertex/settings.js';
 import type { ProviderContext, ProviderModule } from './provider-context.js';
 
 type Env = Config['env'];
@@ -18,6 +19,7 @@ const PROVIDERS: Record<string, { isConfigured(env: Env): boolean; load(): Promi
   'azure-batch': { isConfigured: isAzureBatchConfigured, load: () => import('./azure-batch/index.js') },
   'azure-ml': { isConfigured: isAzureMlConfigured, load: () => import('./azure-ml/index.js') },
   sagemaker: { isConfigured: isSageMakerConfigured, load: () => import('./sagemaker/index.js') },
+  vertex: { isConfigured: isVertexConfigured, load: () => import('./vertex/index.js') },
 };
 
 export function createProviderRegistry(ctx: ProviderContext, extra: Record<string, JobProvider> = {}): ProviderRegistry {
