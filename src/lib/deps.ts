@@ -67,12 +67,8 @@ export async function createTransport(config: Config, blobs: BlobStore): Promise
       break;
     }
     case 'servicebus': {
-      // Resolved at run time: the Service Bus adapter is optional until that transport is chosen.
-      const specifier = './adapters/servicebus-transport.js';
-      const mod = (await import(specifier)) as {
-        ServiceBusTransport: { create(config: Config): Promise<QueueTransport> };
-      };
-      inner = await mod.ServiceBusTransport.create(config);
+      const { ServiceBusTransport } = await import('./adapters/servicebus-transport.js');
+      inner = await ServiceBusTransport.create(config);
       break;
     }
     default: {

@@ -1,3 +1,4 @@
+import { SERVICEBUS_SETTINGS } from './adapters/servicebus-settings.js';
 import { SETTINGS, type SettingInfo } from './config.js';
 import { AZURE_BATCH_SETTINGS } from './providers/azure-batch/settings.js';
 import { AZURE_ML_SETTINGS } from './providers/azure-ml/settings.js';
@@ -8,4 +9,4 @@ import { VERTEX_SETTINGS } from './providers/vertex/settings.js';
  * Every setting any part of the product reads: the core list plus each adapter's and provider's own.
  * README, local.settings.example.json and the Bicep app settings are checked against this.
  */
-export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...AZURE_BATCH_SETTINGS, ...AZURE_ML_SETTINGS, ...SAGEMAKER_SETTINGS, ...VERTEX_SETTINGS];
+export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...AZURE_BATCH_SETTINGS, ...AZURE_ML_SETTINGS, ...SAGEMAKER_SETTINGS, ...VERTEX_SETTINGS];

@@ -84,7 +84,7 @@ describe('parseAzureMlJobSpec', () => {
   });
 
   it('rejects unknown fields, so a typo is not silently dropped', () => {
-    expect(issuesOf(() => parseAzureMlJobSpec('command', { command: 'x', image: 'i', enviroment: 'e' }))).toEqual(['spec']);
+    expect(issuesOf(() => parseAzureMlJobSpec('command', { command: 'x', image: 'i', enviroment: 'e' }))).toEqual(['spec.enviroment']);
   });
 
   it('checks the metric against the task and normalises its spelling', () => {
