@@ -1,6 +1,7 @@
 import { classify } from './classify.js';
 import { deadLetterActor, deadLetterBatch, deadLetterIntake, deadLetterMl, deadLetterSpark } from './dead-letter.js';
 import type { FunctionDefinition } from './define.js';
+import { essedumExecuteCreate, essedumExecuteList, essedumExecuteLog, essedumExecuteStatus, essedumExecuteStop } from './essedum-execute.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
 import { jobsCancel } from './jobs-cancel.js';
@@ -29,6 +30,11 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   submitJobSeed,
   queuesStatus,
   healthCheck,
+  essedumExecuteCreate,
+  essedumExecuteList,
+  essedumExecuteStatus,
+  essedumExecuteLog,
+  essedumExecuteStop,
   classify,
   dispatchMl,
   dispatchBatch,

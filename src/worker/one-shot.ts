@@ -1,8 +1,30 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { commandSpecOf, ESSEDUM_EXECUTE_KIND } from '../lib/app/essedum/execute-spec.js';
 import type { JobSpec } from '../lib/core/job.js';
-import { simulateJob, type StopReason } from './simulate.js';
+import { parseEssedumSettings } from '../lib/essedum-settings.js';
+import { runCommand } from './run-command.js';
+import { simulateJob, type SimulationOutcome, type StopReason } from './simulate.js';
+
+/**
+ * Environment variable through which a parent (the local provider) hands a one-shot run the
+ * dispatch secrets of its job, as JSON. Never a file: nothing secret touches the disk. The run
+ * reads it once and deletes it from its own environment.
+ */
+export const DISPATCH_SECRETS_ENV = 'CJO_DISPATCH_SECRETS';
+
+function takeDispatchSecrets(): Record<string, string> {
+  const raw = process.env[DISPATCH_SECRETS_ENV];
+  delete process.env[DISPATCH_SECRETS_ENV];
+  if (!raw) return {};
+  try {
+    const parsed = z.record(z.string(), z.string()).safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
 
 /** The spec file handed to a one-shot run (local provider, Azure Batch resource file). */
 export const OneShotSpecSchema = z.object({
@@ -30,12 +52,10 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
     stop = 'cancel';
   };
   process.on('SIGTERM', onTerm);
-  console.log(`job ${input.jobId}: processing ${input.spec.rows} rows over ~${input.spec.estimated_runtime_sec * timeScale} s`);
-  const outcome = await simulateJob(input.jobId, input.spec, {
-    timeScale,
-    shouldStop: () => stop,
-    onProgress: (done, total) => console.log(`progress ${done}/${total}`),
-  });
+  const outcome: SimulationOutcome =
+    input.spec.kind === ESSEDUM_EXECUTE_KIND
+      ? await runCommandOnce(input.jobId, input.spec, outDir, () => stop)
+      : await simulateOnce(input.jobId, input.spec, timeScale, () => stop);
   process.off('SIGTERM', onTerm);
   const finishedAt = new Date().toISOString();
   let status: RunStatus;
@@ -60,4 +80,59 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
   }
   await writeFile(join(outDir, 'status.json'), JSON.stringify(status));
   return status.exitCode;
+}
+
+async function simulateOnce(jobId: string, spec: JobSpec, timeScale: number, stop: () => StopReason | undefined): Promise<SimulationOutcome> {
+  console.log(`job ${jobId}: processing ${spec.rows} rows over ~${spec.estimated_runtime_sec * timeScale} s`);
+  return simulateJob(jobId, spec, { timeScale, shouldStop: stop, onProgress: (done, total) => console.log(`progress ${done}/${total}`) });
+}
+
+/**
+ * An Essedum /execute job: runs its command here. Its output (secrets removed) becomes this
+ * process's stdout, which the local provider keeps as the job log; output files are copied to
+ * `<outDir>/outputs`.
+ */
+async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop: () => StopReason | undefined): Promise<SimulationOutcome> {
+  const secrets = takeDispatchSecrets();
+  const settings = parseEssedumSettings(process.env);
+  const started = Date.now();
+  const limitMs = (spec.max_runtime_sec ?? settings.commandTimeoutSec) * 1000;
+  let timedOut = false;
+  const result = await runCommand({
+    jobId,
+    spec: commandSpecOf(spec.spec),
+    secrets,
+    workDir: join(outDir, 'work'),
+    maxLogBytes: settings.maxLogBytes,
+    shouldStop: () => {
+      const s = stop();
+      if (s) return s;
+      if (Date.now() - started > limitMs) {
+        timedOut = true;
+        return 'timeout';
+      }
+      return undefined;
+    },
+    onOutputs: async (files) => {
+      for (const f of files) {
+        const target = join(outDir, 'outputs', f.name);
+        await mkdir(dirname(target), { recursive: true });
+        await copyFile(f.path, target);
+      }
+    },
+  });
+  process.stdout.write(result.log);
+  switch (result.kind) {
+    case 'succeeded':
+      return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `outputs/${o.name}`) } };
+    case 'failed':
+      return { kind: 'failed', code: result.code, message: result.message };
+    case 'stopped':
+      // A timeout is a failure of the job, not a cancel.
+      return timedOut ? { kind: 'failed', code: 'TIMEOUT', message: `the command ran longer than ${limitMs / 1000} s` } : { kind: 'stopped', reason: result.reason, rowsDone: 0 };
+    default: {
+      const unreachable: never = result;
+      throw new Error(`unhandled command outcome ${String(unreachable)}`);
+    }
+  }
 }

@@ -166,19 +166,20 @@ export async function executeLog(deps: Deps, id: string): Promise<{ logs: { cont
 }
 
 /**
- * `GET /execute/{id}/stop`: `true` when a stop was requested now or earlier and the task has not
- * finished otherwise; `false` for a task that had already completed or failed.
+ * `GET /execute/{id}/stop`: `true` when this call (or an earlier one still being carried out)
+ * stops the task; `false` when there was nothing left to stop (it had already finished), as the
+ * executors answered for a task that was neither waiting nor running.
  */
 export async function executeStop(deps: Deps, id: string): Promise<{ 'Task cancelled': boolean }> {
   const job = await executeJob(deps, id);
-  if (isTerminal(job.status)) return { 'Task cancelled': job.status === 'cancelled' };
+  if (isTerminal(job.status)) return { 'Task cancelled': false };
   const after = await cancelJob(deps, id, 'stop requested via Essedum /execute/{id}/stop').catch(async (error: unknown) => {
     // Finished between our read and the cancel: report what it finished as.
     const current = await deps.store.get(id);
     if (current && isTerminal(current.status)) return current;
     throw error;
   });
-  return { 'Task cancelled': after.status === 'cancelling' || after.status === 'cancelled' };
+  return { 'Task cancelled': (after.status === 'cancelling' || after.status === 'cancelled') && !isTerminal(job.status) };
 }
 
 export interface TaskListItem {
@@ -194,8 +195,8 @@ export async function executeList(deps: Deps, max = 100): Promise<TaskListItem[]
   let token: string | undefined;
   // Jobs are listed newest first across all sources; bound the scan so a busy store cannot make
   // this call unbounded.
-  for (let page = 0; page < 20 && out.length < max; page++) {
-    const res = await deps.store.list({ limit: 500, ...(token && { continuationToken: token }) });
+  for (let page = 0; page < 10 && out.length < max; page++) {
+    const res = await deps.store.list({ limit: 200, ...(token && { continuationToken: token }) });
     for (const job of res.jobs) {
       if (job.source !== 'essedum-execute') continue;
       const pid = job.providerRef?.pid;

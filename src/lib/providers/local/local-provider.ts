@@ -4,7 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobRecord } from '../../core/job.js';
-import type { JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import { DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
 import type { ProviderContext } from '../provider-context.js';
 
 interface RunStatusFile {
@@ -32,7 +33,7 @@ export class LocalProvider implements JobProvider {
     return join(this.baseDir, jobId.replace(/[^A-Za-z0-9_-]/g, '_'));
   }
 
-  async submit(job: JobRecord): Promise<SubmitOutcome> {
+  async submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome> {
     const dir = this.dir(job.id);
     const ref = { dir };
     await mkdir(this.baseDir, { recursive: true });
@@ -50,7 +51,13 @@ export class LocalProvider implements JobProvider {
     try {
       const child = spawn(process.execPath, [...workerCommand(), '--once', '--spec', specPath, '--out', dir], {
         stdio: ['ignore', out, err],
-        env: { ...process.env, SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale) },
+        // Secrets reach the child only through its environment (never spec.json on disk); the
+        // child removes them from its environment before running anything.
+        env: {
+          ...process.env,
+          SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
+          ...(secrets && Object.keys(secrets).length > 0 && { [DISPATCH_SECRETS_ENV]: JSON.stringify(secrets) }),
+        },
       });
       child.on('error', () => undefined);
       await writeFile(join(dir, 'pid'), String(child.pid ?? ''));
