@@ -1,5 +1,4 @@
 import type { InvocationContext } from '@azure/functions';
-import { handleDeadLetter } from '../lib/app/handle-dead-letter.js';
 import { deps, messageBody, queueFunction, type QueueSetting } from './define.js';
 
 // Every queue's poison / dead-letter queue ends in the same handler: the job shows `failed` with the
@@ -11,7 +10,7 @@ function deadLetterFunction(name: string, queueSetting: QueueSetting) {
     queueSetting,
     deadLetter: true,
     handler: async (message: unknown, context: InvocationContext) => {
-      const d = await deps();
+      const [{ handleDeadLetter }, d] = await Promise.all([import('../lib/app/handle-dead-letter.js'), deps()]);
       const meta = context.triggerMetadata ?? {};
       const reason = typeof meta.deadLetterReason === 'string' ? meta.deadLetterReason : undefined;
       const description = typeof meta.deadLetterErrorDescription === 'string' ? meta.deadLetterErrorDescription : undefined;

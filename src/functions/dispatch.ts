@@ -1,4 +1,3 @@
-import { handleDispatchMessage } from '../lib/app/dispatch-job.js';
 import { deps, messageBody, queueFunction } from './define.js';
 
 // One function body, registered on both dispatch queues: the provider comes from the job's decision.
@@ -7,12 +6,18 @@ import { deps, messageBody, queueFunction } from './define.js';
 export const dispatchMl = queueFunction({
   name: 'dispatchMl',
   queueSetting: 'QUEUE_ML',
-  handler: async (message) => handleDispatchMessage(await deps(), messageBody(message)),
+  handler: async (message) => {
+    const [{ handleDispatchMessage }, d] = await Promise.all([import('../lib/app/dispatch-job.js'), deps()]);
+    await handleDispatchMessage(d, messageBody(message));
+  },
 });
 
 /** batch-jobs → the batch provider. */
 export const dispatchBatch = queueFunction({
   name: 'dispatchBatch',
   queueSetting: 'QUEUE_BATCH',
-  handler: async (message) => handleDispatchMessage(await deps(), messageBody(message)),
+  handler: async (message) => {
+    const [{ handleDispatchMessage }, d] = await Promise.all([import('../lib/app/dispatch-job.js'), deps()]);
+    await handleDispatchMessage(d, messageBody(message));
+  },
 });

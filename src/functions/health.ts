@@ -1,4 +1,3 @@
-import { health } from '../lib/app/queries.js';
 import { json } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -9,7 +8,8 @@ export const healthCheck = httpFunction({
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: async () => {
-    const report = await health(await deps());
+    const [{ health }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    const report = await health(d);
     return json(report.status === 'healthy' ? 200 : 503, report);
   },
 });

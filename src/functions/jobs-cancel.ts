@@ -1,4 +1,3 @@
-import { cancelJob } from '../lib/app/cancel-job.js';
 import { json, jobView } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -7,5 +6,8 @@ export const jobsCancel = httpFunction({
   name: 'jobsCancel',
   route: 'jobs/{id}/cancel',
   methods: ['POST'],
-  handler: async (request) => json(202, jobView(await cancelJob(await deps(), request.params.id ?? ''))),
+  handler: async (request) => {
+    const [{ cancelJob }, d] = await Promise.all([import('../lib/app/cancel-job.js'), deps()]);
+    return json(202, jobView(await cancelJob(d, request.params.id ?? '')));
+  },
 });

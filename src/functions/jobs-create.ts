@@ -1,4 +1,3 @@
-import { submitJob } from '../lib/app/submit-job.js';
 import { json, jobView, readJsonBody } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -8,7 +7,7 @@ export const jobsCreate = httpFunction({
   route: 'jobs',
   methods: ['POST'],
   handler: async (request) => {
-    const d = await deps();
+    const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
     const body = await readJsonBody(request, d.config.maxBodyBytes);
     const { job, replayed } = await submitJob(d, { body, mode: 'strict', source: 'api', idempotencyKey: request.headers.get('idempotency-key') });
     return json(202, jobView(job), { location: `/api/jobs/${job.id}`, ...(replayed && { 'idempotent-replayed': 'true' }) });

@@ -1,4 +1,3 @@
-import { jobEvents } from '../lib/app/queries.js';
 import { json } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -9,6 +8,7 @@ export const jobsEvents = httpFunction({
   methods: ['GET'],
   handler: async (request) => {
     const id = request.params.id ?? '';
-    return json(200, { jobId: id, events: await jobEvents(await deps(), id) });
+    const [{ jobEvents }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    return json(200, { jobId: id, events: await jobEvents(d, id) });
   },
 });

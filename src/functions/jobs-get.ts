@@ -1,4 +1,3 @@
-import { getJob } from '../lib/app/queries.js';
 import { json, jobView } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -7,5 +6,8 @@ export const jobsGet = httpFunction({
   name: 'jobsGet',
   route: 'jobs/{id}',
   methods: ['GET'],
-  handler: async (request) => json(200, jobView(await getJob(await deps(), request.params.id ?? ''))),
+  handler: async (request) => {
+    const [{ getJob }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    return json(200, jobView(await getJob(d, request.params.id ?? '')));
+  },
 });

@@ -1,4 +1,3 @@
-import { listJobs } from '../lib/app/queries.js';
 import { json, jobView } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -8,7 +7,8 @@ export const jobsList = httpFunction({
   route: 'jobs',
   methods: ['GET'],
   handler: async (request) => {
-    const page = await listJobs(await deps(), Object.fromEntries(request.query.entries()));
+    const [{ listJobs }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    const page = await listJobs(d, Object.fromEntries(request.query.entries()));
     return json(200, { jobs: page.jobs.map(jobView), ...(page.continuationToken && { continuationToken: page.continuationToken }) });
   },
 });

@@ -1,4 +1,3 @@
-import { jobResult } from '../lib/app/queries.js';
 import { json } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -7,5 +6,8 @@ export const jobsResult = httpFunction({
   name: 'jobsResult',
   route: 'jobs/{id}/result',
   methods: ['GET'],
-  handler: async (request) => json(200, await jobResult(await deps(), request.params.id ?? '')),
+  handler: async (request) => {
+    const [{ jobResult }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    return json(200, await jobResult(d, request.params.id ?? ''));
+  },
 });

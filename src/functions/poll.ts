@@ -1,5 +1,3 @@
-import { pollProvider } from '../lib/app/poll-provider.js';
-import { reconcile as reconcileJobs } from '../lib/app/reconcile.js';
 import type { ProviderName } from '../lib/config.js';
 import { deps, timerFunction, type ScheduleSetting } from './define.js';
 
@@ -11,7 +9,8 @@ function poller(name: string, provider: ProviderName, scheduleSetting: ScheduleS
     name,
     scheduleSetting,
     handler: async (context) => {
-      const summary = await pollProvider(await deps(), provider);
+      const [{ pollProvider }, d] = await Promise.all([import('../lib/app/poll-provider.js'), deps()]);
+      const summary = await pollProvider(d, provider);
       if (summary.active > 0 || summary.error) context.log(JSON.stringify(summary));
     },
   });
@@ -28,7 +27,8 @@ export const reconcile = timerFunction({
   name: 'reconcile',
   scheduleSetting: 'RECONCILE_SCHEDULE',
   handler: async (context) => {
-    const summary = await reconcileJobs(await deps());
+    const [{ reconcile: reconcileJobs }, d] = await Promise.all([import('../lib/app/reconcile.js'), deps()]);
+    const summary = await reconcileJobs(d);
     if (summary.resent + summary.failed + summary.requeued > 0) context.log(JSON.stringify(summary));
   },
 });

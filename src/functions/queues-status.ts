@@ -1,10 +1,5 @@
-import { z } from 'zod';
-import { queueStatus } from '../lib/app/queries.js';
-import { parseOrThrow } from '../lib/core/job.js';
 import { json } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
-
-const StatusQuery = z.object({ detail: z.enum(['true', 'false']).optional() });
 
 /**
  * GET /api/queues/status — the seed's flat map (queue → waiting messages); with `?detail=true`,
@@ -15,9 +10,7 @@ export const queuesStatus = httpFunction({
   route: 'queues/status',
   methods: ['GET'],
   handler: async (request) => {
-    const { detail } = parseOrThrow(StatusQuery, Object.fromEntries(request.query.entries()));
-    const depths = await queueStatus(await deps());
-    if (detail === 'true') return json(200, depths);
-    return json(200, Object.fromEntries(Object.entries(depths).map(([q, d]) => [q, d.active])));
+    const [{ queueStatus }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
+    return json(200, await queueStatus(d, Object.fromEntries(request.query.entries())));
   },
 });

@@ -1,4 +1,3 @@
-import { submitJob } from '../lib/app/submit-job.js';
 import { json, readJsonBody } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
@@ -8,7 +7,7 @@ export const submitJobSeed = httpFunction({
   route: 'submit-job',
   methods: ['POST'],
   handler: async (request) => {
-    const d = await deps();
+    const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
     const body = await readJsonBody(request, d.config.maxBodyBytes);
     const { job } = await submitJob(d, { body, mode: 'lenient', source: 'submit-job', idempotencyKey: request.headers.get('idempotency-key') });
     return json(200, { status: 'submitted', job_id: job.id }, { location: `/api/jobs/${job.id}` });

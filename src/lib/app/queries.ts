@@ -56,6 +56,13 @@ export async function jobResult(deps: Deps, id: string): Promise<Record<string, 
 /** Blob names of the logs a worker or the local provider leaves beside the result. */
 export const logBlobNames = (jobId: string) => ({ stdout: `${jobId}/stdout.txt`, stderr: `${jobId}/stderr.txt` });
 
+const LogsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(1_048_576).default(65_536) });
+
+/** Reads `?tail=` (bytes from the end, default 64 KiB, at most 1 MiB). */
+export function parseLogsQuery(query: Record<string, string | undefined>): number {
+  return parseOrThrow(LogsQuerySchema, query).tail;
+}
+
 export async function jobLogs(deps: Deps, id: string, tailBytes: number): Promise<JobLogs> {
   const job = await getJob(deps, id);
   if (job.provider && job.provider !== WORKER_PROVIDER) {
@@ -72,10 +79,14 @@ export async function jobLogs(deps: Deps, id: string, tailBytes: number): Promis
   return { stdout: tail(out), stderr: tail(err), source: out || err ? 'results container' : 'none yet' };
 }
 
-export async function queueStatus(deps: Deps): Promise<Record<string, QueueDepth>> {
+const StatusQuerySchema = z.object({ detail: z.enum(['true', 'false']).optional() });
+
+/** Depth of every queue: the seed's flat `{queue: waiting}` map, or full detail with `detail=true`. */
+export async function queueStatus(deps: Deps, query: Record<string, string | undefined> = {}): Promise<Record<string, QueueDepth | number>> {
+  const { detail } = parseOrThrow(StatusQuerySchema, query);
   const names = Object.values(deps.config.queues);
   const depths = await Promise.all(names.map((q) => deps.queues.depth(q)));
-  return Object.fromEntries(names.map((q, i) => [q, depths[i]!]));
+  return Object.fromEntries(names.map((q, i) => [q, detail === 'true' ? depths[i]! : depths[i]!.active]));
 }
 
 export interface HealthReport {
