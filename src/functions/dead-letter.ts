@@ -11,13 +11,27 @@ function deadLetterFunction(name: string, queueSetting: QueueSetting) {
     deadLetter: true,
     handler: async (message: unknown, context: InvocationContext) => {
       const [{ handleDeadLetter }, d] = await Promise.all([import('../lib/app/handle-dead-letter.js'), deps()]);
-      const meta = context.triggerMetadata ?? {};
-      const reason = typeof meta.deadLetterReason === 'string' ? meta.deadLetterReason : undefined;
-      const description = typeof meta.deadLetterErrorDescription === 'string' ? meta.deadLetterErrorDescription : undefined;
+      const { reason, description } = deadLetterReasonOf(context.triggerMetadata ?? {});
       const queue = d.config.env[queueSetting] ?? queueSetting;
       await handleDeadLetter(d, messageBody(message), queue, { ...(reason && { reason }), ...(description && { description }) });
     },
   });
+}
+
+/**
+ * Service Bus puts the dead-letter reason in the message's application properties
+ * (`DeadLetterReason`, `DeadLetterErrorDescription`); the host exposes them in trigger metadata.
+ * Storage poison messages carry none (the reason then travels in the body, or defaults).
+ */
+export function deadLetterReasonOf(meta: Record<string, unknown>): { reason?: string; description?: string } {
+  const bags = [meta, meta.applicationProperties, meta.userProperties].filter((b): b is Record<string, unknown> => !!b && typeof b === 'object');
+  const pick = (...names: string[]) => {
+    for (const bag of bags) for (const n of names) if (typeof bag[n] === 'string' && bag[n]) return bag[n] as string;
+    return undefined;
+  };
+  const reason = pick('deadLetterReason', 'DeadLetterReason');
+  const description = pick('deadLetterErrorDescription', 'DeadLetterErrorDescription');
+  return { ...(reason && { reason }), ...(description && { description }) };
 }
 
 export const deadLetterIntake = deadLetterFunction('deadLetterIntake', 'QUEUE_INTAKE');

@@ -72,3 +72,27 @@ describe('redelivered messages never start a second run', () => {
     await r.post(`/api/jobs/${created.id}/cancel`, {});
   });
 });
+
+describe('Service Bus dead letters', () => {
+  let r: TestRunner;
+  beforeAll(async () => {
+    r = await startTestRunner({}, { workers: false });
+  });
+  afterAll(async () => r?.stop());
+
+  it('fail the job with the reason Service Bus recorded in the message properties', async () => {
+    const { deadLetterActor } = await import('../../src/functions/dead-letter.js');
+    const functions = (await import('@azure/functions')).default;
+    const created = (await (await r.post('/api/jobs', { rows: 1, latency_sensitive: true })).json()) as { id: string };
+    await waitFor(async () => ((await (await r.api(`/api/jobs/${created.id}`)).json()) as { status: string }).status, (s) => s === 'queued');
+    // What the host hands the dead-letter trigger: the original body, the reason in metadata.
+    const context = new functions.InvocationContext({
+      functionName: 'deadLetterActor',
+      triggerMetadata: { deliveryCount: 5, applicationProperties: { DeadLetterReason: 'MaxDeliveryCountExceeded', DeadLetterErrorDescription: 'Message could not be consumed after 5 delivery attempts.' } },
+    });
+    await deadLetterActor.handler({ jobId: created.id }, context);
+    const job = (await (await r.api(`/api/jobs/${created.id}`)).json()) as { status: string; error: { message: string } };
+    expect(job.status).toBe('failed');
+    expect(job.error.message).toBe('MaxDeliveryCountExceeded: Message could not be consumed after 5 delivery attempts.');
+  });
+});
