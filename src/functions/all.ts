@@ -2,6 +2,19 @@ import { classify } from './classify.js';
 import { deadLetterActor, deadLetterBatch, deadLetterIntake, deadLetterMl, deadLetterSpark } from './dead-letter.js';
 import type { FunctionDefinition } from './define.js';
 import { essedumExecuteCreate, essedumExecuteList, essedumExecuteLog, essedumExecuteStatus, essedumExecuteStop } from './essedum-execute.js';
+import {
+  essedumInferenceCancel,
+  essedumInferenceCreate,
+  essedumInferenceDelete,
+  essedumInferenceGet,
+  essedumInferenceList,
+  essedumProjectPipelineDelete,
+  essedumTrainingCancel,
+  essedumTrainingCreate,
+  essedumTrainingDelete,
+  essedumTrainingGet,
+  essedumTrainingList,
+} from './essedum-pipelines.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
 import { jobsCancel } from './jobs-cancel.js';
@@ -35,6 +48,18 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   essedumExecuteStatus,
   essedumExecuteLog,
   essedumExecuteStop,
+  // Literal routes (`…/list`) before the parameterised ones of the same depth.
+  essedumTrainingList,
+  essedumTrainingCreate,
+  essedumTrainingGet,
+  essedumTrainingCancel,
+  essedumTrainingDelete,
+  essedumProjectPipelineDelete,
+  essedumInferenceList,
+  essedumInferenceCreate,
+  essedumInferenceGet,
+  essedumInferenceCancel,
+  essedumInferenceDelete,
   classify,
   dispatchMl,
   dispatchBatch,

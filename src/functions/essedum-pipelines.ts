@@ -1,0 +1,145 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import {
+  cancelPipeline,
+  deletePipeline,
+  getPipeline,
+  listPipelines,
+  pipelineRecord,
+  PipelineNotFoundError,
+  submitPipeline,
+  TRAINING_TYPES,
+  type MlopsContext,
+  type TrainingType,
+} from '../lib/app/essedum/pipelines.js';
+import { json, readJsonBody } from '../lib/http/http.js';
+import { deps, httpFunction, type HttpHandler } from './define.js';
+import { ESSEDUM_NOT_FOUND } from './essedum-execute.js';
+
+/**
+ * The Essedum executors' MLOps pipeline routes (training and inference) on our providers. The
+ * backend's query parameters (`adapter_instance`, `project`, `isCached`, `isInstance`) are read;
+ * the Referer header is accepted and never dereferenced. Unknown ids answer the executors' 404 body.
+ */
+
+function mlops(request: HttpRequest): MlopsContext {
+  const q = (k: string) => request.query.get(k) ?? undefined;
+  const referer = request.headers.get('referer') ?? undefined;
+  return {
+    ...(q('adapter_instance') !== undefined && { adapterInstance: q('adapter_instance') }),
+    ...(q('project') !== undefined && { project: q('project') }),
+    ...(q('isCached') !== undefined && { isCached: q('isCached') }),
+    ...(q('isInstance') !== undefined && { isInstance: q('isInstance') }),
+    ...(referer !== undefined && { referer }),
+  };
+}
+
+function withPipelineNotFound(handler: HttpHandler): HttpHandler {
+  return async (request, context): Promise<HttpResponseInit> => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (error instanceof PipelineNotFoundError) return json(404, ESSEDUM_NOT_FOUND);
+      throw error;
+    }
+  };
+}
+
+const BASE = 'service/v1/pipelines';
+
+/** POST /api/service/v1/pipelines/training/{automl|custom_script|train} */
+export const essedumTrainingCreate = httpFunction({
+  name: 'essedumTrainingCreate',
+  route: `${BASE}/training/{trainingType}`,
+  methods: ['POST'],
+  handler: async (request) => {
+    const type = request.params.trainingType ?? '';
+    if (!(TRAINING_TYPES as readonly string[]).includes(type)) return json(404, ESSEDUM_NOT_FOUND);
+    const d = await deps();
+    const job = await submitPipeline(d, mlops(request), 'training', type as TrainingType, await readJsonBody(request, d.config.maxBodyBytes));
+    return json(200, pipelineRecord(job));
+  },
+});
+
+/** GET /api/service/v1/pipelines/training/list */
+export const essedumTrainingList = httpFunction({
+  name: 'essedumTrainingList',
+  route: `${BASE}/training/list`,
+  methods: ['GET'],
+  handler: async (request) => json(200, await listPipelines(await deps(), mlops(request), 'training')),
+});
+
+/** GET /api/service/v1/pipelines/training/{id}/get */
+export const essedumTrainingGet = httpFunction({
+  name: 'essedumTrainingGet',
+  route: `${BASE}/training/{id}/get`,
+  methods: ['GET'],
+  handler: withPipelineNotFound(async (request) => json(200, await getPipeline(await deps(), request.params.id ?? '', 'training'))),
+});
+
+/** GET /api/service/v1/pipelines/training/{id}/cancel */
+export const essedumTrainingCancel = httpFunction({
+  name: 'essedumTrainingCancel',
+  route: `${BASE}/training/{id}/cancel`,
+  methods: ['GET'],
+  handler: withPipelineNotFound(async (request) => json(200, await cancelPipeline(await deps(), request.params.id ?? '', 'training'))),
+});
+
+/** DELETE /api/service/v1/pipelines/training/{id}/delete */
+export const essedumTrainingDelete = httpFunction({
+  name: 'essedumTrainingDelete',
+  route: `${BASE}/training/{id}/delete`,
+  methods: ['DELETE'],
+  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? '', 'training'))),
+});
+
+/** DELETE /api/service/v1/projects_pipelines/{id}/delete — a pipeline of either type. */
+export const essedumProjectPipelineDelete = httpFunction({
+  name: 'essedumProjectPipelineDelete',
+  route: 'service/v1/projects_pipelines/{id}/delete',
+  methods: ['DELETE'],
+  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? ''))),
+});
+
+/** POST /api/service/v1/pipelines/inference */
+export const essedumInferenceCreate = httpFunction({
+  name: 'essedumInferenceCreate',
+  route: `${BASE}/inference`,
+  methods: ['POST'],
+  handler: async (request) => {
+    const d = await deps();
+    const job = await submitPipeline(d, mlops(request), 'inference', undefined, await readJsonBody(request, d.config.maxBodyBytes));
+    return json(200, pipelineRecord(job));
+  },
+});
+
+/** GET /api/service/v1/pipelines/inference/list */
+export const essedumInferenceList = httpFunction({
+  name: 'essedumInferenceList',
+  route: `${BASE}/inference/list`,
+  methods: ['GET'],
+  handler: async (request) => json(200, await listPipelines(await deps(), mlops(request), 'inference')),
+});
+
+/** POST|GET /api/service/v1/pipelines/inference/{id}/get */
+export const essedumInferenceGet = httpFunction({
+  name: 'essedumInferenceGet',
+  route: `${BASE}/inference/{id}/get`,
+  methods: ['GET', 'POST'],
+  handler: withPipelineNotFound(async (request) => json(200, await getPipeline(await deps(), request.params.id ?? '', 'inference'))),
+});
+
+/** POST|GET /api/service/v1/pipelines/inference/{id}/cancel */
+export const essedumInferenceCancel = httpFunction({
+  name: 'essedumInferenceCancel',
+  route: `${BASE}/inference/{id}/cancel`,
+  methods: ['GET', 'POST'],
+  handler: withPipelineNotFound(async (request) => json(200, await cancelPipeline(await deps(), request.params.id ?? '', 'inference'))),
+});
+
+/** DELETE /api/service/v1/pipelines/inference/{id} */
+export const essedumInferenceDelete = httpFunction({
+  name: 'essedumInferenceDelete',
+  route: `${BASE}/inference/{id}`,
+  methods: ['DELETE'],
+  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? '', 'inference'))),
+});
