@@ -29,6 +29,6 @@ export const reconcile = timerFunction({
   handler: async (context) => {
     const [{ reconcile: reconcileJobs }, d] = await Promise.all([import('../lib/app/reconcile.js'), deps()]);
     const summary = await reconcileJobs(d);
-    if (summary.resent + summary.failed + summary.requeued > 0) context.log(JSON.stringify(summary));
+    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0) context.log(JSON.stringify(summary));
   },
 });

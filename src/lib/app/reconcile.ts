@@ -1,5 +1,6 @@
 import { WORKER_PROVIDER } from '../core/classifier.js';
-import type { JobRecord, JobStatus } from '../core/job.js';
+import { isTerminal, type JobRecord, type JobStatus } from '../core/job.js';
+import { describeError } from '../errors.js';
 import { note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { failJob } from './fail-job.js';
@@ -12,6 +13,33 @@ export interface ReconcileSummary {
   readonly resent: number;
   readonly failed: number;
   readonly requeued: number;
+  readonly cleanedUp: number;
+}
+
+/** Finished jobs per provider offered for clean-up in one pass (newest first). */
+const CLEANUP_BATCH = 200;
+
+/**
+ * Offers each provider its recently finished jobs for clean-up (Batch deletes tasks and staged
+ * inputs after its retention; Azure ML archives finished jobs so its list calls stay short). Jobs a
+ * provider reports done are marked, so they are never offered again.
+ */
+export async function cleanupFinished(deps: Deps): Promise<number> {
+  let cleaned = 0;
+  for (const name of deps.providers.configured()) {
+    if (name === WORKER_PROVIDER) continue;
+    const provider = await deps.providers.get(name);
+    if (!provider.cleanup) continue;
+    const page = await deps.store.list({ provider: name, limit: CLEANUP_BATCH });
+    const candidates = page.jobs.filter((j) => isTerminal(j.status) && j.providerRef?.cleanedUp !== true);
+    if (candidates.length === 0) continue;
+    const done = new Set(await provider.cleanup(candidates));
+    for (const id of done) {
+      await deps.store.update(id, (c) => ({ job: { ...c, providerRef: { ...c.providerRef, cleanedUp: true } }, quiet: true as const }));
+      cleaned++;
+    }
+  }
+  return cleaned;
 }
 
 /**
@@ -58,5 +86,9 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
       requeued++;
     }
   }
-  return { resent, failed, requeued };
+  const cleanedUp = await cleanupFinished(deps).catch((error: unknown) => {
+    deps.log.warn('provider clean-up failed; will retry next pass', { error: describeError(error) });
+    return 0;
+  });
+  return { resent, failed, requeued, cleanedUp };
 }

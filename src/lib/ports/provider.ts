@@ -57,8 +57,11 @@ export interface JobProvider {
   /** Full result document, when the provider keeps one beyond the poll summary. */
   result?(job: JobRecord): Promise<Record<string, unknown> | undefined>;
   logs?(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined>;
-  /** Deletes provider-side leftovers of finished jobs older than the retention. */
-  cleanup?(jobs: readonly JobRecord[]): Promise<void>;
+  /**
+   * Deletes or archives provider-side leftovers of finished jobs (those past the provider's
+   * retention). Returns the ids it is done with; the others are offered again later.
+   */
+  cleanup?(jobs: readonly JobRecord[]): Promise<string[]>;
 }
 
 /** Provider registry: which provider runs a job, by name. */

@@ -198,8 +198,9 @@ export class AzureBatchProvider implements JobProvider {
     return { stdout: stdout ?? '', stderr: stderr ?? '', source: `batch:${batchJobId}/${taskId}` };
   }
 
-  async cleanup(jobs: readonly JobRecord[]): Promise<void> {
+  async cleanup(jobs: readonly JobRecord[]): Promise<string[]> {
     const cutoff = this.now() - this.settings.retentionSec * 1000;
+    const done: string[] = [];
     for (const job of jobs) {
       if (!isTerminal(job.status)) continue;
       const finished = Date.parse(job.finishedAt ?? job.updatedAt);
@@ -214,7 +215,9 @@ export class AzureBatchProvider implements JobProvider {
       await this.storage('delete the staged spec', () =>
         this.ctx.blobs.delete(this.settings.stagingContainer, blobNamesFor(job.id, this.settings.outputPrefix).spec),
       );
+      done.push(job.id);
     }
+    return done;
   }
 
   // ---- polling ---------------------------------------------------------------------------------

@@ -279,22 +279,31 @@ class AzureMlProvider implements JobProvider {
    * the job as read, with `isArchived: true`, PUT back (what the Python SDK's `jobs.archive` does).
    * Best effort per job: a job that cannot be archived only costs list pages later.
    */
-  async cleanup(jobs: readonly JobRecord[]): Promise<void> {
+  async cleanup(jobs: readonly JobRecord[]): Promise<string[]> {
+    const done: string[] = [];
     for (const job of jobs) {
       if (job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'cancelled') continue;
       const name = this.nameOf(job);
       const res = await this.client.send('GET', this.jobPath(name));
-      if (res.status === 404) continue;
+      if (res.status === 404) {
+        done.push(job.id);
+        continue;
+      }
       if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
       const doc = res.body as ArmJob & { properties?: Record<string, unknown> };
       const props = doc.properties ?? {};
       const native = typeof props.status === 'string' ? props.status : undefined;
       // Never archive a job that is still running at Azure ML, nor one that is not ours.
-      if (props.isArchived === true || native === undefined || !TERMINAL_NATIVE.has(native)) continue;
-      if ((props.tags as Record<string, unknown> | undefined)?.[this.settings.tagKey] !== job.id) continue;
+      if (native === undefined || !TERMINAL_NATIVE.has(native)) continue;
+      if (props.isArchived === true || (props.tags as Record<string, unknown> | undefined)?.[this.settings.tagKey] !== job.id) {
+        done.push(job.id);
+        continue;
+      }
       const { status: _readOnly, ...writable } = props;
       await this.client.send('PUT', this.jobPath(name), { properties: { ...writable, isArchived: true } });
+      done.push(job.id);
     }
+    return done;
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
