@@ -114,3 +114,16 @@ export async function jobState(deps: Deps, id: string): Promise<{ job: JobRecord
   if (!job) throw new Error(`job ${id} not found`);
   return { job, events };
 }
+
+/**
+ * True when a lease (or a history reason's actor) belongs to worker `workerId`: the owner is the
+ * worker id, or a run of that worker (`<workerId>/<run>`).
+ */
+export function ownedBy(owner: string | undefined, workerId: string): boolean {
+  return owner !== undefined && (owner === workerId || owner.startsWith(`${workerId}/`));
+}
+
+/** A pattern for the actor in history reasons: the worker id, optionally followed by `/<run>`. */
+export function actor(workerId: string): string {
+  return `${workerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/[0-9A-Za-z-]+)?`;
+}
