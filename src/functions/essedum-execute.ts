@@ -1,7 +1,9 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { EssedumTaskNotFoundError, executeList, executeLog, executeStatus, executeStop, submitExecute } from '../lib/app/essedum/execute.js';
 import { json, readJsonBody } from '../lib/http/http.js';
 import { deps, httpFunction, type HttpHandler } from './define.js';
+
+/** The use cases load on first invocation (zod and friends stay off the cold-start path). */
+const useCases = () => import('../lib/app/essedum/execute.js');
 
 /**
  * The Essedum executors' generic job API (`/execute…`), so the Essedum backend can use this
@@ -16,7 +18,8 @@ function withTaskNotFound(handler: HttpHandler): HttpHandler {
     try {
       return await handler(request, context);
     } catch (error) {
-      if (error instanceof EssedumTaskNotFoundError) return json(404, ESSEDUM_NOT_FOUND);
+      // By name: the error class lives in the lazily loaded use-case module.
+      if (error instanceof Error && error.name === 'EssedumTaskNotFoundError') return json(404, ESSEDUM_NOT_FOUND);
       throw error;
     }
   };
@@ -28,7 +31,7 @@ export const essedumExecuteCreate = httpFunction({
   route: 'execute',
   methods: ['POST'],
   handler: async (request) => {
-    const d = await deps();
+    const [{ submitExecute }, d] = await Promise.all([useCases(), deps()]);
     return json(201, await submitExecute(d, await readJsonBody(request, d.config.maxBodyBytes)));
   },
 });
@@ -38,7 +41,7 @@ export const essedumExecuteList = httpFunction({
   name: 'essedumExecuteList',
   route: 'execute',
   methods: ['GET'],
-  handler: async () => json(200, await executeList(await deps())),
+  handler: async () => json(200, await (await useCases()).executeList(await deps())),
 });
 
 /** GET /api/execute/{id}/getStatus */
@@ -46,7 +49,7 @@ export const essedumExecuteStatus = httpFunction({
   name: 'essedumExecuteStatus',
   route: 'execute/{id}/getStatus',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await executeStatus(await deps(), request.params.id ?? ''))),
+  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeStatus(await deps(), request.params.id ?? ''))),
 });
 
 /** GET /api/execute/{id}/getLog — `{"logs": {"content": "…"}}`. */
@@ -54,7 +57,7 @@ export const essedumExecuteLog = httpFunction({
   name: 'essedumExecuteLog',
   route: 'execute/{id}/getLog',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await executeLog(await deps(), request.params.id ?? ''))),
+  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeLog(await deps(), request.params.id ?? ''))),
 });
 
 /** GET /api/execute/{id}/stop — `{"Task cancelled": true|false}`. */
@@ -62,7 +65,7 @@ export const essedumExecuteStop = httpFunction({
   name: 'essedumExecuteStop',
   route: 'execute/{id}/stop',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await executeStop(await deps(), request.params.id ?? ''))),
+  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeStop(await deps(), request.params.id ?? ''))),
 });
 
 export const ESSEDUM_EXECUTE_FUNCTIONS = [essedumExecuteCreate, essedumExecuteList, essedumExecuteStatus, essedumExecuteLog, essedumExecuteStop] as const;

@@ -1,16 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import {
-  cancelPipeline,
-  deletePipeline,
-  getPipeline,
-  listPipelines,
-  pipelineRecord,
-  PipelineNotFoundError,
-  submitPipeline,
-  TRAINING_TYPES,
-  type MlopsContext,
-  type TrainingType,
-} from '../lib/app/essedum/pipelines.js';
+import type { MlopsContext, TrainingType } from '../lib/app/essedum/pipelines.js';
 import { json, readJsonBody } from '../lib/http/http.js';
 import { deps, httpFunction, type HttpHandler } from './define.js';
 import { ESSEDUM_NOT_FOUND } from './essedum-execute.js';
@@ -20,6 +9,12 @@ import { ESSEDUM_NOT_FOUND } from './essedum-execute.js';
  * backend's query parameters (`adapter_instance`, `project`, `isCached`, `isInstance`) are read;
  * the Referer header is accepted and never dereferenced. Unknown ids answer the executors' 404 body.
  */
+
+/** The use cases load on first invocation (zod and friends stay off the cold-start path). */
+const useCases = () => import('../lib/app/essedum/pipelines.js');
+
+/** Kept here (not imported) so the route table needs no use-case module; a unit test pins it to TRAINING_TYPES. */
+export const ROUTE_TRAINING_TYPES: readonly TrainingType[] = ['automl', 'custom_script', 'train'];
 
 function mlops(request: HttpRequest): MlopsContext {
   const q = (k: string) => request.query.get(k) ?? undefined;
@@ -38,7 +33,8 @@ function withPipelineNotFound(handler: HttpHandler): HttpHandler {
     try {
       return await handler(request, context);
     } catch (error) {
-      if (error instanceof PipelineNotFoundError) return json(404, ESSEDUM_NOT_FOUND);
+      // By name: the error class lives in the lazily loaded use-case module.
+      if (error instanceof Error && error.name === 'PipelineNotFoundError') return json(404, ESSEDUM_NOT_FOUND);
       throw error;
     }
   };
@@ -53,8 +49,8 @@ export const essedumTrainingCreate = httpFunction({
   methods: ['POST'],
   handler: async (request) => {
     const type = request.params.trainingType ?? '';
-    if (!(TRAINING_TYPES as readonly string[]).includes(type)) return json(404, ESSEDUM_NOT_FOUND);
-    const d = await deps();
+    if (!(ROUTE_TRAINING_TYPES as readonly string[]).includes(type)) return json(404, ESSEDUM_NOT_FOUND);
+    const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
     const job = await submitPipeline(d, mlops(request), 'training', type as TrainingType, await readJsonBody(request, d.config.maxBodyBytes));
     return json(200, pipelineRecord(job));
   },
@@ -65,7 +61,7 @@ export const essedumTrainingList = httpFunction({
   name: 'essedumTrainingList',
   route: `${BASE}/training/list`,
   methods: ['GET'],
-  handler: async (request) => json(200, await listPipelines(await deps(), mlops(request), 'training')),
+  handler: async (request) => json(200, await (await useCases()).listPipelines(await deps(), mlops(request), 'training')),
 });
 
 /** GET /api/service/v1/pipelines/training/{id}/get */
@@ -73,7 +69,7 @@ export const essedumTrainingGet = httpFunction({
   name: 'essedumTrainingGet',
   route: `${BASE}/training/{id}/get`,
   methods: ['GET'],
-  handler: withPipelineNotFound(async (request) => json(200, await getPipeline(await deps(), request.params.id ?? '', 'training'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).getPipeline(await deps(), request.params.id ?? '', 'training'))),
 });
 
 /** GET /api/service/v1/pipelines/training/{id}/cancel */
@@ -81,7 +77,7 @@ export const essedumTrainingCancel = httpFunction({
   name: 'essedumTrainingCancel',
   route: `${BASE}/training/{id}/cancel`,
   methods: ['GET'],
-  handler: withPipelineNotFound(async (request) => json(200, await cancelPipeline(await deps(), request.params.id ?? '', 'training'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).cancelPipeline(await deps(), request.params.id ?? '', 'training'))),
 });
 
 /** DELETE /api/service/v1/pipelines/training/{id}/delete */
@@ -89,7 +85,7 @@ export const essedumTrainingDelete = httpFunction({
   name: 'essedumTrainingDelete',
   route: `${BASE}/training/{id}/delete`,
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? '', 'training'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? '', 'training'))),
 });
 
 /** DELETE /api/service/v1/projects_pipelines/{id}/delete — a pipeline of either type. */
@@ -97,7 +93,7 @@ export const essedumProjectPipelineDelete = httpFunction({
   name: 'essedumProjectPipelineDelete',
   route: 'service/v1/projects_pipelines/{id}/delete',
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? ''))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? ''))),
 });
 
 /** POST /api/service/v1/pipelines/inference */
@@ -106,7 +102,7 @@ export const essedumInferenceCreate = httpFunction({
   route: `${BASE}/inference`,
   methods: ['POST'],
   handler: async (request) => {
-    const d = await deps();
+    const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
     const job = await submitPipeline(d, mlops(request), 'inference', undefined, await readJsonBody(request, d.config.maxBodyBytes));
     return json(200, pipelineRecord(job));
   },
@@ -117,7 +113,7 @@ export const essedumInferenceList = httpFunction({
   name: 'essedumInferenceList',
   route: `${BASE}/inference/list`,
   methods: ['GET'],
-  handler: async (request) => json(200, await listPipelines(await deps(), mlops(request), 'inference')),
+  handler: async (request) => json(200, await (await useCases()).listPipelines(await deps(), mlops(request), 'inference')),
 });
 
 /** POST|GET /api/service/v1/pipelines/inference/{id}/get */
@@ -125,7 +121,7 @@ export const essedumInferenceGet = httpFunction({
   name: 'essedumInferenceGet',
   route: `${BASE}/inference/{id}/get`,
   methods: ['GET', 'POST'],
-  handler: withPipelineNotFound(async (request) => json(200, await getPipeline(await deps(), request.params.id ?? '', 'inference'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).getPipeline(await deps(), request.params.id ?? '', 'inference'))),
 });
 
 /** POST|GET /api/service/v1/pipelines/inference/{id}/cancel */
@@ -133,7 +129,7 @@ export const essedumInferenceCancel = httpFunction({
   name: 'essedumInferenceCancel',
   route: `${BASE}/inference/{id}/cancel`,
   methods: ['GET', 'POST'],
-  handler: withPipelineNotFound(async (request) => json(200, await cancelPipeline(await deps(), request.params.id ?? '', 'inference'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).cancelPipeline(await deps(), request.params.id ?? '', 'inference'))),
 });
 
 /** DELETE /api/service/v1/pipelines/inference/{id} */
@@ -141,5 +137,5 @@ export const essedumInferenceDelete = httpFunction({
   name: 'essedumInferenceDelete',
   route: `${BASE}/inference/{id}`,
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await deletePipeline(await deps(), request.params.id ?? '', 'inference'))),
+  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? '', 'inference'))),
 });
