@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatEssedumDate } from '../../src/lib/app/essedum/dates.js';
-import { statusReply, taskStatus } from '../../src/lib/app/essedum/execute.js';
+import { commandTarget, statusReply, taskStatus } from '../../src/lib/app/essedum/execute.js';
+import { loadConfig } from '../../src/lib/config.js';
 import { ESSEDUM_EXECUTE_KIND, parseExecuteBody, SECRET_KEYS } from '../../src/lib/app/essedum/execute-spec.js';
 import { signV4, uriEncode } from '../../src/lib/app/essedum/s3.js';
 import { JOB_STATUSES, type JobRecord } from '../../src/lib/core/job.js';
@@ -152,5 +153,37 @@ describe('Essedum settings', () => {
     expect(() => parseEssedumSettings({ ESSEDUM_ADAPTERS: '{"x":{"provider":"aws"}}' })).toThrow(/ESSEDUM_ADAPTERS/);
     expect(() => parseEssedumSettings({ ESSEDUM_ADAPTERS: 'not json' })).toThrow(/not JSON/);
     expect(() => parseEssedumSettings({ ESSEDUM_EXECUTE_ENABLED: 'yes' })).toThrow(/ESSEDUM_EXECUTE_ENABLED/);
+  });
+});
+
+describe('where an /execute command runs', () => {
+  const cfg = (env: Record<string, string>) => loadConfig(env).classifier;
+  const spec = (over: Partial<JobRecord['spec']> = {}): JobRecord['spec'] => ({ ...job({}).spec, ...over });
+  const big = { rows: 6_000_000, estimated_runtime_sec: 0 }; // cost 6: the ml-jobs class
+
+  it('keeps the classifier’s choice when it is a worker, local or Azure Batch', () => {
+    expect(commandTarget(spec(), cfg({}), false)).toBeUndefined();
+    expect(commandTarget(spec({ latency_sensitive: true }), cfg({}), true)).toBeUndefined();
+    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), false)).toBeUndefined();
+  });
+
+  it('moves a command off an ML provider: to the batch provider, else the spark workers', () => {
+    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker' }), false)).toBe('batch-jobs');
+    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker', BATCH_JOBS_PROVIDER: 'azure-batch' }), true)).toBe('spark-jobs');
+  });
+
+  it('keeps commands that need storage credentials off Azure Batch, which never receives them', () => {
+    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), true)).toBe('spark-jobs');
+  });
+
+  it('refuses an explicit target that cannot run the command, naming configs.target', () => {
+    for (const [target, env, secrets] of [
+      ['sagemaker', {}, false],
+      ['azure-batch', {}, true],
+      ['nowhere', {}, false],
+    ] as const) {
+      expect(() => commandTarget(spec({ target }), cfg(env), secrets), target).toThrow(ValidationError);
+    }
+    expect(commandTarget(spec({ target: 'azure-batch' }), cfg({}), false)).toBe('azure-batch');
   });
 });

@@ -1,4 +1,4 @@
-import { classifyJob, WORKER_PROVIDER } from '../../core/classifier.js';
+import { classifyJob, WORKER_PROVIDER, type ClassifierConfig } from '../../core/classifier.js';
 import { isTerminal, SPEC_DEFAULTS, type JobRecord, type JobSpec, type JobStatus } from '../../core/job.js';
 import type { Deps } from '../../deps.js';
 import { FeatureDisabledError, NotFoundError, ValidationError } from '../../errors.js';
@@ -65,6 +65,28 @@ export function assertExecuteAllowed(deps: Deps): void {
   }
 }
 
+/**
+ * Where an /execute command may run, as a `target` (undefined: where the classifier puts it).
+ * Pure. Commands run on the workers, the local provider or Azure Batch, never on an ML provider:
+ * a cost class that would pick one falls back to the batch provider, else the spark workers. Azure
+ * Batch tasks never receive dispatch secrets, so a command whose artifacts need the caller's
+ * storage credentials goes to the spark workers instead. An explicit `configs.target` that breaks
+ * either rule is a 400, not a silent re-route.
+ */
+export function commandTarget(spec: JobSpec, config: ClassifierConfig, needsSecrets: boolean, storage = 'minio'): string | undefined {
+  const decision = classifyJob(spec, config);
+  if (!decision) throw new ValidationError([{ field: 'configs.target', message: `unknown target '${spec.target}'` }]);
+  const fits = (provider: string) => COMMAND_PROVIDERS.has(provider) && !(needsSecrets && provider === 'azure-batch');
+  if (fits(decision.provider)) return spec.target;
+  if (spec.target !== undefined) {
+    const why = COMMAND_PROVIDERS.has(decision.provider)
+      ? `Azure Batch, which cannot receive the ${storage} credentials needed for input_artifacts`
+      : `${decision.provider}, which cannot run shell commands`;
+    throw new ValidationError([{ field: 'configs.target', message: `'${spec.target}' runs on ${why}; use a worker queue or local` }]);
+  }
+  return fits(config.batchProvider) ? config.queues.batch : config.queues.spark;
+}
+
 export interface ExecuteAccepted {
   readonly task_id: string;
   readonly task_status: 'Submitted';
@@ -98,16 +120,9 @@ export async function submitExecute(deps: Deps, body: unknown): Promise<ExecuteA
     spec: { ...parsed.spec },
     ...(r.target !== undefined && { target: r.target }),
   };
-  const decision = classifyJob(spec, deps.config.classifier, deps.now());
-  if (!decision) throw new ValidationError([{ field: 'configs.target', message: `unknown target '${r.target}'` }]);
-  if (!COMMAND_PROVIDERS.has(decision.provider)) {
-    if (r.target !== undefined) {
-      throw new ValidationError([{ field: 'configs.target', message: `'${r.target}' runs on ${decision.provider}, which cannot run shell commands; use a worker queue, local or azure-batch` }]);
-    }
-    // The cost class would send it to an ML provider: run it on the batch provider, else a worker.
-    const { queues, batchProvider } = deps.config.classifier;
-    spec = { ...spec, target: COMMAND_PROVIDERS.has(batchProvider) ? queues.batch : queues.spark };
-  }
+  const needsSecrets = parsed.spec.storage !== 'local' && parsed.spec.input_artifacts.length > 0;
+  const target = commandTarget(spec, deps.config.classifier, needsSecrets, parsed.spec.storage);
+  if (target !== spec.target) spec = { ...spec, target };
   const secrets = Object.keys(parsed.secrets).length > 0 ? parsed.secrets : undefined;
   const { job } = await submitJob(deps, { body: undefined, mode: 'lenient', source: 'essedum-execute', spec, ...(secrets && { secrets }) });
   return { task_id: job.id, task_status: 'Submitted', log_path: logPathOf(deps, job.id) };
