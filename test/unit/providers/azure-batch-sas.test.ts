@@ -22,7 +22,7 @@ function entraService(requests: Array<{ startsOn: Date; expiresOn: Date }>): Blo
       value: Buffer.from('delegation-key-bytes-32-long!!!!').toString('base64'),
     };
     return key as never;
-  }) as BlobServiceClient['getUserDelegationKey'];
+  }) as unknown as BlobServiceClient['getUserDelegationKey'];
   return service;
 }
 
