@@ -89,6 +89,17 @@ describe('Essedum /execute through the local runner', () => {
     expect(list.find((x) => x.id === onLocal.taskId)?.status).toBe('COMPLETED');
   });
 
+  it('reads storage "local" artifacts from Blob Storage, on a queue worker (the only runner with blob access)', async () => {
+    await r.deps.blobs.ensure(['essedum-local-in']);
+    await r.deps.blobs.put('essedum-local-in', 'in/data.txt', 'from-blob-storage\n');
+    const t = await client.submit(body({ storage: 'local', bucket: 'essedum-local-in', input_artifacts: 'in/data.txt', command: 'cat inputs/in/data.txt', credentials: { endpoint: '', access_key: '', secret_key: '' } }));
+    ids.push(t.taskId);
+    expect((await client.waitFinished(t.taskId)).state).toBe('COMPLETED');
+    expect(await client.log(t.taskId)).toContain('from-blob-storage');
+    const job = await r.deps.store.get(t.taskId);
+    expect(job).toMatchObject({ provider: 'worker', queue: r.deps.config.queues.spark });
+  });
+
   it('ends a command that exits non-zero as ERROR, with its output and the exit code in the log', async () => {
     const worker = await client.submit(body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { latency_sensitive: true } }));
     const local = await client.submit(body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { target: 'local' } }));

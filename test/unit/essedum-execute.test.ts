@@ -162,28 +162,35 @@ describe('where an /execute command runs', () => {
   const big = { rows: 6_000_000, estimated_runtime_sec: 0 }; // cost 6: the ml-jobs class
 
   it('keeps the classifier’s choice when it is a worker, local or Azure Batch', () => {
-    expect(commandTarget(spec(), cfg({}), false)).toBeUndefined();
-    expect(commandTarget(spec({ latency_sensitive: true }), cfg({}), true)).toBeUndefined();
-    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), false)).toBeUndefined();
+    expect(commandTarget(spec(), cfg({}), 'none')).toBeUndefined();
+    expect(commandTarget(spec({ latency_sensitive: true }), cfg({}), 'credentials')).toBeUndefined();
+    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), 'none')).toBeUndefined();
   });
 
   it('moves a command off an ML provider: to the batch provider, else the spark workers', () => {
-    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker' }), false)).toBe('batch-jobs');
-    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker', BATCH_JOBS_PROVIDER: 'azure-batch' }), true)).toBe('spark-jobs');
+    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker' }), 'none')).toBe('batch-jobs');
+    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker', BATCH_JOBS_PROVIDER: 'azure-batch' }), 'credentials')).toBe('spark-jobs');
+  });
+
+  it('runs commands reading Blob Storage artifacts on the queue workers only', () => {
+    expect(commandTarget(spec(), cfg({}), 'blob-store')).toBe('spark-jobs');
+    expect(commandTarget(spec({ latency_sensitive: true }), cfg({}), 'blob-store')).toBeUndefined();
   });
 
   it('keeps commands that need storage credentials off Azure Batch, which never receives them', () => {
-    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), true)).toBe('spark-jobs');
+    expect(commandTarget(spec(), cfg({ BATCH_JOBS_PROVIDER: 'azure-batch' }), 'credentials')).toBe('spark-jobs');
   });
 
   it('refuses an explicit target that cannot run the command, naming configs.target', () => {
-    for (const [target, env, secrets] of [
-      ['sagemaker', {}, false],
-      ['azure-batch', {}, true],
-      ['nowhere', {}, false],
+    for (const [target, needs] of [
+      ['sagemaker', 'none'],
+      ['azure-batch', 'credentials'],
+      ['local', 'blob-store'],
+      ['nowhere', 'none'],
     ] as const) {
-      expect(() => commandTarget(spec({ target }), cfg(env), secrets), target).toThrow(ValidationError);
+      expect(() => commandTarget(spec({ target }), cfg({}), needs), target).toThrow(ValidationError);
     }
-    expect(commandTarget(spec({ target: 'azure-batch' }), cfg({}), false)).toBe('azure-batch');
+    expect(commandTarget(spec({ target: 'azure-batch' }), cfg({}), 'none')).toBe('azure-batch');
+    expect(commandTarget(spec({ target: 'local' }), cfg({}), 'credentials')).toBe('local');
   });
 });

@@ -66,23 +66,36 @@ export function assertExecuteAllowed(deps: Deps): void {
 }
 
 /**
- * Where an /execute command may run, as a `target` (undefined: where the classifier puts it).
- * Pure. Commands run on the workers, the local provider or Azure Batch, never on an ML provider:
- * a cost class that would pick one falls back to the batch provider, else the spark workers. Azure
- * Batch tasks never receive dispatch secrets, so a command whose artifacts need the caller's
- * storage credentials goes to the spark workers instead. An explicit `configs.target` that breaks
- * either rule is a 400, not a silent re-route.
+ * What a command's input artifacts need from the place it runs: nothing, the caller's storage
+ * credentials (dispatch secrets), or our Blob Storage (`storage: "local"`).
  */
-export function commandTarget(spec: JobSpec, config: ClassifierConfig, needsSecrets: boolean, storage = 'minio'): string | undefined {
+export type ArtifactNeeds = 'none' | 'credentials' | 'blob-store';
+
+const RUNS_WITH: Record<ArtifactNeeds, ReadonlySet<string>> = {
+  none: COMMAND_PROVIDERS,
+  // Azure Batch tasks never receive dispatch secrets.
+  credentials: new Set([WORKER_PROVIDER, 'local']),
+  // Only the queue workers hold a Blob Storage client; one-shot runs (local, Batch) have none.
+  'blob-store': new Set([WORKER_PROVIDER]),
+};
+
+/**
+ * Where an /execute command may run, as a `target` (undefined: where the classifier puts it).
+ * Pure. Commands run on the workers, the local provider or Azure Batch — never on an ML provider —
+ * and only where their artifacts can be fetched ({@link ArtifactNeeds}). When the classifier's
+ * choice does not fit, the batch provider is used if it fits, else the spark workers. An explicit
+ * `configs.target` that does not fit is a 400, not a silent re-route.
+ */
+export function commandTarget(spec: JobSpec, config: ClassifierConfig, needs: ArtifactNeeds): string | undefined {
   const decision = classifyJob(spec, config);
   if (!decision) throw new ValidationError([{ field: 'configs.target', message: `unknown target '${spec.target}'` }]);
-  const fits = (provider: string) => COMMAND_PROVIDERS.has(provider) && !(needsSecrets && provider === 'azure-batch');
+  const fits = (provider: string) => RUNS_WITH[needs].has(provider);
   if (fits(decision.provider)) return spec.target;
   if (spec.target !== undefined) {
     const why = COMMAND_PROVIDERS.has(decision.provider)
-      ? `Azure Batch, which cannot receive the ${storage} credentials needed for input_artifacts`
+      ? `${decision.provider}, which cannot fetch these input_artifacts (${needs === 'credentials' ? 'it never receives storage credentials' : 'it has no Blob Storage access'})`
       : `${decision.provider}, which cannot run shell commands`;
-    throw new ValidationError([{ field: 'configs.target', message: `'${spec.target}' runs on ${why}; use a worker queue or local` }]);
+    throw new ValidationError([{ field: 'configs.target', message: `'${spec.target}' runs on ${why}; use ${needs === 'blob-store' ? 'a worker queue' : 'a worker queue or local'}` }]);
   }
   return fits(config.batchProvider) ? config.queues.batch : config.queues.spark;
 }
@@ -120,8 +133,8 @@ export async function submitExecute(deps: Deps, body: unknown): Promise<ExecuteA
     spec: { ...parsed.spec },
     ...(r.target !== undefined && { target: r.target }),
   };
-  const needsSecrets = parsed.spec.storage !== 'local' && parsed.spec.input_artifacts.length > 0;
-  const target = commandTarget(spec, deps.config.classifier, needsSecrets, parsed.spec.storage);
+  const needs: ArtifactNeeds = parsed.spec.input_artifacts.length === 0 ? 'none' : parsed.spec.storage === 'local' ? 'blob-store' : 'credentials';
+  const target = commandTarget(spec, deps.config.classifier, needs);
   if (target !== spec.target) spec = { ...spec, target };
   const secrets = Object.keys(parsed.secrets).length > 0 ? parsed.secrets : undefined;
   const { job } = await submitJob(deps, { body: undefined, mode: 'lenient', source: 'essedum-execute', spec, ...(secrets && { secrets }) });
