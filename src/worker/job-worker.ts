@@ -59,8 +59,12 @@ export class JobWorker {
     this.running = false;
     await this.loop;
     const all = Promise.all([...this.inFlight].map((f) => f.done));
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceSec * 1000));
-    if ((await Promise.race([all.then(() => 'done' as const), timer])) === 'timeout') {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const timer = new Promise<'timeout'>((r) => (graceTimer = setTimeout(() => r('timeout'), graceSec * 1000)));
+    const outcome = await Promise.race([all.then(() => 'done' as const), timer]);
+    // A pending grace timer would keep an in-process host (the local runner, tests) alive after stop.
+    clearTimeout(graceTimer);
+    if (outcome === 'timeout') {
       for (const f of this.inFlight) f.stop ??= 'release';
       await all;
     }
@@ -137,6 +141,20 @@ export class JobWorker {
     if (job.lease && job.lease.owner !== this.id && Date.parse(job.lease.until) > now) {
       // Another replica holds a live lease: this is a duplicate delivery. Look again after its lease.
       await message.abandon(Math.ceil((Date.parse(job.lease.until) - now) / 1000));
+      return;
+    }
+    if (message.deliveryCount > this.options.maxDeliveries) {
+      // Service Bus dead-letters a message past its max delivery count by itself; Storage Queues only
+      // count dequeues. Without this, a job that takes its worker down on every run (out of memory,
+      // a crash) would be restarted forever on Storage, where Service Bus gives up on it.
+      const description = `delivered ${message.deliveryCount} times (limit ${this.options.maxDeliveries}) without finishing`;
+      await this.finish(jobId, (j) =>
+        transition(j, 'failed', `dead-lettered by ${this.id}: ${MAX_DELIVERIES_REASON}: ${description}`, {
+          at: deps.now(),
+          patch: { lease: undefined, error: { code: 'DEAD_LETTERED', message: `${MAX_DELIVERIES_REASON}: ${description}` } },
+        }),
+      );
+      await message.deadLetter(MAX_DELIVERIES_REASON, description);
       return;
     }
 

@@ -145,4 +145,25 @@ describe('worker shutdown and crash on Storage Queues (worker processes)', () =>
     expect(done.job.progress).toEqual({ done: 1000, total: 1000, unit: 'rows' });
     await waitFor(() => r.deps.queues.depth(r.deps.config.queues.spark), (d) => d.active === 0 && d.deadLetter === 0, 30_000, 'the spark queue to drain');
   }, 150_000);
+
+  it('a job whose worker died on more deliveries than QUEUE_MAX_DELIVERIES is failed, not run again (as Service Bus dead-letters it)', async () => {
+    const a = spawnSpark();
+    const aId = await a.ready;
+    const id = await submit({ rows: 1000, estimated_runtime_sec: 3000 });
+    await waitFor(() => state(id), (s) => s.job.status === 'running' && ownedBy(s.job.lease?.owner, aId), 60_000, 'worker A to run the job');
+    a.kill('SIGKILL');
+    await a.exited;
+
+    // Storage counts dequeues but never moves a message aside by itself. A replica allowed a single
+    // delivery sees this message on its second delivery at the earliest: over the limit.
+    const b = startInProcessWorker(r.deps, 'spark', { timeScale: FAST_SCALE, workerId: 'spark-b-limit', maxDeliveries: 1 });
+    inProcess.push(b);
+    const failed = await waitFor(() => state(id), (s) => s.job.status === 'failed', 60_000, 'the job to be failed');
+
+    expect(failed.job.error?.code).toBe('DEAD_LETTERED');
+    expect(failed.job.error?.message).toMatch(/delivered \d+ times/);
+    expect(failed.job.attempts).toBe(1);
+    expect(failed.events.some((e) => e.reason.startsWith('taken over'))).toBe(false);
+    expect(failed.events.at(-1)?.reason).toMatch(/^dead-lettered by spark-b-limit: MaxDeliveryCountExceeded/);
+  }, 120_000);
 });
