@@ -9,7 +9,13 @@ import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
 import { logBlobNames } from '../lib/app/queries.js';
 import { saveResult } from '../lib/app/results.js';
 import type { ReceivedMessage } from '../lib/ports/queue.js';
-import { simulateJob, type StopReason } from './simulate.js';
+import { ESSEDUM_EXECUTE_KIND, commandSpecOf } from '../lib/app/essedum/execute-spec.js';
+import { parseEssedumSettings } from '../lib/essedum-settings.js';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from './run-command.js';
+import { simulateJob, type SimulationOutcome, type StopReason } from './simulate.js';
 
 export interface WorkerOptions {
   readonly mode: 'actor' | 'spark';
@@ -103,15 +109,16 @@ export class JobWorker {
 
   private async handle(message: ReceivedMessage, flight: InFlight): Promise<void> {
     let jobId: string;
+    let secrets: Record<string, string>;
     try {
-      jobId = parseJobMessage(message.body).jobId;
+      ({ jobId, secrets = {} } = parseJobMessage(message.body));
     } catch (error) {
       await message.deadLetter('InvalidMessage', describeError(error));
       return;
     }
     flight.jobId = jobId;
     try {
-      await this.execute(message, flight, jobId);
+      await this.execute(message, flight, jobId, secrets);
     } catch (error) {
       // Store or queue trouble: release for redelivery; past the limit, dead-letter and fail the job.
       const description = describeError(error);
@@ -125,7 +132,7 @@ export class JobWorker {
     }
   }
 
-  private async execute(message: ReceivedMessage, flight: InFlight, jobId: string): Promise<void> {
+  private async execute(message: ReceivedMessage, flight: InFlight, jobId: string, secrets: Record<string, string>): Promise<void> {
     const { deps } = this;
     const job = await deps.store.get(jobId);
     if (!job || isTerminal(job.status)) {
@@ -138,7 +145,7 @@ export class JobWorker {
       return;
     }
     const now = deps.now().getTime();
-    if (job.lease && job.lease.owner !== this.id && Date.parse(job.lease.until) > now) {
+    if (job.lease && Date.parse(job.lease.until) > now) {
       // Another replica holds a live lease: this is a duplicate delivery. Look again after its lease.
       await message.abandon(Math.ceil((Date.parse(job.lease.until) - now) / 1000));
       return;
@@ -158,19 +165,21 @@ export class JobWorker {
       return;
     }
 
-    // Claim: one conditional write decides who runs the job.
+    // Claim: one conditional write decides who runs the job. The owner is this *run*, not this
+    // worker: a redelivery inside the same process must not take over a run that is still going.
+    const runId = `${this.id}/${randomUUID().slice(0, 8)}`;
     const leaseUntil = () => new Date(deps.now().getTime() + this.leaseMs()).toISOString();
     const claimed = await deps.store.update(jobId, (c) => {
       if (isTerminal(c.status) || c.status === 'cancelling') return { job: c, unchanged: true };
-      if (c.lease && c.lease.owner !== this.id && Date.parse(c.lease.until) > deps.now().getTime()) return { job: c, unchanged: true };
-      const lease = { owner: this.id, until: leaseUntil() };
+      if (c.lease && Date.parse(c.lease.until) > deps.now().getTime()) return { job: c, unchanged: true };
+      const lease = { owner: runId, until: leaseUntil() };
       const attempts = c.attempts + 1;
       if (c.status === 'queued') {
-        return transition(c, 'dispatched', `claimed by ${this.id}`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+        return transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
       }
-      return note(c, `taken over by ${this.id} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+      return note(c, `taken over by ${runId} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
     });
-    if (claimed.lease?.owner !== this.id) {
+    if (claimed.lease?.owner !== runId) {
       if (isTerminal(claimed.status)) await message.complete();
       else await message.abandon(this.options.lockSec);
       return;
@@ -186,54 +195,60 @@ export class JobWorker {
       const t = deps.now().getTime();
       if (!force && t - lastBeat < this.options.heartbeatSec * 1000) return;
       lastBeat = t;
-      await message.renewLock();
+      // A lost message lock is not fatal: the lease on the job record is what keeps a redelivered
+      // copy from running the job again; that copy completes once it sees the job finished.
+      await message.renewLock().catch((error: unknown) => deps.log.warn('lock renewal failed; the lease still holds', { jobId, error: describeError(error) }));
       const current = await deps.store.update(jobId, (c) =>
-        c.lease?.owner === this.id && !isTerminal(c.status)
-          ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: this.id, until: leaseUntil() }, updatedAt: deps.now().toISOString() }, quiet: true as const }
+        c.lease?.owner === runId && !isTerminal(c.status)
+          ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: runId, until: leaseUntil() }, updatedAt: deps.now().toISOString() }, quiet: true as const }
           : { job: c, unchanged: true },
       ).catch(() => undefined);
       if (current?.status === 'cancelling') flight.stop ??= 'cancel';
-      if (current && current.lease?.owner !== this.id) flight.stop ??= 'release';
+      if (current && current.lease?.owner !== runId) flight.stop ??= 'release';
     };
 
-    const outcome = await simulateJob(jobId, job.spec, {
-      timeScale: this.options.timeScale,
-      onProgress: (done, total) => heartbeat(done, total),
-      shouldStop: () => {
-        if (!flight.stop && deps.now().getTime() - started > limitMs) flight.stop = 'timeout';
-        return flight.stop;
-      },
-    });
+    const shouldStop = () => {
+      if (!flight.stop && deps.now().getTime() - started > limitMs) flight.stop = 'timeout';
+      return flight.stop;
+    };
+    // An Essedum /execute job runs its command; every other job is the seed's simulated work.
+    let commandLog: string | undefined;
+    const outcome: SimulationOutcome =
+      job.spec.kind === ESSEDUM_EXECUTE_KIND
+        ? await this.runCommandJob(job, secrets, shouldStop, () => heartbeat(0, job.spec.rows), (log) => (commandLog = log))
+        : await simulateJob(jobId, job.spec, { timeScale: this.options.timeScale, onProgress: (done, total) => heartbeat(done, total), shouldStop });
 
     switch (outcome.kind) {
       case 'succeeded': {
         const info = await saveResult(deps, job, this.id, 'succeeded', outcome.result);
-        await this.writeLog(jobId, `${this.options.mode} worker ${this.id} processed ${String(outcome.result.rows_processed)} rows\n`);
-        await this.finish(jobId, (c) => transition(c, 'succeeded', `completed on ${this.id}`, { at: deps.now(), patch: { result: info, progress: { done: job.spec.rows, total: job.spec.rows, unit: 'rows' } } }));
-        await message.complete();
+        await this.writeLog(jobId, commandLog ?? `${this.options.mode} worker ${this.id} processed ${String(outcome.result.rows_processed)} rows\n`);
+        await this.finish(jobId, (c) => transition(c, 'succeeded', `completed on ${runId}`, { at: deps.now(), patch: { result: info, progress: { done: job.spec.rows, total: job.spec.rows, unit: 'rows' } } }));
+        await this.settle(message);
         return;
       }
       case 'failed': {
-        await this.writeLog(jobId, '', `${outcome.code}: ${outcome.message}\n`);
-        await this.finish(jobId, (c) => transition(c, 'failed', `failed on ${this.id}: ${outcome.message}`, { at: deps.now(), patch: { error: { code: outcome.code, message: outcome.message } } }));
-        await message.complete();
+        await this.writeLog(jobId, commandLog ?? '', `${outcome.code}: ${outcome.message}\n`);
+        await this.finish(jobId, (c) => transition(c, 'failed', `failed on ${runId}: ${outcome.message}`, { at: deps.now(), patch: { error: { code: outcome.code, message: outcome.message } } }));
+        await this.settle(message);
         return;
       }
       case 'stopped':
         switch (outcome.reason) {
           case 'cancel':
-            await this.finish(jobId, (c) => transition(c, 'cancelled', `stopped by ${this.id} after ${outcome.rowsDone} rows`, { at: deps.now() }));
-            await message.complete();
+            if (commandLog !== undefined) await this.writeLog(jobId, commandLog);
+            await this.finish(jobId, (c) => transition(c, 'cancelled', `stopped by ${runId} after ${outcome.rowsDone} rows`, { at: deps.now() }));
+            await this.settle(message);
             return;
           case 'timeout':
-            await this.finish(jobId, (c) => transition(c, 'failed', `timed out on ${this.id}`, { at: deps.now(), patch: { error: { code: 'TIMEOUT', message: `The job ran longer than ${limitMs / 1000} s.` } } }));
-            await message.complete();
+            if (commandLog !== undefined) await this.writeLog(jobId, commandLog, `TIMEOUT: the command ran longer than ${limitMs / 1000} s\n`);
+            await this.finish(jobId, (c) => transition(c, 'failed', `timed out on ${runId}`, { at: deps.now(), patch: { error: { code: 'TIMEOUT', message: `The job ran longer than ${limitMs / 1000} s.` } } }));
+            await this.settle(message);
             return;
           case 'release': {
             // Shutdown: give the job back. The partial run is discarded; it restarts from the beginning.
             const released = await deps.store.update(jobId, (c) =>
-              c.lease?.owner === this.id && (c.status === 'running' || c.status === 'dispatched')
-                ? transition(c, 'queued', `released by ${this.id} on shutdown after ${outcome.rowsDone} rows; will restart`, { at: deps.now(), patch: { lease: undefined, progress: undefined } })
+              c.lease?.owner === runId && (c.status === 'running' || c.status === 'dispatched')
+                ? transition(c, 'queued', `released by ${runId} on shutdown after ${outcome.rowsDone} rows; will restart`, { at: deps.now(), patch: { lease: undefined, progress: undefined } })
                 : { job: c, unchanged: true },
             );
             if (released.status === 'cancelling') {
@@ -254,6 +269,53 @@ export class JobWorker {
         throw new Error(`unhandled outcome ${String(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * Runs an /execute job's command in this worker's container. Its secrets (storage credentials)
+   * come from the queue message only and are dropped when this returns.
+   */
+  private async runCommandJob(
+    job: JobRecord,
+    secrets: Record<string, string>,
+    shouldStop: () => StopReason | undefined,
+    onTick: () => Promise<void>,
+    setLog: (log: string) => void,
+  ): Promise<SimulationOutcome> {
+    const { deps } = this;
+    const settings = parseEssedumSettings(deps.config.env);
+    const container = deps.config.containers.results;
+    const result = await runCommand({
+      jobId: job.id,
+      spec: commandSpecOf(job.spec.spec),
+      secrets,
+      workDir: join(tmpdir(), `cjo-exec-${job.id}-${randomUUID().slice(0, 8)}`),
+      maxLogBytes: settings.maxLogBytes,
+      shouldStop,
+      onTick,
+      readLocalArtifact: (c, name) => deps.blobs.get(c, name),
+      onOutputs: async (files) => {
+        for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));
+      },
+    });
+    setLog(result.log);
+    switch (result.kind) {
+      case 'succeeded':
+        return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `${container}/${job.id}/outputs/${o.name}`) } };
+      case 'failed':
+        return { kind: 'failed', code: result.code, message: result.message };
+      case 'stopped':
+        return { kind: 'stopped', reason: result.reason, rowsDone: 0 };
+      default: {
+        const unreachable: never = result;
+        throw new Error(`unhandled command outcome ${String(unreachable)}`);
+      }
+    }
+  }
+
+  /** Completes a message whose job is finished; a lost lock only means a redelivered copy will do it. */
+  private async settle(message: ReceivedMessage): Promise<void> {
+    await message.complete().catch((error: unknown) => this.deps.log.warn('complete failed; a redelivered copy will find the job finished', { error: describeError(error) }));
   }
 
   private leaseMs(): number {

@@ -76,7 +76,7 @@ export class FakeS3 {
       secretKey: secret,
       date: new Date(t),
       payloadHash: String(payload),
-    }).authorization;
+    }).authorization ?? '';
     if (!expected.endsWith(`Signature=${signature}`) || !expected.includes(`SignedHeaders=${signedHeaders},`)) {
       return this.error(res, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.', record);
     }
