@@ -287,6 +287,15 @@ module azureMlAccess 'modules/azureml-access.bicep' = if (azureMlEnabled) {
 }
 
 // ---- Settings shared by the Function App and the workers -----------------------------------------
+@description('Let the Essedum /api/execute route run commands (in the workers or on Azure Batch, never in the Function App).')
+param essedumExecuteEnabled bool = false
+
+@description('Essedum adapter_instance → provider map, JSON, e.g. {"azureml-prod":{"provider":"azure-ml"}}.')
+param essedumAdapters string = '{}'
+
+@description('Provider for Essedum adapter instances not in essedumAdapters (azure-ml, sagemaker or vertex); empty refuses them.')
+param essedumDefaultAdapterProvider string = ''
+
 var sharedSettings = {
   // Identity-based connection "JobsStorage" (tables, queues, blobs of job data).
   JobsStorage__tableServiceUri: storage.outputs.tableEndpoint
@@ -341,6 +350,12 @@ var apiBaseSettings = {
   POLL_SAGEMAKER_SCHEDULE: sageMakerEnabled ? '0 * * * * *' : idlePollSchedule
   POLL_VERTEX_SCHEDULE: vertexEnabled ? '0 * * * * *' : idlePollSchedule
   RECONCILE_SCHEDULE: '0 */2 * * * *'
+  // Essedum-compatible routes. Running commands stays off until the operator turns it on; the
+  // adapters map is the operator's (never taken from a request).
+  ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
+  ESSEDUM_ADAPTERS: essedumAdapters
+  ESSEDUM_DEFAULT_ADAPTER_PROVIDER: essedumDefaultAdapterProvider
+  ESSEDUM_COMMAND_TIMEOUT_SEC: '3600'
 }
 
 // Azure Batch provider: Entra ID auth (no account key), the pool declared in modules/batch.bicep, and
@@ -394,6 +409,7 @@ var workerSettings = union(sharedSettings, {
   WORKER_LOCK_SEC: string(workerLockSec)
   WORKER_HEARTBEAT_SEC: '5'
   WORKER_SHUTDOWN_GRACE_SEC: string(workerShutdownGraceSec)
+  ESSEDUM_MAX_LOG_BYTES: '1048576'
 })
 var actorWorkerSettings = union(workerSettings, {
   WORKER_MODE: 'actor'

@@ -49,6 +49,7 @@ const PLATFORM_SETTINGS: Readonly<Record<string, string>> = {
   ServiceBus__credential: "identity-based connection 'ServiceBus'",
   ServiceBus__clientId: "identity-based connection 'ServiceBus': which user-assigned identity",
   AZURE_CLIENT_ID: 'DefaultAzureCredential: user-assigned identity for clients built without a client id',
+  WEBSITE_SITE_NAME: 'set by App Service on every Function App; tells Azure (function keys) from the local runner',
 };
 
 let main: BicepFile;
