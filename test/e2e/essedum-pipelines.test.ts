@@ -117,6 +117,27 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     expect((other.json as Rec[]).map((x) => x.sourceId)).not.toContain(rec.sourceId);
   });
 
+  it('Azure ML: an inference body runs a batch-scoring command job at the workspace to COMPLETED', async () => {
+    const body = {
+      command: 'python score.py --model ${{inputs.model}} --data ${{inputs.data}} --out ${{outputs.scores}}',
+      environment: 'azureml:sklearn-scoring:3',
+      compute: 'cpu-cluster',
+      inputs: { model: { type: 'mlflow_model', uri: 'azureml:iris-model:1' }, data: { type: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/iris/' } },
+      outputs: { scores: { type: 'uri_folder' } },
+      displayName: 'iris-scoring',
+    };
+    const rec = await create('/service/v1/pipelines/inference', 'aml-adapter', body);
+    await waitStatus('inference', rec.sourceId, 'RUNNING');
+    const stored = JSON.stringify(aml.jobs.get(rec.sourceId));
+    expect(stored).toContain('"jobType":"Command"');
+    expect(stored).toContain('score.py');
+    aml.setStatus(rec.sourceId, 'Completed');
+    const done = await waitStatus('inference', rec.sourceId, 'COMPLETED');
+    expect(done.deployment).toMatchObject({ provider: 'azure-ml', kind: 'command' });
+    const list = await client.mlops('GET', '/service/v1/pipelines/inference/list', { adapterInstance: 'aml-adapter', project: 'proj-essedum' });
+    expect((list.json as Rec[]).map((x) => x.sourceId)).toContain(rec.sourceId);
+  });
+
   it('SageMaker: a train body becomes an Autopilot job, an inference body a transform job; a cancel ends CANCELLED', async () => {
     const train = await create('/service/v1/pipelines/training/train', 'sm-adapter', {
       RoleArn: ROLE,
@@ -177,8 +198,10 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     expect(bad.status).toBe(400);
     const fields = (bad.json as { errors: Array<{ field: string }> }).errors.map((e) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['dataset_name', 'target_column_name', 'task_type']));
+    // A SageMaker-shaped inference body sent to an Azure ML adapter is named field by field.
     const inferOnAml = await client.mlops('POST', '/service/v1/pipelines/inference', { adapterInstance: 'aml-adapter' }, { ModelName: 'x' });
     expect(inferOnAml.status).toBe(400);
+    expect((inferOnAml.json as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(expect.arrayContaining(['spec.ModelName']));
   });
 
   it('answers unknown ids and unknown training types with the executors’ 404 body; delete stops and keeps the record', async () => {

@@ -73,12 +73,12 @@ export function resolveAdapter(deps: Deps, ctx: MlopsContext): { adapter: string
 
 /** Body → `{kind, spec}` for a provider, by the provider's own Essedum translation. */
 export async function translate(provider: EssedumPipelineProvider, type: PipelineType, trainingType: TrainingType | undefined, body: unknown): Promise<{ kind: string; spec: Record<string, unknown> }> {
-  const unsupported = (what: string) => new ValidationError([{ field: '', message: `${provider} adapters do not support ${what}` }]);
   switch (provider) {
     case 'azure-ml': {
       const m = await import('../../providers/azure-ml/job-spec.js');
-      if (type === 'inference') throw unsupported('inference pipelines (use a SageMaker or Vertex AI adapter)');
-      if (trainingType === 'custom_script') return m.parseAzureMlJobSpec('command', body) as { kind: string; spec: Record<string, unknown> };
+      // Batch inference on Azure ML is a scoring script run as a command job; the executors' contract
+      // defines no other Azure ML inference body, so the body is that command job's spec.
+      if (type === 'inference' || trainingType === 'custom_script') return m.parseAzureMlJobSpec('command', body) as { kind: string; spec: Record<string, unknown> };
       return m.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
     }
     case 'sagemaker': {
