@@ -43,6 +43,16 @@ describe('HTTP contract: every client mistake is a 4xx problem naming the field'
     expect(seed.errors?.[0]?.field).toBe('rows');
   });
 
+  it("checks a cloud provider's job spec at submission, naming the field", async () => {
+    const sm = await problem(await r.post('/api/jobs', { target: 'sagemaker', kind: 'training', spec: { image: 'x', colour: 'red' } }, key));
+    expect(sm.status).toBe(400);
+    expect(sm.errors?.some((e) => e.field.startsWith('spec'))).toBe(true);
+    const aml = await problem(await r.post('/api/jobs', { target: 'azure-ml', kind: 'teleport', spec: {} }, key));
+    expect(aml.errors?.map((e) => e.field)).toContain('kind');
+    const vx = await problem(await r.post('/api/jobs', { target: 'vertex' }, key));
+    expect(vx.status).toBe(400);
+  });
+
   it('answers 415 for a body that is not JSON and 413 for one that is too large', async () => {
     const notJson = await r.api('/api/jobs', { method: 'POST', headers: { ...key, 'content-type': 'text/plain' }, body: 'rows=5' });
     expect((await problem(notJson)).code).toBe('UNSUPPORTED_MEDIA_TYPE');

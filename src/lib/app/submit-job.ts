@@ -38,6 +38,13 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
   }
 
+  // A job aimed at a cloud ML provider must carry a spec that provider accepts.
+  const decision = classifyJob(spec, deps.config.classifier);
+  if (decision && decision.provider !== 'worker' && (spec.kind !== undefined || spec.target === decision.provider)) {
+    const { validateProviderSpec } = await import('../providers/registry.js');
+    await validateProviderSpec(decision.provider, spec.kind, spec.spec);
+  }
+
   let id = newJobId(deps.now().getTime());
   const key = request.idempotencyKey?.trim();
   if (key) {

@@ -41,3 +41,30 @@ export function createProviderRegistry(ctx: ProviderContext, extra: Record<strin
     },
   };
 }
+
+/**
+ * Checks a job's provider-specific `kind`/`spec` at submission, so a bad spec is a 400 naming the
+ * field rather than a job that fails at dispatch. Loads only the provider's schema module (zod),
+ * never its SDK. Providers without job kinds accept anything.
+ */
+export async function validateProviderSpec(provider: string, kind: string | undefined, spec: Record<string, unknown> | undefined): Promise<void> {
+  switch (provider) {
+    case 'azure-ml': {
+      const { parseAzureMlJobSpec } = await import('./azure-ml/job-spec.js');
+      parseAzureMlJobSpec(kind, spec);
+      return;
+    }
+    case 'sagemaker': {
+      const { validateSageMakerSpec } = await import('./sagemaker/job-specs.js');
+      validateSageMakerSpec(kind, spec, { kind: 'kind', spec: 'spec' });
+      return;
+    }
+    case 'vertex': {
+      const { parseVertexJobSpec } = await import('./vertex/job-kinds.js');
+      parseVertexJobSpec({ ...(kind !== undefined && { kind }), ...(spec !== undefined && { spec }) });
+      return;
+    }
+    default:
+      return;
+  }
+}
