@@ -75,6 +75,11 @@ export class LocalProvider implements JobProvider {
   private async pollOne(job: JobRecord): Promise<PollReport> {
     const dir = this.dir(job.id);
     if (!existsSync(dir)) return { jobId: job.id, status: 'missing' };
+    // Liveness first, status file second: a child writes status.json and then exits, so a process
+    // seen dead here has already written its status (read in the other order, a run finishing
+    // between the two reads looked lost).
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
+    const alive = pid > 0 && isAlive(pid);
     const status = await readJson<RunStatusFile>(join(dir, 'status.json'));
     if (status) {
       switch (status.state) {
@@ -86,8 +91,7 @@ export class LocalProvider implements JobProvider {
           return { jobId: job.id, status: 'cancelled', nativeStatus: `exit ${status.exitCode}` };
       }
     }
-    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
-    if (pid > 0 && isAlive(pid)) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
+    if (alive) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
     // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
     if (existsSync(join(dir, 'cancel-requested'))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
     // No status file and no process: it crashed (or the machine restarted) before finishing.
