@@ -37,7 +37,9 @@ describe('classifyJob (readme preset, the default)', () => {
   });
 
   it('multiplies the cost of high-priority jobs by 1.5', () => {
-    expect(classify({ rows: 2_000_000, estimated_runtime_sec: 20, priority: 'high' }).cost).toBe(6);
+    const high = classify({ rows: 2_000_000, estimated_runtime_sec: 20, priority: 'high' });
+    expect(high.cost).toBe(6);
+    expect(high.explanation).toContain('cost = (2000000 rows × 0.000001 + 20 s × 0.1) × 1.5 (high priority) = 6');
     expect(classify({ rows: 2_000_000, estimated_runtime_sec: 20, priority: 'normal' }).cost).toBe(4);
   });
 

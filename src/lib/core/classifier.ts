@@ -102,7 +102,8 @@ export function classifyJob(spec: JobSpec, config: ClassifierConfig, now: Date =
 
 function explain(rule: RoutingRule, cost: number, w: ClassifierWeights, spec: JobSpec, queue: string, provider: string): string {
   const factor = spec.priority === 'high' ? ` × ${w.highPriorityFactor} (high priority)` : spec.priority === 'low' && w.lowPriorityFactor !== 1 ? ` × ${w.lowPriorityFactor} (low priority)` : '';
-  const formula = `cost = ${spec.rows} rows × ${w.perRow} + ${spec.estimated_runtime_sec} s × ${w.perSecond}${factor} = ${cost}`;
+  const sum = `${spec.rows} rows × ${w.perRow} + ${spec.estimated_runtime_sec} s × ${w.perSecond}`;
+  const formula = `cost = ${factor ? `(${sum})${factor}` : sum} = ${cost}`;
   switch (rule) {
     case 'target-queue':
       return `target '${spec.target}' forces queue ${queue} (provider ${provider}); ${formula}`;
