@@ -29,10 +29,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping workers, triggers, HTTP and Azurite…`);
+    // Workers get their grace period to finish or release jobs; past that (plus a margin), exit anyway.
+    const deadlineMs = (c.worker.shutdownGraceSec + 15) * 1000;
+    const timer = setTimeout(() => {
+      console.error('Shutdown took too long; exiting.');
+      process.exit(1);
+    }, deadlineMs);
+    timer.unref();
     await runner.stop();
+    console.log('Stopped.');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => void stop('SIGHUP'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 

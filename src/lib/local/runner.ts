@@ -68,8 +68,14 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
 
     const log = options.quiet ? () => undefined : (...args: unknown[]) => console.log(...args);
     const server = await startHttp(config, options.functions.filter((f): f is HttpFunction => f.kind === 'http'), log);
-    stops.push(() => new Promise<void>((r) => server.close(() => r())));
-    server.closeIdleConnections?.();
+    stops.push(
+      () =>
+        new Promise<void>((r) => {
+          server.close(() => r());
+          // Keep-alive connections would hold close() open until their clients hang up.
+          server.closeAllConnections();
+        }),
+    );
 
     const queueStops = options.functions
       .filter((f): f is QueueFunction => f.kind === 'queue')
