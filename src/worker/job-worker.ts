@@ -191,21 +191,34 @@ export class JobWorker {
     const started = deps.now().getTime();
     const limitMs = (job.spec.max_runtime_sec ?? deps.config.defaultMaxRuntimeSec) * 1000;
     let lastBeat = 0;
-    const heartbeat = async (done: number, total: number, force = false): Promise<void> => {
-      const t = deps.now().getTime();
-      if (!force && t - lastBeat < this.options.heartbeatSec * 1000) return;
-      lastBeat = t;
-      // A lost message lock is not fatal: the lease on the job record is what keeps a redelivered
-      // copy from running the job again; that copy completes once it sees the job finished.
-      await message.renewLock().catch((error: unknown) => deps.log.warn('lock renewal failed; the lease still holds', { jobId, error: describeError(error) }));
-      const current = await deps.store.update(jobId, (c) =>
-        c.lease?.owner === runId && !isTerminal(c.status)
-          ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: runId, until: leaseUntil() }, updatedAt: deps.now().toISOString() }, quiet: true as const }
-          : { job: c, unchanged: true },
-      ).catch(() => undefined);
-      if (current?.status === 'cancelling') flight.stop ??= 'cancel';
-      if (current && current.lease?.owner !== runId) flight.stop ??= 'release';
+    let lastDone = 0;
+    let beats: Promise<void> = Promise.resolve();
+    // One heartbeat at a time (the timer and progress both ask), at most one per heartbeatSec.
+    const heartbeat = (done: number, total: number): Promise<void> => {
+      lastDone = done;
+      beats = beats
+        .then(async () => {
+          const t = deps.now().getTime();
+          if (t - lastBeat < this.options.heartbeatSec * 1000) return;
+          lastBeat = t;
+          // A lost message lock is not fatal: the lease on the job record is what keeps a redelivered
+          // copy from running the job again; that copy completes once it sees the job finished.
+          await message.renewLock().catch((error: unknown) => deps.log.warn('lock renewal failed; the lease still holds', { jobId, error: describeError(error) }));
+          const current = await deps.store.update(jobId, (c) =>
+            c.lease?.owner === runId && !isTerminal(c.status)
+              ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: runId, until: leaseUntil() }, updatedAt: deps.now().toISOString() }, quiet: true as const }
+              : { job: c, unchanged: true },
+          ).catch(() => undefined);
+          if (current?.status === 'cancelling') flight.stop ??= 'cancel';
+          if (current && current.lease?.owner !== runId) flight.stop ??= 'release';
+        })
+        .catch(() => undefined);
+      return beats;
     };
+    // Beat on a timer as well as on progress: one simulation step (estimated runtime × scale / 50)
+    // can outlast the lock and the lease, and a run that beat only between steps lost its message
+    // mid-step to another replica, which took the job over while it was still running.
+    const pulse = setInterval(() => void heartbeat(lastDone, job.spec.rows), Math.max(50, (this.options.heartbeatSec * 1000) / 2));
 
     const shouldStop = () => {
       if (!flight.stop && deps.now().getTime() - started > limitMs) flight.stop = 'timeout';
@@ -213,10 +226,16 @@ export class JobWorker {
     };
     // An Essedum /execute job runs its command; every other job is the seed's simulated work.
     let commandLog: string | undefined;
-    const outcome: SimulationOutcome =
-      job.spec.kind === ESSEDUM_EXECUTE_KIND
-        ? await this.runCommandJob(job, secrets, shouldStop, () => heartbeat(0, job.spec.rows), (log) => (commandLog = log))
-        : await simulateJob(jobId, job.spec, { timeScale: this.options.timeScale, onProgress: (done, total) => heartbeat(done, total), shouldStop });
+    let outcome: SimulationOutcome;
+    try {
+      outcome =
+        job.spec.kind === ESSEDUM_EXECUTE_KIND
+          ? await this.runCommandJob(job, secrets, shouldStop, () => heartbeat(0, job.spec.rows), (log) => (commandLog = log))
+          : await simulateJob(jobId, job.spec, { timeScale: this.options.timeScale, onProgress: (done, total) => heartbeat(done, total), shouldStop });
+    } finally {
+      clearInterval(pulse);
+      await beats;
+    }
 
     switch (outcome.kind) {
       case 'succeeded': {

@@ -146,6 +146,32 @@ describe('worker shutdown and crash on Storage Queues (worker processes)', () =>
     await waitFor(() => r.deps.queues.depth(r.deps.config.queues.spark), (d) => d.active === 0 && d.deadLetter === 0, 30_000, 'the spark queue to drain');
   }, 150_000);
 
+  it('a run whose work steps outlast the lock keeps its message and lease: no takeover while the worker lives', async () => {
+    // At 0.2 a 3000 s estimate is 50 steps of 12 s: each step outlasts the 5 s lock and lease, so
+    // only heartbeats between steps would leave the message to the competing replica mid-step.
+    const a = spawnSpark({ SIMULATION_TIME_SCALE: '0.2' });
+    const aId = await a.ready;
+    const id = await submit({ rows: 1000, estimated_runtime_sec: 3000 });
+    await waitFor(() => state(id), (s) => s.job.status === 'running' && ownedBy(s.job.lease?.owner, aId), 60_000, 'worker A to run the job');
+    const b = startInProcessWorker(r.deps, 'spark', { timeScale: FAST_SCALE, workerId: 'spark-b-long-step' });
+    inProcess.push(b);
+
+    const afterStep = await waitFor(
+      () => state(id),
+      (s) => (s.job.progress?.done ?? 0) >= 20 || s.events.some((e) => e.reason.includes('spark-b-long-step')),
+      60_000,
+      'worker A to finish its first step (or lose the job)',
+    );
+    expect(afterStep.events.filter((e) => e.reason.includes('spark-b-long-step'))).toEqual([]);
+    expect(ownedBy(afterStep.job.lease?.owner, aId)).toBe(true);
+    expect(afterStep.job.attempts).toBe(1);
+    a.kill('SIGKILL');
+    await a.exited;
+    // Left to the replica, which restarts it once A's lease has lapsed.
+    const done = await waitFor(() => state(id), (s) => s.job.status === 'succeeded', 60_000, 'the replica to finish the job');
+    expect(done.job.attempts).toBe(2);
+  }, 120_000);
+
   it('a job whose worker died on more deliveries than QUEUE_MAX_DELIVERIES is failed, not run again (as Service Bus dead-letters it)', async () => {
     const a = spawnSpark();
     const aId = await a.ready;
