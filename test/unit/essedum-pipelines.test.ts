@@ -36,8 +36,9 @@ describe('translation of Essedum bodies', () => {
     await expect(translate('vertex', 'inference', undefined, BATCH_BODY)).resolves.toMatchObject({ kind: 'batch_prediction' });
   });
 
-  it('refuses inference on Azure ML and bodies the provider rejects, naming the field', async () => {
-    await expect(translate('azure-ml', 'inference', undefined, {})).rejects.toThrow(/inference/);
+  it('runs Azure ML inference as a command job and refuses bodies the provider rejects, naming the field', async () => {
+    await expect(translate('azure-ml', 'inference', undefined, { command: 'python score.py', environment: 'azureml:env:1' })).resolves.toMatchObject({ kind: 'command' });
+    await expect(translate('azure-ml', 'inference', undefined, {})).rejects.toMatchObject({ issues: expect.arrayContaining([expect.objectContaining({ field: 'spec.command' })]) });
     await expect(translate('sagemaker', 'training', 'train', { Bucket: 'b' })).rejects.toMatchObject({ issues: expect.arrayContaining([expect.objectContaining({ field: 'inputs' })]) });
   });
 
