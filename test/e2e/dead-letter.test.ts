@@ -95,4 +95,26 @@ describe('Service Bus dead letters', () => {
     expect(job.status).toBe('failed');
     expect(job.error.message).toBe('MaxDeliveryCountExceeded: Message could not be consumed after 5 delivery attempts.');
   });
+
+  it('never fail a job whose run is alive when a duplicate of its message is dead-lettered', async () => {
+    const { deadLetterSpark } = await import('../../src/functions/dead-letter.js');
+    const { transition } = await import('../../src/lib/core/state-machine.js');
+    const functions = (await import('@azure/functions')).default;
+    const created = (await (await r.post('/api/jobs', { rows: 1, target: r.deps.config.queues.spark })).json()) as { id: string };
+    await waitFor(async () => ((await (await r.api(`/api/jobs/${created.id}`)).json()) as { status: string }).status, (s) => s === 'queued');
+    // A worker is running it under a live lease.
+    const lease = { owner: 'spark-a/run1', until: new Date(Date.now() + 60_000).toISOString() };
+    await r.deps.store.update(created.id, (c) => transition(c, 'dispatched', 'claimed', { patch: { lease, provider: 'worker' } }));
+    await r.deps.store.update(created.id, (c) => transition(c, 'running', 'running'));
+    const context = new functions.InvocationContext({ functionName: 'deadLetterSpark', triggerMetadata: { applicationProperties: { DeadLetterReason: 'MaxDeliveryCountExceeded' } } });
+    await deadLetterSpark.handler({ jobId: created.id }, context);
+    const job = await r.deps.store.get(created.id);
+    expect(job?.status).toBe('running');
+    expect((await r.deps.store.events(created.id)).at(-1)?.reason).toContain('the run under spark-a/run1 is alive');
+    // Once the lease has run out (the worker died), the same dead letter fails the job.
+    await r.deps.store.update(created.id, (c) => ({ job: { ...c, lease: { ...lease, until: new Date(Date.now() - 1000).toISOString() } }, quiet: true as const }));
+    await deadLetterSpark.handler({ jobId: created.id }, context);
+    expect((await r.deps.store.get(created.id))?.status).toBe('failed');
+  });
 });
+

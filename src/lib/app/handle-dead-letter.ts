@@ -1,6 +1,8 @@
 import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
 import type { Deps } from '../deps.js';
 import { DEAD_LETTER_DESCRIPTION_FIELD, DEAD_LETTER_REASON_FIELD, type MessageBody } from '../ports/queue.js';
+import { isTerminal } from '../core/job.js';
+import { note } from '../core/state-machine.js';
 import { failJob } from './fail-job.js';
 import { MAX_DELIVERIES_REASON } from './process-message.js';
 
@@ -28,6 +30,17 @@ export async function handleDeadLetter(
     str(body[DEAD_LETTER_DESCRIPTION_FIELD]) ?? platformReason?.description ?? `the message failed on every delivery from ${sourceQueue}`;
   if (!jobId) {
     deps.log.error('dead-lettered message without a job id', { queue: sourceQueue, reason });
+    return;
+  }
+  // A dead-lettered *copy* of the message of a job that is running right now (a duplicate send, or
+  // the run's own message after a lost lock, put back each time it met the live lease) says nothing
+  // about the run: record it and let the run finish. A crashed run's lease expires, so crash loops
+  // still end here as failures.
+  const current = await deps.store.get(jobId);
+  if (current?.lease && Date.parse(current.lease.until) > deps.now().getTime() && !isTerminal(current.status)) {
+    await deps.store.update(jobId, (c) =>
+      note(c, `a copy of this job's message was dead-lettered from ${sourceQueue} (${reason}); the run under ${c.lease?.owner ?? '?'} is alive and continues`, { at: deps.now() }),
+    );
     return;
   }
   const job = await failJob(
