@@ -57,7 +57,13 @@ async function main(): Promise<void> {
     void worker
       .shutdown()
       .then(() => deps.queues.close())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          deps.log.error('shutdown failed', { worker: worker.id, error: error instanceof Error ? error.message : String(error) });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -21,6 +21,7 @@ export interface SimulationHooks {
 /** Upper bound on chunks: progress granularity without flooding the job record with writes. */
 const MAX_CHUNKS = 50;
 const MIN_CHUNK_MS = 50;
+const STOP_CHECK_MS = 250;
 
 /**
  * The seed's abstract job: process `rows` over `estimated_runtime_sec`. The work is split into
@@ -43,7 +44,13 @@ export async function simulateJob(jobId: string, spec: JobSpec, hooks: Simulatio
     const rowsEnd = Math.round(((i + 1) * spec.rows) / chunks);
     hash.update(`${rowsDone}-${rowsEnd};`);
     rowsDone = rowsEnd;
-    if (perChunkMs > 0) await new Promise((r) => setTimeout(r, perChunkMs));
+    // Wait in short slices so a stop (cancel, shutdown release, timeout) is honoured within a
+    // quarter second even when one chunk stands for minutes of simulated work.
+    for (let waited = 0; waited < perChunkMs; waited += STOP_CHECK_MS) {
+      await new Promise((r) => setTimeout(r, Math.min(STOP_CHECK_MS, perChunkMs - waited)));
+      const early = hooks.shouldStop?.();
+      if (early) return { kind: 'stopped', reason: early, rowsDone: Math.round((i * spec.rows) / chunks) };
+    }
     await hooks.onProgress?.(rowsDone, spec.rows);
   }
   const stop = hooks.shouldStop?.();

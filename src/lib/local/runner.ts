@@ -217,8 +217,12 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
   const newBatchThreshold = 8;
   const inFlight = new Set<Promise<unknown>>();
   let running = true;
-  const handle = (m: ReceivedMessage) =>
-    processMessage(
+  const lockSec = 60;
+  const handle = (m: ReceivedMessage) => {
+    // Like the host, keep the message locked while its handler runs (a slow provider call must not
+    // let a second copy be delivered).
+    const renewal = setInterval(() => void m.renewLock().catch(() => undefined), (lockSec / 3) * 1000);
+    return processMessage(
       m,
       async (body) => {
         const context = new InvocationContext({
@@ -230,7 +234,10 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
         await def.handler(body, context);
       },
       { maxDeliveries: deps.config.maxDeliveries },
-    ).catch((error: unknown) => log(`[${def.name}] settle failed`, error));
+    )
+      .catch((error: unknown) => log(`[${def.name}] settle failed`, error))
+      .finally(() => clearInterval(renewal));
+  };
   const loop = (async () => {
     let idle = 20;
     while (running) {
@@ -239,7 +246,7 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
         continue;
       }
       try {
-        const messages = await deps.queues.receive(queue, { maxMessages: batchSize, lockSec: 60, waitSec: 1 });
+        const messages = await deps.queues.receive(queue, { maxMessages: batchSize, lockSec, waitSec: 1 });
         if (messages.length === 0) {
           await sleep(idle);
           idle = Math.min(idleMs, idle * 2);
