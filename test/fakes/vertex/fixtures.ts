@@ -1,4 +1,5 @@
 import type { JobRecord, JobStatus, ProviderRef } from '../../../src/lib/core/job.js';
+import { providerJob } from '../../support/jobs.js';
 import { googleAuthLibrary } from 'google-gax';
 import { parseVertexSettings, type VertexSettings } from '../../../src/lib/providers/vertex/settings.js';
 import type { VertexRestFake } from './vertex-rest-fake.js';
@@ -33,27 +34,7 @@ let seq = 0;
 export function makeJob(kind: string | undefined, spec: Record<string, unknown> | undefined, over: Partial<JobRecord> = {}): JobRecord {
   seq++;
   const id = `j-01jd3m2x7k9q8w4e5r6t7y${String(seq).padStart(4, '0')}`;
-  return {
-    id,
-    status: 'dispatched' as JobStatus,
-    source: 'api',
-    spec: {
-      rows: 1000,
-      estimated_runtime_sec: 10,
-      priority: 'normal',
-      latency_sensitive: false,
-      data: {},
-      labels: {},
-      ...(kind !== undefined && { kind }),
-      ...(spec !== undefined && { spec }),
-    },
-    createdAt: '2026-11-23T10:00:00.000Z',
-    updatedAt: '2026-11-23T10:00:00.000Z',
-    provider: 'vertex',
-    attempts: 1,
-    eventSeq: 1,
-    ...over,
-  };
+  return providerJob('vertex', id, kind, spec, { createdAt: '2026-11-23T10:00:00.000Z', over });
 }
 
 /** The job after the use case applied a report: new status and handle. */

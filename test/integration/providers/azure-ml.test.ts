@@ -1,6 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, JobStatus, ProviderRef } from '../../../src/lib/core/job.js';
+import { providerJob } from '../../support/jobs.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import type { JobProvider } from '../../../src/lib/ports/provider.js';
 import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/azure-ml-provider.js';
@@ -26,28 +27,7 @@ class StubCredential implements TokenCredential {
 let counter = 0;
 function jobRecord(kind: string | undefined, spec: Record<string, unknown> | undefined, over: Partial<JobRecord> = {}): JobRecord {
   counter += 1;
-  const now = new Date().toISOString();
-  return {
-    id: `j-01jd3m2x7k9q8w4e5r6t7y${String(counter).padStart(4, '0')}`,
-    status: 'dispatched',
-    source: 'api',
-    spec: {
-      rows: 1000,
-      estimated_runtime_sec: 10,
-      priority: 'normal',
-      latency_sensitive: false,
-      data: {},
-      labels: { team: 'forecast' },
-      ...(kind !== undefined && { kind }),
-      ...(spec !== undefined && { spec }),
-    },
-    createdAt: now,
-    updatedAt: now,
-    provider: 'azure-ml',
-    attempts: 1,
-    eventSeq: 1,
-    ...over,
-  };
+  return providerJob('azure-ml', `j-01jd3m2x7k9q8w4e5r6t7y${String(counter).padStart(4, '0')}`, kind, spec, { body: { labels: { team: 'forecast' } }, over });
 }
 
 const commandSpec = {

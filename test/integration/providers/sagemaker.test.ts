@@ -2,6 +2,7 @@ import { SageMakerClient, ListTrainingJobsCommand } from '@aws-sdk/client-sagema
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
+import { providerJob } from '../../support/jobs.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
 import { createProvider, fromEssedumInference, fromEssedumTrain } from '../../../src/lib/providers/sagemaker/index.js';
@@ -42,28 +43,7 @@ function newId(): string {
 }
 
 function job(kind: string | undefined, spec: Record<string, unknown>, overrides: Partial<JobRecord> = {}): JobRecord {
-  return {
-    id: newId(),
-    status: 'dispatched',
-    source: 'api',
-    spec: {
-      rows: 1000,
-      estimated_runtime_sec: 10,
-      priority: 'normal',
-      latency_sensitive: false,
-      data: {},
-      labels: {},
-      max_runtime_sec: 3600,
-      ...(kind !== undefined && { kind }),
-      spec,
-    },
-    createdAt: CREATED,
-    updatedAt: CREATED,
-    provider: 'sagemaker',
-    attempts: 1,
-    eventSeq: 3,
-    ...overrides,
-  };
+  return providerJob('sagemaker', newId(), kind, spec, { body: { max_runtime_sec: 3600 }, createdAt: CREATED, over: { eventSeq: 3, ...overrides } });
 }
 
 const trainingSpec = {
