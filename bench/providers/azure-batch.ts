@@ -6,6 +6,7 @@ import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import { createAzureBatchProvider } from '../../src/lib/providers/azure-batch/azure-batch-provider.js';
 import { batchJobIdFor } from '../../src/lib/providers/azure-batch/mapping.js';
 import { countCalls, FakeBatchService } from '../../test/fakes/azure-batch/fake-batch-service.js';
+import { runWhenMain } from './standalone.js';
 
 const ACCOUNT = 'benchbatch';
 const KEY = randomBytes(32).toString('base64');
@@ -100,9 +101,4 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
 }
 
 // `npx tsx bench/providers/azure-batch.ts` prints the table on its own.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  benchPollCalls().then((r) => console.table(r), (e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, benchPollCalls);

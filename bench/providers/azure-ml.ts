@@ -3,6 +3,7 @@ import type { JobRecord } from '../../src/lib/core/job.js';
 import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/azure-ml-provider.js';
 import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.js';
 import { FakeAzureMl, type FakeJobStatus } from '../../test/fakes/azure-ml/fake-arm.js';
+import { runWhenMain } from './standalone.js';
 
 const TOKEN = 'bench-token';
 const credential: TokenCredential = {
@@ -82,9 +83,4 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
 }
 
 // `npx tsx bench/providers/azure-ml.ts` prints the table on its own.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  benchPollCalls().then((r) => console.table(r), (e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, benchPollCalls);

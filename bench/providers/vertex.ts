@@ -4,6 +4,7 @@ import type { VertexKind } from '../../src/lib/providers/vertex/job-kinds.js';
 import { fakeSettings, staticAuthClient } from '../../test/fakes/vertex/fixtures.js';
 import type { FakeKind } from '../../test/fakes/vertex/vertex-fake-service.js';
 import { VertexRestFake } from '../../test/fakes/vertex/vertex-rest-fake.js';
+import { runWhenMain } from './standalone.js';
 
 const PAGE = 100;
 const KINDS: readonly { kind: VertexKind; collection: FakeKind; running: string; succeeded: string; failed: string }[] = [
@@ -83,9 +84,4 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
 }
 
 // `npx tsx bench/providers/vertex.ts` prints the table on its own.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  benchPollCalls().then((r) => console.table(r), (e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, benchPollCalls);
