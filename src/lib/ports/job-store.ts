@@ -49,7 +49,7 @@ export interface JobStore {
   list(query: JobListQuery): Promise<JobPage>;
   /** Jobs a provider currently owns (dispatched, running, cancelling) — what its poller reads. */
   listActive(provider: string, limit?: number): Promise<JobRecord[]>;
-  /** Jobs in a non-active, non-terminal state for longer than a cutoff — the reconciler's input. */
+  /** Jobs in one status, newest first, through the status index — the reconciler's input. */
   listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
   /** Remembers an Idempotency-Key → job id, or returns what it was bound to before. */
   claimIdempotencyKey(key: string, jobId: string, requestHash: string): Promise<IdempotencyClaim>;
