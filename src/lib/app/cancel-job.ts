@@ -1,8 +1,8 @@
 import { WORKER_PROVIDER } from '../core/classifier.js';
-import { isTerminal, type JobRecord } from '../core/job.js';
+import type { JobRecord } from '../core/job.js';
 import { note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
-import { describeError, IllegalTransitionError, NotFoundError } from '../errors.js';
+import { describeError, IllegalTransitionError } from '../errors.js';
 
 /**
  * Cancels a job. Before it reaches a provider it ends `cancelled` at once; afterwards it becomes
@@ -11,10 +11,6 @@ import { describeError, IllegalTransitionError, NotFoundError } from '../errors.
  * Cancelling a finished job is a 409 (illegal transition); cancelling twice is harmless.
  */
 export async function cancelJob(deps: Deps, id: string, reason = 'cancel requested via API'): Promise<JobRecord> {
-  const job = await deps.store.get(id);
-  if (!job) throw new NotFoundError('Job', id);
-  if (isTerminal(job.status)) throw new IllegalTransitionError(job.status, 'cancelled', id);
-
   const updated = await deps.store.update(id, (current) => {
     switch (current.status) {
       case 'submitted':

@@ -1,7 +1,8 @@
 import { isTerminal, type JobError, type JobRecord } from '../core/job.js';
 import { transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
-import { describeError, isRetriable, OrchestratorError, ProviderRejectedError } from '../errors.js';
+import { describeError, isRetriable, NotFoundError, OrchestratorError, ProviderRejectedError } from '../errors.js';
+import type { JobUpdate } from '../ports/job-store.js';
 
 /** Error details safe to store and show: a code and a message, never a stack. */
 export function toJobError(error: unknown, fallbackCode = 'INTERNAL'): JobError {
@@ -10,15 +11,21 @@ export function toJobError(error: unknown, fallbackCode = 'INTERNAL'): JobError 
   return { code: fallbackCode, message: describeError(error) };
 }
 
-/** Moves a job to `failed` unless it already ended. Returns the record as it stands afterwards. */
+/** The update that fails a job, or leaves it alone if it already ended. */
+export function failedUpdate(current: JobRecord, error: JobError, reason: string, at: Date): JobUpdate {
+  return isTerminal(current.status)
+    ? { job: current, unchanged: true }
+    : transition(current, 'failed', reason, { at, patch: { error }, detail: { code: error.code } });
+}
+
+/** Moves a job to `failed` unless it already ended. `undefined` when there is no such job. */
 export async function failJob(deps: Deps, jobId: string, error: JobError, reason: string): Promise<JobRecord | undefined> {
-  const job = await deps.store.get(jobId);
-  if (!job) return undefined;
-  return deps.store.update(jobId, (current) =>
-    isTerminal(current.status)
-      ? { job: current, unchanged: true }
-      : transition(current, 'failed', reason, { at: deps.now(), patch: { error }, detail: { code: error.code } }),
-  );
+  try {
+    return await deps.store.update(jobId, (current) => failedUpdate(current, error, reason, deps.now()));
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Deps } from '../deps.js';
 import { DEAD_LETTER_DESCRIPTION_FIELD, DEAD_LETTER_REASON_FIELD, type MessageBody } from '../ports/queue.js';
 import { isTerminal } from '../core/job.js';
 import { note } from '../core/state-machine.js';
-import { failJob } from './fail-job.js';
+import { NotFoundError } from '../errors.js';
+import { failedUpdate } from './fail-job.js';
 import { MAX_DELIVERIES_REASON } from './process-message.js';
 
 /**
@@ -35,21 +36,19 @@ export async function handleDeadLetter(
   // A dead-lettered *copy* of the message of a job that is running right now (a duplicate send, or
   // the run's own message after a lost lock, put back each time it met the live lease) says nothing
   // about the run: record it and let the run finish. A crashed run's lease expires, so crash loops
-  // still end here as failures.
-  const current = await deps.store.get(jobId);
-  if (current?.lease && Date.parse(current.lease.until) > deps.now().getTime() && !isTerminal(current.status)) {
+  // still end here as failures. Deciding inside the update keeps the lease check and the failure on
+  // the same read.
+  const error = { code: 'DEAD_LETTERED', message: `${reason}: ${description}`, category: sourceQueue };
+  try {
     await deps.store.update(jobId, (c) =>
-      note(c, `a copy of this job's message was dead-lettered from ${sourceQueue} (${reason}); the run under ${c.lease?.owner ?? '?'} is alive and continues`, { at: deps.now() }),
+      c.lease && Date.parse(c.lease.until) > deps.now().getTime() && !isTerminal(c.status)
+        ? note(c, `a copy of this job's message was dead-lettered from ${sourceQueue} (${reason}); the run under ${c.lease.owner} is alive and continues`, { at: deps.now() })
+        : failedUpdate(c, error, `dead-lettered from ${sourceQueue}: ${reason}: ${description}`, deps.now()),
     );
-    return;
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    deps.log.warn('dead-lettered message for unknown job', { jobId, queue: sourceQueue });
   }
-  const job = await failJob(
-    deps,
-    jobId,
-    { code: 'DEAD_LETTERED', message: `${reason}: ${description}`, category: sourceQueue },
-    `dead-lettered from ${sourceQueue}: ${reason}: ${description}`,
-  );
-  if (!job) deps.log.warn('dead-lettered message for unknown job', { jobId, queue: sourceQueue });
 }
 
 function str(v: unknown): string | undefined {

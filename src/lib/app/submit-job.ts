@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { classifyJob } from '../core/classifier.js';
+import { classifyJob, WORKER_PROVIDER } from '../core/classifier.js';
 import { newJobId } from '../core/ids.js';
 import { parseSubmission, type JobRecord, type JobSource, type JobSpec } from '../core/job.js';
 import { creationEvent } from '../core/state-machine.js';
@@ -33,14 +33,13 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 export async function submitJob(deps: Deps, request: SubmitRequest): Promise<SubmitResult> {
   const spec = request.spec ?? parseSubmission(request.body, request.mode);
   // Validate the target now so a typo is a 400, not a failed job later.
-  if (spec.target !== undefined && !classifyJob(spec, deps.config.classifier)) {
+  const decision = classifyJob(spec, deps.config.classifier);
+  if (!decision) {
     const known = [...Object.values(deps.config.classifier.queues), ...deps.config.classifier.providers];
     throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
   }
-
   // A job aimed at a cloud ML provider must carry a spec that provider accepts.
-  const decision = classifyJob(spec, deps.config.classifier);
-  if (decision && decision.provider !== 'worker' && (spec.kind !== undefined || spec.target === decision.provider)) {
+  if (decision.provider !== WORKER_PROVIDER && (spec.kind !== undefined || spec.target === decision.provider)) {
     const { validateProviderSpec } = await import('../providers/registry.js');
     await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
