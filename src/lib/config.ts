@@ -262,12 +262,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return deepFreeze(config);
 }
 
-/** True when job storage is reachable by some connection (string or identity-based URIs). */
-export function hasStorageConnection(config: Config): boolean {
-  const s = config.storage;
-  return Boolean(s.connectionString || (s.tableServiceUri && s.queueServiceUri && s.blobServiceUri));
-}
-
 /** Connection string of an Azurite listening on the given ports (the well-known dev account). */
 export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }, host = '127.0.0.1'): string {
   // The Azurite development account key is public and documented; it is not a secret.
