@@ -12,7 +12,8 @@ function deadLetterFunction(name: string, queueSetting: QueueSetting) {
     handler: async (message: unknown, context: InvocationContext) => {
       const [{ handleDeadLetter }, d] = await Promise.all([import('../lib/app/handle-dead-letter.js'), deps()]);
       const { reason, description } = deadLetterReasonOf(context.triggerMetadata ?? {});
-      const queue = d.config.env[queueSetting] ?? queueSetting;
+      const { queueNameFor } = await import('../lib/config.js');
+      const queue = queueNameFor(d.config, queueSetting);
       await handleDeadLetter(d, messageBody(message), queue, { ...(reason && { reason }), ...(description && { description }) });
     },
   });

@@ -1,9 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { SettingName } from '../lib/config.js';
+import type { QueueSetting, SettingName } from '../lib/config.js';
 import { withProblems } from '../lib/http/http.js';
 
-/** Which queue a queue function listens to, by the setting that names it. */
-export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH'>;
+export type { QueueSetting };
 export type ScheduleSetting = Extract<SettingName, `POLL_${string}_SCHEDULE` | 'RECONCILE_SCHEDULE'>;
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;

@@ -262,6 +262,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return deepFreeze(config);
 }
 
+/** The settings that name queues; functions bind their queue by setting. */
+export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH'>;
+
+/** The queue a QUEUE_* setting names, with its default applied. */
+export function queueNameFor(config: Config, setting: QueueSetting): string {
+  switch (setting) {
+    case 'QUEUE_INTAKE':
+      return config.queues.intake;
+    case 'QUEUE_ACTOR':
+      return config.queues.actor;
+    case 'QUEUE_SPARK':
+      return config.queues.spark;
+    case 'QUEUE_ML':
+      return config.queues.ml;
+    case 'QUEUE_BATCH':
+      return config.queues.batch;
+    default: {
+      const unreachable: never = setting;
+      throw new Error(`unknown queue setting ${String(unreachable)}`);
+    }
+  }
+}
+
 /** Connection string of an Azurite listening on the given ports (the well-known dev account). */
 export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }, host = '127.0.0.1'): string {
   // The Azurite development account key is public and documented; it is not a secret.

@@ -5,7 +5,7 @@ import functions, { type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
 import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../../functions/define.js';
 import { processMessage } from '../app/process-message.js';
-import { azuriteConnectionString, loadConfig, type Config } from '../config.js';
+import { azuriteConnectionString, loadConfig, queueNameFor, type Config } from '../config.js';
 import { createDeps, ensureResources, setSharedDeps, type Deps } from '../deps.js';
 import { UnauthorizedError } from '../errors.js';
 import { problemResponse } from '../http/http.js';
@@ -184,25 +184,6 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
   const body = Buffer.from(await response.arrayBuffer());
   res.writeHead(response.status, headers);
   res.end(body);
-}
-
-function queueNameFor(config: Config, setting: QueueFunction['queueSetting']): string {
-  switch (setting) {
-    case 'QUEUE_INTAKE':
-      return config.queues.intake;
-    case 'QUEUE_ACTOR':
-      return config.queues.actor;
-    case 'QUEUE_SPARK':
-      return config.queues.spark;
-    case 'QUEUE_ML':
-      return config.queues.ml;
-    case 'QUEUE_BATCH':
-      return config.queues.batch;
-    default: {
-      const unreachable: never = setting;
-      throw new Error(`unknown queue setting ${String(unreachable)}`);
-    }
-  }
 }
 
 /**
