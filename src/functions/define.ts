@@ -1,9 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { QueueSetting, SettingName } from '../lib/config.js';
+import type { QueueSetting, ScheduleSetting } from '../lib/config.js';
 import { withProblems } from '../lib/http/http.js';
 
-export type { QueueSetting };
-export type ScheduleSetting = Extract<SettingName, `POLL_${string}_SCHEDULE` | 'RECONCILE_SCHEDULE'>;
+export type { QueueSetting, ScheduleSetting };
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 

@@ -129,7 +129,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly defaultMaxRuntimeSec: number;
   readonly stuckAfterSec: number;
-  readonly schedules: Readonly<Record<ProviderName | 'reconcile', string>>;
+  /** NCRONTAB schedule of each timer function, by the setting that names it. */
+  readonly schedules: Readonly<Record<ScheduleSetting, string>>;
   readonly worker: {
     readonly mode: 'actor' | 'spark';
     readonly concurrency: number;
@@ -232,12 +233,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultMaxRuntimeSec: parse('JOB_DEFAULT_MAX_RUNTIME_SEC', num('JOB_DEFAULT_MAX_RUNTIME_SEC', { min: 1, int: true })),
     stuckAfterSec: parse('JOB_STUCK_AFTER_SEC', num('JOB_STUCK_AFTER_SEC', { min: 1, int: true })),
     schedules: {
-      local: get('POLL_LOCAL_SCHEDULE')!,
-      'azure-batch': get('POLL_AZURE_BATCH_SCHEDULE')!,
-      'azure-ml': get('POLL_AZURE_ML_SCHEDULE')!,
-      sagemaker: get('POLL_SAGEMAKER_SCHEDULE')!,
-      vertex: get('POLL_VERTEX_SCHEDULE')!,
-      reconcile: get('RECONCILE_SCHEDULE')!,
+      POLL_LOCAL_SCHEDULE: get('POLL_LOCAL_SCHEDULE')!,
+      POLL_AZURE_BATCH_SCHEDULE: get('POLL_AZURE_BATCH_SCHEDULE')!,
+      POLL_AZURE_ML_SCHEDULE: get('POLL_AZURE_ML_SCHEDULE')!,
+      POLL_SAGEMAKER_SCHEDULE: get('POLL_SAGEMAKER_SCHEDULE')!,
+      POLL_VERTEX_SCHEDULE: get('POLL_VERTEX_SCHEDULE')!,
+      RECONCILE_SCHEDULE: get('RECONCILE_SCHEDULE')!,
     },
     worker: {
       mode: parse('WORKER_MODE', z.enum(['actor', 'spark'])),
@@ -261,6 +262,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (issues.length > 0) throw new ConfigurationError(`Invalid settings: ${issues.join('; ')}`);
   return deepFreeze(config);
 }
+
+/** The settings that hold timer schedules; timer functions bind their schedule by setting. */
+export type ScheduleSetting = Extract<SettingName, `POLL_${string}_SCHEDULE` | 'RECONCILE_SCHEDULE'>;
 
 /** The settings that name queues; functions bind their queue by setting. */
 export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH'>;

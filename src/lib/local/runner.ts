@@ -252,7 +252,7 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
 }
 
 function startTimer(config: Config, def: TimerFunction, log: (...a: unknown[]) => void): Cron {
-  const pattern = scheduleOf(config, def.scheduleSetting);
+  const pattern = config.schedules[def.scheduleSetting];
   const context = () => new InvocationContext({ functionName: def.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args) });
   // `protect`: a slow run is never overlapped by the next tick, as the host's singleton lock ensures.
   return new Cron(pattern, { protect: true }, async () => {
@@ -262,20 +262,6 @@ function startTimer(config: Config, def: TimerFunction, log: (...a: unknown[]) =
       log(`[${def.name}] failed`, error instanceof Error ? error.message : error);
     }
   });
-}
-
-function scheduleOf(config: Config, setting: TimerFunction['scheduleSetting']): string {
-  const byName: Record<string, string> = {
-    POLL_LOCAL_SCHEDULE: config.schedules.local,
-    POLL_AZURE_BATCH_SCHEDULE: config.schedules['azure-batch'],
-    POLL_AZURE_ML_SCHEDULE: config.schedules['azure-ml'],
-    POLL_SAGEMAKER_SCHEDULE: config.schedules.sagemaker,
-    POLL_VERTEX_SCHEDULE: config.schedules.vertex,
-    RECONCILE_SCHEDULE: config.schedules.reconcile,
-  };
-  const pattern = byName[setting];
-  if (!pattern) throw new Error(`no schedule for ${setting}`);
-  return pattern;
 }
 
 function sleep(ms: number): Promise<void> {
