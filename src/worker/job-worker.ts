@@ -5,6 +5,7 @@ import { note, transition } from '../lib/core/state-machine.js';
 import type { Deps } from '../lib/deps.js';
 import { describeError } from '../lib/errors.js';
 import { parseJobMessage } from '../lib/app/messages.js';
+import { failJob } from '../lib/app/fail-job.js';
 import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
 import { logBlobNames } from '../lib/app/queries.js';
 import { saveResult } from '../lib/app/results.js';
@@ -124,8 +125,7 @@ export class JobWorker {
       const description = describeError(error);
       this.deps.log.warn('job attempt failed', { worker: this.id, jobId, error: description });
       if (message.deliveryCount >= this.options.maxDeliveries) {
-        await this.finish(jobId, (j) => transition(j, 'failed', `dead-lettered by ${this.id}: ${MAX_DELIVERIES_REASON}: ${description}`, { at: this.deps.now(), patch: { error: { code: 'DEAD_LETTERED', message: description } } }));
-        await message.deadLetter(MAX_DELIVERIES_REASON, description);
+        await this.giveUp(message, jobId, description);
       } else {
         await message.abandon().catch(() => undefined);
       }
@@ -154,14 +154,7 @@ export class JobWorker {
       // Service Bus dead-letters a message past its max delivery count by itself; Storage Queues only
       // count dequeues. Without this, a job that takes its worker down on every run (out of memory,
       // a crash) would be restarted forever on Storage, where Service Bus gives up on it.
-      const description = `delivered ${message.deliveryCount} times (limit ${this.options.maxDeliveries}) without finishing`;
-      await this.finish(jobId, (j) =>
-        transition(j, 'failed', `dead-lettered by ${this.id}: ${MAX_DELIVERIES_REASON}: ${description}`, {
-          at: deps.now(),
-          patch: { lease: undefined, error: { code: 'DEAD_LETTERED', message: `${MAX_DELIVERIES_REASON}: ${description}` } },
-        }),
-      );
-      await message.deadLetter(MAX_DELIVERIES_REASON, description);
+      await this.giveUp(message, jobId, `delivered ${message.deliveryCount} times (limit ${this.options.maxDeliveries}) without finishing`);
       return;
     }
 
@@ -330,6 +323,12 @@ export class JobWorker {
         throw new Error(`unhandled command outcome ${String(unreachable)}`);
       }
     }
+  }
+
+  /** Past the delivery limit: fail the job (the dead-letter handler's wording) and dead-letter the message. */
+  private async giveUp(message: ReceivedMessage, jobId: string, description: string): Promise<void> {
+    await failJob(this.deps, jobId, { code: 'DEAD_LETTERED', message: `${MAX_DELIVERIES_REASON}: ${description}` }, `dead-lettered by ${this.id}: ${MAX_DELIVERIES_REASON}: ${description}`);
+    await message.deadLetter(MAX_DELIVERIES_REASON, description);
   }
 
   /** Completes a message whose job is finished; a lost lock only means a redelivered copy will do it. */
