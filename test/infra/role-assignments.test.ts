@@ -113,6 +113,44 @@ describe('role assignments in Bicep equal the table in docs/deploy.md', () => {
   });
 });
 
+describe('the role resolver (negative controls)', () => {
+  it('reports an assignment without a scope, a scope loop it does not follow, and resolves names through the module call', async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'roles-'));
+    try {
+      mkdirSync(join(dir, 'modules'));
+      writeFileSync(
+        join(dir, 'main.bicep'),
+        [
+          "var names = {\n  a: 'jobs'\n  b: 'jobindex'\n}",
+          "module id 'modules/identity.bicep' = {\n  name: 'id'\n  params: {\n    name: 'id-x-${names.a}'\n  }\n}",
+          "module acc 'modules/acc.bicep' = {\n  name: 'acc'\n  params: {\n    principal: id.outputs.principalId\n    tables: [\n      names.a\n      names.b\n    ]\n  }\n}",
+        ].join('\n'),
+      );
+      writeFileSync(join(dir, 'modules/identity.bicep'), "param name string\noutput principalId string = name\n");
+      writeFileSync(
+        join(dir, 'modules/acc.bicep'),
+        [
+          'param principal string',
+          'param tables array',
+          "resource t 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [for n in tables: {\n  name: n\n}]",
+          "resource good 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (n, i) in tables: {\n  name: 'x'\n  scope: t[i]\n  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')\n    principalId: principal\n  }\n}]",
+          "resource noScope 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n  name: 'y'\n  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '8e3af657-a8ff-443c-a75c-2fe8c4bcb635')\n    principalId: principal\n  }\n}",
+          "resource badLoop 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (n, i) in [\n  'z'\n]: {\n  name: 'z'\n  scope: t[i]\n  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')\n    principalId: principal\n  }\n}]",
+        ].join('\n'),
+      );
+      const parsed = await Promise.all(['main.bicep', 'modules/identity.bicep', 'modules/acc.bicep'].map(async (f) => ({ ...(await parseBicep(join(dir, f))), path: `x/${f}` })));
+      const result = roleRows(parsed[0]!, parsed);
+      expect(result.rows.map((r) => `${r.principal} ${r.scope}`)).toEqual(['id-x-… table jobs', 'id-x-… table jobindex']);
+      expect(result.problems.some((p) => /no scope/.test(p))).toBe(true);
+      expect(result.problems.some((p) => /loops over/.test(p))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('no identity is shared between the Function App, the workers and the Batch pool', () => {
   it('gives each component its own identity module', () => {
     const api = identitySymbol(moduleArg('functionApp', 'identityId'));
