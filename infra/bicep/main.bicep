@@ -141,12 +141,14 @@ var tableNames = {
   index: 'jobindex'
   idempotency: 'idempotency'
 }
+// Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
   results: 'job-results'
   payloads: 'job-payloads'
+  artifacts: 'essedum-artifacts'
   batchStaging: 'batch-staging'
-  deployment: 'app-package'
 }
+var deploymentContainerName = 'app-package'
 var batchPoolId = 'cjo-pool'
 
 var sageMakerEnabled = !empty(sageMakerRegion)
@@ -158,10 +160,38 @@ var azureBatchUsed = mlJobsProvider == 'azure-batch' || batchJobsProvider == 'az
 var idlePollSchedule = '0 17 3 * * *'
 
 // ---- Resources -----------------------------------------------------------------------------------
-module identity 'modules/identity.bicep' = {
-  name: 'identity'
+// One identity per component, never shared (docs/deploy.md "Role assignments"; modules/access.bicep).
+module apiIdentity 'modules/identity.bicep' = {
+  name: 'identity-api'
   params: {
-    name: 'id-cjo-${token}'
+    name: 'id-cjo-api-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module workerIdentity 'modules/identity.bicep' = {
+  name: 'identity-worker'
+  params: {
+    name: 'id-cjo-worker-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module workerPlatformIdentity 'modules/identity.bicep' = {
+  name: 'identity-worker-platform'
+  params: {
+    name: 'id-cjo-workerplatform-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module poolIdentity 'modules/identity.bicep' = {
+  name: 'identity-pool'
+  params: {
+    name: 'id-cjo-pool-${token}'
     location: location
     tags: tags
   }
@@ -174,7 +204,6 @@ module monitoring 'modules/monitoring.bicep' = {
     appInsightsName: 'appi-cjo-${token}'
     location: location
     tags: tags
-    principalId: identity.outputs.principalId
     dailyQuotaGb: logDailyCapGb
   }
 }
@@ -185,7 +214,6 @@ module storage 'modules/storage.bicep' = {
     name: 'stcjo${take(token, 17)}'
     location: location
     tags: tags
-    principalId: identity.outputs.principalId
     tableNames: [
       tableNames.jobs
       tableNames.index
@@ -194,17 +222,20 @@ module storage 'modules/storage.bicep' = {
     containerNames: [
       containerNames.results
       containerNames.payloads
+      containerNames.artifacts
       containerNames.batchStaging
-      containerNames.deployment
-    ]
-    queueNames: [
-      queueNames.intake
-      queueNames.actor
-      queueNames.spark
-      queueNames.ml
-      queueNames.batch
     ]
     stagingContainerName: containerNames.batchStaging
+  }
+}
+
+module hostStorage 'modules/host-storage.bicep' = {
+  name: 'host-storage'
+  params: {
+    name: 'sthcjo${take(token, 16)}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
   }
 }
 
@@ -214,7 +245,6 @@ module serviceBus 'modules/servicebus.bicep' = {
     name: 'sb-cjo-${token}'
     location: location
     tags: tags
-    principalId: identity.outputs.principalId
     queueNames: [
       queueNames.intake
       queueNames.actor
@@ -233,8 +263,6 @@ module keyVault 'modules/keyvault.bicep' = {
     name: 'kv-cjo-${take(token, 14)}'
     location: location
     tags: tags
-    principalId: identity.outputs.principalId
-    deployerPrincipalId: principalId
     secretValues: {
       'sagemaker-access-key-id': sageMakerAccessKeyId
       'sagemaker-secret-access-key': sageMakerSecretAccessKey
@@ -249,7 +277,6 @@ module registry 'modules/registry.bicep' = {
     name: 'crcjo${token}'
     location: location
     tags: tags
-    principalId: identity.outputs.principalId
   }
 }
 
@@ -259,10 +286,7 @@ module batch 'modules/batch.bicep' = {
     accountName: 'bacjo${take(token, 19)}'
     location: location
     tags: tags
-    identityId: identity.outputs.id
-    principalId: identity.outputs.principalId
-    // Auto-storage authenticates with the identity, whose blob role is granted in the storage module.
-    storageAccountId: storage.outputs.id
+    poolIdentityId: poolIdentity.outputs.id
     poolId: batchPoolId
     vmSize: batchVmSize
     imageReference: {
@@ -278,11 +302,55 @@ module batch 'modules/batch.bicep' = {
   }
 }
 
-module azureMlAccess 'modules/azureml-access.bicep' = if (azureMlEnabled) {
-  name: 'azureml-access'
+// Every role assignment (each identity, role and scope is listed in docs/deploy.md with the reason).
+module access 'modules/access.bicep' = {
+  name: 'access'
   params: {
-    workspaceName: azureMlWorkspaceName
-    principalId: identity.outputs.principalId
+    apiPrincipalId: apiIdentity.outputs.principalId
+    workerPrincipalId: workerIdentity.outputs.principalId
+    workerPlatformPrincipalId: workerPlatformIdentity.outputs.principalId
+    poolPrincipalId: poolIdentity.outputs.principalId
+    deployerPrincipalId: principalId
+    jobStorageAccountName: storage.outputs.name
+    hostStorageAccountName: hostStorage.outputs.name
+    apiTableNames: [
+      tableNames.jobs
+      tableNames.index
+      tableNames.idempotency
+    ]
+    workerTableNames: [
+      tableNames.jobs
+      tableNames.index
+    ]
+    apiContainerNames: [
+      containerNames.results
+      containerNames.payloads
+      containerNames.batchStaging
+    ]
+    workerContainerNames: [
+      containerNames.results
+      containerNames.payloads
+    ]
+    artifactsContainerName: containerNames.artifacts
+    serviceBusNamespaceName: serviceBus.outputs.name
+    apiQueueNames: [
+      queueNames.intake
+      queueNames.actor
+      queueNames.spark
+      queueNames.ml
+      queueNames.batch
+    ]
+    workerQueueNames: [
+      queueNames.actor
+      queueNames.spark
+    ]
+    // The pool starts with zero nodes, so AcrPull of the pool identity is in place long before a node
+    // pulls; the account must exist before its role assignment, hence the output (an implicit dependsOn).
+    batchAccountName: batch.outputs.name
+    registryName: registry.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    azureMlWorkspaceName: azureMlWorkspaceName
   }
 }
 
@@ -297,19 +365,14 @@ param essedumAdapters string = '{}'
 param essedumDefaultAdapterProvider string = ''
 
 var sharedSettings = {
-  // Identity-based connection "JobsStorage" (tables, queues, blobs of job data).
+  // Identity-based connection "JobsStorage" (tables and blobs of job data; no queue URI: Azure uses
+  // Service Bus, and no identity holds a Storage queue role).
   JobsStorage__tableServiceUri: storage.outputs.tableEndpoint
-  JobsStorage__queueServiceUri: storage.outputs.queueEndpoint
   JobsStorage__blobServiceUri: storage.outputs.blobEndpoint
   JobsStorage__credential: 'managedidentity'
-  JobsStorage__clientId: identity.outputs.clientId
   // Identity-based connection "ServiceBus" (triggers and the queue transport).
   ServiceBus__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
   ServiceBus__credential: 'managedidentity'
-  ServiceBus__clientId: identity.outputs.clientId
-  // DefaultAzureCredential picks the user-assigned identity from this in any client built without
-  // an explicit client id.
-  AZURE_CLIENT_ID: identity.outputs.clientId
   JOBS_TABLE: tableNames.jobs
   JOB_INDEX_TABLE: tableNames.index
   RESULTS_CONTAINER: containerNames.results
@@ -323,15 +386,29 @@ var sharedSettings = {
   SIMULATION_TIME_SCALE: '1'
 }
 
+// Which user-assigned identity each host's clients use: the connections' clientId settings, and
+// AZURE_CLIENT_ID for DefaultAzureCredential in any client built without an explicit client id.
+var apiIdentitySettings = {
+  JobsStorage__clientId: apiIdentity.outputs.clientId
+  ServiceBus__clientId: apiIdentity.outputs.clientId
+  AZURE_CLIENT_ID: apiIdentity.outputs.clientId
+}
+var workerIdentitySettings = {
+  JobsStorage__clientId: workerIdentity.outputs.clientId
+  ServiceBus__clientId: workerIdentity.outputs.clientId
+  AZURE_CLIENT_ID: workerIdentity.outputs.clientId
+}
+
 // ---- Function App settings -----------------------------------------------------------------------
 var apiBaseSettings = {
-  // Host storage, identity-based (Flex Consumption has no shared-key fallback here).
-  AzureWebJobsStorage__accountName: storage.outputs.name
+  // Host storage: its own account (modules/host-storage.bicep), identity-based (Flex Consumption has
+  // no shared-key fallback here).
+  AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
-  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  AzureWebJobsStorage__clientId: apiIdentity.outputs.clientId
   // Application Insights with Entra ID auth (local auth is disabled on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${apiIdentity.outputs.clientId};Authorization=AAD'
   IDEMPOTENCY_TABLE: tableNames.idempotency
   QUEUE_INTAKE: queueNames.intake
   QUEUE_ML: queueNames.ml
@@ -371,12 +448,13 @@ var batchSettings = {
   AZURE_BATCH_NODE_AGENT_SKU: batchNodeAgentSku
   AZURE_BATCH_WORKER_IMAGE: empty(workerImageName) ? '${registry.outputs.loginServer}/cjo-worker:latest' : workerImageName
   AZURE_BATCH_REGISTRY_SERVER: registry.outputs.loginServer
-  AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID: identity.outputs.id
+  // The pool's own identity (AcrPull only), never the Function App's.
+  AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID: poolIdentity.outputs.id
   AZURE_BATCH_STAGING_CONTAINER: containerNames.batchStaging
 }
 
 // Credentials of the other clouds are Key Vault references, resolved by the platform with the
-// identity (keyVaultReferenceIdentity); the values never appear in app settings.
+// Function App's identity (keyVaultReferenceIdentity); the values never appear in app settings.
 var sageMakerSettings = sageMakerEnabled ? union({
   SAGEMAKER_REGION: sageMakerRegion
   SAGEMAKER_ACCESS_KEY_ID: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/sagemaker-access-key-id/)'
@@ -401,10 +479,10 @@ var azureMlSettings = azureMlEnabled ? union({
   AZUREML_DEFAULT_COMPUTE: azureMlDefaultCompute
 }) : {}
 
-var apiAppSettings = union(sharedSettings, apiBaseSettings, batchSettings, sageMakerSettings, vertexSettings, azureMlSettings)
+var apiAppSettings = union(sharedSettings, apiIdentitySettings, apiBaseSettings, batchSettings, sageMakerSettings, vertexSettings, azureMlSettings)
 
 // ---- Worker settings -----------------------------------------------------------------------------
-var workerSettings = union(sharedSettings, {
+var workerSettings = union(sharedSettings, workerIdentitySettings, {
   WORKER_CONCURRENCY: '4'
   WORKER_LOCK_SEC: string(workerLockSec)
   WORKER_HEARTBEAT_SEC: '5'
@@ -425,16 +503,15 @@ module functionApp 'modules/function-app.bicep' = {
     planName: 'plan-cjo-${token}'
     location: location
     tags: tags
-    identityId: identity.outputs.id
-    deploymentStorageContainerUrl: '${storage.outputs.blobEndpoint}${containerNames.deployment}'
+    identityId: apiIdentity.outputs.id
+    deploymentStorageContainerUrl: hostStorage.outputs.deploymentContainerUrl
     appSettings: apiAppSettings
     maximumInstanceCount: functionMaximumInstanceCount
     instanceMemoryMB: functionInstanceMemoryMB
   }
-  // Roles first: the host connects to storage and Service Bus with the identity on first start.
+  // Roles first: the host connects to storage and Service Bus with its identity on first start.
   dependsOn: [
-    keyVault
-    monitoring
+    access
   ]
 }
 
@@ -456,7 +533,8 @@ module actorWorker 'modules/worker-app.bicep' = {
     tags: tags
     azdServiceName: 'worker'
     environmentId: containerAppsEnv.outputs.id
-    identityId: identity.outputs.id
+    identityId: workerIdentity.outputs.id
+    platformIdentityId: workerPlatformIdentity.outputs.id
     registryLoginServer: registry.outputs.loginServer
     image: workerImageName
     queueName: queueNames.actor
@@ -467,6 +545,10 @@ module actorWorker 'modules/worker-app.bicep' = {
     shutdownGraceSec: workerShutdownGraceSec
     env: actorWorkerSettings
   }
+  // Roles first: image pull, scale rule and the worker's first receive use them.
+  dependsOn: [
+    access
+  ]
 }
 
 module sparkWorker 'modules/worker-app.bicep' = {
@@ -477,7 +559,8 @@ module sparkWorker 'modules/worker-app.bicep' = {
     tags: tags
     azdServiceName: 'worker-spark'
     environmentId: containerAppsEnv.outputs.id
-    identityId: identity.outputs.id
+    identityId: workerIdentity.outputs.id
+    platformIdentityId: workerPlatformIdentity.outputs.id
     registryLoginServer: registry.outputs.loginServer
     image: workerImageName
     queueName: queueNames.spark
@@ -488,6 +571,10 @@ module sparkWorker 'modules/worker-app.bicep' = {
     shutdownGraceSec: workerShutdownGraceSec
     env: sparkWorkerSettings
   }
+  // Roles first: image pull, scale rule and the worker's first receive use them.
+  dependsOn: [
+    access
+  ]
 }
 
 // ---- Outputs (azd stores them in the environment's .env) -----------------------------------------
@@ -505,4 +592,9 @@ output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.name
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output BATCH_ACCOUNT_ENDPOINT string = batch.outputs.endpoint
 output KEY_VAULT_NAME string = keyVault.outputs.name
-output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
+// Client ids of the identities (infra/k8s: the worker pods use the worker identity, the KEDA operator
+// the worker platform identity).
+output API_IDENTITY_CLIENT_ID string = apiIdentity.outputs.clientId
+output WORKER_IDENTITY_CLIENT_ID string = workerIdentity.outputs.clientId
+output WORKER_PLATFORM_IDENTITY_CLIENT_ID string = workerPlatformIdentity.outputs.clientId

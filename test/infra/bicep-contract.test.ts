@@ -30,6 +30,7 @@ const OPTIONAL_IN_AZURE: Readonly<Record<string, string>> = {
   JobsStorage: 'connection-string form (Azurite locally); Azure uses the identity-based JobsStorage__* settings because shared keys are disabled',
   ServiceBus: 'connection-string form (emulator locally); Azure uses ServiceBus__fullyQualifiedNamespace with the identity because local auth is disabled',
   ServiceBus__administrationEndpoint: 'only for a local stand-in; in Azure the administration client derives it from the namespace',
+  JobsStorage__queueServiceUri: 'Storage Queue transport only; Azure runs QUEUE_TRANSPORT=servicebus, so no identity holds a Storage queue role and no queue URI is set',
   CLASSIFIER_ROW_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value, setting it would pin the weighting',
   CLASSIFIER_SECOND_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value',
   CLASSIFIER_HIGH_PRIORITY_FACTOR: 'override of CLASSIFIER_PRESET; unset means the preset value',
@@ -189,7 +190,6 @@ describe('queues, tables and containers the code uses are declared', () => {
   it('passes every declared name to the module that creates it, which loops over it', async () => {
     const wiring: Array<[string, string, string, string]> = [
       ['modules/servicebus.bicep', 'queueNames', 'queueNames', 'Microsoft.ServiceBus/namespaces/queues'],
-      ['modules/storage.bicep', 'queueNames', 'queueNames', 'Microsoft.Storage/storageAccounts/queueServices/queues'],
       ['modules/storage.bicep', 'tableNames', 'tableNames', 'Microsoft.Storage/storageAccounts/tableServices/tables'],
       ['modules/storage.bicep', 'containerNames', 'containerNames', 'Microsoft.Storage/storageAccounts/blobServices/containers'],
     ];
@@ -245,12 +245,24 @@ describe('delivery settings agree between Service Bus and the app', () => {
     expect(set.get('deadLetteringOnMessageExpiration')?.text).toBe('true');
   });
 
+  it('runs the Service Bus transport on every host (no identity holds a Storage queue role)', () => {
+    for (const [host, set] of [
+      ['Function App', apiSettings],
+      ['actor worker', actorSettings],
+      ['spark worker', sparkSettings],
+    ] as const) {
+      expect(stringLiteral(set.get('QUEUE_TRANSPORT')), `${host} QUEUE_TRANSPORT`).toBe('servicebus');
+      expect(set.has('JobsStorage__queueServiceUri'), `${host} gets a Storage queue URI it has no role for`).toBe(false);
+    }
+  });
+
   it('shared keys and local auth are off (identity only)', () => {
     const value = (path: string, key: string) =>
       descendants(files.find((f) => f.path.endsWith(path))!.root)
         .filter((n) => n.type === 'object_property' && n.namedChildren[0]?.text === key)
         .map((n) => n.namedChildren[1]?.text);
     expect(value('modules/storage.bicep', 'allowSharedKeyAccess')).toEqual(['false']);
+    expect(value('modules/host-storage.bicep', 'allowSharedKeyAccess')).toEqual(['false']);
     expect(value('modules/servicebus.bicep', 'disableLocalAuth')).toEqual(['true']);
     expect(value('modules/monitoring.bicep', 'DisableLocalAuth')).toEqual(['true']);
     expect(value('modules/keyvault.bicep', 'enableRbacAuthorization')).toEqual(['true']);
@@ -263,6 +275,7 @@ const ROLES = {
   queueDataContributor: ['974c5e8b-45b9-4653-ba55-5f855dd0fb88', 'Storage Queue Data Contributor'],
   blobDataOwner: ['b7e6dc6d-f1e8-4753-8033-0f276bb0955b', 'Storage Blob Data Owner'],
   blobDataContributor: ['ba92f5b4-2d11-453d-a403-e96b0029c9fe', 'Storage Blob Data Contributor'],
+  blobDataReader: ['2a2b9908-6ea1-4ae2-8e65-a410df84e7d1', 'Storage Blob Data Reader'],
   blobDelegator: ['db58b8e5-c6ad-4a2a-8342-4190687cbf4a', 'Storage Blob Delegator'],
   serviceBusDataOwner: ['090c5cfd-751d-490a-894a-3ce6f1109419', 'Azure Service Bus Data Owner'],
   serviceBusDataSender: ['69a216fc-b8fb-44d8-bc22-1f3c2cd27a39', 'Azure Service Bus Data Sender'],
@@ -311,9 +324,11 @@ describe('role assignments cover every data-plane call', () => {
   };
 
   it('grants a role for each Azure SDK the code imports', () => {
+    // Azure runs the Service Bus transport (checked below), so the Storage queue SDK needs no role there.
+    const storageQueuesInAzure = stringLiteral(apiSettings.get('QUEUE_TRANSPORT')) !== 'servicebus';
     const sdkRoles: Record<string, Role[][]> = {
       '@azure/data-tables': [['tableDataContributor']],
-      '@azure/storage-queue': [['queueDataContributor']],
+      ...(storageQueuesInAzure ? { '@azure/storage-queue': [['queueDataContributor']] as Role[][] } : {}),
       '@azure/storage-blob': [['blobDataOwner', 'blobDataContributor']],
       '@azure/batch': [['batchDataContributor', 'batchAccountContributor']],
       '@azure/arm-machinelearning': [['azureMlDataScientist']],

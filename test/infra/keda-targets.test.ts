@@ -71,7 +71,8 @@ describe('KEDA targets in Bicep (Container Apps)', () => {
     expect(rules, 'worker-app.bicep should declare exactly one custom scale rule').toHaveLength(1);
     const custom = objectProperties(rules[0]!.namedChildren[1]!);
     expect(stringLiteral(custom.get('type'))).toBe('azure-servicebus');
-    expect(custom.get('identity')?.text, 'the scale rule must authenticate with the managed identity').toBe('identityId');
+    // The platform identity (lifecycle None): Data Owner on the queue, which the code never gets.
+    expect(custom.get('identity')?.text, 'the scale rule must authenticate with the platform identity').toBe('platformIdentityId');
     expect(custom.has('auth'), 'no secret-based auth next to identity').toBe(false);
     const metadata = objectProperties(custom.get('metadata')!);
     expect(metadata.get('namespace')?.text).toBe('serviceBusNamespace');
@@ -124,6 +125,11 @@ describe('KEDA targets in the AKS manifests', () => {
     expect(t!.metadata.connectionFromEnv ?? t!.metadata.connection, 'no connection string: workload identity only').toBeUndefined();
     const auth = keda.find((d) => d.kind === 'TriggerAuthentication' && d.metadata?.name === t!.authenticationRef?.name);
     expect((auth?.spec?.podIdentity as { provider?: string } | undefined)?.provider).toBe('azure-workload');
+    // The scaler's identity is not the pods' identity (the Bicep split: platform vs worker code).
+    const podIdentity = docs('namespace.yaml').find((d) => d.kind === 'ServiceAccount')?.metadata as { annotations?: Record<string, string> } | undefined;
+    const scaler = (auth?.spec?.podIdentity as { identityId?: string } | undefined)?.identityId;
+    expect(scaler).toBe('${WORKER_PLATFORM_IDENTITY_CLIENT_ID}');
+    expect(podIdentity?.annotations?.['azure.workload.identity/client-id']).toBe('${WORKER_IDENTITY_CLIENT_ID}');
   });
 
   it('gives pods longer than WORKER_SHUTDOWN_GRACE_SEC and runs them with workload identity', () => {

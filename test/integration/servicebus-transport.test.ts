@@ -56,6 +56,37 @@ describe('ServiceBusTransport beyond the contract', () => {
     await sb?.close();
   });
 
+  it('starts a least-privilege worker (no Manage right) on a queue the infrastructure declared', async () => {
+    // In Azure the worker identity holds only Data Receiver on its queue, so creating queues is refused
+    // (401); Bicep declares them. ensure must not stop such a worker from starting, nor create anything.
+    const limited = await startServiceBusStandIn({ listenSendKeys: { ListenSend: 'listen-send-key' } });
+    const root = await ServiceBusTransport.create(loadConfig(baseEnv(limited)));
+    const worker = await ServiceBusTransport.create(
+      loadConfig({ ...baseEnv(limited), ServiceBus: limited.connectionString.replace(/SharedAccessKeyName=[^;]+;SharedAccessKey=[^;]+/, 'SharedAccessKeyName=ListenSend;SharedAccessKey=listen-send-key') }),
+    );
+    try {
+      limited.createQueue('provisioned');
+      await worker.ensure(['provisioned', 'never-declared']);
+      const puts = limited.admin.requests.filter((r) => r.method === 'PUT').map((r) => `${r.path}:${r.status}`);
+      expect(puts.sort()).toEqual(['never-declared:401', 'provisioned:401']);
+      expect(limited.broker.queue('never-declared'), 'a refused create must not be reported as created').toBeUndefined();
+      await root.send('provisioned', [{ jobId: 'least-privilege' }]);
+      const [m] = await receiveUntil(worker, 'provisioned', 1, 30);
+      expect(m!.body).toEqual({ jobId: 'least-privilege' });
+      await m!.complete();
+      // A credential the service rejects outright is still an error, not a missing right.
+      const forged = await ServiceBusTransport.create(
+        loadConfig({ ...baseEnv(limited), ServiceBus: limited.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=not-the-key') }),
+      );
+      await expect(forged.ensure(['provisioned'])).rejects.toThrow(/InvalidSignature/);
+      await forged.close();
+    } finally {
+      await worker.close();
+      await root.close();
+      await limited.close();
+    }
+  });
+
   it('creates missing queues with WORKER_LOCK_SEC and QUEUE_MAX_DELIVERIES, and tolerates existing ones', async () => {
     sb.createQueue('existing', { lockDurationMs: 5_000, maxDeliveryCount: 9 });
 

@@ -1,20 +1,20 @@
-// Azure Batch account (Batch service pool allocation, Entra ID only) with identity-based
-// auto-storage, and the default pool of the azure-batch provider. The pool is declared here rather
-// than created by the provider because only the management plane can give a pool a user-assigned
-// identity, and nodes need one to pull the worker image from the registry without a password.
+// Azure Batch account (Batch service pool allocation, Entra ID only) and the default pool of the
+// azure-batch provider. The pool is declared here rather than created by the provider because only the
+// management plane can give a pool a user-assigned identity, and nodes need one to pull the worker
+// image from the registry without a password.
+//
+// Least privilege: the account has no identity and no auto-storage (the provider stages inputs and
+// collects outputs in the job-data account through SAS URLs it signs itself). The pool's identity holds
+// AcrPull on the registry and nothing else (modules/access.bicep): code on a node that reaches the
+// node's identity endpoint can pull images, not read job data, queues or secrets. A task writes its
+// outputs only through the per-job SAS the Function App hands it.
 
 param accountName string
 param location string
 param tags object = {}
 
-@description('Resource id of the user-assigned identity (account identity, auto-storage and pool nodes).')
-param identityId string
-
-@description('Principal id of the same identity, granted the Batch data-plane role.')
-param principalId string
-
-@description('Resource id of the auto-storage account (shared keys disabled, hence identity auth).')
-param storageAccountId string
+@description('Resource id of the pool nodes\' user-assigned identity (image pull only).')
+param poolIdentityId string
 
 @description('Pool id; the app setting AZURE_BATCH_POOL_ID points the provider at it.')
 param poolId string
@@ -43,28 +43,14 @@ resource account 'Microsoft.Batch/batchAccounts@2024-07-01' = {
   name: accountName
   location: location
   tags: tags
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
-  }
   properties: {
     poolAllocationMode: 'BatchService'
     publicNetworkAccess: 'Enabled'
-    // No SharedKey: the provider authenticates with Entra ID (AzureIdentityCredentialAdapter).
+    // No SharedKey: the provider authenticates with Entra ID (AzureIdentityCredentialAdapter). No
+    // TaskAuthenticationToken either: tasks never call the Batch service, so none can hold a token for it.
     allowedAuthenticationModes: [
       'AAD'
-      'TaskAuthenticationToken'
     ]
-    autoStorage: {
-      storageAccountId: storageAccountId
-      // The storage account refuses shared keys, so Batch must reach it with the identity.
-      authenticationMode: 'BatchAccountManagedIdentity'
-      nodeIdentityReference: {
-        resourceId: identityId
-      }
-    }
   }
 }
 
@@ -87,7 +73,7 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
-      '${identityId}': {}
+      '${poolIdentityId}': {}
     }
   }
   properties: {
@@ -107,7 +93,7 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
             {
               registryServer: registryLoginServer
               identityReference: {
-                resourceId: identityId
+                resourceId: poolIdentityId
               }
             }
           ]
@@ -120,19 +106,6 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
         evaluationInterval: 'PT5M'
       }
     }
-  }
-}
-
-// Azure Batch Data Contributor (6aaa78f1-f7de-44ca-8722-c64a23943cae): @azure/batch job and task calls
-// (create, list, get, terminate, delete, list task files) on the data plane, and pool reads/creation
-// for the provider's ensure-pool step.
-resource batchDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, principalId, '6aaa78f1-f7de-44ca-8722-c64a23943cae')
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '6aaa78f1-f7de-44ca-8722-c64a23943cae')
-    principalId: principalId
-    principalType: 'ServicePrincipal'
   }
 }
 

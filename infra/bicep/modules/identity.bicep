@@ -1,6 +1,7 @@
-// One user-assigned managed identity for every component (Function App, both worker apps, the Batch
-// account and its pool nodes). One principal keeps the role assignments in one reviewable place and
-// lets the identity exist before the apps that use it, so roles are granted before first start.
+// One user-assigned managed identity. main.bicep creates one per component (Function App, worker
+// code, worker platform, Batch pool nodes) so that no component can act as another: each holds only
+// the roles its own calls need (modules/access.bicep, docs/deploy.md "Role assignments").
+// User-assigned rather than system-assigned so the roles exist before the apps first start.
 
 @description('Name of the user-assigned managed identity.')
 param name string

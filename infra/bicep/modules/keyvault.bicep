@@ -1,16 +1,11 @@
 // Key Vault (RBAC mode) for the credentials of the other clouds: SageMaker's AWS keys and Vertex AI's
 // service-account JSON. App settings reference the secrets (@Microsoft.KeyVault(SecretUri=...)), so the
-// values never appear in app settings, deployment history or outputs.
+// values never appear in app settings, deployment history or outputs. The vault holds these secrets and
+// nothing else, and only the Function App's identity may read them (modules/access.bicep).
 
 param name string
 param location string
 param tags object = {}
-
-@description('Principal id of the managed identity that resolves the Key Vault references.')
-param principalId string
-
-@description('Optional: principal id of the person or pipeline running the deployment, given Key Vault Secrets Officer so it can set the secrets by hand. Empty: no assignment.')
-param deployerPrincipalId string = ''
 
 @description('Secret name -> value. Entries with an empty value are skipped, so the secrets can also be set later with az keyvault secret set.')
 @secure()
@@ -42,29 +37,6 @@ resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in item
     value: s.value
   }
 }]
-
-// Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6): lets the platform resolve
-// @Microsoft.KeyVault references with the app's identity (keyVaultReferenceIdentity).
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, '4633458b-17de-408a-b874-0445c86b69e6')
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// Key Vault Secrets Officer (b86a8fe4-44ce-4948-aee5-eccb2c155cd7) for the deployer, so an operator can
-// write the cloud credentials; in RBAC mode not even the vault's creator can otherwise.
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(vault.id, deployerPrincipalId, 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
-    principalId: deployerPrincipalId
-  }
-}
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri

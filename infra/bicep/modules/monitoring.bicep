@@ -1,15 +1,12 @@
 // Log Analytics (logs of the Function App and the Container Apps environment) and Application
 // Insights with local (instrumentation-key) auth disabled: telemetry is accepted only with an Entra ID
-// token, which the Function App obtains with the managed identity
-// (APPLICATIONINSIGHTS_AUTHENTICATION_STRING). That needs Monitoring Metrics Publisher below.
+// token, which the Function App obtains with its identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
+// That needs Monitoring Metrics Publisher, granted in modules/access.bicep.
 
 param logAnalyticsName string
 param appInsightsName string
 param location string
 param tags object = {}
-
-@description('Principal id of the managed identity that sends telemetry.')
-param principalId string
 
 @description('Days of log retention; 30 is included in the per-GB price.')
 param retentionInDays int = 30
@@ -41,18 +38,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
-  }
-}
-
-// Monitoring Metrics Publisher (3913510d-42f4-4e42-8a64-420c390055eb): lets the identity send
-// telemetry to a component whose local auth is disabled.
-resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, principalId, '3913510d-42f4-4e42-8a64-420c390055eb')
-  scope: appInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
-    principalId: principalId
-    principalType: 'ServicePrincipal'
   }
 }
 

@@ -1,12 +1,10 @@
-// Container registry for the worker image (Container Apps and Batch pool nodes pull it with the
-// managed identity; the admin user stays disabled).
+// Container registry for the worker image. Container Apps (worker platform identity) and Batch pool
+// nodes (pool identity) pull it with AcrPull granted in modules/access.bicep; the admin user stays
+// disabled.
 
 param name string
 param location string
 param tags object = {}
-
-@description('Principal id of the managed identity that pulls the image.')
-param principalId string
 
 @allowed([
   'Basic'
@@ -25,18 +23,6 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   properties: {
     adminUserEnabled: false
     publicNetworkAccess: 'Enabled'
-  }
-}
-
-// AcrPull (7f951dda-4ed3-4680-a7ca-43fe172d538d): image pulls by the worker container apps and by
-// Batch pool nodes (containerRegistries with identityReference).
-resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, principalId, '7f951dda-4ed3-4680-a7ca-43fe172d538d')
-  scope: registry
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '7f951dda-4ed3-4680-a7ca-43fe172d538d')
-    principalId: principalId
-    principalType: 'ServicePrincipal'
   }
 }
 

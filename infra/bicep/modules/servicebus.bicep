@@ -1,5 +1,6 @@
 // Service Bus namespace and the five job queues (intake, actor, spark, ml, batch). Local (SAS) auth is
-// disabled; the Function App, the workers and the KEDA scale rules all use the managed identity.
+// disabled; the Function App, the workers and the KEDA scale rules each use their own identity, with
+// roles on single queues granted in modules/access.bicep.
 
 param name string
 param location string
@@ -27,9 +28,6 @@ param lockDurationSec int
 
 @description('Time a job message may wait unconsumed before it is dead-lettered.')
 param messageTimeToLive string = 'P7D'
-
-@description('Principal id of the managed identity that sends, receives and reads queue counts.')
-param principalId string
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -73,20 +71,6 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in 
     maxSizeInMegabytes: 1024
   }
 }]
-
-// Azure Service Bus Data Owner (090c5cfd-751d-490a-894a-3ce6f1109419): @azure/service-bus send and
-// receive (Sender + Receiver would do), plus ServiceBusAdministrationClient.getQueueRuntimeProperties
-// for GET /queues/status, which needs the Manage claim that only Data Owner grants. The KEDA scale
-// rules read the same counts with this identity.
-resource dataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(namespace.id, principalId, '090c5cfd-751d-490a-894a-3ce6f1109419')
-  scope: namespace
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '090c5cfd-751d-490a-894a-3ce6f1109419')
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
 
 output name string = namespace.name
 output id string = namespace.id

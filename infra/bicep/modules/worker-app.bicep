@@ -1,6 +1,13 @@
 // One worker container app (actor or spark): consumes its Service Bus queue, no ingress, scaled from
-// zero by a KEDA azure-servicebus rule that authenticates with the managed identity. Used twice by
-// main.bicep with the seed's targets (actor 5 messages per replica, spark 3, at most 10 replicas).
+// zero by a KEDA azure-servicebus rule. Used twice by main.bicep with the seed's targets (actor 5
+// messages per replica, spark 3, at most 10 replicas).
+//
+// Two identities, split by who may use them:
+// - the worker identity (lifecycle Main) is the one the code's DefaultAzureCredential gets tokens for:
+//   receive from the worker queues, job tables, results/payloads, read artifacts;
+// - the platform identity (lifecycle None) pulls the image and authenticates the scale rule. Reading
+//   queue counts needs Manage (Azure Service Bus Data Owner), so this identity is never made available
+//   to the containers: a command running in a worker cannot obtain a token for it.
 
 param name string
 param location string
@@ -11,8 +18,11 @@ param azdServiceName string
 
 param environmentId string
 
-@description('Resource id of the user-assigned identity (registry pull, Service Bus, Storage, scale rule).')
+@description('Resource id of the worker identity: the only identity the containers can get tokens for (Service Bus receive, Storage).')
 param identityId string
+
+@description('Resource id of the platform identity: registry pull and the KEDA scale rule only, never available to the containers.')
+param platformIdentityId string
 
 param registryLoginServer string
 
@@ -63,6 +73,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${platformIdentityId}': {}
     }
   }
   properties: {
@@ -74,7 +85,19 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
       registries: [
         {
           server: registryLoginServer
+          identity: platformIdentityId
+        }
+      ]
+      // Which identity the code may use (API 2024-02-02-preview+): the platform identity is 'None', i.e.
+      // only the platform uses it (image pull, scale rule); the worker identity serves the main container.
+      identitySettings: [
+        {
+          identity: platformIdentityId
+          lifecycle: 'None'
+        }
+        {
           identity: identityId
+          lifecycle: 'Main'
         }
       ]
     }
@@ -107,8 +130,9 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
             name: 'servicebus-${queueName}'
             custom: {
               type: 'azure-servicebus'
-              // Managed identity instead of a connection-string secret (API 2024-02-02-preview+).
-              identity: identityId
+              // Managed identity instead of a connection-string secret (API 2024-02-02-preview+): the
+              // platform identity, whose Data Owner role on this queue the code never gets.
+              identity: platformIdentityId
               metadata: {
                 namespace: serviceBusNamespace
                 queueName: queueName

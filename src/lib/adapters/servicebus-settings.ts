@@ -18,7 +18,7 @@ export const SERVICEBUS_SETTINGS = [
   {
     name: 'ServiceBus__fullyQualifiedNamespace',
     scope: ['app', 'worker'],
-    description: 'Identity-based connection: the namespace host, e.g. mynamespace.servicebus.windows.net (DefaultAzureCredential; the identity needs Azure Service Bus Data Owner to create queues and read their counts).',
+    description: 'Identity-based connection: the namespace host, e.g. mynamespace.servicebus.windows.net (DefaultAzureCredential; reading queue counts needs Azure Service Bus Data Owner on the queue; a worker needs only Data Receiver on its queue, which must then exist already).',
   },
   {
     name: 'ServiceBus__administrationEndpoint',

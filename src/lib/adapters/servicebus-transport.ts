@@ -176,6 +176,10 @@ export class ServiceBusTransport implements QueueTransport {
           // Create-and-tolerate-conflict is one call per queue where exists-then-create is two.
           const e = error as { code?: string; statusCode?: number };
           if (e.code === 'MessageEntityAlreadyExistsError' || e.statusCode === 409) return;
+          // Least privilege: in Azure a worker holds only Data Receiver on its queue, which carries no
+          // Manage claim, and the queues are declared by infra/bicep. A refusal for a missing claim
+          // means "not yours to create"; a missing queue then shows at receive (entity not found).
+          if (isMissingManageClaim(error)) return;
           throw error;
         }
       }),
@@ -300,6 +304,13 @@ async function receiveQuickly(receiver: ServiceBusReceiver, max: number, maxWait
     // The first message is locked to us already; hand it over rather than let its lock run out.
     return first;
   }
+}
+
+/** 401/403 because the caller's rights lack Manage (not because its credential is invalid). */
+function isMissingManageClaim(error: unknown): boolean {
+  const e = error as { statusCode?: number; message?: unknown };
+  if (e.statusCode !== 401 && e.statusCode !== 403) return false;
+  return /\bclaims?\b/i.test(typeof e.message === 'string' ? e.message : String(e.message ?? ''));
 }
 
 function isDeadLetterQueue(queue: string): boolean {

@@ -15,6 +15,11 @@ export interface AdminServerOptions {
   readonly port?: number;
   readonly host?: string;
   readonly keys: Readonly<Record<string, string>>;
+  /**
+   * Key names whose policy lacks the Manage right (Listen/Send only, like a worker's Data Receiver
+   * role): the service refuses them every administration call with 401.
+   */
+  readonly withoutManage?: ReadonlySet<string>;
   /** Accept any bearer token (identity-based clients). */
   readonly acceptBearer?: boolean;
   /** Public namespace host used in ids and links (the SDK reads names from the entry title). */
@@ -83,6 +88,9 @@ export class ServiceBusAdminServer {
       // The SDK signs the https URL of the namespace (this stand-in is reached by rewriting it).
       if (!check.token.resource.startsWith(`https://${this.options.namespaceHost.toLowerCase()}/`)) {
         return send(401, errorXml(401, `InvalidAudience: '${check.token.resource}' is not a URL of ${this.options.namespaceHost}`));
+      }
+      if (this.options.withoutManage?.has(check.token.keyName)) {
+        return send(401, errorXml(401, `Unauthorized: Manage,EntityRead claims required for this operation (key '${check.token.keyName}').`));
       }
     } else if (!(auth === 'bearer' && this.options.acceptBearer)) {
       return send(401, errorXml(401, 'MissingToken: The request has no valid authorization header.'));

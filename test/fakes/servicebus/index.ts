@@ -29,6 +29,12 @@ export interface ServiceBusStandInOptions {
   readonly key?: string;
   /** Accept identity (jwt / bearer) tokens without checking them. */
   readonly acceptIdentityTokens?: boolean;
+  /**
+   * Extra shared access policy without the Manage right (Listen and Send only), key name → key: its
+   * tokens work for messaging but every administration call answers 401, as for an identity that holds
+   * only Azure Service Bus Data Receiver/Sender.
+   */
+  readonly listenSendKeys?: Readonly<Record<string, string>>;
   /** Drive time by hand (lock expiry happens on `advance`); the default is the real clock. */
   readonly manualClock?: boolean;
   /** How often the real-clock broker expires locks. */
@@ -73,7 +79,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
   const clock = options.manualClock ? new ManualClock() : undefined;
   const broker = new Broker(clock ?? { now: () => Date.now() });
   for (const [name, q] of Object.entries(options.queues ?? {})) broker.createQueue(name, q);
-  const keys = { [keyName]: key };
+  const keys = { ...(options.listenSendKeys ?? {}), [keyName]: key };
   const amqp = new ServiceBusAmqpServer(broker, {
     keys,
     acceptJwt: options.acceptIdentityTokens ?? false,
@@ -82,7 +88,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
   const amqpPort = await amqp.listen();
   const namespaceHost = '127.0.0.1';
   // The SDK's administration client derives https://<host>:<port>/ from the connection string's endpoint.
-  const admin = new ServiceBusAdminServer(broker, { keys, acceptBearer: options.acceptIdentityTokens ?? false, namespaceHost: `${namespaceHost}:${amqpPort}` });
+  const admin = new ServiceBusAdminServer(broker, { keys, withoutManage: new Set(Object.keys(options.listenSendKeys ?? {})), acceptBearer: options.acceptIdentityTokens ?? false, namespaceHost: `${namespaceHost}:${amqpPort}` });
   const adminPort = await admin.listen();
   const sweeper = clock ? undefined : setInterval(() => broker.sweep(), options.sweepIntervalMs ?? 20);
   sweeper?.unref();
