@@ -16,6 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from './run-command.js';
+import { commandSandbox } from './command-sandbox.js';
+import { parseCommandSandboxSettings } from '../lib/command-sandbox-settings.js';
 import { simulateJob, type SimulationOutcome, type StopReason } from './simulate.js';
 
 export interface WorkerOptions {
@@ -305,6 +307,7 @@ export class JobWorker {
       maxLogBytes: settings.maxLogBytes,
       shouldStop,
       onTick,
+      sandbox: commandSandbox(parseCommandSandboxSettings(deps.config.env)),
       readLocalArtifact: (c, name) => deps.blobs.get(c, name),
       onOutputs: async (files) => {
         for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));
