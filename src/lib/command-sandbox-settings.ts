@@ -12,7 +12,7 @@ export const COMMAND_SANDBOX_SETTINGS = [
     scope: ['app', 'worker'],
     default: 'uid',
     description:
-      "How /execute commands are isolated. 'uid': each running command gets a user id of its own from the pool below (the process must be root or hold CAP_SETUID/CAP_SETGID; otherwise commands are refused with SANDBOX_UNAVAILABLE). 'none': the command runs as the orchestrator's own user and can read its settings — local development only; a warning is logged.",
+      "How /execute commands are isolated. 'uid': each running command gets a user id of its own from the pool below (the process must be root, or hold CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_DAC_OVERRIDE; otherwise commands are refused with SANDBOX_UNAVAILABLE). 'none': the command runs as the orchestrator's own user and can read its settings — local development only; a warning is logged.",
   },
   {
     name: 'COMMAND_UID_BASE',
