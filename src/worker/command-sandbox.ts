@@ -208,6 +208,7 @@ export function createCommandSandbox(settings: CommandSandboxSettings, options: 
     };
   }
   let next = Math.floor(Math.random() * settings.uidCount);
+  let swept: Promise<void> | undefined;
   return {
     mode: 'uid',
     acquire: async (cancelled) => {
@@ -216,6 +217,9 @@ export function createCommandSandbox(settings: CommandSandboxSettings, options: 
           'COMMAND_SANDBOX=uid needs a process that can switch users (root, or CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_DAC_OVERRIDE); this one cannot, so the command was not run. For local development only, COMMAND_SANDBOX=none runs commands as this user.',
         );
       }
+      // Once per process: what a crashed predecessor's commands left running dies now, not when
+      // their uid happens to be handed out again.
+      await (swept ??= sweepOrphans(settings));
       for (;;) {
         for (let i = 0; i < settings.uidCount; i++) {
           const uid = settings.uidBase + ((next + i) % settings.uidCount);
@@ -234,6 +238,27 @@ export function createCommandSandbox(settings: CommandSandboxSettings, options: 
       }
     },
   };
+}
+
+/** Kills the processes of every pool uid that no running command holds. */
+async function sweepOrphans(settings: CommandSandboxSettings): Promise<void> {
+  const inPool = new Set<number>();
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  await Promise.all(
+    entries.map(async (name) => {
+      if (!/^\d+$/.test(name)) return;
+      const status = await readFile(join('/proc', name, 'status'), 'utf8').catch(() => '');
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      if (uid >= settings.uidBase && uid < settings.uidBase + settings.uidCount) inPool.add(uid);
+    }),
+  );
+  for (const uid of inPool) {
+    const lock = await tryLock(uid);
+    if (!lock) continue; // a running command's
+    const lease = new UidLease({ uid, gid: uid }, lock);
+    await lease.reap();
+    await lease.release();
+  }
 }
 
 const shared = new Map<string, CommandSandbox>();

@@ -113,6 +113,23 @@ describe('command uid pool', () => {
   });
 });
 
+describe('after a crash (kill -9 of the worker)', () => {
+  it('what the dead worker’s commands left running is killed when the next worker takes its first command', async () => {
+    if (!ROOT) return void (await expect(pool(1).acquire()).rejects.toBeInstanceOf(SandboxUnavailableError));
+    const base = nextBase;
+    const sandbox = pool(3);
+    // A command of a worker that died: still running as a pool uid, held by no one.
+    const orphan = spawn('sleep', ['60'], { uid: base + 2, gid: base + 2, stdio: 'ignore', detached: true });
+    strangers.push(orphan);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(alive(orphan.pid!)).toBe(true);
+    const lease = (await sandbox.acquire())!;
+    leases.push(lease);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(alive(orphan.pid!)).toBe(false);
+  });
+});
+
 describe('stop, timeout and exit kill every process of a command', () => {
   const setsidCommand = 'echo "uid=$(id -u)"; setsid sleep 1000 > /dev/null 2>&1 & echo "bg=$!"; sleep 1000';
   const bgPid = (log: string) => Number(/bg=(\d+)/.exec(log)?.[1]);
