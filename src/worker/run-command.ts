@@ -111,14 +111,22 @@ async function fetchArtifacts(input: RunCommandInput, inputDir: string, log: (s:
   }
 }
 
-async function listOutputs(dir: string): Promise<OutputFile[]> {
+/**
+ * Regular files the command left, read later by this (more privileged) process: never a link. A
+ * symbolic link is not a file here, and a file with a second hard link may be a name for a file
+ * the command could not read itself (where the kernel allows such links), so it is skipped.
+ */
+async function listOutputs(dir: string, log: (s: string) => void): Promise<OutputFile[]> {
   const out: OutputFile[] = [];
   const walk = async (d: string): Promise<void> => {
     const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       const p = join(d, e.name);
+      const name = relative(dir, p).split(sep).join('/');
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push({ name: relative(dir, p).split(sep).join('/'), path: p });
+      else if (!e.isFile()) log(`output ${name} skipped: not a regular file\n`);
+      else if ((await lstat(p)).nlink !== 1) log(`output ${name} skipped: it has other hard links\n`);
+      else out.push({ name, path: p });
     }
   };
   await walk(dir);
@@ -269,7 +277,7 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
       append(Buffer.from(`\n[stopped: ${stopped}]\n`));
       return { kind: 'stopped', reason: stopped, log: finalLog() };
     }
-    const outputs = await listOutputs(dirs.outputs);
+    const outputs = await listOutputs(dirs.outputs, (m) => append(Buffer.from(m)));
     if (outputs.length > 0 && input.onOutputs) {
       try {
         await input.onOutputs(outputs);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EssedumCommandSpec } from '../../src/lib/app/essedum/execute-spec.js';
 import { parseCommandSandboxSettings } from '../../src/lib/command-sandbox-settings.js';
@@ -162,6 +162,25 @@ describe('stop, timeout and exit kill every process of a command', () => {
     expect(r.kind).toBe('succeeded');
     expect(bgPid(r.log)).toBeGreaterThan(0);
     expect(alive(bgPid(r.log))).toBe(false);
+  });
+
+  it('a command cannot smuggle out a file it cannot read through links in its outputs', async () => {
+    if (!ROOT) return void (await expect(pool(1).acquire()).rejects.toBeInstanceOf(SandboxUnavailableError));
+    const secretFile = join(mkdtempSync(join(tmpdir(), 'cjo-sbx-secret-')), 'orchestrator-secret');
+    writeFileSync(secretFile, 'planted-orchestrator-secret', { mode: 0o600 });
+    chmodSync(dirname(secretFile), 0o711);
+    const saved: string[] = [];
+    const r = await runCommand(
+      input(`cat ${secretFile} || echo "read refused"; cd outputs; ln -s ${secretFile} soft; ln ${secretFile} hard 2>/dev/null; echo mine > own; ln own own-again`, {
+        onOutputs: async (files) => void saved.push(...files.map((f) => `${f.name}=${readFileSync(f.path, 'utf8')}`)),
+      }),
+    );
+    expect(r.kind).toBe('succeeded');
+    expect(r.log).toContain('read refused');
+    expect(r.log).not.toContain('planted-orchestrator-secret');
+    expect(saved.join()).not.toContain('planted-orchestrator-secret');
+    expect(r.log).toMatch(/output soft skipped/);
+    expect(saved).toEqual([]);
   });
 
   it('a command runs as a uid of its own, in a folder only that uid can open', async () => {
