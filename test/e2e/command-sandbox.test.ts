@@ -91,7 +91,7 @@ describe('a command can read no one else’s secrets', () => {
     writeFileSync(googleFile, googleContent, { mode: 0o600 });
     // The runner hosts the functions and the local provider; the queue worker is a process of its
     // own whose environment holds the planted orchestrator secrets, as a container's would.
-    r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, WORKER_CONCURRENCY: '4' }, { workers: false });
+    r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, WORKER_CONCURRENCY: '4', COMMAND_SANDBOX: 'uid' }, { workers: false });
     client = new EssedumExecutorClient({ executorUrl: `${r.url}/api`, key: KEY });
     worker = spawnWorker(
       { ...r.deps.config.env, ...planted, AZURE_FEDERATED_TOKEN_FILE: tokenFile, GOOGLE_APPLICATION_CREDENTIALS: googleFile, WORKER_CONCURRENCY: '4' },
