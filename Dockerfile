@@ -24,8 +24,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# The node image's unprivileged user; the worker needs no write access outside its temp/out dirs.
-USER node
+# The worker runs as root in the container, and /execute commands never do: each command runs
+# under a uid of its own from the COMMAND_UID_BASE pool (no passwd entry needed), so it cannot read
+# the worker's environment (storage settings, IDENTITY_HEADER of the managed identity) through
+# /proc, nor another command's. Switching to those uids, giving them their work folder and reading
+# what they leave needs CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_DAC_OVERRIDE. Container Apps
+# cannot grant capabilities to a non-root user, and file capabilities on node would hand them to any
+# command that runs node; root with the runtime's default (unprivileged) capability set is the
+# smallest mechanism that works there. On AKS, infra/k8s/workers.yaml drops every other capability.
+USER root
 # Exec form: node is PID 1 and receives SIGTERM directly, which starts the graceful shutdown
 # (WORKER_SHUTDOWN_GRACE_SEC).
 CMD ["node", "dist/src/worker/main.js"]

@@ -433,6 +433,10 @@ var apiBaseSettings = {
   ESSEDUM_ADAPTERS: essedumAdapters
   ESSEDUM_DEFAULT_ADAPTER_PROVIDER: essedumDefaultAdapterProvider
   ESSEDUM_COMMAND_TIMEOUT_SEC: '3600'
+  // Commands run under a uid of their own (the local provider's one-shot runs read these too).
+  COMMAND_SANDBOX: 'uid'
+  COMMAND_UID_BASE: '61000'
+  COMMAND_UID_COUNT: '64'
 }
 
 // Azure Batch provider: Entra ID auth (no account key), the pool declared in modules/batch.bicep, and
@@ -488,6 +492,10 @@ var workerSettings = union(sharedSettings, workerIdentitySettings, {
   WORKER_HEARTBEAT_SEC: '5'
   WORKER_SHUTDOWN_GRACE_SEC: string(workerShutdownGraceSec)
   ESSEDUM_MAX_LOG_BYTES: '1048576'
+  // Each running command gets a uid of its own; the worker image runs as root to switch to it.
+  COMMAND_SANDBOX: 'uid'
+  COMMAND_UID_BASE: '61000'
+  COMMAND_UID_COUNT: '64'
 })
 var actorWorkerSettings = union(workerSettings, {
   WORKER_MODE: 'actor'

@@ -16,6 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from './run-command.js';
+import { commandSandbox, type CommandSandbox } from './command-sandbox.js';
+import { parseCommandSandboxSettings } from '../lib/command-sandbox-settings.js';
 import { simulateJob, type SimulationOutcome, type StopReason } from './simulate.js';
 
 export interface WorkerOptions {
@@ -43,9 +45,12 @@ export class JobWorker {
   private running = false;
   private loop?: Promise<void>;
   private readonly inFlight = new Set<InFlight>();
+  /** Who commands run as; parsed here so a bad COMMAND_* setting stops the worker at start-up. */
+  private readonly sandbox: CommandSandbox;
 
   constructor(private readonly deps: Deps, private readonly options: WorkerOptions) {
     this.id = options.workerId ?? `${options.mode}-${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+    this.sandbox = commandSandbox(parseCommandSandboxSettings(deps.config.env));
   }
 
   start(): void {
@@ -305,6 +310,7 @@ export class JobWorker {
       maxLogBytes: settings.maxLogBytes,
       shouldStop,
       onTick,
+      sandbox: this.sandbox,
       readLocalArtifact: (c, name) => deps.blobs.get(c, name),
       onOutputs: async (files) => {
         for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));

@@ -1,9 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { commandSpecOf, ESSEDUM_EXECUTE_KIND } from '../lib/app/essedum/execute-spec.js';
 import type { JobSpec } from '../lib/core/job.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
+import { parseCommandSandboxSettings } from '../lib/command-sandbox-settings.js';
+import { commandSandbox } from './command-sandbox.js';
 import { runCommand } from './run-command.js';
 import { simulateJob, type SimulationOutcome, type StopReason } from './simulate.js';
 
@@ -25,6 +30,13 @@ function takeDispatchSecrets(): Record<string, string> {
     return {};
   }
 }
+
+/**
+ * A file a parent (the local provider) creates in the run's out folder to stop it. The run watches
+ * for it, so a stop needs no signal to a PID read from disk (which may belong to someone else by
+ * the time it is read again, after a restart).
+ */
+export const CANCEL_MARKER = 'cancel-requested';
 
 /** The spec file handed to a one-shot run (local provider, Azure Batch resource file). */
 export const OneShotSpecSchema = z.object({
@@ -52,11 +64,16 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
     stop = 'cancel';
   };
   process.on('SIGTERM', onTerm);
+  const marker = join(outDir, CANCEL_MARKER);
+  const watch = setInterval(() => {
+    if (existsSync(marker)) stop ??= 'cancel';
+  }, 200);
   const outcome: SimulationOutcome =
     input.spec.kind === ESSEDUM_EXECUTE_KIND
       ? await runCommandOnce(input.jobId, input.spec, outDir, () => stop)
       : await simulateOnce(input.jobId, input.spec, timeScale, () => stop);
   process.off('SIGTERM', onTerm);
+  clearInterval(watch);
   const finishedAt = new Date().toISOString();
   let status: RunStatus;
   switch (outcome.kind) {
@@ -102,8 +119,11 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
     jobId,
     spec: commandSpecOf(spec.spec),
     secrets,
-    workDir: join(outDir, 'work'),
+    // Not inside the run folder: that stays private to the orchestrator (0700), and the command's
+    // uid must reach its own folder.
+    workDir: join(tmpdir(), `cjo-exec-${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomUUID().slice(0, 8)}`),
     maxLogBytes: settings.maxLogBytes,
+    sandbox: commandSandbox(parseCommandSandboxSettings(process.env)),
     shouldStop: () => {
       const s = stop();
       if (s) return s;

@@ -1,17 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { EssedumCommandSpec } from '../lib/app/essedum/execute-spec.js';
 import { SECRET_KEYS } from '../lib/app/essedum/execute-spec.js';
 import { getObject } from '../lib/app/essedum/s3.js';
 import { describeError } from '../lib/errors.js';
 import type { StopReason } from './simulate.js';
+import { SandboxUnavailableError, type CommandSandbox, type SandboxLease } from './command-sandbox.js';
 
 /**
- * Runs an /execute job's command: fetches its input artifacts, runs the command in a shell in a
- * private working folder with a minimal environment (never the worker's own settings, which hold
- * storage credentials), captures its output as the log, kills the whole process group on stop or
- * timeout, and reports the exit code. Secrets are removed from the log before anyone sees it.
+ * Runs an /execute job's command: fetches its input artifacts, runs the command in a shell under a
+ * user id of its own (see command-sandbox.ts) in a private working folder (0700, owned by that
+ * uid) with a minimal environment (never the worker's own settings, which hold storage
+ * credentials), captures its output as the log, kills every process of its uid on stop, timeout
+ * or exit, and reports the exit code. Secrets are removed from the log before anyone sees it.
  */
 
 export type CommandOutcome =
@@ -42,9 +44,16 @@ export interface RunCommandInput {
   /** Receives the files the command left in its outputs folder, before the folder is removed. */
   readonly onOutputs?: (files: readonly OutputFile[]) => Promise<void>;
   readonly killGraceMs?: number;
-  /** Shell; `/bin/sh -c <command>`. */
+  /** Shell that runs the command script; `/bin/sh <script>`. */
   readonly shell?: string;
+  /** Who the command runs as. */
+  readonly sandbox: CommandSandbox;
 }
+
+/** Name of the script file in the work folder: the command text never appears in a process's argv. */
+const SCRIPT_NAME = '.essedum-command.sh';
+/** How long output pipes may stay open after every process of the command is gone. */
+const PIPE_CLOSE_MS = 2000;
 
 const MIN_SECRET_LENGTH = 4;
 
@@ -102,14 +111,22 @@ async function fetchArtifacts(input: RunCommandInput, inputDir: string, log: (s:
   }
 }
 
-async function listOutputs(dir: string): Promise<OutputFile[]> {
+/**
+ * Regular files the command left, read later by this (more privileged) process: never a link. A
+ * symbolic link is not a file here, and a file with a second hard link may be a name for a file
+ * the command could not read itself (where the kernel allows such links), so it is skipped.
+ */
+async function listOutputs(dir: string, log: (s: string) => void): Promise<OutputFile[]> {
   const out: OutputFile[] = [];
   const walk = async (d: string): Promise<void> => {
     const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       const p = join(d, e.name);
+      const name = relative(dir, p).split(sep).join('/');
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push({ name: relative(dir, p).split(sep).join('/'), path: p });
+      else if (!e.isFile()) log(`output ${name} skipped: not a regular file\n`);
+      else if ((await lstat(p)).nlink !== 1) log(`output ${name} skipped: it has other hard links\n`);
+      else out.push({ name, path: p });
     }
   };
   await walk(dir);
@@ -160,10 +177,20 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
     const all = Buffer.concat(chunks);
     return tail(Buffer.from(redact(all.toString('utf8'), input.secrets), 'utf8'), input.maxLogBytes);
   };
-  const dirs = { work: input.workDir, inputs: join(input.workDir, 'inputs'), outputs: join(input.workDir, 'outputs') };
-  await mkdir(dirs.inputs, { recursive: true });
-  await mkdir(dirs.outputs, { recursive: true });
+  let lease: SandboxLease | undefined;
   try {
+    lease = await input.sandbox.acquire(() => input.shouldStop() !== undefined);
+  } catch (error) {
+    if (!(error instanceof SandboxUnavailableError)) throw error;
+    append(Buffer.from(`${error.message}\n`));
+    return { kind: 'failed', code: error.code, message: error.message, exitCode: null, log: finalLog(), outputs: [] };
+  }
+  if (!lease) return { kind: 'stopped', reason: input.shouldStop() ?? 'cancel', log: finalLog() };
+  const dirs = { work: input.workDir, inputs: join(input.workDir, 'inputs'), outputs: join(input.workDir, 'outputs') };
+  try {
+    await makePrivateDir(dirs.work);
+    await mkdir(dirs.inputs, { recursive: true });
+    await mkdir(dirs.outputs, { recursive: true });
     try {
       await fetchArtifacts(input, dirs.inputs, (s) => append(Buffer.from(s)));
     } catch (error) {
@@ -172,26 +199,42 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
     }
     const early = input.shouldStop();
     if (early) return { kind: 'stopped', reason: early, log: finalLog() };
+    const script = join(dirs.work, SCRIPT_NAME);
+    await writeFile(script, input.spec.command, { mode: 0o500 });
+    // Everything the command may touch now belongs to its uid alone.
+    await lease.own(dirs.work);
 
-    const child = spawn(input.shell ?? '/bin/sh', ['-c', input.spec.command], {
+    const sandboxLease = lease;
+    const child = spawn(input.shell ?? '/bin/sh', [script], {
       cwd: dirs.work,
       env: commandEnv(input, dirs),
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, so a stop kills everything the command started.
+      // Its own process group, so a stop reaches everything the command started even without a sandbox uid.
       detached: true,
+      ...(lease.identity && { uid: lease.identity.uid, gid: lease.identity.gid }),
     });
     child.stdout.on('data', (b: Buffer) => append(b));
     child.stderr.on('data', (b: Buffer) => append(b));
+    const closed = new Promise<void>((res) => child.once('close', () => res()));
+    // Once Node has reaped the leader its pid may be reused: from then on only the uid is signalled.
+    let leaderReaped = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((res) => {
       child.once('error', (error) => res({ code: null, signal: null, error }));
-      child.once('close', (code, signal) => res({ code, signal }));
+      child.once('exit', (code, signal) => {
+        leaderReaped = true;
+        res({ code, signal });
+      });
     });
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, signal);
-      } catch {
-        // Already gone.
+    const killAll = async (signal: 'TERM' | 'KILL') => {
+      // The group by its leader's pid only while the leader is unreaped (its pid cannot be reused).
+      if (!leaderReaped && child.pid) {
+        try {
+          process.kill(-child.pid, `SIG${signal}`);
+        } catch {
+          // Already gone.
+        }
       }
+      await sandboxLease.signalAll(signal);
     };
     let stopped: StopReason | undefined;
     let lastTick = Date.now();
@@ -200,8 +243,8 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
       const s = stopped ? undefined : input.shouldStop();
       if (s && !stopped) {
         stopped = s;
-        killGroup('SIGTERM');
-        killTimer = setTimeout(() => killGroup('SIGKILL'), input.killGraceMs ?? 5000);
+        void killAll('TERM');
+        killTimer = setTimeout(() => void killAll('KILL'), input.killGraceMs ?? 5000);
       }
       if (input.onTick && Date.now() - lastTick >= 1000) {
         lastTick = Date.now();
@@ -211,14 +254,30 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
     const result = await exited;
     clearInterval(watcher);
     if (killTimer) clearTimeout(killTimer);
-    // Leftover children of a command that exited on its own are stopped too.
-    killGroup('SIGKILL');
+    // Whatever the command left behind dies with it: every process of its uid, including one that
+    // called setsid. Without a sandbox uid only the group is reachable, and only by its number.
+    if (lease.identity) await lease.signalAll('KILL');
+    else if (child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // No process of the group is left.
+      }
+    }
+    const reaped = await lease.reap();
+    // A process outside the sandbox (none mode) may still hold the output pipes: stop waiting for them.
+    const pipesClosed = await Promise.race([closed.then(() => true), sleep(PIPE_CLOSE_MS).then(() => false)]);
+    if (!pipesClosed) {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }
+    if (!reaped) append(Buffer.from('\n[some processes of the command could not be stopped]\n'));
 
     if (stopped) {
       append(Buffer.from(`\n[stopped: ${stopped}]\n`));
       return { kind: 'stopped', reason: stopped, log: finalLog() };
     }
-    const outputs = await listOutputs(dirs.outputs);
+    const outputs = await listOutputs(dirs.outputs, (m) => append(Buffer.from(m)));
     if (outputs.length > 0 && input.onOutputs) {
       try {
         await input.onOutputs(outputs);
@@ -235,7 +294,27 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
     return { kind: 'failed', code: result.code !== null ? `EXIT_${result.code}` : 'KILLED', message: `the command ${how}`, exitCode: result.code, log: finalLog(), outputs };
   } finally {
     if (!input.keepWorkDir) await rm(input.workDir, { recursive: true, force: true }).catch(() => undefined);
+    await lease.release();
   }
+}
+
+/**
+ * Creates the work folder, or accepts an existing one only if this process owns it and it is a
+ * real folder: in a shared /tmp another user could have prepared the path with links inside.
+ */
+async function makePrivateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const st = await lstat(dir);
+    if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) throw new Error(`work folder ${dir} exists and is not this process's own folder`);
+  }
+  await chmod(dir, 0o700);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Total size of output files, for the result summary. */

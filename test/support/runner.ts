@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { FUNCTIONS } from '../../src/functions/all.js';
 import { startLocalRunner, type LocalRunner, type LocalRunnerOptions } from '../../src/lib/local/runner.js';
+import { canSwitchUser } from '../../src/worker/command-sandbox.js';
 
 export interface TestRunner extends LocalRunner {
   api(path: string, init?: RequestInit): Promise<Response>;
@@ -33,6 +34,10 @@ export async function startTestRunner(env: Record<string, string> = {}, options:
       LOCAL_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'cjo-local-')),
       SIMULATION_TIME_SCALE: '0.01',
       POLL_LOCAL_SCHEDULE: '* * * * * *',
+      // Commands get a uid of their own where the tests can switch users (root, as in CI); elsewhere
+      // they run unsandboxed so the flows stay testable (test/e2e/command-sandbox.test.ts asks for
+      // 'uid' itself and asserts the refusal there).
+      COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none',
       WORKER_HEARTBEAT_SEC: '0.2',
       WORKER_LOCK_SEC: '10',
       WORKER_SHUTDOWN_GRACE_SEC: '5',

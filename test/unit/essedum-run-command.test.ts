@@ -6,6 +6,12 @@ import { SECRET_KEYS, type EssedumCommandSpec } from '../../src/lib/app/essedum/
 import { getObject, S3Error } from '../../src/lib/app/essedum/s3.js';
 import { redact, runCommand, type RunCommandInput } from '../../src/worker/run-command.js';
 import { FakeS3 } from '../fakes/s3/fake-s3.js';
+import { canSwitchUser, createCommandSandbox } from '../../src/worker/command-sandbox.js';
+import { parseCommandSandboxSettings } from '../../src/lib/command-sandbox-settings.js';
+
+// The sandbox this machine supports: a uid of its own per command where the tests run as root (CI),
+// the unsandboxed mode elsewhere (the sandbox's own tests cover both).
+const sandbox = createCommandSandbox(parseCommandSandboxSettings({ COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none' }), { warn: () => undefined });
 
 const spec = (over: Partial<EssedumCommandSpec> = {}): EssedumCommandSpec => ({
   command: 'true',
@@ -27,6 +33,7 @@ const input = (over: Partial<RunCommandInput>): RunCommandInput => ({
   maxLogBytes: 64 * 1024,
   shouldStop: () => undefined,
   killGraceMs: 500,
+  sandbox,
   ...over,
 });
 

@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobRecord } from '../../core/job.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
+import { CANCEL_MARKER, DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
+import { COMMAND_SANDBOX_SETTINGS } from '../../command-sandbox-settings.js';
+import { ESSEDUM_SETTINGS } from '../../essedum-settings.js';
 import type { ProviderContext } from '../provider-context.js';
 
 interface RunStatusFile {
@@ -15,14 +17,45 @@ interface RunStatusFile {
 }
 
 /**
+ * Settings a one-shot run reads, and the only ones it is given: never the orchestrator's storage
+ * connection, API key or cloud credentials, which a command must not be able to reach through the
+ * run's environment.
+ */
+const ONE_SHOT_SETTINGS: readonly string[] = [
+  ...ESSEDUM_SETTINGS.map((s) => s.name),
+  ...COMMAND_SANDBOX_SETTINGS.map((s) => s.name),
+];
+/** What Node and a shell need from the host's own environment. */
+const HOST_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_ENV', 'SYSTEMROOT'];
+
+/** The environment of a one-shot run: host basics, the settings it reads, and its job's secrets. */
+export function oneShotEnv(settings: Readonly<Record<string, string | undefined>>, timeScale: number, secrets?: DispatchSecrets): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of HOST_ENV) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  for (const k of ONE_SHOT_SETTINGS) {
+    const v = settings[k] ?? process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.SIMULATION_TIME_SCALE = String(timeScale);
+  if (secrets && Object.keys(secrets).length > 0) env[DISPATCH_SECRETS_ENV] = JSON.stringify(secrets);
+  return env;
+}
+
+/**
  * Runs jobs on this machine, each in its own worker process (the worker's one-shot mode, the same
  * program an Azure Batch task runs), so the whole flow works with no cloud account. One folder per
- * job holds the spec, pid, stdout/stderr, result.json and status.json; the folder's existence is
- * what makes submission idempotent.
+ * job (0700: it holds the spec and the logs) holds the spec, pid, stdout/stderr, result.json and
+ * status.json; the folder's existence is what makes submission idempotent. A stop is a marker file
+ * the run watches; only a process this provider started in this process's lifetime is signalled.
  */
 export class LocalProvider implements JobProvider {
   readonly name = 'local';
   private readonly baseDir: string;
+  /** Runs started by this provider object, until they exit: the only processes it ever signals. */
+  private readonly children = new Map<string, ChildProcess>();
 
   constructor(private readonly ctx: ProviderContext) {
     this.baseDir = resolve(ctx.config.localProviderDir);
@@ -36,31 +69,32 @@ export class LocalProvider implements JobProvider {
   async submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome> {
     const dir = this.dir(job.id);
     const ref = { dir };
-    await mkdir(this.baseDir, { recursive: true });
+    await mkdir(this.baseDir, { recursive: true, mode: 0o700 });
     try {
       // Exclusive create: of two concurrent deliveries of the same dispatch, exactly one starts a run.
-      await mkdir(dir);
+      await mkdir(dir, { mode: 0o700 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { ref, attached: true, status: 'running' };
       throw error;
     }
     const specPath = join(dir, 'spec.json');
-    await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }));
-    const out = openSync(join(dir, 'stdout.txt'), 'a');
-    const err = openSync(join(dir, 'stderr.txt'), 'a');
+    await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }), { mode: 0o600 });
+    const out = openSync(join(dir, 'stdout.txt'), 'a', 0o600);
+    const err = openSync(join(dir, 'stderr.txt'), 'a', 0o600);
     try {
       const child = spawn(process.execPath, [...workerCommand(), '--once', '--spec', specPath, '--out', dir], {
         stdio: ['ignore', out, err],
-        // Secrets reach the child only through its environment (never spec.json on disk); the
-        // child removes them from its environment before running anything.
-        env: {
-          ...process.env,
-          SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
-          ...(secrets && Object.keys(secrets).length > 0 && { [DISPATCH_SECRETS_ENV]: JSON.stringify(secrets) }),
-        },
+        // Secrets reach the child only through its environment (never spec.json on disk), which
+        // only this user can read; a command it runs gets a uid of its own (COMMAND_SANDBOX).
+        env: oneShotEnv(this.ctx.config.env, this.ctx.config.simulationTimeScale, secrets),
       });
       child.on('error', () => undefined);
+      this.children.set(job.id, child);
+      child.once('exit', () => this.children.delete(job.id));
       await writeFile(join(dir, 'pid'), String(child.pid ?? ''));
+      // With the start time, a pid read back later is recognised as ours or as a reused number.
+      const started = child.pid ? processStartTime(child.pid) : undefined;
+      if (started) await writeFile(join(dir, 'pid-start'), started);
     } finally {
       closeSync(out);
       closeSync(err);
@@ -79,7 +113,8 @@ export class LocalProvider implements JobProvider {
     // seen dead here has already written its status (read in the other order, a run finishing
     // between the two reads looked lost).
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
-    const alive = pid > 0 && isAlive(pid);
+    const started = await readFile(join(dir, 'pid-start'), 'utf8').catch(() => undefined);
+    const alive = pid > 0 && isAlive(pid, started);
     const status = await readJson<RunStatusFile>(join(dir, 'status.json'));
     if (status) {
       switch (status.state) {
@@ -93,16 +128,18 @@ export class LocalProvider implements JobProvider {
     }
     if (alive) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
     // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
-    if (existsSync(join(dir, 'cancel-requested'))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
+    if (existsSync(join(dir, CANCEL_MARKER))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
     // No status file and no process: it crashed (or the machine restarted) before finishing.
     return { jobId: job.id, status: 'failed', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'The local worker process ended without reporting a result.' } };
   }
 
   async cancel(job: JobRecord): Promise<void> {
     if (!existsSync(this.dir(job.id))) return;
-    await writeFile(join(this.dir(job.id), 'cancel-requested'), new Date().toISOString());
-    const pid = Number(await readFile(join(this.dir(job.id), 'pid'), 'utf8').catch(() => ''));
-    if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
+    // The run watches for the marker, whoever started it: after a restart no PID is read and signalled.
+    await writeFile(join(this.dir(job.id), CANCEL_MARKER), new Date().toISOString(), { mode: 0o600 });
+    // A run this object started and Node has not yet seen exit still owns its pid: SIGTERM is quicker.
+    const child = this.children.get(job.id);
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
@@ -116,7 +153,8 @@ export class LocalProvider implements JobProvider {
       const b = await readFile(join(dir, f)).catch(() => Buffer.alloc(0));
       return b.subarray(Math.max(0, b.length - tailBytes)).toString('utf8');
     };
-    return { stdout: await tail('stdout.txt'), stderr: await tail('stderr.txt'), source: `local run folder ${dir}` };
+    // The folder's path is this machine's business: replies name the run, not where it lives.
+    return { stdout: await tail('stdout.txt'), stderr: await tail('stderr.txt'), source: `local run of job ${job.id}` };
   }
 }
 
@@ -128,7 +166,21 @@ export function workerCommand(): string[] {
   return fromSource ? ['--import', 'tsx', main] : [main];
 }
 
-function isAlive(pid: number): boolean {
+/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or undefined. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is still the process that was recorded (same start time when one was recorded). */
+function isAlive(pid: number, startTime?: string): boolean {
+  if (startTime !== undefined && process.platform === 'linux') return processStartTime(pid) === startTime.trim();
   try {
     process.kill(pid, 0);
     return true;
