@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { WORKER_PROVIDER } from '../core/classifier.js';
 import { JOB_STATUSES, parseOrThrow, type JobEvent, type JobRecord, type JobSummary } from '../core/job.js';
-import { BAD_PAGE_TOKEN_MESSAGE, decodePageToken, MAX_PAGE_TOKEN_LENGTH } from '../core/page-token.js';
+import { BAD_PAGE_TOKEN_MESSAGE, decodePageToken } from '../core/page-token.js';
 import type { Deps } from '../deps.js';
 import { NotFoundError, OrchestratorError } from '../errors.js';
 import type { JobLogs } from '../ports/provider.js';
@@ -25,10 +25,10 @@ export const ListQuerySchema = z
     provider: z.string().min(1).max(64).optional(),
     view: z.enum(['summary', 'full']).default('summary'),
     limit: z.coerce.number().int().min(1).max(LIST_LIMITS.summary).default(50),
-    // Checked here, before any storage call: only tokens we issued are accepted.
+    // Checked here, before any storage call: only tokens we issued are accepted (any length: the
+    // decoder refuses long ones before reading them).
     continuationToken: z
       .string()
-      .max(MAX_PAGE_TOKEN_LENGTH, BAD_PAGE_TOKEN_MESSAGE)
       .refine((t) => decodePageToken(t) !== undefined, BAD_PAGE_TOKEN_MESSAGE)
       .optional(),
   })
