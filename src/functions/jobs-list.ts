@@ -1,14 +1,18 @@
-import { json, jobView } from '../lib/http/http.js';
+import { json, jobSummaryView, jobView } from '../lib/http/http.js';
 import { deps, httpFunction } from './define.js';
 
-/** GET /api/jobs?status=&queue=&provider=&limit=&continuationToken= — newest first, paged. */
+/**
+ * GET /api/jobs?status=&queue=&provider=&view=summary|full&limit=&continuationToken= — newest
+ * first, paged; summaries unless `view=full`.
+ */
 export const jobsList = httpFunction({
   name: 'jobsList',
   route: 'jobs',
   methods: ['GET'],
   handler: async (request) => {
     const [{ listJobs }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
-    const page = await listJobs(d, Object.fromEntries(request.query.entries()));
-    return json(200, { jobs: page.jobs.map(jobView), ...(page.continuationToken && { continuationToken: page.continuationToken }) });
+    const listing = await listJobs(d, Object.fromEntries(request.query.entries()));
+    const jobs = listing.view === 'full' ? listing.page.jobs.map(jobView) : listing.page.jobs.map(jobSummaryView);
+    return json(200, { jobs, ...(listing.page.continuationToken && { continuationToken: listing.page.continuationToken }) });
   },
 });

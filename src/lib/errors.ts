@@ -99,6 +99,16 @@ export class ConcurrencyError extends OrchestratorError {
   }
 }
 
+/**
+ * A job with this id already exists. Only a create that raced another create for the same
+ * Idempotency-Key sees it (ids are otherwise unique); that caller replays the existing job.
+ */
+export class JobExistsError extends ConcurrencyError {
+  constructor(readonly jobId: string, cause?: unknown) {
+    super(`Job '${jobId}' already exists`, cause);
+  }
+}
+
 export class ConfigurationError extends OrchestratorError {
   constructor(message: string) {
     super('CONFIGURATION_INVALID', message);

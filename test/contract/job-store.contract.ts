@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newJobId } from '../../src/lib/core/ids.js';
+import { summarizeJob, type JobRecord } from '../../src/lib/core/job.js';
 import { creationEvent, note, transition } from '../../src/lib/core/state-machine.js';
-import { IllegalTransitionError } from '../../src/lib/errors.js';
-import type { JobStore } from '../../src/lib/ports/job-store.js';
+import { IllegalTransitionError, JobExistsError, ValidationError } from '../../src/lib/errors.js';
+import type { JobListQuery, JobStore } from '../../src/lib/ports/job-store.js';
 import { makeJob } from '../support/jobs.js';
 
 async function seed(store: JobStore, overrides: Parameters<typeof makeJob>[0] = {}, body: Record<string, unknown> = {}) {
@@ -10,13 +12,46 @@ async function seed(store: JobStore, overrides: Parameters<typeof makeJob>[0] = 
   return job;
 }
 
+/**
+ * What a crash or a lost race leaves in a store's index, made on purpose, and a look at the raw
+ * index: each adapter says how (the rules the suite checks are the same for all).
+ */
+export interface IndexLeftovers {
+  /**
+   * Writes an index entry, as an interrupted write would leave it, in the list `where` selects (the
+   * partition of `status`/`queue`/`provider`, or `activeFor`'s active list), pointing at `jobId`
+   * created at `createdAt`. `seq`: the job `eventSeq` the interrupted write would have committed.
+   */
+  plant(where: Pick<JobListQuery, 'status' | 'queue' | 'provider'> | { activeFor: string }, jobId: string, createdAt: string, seq?: number): Promise<void>;
+  /** Index entries (in any list) that point at `jobId`. */
+  count(jobId: string): Promise<number>;
+}
+
+/** Every job of a list, following continuation tokens; also returns each page's size. */
+async function listAll(store: JobStore, query: Omit<JobListQuery, 'continuationToken'>): Promise<{ ids: string[]; sizes: number[] }> {
+  const ids: string[] = [];
+  const sizes: number[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.list({ ...query, ...(token && { continuationToken: token }) });
+    ids.push(...page.jobs.map((j) => j.id));
+    sizes.push(page.jobs.length);
+    token = page.continuationToken;
+  } while (token && sizes.length < 50);
+  return { ids, sizes };
+}
+
 /** One contract for every JobStore adapter. */
-export function describeJobStoreContract(name: string, makeStore: () => Promise<{ store: JobStore; close?: () => Promise<void> }>): void {
+export function describeJobStoreContract(
+  name: string,
+  makeStore: () => Promise<{ store: JobStore; leftovers: IndexLeftovers; close?: () => Promise<void> }>,
+): void {
   describe(`JobStore contract: ${name}`, () => {
     let store: JobStore;
+    let leftovers: IndexLeftovers;
     let close: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      ({ store, close } = await makeStore());
+      ({ store, leftovers, close } = await makeStore());
       await store.ensure();
     });
     afterAll(async () => close?.());
@@ -141,10 +176,136 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
 
     it('binds an idempotency key to the first job and reports it to later callers', async () => {
       const key = `key-${Date.now()}-${Math.random()}`;
-      const first = await store.claimIdempotencyKey(key, 'j-first', 'hash-1');
-      const second = await store.claimIdempotencyKey(key, 'j-second', 'hash-2');
-      expect(first).toEqual({ created: true, jobId: 'j-first', requestHash: 'hash-1' });
-      expect(second).toEqual({ created: false, jobId: 'j-first', requestHash: 'hash-1' });
+      const at = '2026-01-02T03:04:05.678Z';
+      const first = await store.claimIdempotencyKey(key, { jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
+      const second = await store.claimIdempotencyKey(key, { jobId: 'j-second', requestHash: 'hash-2', jobCreatedAt: new Date().toISOString() });
+      expect(first).toEqual({ created: true, jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
+      expect(second).toEqual({ created: false, jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
+    });
+
+    it('binds a key to exactly one job when many claim it at once', async () => {
+      const key = `race-${Date.now()}-${Math.random()}`;
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.claimIdempotencyKey(key, { jobId: `j-${i}`, requestHash: 'h', jobCreatedAt: new Date().toISOString() })),
+      );
+      expect(claims.filter((c) => c.created)).toHaveLength(1);
+      expect(new Set(claims.map((c) => c.jobId)).size).toBe(1);
+    });
+
+    it('leaves no index entry behind when a create fails', async () => {
+      const job = await seed(store);
+      // The same id again, at another time: refused, and its entries are gone.
+      const twin = { ...job, createdAt: new Date(Date.parse(job.createdAt) + 5000).toISOString() };
+      await expect(store.create(twin, creationEvent(twin, 'again'))).rejects.toBeInstanceOf(JobExistsError);
+      expect(await leftovers.count(job.id)).toBe(2); // the job's own: the full list and its status
+      // A record that cannot be stored is refused before anything is written.
+      const bad = makeJob({}, { data: { n: 1 } });
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const unstorable = { ...bad, spec: { ...bad.spec, data: cyclic } } as JobRecord;
+      await expect(store.create(unstorable, creationEvent(bad, 'cyclic'))).rejects.toThrow();
+      expect(await store.get(bad.id)).toBeUndefined();
+      expect(await leftovers.count(bad.id)).toBe(0);
+    });
+
+    it('creates one job when the same record is created many times at once, with one set of index entries', async () => {
+      const job = makeJob({}, { labels: { run: 'race' } });
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => store.create(job, creationEvent(job, 'racing'))));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(JobExistsError);
+      expect(await store.get(job.id)).toEqual(job);
+      expect(await leftovers.count(job.id)).toBe(2);
+      expect((await store.events(job.id)).length).toBe(1);
+    });
+
+    it('never lets an entry whose job is missing or elsewhere shorten a page, and repairs stale ones', async () => {
+      const queue = `q-orphans-${Math.random().toString(36).slice(2, 8)}`;
+      const base = Date.now() + 7_200_000;
+      const real: JobRecord[] = [];
+      for (let i = 0; i < 4; i++) {
+        const j = await seed(store, { createdAt: new Date(base + i * 10_000).toISOString() });
+        await store.update(j.id, (x) => transition(x, 'queued', 'q', { patch: { queue } }));
+        real.push(j);
+      }
+      // Entries for jobs that were never created (a create that crashed), newest and in between.
+      for (let i = 0; i < 6; i++) await leftovers.plant({ queue }, newJobId(), new Date(base + 45_000 - i * 7_000).toISOString(), 1);
+      // A status entry left by an update that moved the job on (written at its creation, seq 1).
+      const movedOn = real[0]!;
+      await leftovers.plant({ status: 'submitted' }, movedOn.id, movedOn.createdAt, 1);
+
+      const { ids, sizes } = await listAll(store, { queue, limit: 2 });
+      expect(ids).toEqual(real.map((j) => j.id).reverse());
+      expect(sizes.slice(0, 2)).toEqual([2, 2]);
+      expect(sizes.slice(2).every((n) => n === 0)).toBe(true);
+
+      const submitted = await store.listByStatus('submitted', 100_000);
+      expect(submitted.some((j) => j.id === movedOn.id)).toBe(false);
+      expect(submitted.every((j) => j.status === 'submitted')).toBe(true);
+      // The stale status entry is gone; the job keeps its own (full list, queued, queue).
+      expect(await leftovers.count(movedOn.id)).toBe(3);
+    });
+
+    it('skips an entry for a state the job has not committed yet, without deleting it', async () => {
+      const job = await seed(store);
+      // As an update to `queued` leaves it before its transaction commits (eventSeq 1 → 2).
+      await leftovers.plant({ status: 'queued' }, job.id, job.createdAt, 2);
+      const queued = await store.listByStatus('queued', 100_000);
+      expect(queued.some((j) => j.id === job.id)).toBe(false);
+      expect(await leftovers.count(job.id)).toBe(3);
+      // Once the update commits, the job is listed there once.
+      await store.update(job.id, (x) => transition(x, 'queued', 'q'));
+      const after = await store.listByStatus('queued', 100_000);
+      expect(after.filter((j) => j.id === job.id)).toHaveLength(1);
+    });
+
+    it('gives a poller only active jobs even when its list holds stale entries', async () => {
+      const provider = `pstale${Math.random().toString(36).slice(2, 8)}`;
+      const live = await seed(store);
+      const done = await seed(store);
+      for (const job of [live, done]) {
+        await store.update(job.id, (j) => transition(j, 'queued', 'q'));
+        await store.update(job.id, (j) => transition(j, 'dispatched', 'd', { patch: { provider } }));
+      }
+      await store.update(done.id, (j) => transition(j, 'succeeded', 'done'));
+      // The finished job's active entry, as a crash before its removal leaves it.
+      await leftovers.plant({ activeFor: provider }, done.id, done.createdAt, 3);
+      expect((await store.listActive(provider)).map((j) => j.id)).toEqual([live.id]);
+      // Repaired: the finished job keeps only its full-list, status and provider entries.
+      expect(await leftovers.count(done.id)).toBe(3);
+    });
+
+    it('lists summaries without the job body, and one source through its own list', async () => {
+      const task = await seed(store, { source: 'essedum-execute' }, { data: { secretish: 'x'.repeat(1000) }, labels: { team: 'a' } });
+      const other = await seed(store, { source: 'api' });
+      const page = await store.listSummaries({ limit: 1000 });
+      const mine = page.jobs.find((j) => j.id === task.id);
+      expect(mine).toEqual(summarizeJob(task));
+      expect(JSON.stringify(mine)).not.toContain('secretish');
+      const tasks = await listAll(store, { source: 'essedum-execute', limit: 10 });
+      expect(tasks.ids).toContain(task.id);
+      expect(tasks.ids).not.toContain(other.id);
+      const apiJobs = await store.list({ source: 'api', limit: 1000 });
+      expect(apiJobs.jobs.every((j) => j.source === 'api')).toBe(true);
+    });
+
+    it('summarises failed jobs with their error code and reads at most the page', async () => {
+      const queue = `q-sum-${Math.random().toString(36).slice(2, 8)}`;
+      const job = await seed(store);
+      await store.update(job.id, (x) => transition(x, 'queued', 'q', { patch: { queue } }));
+      const failed = await store.update(job.id, (x) => transition(x, 'failed', 'boom', { patch: { error: { code: 'STUCK', message: 'no' } } }));
+      const page = await store.listSummaries({ queue, limit: 5 });
+      expect(page.jobs).toEqual([summarizeJob(failed)]);
+      expect(page.jobs[0]?.errorCode).toBe('STUCK');
+      expect(page.continuationToken).toBeUndefined();
+    });
+
+    it('refuses continuation tokens it did not issue, naming the field', async () => {
+      const b64 = (s: string) => Buffer.from(s).toString('base64url');
+      for (const token of ['junk', 'junk!', '', b64('not json'), b64('null'), b64('1'), b64('{"nextPartitionKey":{}}'), b64('{"v":1,"t":-1,"id":"x"}'), 'A'.repeat(5000)]) {
+        const error = await store.list({ limit: 5, continuationToken: token }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).issues[0]?.field).toBe('continuationToken');
+      }
     });
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WORKER_PROVIDER } from '../core/classifier.js';
-import { JOB_STATUSES, parseOrThrow, type JobEvent, type JobRecord } from '../core/job.js';
+import { JOB_STATUSES, parseOrThrow, type JobEvent, type JobRecord, type JobSummary } from '../core/job.js';
+import { BAD_PAGE_TOKEN_MESSAGE, decodePageToken } from '../core/page-token.js';
 import type { Deps } from '../deps.js';
 import { NotFoundError, OrchestratorError } from '../errors.js';
 import type { JobLogs } from '../ports/provider.js';
@@ -14,23 +15,41 @@ export async function getJob(deps: Deps, id: string): Promise<JobRecord> {
   return job;
 }
 
-export const ListQuerySchema = z.object({
-  status: z.enum(JOB_STATUSES).optional(),
-  queue: z.string().min(1).max(63).optional(),
-  provider: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  continuationToken: z.string().min(1).max(2048).optional(),
-});
+/** Most jobs on one page: summaries are small; full records can each be up to MAX_BODY_BYTES. */
+export const LIST_LIMITS = { summary: 1000, full: 100 } as const;
 
-export async function listJobs(deps: Deps, query: Record<string, string | undefined>): Promise<JobPage> {
+export const ListQuerySchema = z
+  .object({
+    status: z.enum(JOB_STATUSES).optional(),
+    queue: z.string().min(1).max(63).optional(),
+    provider: z.string().min(1).max(64).optional(),
+    view: z.enum(['summary', 'full']).default('summary'),
+    limit: z.coerce.number().int().min(1).max(LIST_LIMITS.summary).default(50),
+    // Checked here, before any storage call: only tokens we issued are accepted (any length: the
+    // decoder refuses long ones before reading them).
+    continuationToken: z
+      .string()
+      .refine((t) => decodePageToken(t) !== undefined, BAD_PAGE_TOKEN_MESSAGE)
+      .optional(),
+  })
+  .refine((q) => q.view === 'summary' || q.limit <= LIST_LIMITS.full, {
+    path: ['limit'],
+    message: `at most ${LIST_LIMITS.full} with view=full`,
+  });
+
+export type JobListing = { readonly view: 'summary'; readonly page: JobPage<JobSummary> } | { readonly view: 'full'; readonly page: JobPage };
+
+/** `GET /api/jobs`: a page of summaries, or of full records with `view=full`. */
+export async function listJobs(deps: Deps, query: Record<string, string | undefined>): Promise<JobListing> {
   const q = parseOrThrow(ListQuerySchema, query);
-  return deps.store.list({
+  const listQuery = {
     limit: q.limit,
     ...(q.status && { status: q.status }),
     ...(q.queue && { queue: q.queue }),
     ...(q.provider && { provider: q.provider }),
     ...(q.continuationToken && { continuationToken: q.continuationToken }),
-  });
+  };
+  return q.view === 'full' ? { view: 'full', page: await deps.store.list(listQuery) } : { view: 'summary', page: await deps.store.listSummaries(listQuery) };
 }
 
 export async function jobEvents(deps: Deps, id: string): Promise<JobEvent[]> {

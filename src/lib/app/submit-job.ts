@@ -4,7 +4,7 @@ import { newJobId } from '../core/ids.js';
 import { parseSubmission, type JobRecord, type JobSource, type JobSpec } from '../core/job.js';
 import { creationEvent } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
-import { IdempotencyKeyReusedError, ValidationError } from '../errors.js';
+import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -38,42 +38,66 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     const known = [...Object.values(deps.config.classifier.queues), ...deps.config.classifier.providers];
     throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
   }
-  // A job aimed at a cloud ML provider must carry a spec that provider accepts.
-  if (decision.provider !== WORKER_PROVIDER && (spec.kind !== undefined || spec.target === decision.provider)) {
-    const { validateProviderSpec } = await import('../providers/registry.js');
-    await validateProviderSpec(decision.provider, spec.kind, spec.spec);
+  // A job routed to a cloud ML provider must carry a kind and a spec that provider accepts, or it
+  // would be accepted now and fail at dispatch.
+  if (decision.provider !== WORKER_PROVIDER) {
+    const { requiredJobKinds, validateProviderSpec } = await import('../providers/registry.js');
+    const kinds = await requiredJobKinds(decision.provider);
+    if (kinds && spec.kind === undefined) {
+      throw new ValidationError([
+        {
+          field: 'kind',
+          message:
+            `this job is routed to ${decision.queue}, which provider ${decision.provider} runs, and ${decision.provider} runs only jobs ` +
+            `that name a kind (${kinds.join(', ')}) with its spec; send kind and spec, or a target whose provider runs plain jobs`,
+        },
+      ]);
+    }
+    if (kinds || spec.kind !== undefined) await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
 
-  let id = newJobId(deps.now().getTime());
   const key = request.idempotencyKey?.trim();
+  if (key && !IDEMPOTENCY_KEY.test(key)) {
+    throw new ValidationError([{ field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' }]);
+  }
+  const now = deps.now();
+  let id = newJobId(now.getTime());
+  let createdAt = now.toISOString();
   if (key) {
-    if (!IDEMPOTENCY_KEY.test(key)) {
-      throw new ValidationError([{ field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' }]);
-    }
     const hash = createHash('sha256').update(`${request.source}\n${JSON.stringify(spec)}`).digest('hex');
-    const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, id, hash);
+    const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, { jobId: id, requestHash: hash, jobCreatedAt: createdAt });
     if (!claim.created) {
       if (claim.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
       const existing = await deps.store.get(claim.jobId);
       if (existing) return { job: existing, replayed: true };
-      // The first request died between claiming the key and creating the job: finish its work.
+      // The request that claimed the key is creating the job right now, or died before it could.
+      // Build the very same record (same id and time) and create it too: exactly one create
+      // commits, and whoever loses replays the winner's job.
       id = claim.jobId;
+      createdAt = claim.jobCreatedAt ?? createdAt;
     }
   }
 
-  const now = deps.now().toISOString();
   const job: JobRecord = {
     id,
     status: 'submitted',
     source: request.source,
     spec,
-    createdAt: now,
-    updatedAt: now,
+    createdAt,
+    updatedAt: createdAt,
     attempts: 0,
     eventSeq: 1,
     ...(key && { idempotencyKey: key }),
   };
-  await deps.store.create(job, creationEvent(job, `submitted via ${request.source}`));
+  try {
+    await deps.store.create(job, creationEvent(job, `submitted via ${request.source}`));
+  } catch (error) {
+    // Only a request with a key can meet its id already created (by a racing twin of itself).
+    if (!key || !(error instanceof JobExistsError)) throw error;
+    const winner = await deps.store.get(id);
+    if (!winner) throw error;
+    return { job: winner, replayed: true };
+  }
   try {
     await deps.queues.send(deps.config.queues.intake, [jobMessage(id, request.secrets)]);
   } catch (error) {

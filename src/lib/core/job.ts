@@ -251,3 +251,36 @@ export interface JobEvent {
   readonly reason: string;
   readonly detail?: Record<string, unknown>;
 }
+
+/**
+ * What a list shows of a job: enough to pick one out, without its `data`, `spec` body or decision.
+ * Small and fixed-size, so a store can keep it beside the record and a page of them stays cheap.
+ */
+export interface JobSummary {
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly source: JobSource;
+  readonly priority: Priority;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly queue?: string;
+  readonly provider?: string;
+  readonly labels?: Record<string, string>;
+  readonly errorCode?: string;
+}
+
+/** The summary of a full record. Pure. */
+export function summarizeJob(job: JobRecord): JobSummary {
+  return {
+    id: job.id,
+    status: job.status,
+    source: job.source,
+    priority: job.spec.priority,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    ...(job.queue && { queue: job.queue }),
+    ...(job.provider && { provider: job.provider }),
+    ...(Object.keys(job.spec.labels ?? {}).length > 0 && { labels: job.spec.labels }),
+    ...(job.error && { errorCode: job.error.code }),
+  };
+}

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { JobRecord } from '../core/job.js';
+import type { JobRecord, JobSummary } from '../core/job.js';
 import {
   MalformedJsonError,
   OrchestratorError,
@@ -93,12 +93,18 @@ export function withProblems(
 /** The job as the API shows it: everything a user needs to see where it went and why. */
 export function jobView(job: JobRecord): Record<string, unknown> {
   const { eventSeq: _seq, idempotencyKey: _key, lease, ...rest } = job;
-  const base = `/api/jobs/${job.id}`;
-  return {
-    ...rest,
-    ...(lease && { runner: lease.owner }),
-    links: { self: base, events: `${base}/events`, result: `${base}/result`, logs: `${base}/logs`, cancel: `${base}/cancel` },
-  };
+  return { ...rest, ...(lease && { runner: lease.owner }), links: jobLinks(job.id) };
+}
+
+/** A job as a list shows it by default: no `data`, `spec` body or decision. */
+export function jobSummaryView(job: JobSummary): Record<string, unknown> {
+  const { errorCode, source: _source, ...rest } = job;
+  return { ...rest, ...(errorCode && { error: { code: errorCode } }), links: jobLinks(job.id) };
+}
+
+function jobLinks(id: string): Record<string, string> {
+  const base = `/api/jobs/${id}`;
+  return { self: base, events: `${base}/events`, result: `${base}/result`, logs: `${base}/logs`, cancel: `${base}/cancel` };
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {

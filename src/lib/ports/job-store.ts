@@ -1,4 +1,4 @@
-import type { JobEvent, JobRecord, JobStatus } from '../core/job.js';
+import type { JobEvent, JobRecord, JobSource, JobStatus, JobSummary } from '../core/job.js';
 import type { TransitionResult } from '../core/state-machine.js';
 
 /** What a mutator decides after reading the current record. */
@@ -9,16 +9,22 @@ export type JobUpdate =
   /** A write that is not history: heartbeat, progress, lease renewal. */
   | { readonly job: JobRecord; readonly event?: undefined; readonly quiet: true };
 
+/** One filter at most is used, in this order: status, queue, provider, source. */
 export interface JobListQuery {
   readonly status?: JobStatus;
   readonly queue?: string;
   readonly provider?: string;
+  /** Where the job came from (the Essedum /execute list reads only its own tasks). */
+  readonly source?: JobSource;
+  /** Jobs on the page (at most); a page is short only when the list is exhausted. */
   readonly limit: number;
+  /** A token from an earlier page (see core/page-token.ts); anything else is a ValidationError. */
   readonly continuationToken?: string;
 }
 
-export interface JobPage {
-  readonly jobs: readonly JobRecord[];
+export interface JobPage<T = JobRecord> {
+  readonly jobs: readonly T[];
+  /** Present when more jobs may follow. */
   readonly continuationToken?: string;
 }
 
@@ -27,6 +33,19 @@ export interface IdempotencyClaim {
   readonly created: boolean;
   readonly jobId: string;
   readonly requestHash: string;
+  /**
+   * `createdAt` of the job the key is bound to, so a request that finds the key but not yet the
+   * job builds the very same record (same id, same time, same index position). Absent on claims
+   * stored before this field existed.
+   */
+  readonly jobCreatedAt?: string;
+}
+
+/** What {@link JobStore.claimIdempotencyKey} binds a key to. */
+export interface IdempotencyBinding {
+  readonly jobId: string;
+  readonly requestHash: string;
+  readonly jobCreatedAt: string;
 }
 
 /**
@@ -34,7 +53,10 @@ export interface IdempotencyClaim {
  * re-applies the mutator when another writer got there first, so no update is ever lost.
  */
 export interface JobStore {
-  /** Creates the job and its first event. Fails if the id exists. */
+  /**
+   * Creates the job and its first event. Throws {@link JobExistsError} if the id exists. A create
+   * that fails leaves nothing behind in any list.
+   */
   create(job: JobRecord, firstEvent: JobEvent): Promise<void>;
   /** Point read; `undefined` when no such job (including ids that are not well-formed). */
   get(id: string): Promise<JobRecord | undefined>;
@@ -45,14 +67,20 @@ export interface JobStore {
   update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord>;
   /** The job's history in order. */
   events(id: string): Promise<JobEvent[]>;
-  /** Lists newest first, using an index for status/queue/provider rather than a table scan. */
+  /**
+   * Full records, newest first, through an index (never a table scan). Index entries whose job is
+   * missing or no longer matches are skipped (and repaired) and reading goes on, so a page is short
+   * only at the end of the list. Reads one record per entry, with bounded concurrency.
+   */
   list(query: JobListQuery): Promise<JobPage>;
+  /** As {@link list}, but only each job's summary: what `GET /api/jobs` shows by default. */
+  listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>>;
   /** Jobs a provider currently owns (dispatched, running, cancelling) — what its poller reads. */
   listActive(provider: string, limit?: number): Promise<JobRecord[]>;
   /** Jobs in one status, newest first, through the status index — the reconciler's input. */
   listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
-  /** Remembers an Idempotency-Key → job id, or returns what it was bound to before. */
-  claimIdempotencyKey(key: string, jobId: string, requestHash: string): Promise<IdempotencyClaim>;
+  /** Remembers an Idempotency-Key → job, or returns what it was bound to before. */
+  claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim>;
   /** Creates tables if needed. */
   ensure(): Promise<void>;
 }

@@ -43,6 +43,24 @@ export function createProviderRegistry(ctx: ProviderContext, extra: Record<strin
 }
 
 /**
+ * The job kinds a provider runs when it runs only jobs that name one (and carry its spec), or
+ * `undefined` for providers that run any job (local, Azure Batch, the workers). Loads only the
+ * provider's light constants module, never its SDK.
+ */
+export async function requiredJobKinds(provider: string): Promise<readonly string[] | undefined> {
+  switch (provider) {
+    case 'azure-ml':
+      return (await import('./azure-ml/job-spec.js')).AZURE_ML_JOB_KINDS;
+    case 'sagemaker':
+      return (await import('./sagemaker/names.js')).SAGEMAKER_KINDS;
+    case 'vertex':
+      return (await import('./vertex/job-kinds.js')).VERTEX_KINDS;
+    default:
+      return undefined;
+  }
+}
+
+/**
  * Checks a job's provider-specific `kind`/`spec` at submission, so a bad spec is a 400 naming the
  * field rather than a job that fails at dispatch. Loads only the provider's schema module (zod),
  * never its SDK. Providers without job kinds accept anything.

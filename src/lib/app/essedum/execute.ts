@@ -217,22 +217,16 @@ export interface TaskListItem {
   readonly submitted: string;
 }
 
-/** `GET /execute`: the last 100 /execute tasks, newest first. */
+/**
+ * `GET /execute`: the last 100 /execute tasks, newest first — read from the tasks' own index, so
+ * it costs at most `max` record reads however many other jobs there are; nothing is read while
+ * /execute is disabled (403, as the other /execute routes).
+ */
 export async function executeList(deps: Deps, max = 100): Promise<TaskListItem[]> {
-  const out: TaskListItem[] = [];
-  let token: string | undefined;
-  // Jobs are listed newest first across all sources; bound the scan so a busy store cannot make
-  // this call unbounded.
-  for (let page = 0; page < 10 && out.length < max; page++) {
-    const res = await deps.store.list({ limit: 200, ...(token && { continuationToken: token }) });
-    for (const job of res.jobs) {
-      if (job.source !== 'essedum-execute') continue;
-      const pid = job.providerRef?.pid;
-      out.push({ id: job.id, pid: typeof pid === 'number' ? pid : null, status: taskStatus(job.status), submitted: formatEssedumDate(job.createdAt) });
-      if (out.length >= max) break;
-    }
-    token = res.continuationToken;
-    if (!token) break;
-  }
-  return out;
+  assertExecuteAllowed(deps);
+  const { jobs } = await deps.store.list({ source: 'essedum-execute', limit: max });
+  return jobs.map((job) => {
+    const pid = job.providerRef?.pid;
+    return { id: job.id, pid: typeof pid === 'number' ? pid : null, status: taskStatus(job.status), submitted: formatEssedumDate(job.createdAt) };
+  });
 }
