@@ -10,7 +10,7 @@ import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
 import { logBlobNames } from '../lib/app/queries.js';
 import { saveResult } from '../lib/app/results.js';
 import type { ReceivedMessage } from '../lib/ports/queue.js';
-import { ESSEDUM_EXECUTE_KIND, commandSpecOf } from '../lib/app/essedum/execute-spec.js';
+import { ESSEDUM_EXECUTE_KIND, commandRunRefusal, commandSpecOf, isCommandKind } from '../lib/app/essedum/execute-spec.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -156,6 +156,17 @@ export class JobWorker {
       // a crash) would be restarted forever on Storage, where Service Bus gives up on it.
       await this.giveUp(message, jobId, `delivered ${message.deliveryCount} times (limit ${this.options.maxDeliveries}) without finishing`);
       return;
+    }
+
+    // The /execute gate at run time: a command job runs only if it came from /execute and /execute
+    // is still on (switching it off stops command jobs already queued).
+    if (isCommandKind(job.spec.kind)) {
+      const refusal = commandRunRefusal(job.source, parseEssedumSettings(deps.config.env).executeEnabled);
+      if (refusal) {
+        await failJob(deps, jobId, refusal, `refused by ${this.id}: ${refusal.message}`);
+        await this.settle(message);
+        return;
+      }
     }
 
     // Claim: one conditional write decides who runs the job. The owner is this *run*, not this

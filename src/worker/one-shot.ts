@@ -1,7 +1,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { commandSpecOf, ESSEDUM_EXECUTE_KIND } from '../lib/app/essedum/execute-spec.js';
+import { commandRunRefusal, commandSpecOf, ESSEDUM_EXECUTE_KIND, isCommandKind } from '../lib/app/essedum/execute-spec.js';
 import type { JobSpec } from '../lib/core/job.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
 import { runCommand } from './run-command.js';
@@ -29,6 +29,8 @@ function takeDispatchSecrets(): Record<string, string> {
 /** The spec file handed to a one-shot run (local provider, Azure Batch resource file). */
 export const OneShotSpecSchema = z.object({
   jobId: z.string().min(1),
+  /** The record's server-set origin (`source`); a command runs only when it is /execute's. */
+  origin: z.string().optional(),
   spec: z.custom<JobSpec>((v) => typeof v === 'object' && v !== null && 'rows' in v && 'data' in v, 'a job spec'),
 });
 
@@ -52,8 +54,12 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
     stop = 'cancel';
   };
   process.on('SIGTERM', onTerm);
-  const outcome: SimulationOutcome =
-    input.spec.kind === ESSEDUM_EXECUTE_KIND
+  // The /execute gate at run time: the local provider and Batch set ESSEDUM_EXECUTE_ENABLED from
+  // the deployment's switch; a run without it (or with a spec not from /execute) runs no command.
+  const refusal = isCommandKind(input.spec.kind) ? commandRunRefusal(input.origin, parseEssedumSettings(process.env).executeEnabled) : undefined;
+  const outcome: SimulationOutcome = refusal
+    ? { kind: 'failed', code: refusal.code, message: refusal.message }
+    : input.spec.kind === ESSEDUM_EXECUTE_KIND
       ? await runCommandOnce(input.jobId, input.spec, outDir, () => stop)
       : await simulateOnce(input.jobId, input.spec, timeScale, () => stop);
   process.off('SIGTERM', onTerm);

@@ -5,6 +5,7 @@ import { parseSubmission, type JobRecord, type JobSource, type JobSpec } from '.
 import { creationEvent } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, ValidationError } from '../errors.js';
+import { refuseCommandKind } from './essedum/execute-spec.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -32,6 +33,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export async function submitJob(deps: Deps, request: SubmitRequest): Promise<SubmitResult> {
   const spec = request.spec ?? parseSubmission(request.body, request.mode);
+  // Only /execute may create a job that runs a command (the kind is the server's, never a body's).
+  refuseCommandKind(request.source, spec);
   // Validate the target now so a typo is a 400, not a failed job later.
   const decision = classifyJob(spec, deps.config.classifier);
   if (!decision) {

@@ -1,9 +1,49 @@
 import { z } from 'zod';
-import { LIMITS, parseOrThrow } from '../../core/job.js';
+import { LIMITS, parseOrThrow, type JobError, type JobSource, type JobSpec } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 
-/** `JobSpec.kind` of a job created by `POST /api/execute`: run `spec.command` in a shell. */
+/**
+ * `JobSpec.kind` of a job created by `POST /api/execute`: run `spec.command` in a shell. Set by the
+ * server only: any other route refuses it ({@link refuseCommandKind}).
+ */
 export const ESSEDUM_EXECUTE_KIND = 'essedum-execute';
+
+/**
+ * The origin marker of a command job: `JobRecord.source`, which only the route that created the job
+ * sets (no body field reaches it). Every runner re-checks it before running a command.
+ */
+export const COMMAND_ORIGIN: JobSource = 'essedum-execute';
+
+/** True for the command kind in any spelling a lenient reader might take for it. */
+export function isCommandKind(kind: string | undefined): boolean {
+  return kind !== undefined && kind.trim().toLowerCase() === ESSEDUM_EXECUTE_KIND;
+}
+
+/**
+ * Submission side of the /execute gate: a job created by any route but /execute may not carry the
+ * command kind. Throws a {@link ValidationError} naming `kind`.
+ */
+export function refuseCommandKind(source: JobSource, spec: Pick<JobSpec, 'kind'>): void {
+  if (source !== COMMAND_ORIGIN && isCommandKind(spec.kind)) {
+    throw new ValidationError([{ field: 'kind', message: `'${ESSEDUM_EXECUTE_KIND}' jobs are created only by POST /api/execute` }]);
+  }
+}
+
+/**
+ * Run side of the /execute gate, asked by every runner (queue worker, dispatcher, one-shot run)
+ * right before it would run a command: why this job must not run, or `undefined` when it may.
+ * `origin` is the record's `source` as the runner sees it; `executeEnabled` is the runner's current
+ * ESSEDUM_EXECUTE_ENABLED, so switching /execute off also stops command jobs already queued.
+ */
+export function commandRunRefusal(origin: string | undefined, executeEnabled: boolean): JobError | undefined {
+  if (origin !== COMMAND_ORIGIN) {
+    return { code: 'COMMAND_NOT_FROM_EXECUTE', message: 'This job asks to run a command but was not created by POST /api/execute; it was not run.' };
+  }
+  if (!executeEnabled) {
+    return { code: 'EXECUTE_DISABLED', message: 'Running commands is disabled (ESSEDUM_EXECUTE_ENABLED=false); this command job was not run.' };
+  }
+  return undefined;
+}
 
 /** Names of the dispatch secrets an /execute job carries (never stored; see submitJob `secrets`). */
 export const SECRET_KEYS = { endpoint: 'storage_endpoint', accessKey: 'storage_access_key', secretKey: 'storage_secret_key' } as const;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { BatchServiceModels } from '@azure/batch';
 import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
+import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { ObservedStatus, PollReport } from '../../ports/provider.js';
 import type { AzureBatchSettings } from './settings.js';
@@ -18,7 +19,7 @@ export const SPEC_FILE = 'job-spec.json';
 
 /** The spec document the worker's one-shot mode reads (`OneShotSpecSchema` in src/worker/one-shot.ts). */
 export function specDocument(job: JobRecord): string {
-  return JSON.stringify({ jobId: job.id, spec: job.spec });
+  return oneShotSpecDocument(job);
 }
 /**
  * Files Batch uploads on task completion: the worker's result.json and status.json (its own error
@@ -189,8 +190,8 @@ export interface TaskInputs {
   readonly options: ResolvedJobOptions;
   /** Read-only SAS URL of the staged job spec. */
   readonly specUrl: string;
-  /** Write-only (create/write) SAS URL of the results container. */
-  readonly outputContainerUrl: string;
+  /** Per output file: the results container URL with a create/write-only SAS for that one blob. */
+  readonly outputContainerUrls: Record<OutputFileName, string>;
   readonly outputBlobs: Record<OutputFileName, string>;
   /** Extra environment of the worker (e.g. SIMULATION_TIME_SCALE). */
   readonly environment?: Readonly<Record<string, string>>;
@@ -206,7 +207,7 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
   const registry = registryOf(settings);
   const upload = (filePattern: string, name: OutputFileName): BatchServiceModels.OutputFile => ({
     filePattern,
-    destination: { container: { containerUrl: input.outputContainerUrl, path: input.outputBlobs[name] } },
+    destination: { container: { containerUrl: input.outputContainerUrls[name], path: input.outputBlobs[name] } },
     uploadOptions: { uploadCondition: 'taskcompletion' },
   });
   return {
@@ -226,10 +227,12 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
       upload('../stdout.txt', 'stdout.txt'),
       upload('../stderr.txt', 'stderr.txt'),
     ],
+    // The job's own variables first, ours last: the allow-list already keeps a job from naming
+    // ours, and the order keeps ours in force should one ever slip through.
     environmentSettings: [
-      { name: 'CJO_JOB_ID', value: input.jobId },
-      ...Object.entries(input.environment ?? {}).map(([name, value]) => ({ name, value })),
       ...Object.entries(input.options.environment).map(([name, value]) => ({ name, value })),
+      ...Object.entries(input.environment ?? {}).map(([name, value]) => ({ name, value })),
+      { name: 'CJO_JOB_ID', value: input.jobId },
     ],
     constraints: {
       maxWallClockTime: isoSeconds(input.options.maxRuntimeSec),

@@ -4,8 +4,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobRecord } from '../../core/job.js';
+import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
+import { parseEssedumSettings } from '../../essedum-settings.js';
 import type { ProviderContext } from '../provider-context.js';
 
 interface RunStatusFile {
@@ -45,7 +47,7 @@ export class LocalProvider implements JobProvider {
       throw error;
     }
     const specPath = join(dir, 'spec.json');
-    await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }));
+    await writeFile(specPath, oneShotSpecDocument(job));
     const out = openSync(join(dir, 'stdout.txt'), 'a');
     const err = openSync(join(dir, 'stderr.txt'), 'a');
     try {
@@ -56,6 +58,8 @@ export class LocalProvider implements JobProvider {
         env: {
           ...process.env,
           SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
+          // The run re-checks the /execute gate against this deployment's switch, not the parent's env.
+          ESSEDUM_EXECUTE_ENABLED: String(parseEssedumSettings(this.ctx.config.env).executeEnabled),
           ...(secrets && Object.keys(secrets).length > 0 && { [DISPATCH_SECRETS_ENV]: JSON.stringify(secrets) }),
         },
       });
