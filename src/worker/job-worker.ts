@@ -316,7 +316,12 @@ export class JobWorker {
       maxLogBytes: settings.maxLogBytes,
       shouldStop,
       onTick,
-      readLocalArtifact: (c, name) => deps.blobs.get(c, name),
+      storageEndpointAllowlist: settings.storageEndpointAllowlist,
+      // Checked again here, not only at submission: a record changed in storage reads nothing else.
+      readLocalArtifact: async (c, name) => {
+        if (c !== settings.artifactsContainer) throw new Error(`'local' artifacts come only from the container ${settings.artifactsContainer}, not '${c}'`);
+        return deps.blobs.get(c, name);
+      },
       onOutputs: async (files) => {
         for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));
       },

@@ -110,6 +110,7 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
     secrets,
     workDir: join(outDir, 'work'),
     maxLogBytes: settings.maxLogBytes,
+    storageEndpointAllowlist: settings.storageEndpointAllowlist,
     shouldStop: () => {
       const s = stop();
       if (s) return s;

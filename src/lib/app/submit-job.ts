@@ -42,7 +42,9 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
   }
   // A job aimed at a cloud ML provider must carry a spec that provider accepts.
-  if (decision.provider !== WORKER_PROVIDER && (spec.kind !== undefined || spec.target === decision.provider)) {
+  // Batch task options (its environment above all) are checked whenever a spec goes to Batch.
+  const batchWithSpec = decision.provider === 'azure-batch' && spec.spec !== undefined;
+  if (decision.provider !== WORKER_PROVIDER && (spec.kind !== undefined || spec.target === decision.provider || batchWithSpec)) {
     const { validateProviderSpec } = await import('../providers/registry.js');
     await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { environmentName } from '../../core/environment-names.js';
 import { LIMITS, parseOrThrow, type JobError, type JobSource, type JobSpec } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 
@@ -49,7 +50,6 @@ export function commandRunRefusal(origin: string | undefined, executeEnabled: bo
 export const SECRET_KEYS = { endpoint: 'storage_endpoint', accessKey: 'storage_access_key', secretKey: 'storage_secret_key' } as const;
 
 const text = z.string().max(4096);
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and "_"');
 
 /**
  * The body the Essedum backend's remote-job client POSTs. Lenient about extra fields (the backend
@@ -73,7 +73,7 @@ export const ExecuteBodySchema = z.object({
     .optional(),
   configs: z.union([z.record(z.string(), z.unknown()), z.literal(''), z.null()]).optional(),
   // The original executors turn a string environment into {} — keep that.
-  environment: z.union([z.record(envName, z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
+  environment: z.union([z.record(environmentName, z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
 });
 
 /** Routing hints an Essedum job may carry in `configs` (all optional). */
@@ -108,7 +108,7 @@ export interface ParsedExecute {
  * Splits an /execute body into what may be stored (the command spec and routing hints) and what
  * must not (the storage credentials, returned as dispatch secrets).
  */
-export function parseExecuteBody(body: unknown): ParsedExecute {
+export function parseExecuteBody(body: unknown, artifactsContainer: string): ParsedExecute {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError([{ field: '', message: 'the body must be a JSON object' }]);
   }
@@ -119,6 +119,15 @@ export function parseExecuteBody(body: unknown): ParsedExecute {
     .filter(Boolean);
   for (const [i, a] of artifacts.entries()) {
     if (a.split('/').some((seg) => seg === '..')) throw new ValidationError([{ field: `input_artifacts.${i}`, message: 'must not contain ".." segments' }]);
+  }
+  // `storage: "local"` reads our own Blob Storage: only from the one container meant for it, never
+  // from the containers holding other jobs' results, payloads or the platform's secrets.
+  let bucket = b.bucket;
+  if (b.storage === 'local' && artifacts.length > 0) {
+    if (bucket && bucket !== artifactsContainer) {
+      throw new ValidationError([{ field: 'bucket', message: `storage "local" artifacts come only from the container '${artifactsContainer}'` }]);
+    }
+    bucket = artifactsContainer;
   }
   const creds = b.credentials && typeof b.credentials === 'object' ? b.credentials : undefined;
   if (b.storage !== 'local' && artifacts.length > 0) {
@@ -137,7 +146,7 @@ export function parseExecuteBody(body: unknown): ParsedExecute {
     spec: {
       command: b.command,
       storage: b.storage,
-      bucket: b.bucket,
+      bucket,
       input_artifacts: artifacts,
       project_id: b.project_id,
       name: b.name,

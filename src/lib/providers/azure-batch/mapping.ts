@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { BatchServiceModels } from '@azure/batch';
 import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
+import { environmentName } from '../../core/environment-names.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { ObservedStatus, PollReport } from '../../ports/provider.js';
@@ -55,11 +56,6 @@ export function isoSeconds(sec: number): string {
   return `PT${Math.max(1, Math.ceil(sec))}S`;
 }
 
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names use letters, digits and "_"')
-  .refine((n) => !n.toUpperCase().startsWith('AZ_BATCH_'), 'AZ_BATCH_* variables are reserved by Batch');
-
 /**
  * Per-job Batch options a job may carry in `spec.spec`. Other keys in `spec.spec` are left for the
  * worker (it receives the whole spec), so only these are checked here.
@@ -69,7 +65,7 @@ export const BatchJobOptionsSchema = z.object({
   maxTaskRetryCount: z.number().int().min(0).max(100).optional(),
   requiredSlots: z.number().int().min(1).max(256).optional(),
   environment: z
-    .record(envName, z.string().max(4096))
+    .record(environmentName, z.string().max(4096))
     .refine((e) => Object.keys(e).length <= 32, 'at most 32 environment variables')
     .optional(),
 });

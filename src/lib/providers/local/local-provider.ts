@@ -58,8 +58,10 @@ export class LocalProvider implements JobProvider {
         env: {
           ...process.env,
           SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
-          // The run re-checks the /execute gate against this deployment's switch, not the parent's env.
+          // The run re-checks the /execute gate and the endpoint allow-list against this deployment's
+          // settings, not whatever the parent process's environment holds.
           ESSEDUM_EXECUTE_ENABLED: String(parseEssedumSettings(this.ctx.config.env).executeEnabled),
+          ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: this.ctx.config.env.ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST ?? '',
           ...(secrets && Object.keys(secrets).length > 0 && { [DISPATCH_SECRETS_ENV]: JSON.stringify(secrets) }),
         },
       });
