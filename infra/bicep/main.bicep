@@ -146,6 +146,7 @@ var containerNames = {
   payloads: 'job-payloads'
   batchStaging: 'batch-staging'
   deployment: 'app-package'
+  essedumArtifacts: 'essedum-artifacts'
 }
 var batchPoolId = 'cjo-pool'
 
@@ -196,6 +197,7 @@ module storage 'modules/storage.bicep' = {
       containerNames.payloads
       containerNames.batchStaging
       containerNames.deployment
+      containerNames.essedumArtifacts
     ]
     queueNames: [
       queueNames.intake
@@ -296,6 +298,9 @@ param essedumAdapters string = '{}'
 @description('Provider for Essedum adapter instances not in essedumAdapters (azure-ml, sagemaker or vertex); empty refuses them.')
 param essedumDefaultAdapterProvider string = ''
 
+@description('Storage endpoints Essedum /execute jobs may fetch minio/s3 input artifacts from: host[:port], *.domain[:port] or IP[:port], comma-separated; empty allows none.')
+param essedumStorageEndpointAllowlist string = ''
+
 var sharedSettings = {
   // Identity-based connection "JobsStorage" (tables, queues, blobs of job data).
   JobsStorage__tableServiceUri: storage.outputs.tableEndpoint
@@ -321,6 +326,11 @@ var sharedSettings = {
   CLAIM_CHECK_THRESHOLD_BYTES: '48000'
   JOB_DEFAULT_MAX_RUNTIME_SEC: '86400'
   SIMULATION_TIME_SCALE: '1'
+  // The /execute gate and its input rules are read where commands are accepted (the Function App)
+  // and again where they run (the workers): switching /execute off stops queued command jobs too.
+  ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
+  ESSEDUM_ARTIFACTS_CONTAINER: containerNames.essedumArtifacts
+  ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: essedumStorageEndpointAllowlist
 }
 
 // ---- Function App settings -----------------------------------------------------------------------
@@ -352,7 +362,6 @@ var apiBaseSettings = {
   RECONCILE_SCHEDULE: '0 */2 * * * *'
   // Essedum-compatible routes. Running commands stays off until the operator turns it on; the
   // adapters map is the operator's (never taken from a request).
-  ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
   ESSEDUM_ADAPTERS: essedumAdapters
   ESSEDUM_DEFAULT_ADAPTER_PROVIDER: essedumDefaultAdapterProvider
   ESSEDUM_COMMAND_TIMEOUT_SEC: '3600'
