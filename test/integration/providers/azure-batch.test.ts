@@ -153,7 +153,7 @@ describe('Azure Batch provider › submit', () => {
     // The node can read the spec with its SAS …
     await fake.startTask(POOL_JOB, job.id);
     const spec = JSON.parse(fake.task(POOL_JOB, job.id)!.files.get('wd/job-spec.json')!.toString('utf8'));
-    expect(spec).toEqual({ jobId: job.id, spec: job.spec });
+    expect(spec).toEqual({ jobId: job.id, origin: 'api', spec: job.spec });
     // … but the output SAS cannot list or read what others wrote.
     const outputUrl = new URL(task.outputFiles[0].destination.container.containerUrl);
     const listed = await fetch(`${outputUrl.origin}${outputUrl.pathname}?restype=container&comp=list&${outputUrl.search.slice(1)}`, { headers: { 'x-ms-version': '2021-08-06' } });
