@@ -194,6 +194,54 @@ describe('Azure Batch provider › submit', () => {
   });
 });
 
+describe('Azure Batch provider › what a task can write', () => {
+  const put = (url: string, body: string) =>
+    fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-08-06', 'content-type': 'text/plain' }, body });
+  /** The blob URL Batch builds from an output file destination: container URL + path + the URL's SAS. */
+  const blobUrl = (containerUrl: string, path: string) => {
+    const c = new URL(containerUrl);
+    return `${c.origin}${c.pathname}/${path}${c.search}`;
+  };
+
+  it("refuses a task's output SAS on another job's result and log blobs and on any other name", async () => {
+    const mine = await dispatch();
+    const other = await dispatch();
+    const outputs = (fake.task(POOL_JOB, mine.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+    const stdout = outputs.find((o) => o.filePattern === '../stdout.txt')!.destination.container;
+
+    // Its own stdout: writable.
+    expect((await put(blobUrl(stdout.containerUrl, stdout.path), 'mine\n')).status).toBe(201);
+    // Another job's outputs, its own other outputs, a new name beside them: all refused by Storage.
+    for (const path of [
+      `azure-batch/${other.id}/stdout.txt`,
+      `azure-batch/${other.id}/result.json`,
+      `azure-batch/${mine.id}/result.json`,
+      `azure-batch/${mine.id}/extra.txt`,
+      `${other.id}/outputs/x.bin`,
+    ]) {
+      expect((await put(blobUrl(stdout.containerUrl, path), 'overwrite')).status, path).toBe(403);
+    }
+    expect(await blobs.get('batch-results-it', `azure-batch/${other.id}/stdout.txt`)).toBeUndefined();
+    // Each output file carries its own SAS, scoped to its own blob.
+    expect(new Set(outputs.map((o) => new URL(o.destination.container.containerUrl).searchParams.get('sig'))).size).toBe(4);
+    for (const o of outputs) expect(new URL(o.destination.container.containerUrl).searchParams.get('sr')).toBe('b');
+  });
+
+  it('bounds the output SAS by the time to start, the max runtime and the margin — not days', async () => {
+    const before = Date.now();
+    const job = await dispatch({ spec: { ...jobRecord('x').spec, max_runtime_sec: 600 } });
+    const settings = provider.settings;
+    const outputs = (fake.task(POOL_JOB, job.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+
+    for (const o of outputs) {
+      const expiry = Date.parse(new URL(o.destination.container.containerUrl).searchParams.get('se')!);
+      const bound = Date.now() + (settings.inputSasTtlSec + 600 + settings.outputSasMarginSec) * 1000;
+      expect(expiry).toBeLessThanOrEqual(bound);
+      expect(expiry).toBeGreaterThan(before + 600 * 1000);
+    }
+  });
+});
+
 describe('Azure Batch provider › poll', () => {
   it('reports nothing for unchanged tasks, then running, then succeeded with the uploaded result', async () => {
     const job = await dispatch();
