@@ -61,7 +61,7 @@ function parseEntry(item: string): AllowEntry | undefined {
 /** One spelling per address (IPv4-mapped IPv6 as IPv4), so `::ffff:127.0.0.1` is not a way around. */
 export function canonicalAddress(address: string): string {
   const parsed = ipaddr.process(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
-  return parsed.kind() === 'ipv6' ? (parsed as ipaddr.IPv6).toNormalizedString() : parsed.toString();
+  return parsed.kind() === 'ipv6' ? (parsed as ipaddr.IPv6).toRFC5952String() : parsed.toString();
 }
 
 /** The entry that admits `host:port`, preferring an exact one (it also admits non-public addresses). */

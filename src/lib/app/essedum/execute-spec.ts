@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { environmentName } from '../../core/environment-names.js';
+import { environmentNameProblem } from '../../core/environment-names.js';
 import { LIMITS, parseOrThrow, type JobError, type JobSource, type JobSpec } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 
@@ -73,7 +73,7 @@ export const ExecuteBodySchema = z.object({
     .optional(),
   configs: z.union([z.record(z.string(), z.unknown()), z.literal(''), z.null()]).optional(),
   // The original executors turn a string environment into {} — keep that.
-  environment: z.union([z.record(environmentName, z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
+  environment: z.union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
 });
 
 /** Routing hints an Essedum job may carry in `configs` (all optional). */
@@ -142,6 +142,12 @@ export function parseExecuteBody(body: unknown, artifactsContainer: string): Par
   if (creds?.access_key) secrets[SECRET_KEYS.accessKey] = creds.access_key;
   if (creds?.secret_key) secrets[SECRET_KEYS.secretKey] = creds.secret_key;
   const environment = b.environment && typeof b.environment === 'object' ? b.environment : {};
+  // Checked after the union parse so the problem names the variable (a union reports only its path).
+  const envIssues = Object.keys(environment).flatMap((name) => {
+    const problem = environmentNameProblem(name);
+    return problem ? [{ field: `environment.${name}`, message: problem }] : [];
+  });
+  if (envIssues.length > 0) throw new ValidationError(envIssues);
   return {
     spec: {
       command: b.command,
