@@ -12,6 +12,7 @@ import { saveResult } from '../lib/app/results.js';
 import type { ReceivedMessage } from '../lib/ports/queue.js';
 import { ESSEDUM_EXECUTE_KIND, commandRunRefusal, commandSpecOf, isCommandKind } from '../lib/app/essedum/execute-spec.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
+import { hideHostPaths } from '../lib/core/host-paths.js';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -308,11 +309,14 @@ export class JobWorker {
     const { deps } = this;
     const settings = parseEssedumSettings(deps.config.env);
     const container = deps.config.containers.results;
+    const workDir = join(tmpdir(), `cjo-exec-${job.id}-${randomUUID().slice(0, 8)}`);
+    // The log and error messages are shown to callers: they name the job's folder, not its host path.
+    const neutral = (t: string) => hideHostPaths(t, { [workDir]: '<job folder>' });
     const result = await runCommand({
       jobId: job.id,
       spec: commandSpecOf(job.spec.spec),
       secrets,
-      workDir: join(tmpdir(), `cjo-exec-${job.id}-${randomUUID().slice(0, 8)}`),
+      workDir,
       maxLogBytes: settings.maxLogBytes,
       shouldStop,
       onTick,
@@ -326,12 +330,12 @@ export class JobWorker {
         for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));
       },
     });
-    setLog(result.log);
+    setLog(neutral(result.log));
     switch (result.kind) {
       case 'succeeded':
         return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `${container}/${job.id}/outputs/${o.name}`) } };
       case 'failed':
-        return { kind: 'failed', code: result.code, message: result.message };
+        return { kind: 'failed', code: result.code, message: neutral(result.message) };
       case 'stopped':
         return { kind: 'stopped', reason: result.reason, rowsDone: 0 };
       default: {

@@ -1,7 +1,8 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { commandRunRefusal, commandSpecOf, ESSEDUM_EXECUTE_KIND, isCommandKind } from '../lib/app/essedum/execute-spec.js';
+import { hideHostPaths } from '../lib/core/host-paths.js';
 import type { JobSpec } from '../lib/core/job.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
 import { runCommand } from './run-command.js';
@@ -104,11 +105,14 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
   const started = Date.now();
   const limitMs = (spec.max_runtime_sec ?? settings.commandTimeoutSec) * 1000;
   let timedOut = false;
+  const workDir = join(outDir, 'work');
+  // The log (this run's stdout) and the status message are shown to callers: no host paths.
+  const neutral = (t: string) => hideHostPaths(t, { [resolve(workDir)]: '<job folder>', [resolve(outDir)]: '<run folder>' });
   const result = await runCommand({
     jobId,
     spec: commandSpecOf(spec.spec),
     secrets,
-    workDir: join(outDir, 'work'),
+    workDir,
     maxLogBytes: settings.maxLogBytes,
     storageEndpointAllowlist: settings.storageEndpointAllowlist,
     shouldStop: () => {
@@ -128,12 +132,12 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
       }
     },
   });
-  process.stdout.write(result.log);
+  process.stdout.write(neutral(result.log));
   switch (result.kind) {
     case 'succeeded':
       return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `outputs/${o.name}`) } };
     case 'failed':
-      return { kind: 'failed', code: result.code, message: result.message };
+      return { kind: 'failed', code: result.code, message: neutral(result.message) };
     case 'stopped':
       // A timeout is a failure of the job, not a cancel.
       return timedOut ? { kind: 'failed', code: 'TIMEOUT', message: `the command ran longer than ${limitMs / 1000} s` } : { kind: 'stopped', reason: result.reason, rowsDone: 0 };

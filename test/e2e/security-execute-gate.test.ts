@@ -68,6 +68,36 @@ describe('the /execute gate: a command job is created only by POST /api/execute'
   });
 });
 
+describe('replies carry no host paths', () => {
+  it('shows the job folder by a neutral name in logs, getStatus and errors, on a worker and on the local provider', async () => {
+    const r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY });
+    try {
+      const ids: string[] = [];
+      for (const configs of [{ latency_sensitive: true }, { target: 'local' }]) {
+        const res = await r.post('/api/execute', { command: 'pwd; echo "cwd=$PWD" >&2; exit 3', storage: 'local', configs }, auth);
+        expect(res.status).toBe(201);
+        const accepted = (await res.json()) as { task_id: string; log_path: string };
+        expect(accepted.log_path.startsWith('/')).toBe(false);
+        ids.push(accepted.task_id);
+      }
+      for (const id of ids) {
+        const job = await waitEnded(r, id);
+        expect(job.status).toBe('failed');
+        const status = (await (await r.api(`/api/execute/${id}/getStatus`, { headers: auth })).json()) as { log_path: string };
+        const log = (await (await r.api(`/api/execute/${id}/getLog`, { headers: auth })).json()) as { logs: { content: string } };
+        const replies = [JSON.stringify(status), log.logs.content, JSON.stringify(job.error)];
+        expect(log.logs.content).toContain('<job folder>');
+        for (const text of replies) {
+          expect(text).not.toContain(tmpdir());
+          expect(text).not.toContain(r.deps.config.localProviderDir);
+        }
+      }
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
 describe('the /execute gate at run time', () => {
   it('fails command jobs still queued when /execute is switched off, with EXECUTE_DISABLED, on a worker and on the local provider', async () => {
     const { marker, command } = markerCommand();
