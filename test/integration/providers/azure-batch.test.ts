@@ -124,6 +124,8 @@ describe('Azure Batch provider › submit', () => {
     expect(task.constraints).toEqual({ maxWallClockTime: 'PT1800S', retentionTime: 'PT3600S', maxTaskRetryCount: 2 });
     expect(task.environmentSettings).toContainEqual({ name: 'CJO_JOB_ID', value: job.id });
     expect(task.environmentSettings).toContainEqual({ name: 'SIMULATION_TIME_SCALE', value: '1' });
+    // The one-shot run re-checks the /execute gate against the deployment's switch, told here.
+    expect(task.environmentSettings).toContainEqual({ name: 'ESSEDUM_EXECUTE_ENABLED', value: 'false' });
   });
 
   it('hands the spec to the node through a read-only SAS and outputs through a create/write-only SAS', async () => {
@@ -299,6 +301,9 @@ describe('Azure Batch provider › poll', () => {
     const env = Object.fromEntries((body.environmentSettings as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
     // tsx resolved here: the task directory has no node_modules.
     const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), workerSource, ...args], { cwd: wd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    // spawnSync blocked the event loop for the whole run: let it see the keep-alive sockets Azurite
+    // closed meanwhile, or the upload below may be written to a dead one ("other side closed").
+    await new Promise((resume) => setTimeout(resume, 100));
     const workingFiles = Object.fromEntries(
       ['result.json', 'status.json'].filter((f) => existsSync(join(wd, f))).map((f) => [f, readFileSync(join(wd, f), 'utf8')]),
     );
