@@ -364,6 +364,9 @@ param essedumAdapters string = '{}'
 @description('Provider for Essedum adapter instances not in essedumAdapters (azure-ml, sagemaker or vertex); empty refuses them.')
 param essedumDefaultAdapterProvider string = ''
 
+@description('Storage endpoints Essedum /execute jobs may fetch minio/s3 input artifacts from: host[:port], *.domain[:port] or IP[:port], comma-separated; empty allows none.')
+param essedumStorageEndpointAllowlist string = ''
+
 var sharedSettings = {
   // Identity-based connection "JobsStorage" (tables and blobs of job data; no queue URI: Azure uses
   // Service Bus, and no identity holds a Storage queue role).
@@ -384,6 +387,11 @@ var sharedSettings = {
   CLAIM_CHECK_THRESHOLD_BYTES: '48000'
   JOB_DEFAULT_MAX_RUNTIME_SEC: '86400'
   SIMULATION_TIME_SCALE: '1'
+  // The /execute gate and its input rules are read where commands are accepted (the Function App)
+  // and again where they run (the workers): switching /execute off stops queued command jobs too.
+  ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
+  ESSEDUM_ARTIFACTS_CONTAINER: containerNames.artifacts
+  ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: essedumStorageEndpointAllowlist
 }
 
 // Which user-assigned identity each host's clients use: the connections' clientId settings, and
@@ -429,7 +437,6 @@ var apiBaseSettings = {
   RECONCILE_SCHEDULE: '0 */2 * * * *'
   // Essedum-compatible routes. Running commands stays off until the operator turns it on; the
   // adapters map is the operator's (never taken from a request).
-  ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
   ESSEDUM_ADAPTERS: essedumAdapters
   ESSEDUM_DEFAULT_ADAPTER_PROVIDER: essedumDefaultAdapterProvider
   ESSEDUM_COMMAND_TIMEOUT_SEC: '3600'

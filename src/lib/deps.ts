@@ -1,4 +1,5 @@
 import { loadConfig, type Config } from './config.js';
+import { parseEssedumSettings } from './essedum-settings.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
@@ -85,7 +86,7 @@ export async function ensureResources(deps: Deps): Promise<void> {
   await Promise.all([
     deps.store.ensure(),
     deps.queues.ensure(Object.values(config.queues)),
-    deps.blobs.ensure([config.containers.results, config.containers.payloads]),
+    deps.blobs.ensure([config.containers.results, config.containers.payloads, parseEssedumSettings(config.env).artifactsContainer]),
   ]);
 }
 

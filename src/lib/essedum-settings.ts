@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SettingInfo } from './config.js';
+import { parseEndpointAllowlist, type AllowEntry } from './core/endpoint-allowlist.js';
 import { ConfigurationError } from './errors.js';
 
 /**
@@ -10,10 +11,24 @@ import { ConfigurationError } from './errors.js';
 export const ESSEDUM_SETTINGS = [
   {
     name: 'ESSEDUM_EXECUTE_ENABLED',
-    scope: ['app'],
+    scope: ['app', 'worker'],
     default: 'false',
     description:
-      "Enables POST /api/execute (runs the caller's shell command in a worker or Batch task). Off: the route answers 403. Locally it also needs LOCAL_API_KEY, so an unauthenticated runner never executes commands.",
+      "Enables POST /api/execute (runs the caller's shell command in a worker, a local worker process or a Batch task). Off: the route answers 403, and command jobs still queued fail with EXECUTE_DISABLED instead of running (the workers read it too). Locally it also needs LOCAL_API_KEY, so an unauthenticated runner never executes commands.",
+  },
+  {
+    name: 'ESSEDUM_ARTIFACTS_CONTAINER',
+    scope: ['app', 'worker'],
+    default: 'essedum-artifacts',
+    description:
+      'The one Blob Storage container /execute jobs with storage "local" read input artifacts from (created at start-up). A body naming another bucket is a 400; the workers check again before reading.',
+  },
+  {
+    name: 'ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST',
+    scope: ['app', 'worker'],
+    default: '',
+    description:
+      'Storage endpoints (credentials.endpoint) /execute jobs may fetch minio/s3 artifacts from: host[:port], *.domain[:port], IPv4[:port] or [IPv6][:port], comma-separated. Empty: none. Wildcards reach public addresses only; an exact IP entry admits that address, an exact host name also private-network ones; loopback, link-local (metadata) and unspecified addresses are refused after DNS resolution unless listed as IPs.',
   },
   {
     name: 'ESSEDUM_ADAPTERS',
@@ -51,7 +66,13 @@ export interface EssedumSettings {
   readonly defaultProvider?: EssedumPipelineProvider;
   readonly commandTimeoutSec: number;
   readonly maxLogBytes: number;
+  /** The only container `storage: "local"` artifacts come from. */
+  readonly artifactsContainer: string;
+  /** Storage endpoints minio/s3 artifacts may be fetched from (empty: none). */
+  readonly storageEndpointAllowlist: readonly AllowEntry[];
 }
+
+const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Name = (typeof ESSEDUM_SETTINGS)[number]['name'];
@@ -91,6 +112,10 @@ export function parseEssedumSettings(env: Env): EssedumSettings {
   };
   const commandTimeoutSec = int('ESSEDUM_COMMAND_TIMEOUT_SEC', 1);
   const maxLogBytes = int('ESSEDUM_MAX_LOG_BYTES', 1024);
+  const artifactsContainer = read(env, 'ESSEDUM_ARTIFACTS_CONTAINER') ?? 'essedum-artifacts';
+  if (!CONTAINER_NAME.test(artifactsContainer)) issues.push(`ESSEDUM_ARTIFACTS_CONTAINER '${artifactsContainer}' is not a container name (3-63 lower-case letters, digits, single hyphens)`);
+  const allowlist = parseEndpointAllowlist(read(env, 'ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST') ?? '');
+  issues.push(...allowlist.problems.map((p) => `ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ${p}`));
   if (issues.length > 0) throw new ConfigurationError(`Essedum settings: ${issues.join('; ')}`);
   return {
     executeEnabled: enabledRaw === 'true' || enabledRaw === '1',
@@ -98,5 +123,7 @@ export function parseEssedumSettings(env: Env): EssedumSettings {
     ...(def !== undefined && { defaultProvider: def as EssedumPipelineProvider }),
     commandTimeoutSec,
     maxLogBytes,
+    artifactsContainer,
+    storageEndpointAllowlist: allowlist.entries,
   };
 }

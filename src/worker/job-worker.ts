@@ -10,8 +10,9 @@ import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
 import { logBlobNames } from '../lib/app/queries.js';
 import { saveResult } from '../lib/app/results.js';
 import type { ReceivedMessage } from '../lib/ports/queue.js';
-import { ESSEDUM_EXECUTE_KIND, commandSpecOf } from '../lib/app/essedum/execute-spec.js';
+import { ESSEDUM_EXECUTE_KIND, commandRunRefusal, commandSpecOf, isCommandKind } from '../lib/app/essedum/execute-spec.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
+import { hideHostPaths } from '../lib/core/host-paths.js';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +164,17 @@ export class JobWorker {
       return;
     }
 
+    // The /execute gate at run time: a command job runs only if it came from /execute and /execute
+    // is still on (switching it off stops command jobs already queued).
+    if (isCommandKind(job.spec.kind)) {
+      const refusal = commandRunRefusal(job.source, parseEssedumSettings(deps.config.env).executeEnabled);
+      if (refusal) {
+        await failJob(deps, jobId, refusal, `refused by ${this.id}: ${refusal.message}`);
+        await this.settle(message);
+        return;
+      }
+    }
+
     // Claim: one conditional write decides who runs the job. The owner is this *run*, not this
     // worker: a redelivery inside the same process must not take over a run that is still going.
     const runId = `${this.id}/${randomUUID().slice(0, 8)}`;
@@ -302,26 +314,34 @@ export class JobWorker {
     const { deps } = this;
     const settings = parseEssedumSettings(deps.config.env);
     const container = deps.config.containers.results;
+    const workDir = join(tmpdir(), `cjo-exec-${job.id}-${randomUUID().slice(0, 8)}`);
+    // The log and error messages are shown to callers: they name the job's folder, not its host path.
+    const neutral = (t: string) => hideHostPaths(t, { [workDir]: '<job folder>' });
     const result = await runCommand({
       jobId: job.id,
       spec: commandSpecOf(job.spec.spec),
       secrets,
-      workDir: join(tmpdir(), `cjo-exec-${job.id}-${randomUUID().slice(0, 8)}`),
+      workDir,
       maxLogBytes: settings.maxLogBytes,
       shouldStop,
       onTick,
       sandbox: this.sandbox,
-      readLocalArtifact: (c, name) => deps.blobs.get(c, name),
+      storageEndpointAllowlist: settings.storageEndpointAllowlist,
+      // Checked again here, not only at submission: a record changed in storage reads nothing else.
+      readLocalArtifact: async (c, name) => {
+        if (c !== settings.artifactsContainer) throw new Error(`'local' artifacts come only from the container ${settings.artifactsContainer}, not '${c}'`);
+        return deps.blobs.get(c, name);
+      },
       onOutputs: async (files) => {
         for (const f of files) await deps.blobs.put(container, `${job.id}/outputs/${f.name}`, await readFile(f.path));
       },
     });
-    setLog(result.log);
+    setLog(neutral(result.log));
     switch (result.kind) {
       case 'succeeded':
         return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `${container}/${job.id}/outputs/${o.name}`) } };
       case 'failed':
-        return { kind: 'failed', code: result.code, message: result.message };
+        return { kind: 'failed', code: result.code, message: neutral(result.message) };
       case 'stopped':
         return { kind: 'stopped', reason: result.reason, rowsDone: 0 };
       default: {

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { commandSpecOf, ESSEDUM_EXECUTE_KIND } from '../lib/app/essedum/execute-spec.js';
+import { commandRunRefusal, commandSpecOf, ESSEDUM_EXECUTE_KIND, isCommandKind } from '../lib/app/essedum/execute-spec.js';
+import { hideHostPaths } from '../lib/core/host-paths.js';
 import type { JobSpec } from '../lib/core/job.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
 import { parseCommandSandboxSettings } from '../lib/command-sandbox-settings.js';
@@ -41,6 +42,8 @@ export const CANCEL_MARKER = 'cancel-requested';
 /** The spec file handed to a one-shot run (local provider, Azure Batch resource file). */
 export const OneShotSpecSchema = z.object({
   jobId: z.string().min(1),
+  /** The record's server-set origin (`source`); a command runs only when it is /execute's. */
+  origin: z.string().optional(),
   spec: z.custom<JobSpec>((v) => typeof v === 'object' && v !== null && 'rows' in v && 'data' in v, 'a job spec'),
 });
 
@@ -68,8 +71,12 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
   const watch = setInterval(() => {
     if (existsSync(marker)) stop ??= 'cancel';
   }, 200);
-  const outcome: SimulationOutcome =
-    input.spec.kind === ESSEDUM_EXECUTE_KIND
+  // The /execute gate at run time: the local provider and Batch set ESSEDUM_EXECUTE_ENABLED from
+  // the deployment's switch; a run without it (or with a spec not from /execute) runs no command.
+  const refusal = isCommandKind(input.spec.kind) ? commandRunRefusal(input.origin, parseEssedumSettings(process.env).executeEnabled) : undefined;
+  const outcome: SimulationOutcome = refusal
+    ? { kind: 'failed', code: refusal.code, message: refusal.message }
+    : input.spec.kind === ESSEDUM_EXECUTE_KIND
       ? await runCommandOnce(input.jobId, input.spec, outDir, () => stop)
       : await simulateOnce(input.jobId, input.spec, timeScale, () => stop);
   process.off('SIGTERM', onTerm);
@@ -115,15 +122,19 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
   const started = Date.now();
   const limitMs = (spec.max_runtime_sec ?? settings.commandTimeoutSec) * 1000;
   let timedOut = false;
+  // Not inside the run folder: that stays private to the orchestrator (0700), and the command's
+  // uid must reach its own folder.
+  const workDir = join(tmpdir(), `cjo-exec-${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomUUID().slice(0, 8)}`);
+  // The log (this run's stdout) and the status message are shown to callers: no host paths.
+  const neutral = (t: string) => hideHostPaths(t, { [resolve(workDir)]: '<job folder>', [resolve(outDir)]: '<run folder>' });
   const result = await runCommand({
     jobId,
     spec: commandSpecOf(spec.spec),
     secrets,
-    // Not inside the run folder: that stays private to the orchestrator (0700), and the command's
-    // uid must reach its own folder.
-    workDir: join(tmpdir(), `cjo-exec-${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomUUID().slice(0, 8)}`),
+    workDir,
     maxLogBytes: settings.maxLogBytes,
     sandbox: commandSandbox(parseCommandSandboxSettings(process.env)),
+    storageEndpointAllowlist: settings.storageEndpointAllowlist,
     shouldStop: () => {
       const s = stop();
       if (s) return s;
@@ -141,12 +152,12 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
       }
     },
   });
-  process.stdout.write(result.log);
+  process.stdout.write(neutral(result.log));
   switch (result.kind) {
     case 'succeeded':
       return { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `outputs/${o.name}`) } };
     case 'failed':
-      return { kind: 'failed', code: result.code, message: result.message };
+      return { kind: 'failed', code: result.code, message: neutral(result.message) };
     case 'stopped':
       // A timeout is a failure of the job, not a cancel.
       return timedOut ? { kind: 'failed', code: 'TIMEOUT', message: `the command ran longer than ${limitMs / 1000} s` } : { kind: 'stopped', reason: result.reason, rowsDone: 0 };

@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { EssedumCommandSpec } from '../lib/app/essedum/execute-spec.js';
 import { SECRET_KEYS } from '../lib/app/essedum/execute-spec.js';
 import { getObject } from '../lib/app/essedum/s3.js';
+import type { AllowEntry } from '../lib/core/endpoint-allowlist.js';
 import { describeError } from '../lib/errors.js';
 import type { StopReason } from './simulate.js';
 import { SandboxUnavailableError, type CommandSandbox, type SandboxLease } from './command-sandbox.js';
@@ -39,6 +40,8 @@ export interface RunCommandInput {
   readonly shouldStop: () => StopReason | undefined;
   /** Called about once a second while the command runs (heartbeats). */
   readonly onTick?: () => Promise<void> | void;
+  /** Storage endpoints minio/s3 artifacts may come from (ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST, parsed). */
+  readonly storageEndpointAllowlist: readonly AllowEntry[];
   /** Reads `local` storage artifacts (Blob Storage: container = bucket). */
   readonly readLocalArtifact?: (container: string, name: string) => Promise<Buffer | undefined>;
   /** Receives the files the command left in its outputs folder, before the folder is removed. */
@@ -91,7 +94,7 @@ async function fetchArtifacts(input: RunCommandInput, inputDir: string, log: (s:
         const accessKey = secrets[SECRET_KEYS.accessKey];
         const secretKey = secrets[SECRET_KEYS.secretKey];
         if (!endpoint || !accessKey || !secretKey) throw new Error(`no ${spec.storage} credentials reached this worker for '${key}'`);
-        data = await getObject({ endpoint, accessKey, secretKey }, spec.bucket, rel);
+        data = await getObject({ endpoint, accessKey, secretKey }, spec.bucket, rel, { allowlist: input.storageEndpointAllowlist });
         break;
       }
       case 'local': {

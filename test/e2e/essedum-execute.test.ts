@@ -43,7 +43,14 @@ describe('Essedum /execute through the local runner', () => {
   beforeAll(async () => {
     await s3.start();
     s3.put('essedum-data', 'runs/input.csv', 'id,value\n1,forty-two\n');
-    r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, WORKER_CONCURRENCY: '4' });
+    // The fake S3 listens on loopback, which only an explicit IP entry in the allow-list admits.
+    r = await startTestRunner({
+      ESSEDUM_EXECUTE_ENABLED: 'true',
+      LOCAL_API_KEY: KEY,
+      WORKER_CONCURRENCY: '4',
+      ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: new URL(s3.url).host,
+      ESSEDUM_ARTIFACTS_CONTAINER: 'essedum-local-in',
+    });
     client = new EssedumExecutorClient({ executorUrl: `${r.url}/api`, key: KEY, onReply: (path, status, text) => replies.push({ path, status, body: text }) });
   });
   afterAll(async () => {

@@ -33,6 +33,7 @@ const input = (command: string, over: Partial<RunCommandInput> = {}): RunCommand
   shouldStop: () => undefined,
   killGraceMs: 300,
   sandbox: pool(4),
+  storageEndpointAllowlist: [],
   ...over,
 });
 

@@ -77,6 +77,8 @@ describe('getStatus reply', () => {
   });
 });
 
+const ARTIFACTS = 'essedum-artifacts';
+
 describe('/execute body', () => {
   const body = {
     bucket: 'b',
@@ -92,7 +94,7 @@ describe('/execute body', () => {
   };
 
   it('keeps the credentials out of the spec and returns them as secrets', () => {
-    const p = parseExecuteBody(body);
+    const p = parseExecuteBody(body, ARTIFACTS);
     expect(JSON.stringify(p.spec)).not.toContain('s3cr3t-value');
     expect(JSON.stringify(p.spec)).not.toContain('AKIA-TEST');
     expect(JSON.stringify(p.spec)).not.toContain('minio:9000');
@@ -103,13 +105,13 @@ describe('/execute body', () => {
   });
 
   it('turns a string environment into {} as the executors did', () => {
-    expect(parseExecuteBody({ ...body, environment: '' }).spec.environment).toEqual({});
+    expect(parseExecuteBody({ ...body, environment: '' }, ARTIFACTS).spec.environment).toEqual({});
   });
 
   it('refuses minio artifacts without credentials, a missing command and ".." keys', () => {
     const fields = (b: unknown) => {
       try {
-        parseExecuteBody(b);
+        parseExecuteBody(b, ARTIFACTS);
         return [];
       } catch (e) {
         expect(e).toBeInstanceOf(ValidationError);
@@ -119,7 +121,7 @@ describe('/execute body', () => {
     expect(fields({ ...body, credentials: { endpoint: 'http://x', access_key: '', secret_key: '' } })).toEqual(['credentials.access_key', 'credentials.secret_key']);
     expect(fields({ ...body, command: ' ' })).toEqual(['command']);
     expect(fields({ ...body, input_artifacts: 'a/../../etc/passwd' })).toEqual(['input_artifacts.0']);
-    expect(fields({ ...body, storage: 'local', credentials: '' })).toEqual([]);
+    expect(fields({ ...body, storage: 'local', bucket: ARTIFACTS, credentials: '' })).toEqual([]);
   });
 });
 

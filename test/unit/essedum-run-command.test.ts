@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_KEYS, type EssedumCommandSpec } from '../../src/lib/app/essedum/execute-spec.js';
 import { getObject, S3Error } from '../../src/lib/app/essedum/s3.js';
+import { parseEndpointAllowlist } from '../../src/lib/core/endpoint-allowlist.js';
 import { redact, runCommand, type RunCommandInput } from '../../src/worker/run-command.js';
 import { FakeS3 } from '../fakes/s3/fake-s3.js';
 import { canSwitchUser, createCommandSandbox } from '../../src/worker/command-sandbox.js';
@@ -25,12 +26,16 @@ const spec = (over: Partial<EssedumCommandSpec> = {}): EssedumCommandSpec => ({
   ...over,
 });
 
+/** The fake S3 listens on loopback, which only an explicit IP entry admits. */
+const LOOPBACK_S3 = parseEndpointAllowlist('127.0.0.1').entries;
+
 const input = (over: Partial<RunCommandInput>): RunCommandInput => ({
   jobId: 'j-test',
   spec: spec(),
   secrets: {},
   workDir: mkdtempSync(join(tmpdir(), 'cjo-rc-')),
   maxLogBytes: 64 * 1024,
+  storageEndpointAllowlist: LOOPBACK_S3,
   shouldStop: () => undefined,
   killGraceMs: 500,
   sandbox,
@@ -113,8 +118,8 @@ describe('runCommand', () => {
   });
 
   it('getObject reports S3 error codes', async () => {
-    await expect(getObject({ endpoint: s3.url, accessKey: 'AKIDTEST', secretKey: 'secret-key-value-123' }, 'bucket1', 'nope')).rejects.toMatchObject({ s3Code: 'NoSuchKey', status: 404 });
-    await expect(getObject({ endpoint: s3.url, accessKey: 'OTHER', secretKey: 'x' }, 'bucket1', 'nope')).rejects.toBeInstanceOf(S3Error);
+    await expect(getObject({ endpoint: s3.url, accessKey: 'AKIDTEST', secretKey: 'secret-key-value-123' }, 'bucket1', 'nope', { allowlist: LOOPBACK_S3 })).rejects.toMatchObject({ s3Code: 'NoSuchKey', status: 404 });
+    await expect(getObject({ endpoint: s3.url, accessKey: 'OTHER', secretKey: 'x' }, 'bucket1', 'nope', { allowlist: LOOPBACK_S3 })).rejects.toBeInstanceOf(S3Error);
   });
 
   it('redact replaces every secret occurrence, longest first', () => {

@@ -2,7 +2,9 @@ import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
 import { note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import type { MessageBody } from '../ports/queue.js';
-import { settleOrRetry } from './fail-job.js';
+import { parseEssedumSettings } from '../essedum-settings.js';
+import { commandRunRefusal, isCommandKind } from './essedum/execute-spec.js';
+import { failJob, settleOrRetry } from './fail-job.js';
 import { parseJobMessage } from './messages.js';
 
 /**
@@ -20,6 +22,15 @@ export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promi
     }
     // Anything past `queued` was dispatched by an earlier delivery (or cancelled meanwhile).
     if (job.status !== 'queued') return;
+    // The /execute gate, again at dispatch: a command job goes to a provider only while /execute is
+    // on and only if the record came from that route.
+    if (isCommandKind(job.spec.kind)) {
+      const refusal = commandRunRefusal(job.source, parseEssedumSettings(deps.config.env).executeEnabled);
+      if (refusal) {
+        await failJob(deps, job.id, refusal, `not dispatched: ${refusal.message}`);
+        return;
+      }
+    }
     const providerName = job.provider ?? job.decision?.provider;
     if (!providerName) throw new Error(`job ${job.id} has no provider`);
     const provider = await deps.providers.get(providerName);

@@ -5,6 +5,7 @@ import { parseSubmission, type JobRecord, type JobSource, type JobSpec } from '.
 import { creationEvent } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
+import { refuseCommandKind } from './essedum/execute-spec.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -32,6 +33,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export async function submitJob(deps: Deps, request: SubmitRequest): Promise<SubmitResult> {
   const spec = request.spec ?? parseSubmission(request.body, request.mode);
+  // Only /execute may create a job that runs a command (the kind is the server's, never a body's).
+  refuseCommandKind(request.source, spec);
   // Validate the target now so a typo is a 400, not a failed job later.
   const decision = classifyJob(spec, deps.config.classifier);
   if (!decision) {
@@ -39,7 +42,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
   }
   // A job routed to a cloud ML provider must carry a kind and a spec that provider accepts, or it
-  // would be accepted now and fail at dispatch.
+  // would be accepted now and fail at dispatch. Batch task options (its environment above all) are
+  // checked whenever a spec goes to Batch.
   if (decision.provider !== WORKER_PROVIDER) {
     const { requiredJobKinds, validateProviderSpec } = await import('../providers/registry.js');
     const kinds = await requiredJobKinds(decision.provider);
@@ -53,7 +57,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
         },
       ]);
     }
-    if (kinds || spec.kind !== undefined) await validateProviderSpec(decision.provider, spec.kind, spec.spec);
+    const batchWithSpec = decision.provider === 'azure-batch' && spec.spec !== undefined;
+    if (kinds || spec.kind !== undefined || batchWithSpec) await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
 
   const key = request.idempotencyKey?.trim();

@@ -77,6 +77,14 @@ export async function validateProviderSpec(provider: string, kind: string | unde
       validateSageMakerSpec(kind, spec, { kind: 'kind', spec: 'spec' });
       return;
     }
+    case 'azure-batch': {
+      // Per-job task options (VM size, retries, environment names) are checked again at dispatch
+      // against the provider's settings; the environment rule needs none, so it holds here already.
+      const { BatchJobOptionsSchema } = await import('./azure-batch/mapping.js');
+      const { parseOrThrow } = await import('../core/job.js');
+      parseOrThrow(BatchJobOptionsSchema, spec ?? {}, 'spec');
+      return;
+    }
     case 'vertex': {
       const { parseVertexJobSpec } = await import('./vertex/job-kinds.js');
       parseVertexJobSpec({ ...(kind !== undefined && { kind }), ...(spec !== undefined && { spec }) });

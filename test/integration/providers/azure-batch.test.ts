@@ -124,6 +124,8 @@ describe('Azure Batch provider › submit', () => {
     expect(task.constraints).toEqual({ maxWallClockTime: 'PT1800S', retentionTime: 'PT3600S', maxTaskRetryCount: 2 });
     expect(task.environmentSettings).toContainEqual({ name: 'CJO_JOB_ID', value: job.id });
     expect(task.environmentSettings).toContainEqual({ name: 'SIMULATION_TIME_SCALE', value: '1' });
+    // The one-shot run re-checks the /execute gate against the deployment's switch, told here.
+    expect(task.environmentSettings).toContainEqual({ name: 'ESSEDUM_EXECUTE_ENABLED', value: 'false' });
   });
 
   it('hands the spec to the node through a read-only SAS and outputs through a create/write-only SAS', async () => {
@@ -153,7 +155,7 @@ describe('Azure Batch provider › submit', () => {
     // The node can read the spec with its SAS …
     await fake.startTask(POOL_JOB, job.id);
     const spec = JSON.parse(fake.task(POOL_JOB, job.id)!.files.get('wd/job-spec.json')!.toString('utf8'));
-    expect(spec).toEqual({ jobId: job.id, spec: job.spec });
+    expect(spec).toEqual({ jobId: job.id, origin: 'api', spec: job.spec });
     // … but the output SAS cannot list or read what others wrote.
     const outputUrl = new URL(task.outputFiles[0].destination.container.containerUrl);
     const listed = await fetch(`${outputUrl.origin}${outputUrl.pathname}?restype=container&comp=list&${outputUrl.search.slice(1)}`, { headers: { 'x-ms-version': '2021-08-06' } });
@@ -191,6 +193,54 @@ describe('Azure Batch provider › submit', () => {
 
     expect(job.providerRef).toMatchObject({ poolId: 'cjo-pool-standard_d4s_v3', batchJobId: 'cjo-cjo-pool-standard_d4s_v3' });
     expect(fake.pools.get('cjo-pool-standard_d4s_v3')?.vmSize).toBe('Standard_D4s_v3');
+  });
+});
+
+describe('Azure Batch provider › what a task can write', () => {
+  const put = (url: string, body: string) =>
+    fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-08-06', 'content-type': 'text/plain' }, body });
+  /** The blob URL Batch builds from an output file destination: container URL + path + the URL's SAS. */
+  const blobUrl = (containerUrl: string, path: string) => {
+    const c = new URL(containerUrl);
+    return `${c.origin}${c.pathname}/${path}${c.search}`;
+  };
+
+  it("refuses a task's output SAS on another job's result and log blobs and on any other name", async () => {
+    const mine = await dispatch();
+    const other = await dispatch();
+    const outputs = (fake.task(POOL_JOB, mine.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+    const stdout = outputs.find((o) => o.filePattern === '../stdout.txt')!.destination.container;
+
+    // Its own stdout: writable.
+    expect((await put(blobUrl(stdout.containerUrl, stdout.path), 'mine\n')).status).toBe(201);
+    // Another job's outputs, its own other outputs, a new name beside them: all refused by Storage.
+    for (const path of [
+      `azure-batch/${other.id}/stdout.txt`,
+      `azure-batch/${other.id}/result.json`,
+      `azure-batch/${mine.id}/result.json`,
+      `azure-batch/${mine.id}/extra.txt`,
+      `${other.id}/outputs/x.bin`,
+    ]) {
+      expect((await put(blobUrl(stdout.containerUrl, path), 'overwrite')).status, path).toBe(403);
+    }
+    expect(await blobs.get('batch-results-it', `azure-batch/${other.id}/stdout.txt`)).toBeUndefined();
+    // Each output file carries its own SAS, scoped to its own blob.
+    expect(new Set(outputs.map((o) => new URL(o.destination.container.containerUrl).searchParams.get('sig'))).size).toBe(4);
+    for (const o of outputs) expect(new URL(o.destination.container.containerUrl).searchParams.get('sr')).toBe('b');
+  });
+
+  it('bounds the output SAS by the time to start, the max runtime and the margin — not days', async () => {
+    const before = Date.now();
+    const job = await dispatch({ spec: { ...jobRecord('x').spec, max_runtime_sec: 600 } });
+    const settings = provider.settings;
+    const outputs = (fake.task(POOL_JOB, job.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+
+    for (const o of outputs) {
+      const expiry = Date.parse(new URL(o.destination.container.containerUrl).searchParams.get('se')!);
+      const bound = Date.now() + (settings.inputSasTtlSec + 600 + settings.outputSasMarginSec) * 1000;
+      expect(expiry).toBeLessThanOrEqual(bound);
+      expect(expiry).toBeGreaterThan(before + 600 * 1000);
+    }
   });
 });
 
@@ -251,6 +301,9 @@ describe('Azure Batch provider › poll', () => {
     const env = Object.fromEntries((body.environmentSettings as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
     // tsx resolved here: the task directory has no node_modules.
     const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), workerSource, ...args], { cwd: wd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    // spawnSync blocked the event loop for the whole run: let it see the keep-alive sockets Azurite
+    // closed meanwhile, or the upload below may be written to a dead one ("other side closed").
+    await new Promise((resume) => setTimeout(resume, 100));
     const workingFiles = Object.fromEntries(
       ['result.json', 'status.json'].filter((f) => existsSync(join(wd, f))).map((f) => [f, readFileSync(join(wd, f), 'utf8')]),
     );

@@ -32,7 +32,7 @@ describe('azure-batch SAS issuer', () => {
     const issuer = await createSasIssuer(entraService(requests), () => NOW);
 
     const read = new URL(await issuer.readBlobUrl('staging', 'j-1/job-spec.json', new Date(NOW + 3600_000)));
-    const write = new URL(await issuer.writeContainerUrl('results', new Date(NOW + 2 * DAY)));
+    const write = new URL(await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 2 * DAY)));
 
     expect(read.pathname).toBe('/staging/j-1/job-spec.json');
     expect(read.searchParams.get('sp')).toBe('r');
@@ -40,15 +40,17 @@ describe('azure-batch SAS issuer', () => {
     expect(read.searchParams.get('skoid')).toBe('11111111-1111-1111-1111-111111111111');
     expect(read.searchParams.get('spr')).toBe('https');
     expect(read.searchParams.get('sig')).toBeTruthy();
+    // The output SAS names one blob (sr=b) on the container URL Batch builds the blob URL from.
+    expect(write.pathname).toBe('/results');
     expect(write.searchParams.get('sp')).toBe('cw');
-    expect(write.searchParams.get('sr')).toBe('c');
+    expect(write.searchParams.get('sr')).toBe('b');
     expect(requests).toHaveLength(1);
   });
 
   it('caps a user-delegation SAS at the 7-day key lifetime', async () => {
     const issuer = await createSasIssuer(entraService([]), () => NOW);
 
-    const write = new URL(await issuer.writeContainerUrl('results', new Date(NOW + 30 * DAY)));
+    const write = new URL(await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 30 * DAY)));
 
     expect(Date.parse(write.searchParams.get('se')!)).toBeLessThanOrEqual(NOW + 7 * DAY);
   });

@@ -1,15 +1,55 @@
 import { z } from 'zod';
-import { LIMITS, parseOrThrow } from '../../core/job.js';
+import { environmentNameProblem } from '../../core/environment-names.js';
+import { LIMITS, parseOrThrow, type JobError, type JobSource, type JobSpec } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 
-/** `JobSpec.kind` of a job created by `POST /api/execute`: run `spec.command` in a shell. */
+/**
+ * `JobSpec.kind` of a job created by `POST /api/execute`: run `spec.command` in a shell. Set by the
+ * server only: any other route refuses it ({@link refuseCommandKind}).
+ */
 export const ESSEDUM_EXECUTE_KIND = 'essedum-execute';
+
+/**
+ * The origin marker of a command job: `JobRecord.source`, which only the route that created the job
+ * sets (no body field reaches it). Every runner re-checks it before running a command.
+ */
+export const COMMAND_ORIGIN: JobSource = 'essedum-execute';
+
+/** True for the command kind in any spelling a lenient reader might take for it. */
+export function isCommandKind(kind: string | undefined): boolean {
+  return kind !== undefined && kind.trim().toLowerCase() === ESSEDUM_EXECUTE_KIND;
+}
+
+/**
+ * Submission side of the /execute gate: a job created by any route but /execute may not carry the
+ * command kind. Throws a {@link ValidationError} naming `kind`.
+ */
+export function refuseCommandKind(source: JobSource, spec: Pick<JobSpec, 'kind'>): void {
+  if (source !== COMMAND_ORIGIN && isCommandKind(spec.kind)) {
+    throw new ValidationError([{ field: 'kind', message: `'${ESSEDUM_EXECUTE_KIND}' jobs are created only by POST /api/execute` }]);
+  }
+}
+
+/**
+ * Run side of the /execute gate, asked by every runner (queue worker, dispatcher, one-shot run)
+ * right before it would run a command: why this job must not run, or `undefined` when it may.
+ * `origin` is the record's `source` as the runner sees it; `executeEnabled` is the runner's current
+ * ESSEDUM_EXECUTE_ENABLED, so switching /execute off also stops command jobs already queued.
+ */
+export function commandRunRefusal(origin: string | undefined, executeEnabled: boolean): JobError | undefined {
+  if (origin !== COMMAND_ORIGIN) {
+    return { code: 'COMMAND_NOT_FROM_EXECUTE', message: 'This job asks to run a command but was not created by POST /api/execute; it was not run.' };
+  }
+  if (!executeEnabled) {
+    return { code: 'EXECUTE_DISABLED', message: 'Running commands is disabled (ESSEDUM_EXECUTE_ENABLED=false); this command job was not run.' };
+  }
+  return undefined;
+}
 
 /** Names of the dispatch secrets an /execute job carries (never stored; see submitJob `secrets`). */
 export const SECRET_KEYS = { endpoint: 'storage_endpoint', accessKey: 'storage_access_key', secretKey: 'storage_secret_key' } as const;
 
 const text = z.string().max(4096);
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and "_"');
 
 /**
  * The body the Essedum backend's remote-job client POSTs. Lenient about extra fields (the backend
@@ -33,7 +73,7 @@ export const ExecuteBodySchema = z.object({
     .optional(),
   configs: z.union([z.record(z.string(), z.unknown()), z.literal(''), z.null()]).optional(),
   // The original executors turn a string environment into {} — keep that.
-  environment: z.union([z.record(envName, z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
+  environment: z.union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
 });
 
 /** Routing hints an Essedum job may carry in `configs` (all optional). */
@@ -68,7 +108,7 @@ export interface ParsedExecute {
  * Splits an /execute body into what may be stored (the command spec and routing hints) and what
  * must not (the storage credentials, returned as dispatch secrets).
  */
-export function parseExecuteBody(body: unknown): ParsedExecute {
+export function parseExecuteBody(body: unknown, artifactsContainer: string): ParsedExecute {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError([{ field: '', message: 'the body must be a JSON object' }]);
   }
@@ -79,6 +119,15 @@ export function parseExecuteBody(body: unknown): ParsedExecute {
     .filter(Boolean);
   for (const [i, a] of artifacts.entries()) {
     if (a.split('/').some((seg) => seg === '..')) throw new ValidationError([{ field: `input_artifacts.${i}`, message: 'must not contain ".." segments' }]);
+  }
+  // `storage: "local"` reads our own Blob Storage: only from the one container meant for it, never
+  // from the containers holding other jobs' results, payloads or the platform's secrets.
+  let bucket = b.bucket;
+  if (b.storage === 'local' && artifacts.length > 0) {
+    if (bucket && bucket !== artifactsContainer) {
+      throw new ValidationError([{ field: 'bucket', message: `storage "local" artifacts come only from the container '${artifactsContainer}'` }]);
+    }
+    bucket = artifactsContainer;
   }
   const creds = b.credentials && typeof b.credentials === 'object' ? b.credentials : undefined;
   if (b.storage !== 'local' && artifacts.length > 0) {
@@ -93,11 +142,17 @@ export function parseExecuteBody(body: unknown): ParsedExecute {
   if (creds?.access_key) secrets[SECRET_KEYS.accessKey] = creds.access_key;
   if (creds?.secret_key) secrets[SECRET_KEYS.secretKey] = creds.secret_key;
   const environment = b.environment && typeof b.environment === 'object' ? b.environment : {};
+  // Checked after the union parse so the problem names the variable (a union reports only its path).
+  const envIssues = Object.keys(environment).flatMap((name) => {
+    const problem = environmentNameProblem(name);
+    return problem ? [{ field: `environment.${name}`, message: problem }] : [];
+  });
+  if (envIssues.length > 0) throw new ValidationError(envIssues);
   return {
     spec: {
       command: b.command,
       storage: b.storage,
-      bucket: b.bucket,
+      bucket,
       input_artifacts: artifacts,
       project_id: b.project_id,
       name: b.name,

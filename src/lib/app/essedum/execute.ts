@@ -7,7 +7,8 @@ import { cancelJob } from '../cancel-job.js';
 import { jobLogs, logBlobNames } from '../queries.js';
 import { submitJob } from '../submit-job.js';
 import { elapsedSeconds, formatEssedumDate } from './dates.js';
-import { ESSEDUM_EXECUTE_KIND, parseExecuteBody } from './execute-spec.js';
+import { checkStorageEndpoint } from './endpoint-guard.js';
+import { ESSEDUM_EXECUTE_KIND, parseExecuteBody, SECRET_KEYS } from './execute-spec.js';
 
 /** The executors' task states. The Essedum backend compares them case-sensitively. */
 export type TaskStatus = 'WAITING' | 'RUNNING' | 'COMPLETED' | 'ERROR' | 'CANCELLED';
@@ -119,7 +120,13 @@ export function logPathOf(deps: Deps, jobId: string): string {
 export async function submitExecute(deps: Deps, body: unknown): Promise<ExecuteAccepted> {
   assertExecuteAllowed(deps);
   const settings = parseEssedumSettings(deps.config.env);
-  const parsed = parseExecuteBody(body);
+  const parsed = parseExecuteBody(body, settings.artifactsContainer);
+  // SSRF guard at submission: an endpoint outside the allow-list, or one resolving to an address it
+  // does not admit, is a 400 now (the worker checks again, and connects only to what it checked).
+  const endpoint = parsed.secrets[SECRET_KEYS.endpoint];
+  if (parsed.spec.storage !== 'local' && parsed.spec.input_artifacts.length > 0 && endpoint) {
+    await checkStorageEndpoint(endpoint, settings.storageEndpointAllowlist);
+  }
   const r = parsed.routing;
   let spec: JobSpec = {
     rows: r.rows ?? SPEC_DEFAULTS.rows,

@@ -1,4 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
+import type { AllowEntry } from '../../core/endpoint-allowlist.js';
+import { checkStorageEndpoint, endpointUrl, type CheckedEndpoint, type ResolveHost } from './endpoint-guard.js';
+
+export { endpointUrl };
 
 /**
  * Just enough S3 for /execute input artifacts: a SigV4-signed GetObject against an S3-compatible
@@ -84,12 +89,6 @@ export interface S3Location {
   readonly region?: string;
 }
 
-/** The endpoint as a URL; a scheme-less endpoint is taken as https. */
-export function endpointUrl(endpoint: string): URL {
-  const e = endpoint.trim();
-  return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(e) ? e : `https://${e}`);
-}
-
 export function regionOf(url: URL): string {
   return /^s3[.-]([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? 'us-east-1';
 }
@@ -101,12 +100,24 @@ export class S3Error extends Error {
   }
 }
 
+export interface GetObjectOptions {
+  /** ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST, parsed: the endpoint is checked before any connection. */
+  readonly allowlist: readonly AllowEntry[];
+  /** DNS for the check (tests); default: the system resolver. */
+  readonly resolve?: ResolveHost;
+  readonly now?: Date;
+  readonly timeoutMs?: number;
+}
+
 /**
  * GetObject, path-style (`/<bucket>/<key>`: what MinIO serves and what any S3 endpoint accepts).
- * Throws {@link S3Error} with S3's error code for a non-2xx answer.
+ * The endpoint is checked against the allow-list first and the connection goes to the checked
+ * address only (TLS still verifies the host name). Throws {@link S3Error} with S3's error code for
+ * a non-2xx answer, a ValidationError naming `credentials.endpoint` for a refused endpoint.
  */
-export async function getObject(loc: S3Location, bucket: string, key: string, options: { now?: Date; timeoutMs?: number } = {}): Promise<Buffer> {
-  const base = endpointUrl(loc.endpoint);
+export async function getObject(loc: S3Location, bucket: string, key: string, options: GetObjectOptions): Promise<Buffer> {
+  const checked = await checkStorageEndpoint(loc.endpoint, options.allowlist, options.resolve);
+  const base = checked.url;
   const prefix = base.pathname.replace(/\/+$/, '');
   const url = new URL(`${base.protocol}//${base.host}${prefix}/${uriEncode(bucket)}/${uriEncode(key.replace(/^\/+/, ''), true)}`);
   const headers = signV4({
@@ -117,14 +128,31 @@ export async function getObject(loc: S3Location, bucket: string, key: string, op
     secretKey: loc.secretKey,
     date: options.now ?? new Date(),
   });
-  const { host: _host, ...send } = headers;
-  const res = await fetch(url, { headers: send, signal: AbortSignal.timeout(options.timeoutMs ?? 120_000) });
-  const body = Buffer.from(await res.arrayBuffer());
-  if (!res.ok) {
-    const text = body.toString('utf8');
+  const res = await pinnedGet(url, headers, checked, options.timeoutMs ?? 120_000);
+  if (res.status < 200 || res.status > 299) {
+    const text = res.body.toString('utf8');
     const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${res.status}`;
     const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? res.statusText;
     throw new S3Error(res.status, code, `GetObject s3://${bucket}/${key} failed: ${code}: ${message}`);
   }
-  return body;
+  return res.body;
+}
+
+/** One GET whose connection can only go to the checked address: DNS is answered from the check. */
+async function pinnedGet(url: URL, headers: Record<string, string>, to: CheckedEndpoint, timeoutMs: number): Promise<{ status: number; statusText: string; body: Buffer }> {
+  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const lookup: LookupFunction = (_host, opts, callback) => {
+    if (opts.all) callback(null, [{ address: to.address, family: to.family }]);
+    else callback(null, to.address, to.family);
+  };
+  return new Promise((resolvePromise, reject) => {
+    const req = mod.request(url, { method: 'GET', headers, lookup, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

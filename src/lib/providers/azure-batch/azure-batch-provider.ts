@@ -23,6 +23,7 @@ import {
   buildPoolAddParameter,
   buildTaskAddParameter,
   classifyBatchError,
+  OUTPUT_FILES,
   parseRetryAfter,
   refFor,
   reportFor,
@@ -31,8 +32,10 @@ import {
   taskIdFor,
   toProviderError,
   type BatchRestErrorLike,
+  type OutputFileName,
   type TaskSnapshot,
 } from './mapping.js';
+import { parseEssedumSettings } from '../../essedum-settings.js';
 import { createSasIssuer, type SasIssuer } from './sas.js';
 import { parseAzureBatchSettings, type AzureBatchSettings } from './settings.js';
 
@@ -122,19 +125,24 @@ export class AzureBatchProvider implements JobProvider {
     const inputExpiry = now + this.settings.inputSasTtlSec * 1000;
     // Outputs are written when the task ends: after the wait for a node and the whole runtime.
     const outputExpiry = inputExpiry + (options.maxRuntimeSec + this.settings.outputSasMarginSec) * 1000;
-    const [specUrl, outputContainerUrl] = await this.storage('sign SAS URLs', () =>
+    const [specUrl, outputUrls] = await this.storage('sign SAS URLs', () =>
       Promise.all([
         this.sas.readBlobUrl(this.settings.stagingContainer, blobs.spec, new Date(inputExpiry)),
-        this.sas.writeContainerUrl(results, new Date(outputExpiry)),
+        // One SAS per output blob: the task can write its own outputs and nothing else.
+        Promise.all(OUTPUT_FILES.map(async (f) => [f, await this.sas.writeBlobContainerUrl(results, blobs.outputs[f], new Date(outputExpiry))] as const)),
       ]),
     );
     const task = buildTaskAddParameter(this.settings, {
       jobId: job.id,
       options,
       specUrl,
-      outputContainerUrl,
+      outputContainerUrls: Object.fromEntries(outputUrls) as Record<OutputFileName, string>,
       outputBlobs: blobs.outputs,
-      environment: { SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale) },
+      // The task's one-shot run re-checks the /execute gate against this switch.
+      environment: {
+        SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
+        ESSEDUM_EXECUTE_ENABLED: String(parseEssedumSettings(this.ctx.config.env).executeEnabled),
+      },
     });
 
     try {

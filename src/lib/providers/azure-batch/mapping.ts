@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { BatchServiceModels } from '@azure/batch';
 import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
+import { environmentName } from '../../core/environment-names.js';
+import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { ObservedStatus, PollReport } from '../../ports/provider.js';
 import type { AzureBatchSettings } from './settings.js';
@@ -18,7 +20,7 @@ export const SPEC_FILE = 'job-spec.json';
 
 /** The spec document the worker's one-shot mode reads (`OneShotSpecSchema` in src/worker/one-shot.ts). */
 export function specDocument(job: JobRecord): string {
-  return JSON.stringify({ jobId: job.id, spec: job.spec });
+  return oneShotSpecDocument(job);
 }
 /**
  * Files Batch uploads on task completion: the worker's result.json and status.json (its own error
@@ -54,11 +56,6 @@ export function isoSeconds(sec: number): string {
   return `PT${Math.max(1, Math.ceil(sec))}S`;
 }
 
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names use letters, digits and "_"')
-  .refine((n) => !n.toUpperCase().startsWith('AZ_BATCH_'), 'AZ_BATCH_* variables are reserved by Batch');
-
 /**
  * Per-job Batch options a job may carry in `spec.spec`. Other keys in `spec.spec` are left for the
  * worker (it receives the whole spec), so only these are checked here.
@@ -68,7 +65,7 @@ export const BatchJobOptionsSchema = z.object({
   maxTaskRetryCount: z.number().int().min(0).max(100).optional(),
   requiredSlots: z.number().int().min(1).max(256).optional(),
   environment: z
-    .record(envName, z.string().max(4096))
+    .record(environmentName, z.string().max(4096))
     .refine((e) => Object.keys(e).length <= 32, 'at most 32 environment variables')
     .optional(),
 });
@@ -189,8 +186,8 @@ export interface TaskInputs {
   readonly options: ResolvedJobOptions;
   /** Read-only SAS URL of the staged job spec. */
   readonly specUrl: string;
-  /** Write-only (create/write) SAS URL of the results container. */
-  readonly outputContainerUrl: string;
+  /** Per output file: the results container URL with a create/write-only SAS for that one blob. */
+  readonly outputContainerUrls: Record<OutputFileName, string>;
   readonly outputBlobs: Record<OutputFileName, string>;
   /** Extra environment of the worker (e.g. SIMULATION_TIME_SCALE). */
   readonly environment?: Readonly<Record<string, string>>;
@@ -206,7 +203,7 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
   const registry = registryOf(settings);
   const upload = (filePattern: string, name: OutputFileName): BatchServiceModels.OutputFile => ({
     filePattern,
-    destination: { container: { containerUrl: input.outputContainerUrl, path: input.outputBlobs[name] } },
+    destination: { container: { containerUrl: input.outputContainerUrls[name], path: input.outputBlobs[name] } },
     uploadOptions: { uploadCondition: 'taskcompletion' },
   });
   return {
@@ -226,10 +223,12 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
       upload('../stdout.txt', 'stdout.txt'),
       upload('../stderr.txt', 'stderr.txt'),
     ],
+    // The job's own variables first, ours last: the allow-list already keeps a job from naming
+    // ours, and the order keeps ours in force should one ever slip through.
     environmentSettings: [
-      { name: 'CJO_JOB_ID', value: input.jobId },
-      ...Object.entries(input.environment ?? {}).map(([name, value]) => ({ name, value })),
       ...Object.entries(input.options.environment).map(([name, value]) => ({ name, value })),
+      ...Object.entries(input.environment ?? {}).map(([name, value]) => ({ name, value })),
+      { name: 'CJO_JOB_ID', value: input.jobId },
     ],
     constraints: {
       maxWallClockTime: isoSeconds(input.options.maxRuntimeSec),

@@ -2,13 +2,20 @@ import type { BlobServiceClient, UserDelegationKey } from '@azure/storage-blob';
 
 /**
  * Issues the narrow SAS URLs Batch nodes use, so no storage key ever reaches a node:
- * a read-only SAS on one staged blob (resource file) and a create/write-only SAS on the results
- * container (output files). With a shared-key client (Azurite, connection strings) the SAS is
- * signed with the account key here, in the orchestrator; with Entra ID it is a user-delegation SAS.
+ * a read-only SAS on one staged blob (resource file) and, per output file, a create/write-only SAS
+ * on that one blob. A task can therefore write its own result and logs and nothing else: not another
+ * job's outputs, not a new name. (Directory-scoped SAS needs a hierarchical-namespace account, so
+ * per-blob SAS is what holds on every account.) With a shared-key client (Azurite, connection
+ * strings) the SAS is signed with the account key here, in the orchestrator; with Entra ID it is a
+ * user-delegation SAS.
  */
 export interface SasIssuer {
   readBlobUrl(container: string, blobName: string, expiresOn: Date): Promise<string>;
-  writeContainerUrl(container: string, expiresOn: Date): Promise<string>;
+  /**
+   * The container URL an output file destination takes, carrying a SAS valid for `blobName` only:
+   * Batch appends the URL's query to the blob URL it builds from the container URL and the path.
+   */
+  writeBlobContainerUrl(container: string, blobName: string, expiresOn: Date): Promise<string>;
 }
 
 /** User-delegation keys live at most 7 days; a SAS signed with one cannot outlive it. */
@@ -48,9 +55,9 @@ export async function createSasIssuer(service: BlobServiceClient, now: () => num
       const sas = await sign({ containerName: container, blobName, permissions: sb.BlobSASPermissions.parse('r'), expiresOn });
       return `${blob.url}?${sas}`;
     },
-    async writeContainerUrl(container, expiresOn) {
+    async writeBlobContainerUrl(container, blobName, expiresOn) {
       const client = service.getContainerClient(container);
-      const sas = await sign({ containerName: container, permissions: sb.ContainerSASPermissions.parse('cw'), expiresOn });
+      const sas = await sign({ containerName: container, blobName, permissions: sb.BlobSASPermissions.parse('cw'), expiresOn });
       return `${client.url}?${sas}`;
     },
   };

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobRecord } from '../../core/job.js';
+import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { CANCEL_MARKER, DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
 import { COMMAND_SANDBOX_SETTINGS } from '../../command-sandbox-settings.js';
@@ -68,7 +69,8 @@ export class LocalProvider implements JobProvider {
 
   async submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome> {
     const dir = this.dir(job.id);
-    const ref = { dir };
+    // The run's folder name, never its host path: the ref is shown in the job record and its history.
+    const ref = { run: basename(dir) };
     await mkdir(this.baseDir, { recursive: true, mode: 0o700 });
     try {
       // Exclusive create: of two concurrent deliveries of the same dispatch, exactly one starts a run.
@@ -78,7 +80,7 @@ export class LocalProvider implements JobProvider {
       throw error;
     }
     const specPath = join(dir, 'spec.json');
-    await writeFile(specPath, JSON.stringify({ jobId: job.id, spec: job.spec }), { mode: 0o600 });
+    await writeFile(specPath, oneShotSpecDocument(job), { mode: 0o600 });
     const out = openSync(join(dir, 'stdout.txt'), 'a', 0o600);
     const err = openSync(join(dir, 'stderr.txt'), 'a', 0o600);
     try {
