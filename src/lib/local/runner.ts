@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
 import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../../functions/define.js';
@@ -211,9 +212,19 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
   server.on('clientError', (error: Error & { code?: string }, socket) => {
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail: 'The request is not valid HTTP/1.1 or its headers are too large.' });
+    // A HEAD reply carries no body, or the client would read it as the next reply.
+    const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+    const body = head ? '' : JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail: 'The request is not valid HTTP/1.1 or its headers are too large.' });
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
+  // CONNECT and protocol upgrades would otherwise drop the connection without a word.
+  const refuseTunnel = (status: number, detail: string) => (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  };
+  server.on('connect', refuseTunnel(405, 'CONNECT is not supported.'));
+  server.on('upgrade', refuseTunnel(400, 'Protocol upgrades are not supported.'));
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     void send(res, edgeProblem(417, 'Only "Expect: 100-continue" is supported.', '/', { connection: 'close' }));
   });
@@ -283,6 +294,7 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   const body = Buffer.from(await response.arrayBuffer());
+  headers['content-length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(body);
 }
