@@ -199,7 +199,8 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
   const keyMatches = (given: string | undefined) => keyDigest !== undefined && given !== undefined && timingSafeEqual(digest(given), keyDigest);
   let origin = 'http://127.0.0.1';
 
-  const server = createServer((req, res) => {
+  // Routing never looks at Host, so a request without one is served rather than refused bare.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     void handle(req, res).catch((error: unknown) => {
       if (req.destroyed || res.destroyed || res.headersSent) return;
       // The client hung up or broke the body mid-stream: its fault, and nobody is listening anyway.
