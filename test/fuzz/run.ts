@@ -38,6 +38,7 @@ const extraFailures: string[] = [];
 
 function record(label: string, sent: string, target: string, reply: Reply, method: string): void {
   outcomes.push({ label, reply, broken: judge(target, sent, reply, SLOW_MS, method) });
+  if (outcomes.length % 1000 === 0) console.log(`fuzz: ${outcomes.length} requests, ${outcomes.filter((o) => o.broken.length > 0).length} failing`);
 }
 
 function describe(r: FuzzRequest | RawRequest): string {

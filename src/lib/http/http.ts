@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { JobRecord } from '../core/job.js';
+import { basename, isAbsolute } from 'node:path';
+import type { JobRecord, ProviderRef } from '../core/job.js';
 import {
   JsonLimitError,
   MalformedJsonError,
@@ -225,9 +226,18 @@ export function jobView(job: JobRecord): Record<string, unknown> {
   const base = `/api/jobs/${job.id}`;
   return {
     ...rest,
+    ...(job.providerRef && job.provider === 'local' && { providerRef: localRef(job.providerRef) }),
     ...(lease && { runner: lease.owner }),
     links: { self: base, events: `${base}/events`, result: `${base}/result`, logs: `${base}/logs`, cancel: `${base}/cancel` },
   };
+}
+
+/**
+ * The local provider's handle as clients see it: its run folder cut to the last segment, so no reply
+ * reveals the server's directory layout.
+ */
+function localRef(ref: ProviderRef): ProviderRef {
+  return Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, typeof v === 'string' && isAbsolute(v) ? basename(v) : v]));
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
