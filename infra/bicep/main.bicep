@@ -425,6 +425,9 @@ var apiBaseSettings = {
   ML_JOBS_PROVIDER: mlJobsProvider
   BATCH_JOBS_PROVIDER: batchJobsProvider
   MAX_BODY_BYTES: '262144'
+  MAX_JSON_DEPTH: '64'
+  MAX_JSON_ITEMS: '20000'
+  HEALTH_CACHE_SEC: '5'
   JOB_STUCK_AFTER_SEC: '900'
   // Timer schedules are %SETTING% binding expressions: a missing one stops the function from loading.
   // Every tick is a billed execution on Flex Consumption, so pollers of providers this deployment does

@@ -32,7 +32,7 @@ export const essedumExecuteCreate = httpFunction({
   methods: ['POST'],
   handler: async (request) => {
     const [{ submitExecute }, d] = await Promise.all([useCases(), deps()]);
-    return json(201, await submitExecute(d, await readJsonBody(request, d.config.maxBodyBytes)));
+    return json(201, await submitExecute(d, await readJsonBody(request, d.config)));
   },
 });
 

@@ -51,7 +51,7 @@ export const essedumTrainingCreate = httpFunction({
     const type = request.params.trainingType ?? '';
     if (!(ROUTE_TRAINING_TYPES as readonly string[]).includes(type)) return json(404, ESSEDUM_NOT_FOUND);
     const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
-    const job = await submitPipeline(d, mlops(request), 'training', type as TrainingType, await readJsonBody(request, d.config.maxBodyBytes));
+    const job = await submitPipeline(d, mlops(request), 'training', type as TrainingType, await readJsonBody(request, d.config));
     return json(200, pipelineRecord(job));
   },
 });
@@ -103,7 +103,7 @@ export const essedumInferenceCreate = httpFunction({
   methods: ['POST'],
   handler: async (request) => {
     const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
-    const job = await submitPipeline(d, mlops(request), 'inference', undefined, await readJsonBody(request, d.config.maxBodyBytes));
+    const job = await submitPipeline(d, mlops(request), 'inference', undefined, await readJsonBody(request, d.config));
     return json(200, pipelineRecord(job));
   },
 });

@@ -8,7 +8,7 @@ export const jobsCreate = httpFunction({
   methods: ['POST'],
   handler: async (request) => {
     const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
-    const body = await readJsonBody(request, d.config.maxBodyBytes);
+    const body = await readJsonBody(request, d.config);
     const { job, replayed } = await submitJob(d, { body, mode: 'strict', source: 'api', idempotencyKey: request.headers.get('idempotency-key') });
     return json(202, jobView(job), { location: `/api/jobs/${job.id}`, ...(replayed && { 'idempotent-replayed': 'true' }) });
   },

@@ -8,7 +8,7 @@ export const submitJobSeed = httpFunction({
   methods: ['POST'],
   handler: async (request) => {
     const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
-    const body = await readJsonBody(request, d.config.maxBodyBytes);
+    const body = await readJsonBody(request, d.config);
     const { job } = await submitJob(d, { body, mode: 'lenient', source: 'submit-job', idempotencyKey: request.headers.get('idempotency-key') });
     return json(200, { status: 'submitted', job_id: job.id }, { location: `/api/jobs/${job.id}` });
   },

@@ -56,6 +56,9 @@ export const SETTINGS = [
   { name: 'BATCH_JOBS_PROVIDER', scope: ['app'], default: 'local', description: 'Provider that runs batch-jobs: local or azure-batch.' },
   // Lifecycle.
   { name: 'MAX_BODY_BYTES', scope: ['app'], default: '262144', description: 'Largest accepted request body; larger bodies get 413.' },
+  { name: 'MAX_JSON_DEPTH', scope: ['app'], default: '64', description: 'Deepest nesting of arrays and objects accepted in a JSON body; deeper bodies get 400 before anything is stored.' },
+  { name: 'MAX_JSON_ITEMS', scope: ['app'], default: '20000', description: 'Most object keys plus array items accepted in one JSON body; more get 400 before anything is stored.' },
+  { name: 'HEALTH_CACHE_SEC', scope: ['app'], default: '5', description: 'How long GET /api/health reuses its last dependency probe; concurrent calls share one probe.' },
   { name: 'JOB_DEFAULT_MAX_RUNTIME_SEC', scope: ['app', 'worker'], default: '86400', description: 'Timeout for jobs that set no max_runtime_sec: the job is cancelled at the provider and failed.' },
   { name: 'JOB_STUCK_AFTER_SEC', scope: ['app'], default: '900', description: 'A job queued or dispatched longer than this is reconciled (re-sent or failed).' },
   { name: 'POLL_LOCAL_SCHEDULE', scope: ['app'], default: '*/5 * * * * *', description: 'NCRONTAB schedule of the local-provider poller.' },
@@ -127,6 +130,9 @@ export interface Config {
   readonly claimCheckThresholdBytes: number;
   readonly classifier: ClassifierConfig;
   readonly maxBodyBytes: number;
+  readonly maxJsonDepth: number;
+  readonly maxJsonItems: number;
+  readonly healthCacheSec: number;
   readonly defaultMaxRuntimeSec: number;
   readonly stuckAfterSec: number;
   /** NCRONTAB schedule of each timer function, by the setting that names it. */
@@ -230,6 +236,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       providers: PROVIDER_NAMES,
     },
     maxBodyBytes: parse('MAX_BODY_BYTES', num('MAX_BODY_BYTES', { min: 1024, max: 100 * 1024 * 1024, int: true })),
+    maxJsonDepth: parse('MAX_JSON_DEPTH', num('MAX_JSON_DEPTH', { min: 2, max: 512, int: true })),
+    maxJsonItems: parse('MAX_JSON_ITEMS', num('MAX_JSON_ITEMS', { min: 10, max: 10_000_000, int: true })),
+    healthCacheSec: parse('HEALTH_CACHE_SEC', num('HEALTH_CACHE_SEC', { min: 0, max: 300 })),
     defaultMaxRuntimeSec: parse('JOB_DEFAULT_MAX_RUNTIME_SEC', num('JOB_DEFAULT_MAX_RUNTIME_SEC', { min: 1, int: true })),
     stuckAfterSec: parse('JOB_STUCK_AFTER_SEC', num('JOB_STUCK_AFTER_SEC', { min: 1, int: true })),
     schedules: {

@@ -9,6 +9,7 @@
 export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'MALFORMED_JSON'
+  | 'JSON_LIMIT_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAUTHORIZED'
@@ -53,6 +54,18 @@ export class ValidationError extends OrchestratorError {
 export class MalformedJsonError extends OrchestratorError {
   constructor(detail: string) {
     super('MALFORMED_JSON', `The request body is not valid JSON: ${detail}`);
+  }
+}
+
+/** The body is valid size-wise but nests too deep or holds too many items (MAX_JSON_DEPTH / MAX_JSON_ITEMS). */
+export class JsonLimitError extends OrchestratorError {
+  constructor(readonly setting: 'MAX_JSON_DEPTH' | 'MAX_JSON_ITEMS', readonly limit: number) {
+    super(
+      'JSON_LIMIT_EXCEEDED',
+      setting === 'MAX_JSON_DEPTH'
+        ? `The JSON body nests arrays and objects deeper than ${limit} levels (MAX_JSON_DEPTH).`
+        : `The JSON body holds more than ${limit} object keys and array items (MAX_JSON_ITEMS).`,
+    );
   }
 }
 

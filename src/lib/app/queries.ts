@@ -107,26 +107,3 @@ export async function queueStatus(deps: Deps, query: Record<string, string | und
   const depths = await Promise.all(names.map((q) => deps.queues.depth(q)));
   return Object.fromEntries(names.map((q, i) => [q, detail === 'true' ? depths[i]! : depths[i]!.active]));
 }
-
-export interface HealthReport {
-  readonly status: 'healthy' | 'degraded';
-  readonly checks: Record<string, { ok: boolean; detail?: string }>;
-}
-
-export async function health(deps: Deps): Promise<HealthReport> {
-  const check = async (fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      return { ok: true };
-    } catch (error) {
-      return { ok: false, detail: error instanceof Error ? error.message.split('\n')[0]! : 'unreachable' };
-    }
-  };
-  const [table, queue, blob] = await Promise.all([
-    check(() => deps.store.get('j-00000000000000000000000000')),
-    check(() => deps.queues.depth(deps.config.queues.intake)),
-    check(() => deps.blobs.get(deps.config.containers.results, '.health')),
-  ]);
-  const checks = { tables: table, queues: queue, blobs: blob, providers: { ok: true, detail: deps.providers.configured().join(', ') } };
-  return { status: Object.values(checks).every((c) => c.ok) ? 'healthy' : 'degraded', checks };
-}

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
 import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../../functions/define.js';
@@ -8,7 +9,7 @@ import { processMessage } from '../app/process-message.js';
 import { azuriteConnectionString, loadConfig, queueNameFor, type Config } from '../config.js';
 import { createDeps, ensureResources, setSharedDeps, type Deps } from '../deps.js';
 import { UnauthorizedError } from '../errors.js';
-import { problemResponse } from '../http/http.js';
+import { clip, problemResponse } from '../http/http.js';
 import type { ReceivedMessage } from '../ports/queue.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import type { JobWorker } from '../../worker/job-worker.js';
@@ -123,57 +124,169 @@ export function compileRoute(template: string): RegExp {
   return new RegExp(`^/api/${pattern}/?$`);
 }
 
+/** A problem document for a refusal the runner makes itself, before any function runs. */
+function edgeProblem(status: number, detail: string, instance: string, headers: Record<string, string> = {}): HttpResponseInit {
+  const title = STATUS_CODES[status] ?? 'Request failed';
+  return { status, headers: { 'content-type': 'application/problem+json', ...headers }, body: JSON.stringify({ type: 'about:blank', title, status, detail, instance: clip(instance) }) };
+}
+
+/**
+ * The request target as a URL on this host. The Host header is never trusted (it can be anything a
+ * client types); an absolute-form target keeps only its path and query.
+ */
+function parseTarget(raw: string | undefined, origin: string): URL | undefined {
+  try {
+    if (raw?.startsWith('/')) return new URL(origin + raw);
+    if (raw && /^https?:\/\//i.test(raw)) {
+      const u = new URL(raw);
+      return new URL(origin + u.pathname + u.search);
+    }
+  } catch {
+    // Falls through: not a target we can route.
+  }
+  return undefined;
+}
+
+/** A path segment as the function sees it; a malformed %-escape stays as sent (no id contains one). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Reads at most `maxBytes + 1` bytes of the body, then stops: the function sees an oversize body and answers 413. */
+function readUpTo(req: IncomingMessage, maxBytes: number): Promise<{ bytes: Buffer; over: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > maxBytes) {
+        done();
+        req.pause();
+        resolve({ bytes: Buffer.concat(chunks, size).subarray(0, maxBytes + 1), over: true });
+      }
+    };
+    const onEnd = () => {
+      done();
+      resolve({ bytes: Buffer.concat(chunks, size), over: false });
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
 async function startHttp(config: Config, functions: readonly HttpFunction[], log: (...a: unknown[]) => void): Promise<Server> {
   const routes = functions.map((f) => ({ f, re: compileRoute(f.route) }));
-  const server = createServer((req, res) => {
+  const anonymous = routes.filter((r) => r.f.authLevel === 'anonymous').map((r) => r.re);
+  const keyDigest = config.local.apiKey === undefined ? undefined : digest(config.local.apiKey);
+  // Constant-time: both sides are SHA-256 digests, so lengths match whatever the caller sent.
+  const keyMatches = (given: string | undefined) => keyDigest !== undefined && given !== undefined && timingSafeEqual(digest(given), keyDigest);
+  let origin = 'http://127.0.0.1';
+
+  // Routing never looks at Host, so a request without one is served rather than refused bare.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     void handle(req, res).catch((error: unknown) => {
-      log('local runner: request failed', error);
-      if (!res.headersSent) send(res, problemResponse(error, req.url ?? '/'));
+      if (req.destroyed || res.destroyed || res.headersSent) return;
+      // The client hung up or broke the body mid-stream: its fault, and nobody is listening anyway.
+      const aborted = (error as { code?: string } | null)?.code === 'ECONNRESET';
+      if (!aborted) log('local runner: request failed', error);
+      void send(res, aborted ? edgeProblem(400, 'The request body was cut off.', '/') : problemResponse(error, '/')).catch(() => res.destroy());
     });
+  });
+  // Requests Node cannot parse (bad framing, huge headers, unknown methods) still get a problem document.
+  server.on('clientError', (error: Error & { code?: string }, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    // A HEAD reply carries no body, or the client would read it as the next reply.
+    const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+    const body = head ? '' : JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail: 'The request is not valid HTTP/1.1 or its headers are too large.' });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  // CONNECT and protocol upgrades would otherwise drop the connection without a word.
+  const refuseTunnel = (status: number, detail: string) => (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  };
+  server.on('connect', refuseTunnel(405, 'CONNECT is not supported.'));
+  server.on('upgrade', refuseTunnel(400, 'Protocol upgrades are not supported.'));
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    void send(res, edgeProblem(417, 'Only "Expect: 100-continue" is supported.', '/', { connection: 'close' }));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const url = parseTarget(req.url, origin);
+    if (!url) return send(res, edgeProblem(400, 'The request target must be a path such as /api/jobs.', '/', { connection: 'close' }));
     const method = (req.method ?? 'GET').toUpperCase();
-    const matches = routes
-      .map((r) => ({ ...r, m: r.re.exec(url.pathname) }))
-      .filter((r) => r.m);
+    const path = url.pathname;
+    // The key is checked before routing, so a caller without one learns nothing about which routes
+    // exist: every non-anonymous path, known or not, answers 401.
+    if (keyDigest && !anonymous.some((re) => re.test(path))) {
+      const header = req.headers['x-functions-key'];
+      const given = (Array.isArray(header) ? header.join(', ') : header) ?? url.searchParams.get('code') ?? undefined;
+      if (!keyMatches(given)) return send(res, problemResponse(new UnauthorizedError(), path));
+    }
+    const matches = routes.map((r) => ({ ...r, m: r.re.exec(path) })).filter((r) => r.m);
     const hit = matches.find((r) => r.f.methods.includes(method as never));
     if (!hit) {
-      const status = matches.length > 0 ? 405 : 404;
-      const detail = status === 405 ? `${method} is not allowed on ${url.pathname}` : `No route for ${url.pathname}`;
-      return send(res, { status, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify({ type: 'about:blank', title: status === 405 ? 'Method not allowed' : 'Not found', status, detail, instance: url.pathname }) });
+      if (matches.length > 0) {
+        const allow = [...new Set(matches.flatMap((r) => r.f.methods))].join(', ');
+        return send(res, edgeProblem(405, `${method} is not allowed on ${clip(path)}; allowed: ${allow}.`, path, { allow }));
+      }
+      return send(res, edgeProblem(404, `No route for ${clip(path)}`, path));
     }
-    const key = config.local.apiKey;
-    if (key && hit.f.authLevel !== 'anonymous') {
-      const given = req.headers['x-functions-key'] ?? url.searchParams.get('code');
-      if (given !== key) return send(res, problemResponse(new UnauthorizedError(), url.pathname));
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      // Stop buffering far beyond the limit; the handler still answers 413.
-      if (size <= config.maxBodyBytes + 1) chunks.push(chunk as Buffer);
-    }
+    const { bytes, over } = await readUpTo(req, config.maxBodyBytes);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    const request = new HttpRequest({
-      method,
-      url: url.toString(),
-      headers,
-      params,
-      ...(method !== 'GET' && method !== 'HEAD' && { body: { bytes: new Uint8Array(Buffer.concat(chunks)) } }),
-    });
+    const params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodeSegment(v)]));
+    let request: InstanceType<typeof HttpRequest>;
+    try {
+      request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers,
+        params,
+        ...(method !== 'GET' && method !== 'HEAD' && { body: { bytes: new Uint8Array(bytes) } }),
+      });
+    } catch {
+      return send(res, edgeProblem(400, 'The request headers or target cannot be represented.', path, { connection: 'close' }));
+    }
     const context = new InvocationContext({ functionName: hit.f.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${hit.f.name}] ${level}:`, ...args) });
-    send(res, await hit.f.handler(request, context));
+    const reply = await hit.f.handler(request, context);
+    if (over) {
+      // The rest of an oversize body is never read: close the connection after the reply, and drop a
+      // client that keeps sending.
+      const replyHeaders = new Headers(reply.headers as ConstructorParameters<typeof Headers>[0]);
+      replyHeaders.set('connection', 'close');
+      await send(res, { ...reply, headers: replyHeaders });
+      req.resume();
+      setTimeout(() => req.socket.destroy(), 2000).unref();
+      return;
+    }
+    await send(res, reply);
   }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.local.httpPort, '127.0.0.1', () => resolve());
   });
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return server;
 }
 
@@ -182,6 +295,7 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   const body = Buffer.from(await response.arrayBuffer());
+  headers['content-length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(body);
 }

@@ -1,0 +1,142 @@
+import { Agent } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { send, sendRaw, type Reply } from '../fuzz/client.js';
+import { startTestRunner, type TestRunner } from '../support/runner.js';
+
+const KEY = 'edge-key-91c2';
+const auth = { 'x-functions-key': KEY };
+
+function problemOf(reply: Reply): { status: number; code?: string; detail: string; errors?: unknown[]; errorsOmitted?: number } {
+  expect(reply.contentType).toBe('application/problem+json');
+  const doc = JSON.parse(reply.body) as { status: number; code?: string; detail: string };
+  expect(doc.status).toBe(reply.status);
+  return doc;
+}
+
+describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx', () => {
+  let r: TestRunner;
+  const agent = new Agent({ keepAlive: true });
+  const post = (target: string, body: string | Buffer, options: { chunks?: number; headers?: Record<string, string> } = {}) =>
+    send(r.url, { method: 'POST', target, headers: { 'content-type': 'application/json', ...auth, ...options.headers }, body: Buffer.from(body), ...(options.chunks && { chunks: options.chunks }) }, agent);
+  const get = (target: string, headers: Record<string, string> = auth) => send(r.url, { method: 'GET', target, headers }, agent);
+  const jobCount = async () => ((await r.api('/api/jobs?limit=1000', { headers: auth }).then((x) => x.json())) as { jobs: unknown[] }).jobs.length;
+
+  beforeAll(async () => {
+    r = await startTestRunner({ LOCAL_API_KEY: KEY, HEALTH_CACHE_SEC: '30' }, { workers: false });
+  });
+  afterAll(async () => {
+    agent.destroy();
+    await r?.stop();
+  });
+
+  it('refuses JSON nested 4 500 deep (arrays, objects, inside data) with 400 naming MAX_JSON_DEPTH, and stores nothing', async () => {
+    const before = await jobCount();
+    const bodies = ['['.repeat(4500) + ']'.repeat(4500), '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), `{"rows":5,"data":{"a":${'['.repeat(63)}${']'.repeat(63)}}}`];
+    for (const target of ['/api/jobs', '/api/submit-job', '/api/service/v1/pipelines/inference']) {
+      for (const body of bodies) {
+        const p = problemOf(await post(target, body));
+        expect(p).toMatchObject({ status: 400, code: 'JSON_LIMIT_EXCEEDED' });
+        expect(p.detail).toContain('MAX_JSON_DEPTH');
+      }
+    }
+    // 64 levels (the documented default) is still accepted; 65 is not.
+    const ok = await post('/api/jobs', `{"rows":5,"data":{"a":${'['.repeat(62)}${']'.repeat(62)}}}`);
+    expect(ok.status, ok.body.slice(0, 500)).toBe(202);
+    expect(await jobCount()).toBe(before + 1);
+  });
+
+  it('refuses a body with more items than MAX_JSON_ITEMS with 400', async () => {
+    const p = problemOf(await post('/api/jobs', `{"rows":1,"data":{"v":[${new Array(20_001).fill(0).join(',')}]}}`));
+    expect(p).toMatchObject({ status: 400, code: 'JSON_LIMIT_EXCEEDED' });
+    expect(p.detail).toContain('MAX_JSON_ITEMS');
+  });
+
+  it('answers malformed %-escapes in every id route with 404 in the route family\'s own shape', async () => {
+    for (const id of ['%FF', '%E0%A4%A', '%ZZ', '%']) {
+      for (const path of [`/api/jobs/${id}`, `/api/jobs/${id}/events`, `/api/jobs/${id}/result`, `/api/jobs/${id}/logs`]) {
+        const reply = await get(path);
+        expect(problemOf(reply)).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+      }
+      const cancel = await post(`/api/jobs/${id}/cancel`, '{}');
+      expect(problemOf(cancel).status).toBe(404);
+      for (const path of [`/api/service/v1/pipelines/training/${id}/get`, `/api/service/v1/pipelines/inference/${id}/get`]) {
+        const reply = await get(path);
+        expect(reply.status).toBe(404);
+        expect(JSON.parse(reply.body)).toEqual({ error: 'Not found - The requested resource does not exists' });
+      }
+      // /execute is off by default: 403, never 500.
+      expect((await get(`/api/execute/${id}/getStatus`)).status).toBeLessThan(500);
+    }
+  });
+
+  it('routes by path whatever the Host header says', async () => {
+    for (const host of ['a b', '[]', '127.0.0.1:99999', 'user@host', '']) {
+      const reply = await get('/api/jobs?limit=1', { ...auth, host });
+      expect(reply.status, host).toBe(200);
+    }
+  });
+
+  it('answers 413 to a chunked 1 MiB body and to a valid body at the limit plus padding, without storing a job', async () => {
+    const before = await jobCount();
+    const big = await post('/api/jobs', Buffer.alloc(1024 * 1024, 0x20), { chunks: 64 });
+    expect(problemOf(big)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    const prefix = JSON.stringify({ rows: 1, data: { p: 'x'.repeat(r.deps.config.maxBodyBytes - 40) } });
+    expect(prefix.length).toBeLessThanOrEqual(r.deps.config.maxBodyBytes);
+    const padded = await post('/api/jobs', Buffer.concat([Buffer.from(prefix), Buffer.alloc(300_000, 0x20)]), { chunks: 32 });
+    expect(problemOf(padded).status).toBe(413);
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('keeps validation replies small: at most 20 issues listed, the rest counted, echoed strings clipped', async () => {
+    const body = JSON.stringify(Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`field_${i}_${'x'.repeat(50)}`, 1])));
+    expect(body.length).toBeGreaterThan(200_000);
+    const reply = await post('/api/jobs', body);
+    const p = problemOf(reply);
+    expect(p.status).toBe(400);
+    expect(p.errors).toHaveLength(20);
+    expect(p.errorsOmitted).toBe(3480);
+    expect(reply.body.length).toBeLessThan(20_000);
+    const long = problemOf(await post('/api/jobs', JSON.stringify({ priority: 'p'.repeat(100_000) })));
+    expect(JSON.stringify(long).length).toBeLessThan(10_000);
+  });
+
+  it('asks for the key before matching routes: unknown and known routes alike answer 401 without it', async () => {
+    for (const path of ['/api/jobs', '/api/no-such-route', '/api/jobs/x/y/z', '/nothing']) {
+      expect(problemOf(await get(path, {})), path).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+      expect(problemOf(await get(path, { 'x-functions-key': `${KEY}x` })).status).toBe(401);
+    }
+    expect((await get('/api/no-such-route')).status).toBe(404);
+    expect((await get('/api/health', {})).status).toBe(200);
+  });
+
+  it('answers a flood of health checks from one cached probe that names no error text', async () => {
+    const probe = vi.spyOn(r.deps.queues, 'depth');
+    const replies = await Promise.all(Array.from({ length: 50 }, () => get('/api/health', {})));
+    for (const reply of replies) {
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toEqual({ status: 'healthy', checks: { tables: { ok: true }, queues: { ok: true }, blobs: { ok: true }, providers: { ok: true } } });
+    }
+    // HEALTH_CACHE_SEC is 30 here: at most one probe for the whole flood (none if an earlier one is cached).
+    expect(probe.mock.calls.length).toBeLessThanOrEqual(1);
+    probe.mockRestore();
+  });
+
+  it('answers methods, framing and expectations it does not support with a 4xx', async () => {
+    for (const method of ['HEAD', 'OPTIONS', 'PATCH', 'TRACE']) {
+      const reply = await send(r.url, { method, target: '/api/jobs', headers: auth }, agent);
+      expect(reply.status, method).toBe(405);
+    }
+    const raws = [
+      'POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /api/jobs HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n',
+      `GET /api/jobs?${'q'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    ];
+    for (const raw of raws) {
+      const reply = await sendRaw(r.url, { raw: Buffer.from(raw), target: '/api/jobs' });
+      expect(reply.status, raw.slice(0, 60)).toBeGreaterThanOrEqual(400);
+      expect(reply.status).toBeLessThan(500);
+      expect(reply.contentType).toBe('application/problem+json');
+    }
+  });
+});

@@ -1,0 +1,14 @@
+/**
+ * The stack under fuzz, in its own process (as `npm start` runs it), so the fuzzer's request
+ * generation never competes with the server for one event loop. Settings come as JSON in FUZZ_STACK_ENV;
+ * prints `READY <url>` once serving and stops everything on SIGTERM.
+ */
+import { FUNCTIONS } from '../../src/functions/all.js';
+import { startLocalRunner } from '../../src/lib/local/runner.js';
+
+const env = JSON.parse(process.env.FUZZ_STACK_ENV ?? '{}') as Record<string, string>;
+const runner = await startLocalRunner({ env, functions: FUNCTIONS, quiet: true });
+process.stdout.write(`READY ${runner.url}\n`);
+process.on('SIGTERM', () => {
+  void runner.stop().finally(() => process.exit(0));
+});
