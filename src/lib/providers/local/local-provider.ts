@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JobRecord } from '../../core/job.js';
+import { runKey, type JobRecord } from '../../core/job.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
 import type { ProviderContext } from '../provider-context.js';
@@ -28,13 +28,14 @@ export class LocalProvider implements JobProvider {
     this.baseDir = resolve(ctx.config.localProviderDir);
   }
 
-  private dir(jobId: string): string {
+  /** The run folder of the job's current attempt (attempt 1: the job id, as before attempts existed). */
+  private dir(job: JobRecord): string {
     // Job ids are validated before they get here; basename-only keeps a bad one inside baseDir.
-    return join(this.baseDir, jobId.replace(/[^A-Za-z0-9_-]/g, '_'));
+    return join(this.baseDir, runKey(job).replace(/[^A-Za-z0-9_-]/g, '_'));
   }
 
   async submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     const ref = { dir };
     await mkdir(this.baseDir, { recursive: true });
     try {
@@ -73,13 +74,13 @@ export class LocalProvider implements JobProvider {
   }
 
   private async pollOne(job: JobRecord): Promise<PollReport> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     if (!existsSync(dir)) return { jobId: job.id, status: 'missing' };
     // Liveness first, status file second: a child writes status.json and then exits, so a process
     // seen dead here has already written its status (read in the other order, a run finishing
     // between the two reads looked lost).
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
-    const alive = pid > 0 && isAlive(pid);
+    const alive = pid > 0 && isAlive(pid) && runsIn(pid, dir);
     const status = await readJson<RunStatusFile>(join(dir, 'status.json'));
     if (status) {
       switch (status.state) {
@@ -94,23 +95,24 @@ export class LocalProvider implements JobProvider {
     if (alive) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
     // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
     if (existsSync(join(dir, 'cancel-requested'))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
-    // No status file and no process: it crashed (or the machine restarted) before finishing.
-    return { jobId: job.id, status: 'failed', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'The local worker process ended without reporting a result.' } };
+    // No status file and no process: it was killed (or the machine restarted) before finishing.
+    // The job did not fail, its host did: report the run lost so the job runs again.
+    return { jobId: job.id, status: 'lost', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: `the local worker process${pid > 0 ? ` ${pid}` : ''} ended without reporting a result` } };
   }
 
   async cancel(job: JobRecord): Promise<void> {
-    if (!existsSync(this.dir(job.id))) return;
-    await writeFile(join(this.dir(job.id), 'cancel-requested'), new Date().toISOString());
-    const pid = Number(await readFile(join(this.dir(job.id), 'pid'), 'utf8').catch(() => ''));
+    if (!existsSync(this.dir(job))) return;
+    await writeFile(join(this.dir(job), 'cancel-requested'), new Date().toISOString());
+    const pid = Number(await readFile(join(this.dir(job), 'pid'), 'utf8').catch(() => ''));
     if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
-    return readJson(join(this.dir(job.id), 'result.json'));
+    return readJson(join(this.dir(job), 'result.json'));
   }
 
   async logs(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     if (!existsSync(dir)) return undefined;
     const tail = async (f: string) => {
       const b = await readFile(join(dir, f)).catch(() => Buffer.alloc(0));
@@ -126,6 +128,18 @@ export function workerCommand(): string[] {
   const fromSource = here.endsWith('.ts');
   const main = join(dirname(here), '..', '..', '..', 'worker', fromSource ? 'main.ts' : 'main.js');
   return fromSource ? ['--import', 'tsx', main] : [main];
+}
+
+/**
+ * Whether `pid` is still this run's worker and not a process that got the number after a host
+ * restart. Where /proc is unreadable (not Linux) the pid alone decides.
+ */
+function runsIn(pid: number, dir: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 function isAlive(pid: number): boolean {
