@@ -14,6 +14,13 @@ import { simulateJob, type SimulationOutcome, type StopReason } from './simulate
  */
 export const DISPATCH_SECRETS_ENV = 'CJO_DISPATCH_SECRETS';
 
+/**
+ * Set by a host that runs one-shot runs as its children (the local provider). Such a run ignores
+ * SIGINT: a Ctrl-C in the terminal reaches the whole process group, and the host, not the signal,
+ * decides whether the run may finish within its grace period or is stopped.
+ */
+export const HOSTED_RUN_ENV = 'CJO_HOSTED_RUN';
+
 function takeDispatchSecrets(): Record<string, string> {
   const raw = process.env[DISPATCH_SECRETS_ENV];
   delete process.env[DISPATCH_SECRETS_ENV];
@@ -52,6 +59,7 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
     stop = 'cancel';
   };
   process.on('SIGTERM', onTerm);
+  if (process.env[HOSTED_RUN_ENV] === '1') process.on('SIGINT', () => undefined);
   const outcome: SimulationOutcome =
     input.spec.kind === ESSEDUM_EXECUTE_KIND
       ? await runCommandOnce(input.jobId, input.spec, outDir, () => stop)

@@ -1,8 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONS } from '../../src/functions/all.js';
 import type { JobEvent, JobRecord } from '../../src/lib/core/job.js';
+import { startLocalRunner, type LocalRunner } from '../../src/lib/local/runner.js';
 import { startTestRunner, waitFor, type TestRunner } from '../support/runner.js';
+import { isRunning } from '../support/stack.js';
 
 /**
  * A local-provider run killed from outside (its host died, not the job) is re-dispatched as a new
@@ -102,5 +105,49 @@ describe('lost local runs (process killed from outside)', () => {
     expect(done.attempts).toBe(1);
     expect((await events(id)).some((e) => e.to === 'queued' && e.from !== 'submitted')).toBe(false);
     expect(existsSync(runDir(id, 2))).toBe(false);
+  });
+});
+
+describe('runner shutdown with local runs in flight', () => {
+  const runners: LocalRunner[] = [];
+  afterAll(async () => {
+    for (const r of runners.splice(0)) await r.stop();
+  });
+
+  it('lets a run finish within the grace period, gives the unfinished one back to its queue, and the next start resumes it', async () => {
+    const first = await startTestRunner({ ML_JOBS_PROVIDER: 'local', SIMULATION_TIME_SCALE: '0.01', WORKER_SHUTDOWN_GRACE_SEC: '8' });
+    runners.push(first);
+    const submit = async (estimated_runtime_sec: number) => {
+      const res = await first.post('/api/jobs', { rows: 1000, estimated_runtime_sec, target: first.deps.config.queues.ml });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const dirOf = (id: string) => join(first.deps.config.localProviderDir, id);
+    const short = await submit(200); // 2 s of work: finishes within the 8 s grace
+    const long = await submit(30_000); // 300 s of work: does not
+    // Both workers loaded and simulating (not merely spawned) before the stop.
+    for (const id of [short, long]) {
+      await waitFor(async () => (existsSync(join(dirOf(id), 'stdout.txt')) ? readFileSync(join(dirOf(id), 'stdout.txt'), 'utf8') : ''), (t) => t.includes(': processing '), 60_000, `${id} to start working`);
+    }
+    const longPid = Number(readFileSync(join(dirOf(long), 'pid'), 'utf8'));
+
+    runners.splice(runners.indexOf(first), 1);
+    await first.stop();
+
+    expect(JSON.parse(readFileSync(join(dirOf(short), 'status.json'), 'utf8'))).toMatchObject({ state: 'succeeded' });
+    expect(isRunning(longPid)).toBe(false);
+    expect(existsSync(join(dirOf(long), 'status.json'))).toBe(false);
+    const released = await first.deps.store.get(long);
+    expect(released).toMatchObject({ status: 'queued', attempts: 1 });
+    const lastEvent = (await first.deps.store.events(long)).at(-1)!;
+    expect(lastEvent.reason).toMatch(/^released on shutdown: local run of attempt 1 did not finish within 8 s; runs again as attempt 2$/);
+
+    // The next start (faster simulation) records the finished run and runs the released one again.
+    const second = await startLocalRunner({ env: { ...first.deps.config.env, SIMULATION_TIME_SCALE: '0.0005' }, functions: FUNCTIONS, quiet: true, queuePollMs: 200 });
+    runners.push(second);
+    const end = async (id: string) => waitFor(() => second.deps.store.get(id), (j) => j?.status === 'succeeded' || j?.status === 'failed', 90_000, `${id} to finish`);
+    expect(await end(short)).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(await end(long)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((await second.deps.store.events(long)).filter((e) => e.type === 'transition' && e.to === 'succeeded')).toHaveLength(1);
   });
 });

@@ -68,6 +68,18 @@ export interface JobProvider {
    * retention). Returns the ids it is done with; the others are offered again later.
    */
   cleanup?(jobs: readonly JobRecord[]): Promise<string[]>;
+  /**
+   * For providers whose runs live in this process's tree (local): lets them finish within
+   * `graceMs`, stops the rest and says which (job id + attempt), so the host can give those back
+   * to their queues before it exits.
+   */
+  shutdown?(graceMs: number): Promise<readonly StoppedRun[]>;
+}
+
+/** A run a provider stopped on shutdown before it could finish. */
+export interface StoppedRun {
+  readonly jobId: string;
+  readonly attempt: number;
 }
 
 /** Provider registry: which provider runs a job, by name. */

@@ -4,8 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runKey, type JobRecord } from '../../core/job.js';
-import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
+import type { DispatchSecrets, JobLogs, JobProvider, PollReport, StoppedRun, SubmitOutcome } from '../../ports/provider.js';
+import { DISPATCH_SECRETS_ENV, HOSTED_RUN_ENV } from '../../../worker/one-shot.js';
 import type { ProviderContext } from '../provider-context.js';
 
 interface RunStatusFile {
@@ -23,6 +23,8 @@ interface RunStatusFile {
 export class LocalProvider implements JobProvider {
   readonly name = 'local';
   private readonly baseDir: string;
+  /** Runs this process started and that still run, by pid. */
+  private readonly hosted = new Map<number, { readonly run: StoppedRun; readonly exited: Promise<void> }>();
 
   constructor(private readonly ctx: ProviderContext) {
     this.baseDir = resolve(ctx.config.localProviderDir);
@@ -56,11 +58,19 @@ export class LocalProvider implements JobProvider {
         // child removes them from its environment before running anything.
         env: {
           ...process.env,
+          // Ctrl-C reaches the whole terminal process group; the host decides when this run stops.
+          [HOSTED_RUN_ENV]: '1',
           SIMULATION_TIME_SCALE: String(this.ctx.config.simulationTimeScale),
           ...(secrets && Object.keys(secrets).length > 0 && { [DISPATCH_SECRETS_ENV]: JSON.stringify(secrets) }),
         },
       });
       child.on('error', () => undefined);
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        this.hosted.set(pid, { run: { jobId: job.id, attempt: job.attempts }, exited });
+        void exited.then(() => this.hosted.delete(pid));
+      }
       await writeFile(join(dir, 'pid'), String(child.pid ?? ''));
     } finally {
       closeSync(out);
@@ -105,6 +115,32 @@ export class LocalProvider implements JobProvider {
     await writeFile(join(this.dir(job), 'cancel-requested'), new Date().toISOString());
     const pid = Number(await readFile(join(this.dir(job), 'pid'), 'utf8').catch(() => ''));
     if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
+  }
+
+  /**
+   * Host shutdown: waits up to `graceMs` for the runs this process started, then SIGKILLs the rest
+   * (not SIGTERM: that is a cancel, and the job was not cancelled) and returns them.
+   */
+  async shutdown(graceMs: number): Promise<readonly StoppedRun[]> {
+    if (this.hosted.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.hosted.values()].map((h) => h.exited)),
+        new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const stopped: StoppedRun[] = [];
+    for (const [pid, h] of [...this.hosted]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It ended just now.
+      }
+      await h.exited;
+      stopped.push(h.run);
+    }
+    return stopped;
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
