@@ -26,11 +26,13 @@ export interface StackProcess {
  * Starts the local stack with `env` over this process's environment (JobsStorage removed, so it
  * starts its own Azurite unless `env` sets one). Bind every port in `env` to a free one.
  */
-export function spawnStack(env: Record<string, string>): StackProcess {
+export function spawnStack(env: Record<string, string>, options: { built?: boolean } = {}): StackProcess {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'JobsStorage') childEnv[k] = v;
   Object.assign(childEnv, env);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/start.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // `built`: the compiled app, as `npm start` runs it (its local runs then start without tsx too).
+  const args = options.built ? ['dist/src/local/start.js'] : ['--import', 'tsx', 'src/local/start.ts'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
