@@ -71,9 +71,11 @@ async function main(): Promise<number> {
     SIMULATION_TIME_SCALE: '0.1',
     POLL_LOCAL_SCHEDULE: '* * * * * *',
     RECONCILE_SCHEDULE: '*/5 * * * * *',
-    // Runs of a killed stack are noticed within seconds: worker leases and message locks expire quickly.
-    JOB_STUCK_AFTER_SEC: '20',
+    // Runs of a killed stack are noticed within seconds: worker leases and message locks expire
+    // quickly. Not shorter: a job legitimately waiting in a backlog must not be failed as stuck.
+    JOB_STUCK_AFTER_SEC: '90',
     WORKER_LOCK_SEC: '10',
+    WORKER_CONCURRENCY: '8',
     WORKER_HEARTBEAT_SEC: '1',
     WORKER_SHUTDOWN_GRACE_SEC: '10',
     JOB_MAX_ATTEMPTS: '3',
