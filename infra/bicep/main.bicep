@@ -429,6 +429,7 @@ var apiBaseSettings = {
   MAX_JSON_ITEMS: '20000'
   HEALTH_CACHE_SEC: '5'
   JOB_STUCK_AFTER_SEC: '900'
+  JOB_MAX_ATTEMPTS: '3'
   // Timer schedules are %SETTING% binding expressions: a missing one stops the function from loading.
   // Every tick is a billed execution on Flex Consumption, so pollers of providers this deployment does
   // not use tick once a day instead of every few seconds (see docs/deploy.md, idle cost).

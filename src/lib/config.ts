@@ -61,6 +61,7 @@ export const SETTINGS = [
   { name: 'HEALTH_CACHE_SEC', scope: ['app'], default: '5', description: 'How long GET /api/health reuses its last dependency probe; concurrent calls share one probe.' },
   { name: 'JOB_DEFAULT_MAX_RUNTIME_SEC', scope: ['app', 'worker'], default: '86400', description: 'Timeout for jobs that set no max_runtime_sec: the job is cancelled at the provider and failed.' },
   { name: 'JOB_STUCK_AFTER_SEC', scope: ['app'], default: '900', description: 'A job queued or dispatched longer than this is reconciled (re-sent or failed).' },
+  { name: 'JOB_MAX_ATTEMPTS', scope: ['app'], default: '3', description: 'A run lost to infrastructure (host restart, worker process killed, node preempted, provider run vanished) is re-dispatched as a new attempt; after this many attempts lost in a row the job fails with INFRASTRUCTURE_LOST.' },
   { name: 'POLL_LOCAL_SCHEDULE', scope: ['app'], default: '*/5 * * * * *', description: 'NCRONTAB schedule of the local-provider poller.' },
   { name: 'POLL_AZURE_BATCH_SCHEDULE', scope: ['app'], default: '*/30 * * * * *', description: 'NCRONTAB schedule of the Azure Batch poller.' },
   { name: 'POLL_AZURE_ML_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Azure ML poller.' },
@@ -135,6 +136,8 @@ export interface Config {
   readonly healthCacheSec: number;
   readonly defaultMaxRuntimeSec: number;
   readonly stuckAfterSec: number;
+  /** Attempts a job gets when its runs are lost to infrastructure (JOB_MAX_ATTEMPTS). */
+  readonly maxAttempts: number;
   /** NCRONTAB schedule of each timer function, by the setting that names it. */
   readonly schedules: Readonly<Record<ScheduleSetting, string>>;
   readonly worker: {
@@ -241,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     healthCacheSec: parse('HEALTH_CACHE_SEC', num('HEALTH_CACHE_SEC', { min: 0, max: 300 })),
     defaultMaxRuntimeSec: parse('JOB_DEFAULT_MAX_RUNTIME_SEC', num('JOB_DEFAULT_MAX_RUNTIME_SEC', { min: 1, int: true })),
     stuckAfterSec: parse('JOB_STUCK_AFTER_SEC', num('JOB_STUCK_AFTER_SEC', { min: 1, int: true })),
+    maxAttempts: parse('JOB_MAX_ATTEMPTS', num('JOB_MAX_ATTEMPTS', { min: 1, max: 100, int: true })),
     schedules: {
       POLL_LOCAL_SCHEDULE: get('POLL_LOCAL_SCHEDULE')!,
       POLL_AZURE_BATCH_SCHEDULE: get('POLL_AZURE_BATCH_SCHEDULE')!,

@@ -20,6 +20,13 @@ import { simulateJob, type SimulationOutcome, type StopReason } from './simulate
  */
 export const DISPATCH_SECRETS_ENV = 'CJO_DISPATCH_SECRETS';
 
+/**
+ * Set by a host that runs one-shot runs as its children (the local provider). Such a run ignores
+ * SIGINT: a Ctrl-C in the terminal reaches the whole process group, and the host, not the signal,
+ * decides whether the run may finish within its grace period or is stopped.
+ */
+export const HOSTED_RUN_ENV = 'CJO_HOSTED_RUN';
+
 function takeDispatchSecrets(): Record<string, string> {
   const raw = process.env[DISPATCH_SECRETS_ENV];
   delete process.env[DISPATCH_SECRETS_ENV];
@@ -71,6 +78,7 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
   const watch = setInterval(() => {
     if (existsSync(marker)) stop ??= 'cancel';
   }, 200);
+  if (process.env[HOSTED_RUN_ENV] === '1') process.on('SIGINT', () => undefined);
   // The /execute gate at run time: the local provider and Batch set ESSEDUM_EXECUTE_ENABLED from
   // the deployment's switch; a run without it (or with a spec not from /execute) runs no command.
   const refusal = isCommandKind(input.spec.kind) ? commandRunRefusal(input.origin, parseEssedumSettings(process.env).executeEnabled) : undefined;

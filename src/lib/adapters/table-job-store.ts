@@ -138,6 +138,7 @@ export class TableJobStore implements JobStore {
       if ('unchanged' in update) return read.job;
       await this.writeIndexRows(update.job, read.job);
       const actions: TransactionAction[] = [['update', toEntity(update.job), 'Replace', { etag: read.etag }]];
+      for (const event of 'earlier' in update ? (update.earlier ?? []) : []) actions.push(['create', eventEntity(id, event)]);
       if (update.event) actions.push(['create', eventEntity(id, update.event)]);
       try {
         await this.jobs.submitTransaction(actions);

@@ -34,21 +34,25 @@ export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promi
     const providerName = job.provider ?? job.decision?.provider;
     if (!providerName) throw new Error(`job ${job.id} has no provider`);
     const provider = await deps.providers.get(providerName);
-    const outcome = await provider.submit(job, message.secrets);
+    // Only a `queued` job is dispatched, and each dispatch from `queued` is one attempt: the run is
+    // named for the attempt it will be (a redelivery of this message finds the same name).
+    const attempt = job.attempts + 1;
+    const outcome = await provider.submit({ ...job, attempts: attempt }, message.secrets);
     const after = await deps.store.update(job.id, (current) => {
-      if (current.status !== 'queued') return { job: current, unchanged: true };
+      if (current.status !== 'queued' || current.attempts !== job.attempts) return { job: current, unchanged: true };
       const reason = outcome.attached
         ? `re-attached to the existing ${providerName} job (redelivered dispatch)`
         : `submitted to ${providerName}`;
       return transition(current, 'dispatched', reason, {
         at: deps.now(),
-        patch: { provider: providerName, providerRef: outcome.ref, attempts: current.attempts + (outcome.attached ? 0 : 1) },
-        detail: { ref: outcome.ref, attached: outcome.attached },
+        // Counted on re-attach too: the first delivery started this attempt but never recorded it.
+        patch: { provider: providerName, providerRef: outcome.ref, attempts: attempt },
+        detail: { ref: outcome.ref, attached: outcome.attached, attempt },
       });
     });
     if (after.status === 'cancelled') {
       // A cancel landed while we were submitting: stop what we just started so billing stops too.
-      await provider.cancel({ ...after, providerRef: outcome.ref });
+      await provider.cancel({ ...after, attempts: attempt, providerRef: outcome.ref });
       await deps.store.update(job.id, (current) =>
         note(current, `stopped the ${providerName} job started by a dispatch that raced the cancel`, { at: deps.now(), detail: { ref: outcome.ref } }),
       );

@@ -2,7 +2,9 @@ import { isTerminal, type JobRecord } from '../core/job.js';
 import { note, transition, type JobPatch } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { describeError, ProviderThrottledError, ProviderUnavailableError } from '../errors.js';
+import type { JobUpdate } from '../ports/job-store.js';
 import type { JobProvider, PollReport } from '../ports/provider.js';
+import { jobMessage } from './messages.js';
 import { saveResult } from './results.js';
 
 export interface PollSummary {
@@ -106,7 +108,8 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
   const before = job.status;
   const updated = await deps.store.update(job.id, (current) => {
     const unchanged = { job: current, unchanged: true as const };
-    if (isTerminal(current.status)) return unchanged;
+    // A report about an earlier attempt (the job was re-dispatched meanwhile) says nothing about this one.
+    if (isTerminal(current.status) || current.attempts !== job.attempts) return unchanged;
     switch (report.status) {
       case 'dispatched':
         return unchanged;
@@ -125,13 +128,14 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
         return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
       case 'missing': {
         if (current.status === 'cancelling') return transition(current, 'cancelled', `${provider.name} no longer has the job`, { at });
+        // A run just created may not be visible yet: only a job gone for longer counts as lost.
         const since = Date.parse(current.dispatchedAt ?? current.updatedAt);
         if (at.getTime() - since < deps.config.stuckAfterSec * 1000) return unchanged;
-        return transition(current, 'failed', `${provider.name} has no record of the job`, {
-          at,
-          patch: { error: { code: 'PROVIDER_JOB_MISSING', message: `${provider.name} does not know this job.` } },
-        });
+        return lostRunUpdate(deps, current, `${provider.name} has no record of the run`, at);
       }
+      case 'lost':
+        if (current.status === 'cancelling') return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
+        return lostRunUpdate(deps, current, report.error?.message ?? `the ${provider.name} run ended without a result${native}`, at);
       default: {
         const unreachable: never = report.status;
         throw new Error(`unhandled observed status ${String(unreachable)}`);
@@ -139,11 +143,40 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
     }
   });
 
+  if (updated.status === 'queued' && before !== 'queued' && updated.queue) {
+    // Re-dispatch through the normal path; if this send is lost, the reconciler re-sends it.
+    await deps.queues.send(updated.queue, [jobMessage(job.id)]);
+  }
   // Still running although we asked it to stop: ask again (the first stop call may have failed).
   if (updated.status === 'cancelling' && (report.status === 'running' || report.status === 'dispatched')) {
     await provider.cancel(updated).catch((error: unknown) => deps.log.warn('stop retry failed', { jobId: job.id, error: describeError(error) }));
   }
   return updated.status !== before;
+}
+
+/**
+ * The update for a run lost to infrastructure: back to `queued` for a new attempt (a `note` names
+ * the cause and the attempt), or — once JOB_MAX_ATTEMPTS attempts were lost in a row — `failed`
+ * with INFRASTRUCTURE_LOST. Every attempt but a lost one ends the job, so `attempts` counts the
+ * losses in a row. Per-attempt stamps are cleared so the next attempt gets its own time limit.
+ */
+export function lostRunUpdate(deps: Deps, current: JobRecord, cause: string, at: Date): JobUpdate {
+  const attempt = current.attempts;
+  const max = deps.config.maxAttempts;
+  if (attempt >= max) {
+    return transition(current, 'failed', `attempt ${attempt} lost (${cause}); ${attempt} of ${max} attempts lost to infrastructure`, {
+      at,
+      patch: { error: { code: 'INFRASTRUCTURE_LOST', message: `All ${attempt} attempts were lost to infrastructure, the last because ${cause}.`, category: 'infrastructure' } },
+      detail: { attempt, maxAttempts: max, cause },
+    });
+  }
+  const noted = note(current, `attempt ${attempt} lost: ${cause}; re-dispatching as attempt ${attempt + 1} of ${max}`, { at, detail: { attempt, maxAttempts: max, cause } });
+  const requeued = transition(noted.job, 'queued', `re-dispatch after lost attempt ${attempt}`, {
+    at,
+    patch: { dispatchedAt: undefined, startedAt: undefined, progress: undefined, heartbeatAt: undefined },
+    detail: { attempt, nextAttempt: attempt + 1 },
+  });
+  return { ...requeued, earlier: [noted.event] };
 }
 
 /** Test seam: forget back-off state between test cases. */

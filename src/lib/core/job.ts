@@ -239,6 +239,17 @@ export interface JobRecord {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * The key every provider-side name of a job's current run derives from (local run folder, Batch
+ * task id, SageMaker/Azure ML job name, Vertex label). Attempt 1 keeps the bare job id, so names
+ * of runs started before attempts existed still re-attach; attempt N > 1 gets `-a<N>`, so a run
+ * lost to infrastructure is replaced by a new cloud job rather than re-attached to the dead one,
+ * while a redelivered dispatch of the same attempt still finds its own run.
+ */
+export function runKey(job: Pick<JobRecord, 'id' | 'attempts'>): string {
+  return job.attempts > 1 ? `${job.id}-a${job.attempts}` : job.id;
+}
+
 export type JobEventType = 'transition' | 'note';
 
 /** One line of a job's history. `note` events (from === to) record preemption, requeue, re-attach … */

@@ -11,6 +11,7 @@ import { createDeps, ensureResources, setSharedDeps, type Deps } from '../deps.j
 import { UnauthorizedError } from '../errors.js';
 import { clip, problemResponse } from '../http/http.js';
 import type { ReceivedMessage } from '../ports/queue.js';
+import { releaseHostedRuns } from '../app/release-hosted-runs.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import type { JobWorker } from '../../worker/job-worker.js';
 
@@ -81,9 +82,10 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     const queueStops = options.functions
       .filter((f): f is QueueFunction => f.kind === 'queue')
       .map((f) => startQueueTrigger(deps, f, options.queuePollMs ?? 500, log));
-    stops.push(async () => {
+    const stopQueueTriggers = once(async () => {
       await Promise.all(queueStops.map((s) => s()));
     });
+    stops.push(stopQueueTriggers);
 
     const timers = options.functions
       .filter((f): f is TimerFunction => f.kind === 'timer')
@@ -91,12 +93,13 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     stops.push(async () => timers.forEach((t) => t.stop()));
 
     const workers: JobWorker[] = [];
+    const stopWorkers = once(async () => {
+      await Promise.all(workers.map((w) => w.shutdown()));
+    });
     if (options.workers !== false) {
       const { startQueueWorker } = await import('../../worker/main.js');
       for (const mode of ['actor', 'spark'] as const) workers.push(await startQueueWorker(deps, mode));
-      stops.push(async () => {
-        await Promise.all(workers.map((w) => w.shutdown()));
-      });
+      stops.push(stopWorkers);
     }
 
     const address = server.address() as AddressInfo;
@@ -105,7 +108,19 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
       deps,
       workers,
       stop: async () => {
-        // Reverse order: workers first, then triggers, HTTP, and Azurite last.
+        // First take no more work: queue triggers stop receiving (no new dispatch) while the
+        // workers finish or release their jobs; then the local provider's runs get the same grace
+        // and the rest go back to their queues. Timers run meanwhile, so the poller still records
+        // runs that finish. Then timers, HTTP, and Azurite last.
+        await Promise.all([
+          stopWorkers(),
+          stopQueueTriggers().then(() =>
+            releaseHostedRuns(deps, config.worker.shutdownGraceSec).then(
+              (s) => s.released > 0 && log(`released ${s.released} unfinished local run(s) to their queues`),
+              (error: unknown) => log('releasing local runs failed', error instanceof Error ? error.message : error),
+            ),
+          ),
+        ]);
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
       },
     };
@@ -376,6 +391,12 @@ function startTimer(config: Config, def: TimerFunction, log: (...a: unknown[]) =
       log(`[${def.name}] failed`, error instanceof Error ? error.message : error);
     }
   });
+}
+
+/** A stop step that runs at most once, however often it is called. */
+function once(step: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= step());
 }
 
 function sleep(ms: number): Promise<void> {

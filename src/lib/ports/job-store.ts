@@ -3,7 +3,8 @@ import type { TransitionResult } from '../core/state-machine.js';
 
 /** What a mutator decides after reading the current record. */
 export type JobUpdate =
-  | TransitionResult
+  /** A change and its event; `earlier` events (e.g. a note explaining the change) commit with it, before it. */
+  | (TransitionResult & { readonly earlier?: readonly JobEvent[] })
   /** Nothing to change (e.g. the job already reached the wanted state). */
   | { readonly job: JobRecord; readonly event?: undefined; readonly unchanged: true }
   /** A write that is not history: heartbeat, progress, lease renewal. */

@@ -1,7 +1,12 @@
 import type { JobError, JobRecord, JobStatus, ProviderRef } from '../core/job.js';
 
-/** What a provider says a job is doing, in our vocabulary. `missing`: the provider has no such job. */
-export type ObservedStatus = Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'> | 'missing';
+/**
+ * What a provider says a job is doing, in our vocabulary. `missing`: the provider has no such job.
+ * `lost`: the run ended without a verdict of its own (its process or node died with the host, the
+ * node was preempted): the job is re-dispatched as a new attempt, never failed for it (see
+ * JOB_MAX_ATTEMPTS). `failed` is only for a run the provider itself reports failed.
+ */
+export type ObservedStatus = Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'> | 'missing' | 'lost';
 
 export interface SubmitOutcome {
   /** Handle the provider needs to find the job again; stored on the job. */
@@ -46,8 +51,9 @@ export type DispatchSecrets = Readonly<Record<string, string>>;
 export interface JobProvider {
   readonly name: string;
   /**
-   * Starts the job. Idempotent: the provider-side name derives from `job.id`, so a redelivered
-   * dispatch re-attaches (`attached: true`) instead of starting a second cloud job.
+   * Starts the job's attempt `job.attempts`. Idempotent: the provider-side name derives from
+   * `runKey(job)` (job id + attempt, core/job.ts), so a redelivered dispatch re-attaches (`attached: true`)
+   * instead of starting a second cloud job, and a new attempt gets a run of its own.
    */
   submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome>;
   /** Batched status of many jobs; one provider call may report many. Jobs not reported are unchanged. */
@@ -62,6 +68,18 @@ export interface JobProvider {
    * retention). Returns the ids it is done with; the others are offered again later.
    */
   cleanup?(jobs: readonly JobRecord[]): Promise<string[]>;
+  /**
+   * For providers whose runs live in this process's tree (local): lets them finish within
+   * `graceMs`, stops the rest and says which (job id + attempt), so the host can give those back
+   * to their queues before it exits.
+   */
+  shutdown?(graceMs: number): Promise<readonly StoppedRun[]>;
+}
+
+/** A run a provider stopped on shutdown before it could finish. */
+export interface StoppedRun {
+  readonly jobId: string;
+  readonly attempt: number;
 }
 
 /** Provider registry: which provider runs a job, by name. */

@@ -10,7 +10,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { BatchServiceClient, BatchServiceModels } from '@azure/batch';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { isTerminal, type JobRecord } from '../../core/job.js';
+import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
 import { ProviderRejectedError, ProviderUnavailableError, describeError } from '../../errors.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import type { ProviderContext } from '../provider-context.js';
@@ -116,7 +116,7 @@ export class AzureBatchProvider implements JobProvider {
     await this.ensurePool(options.poolId, options.vmSize);
     await this.ensureBatchJob(options.batchJobId, options.poolId);
 
-    const blobs = blobNamesFor(job.id, this.settings.outputPrefix);
+    const blobs = blobNamesFor(runKey(job), this.settings.outputPrefix);
     const results = this.ctx.config.containers.results;
     await this.storage('stage the job spec', () =>
       this.ctx.blobs.put(this.settings.stagingContainer, blobs.spec, specDocument(job)),
@@ -178,7 +178,7 @@ export class AzureBatchProvider implements JobProvider {
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
-    const name = blobNamesFor(job.id, this.settings.outputPrefix).outputs['result.json'];
+    const name = blobNamesFor(runKey(job), this.settings.outputPrefix).outputs['result.json'];
     const content = await this.storage('read result.json', () => this.ctx.blobs.get(this.ctx.config.containers.results, name));
     return content ? parseResultDocument(content) : undefined;
   }
@@ -186,13 +186,13 @@ export class AzureBatchProvider implements JobProvider {
   async logs(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined> {
     const tail = Math.max(0, Math.floor(tailBytes));
     if (isTerminal(job.status)) {
-      const names = blobNamesFor(job.id, this.settings.outputPrefix).outputs;
+      const names = blobNamesFor(runKey(job), this.settings.outputPrefix).outputs;
       const container = this.ctx.config.containers.results;
       const [stdout, stderr] = await this.storage('read uploaded logs', () =>
         Promise.all([this.ctx.blobs.get(container, names['stdout.txt']), this.ctx.blobs.get(container, names['stderr.txt'])]),
       );
       if (stdout !== undefined || stderr !== undefined) {
-        return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${job.id}/` };
+        return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${runKey(job)}/` };
       }
       // Nothing uploaded (the upload itself failed, or the task never ran): the node keeps the
       // files until the task's retention time runs out.
@@ -221,7 +221,7 @@ export class AzureBatchProvider implements JobProvider {
       }
       // Only the staged input goes: the uploaded outputs are the job's result and logs.
       await this.storage('delete the staged spec', () =>
-        this.ctx.blobs.delete(this.settings.stagingContainer, blobNamesFor(job.id, this.settings.outputPrefix).spec),
+        this.ctx.blobs.delete(this.settings.stagingContainer, blobNamesFor(runKey(job), this.settings.outputPrefix).spec),
       );
       done.push(job.id);
     }
@@ -314,7 +314,7 @@ export class AzureBatchProvider implements JobProvider {
   }
 
   private async withResult(report: PollReport, task: TaskSnapshot, job: JobRecord): Promise<PollReport> {
-    const location = `${this.ctx.config.containers.results}/${blobNamesFor(job.id, this.settings.outputPrefix).outputs['result.json']}`;
+    const location = `${this.ctx.config.containers.results}/${blobNamesFor(runKey(job), this.settings.outputPrefix).outputs['result.json']}`;
     const summary: Record<string, unknown> = { location, exitCode: task.executionInfo?.exitCode ?? 0 };
     try {
       const document = await this.result(job);
@@ -331,7 +331,7 @@ export class AzureBatchProvider implements JobProvider {
    * message lead, Batch's own failure stays in the message.
    */
   private async withWorkerError(report: PollReport, job: JobRecord): Promise<PollReport> {
-    const name = blobNamesFor(job.id, this.settings.outputPrefix).outputs['status.json'];
+    const name = blobNamesFor(runKey(job), this.settings.outputPrefix).outputs['status.json'];
     const content = await this.ctx.blobs.get(this.ctx.config.containers.results, name).catch(() => undefined);
     const status = content ? parseResultDocument(content) : undefined;
     const error = status?.error as { code?: unknown; message?: unknown } | undefined;
@@ -396,7 +396,7 @@ export class AzureBatchProvider implements JobProvider {
   private locate(job: JobRecord): { batchJobId: string; taskId: string } {
     const ref = job.providerRef;
     const batchJobId = typeof ref?.batchJobId === 'string' ? ref.batchJobId : batchJobIdFor(this.settings.poolId);
-    const taskId = typeof ref?.taskId === 'string' ? ref.taskId : taskIdFor(job.id);
+    const taskId = typeof ref?.taskId === 'string' ? ref.taskId : taskIdFor(runKey(job));
     return { batchJobId, taskId };
   }
 

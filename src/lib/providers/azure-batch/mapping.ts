@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BatchServiceModels } from '@azure/batch';
 import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
-import { parseOrThrow } from '../../core/job.js';
+import { parseOrThrow, runKey } from '../../core/job.js';
 import { environmentName } from '../../core/environment-names.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
@@ -106,7 +106,7 @@ export function resolveJobOptions(job: JobRecord, settings: AzureBatchSettings, 
     vmSize,
     poolId,
     batchJobId: batchJobIdFor(poolId),
-    taskId: taskIdFor(job.id),
+    taskId: taskIdFor(runKey(job)),
     maxTaskRetryCount: options.maxTaskRetryCount ?? settings.maxTaskRetries,
     requiredSlots: options.requiredSlots ?? 1,
     environment: options.environment ?? {},

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
+import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { ArmClient, PROVIDER, armError, parseRetryAfter, type ArmResponse } from './arm-client.js';
@@ -69,7 +69,7 @@ class AzureMlProvider implements JobProvider {
 
   private nameOf(job: JobRecord): string {
     const ref = job.providerRef?.jobName;
-    return typeof ref === 'string' ? ref : azureMlJobName(job.id);
+    return typeof ref === 'string' ? ref : azureMlJobName(runKey(job));
   }
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {

@@ -3,10 +3,10 @@ import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JobRecord } from '../../core/job.js';
+import { runKey, type JobRecord } from '../../core/job.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
-import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { CANCEL_MARKER, DISPATCH_SECRETS_ENV } from '../../../worker/one-shot.js';
+import type { DispatchSecrets, JobLogs, JobProvider, PollReport, StoppedRun, SubmitOutcome } from '../../ports/provider.js';
+import { CANCEL_MARKER, DISPATCH_SECRETS_ENV, HOSTED_RUN_ENV } from '../../../worker/one-shot.js';
 import { COMMAND_SANDBOX_SETTINGS } from '../../command-sandbox-settings.js';
 import { ESSEDUM_SETTINGS } from '../../essedum-settings.js';
 import type { ProviderContext } from '../provider-context.js';
@@ -41,6 +41,8 @@ export function oneShotEnv(settings: Readonly<Record<string, string | undefined>
     if (v !== undefined) env[k] = v;
   }
   env.SIMULATION_TIME_SCALE = String(timeScale);
+  // Ctrl-C reaches the whole terminal process group; the host decides when this run stops.
+  env[HOSTED_RUN_ENV] = '1';
   if (secrets && Object.keys(secrets).length > 0) env[DISPATCH_SECRETS_ENV] = JSON.stringify(secrets);
   return env;
 }
@@ -57,18 +59,21 @@ export class LocalProvider implements JobProvider {
   private readonly baseDir: string;
   /** Runs started by this provider object, until they exit: the only processes it ever signals. */
   private readonly children = new Map<string, ChildProcess>();
+  /** Runs this process started and that still run, by pid (what a host shutdown waits for). */
+  private readonly hosted = new Map<number, { readonly run: StoppedRun; readonly exited: Promise<void> }>();
 
   constructor(private readonly ctx: ProviderContext) {
     this.baseDir = resolve(ctx.config.localProviderDir);
   }
 
-  private dir(jobId: string): string {
+  /** The run folder of the job's current attempt (attempt 1: the job id, as before attempts existed). */
+  private dir(job: JobRecord): string {
     // Job ids are validated before they get here; basename-only keeps a bad one inside baseDir.
-    return join(this.baseDir, jobId.replace(/[^A-Za-z0-9_-]/g, '_'));
+    return join(this.baseDir, runKey(job).replace(/[^A-Za-z0-9_-]/g, '_'));
   }
 
   async submit(job: JobRecord, secrets?: DispatchSecrets): Promise<SubmitOutcome> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     // The run's folder name, never its host path: the ref is shown in the job record and its history.
     const ref = { run: basename(dir) };
     await mkdir(this.baseDir, { recursive: true, mode: 0o700 });
@@ -93,6 +98,12 @@ export class LocalProvider implements JobProvider {
       child.on('error', () => undefined);
       this.children.set(job.id, child);
       child.once('exit', () => this.children.delete(job.id));
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        this.hosted.set(pid, { run: { jobId: job.id, attempt: job.attempts }, exited });
+        void exited.then(() => this.hosted.delete(pid));
+      }
       await writeFile(join(dir, 'pid'), String(child.pid ?? ''));
       // With the start time, a pid read back later is recognised as ours or as a reused number.
       const started = child.pid ? processStartTime(child.pid) : undefined;
@@ -109,7 +120,7 @@ export class LocalProvider implements JobProvider {
   }
 
   private async pollOne(job: JobRecord): Promise<PollReport> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     if (!existsSync(dir)) return { jobId: job.id, status: 'missing' };
     // Liveness first, status file second: a child writes status.json and then exits, so a process
     // seen dead here has already written its status (read in the other order, a run finishing
@@ -131,25 +142,53 @@ export class LocalProvider implements JobProvider {
     if (alive) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
     // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
     if (existsSync(join(dir, CANCEL_MARKER))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
-    // No status file and no process: it crashed (or the machine restarted) before finishing.
-    return { jobId: job.id, status: 'failed', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'The local worker process ended without reporting a result.' } };
+    // No status file and no process: it was killed (or the machine restarted) before finishing.
+    // The job did not fail, its host did: report the run lost so the job runs again.
+    return { jobId: job.id, status: 'lost', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'the local worker process ended without reporting a result' } };
   }
 
   async cancel(job: JobRecord): Promise<void> {
-    if (!existsSync(this.dir(job.id))) return;
+    const dir = this.dir(job);
+    if (!existsSync(dir)) return;
     // The run watches for the marker, whoever started it: after a restart no PID is read and signalled.
-    await writeFile(join(this.dir(job.id), CANCEL_MARKER), new Date().toISOString(), { mode: 0o600 });
+    await writeFile(join(dir, CANCEL_MARKER), new Date().toISOString(), { mode: 0o600 });
     // A run this object started and Node has not yet seen exit still owns its pid: SIGTERM is quicker.
     const child = this.children.get(job.id);
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }
 
+  /**
+   * Host shutdown: waits up to `graceMs` for the runs this process started, then SIGKILLs the rest
+   * (not SIGTERM: that is a cancel, and the job was not cancelled) and returns them.
+   */
+  async shutdown(graceMs: number): Promise<readonly StoppedRun[]> {
+    if (this.hosted.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.hosted.values()].map((h) => h.exited)),
+        new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const stopped: StoppedRun[] = [];
+    for (const [pid, h] of [...this.hosted]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It ended just now.
+      }
+      await h.exited;
+      stopped.push(h.run);
+    }
+    return stopped;
+  }
+
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
-    return readJson(join(this.dir(job.id), 'result.json'));
+    return readJson(join(this.dir(job), 'result.json'));
   }
 
   async logs(job: JobRecord, tailBytes: number): Promise<JobLogs | undefined> {
-    const dir = this.dir(job.id);
+    const dir = this.dir(job);
     if (!existsSync(dir)) return undefined;
     const tail = async (f: string) => {
       const b = await readFile(join(dir, f)).catch(() => Buffer.alloc(0));

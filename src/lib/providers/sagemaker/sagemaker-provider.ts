@@ -24,7 +24,7 @@ import type {
   StopTransformJobCommandInput,
   StopTransformJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
-import type { JobRecord, ProviderRef } from '../../core/job.js';
+import { runKey, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.js';
 import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
@@ -97,7 +97,7 @@ export class SageMakerProvider implements JobProvider {
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {
     const parsed = parseSageMakerJob(job.spec);
-    const name = sageMakerJobName(this.settings.namePrefix, parsed.kind, job.id);
+    const name = sageMakerJobName(this.settings.namePrefix, parsed.kind, runKey(job));
     const request = buildCreateRequest(job, name, parsed, this.requestContext);
     try {
       const arn = await this.create(request);
@@ -211,7 +211,7 @@ export class SageMakerProvider implements JobProvider {
 
   private nameOf(job: JobRecord, kind: SageMakerKind): string {
     const fromRef = job.providerRef?.name;
-    return typeof fromRef === 'string' && fromRef ? fromRef : sageMakerJobName(this.settings.namePrefix, kind, job.id);
+    return typeof fromRef === 'string' && fromRef ? fromRef : sageMakerJobName(this.settings.namePrefix, kind, runKey(job));
   }
 
   private async create(request: CreateRequest): Promise<string | undefined> {

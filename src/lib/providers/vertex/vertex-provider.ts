@@ -1,4 +1,4 @@
-import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
+import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { OrchestratorError, ProviderThrottledError } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import {
@@ -45,7 +45,7 @@ export function readRef(job: JobRecord): VertexRef | undefined {
   if (!kind) return undefined;
   return {
     kind,
-    labelValue: typeof r.labelValue === 'string' ? r.labelValue : jobLabelValue(job.id),
+    labelValue: typeof r.labelValue === 'string' ? r.labelValue : jobLabelValue(runKey(job)),
     ...(typeof r.name === 'string' && r.name && { name: r.name }),
     ...(typeof r.state === 'string' && { state: r.state }),
   };
@@ -68,8 +68,8 @@ function createdAt(r: VertexResourceView): number {
 /**
  * Vertex AI behind the provider port: CustomJobs, TrainingPipelines and BatchPredictionJobs.
  *
- * - Idempotent submit: every resource carries `labels.<VERTEX_LABEL_KEY> = <job id>`; a redelivered
- *   dispatch lists by that label first and re-attaches.
+ * - Idempotent submit: every resource carries `labels.<VERTEX_LABEL_KEY> = <job id>` (plus `-a<N>`
+ *   from attempt 2, see `runKey`); a redelivered dispatch lists by that label first and re-attaches.
  * - Batched poll: one paged list per resource kind of our not-yet-finished resources; a job missing
  *   from it has finished, and only then is it fetched with a get.
  * - Cancel asks Vertex; the job stays `cancelling` until a poll sees CANCELLED (or another end).
@@ -88,7 +88,7 @@ export class VertexProvider implements JobProvider {
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {
     const parsed = parseVertexJobSpec(job.spec);
-    const labelValue = jobLabelValue(job.id);
+    const labelValue = jobLabelValue(runKey(job));
     const existing = await this.findByLabel(parsed.kind, labelValue);
     if (existing) {
       return { ref: toRef(parsed.kind, existing, labelValue), attached: true, status: submitStatus(mapNativeState(parsed.kind, existing.state)) };
