@@ -13,6 +13,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 import { isTerminal, type JobRecord } from '../../core/job.js';
 import { ProviderRejectedError, ProviderUnavailableError, describeError } from '../../errors.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket } from '../../retry.js';
 import type { ProviderContext } from '../provider-context.js';
 import {
   PROVIDER_NAME,
@@ -23,7 +24,6 @@ import {
   buildPoolAddParameter,
   buildTaskAddParameter,
   classifyBatchError,
-  parseRetryAfter,
   refFor,
   reportFor,
   resolveJobOptions,
@@ -74,7 +74,7 @@ export async function createAzureBatchProvider(ctx: ProviderContext, options: Az
   const client = new batch.BatchServiceClient(credentials, settings.accountUrl, { noRetryPolicy: true });
   const blobService = options.blobService ?? (await blobServiceOf(ctx));
   const sas = await createSasIssuer(blobService, options.now);
-  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? defaultSleep);
+  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? realSleep);
 }
 
 async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
@@ -84,8 +84,6 @@ async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
   const { AzureBlobStore } = await import('../../adapters/azure-blob-store.js');
   return (await AzureBlobStore.create(ctx.config)).service;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The Azure Batch provider. Build it with {@link createAzureBatchProvider}. */
 export class AzureBatchProvider implements JobProvider {
@@ -423,7 +421,7 @@ export class AzureBatchProvider implements JobProvider {
         const status = (error as BatchRestErrorLike | null)?.statusCode;
         const healable = classifyBatchError(error) !== 'rejected' && status !== 401 && status !== 403;
         const retryAfter = parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after'));
-        const wait = retryAfter ?? baseMs * 2 ** (attempt - 1);
+        const wait = retryAfter ?? backoffDelay(attempt - 1, baseMs);
         if (!healable || attempt >= attempts || wait > maxWaitMs) throw toProviderError(error, wait);
         await this.sleep(wait);
       }
@@ -450,19 +448,6 @@ function memo(map: Map<string, Promise<void>>, key: string, create: () => Promis
     map.set(key, pending);
   }
   return pending;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function tailOf(content: Buffer | undefined, tailBytes: number): string {
