@@ -57,3 +57,40 @@ export class FakeClock {
     if (ms > 0) this.t += ms;
   }
 }
+
+/** Share of requests answered with a throttle or a 5xx, and share whose reply never comes in time. */
+export interface FaultRates {
+  /** Throttling or 5xx, half each. */
+  readonly error: number;
+  /** No reply within the client's timeout; a create is still carried out (the reply is what is lost). */
+  readonly timeout: number;
+  /** PRNG seed, so a failing run can be repeated exactly. */
+  readonly seed?: number;
+}
+
+export type FaultDraw = 'ok' | 'throttle' | 'server-error' | 'timeout';
+
+/** Draws the fault of each request from a seeded PRNG (mulberry32) and counts what it drew. */
+export class FaultPlan {
+  private state: number;
+  readonly drawn: Record<FaultDraw, number> = { ok: 0, throttle: 0, 'server-error': 0, timeout: 0 };
+
+  constructor(private readonly rates: FaultRates) {
+    this.state = (rates.seed ?? 0x5eed) >>> 0;
+  }
+
+  private random(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  next(): FaultDraw {
+    const r = this.random();
+    const draw: FaultDraw = r < this.rates.error / 2 ? 'throttle' : r < this.rates.error ? 'server-error' : r < this.rates.error + this.rates.timeout ? 'timeout' : 'ok';
+    this.drawn[draw]++;
+    return draw;
+  }
+}

@@ -9,6 +9,12 @@ import { mapLimit } from '../../src/lib/retry.js';
 import { InMemoryBlobStore, InMemoryJobStore } from '../fakes/in-memory-stores.js';
 import type { FakeClock } from '../fakes/rate-limit.js';
 
+/**
+ * Jobs per mass-completion test. `npm test` runs a few hundred so the suite stays quick on two cores;
+ * `npm run test:throttle` (CI) runs the full 1 000 of the issue.
+ */
+export const MASS_JOBS = Number(process.env.THROTTLE_TEST_JOBS ?? 200);
+
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A config with the provider's own settings (the queue transport points at the shared Azurite but is not used). */

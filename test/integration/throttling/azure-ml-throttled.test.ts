@@ -7,7 +7,7 @@ import { TokenBucket } from '../../../src/lib/retry.js';
 import { FakeAzureMl } from '../../fakes/azure-ml/fake-arm.js';
 import { FakeClock, type RateLimit } from '../../fakes/rate-limit.js';
 import { providerJob } from '../../support/jobs.js';
-import { drain, seedDispatched, throttleConfig, throttleDeps } from '../../support/throttle-harness.js';
+import { drain, MASS_JOBS as N, seedDispatched, throttleConfig, throttleDeps } from '../../support/throttle-harness.js';
 
 const TOKEN = 'throttle-token';
 const credential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
@@ -60,13 +60,13 @@ describe('Azure ML polling under Resource Manager read throttling', () => {
     expect(r.cycles).toBeLessThanOrEqual(15);
   });
 
-  it('finishes 1 000 jobs completed at once with the client limiter sized to the quota, without a single 429', async () => {
+  it(`finishes ${N} jobs completed at once with the client limiter sized to the quota, without a single 429`, async () => {
     const limit = { perSec: 20, burst: 20 };
-    const r = await massCompletion(1000, limit, { ratePerSec: limit.perSec, burst: limit.burst }, 50);
+    const r = await massCompletion(N, limit, { ratePerSec: limit.perSec, burst: limit.burst }, 50);
 
-    expect(r.statuses).toEqual({ succeeded: 1000 });
+    expect(r.statuses).toEqual({ succeeded: N });
     expect(r.throttled).toBe(0);
-    expect(r.gets).toBe(1000);
-    console.info(`azure-ml: 1000 jobs, ${limit.perSec} reads/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${1000 / limit.perSec} s)`);
+    expect(r.gets).toBe(N);
+    console.info(`azure-ml: ${N} jobs, ${limit.perSec} reads/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`);
   });
 });
