@@ -3,6 +3,7 @@ import { pollProvider, resetPollBackoff } from '../../src/lib/app/poll-provider.
 import { loadConfig, type Config } from '../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../src/lib/core/job.js';
 import { createDeps, type Deps } from '../../src/lib/deps.js';
+import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import type { JobProvider, SubmitOutcome } from '../../src/lib/ports/provider.js';
 import { createProviderRegistry } from '../../src/lib/providers/registry.js';
 import { mapLimit } from '../../src/lib/retry.js';
@@ -33,8 +34,12 @@ export function throttleConfig(env: Record<string, string>): Config {
  * stores (they pass the JobStore contract suite): a thousand-job mass completion is about the poll
  * use case and the provider, and must not spend minutes on storage round trips.
  */
-export async function throttleDeps(config: Config, provider: JobProvider | ((blobs: InMemoryBlobStore) => Promise<JobProvider>), clock: FakeClock): Promise<Deps> {
-  const blobs = new InMemoryBlobStore();
+export async function throttleDeps(
+  config: Config,
+  provider: JobProvider | ((blobs: BlobStore) => Promise<JobProvider>),
+  clock: FakeClock,
+  blobs: BlobStore = new InMemoryBlobStore(),
+): Promise<Deps> {
   const store = new InMemoryJobStore();
   const built = typeof provider === 'function' ? await provider(blobs) : provider;
   return createDeps(config, {
