@@ -458,7 +458,8 @@ export class AzureBatchProvider implements JobProvider {
         const retryAfter = parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after'));
         const wait = retryAfter ?? backoffDelay(attempt - 1, baseMs);
         if (!healable || attempt >= attempts || wait > maxWaitMs) {
-          if (status === 429 || status === 503) this.limiter.pause(wait);
+          // Everyone sharing the limiter waits out a short Retry-After; a long one is the poller's to honour.
+          if (status === 429 || status === 503) this.limiter.pause(Math.min(wait, maxWaitMs));
           throw toProviderError(error, wait);
         }
         await this.sleep(wait);

@@ -138,7 +138,8 @@ export class ArmClient {
       const retryAfterMs = parseRetryAfter(response.header('retry-after'));
       if (response.status === 429) {
         const e = armError(response);
-        limiter?.pause(retryAfterMs ?? DEFAULT_THROTTLE_MS);
+        // Other reads of this process wait out a short Retry-After; a long one is the poller's to honour.
+        limiter?.pause(Math.min(retryAfterMs ?? DEFAULT_THROTTLE_MS, MAX_INLINE_WAIT_MS));
         throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
       }
       if (response.status >= 500) {
