@@ -14,7 +14,7 @@ import type { FakeClock } from '../fakes/rate-limit.js';
  * Jobs per mass-completion test. `npm test` runs a few hundred so the suite stays quick on two cores;
  * `npm run test:throttle` (CI) runs the full 1 000 of the issue.
  */
-export const MASS_JOBS = Number(process.env.THROTTLE_TEST_JOBS ?? 200);
+export const MASS_JOBS = Number(process.env.THROTTLE_TEST_JOBS ?? 100);
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 

@@ -17,7 +17,7 @@ const ACCOUNT = 'thrbatch';
 const KEY = randomBytes(32).toString('base64');
 const POOL_JOB = 'cjo-cjo-pool';
 /** Lost replies cost a real client timeout each, so `npm test` runs fewer; CI runs 1 000. */
-const FAULT_JOBS = process.env.THROTTLE_TEST_JOBS ? N : 100;
+const FAULT_JOBS = process.env.THROTTLE_TEST_JOBS ? N : 60;
 
 let fake: FakeBatchService | undefined;
 afterEach(async () => {

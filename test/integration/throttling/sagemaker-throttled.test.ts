@@ -18,7 +18,7 @@ const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';
 const trainingSpec = { image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1', channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }] };
 
 /** Lost replies cost a real client timeout each, so `npm test` runs fewer; CI runs 1 000. */
-const FAULT_JOBS = process.env.THROTTLE_TEST_JOBS ? N : 100;
+const FAULT_JOBS = process.env.THROTTLE_TEST_JOBS ? N : 60;
 let fake: FakeSageMaker | undefined;
 afterEach(async () => {
   await fake?.close();
