@@ -194,6 +194,10 @@ async function benchProviders(): Promise<void> {
     table(`${name}: API calls per poll cycle`, rows.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })));
     all[name] = rows;
   }
+  const { benchThrottledFinish } = await import('./providers/azure-ml.js');
+  const throttled = await benchThrottledFinish();
+  table('azure-ml: throttled finish (jobs completing at once under a read quota)', throttled.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })));
+  all['azure-ml-throttled-finish'] = throttled;
   results.providers = all;
 }
 

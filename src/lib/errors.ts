@@ -1,3 +1,5 @@
+import type { PollReport } from './ports/provider.js';
+
 /**
  * The one catalogue of errors. Every error carries a stable `code`, so code that receives an error
  * from another process (a queue message, a child process) can compare by code, not only by class.
@@ -141,6 +143,25 @@ export class ProviderThrottledError extends OrchestratorError {
       cause,
       retriable: true,
     });
+  }
+}
+
+/**
+ * A poll cycle the provider had to cut short (a 429, or its client-side read budget ran out): it
+ * still hands back what it learned (`reports`) and names the jobs it did not get to (`unread`), so
+ * the poller applies the one and reads the other first next cycle. Throttling slows polling; it
+ * never throws away a cycle's work.
+ */
+export class PollThrottledError extends ProviderThrottledError {
+  constructor(
+    provider: string,
+    retryAfterMs: number,
+    readonly reports: readonly PollReport[],
+    readonly unread: readonly string[],
+    cause?: unknown,
+  ) {
+    super(provider, retryAfterMs, cause);
+    this.message = `${provider} throttled the poll after ${reports.length} report(s); ${unread.length} job(s) carried to the next cycle, retry after ${retryAfterMs} ms.`;
   }
 }
 

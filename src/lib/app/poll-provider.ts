@@ -1,7 +1,7 @@
 import { isTerminal, type JobRecord } from '../core/job.js';
 import { note, transition, type JobPatch } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
-import { describeError, ProviderThrottledError, ProviderUnavailableError } from '../errors.js';
+import { describeError, PollThrottledError, ProviderThrottledError, ProviderUnavailableError } from '../errors.js';
 import type { JobUpdate } from '../ports/job-store.js';
 import type { JobProvider, PollReport } from '../ports/provider.js';
 import { jobMessage } from './messages.js';
@@ -16,10 +16,20 @@ export interface PollSummary {
   readonly timedOut: number;
   readonly error?: string;
   readonly retryAfterMs?: number;
+  /** Jobs the provider could not read this cycle (throttled part-way); they are read first next cycle. */
+  readonly carried?: number;
 }
 
 /** Per-process back-off: after a throttle the poller waits as long as the provider asked. */
 const backoffUntil = new Map<string, number>();
+
+/**
+ * Per-process fairness: the cycle in which each active job was last read. Jobs go to the provider
+ * least-recently-read first, so a cycle cut short by throttling resumes with the jobs it missed and
+ * no job starves behind a steady stream of 429s.
+ */
+const lastRead = new Map<string, Map<string, number>>();
+let cycleSeq = 0;
 
 /** Default pause after an outage that gave no Retry-After. */
 const UNAVAILABLE_BACKOFF_MS = 30_000;
@@ -27,7 +37,9 @@ const UNAVAILABLE_BACKOFF_MS = 30_000;
 /**
  * One poll cycle for one provider: read only that provider's active jobs, fail the ones past their
  * time limit (stopping them at the provider first), ask the provider about the rest in one batched
- * call, and apply what changed. A throttled or unreachable provider changes no job.
+ * call, and apply what changed. An unreachable provider changes no job; a provider that throttles
+ * part-way hands back what it read before the throttle (applied now) and the jobs it did not reach
+ * (read first next cycle, after the Retry-After).
  */
 export async function pollProvider(deps: Deps, providerName: string): Promise<PollSummary> {
   const base = { provider: providerName, active: 0, reports: 0, changed: 0, timedOut: 0 };
@@ -43,19 +55,34 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
   for (const job of overdue) await timeOut(deps, provider, job);
   const watched = active.filter((j) => !overdue.includes(j));
 
-  let reports: PollReport[];
+  const cycle = ++cycleSeq;
+  const ordered = leastRecentlyReadFirst(providerName, watched);
+  let reports: readonly PollReport[];
+  let unread: ReadonlySet<string> = new Set();
+  let throttled: PollThrottledError | undefined;
   try {
-    reports = watched.length > 0 ? await provider.poll(watched) : [];
+    reports = ordered.length > 0 ? await provider.poll(ordered) : [];
   } catch (error) {
-    if (error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError) {
+    if (error instanceof PollThrottledError) {
+      throttled = error;
+      reports = error.reports;
+      unread = new Set(error.unread);
+    } else if (error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError) {
       const wait = error instanceof ProviderThrottledError ? error.retryAfterMs : (error.retryAfterMs ?? UNAVAILABLE_BACKOFF_MS);
       backoffUntil.set(providerName, now + wait);
       deps.log.warn('poll backed off', { provider: providerName, retryAfterMs: wait, error: error.message });
       return { ...base, active: active.length, timedOut: overdue.length, error: error.message, retryAfterMs: wait };
+    } else {
+      throw error;
     }
-    throw error;
   }
-  backoffUntil.delete(providerName);
+  if (throttled) {
+    backoffUntil.set(providerName, now + throttled.retryAfterMs);
+    deps.log.warn('poll throttled part-way', { provider: providerName, retryAfterMs: throttled.retryAfterMs, reports: reports.length, carried: unread.size });
+  } else {
+    backoffUntil.delete(providerName);
+  }
+  markRead(providerName, watched, unread, cycle);
 
   let changed = 0;
   const byId = new Map(watched.map((j) => [j.id, j]));
@@ -64,7 +91,22 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
     if (!job) continue;
     if (await applyReport(deps, provider, job, report)) changed++;
   }
-  return { ...base, active: active.length, reports: reports.length, changed, timedOut: overdue.length };
+  const summary = { ...base, active: active.length, reports: reports.length, changed, timedOut: overdue.length };
+  return throttled ? { ...summary, error: throttled.message, retryAfterMs: throttled.retryAfterMs, carried: unread.size } : summary;
+}
+
+function leastRecentlyReadFirst(providerName: string, jobs: readonly JobRecord[]): JobRecord[] {
+  const seen = lastRead.get(providerName);
+  const at = (j: JobRecord) => seen?.get(j.id) ?? 0;
+  return [...jobs].sort((a, b) => at(a) - at(b) || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+}
+
+/** Records this cycle's reads; forgets jobs no longer active, so the map stays as small as the watch list. */
+function markRead(providerName: string, jobs: readonly JobRecord[], unread: ReadonlySet<string>, cycle: number): void {
+  const before = lastRead.get(providerName);
+  const after = new Map<string, number>();
+  for (const job of jobs) after.set(job.id, unread.has(job.id) ? (before?.get(job.id) ?? 0) : cycle);
+  lastRead.set(providerName, after);
 }
 
 function isOverdue(deps: Deps, job: JobRecord, now: number): boolean {
@@ -182,4 +224,5 @@ export function lostRunUpdate(deps: Deps, current: JobRecord, cause: string, at:
 /** Test seam: forget back-off state between test cases. */
 export function resetPollBackoff(): void {
   backoffUntil.clear();
+  lastRead.clear();
 }

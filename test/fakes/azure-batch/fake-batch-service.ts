@@ -21,6 +21,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FaultPlan, QuotaBucket, type FaultRates, type RateLimit } from '../rate-limit.js';
 import { compileFilter, FilterSyntaxError, TASK_FILTER_PROPERTIES } from './odata-filter.js';
 
 export const FAKE_API_VERSIONS = ['2022-10-01.16.0', '2023-05-01.17.0', '2024-07-01.20.0'];
@@ -53,6 +54,18 @@ export interface FakeBatchOptions {
   readonly sharedKey?: { readonly accountName: string; readonly accountKey: string };
   /** Accepted bearer tokens (Entra ID). */
   readonly bearerTokens?: readonly string[];
+  /**
+   * Account request quota: an empty bucket answers 429 TooManyRequests with Retry-After (whole
+   * seconds), as Batch does when a client exceeds the account's request rate.
+   */
+  readonly requestLimit?: RateLimit;
+  /** Time source of `requestLimit` (a fake clock shared with the client's limiter). */
+  readonly quotaClock?: () => number;
+  /**
+   * Random faults: 429 TooManyRequests / 503 ServerBusy / 500, and replies that never come (a task add
+   * is still carried out: only its reply is lost).
+   */
+  readonly faults?: FaultRates;
 }
 
 type TaskState = 'active' | 'preparing' | 'running' | 'completed';
@@ -108,8 +121,17 @@ export class FakeBatchService {
   /** Starts at the real time: callers compare their own timestamps with the service's, as in production. */
   private clock = Date.now();
   url = '';
+  private readonly quota: QuotaBucket | undefined;
+  readonly faultPlan: FaultPlan | undefined;
+  /** Requests the account quota answered with 429. */
+  throttledByQuota = 0;
+  /** Successful task adds per task id (lower-case): more than one would be a duplicate cloud job. */
+  readonly addsByTask = new Map<string, number>();
 
-  constructor(private readonly options: FakeBatchOptions = {}) {}
+  constructor(private readonly options: FakeBatchOptions = {}) {
+    this.quota = QuotaBucket.of(options.requestLimit, options.quotaClock);
+    this.faultPlan = options.faults ? new FaultPlan(options.faults) : undefined;
+  }
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -119,6 +141,7 @@ export class FakeBatchService {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -244,8 +267,19 @@ export class FakeBatchService {
         fault.left -= 1;
         throw new HttpError(fault.status, fault.code, fault.message ?? fault.code, fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) });
       }
+      if (this.quota) {
+        const q = this.quota.take();
+        if (!q.ok) {
+          this.throttledByQuota++;
+          throw new HttpError(429, 'TooManyRequests', 'The server is busy: the account request rate was exceeded.', { 'retry-after': String(Math.max(1, Math.ceil(q.retryAfterMs / 1000))) });
+        }
+      }
+      const drawn = this.faultPlan?.next() ?? 'ok';
+      if (drawn === 'throttle') throw new HttpError(429, 'TooManyRequests', 'The server is busy.', { 'retry-after': '1' });
+      if (drawn === 'server-error') throw Math.random() < 0.5 ? new HttpError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.') : new HttpError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
       const result = await this.route(req.method ?? 'GET', url, body, req);
       record(result.status);
+      if (drawn === 'timeout') return; // done, but the reply is lost: the socket stays open until the client gives up
       res.writeHead(result.status, { 'request-id': randomUUID(), 'DataServiceVersion': '3.0', ...result.headers });
       res.end(result.payload);
     } catch (error) {
@@ -361,6 +395,7 @@ export class FakeBatchService {
     }
     if (job.tasks.has(id.toLowerCase())) throw new HttpError(409, 'TaskExists', 'The specified task already exists.');
     const task = this.newTask(id, body);
+    this.addsByTask.set(id.toLowerCase(), (this.addsByTask.get(id.toLowerCase()) ?? 0) + 1);
     job.tasks.set(id.toLowerCase(), task);
     job.order.push(id.toLowerCase());
     return this.created(`${this.url}/jobs/${job.id}/tasks/${id}`);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { QuotaBucket } from '../rate-limit.js';
 import { createSelfSignedCert } from './self-signed-cert.js';
 
 /**
@@ -19,7 +20,10 @@ import { createSelfSignedCert } from './self-signed-cert.js';
  *   archived jobs) and `jobType`, newest first, paged with an absolute `nextLink` carrying `$skipToken`;
  * - `POST jobs/{id}/cancel` is a long-running operation: 202 with `Location` and `Retry-After`;
  *   the location answers 202 until the operation ends, then 200;
- * - job status only moves when the test says so ({@link FakeAzureMl.setStatus}).
+ * - job status only moves when the test says so ({@link FakeAzureMl.setStatus});
+ * - with `readLimit`, reads (GETs) are throttled as ARM documents: a token bucket per principal
+ *   (ARM refills 25 reads/s into a bucket of 250); an empty bucket answers 429 TooManyRequests with
+ *   `Retry-After` (whole seconds) and `x-ms-ratelimit-remaining-subscription-reads: 0`.
  */
 
 export type FakeJobStatus =
@@ -71,6 +75,10 @@ export interface FakeAzureMlOptions {
   readonly operationRetryAfterSec?: number;
   /** Location polls answering 202 before a cancel operation completes (the job then turns Canceled). */
   readonly cancelPollsUntilDone?: number;
+  /** Read quota (GETs): refill per second and bucket size. Unset: unlimited. */
+  readonly readLimit?: { readonly perSec: number; readonly burst: number };
+  /** Time source of the read quota (tests run it on a fake clock shared with the client). */
+  readonly clock?: () => number;
 }
 
 const MUTABLE = new Set(['tags', 'description', 'displayName', 'properties', 'isArchived']);
@@ -96,14 +104,19 @@ export class FakeAzureMl {
   readonly environments = new Map<string, Record<string, unknown>>();
   private readonly operations = new Map<string, Operation>();
   private readonly faults: Fault[] = [];
+  private readonly readQuota: QuotaBucket | undefined;
+  /** GETs answered 429 by the read quota, per request kind. */
+  readonly throttled = new Map<RequestKind, number>();
   private seq = 0;
   private port = 0;
 
   private constructor(
     private readonly server: Server,
     readonly ca: string,
-    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone'>> & { cancelPollsUntilDone: number },
-  ) {}
+    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone' | 'readLimit' | 'clock'>> & Pick<FakeAzureMlOptions, 'readLimit' | 'clock'> & { cancelPollsUntilDone: number },
+  ) {
+    this.readQuota = opts.readLimit ? new QuotaBucket(opts.readLimit.perSec, opts.readLimit.burst, opts.clock) : undefined;
+  }
 
   static async start(options: FakeAzureMlOptions): Promise<FakeAzureMl> {
     const { cert, key } = createSelfSignedCert();
@@ -260,6 +273,21 @@ export class FakeAzureMl {
     if (!apiVersion) return this.send(res, 400, { error: { code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' } });
     if (!this.opts.apiVersions.includes(apiVersion)) {
       return this.send(res, 400, { error: { code: 'InvalidApiVersionParameter', message: `The api-version '${apiVersion}' is invalid. The supported versions are '${this.opts.apiVersions.join(',')}'.` } });
+    }
+
+    if (method === 'GET' && this.readQuota) {
+      const quota = this.readQuota.take();
+      if (!quota.ok) {
+        this.throttled.set(kind, (this.throttled.get(kind) ?? 0) + 1);
+        const seconds = Math.max(1, Math.ceil(quota.retryAfterMs / 1000));
+        return this.send(
+          res,
+          429,
+          { error: { code: 'TooManyRequests', message: `The request was throttled: the read quota of this principal is used up. Retry after ${seconds} seconds.` } },
+          { 'retry-after': String(seconds), 'x-ms-ratelimit-remaining-subscription-reads': '0' },
+        );
+      }
+      res.setHeader('x-ms-ratelimit-remaining-subscription-reads', String(quota.remaining));
     }
 
     const fault = this.faults.find((f) => f.kind === undefined || f.kind === kind);

@@ -21,6 +21,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FaultPlan, QuotaBucket, type FaultRates, type RateLimit } from '../rate-limit.js';
 
 export type FakeKind = 'training' | 'automl' | 'transform';
 export type FakeStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
@@ -102,6 +103,18 @@ export interface FakeSageMakerOptions {
    * SigV4 signature is recomputed and compared, as AWS does; unknown keys get UnrecognizedClientException.
    */
   readonly credentials?: Readonly<Record<string, string>>;
+  /**
+   * Per-API request quota (SageMaker's quotas are per API and account): every operation gets its own
+   * token bucket; an empty one answers ThrottlingException (HTTP 400), as SageMaker does.
+   */
+  readonly apiLimit?: RateLimit;
+  /** Time source of `apiLimit` (a fake clock shared with the client's limiter). */
+  readonly quotaClock?: () => number;
+  /**
+   * Random faults: ThrottlingException / InternalFailure / ServiceUnavailable, and replies that never
+   * come (a Create is still carried out: only its reply is lost).
+   */
+  readonly faults?: FaultRates;
 }
 
 export class FakeSageMaker {
@@ -115,10 +128,17 @@ export class FakeSageMaker {
   private clock = Date.UTC(2026, 10, 23, 12, 0, 0);
   private listWindow = { second: 0, count: 0 };
   private port = 0;
+  private readonly quotas = new Map<string, QuotaBucket>();
+  readonly faultPlan: FaultPlan | undefined;
+  /** Requests the per-API quota answered with ThrottlingException. */
+  throttledByQuota = 0;
+  /** Successful Create calls per job name (lower-case): more than one would be a duplicate cloud job. */
+  readonly createsByName = new Map<string, number>();
 
   constructor(private readonly options: FakeSageMakerOptions = {}) {
     this.region = options.region ?? 'eu-west-1';
     this.accountId = options.accountId ?? '123456789012';
+    this.faultPlan = options.faults ? new FaultPlan(options.faults) : undefined;
   }
 
   get endpoint(): string {
@@ -264,7 +284,20 @@ export class FakeSageMaker {
         return send(res, injected.status, { __type: injected.type, message: injected.message ?? injected.type }, injected.headers);
       }
       if (this.options.listCallsPerSecond !== undefined && op.startsWith('List')) this.rateLimit(this.options.listCallsPerSecond);
+      this.takeQuota(op);
+      const fault = this.faultPlan?.next() ?? 'ok';
+      if (fault === 'throttle') throw new FakeError(400, 'ThrottlingException', 'Rate exceeded');
+      if (fault === 'server-error') throw Math.random() < 0.5 ? new FakeError(500, 'InternalFailure', 'An internal error occurred.') : new FakeError(503, 'ServiceUnavailable', 'Service is unavailable.');
       const out = this.dispatch(op, body);
+      if (op.startsWith('Create')) {
+        const name = String(body[NAME_FIELD[KIND_OF_OP[op]!]] ?? '').toLowerCase();
+        this.createsByName.set(name, (this.createsByName.get(name) ?? 0) + 1);
+      }
+      if (fault === 'timeout') {
+        // The work is done; the reply is lost. The connection stays open until the client gives up.
+        record.error = 'NoAnswer';
+        return;
+      }
       send(res, 200, out);
     } catch (error) {
       if (!this.requests.includes(record)) this.requests.push(record);
@@ -296,6 +329,20 @@ export class FakeSageMaker {
     const expected = sigV4(req, rawBody, { secret, date: date!, region: region!, service: service!, signedHeaders, amzDate });
     if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature ?? ''))) {
       throw new FakeError(403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
+    }
+  }
+
+  private takeQuota(op: string): void {
+    const limit = this.options.apiLimit;
+    if (!limit) return;
+    let bucket = this.quotas.get(op);
+    if (!bucket) {
+      bucket = new QuotaBucket(limit.perSec, limit.burst, this.options.quotaClock);
+      this.quotas.set(op, bucket);
+    }
+    if (!bucket.take().ok) {
+      this.throttledByQuota++;
+      throw new FakeError(400, 'ThrottlingException', 'Rate exceeded');
     }
   }
 

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
 import { providerJob } from '../../support/jobs.js';
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
+import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
 import { createProvider, fromEssedumInference, fromEssedumTrain } from '../../../src/lib/providers/sagemaker/index.js';
 import { FakeSageMaker, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, THROTTLING } from '../../fakes/sagemaker/fake-sagemaker.js';
@@ -360,18 +360,22 @@ describe('SageMaker provider › poll', () => {
     expect(fake.callsTo('ListTrainingJobs').at(-1)?.error).toBe('NoAnswer');
   });
 
-  it('keeps what it learned when a later Describe is throttled, and throws when the first one is', async () => {
+  it('hands back what it learned before a throttled Describe, naming the jobs it did not reach', async () => {
     const a = await submitted(job('training', trainingSpec), 'running');
     const b = await submitted(job('training', trainingSpec), 'running');
     fake.setStatus('training', String(a.providerRef?.name), 'Completed');
     fake.setStatus('training', String(b.providerRef?.name), 'Completed');
 
     fake.failNext('DescribeTrainingJob', THROTTLING, 1, 1);
-    const partial = await provider.poll([a, b]);
-    expect(partial).toEqual([expect.objectContaining({ jobId: a.id, status: 'succeeded' })]);
+    const partial = await provider.poll([a, b]).catch((e: unknown) => e);
+    expect(partial).toBeInstanceOf(PollThrottledError);
+    expect((partial as PollThrottledError).reports).toEqual([expect.objectContaining({ jobId: a.id, status: 'succeeded' })]);
+    expect((partial as PollThrottledError).unread).toEqual([b.id]);
 
     fake.failNext('DescribeTrainingJob', THROTTLING);
-    await expect(provider.poll([a, b])).rejects.toBeInstanceOf(ProviderThrottledError);
+    const none = await provider.poll([a, b]).catch((e: unknown) => e);
+    expect(none).toBeInstanceOf(ProviderThrottledError);
+    expect((none as PollThrottledError).reports).toEqual([]);
     expect((await provider.poll([a, b])).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
   });
 });

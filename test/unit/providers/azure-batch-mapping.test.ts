@@ -8,7 +8,6 @@ import {
   classifyBatchError,
   normaliseCategory,
   observeTask,
-  parseRetryAfter,
   poolIdFor,
   reportFor,
   resolveJobOptions,
@@ -206,8 +205,6 @@ describe('azure-batch errors', () => {
     const throttled = toProviderError({ statusCode: 429, code: 'TooManyRequests', response: { headers: headers({ 'retry-after': '7' }) } }, 1000);
     expect(throttled).toBeInstanceOf(ProviderThrottledError);
     expect((throttled as ProviderThrottledError).retryAfterMs).toBe(7000);
-    expect(parseRetryAfter(new Date(Date.parse('2026-11-23T10:00:30Z')).toUTCString(), Date.parse('2026-11-23T10:00:00Z'))).toBe(30_000);
-    expect(parseRetryAfter('soon')).toBeUndefined();
 
     const rejected = toProviderError({ statusCode: 400, code: 'InvalidPropertyValue', message: { lang: 'en-US', value: 'The value provided for one of the properties is invalid.' } }, 0);
     expect(rejected).toBeInstanceOf(ProviderRejectedError);

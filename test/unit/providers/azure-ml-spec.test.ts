@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { ConfigurationError, ValidationError } from '../../../src/lib/errors.js';
-import { parseRetryAfter } from '../../../src/lib/providers/azure-ml/arm-client.js';
 import {
   ESSEDUM_TRAIN_DEFAULTS,
   azureMlJobName,
@@ -171,13 +170,6 @@ describe('primary metrics and Retry-After', () => {
   it('matches Python SDK spellings to REST names', () => {
     expect(normalisePrimaryMetric('classification', 'AUC_weighted')).toBe('AUCWeighted');
     expect(normalisePrimaryMetric('classification', 'spearman_correlation')).toBeUndefined();
-  });
-
-  it('reads Retry-After as seconds or as an HTTP date', () => {
-    expect(parseRetryAfter('7')).toBe(7000);
-    expect(parseRetryAfter('Mon, 23 Nov 2026 10:00:30 GMT', Date.parse('2026-11-23T10:00:00Z'))).toBe(30_000);
-    expect(parseRetryAfter(undefined)).toBeUndefined();
-    expect(parseRetryAfter('soon')).toBeUndefined();
   });
 });
 

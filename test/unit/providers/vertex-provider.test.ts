@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderThrottledError } from '../../../src/lib/errors.js';
+import { PollThrottledError, ProviderThrottledError } from '../../../src/lib/errors.js';
 import type { VertexKind } from '../../../src/lib/providers/vertex/job-kinds.js';
 import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
 import type { VertexResourceView } from '../../../src/lib/providers/vertex/status.js';
@@ -107,17 +107,24 @@ describe('VertexProvider (scripted API)', () => {
     expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
   });
 
-  it('returns what it learned when throttled part-way through the gets, and throws only when it learned nothing', async () => {
+  it('hands back what it learned when throttled part-way through the gets, naming the jobs it did not read', async () => {
     const finished = (n: number) => makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` } });
     const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
     const noRetry = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_READ_RETRIES: '0' });
 
     const partly = scripted({ get, failures: [undefined, grpcError(8)] });
-    const reports = await new VertexProvider(noRetry, partly.api).poll([finished(1), finished(2)]);
-    expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+    const [one, two] = [finished(1), finished(2)];
+    const cut = await new VertexProvider(noRetry, partly.api).poll([one, two]).catch((e: unknown) => e);
+    expect(cut).toBeInstanceOf(PollThrottledError);
+    expect((cut as PollThrottledError).reports.map((r) => r.status)).toEqual(['succeeded']);
+    const reported = (cut as PollThrottledError).reports.map((r) => r.jobId);
+    expect([...reported, ...(cut as PollThrottledError).unread].sort()).toEqual([one.id, two.id].sort());
+    expect((cut as PollThrottledError).unread).toHaveLength(1);
 
     const wholly = scripted({ get, failures: [undefined, grpcError(8), grpcError(8)] });
-    await expect(new VertexProvider(noRetry, wholly.api).poll([finished(1), finished(2)])).rejects.toBeInstanceOf(ProviderThrottledError);
+    const none = await new VertexProvider(noRetry, wholly.api).poll([finished(1), finished(2)]).catch((e: unknown) => e);
+    expect(none).toBeInstanceOf(ProviderThrottledError);
+    expect((none as PollThrottledError).reports).toEqual([]);
   });
 
   it('sleeps for the server retry hint between read retries, and gives up at once on a long hint', async () => {

@@ -11,8 +11,9 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { BatchServiceClient, BatchServiceModels } from '@azure/batch';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
-import { ProviderRejectedError, ProviderUnavailableError, describeError } from '../../errors.js';
+import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket } from '../../retry.js';
 import type { ProviderContext } from '../provider-context.js';
 import {
   PROVIDER_NAME,
@@ -24,7 +25,6 @@ import {
   buildTaskAddParameter,
   classifyBatchError,
   OUTPUT_FILES,
-  parseRetryAfter,
   refFor,
   reportFor,
   resolveJobOptions,
@@ -56,6 +56,8 @@ export interface AzureBatchProviderOptions {
   readonly blobService?: BlobServiceClient;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Replaces the request limiter built from the settings (tests run it on a fake clock). */
+  readonly limiter?: TokenBucket;
 }
 
 /** Creates the Azure Batch provider. Imports the Batch SDK lazily (cold start of other functions). */
@@ -74,10 +76,23 @@ export async function createAzureBatchProvider(ctx: ProviderContext, options: Az
   }
   // The SDK's default policies never retry 429 and retry 503 only after ~30 s ignoring Retry-After;
   // we switch them off and retry in `call()` with our own, configurable policy.
-  const client = new batch.BatchServiceClient(credentials, settings.accountUrl, { noRetryPolicy: true });
+  // Every request gets a timeout (the SDK's default is to wait forever for a reply that was lost).
+  const timeoutPolicy: import('@azure/ms-rest-js').RequestPolicyFactory = {
+    create: (next) => ({
+      sendRequest: (request) => {
+        if (!request.timeout) request.timeout = settings.requestTimeoutMs;
+        return next.sendRequest(request);
+      },
+    }),
+  };
+  const client = new batch.BatchServiceClient(credentials, settings.accountUrl, {
+    noRetryPolicy: true,
+    requestPolicyFactories: (defaults) => [timeoutPolicy, ...defaults],
+  });
   const blobService = options.blobService ?? (await blobServiceOf(ctx));
   const sas = await createSasIssuer(blobService, options.now);
-  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? defaultSleep);
+  const limiter = options.limiter ?? new TokenBucket({ ratePerSec: settings.requestRatePerSec, burst: settings.requestBurst });
+  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? realSleep, limiter);
 }
 
 async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
@@ -87,8 +102,6 @@ async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
   const { AzureBlobStore } = await import('../../adapters/azure-blob-store.js');
   return (await AzureBlobStore.create(ctx.config)).service;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The Azure Batch provider. Build it with {@link createAzureBatchProvider}. */
 export class AzureBatchProvider implements JobProvider {
@@ -104,6 +117,7 @@ export class AzureBatchProvider implements JobProvider {
     private readonly sas: SasIssuer,
     private readonly now: () => number,
     private readonly sleep: (ms: number) => Promise<void>,
+    private readonly limiter: TokenBucket,
   ) {}
 
   /**
@@ -160,8 +174,18 @@ export class AzureBatchProvider implements JobProvider {
 
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
     const reports: PollReport[] = [];
-    for (const [batchJobId, group] of this.groupByBatchJob(jobs)) {
-      reports.push(...(await this.pollBatchJob(batchJobId, group)));
+    const groups = [...this.groupByBatchJob(jobs)];
+    for (const [i, [batchJobId, group]] of groups.entries()) {
+      const polled = await this.pollBatchJob(batchJobId, group).catch((error: unknown) => {
+        if (error instanceof ProviderThrottledError) return { reports: [] as PollReport[], cut: { error, unread: group.map((j) => j.id) } };
+        throw error;
+      });
+      reports.push(...polled.reports);
+      if (polled.cut) {
+        // Keep what this cycle learned; the rest is read first next cycle, after the Retry-After.
+        const unread = [...polled.cut.unread, ...groups.slice(i + 1).flatMap(([, g]) => g.map((j) => j.id))];
+        throw new PollThrottledError(PROVIDER_NAME, polled.cut.error.retryAfterMs, reports, unread, polled.cut.error);
+      }
     }
     return reports;
   }
@@ -247,7 +271,10 @@ export class AzureBatchProvider implements JobProvider {
    * that completed since the earliest such job was dispatched. A per-task GET is made only for a
    * job found in neither list (to tell a deleted task from a listing race).
    */
-  private async pollBatchJob(batchJobId: string, group: readonly JobRecord[]): Promise<PollReport[]> {
+  private async pollBatchJob(
+    batchJobId: string,
+    group: readonly JobRecord[],
+  ): Promise<{ reports: PollReport[]; cut?: { error: ProviderThrottledError; unread: string[] } }> {
     const byTask = new Map(group.map((job) => [this.locate(job).taskId, job] as const));
     const found: Array<{ task: TaskSnapshot; job: JobRecord }> = [];
     const missing: PollReport[] = [];
@@ -265,15 +292,20 @@ export class AzureBatchProvider implements JobProvider {
       const since = Math.min(...rest.map((job) => Date.parse(job.dispatchedAt ?? job.createdAt))) - TIME_FILTER_SKEW_MS;
       await this.listTasks(batchJobId, `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`, take);
     }
-    for (const job of group) {
+    let cut: { error: ProviderThrottledError; unread: string[] } | undefined;
+    const unlisted = group.filter((job) => !seen.has(this.locate(job).taskId));
+    for (const [i, job] of unlisted.entries()) {
       const { taskId } = this.locate(job);
-      if (seen.has(taskId)) continue;
       try {
         take(await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })));
       } catch (error) {
         if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode)) {
           missing.push({ jobId: job.id, status: 'missing', nativeStatus: error.providerCode });
           continue;
+        }
+        if (error instanceof ProviderThrottledError) {
+          cut = { error, unread: unlisted.slice(i).map((j) => j.id) };
+          break;
         }
         throw error;
       }
@@ -291,7 +323,7 @@ export class AzureBatchProvider implements JobProvider {
           ? this.withWorkerError(report, job)
           : Promise.resolve(report),
     );
-    return [...withResults, ...missing];
+    return { reports: [...withResults, ...missing], ...(cut && { cut }) };
   }
 
   private async listTasks(batchJobId: string, filter: string, onTask: (task: TaskSnapshot) => void): Promise<void> {
@@ -425,14 +457,19 @@ export class AzureBatchProvider implements JobProvider {
   private async call<T>(op: () => Promise<T>): Promise<T> {
     const { attempts, baseMs, maxWaitMs } = this.settings.retry;
     for (let attempt = 1; ; attempt++) {
+      await this.limiter.take();
       try {
         return await op();
       } catch (error) {
         const status = (error as BatchRestErrorLike | null)?.statusCode;
         const healable = classifyBatchError(error) !== 'rejected' && status !== 401 && status !== 403;
         const retryAfter = parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after'));
-        const wait = retryAfter ?? baseMs * 2 ** (attempt - 1);
-        if (!healable || attempt >= attempts || wait > maxWaitMs) throw toProviderError(error, wait);
+        const wait = retryAfter ?? backoffDelay(attempt - 1, baseMs);
+        if (!healable || attempt >= attempts || wait > maxWaitMs) {
+          // Everyone sharing the limiter waits out a short Retry-After; a long one is the poller's to honour.
+          if (status === 429 || status === 503) this.limiter.pause(Math.min(wait, maxWaitMs));
+          throw toProviderError(error, wait);
+        }
         await this.sleep(wait);
       }
     }
@@ -458,19 +495,6 @@ function memo(map: Map<string, Promise<void>>, key: string, create: () => Promis
     map.set(key, pending);
   }
   return pending;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function tailOf(content: Buffer | undefined, tailBytes: number): string {

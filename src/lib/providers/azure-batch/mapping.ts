@@ -11,6 +11,7 @@ import { environmentName } from '../../core/environment-names.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { ObservedStatus, PollReport } from '../../ports/provider.js';
+import { parseRetryAfter } from '../../retry.js';
 import type { AzureBatchSettings } from './settings.js';
 
 export const PROVIDER_NAME = 'azure-batch';
@@ -348,15 +349,6 @@ export function reportFor(task: TaskSnapshot, job: JobRecord): Omit<PollReport, 
     ...(observed.error ? { error: observed.error } : {}),
     ...(notes.length > 0 ? { notes, ref: { ...ref, retryCount: retries, requeueCount: requeues } } : {}),
   };
-}
-
-/** Reads the `Retry-After` header (seconds or an HTTP date) as milliseconds. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Shape of an ms-rest-js RestError as the Batch SDK throws it. */

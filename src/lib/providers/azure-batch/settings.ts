@@ -37,6 +37,9 @@ export const AZURE_BATCH_SETTINGS = [
   { name: 'AZURE_BATCH_RETRY_ATTEMPTS', scope: ['provider'], default: '3', description: 'Attempts per Batch call on 429/5xx/network errors before reporting the provider throttled/unavailable.' },
   { name: 'AZURE_BATCH_RETRY_BASE_MS', scope: ['provider'], default: '1000', description: 'First backoff between attempts when the service sends no Retry-After (doubles per attempt).' },
   { name: 'AZURE_BATCH_RETRY_MAX_WAIT_MS', scope: ['provider'], default: '10000', description: 'Longest in-process wait; a longer Retry-After is handed to the caller as ProviderThrottledError.' },
+  { name: 'AZURE_BATCH_REQUEST_RATE_PER_SEC', scope: ['provider'], default: '50', description: 'Client-side pace of Batch calls per second. Batch publishes no fixed request quota (it answers 429 TooManyRequests / 503 ServerBusy when an account sends too much), so polling stays well under it and lets bursts drain.' },
+  { name: 'AZURE_BATCH_REQUEST_BURST', scope: ['provider'], default: '100', description: 'Calls that may go at once after a quiet spell (the size of the client-side token bucket).' },
+  { name: 'AZURE_BATCH_REQUEST_TIMEOUT_MS', scope: ['provider'], default: '30000', description: 'Time one Batch request may take before it is abandoned and retried; a task add whose reply was lost re-attaches on retry (TaskExists).' },
 ] as const satisfies readonly SettingInfo[];
 
 export type AzureBatchSettingName = (typeof AZURE_BATCH_SETTINGS)[number]['name'];
@@ -71,6 +74,9 @@ export interface AzureBatchSettings {
   readonly maxTaskRetries: number;
   readonly retentionSec: number;
   readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxWaitMs: number };
+  readonly requestRatePerSec: number;
+  readonly requestBurst: number;
+  readonly requestTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -115,6 +121,9 @@ const schema = z.object({
   AZURE_BATCH_RETRY_ATTEMPTS: int(1, 20),
   AZURE_BATCH_RETRY_BASE_MS: int(0, 60_000),
   AZURE_BATCH_RETRY_MAX_WAIT_MS: int(0, 600_000),
+  AZURE_BATCH_REQUEST_RATE_PER_SEC: int(1, 10_000),
+  AZURE_BATCH_REQUEST_BURST: int(1, 10_000),
+  AZURE_BATCH_REQUEST_TIMEOUT_MS: int(100, 600_000),
 });
 
 /**
@@ -180,5 +189,8 @@ export function parseAzureBatchSettings(env: Env): AzureBatchSettings {
     maxTaskRetries: s.AZURE_BATCH_MAX_TASK_RETRIES,
     retentionSec: s.AZURE_BATCH_RETENTION_SEC,
     retry: { attempts: s.AZURE_BATCH_RETRY_ATTEMPTS, baseMs: s.AZURE_BATCH_RETRY_BASE_MS, maxWaitMs: s.AZURE_BATCH_RETRY_MAX_WAIT_MS },
+    requestRatePerSec: s.AZURE_BATCH_REQUEST_RATE_PER_SEC,
+    requestBurst: s.AZURE_BATCH_REQUEST_BURST,
+    requestTimeoutMs: s.AZURE_BATCH_REQUEST_TIMEOUT_MS,
   };
 }

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient, Pipeline, PipelineResponse } from '@azure/core-rest-pipeline';
 import { ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
+import { backoffDelay, parseRetryAfter, sleep as realSleep, type TokenBucket } from '../../retry.js';
 
 /**
  * A thin Resource Manager client over the Azure core REST pipeline.
@@ -16,6 +17,10 @@ import { ProviderThrottledError, ProviderUnavailableError, describeError } from 
  * the middle of a paged list would otherwise waste the whole poll cycle). 429 is never slept on
  * here: it surfaces at once as {@link ProviderThrottledError} with the service's Retry-After, so a
  * timer function hands the wait to its caller instead of burning its own time budget.
+ *
+ * Reads are paced by a client-side token bucket sized to ARM's documented read quota (refill per
+ * second per principal into a bucket), so a mass completion does not run into 429s in the first
+ * place; a 429 that still comes empties the bucket until its Retry-After has passed.
  */
 
 export const PROVIDER = 'azure-ml';
@@ -39,6 +44,8 @@ export interface ArmClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Replaces the node HTTP client (tests); the bearer policy still runs. */
   readonly httpClient?: HttpClient;
+  /** Paces GETs (ARM counts reads and writes against separate quotas). */
+  readonly readLimiter?: TokenBucket;
 }
 
 export interface ArmResponse {
@@ -70,17 +77,6 @@ export function armError(res: ArmResponse): ArmErrorBody {
     ...(innerCode !== undefined && { innerCode }),
   };
 }
-
-/** Retry-After as seconds or an HTTP date (RFC 9110); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class ArmClient {
   private constructor(
@@ -117,9 +113,11 @@ export class ArmClient {
    */
   async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH', target: string, body?: unknown): Promise<ArmResponse> {
     const url = this.resolve(target);
-    const sleep = this.opts.sleep ?? defaultSleep;
+    const sleep = this.opts.sleep ?? realSleep;
+    const limiter = method === 'GET' ? this.opts.readLimiter : undefined;
     for (let attempt = 0; ; attempt++) {
       let res: PipelineResponse;
+      await limiter?.take();
       try {
         const req = this.createRequest({
           url,
@@ -131,7 +129,7 @@ export class ArmClient {
         res = await this.pipeline.sendRequest(this.httpClient, req);
       } catch (error) {
         if (attempt < this.opts.retries) {
-          await sleep(this.opts.retryDelayMs * 2 ** attempt);
+          await sleep(backoffDelay(attempt, this.opts.retryDelayMs));
           continue;
         }
         throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} failed: ${describeError(error)}`, error);
@@ -140,10 +138,12 @@ export class ArmClient {
       const retryAfterMs = parseRetryAfter(response.header('retry-after'));
       if (response.status === 429) {
         const e = armError(response);
+        // Other reads of this process wait out a short Retry-After; a long one is the poller's to honour.
+        limiter?.pause(Math.min(retryAfterMs ?? DEFAULT_THROTTLE_MS, MAX_INLINE_WAIT_MS));
         throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
       }
       if (response.status >= 500) {
-        const wait = retryAfterMs ?? this.opts.retryDelayMs * 2 ** attempt;
+        const wait = retryAfterMs ?? backoffDelay(attempt, this.opts.retryDelayMs);
         if (attempt < this.opts.retries && wait <= MAX_INLINE_WAIT_MS) {
           await sleep(wait);
           continue;

@@ -1,8 +1,9 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { ArmClient, PROVIDER, armError, parseRetryAfter, type ArmResponse } from './arm-client.js';
+import { parseRetryAfter, TokenBucket } from '../../retry.js';
+import { ArmClient, PROVIDER, armError, type ArmResponse } from './arm-client.js';
 import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './job-spec.js';
 import type { AzureMlSettings } from './settings.js';
 import { mapAzureMlStatus } from './status.js';
@@ -30,6 +31,8 @@ export interface AzureMlProviderDeps {
   /** PEM of a CA to trust besides the system ones (a test's self-signed fake). */
   readonly trustedCa?: string;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Replaces the read limiter built from the settings (benches run it on a fake clock). */
+  readonly readLimiter?: TokenBucket;
 }
 
 /** Creates the Azure ML provider; the core REST pipeline is loaded here, not at module load. */
@@ -43,6 +46,7 @@ export async function createAzureMlProvider(settings: AzureMlSettings, deps: Azu
     retryDelayMs: settings.retryDelayMs,
     ...(deps.trustedCa !== undefined && { trustedCa: deps.trustedCa }),
     ...(deps.sleep !== undefined && { sleep: deps.sleep }),
+    readLimiter: deps.readLimiter ?? new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
   });
   return new AzureMlProvider(settings, client, deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
 }
@@ -170,24 +174,30 @@ class AzureMlProvider implements JobProvider {
     }
 
     const reports: PollReport[] = [];
-    for (const [name, job] of wanted) {
-      let doc = listed.get(name);
-      let fresh = false;
-      if (doc === undefined) {
-        // Not in the active listing: archived in Studio, deleted, or created after the list was read.
-        const res = await this.client.send('GET', this.jobPath(name));
-        if (res.status === 404) {
-          reports.push({ jobId: job.id, status: 'missing', notes: [`Azure ML has no job named '${name}'`] });
-          continue;
+    const order = [...wanted];
+    for (const [i, [name, job]] of order.entries()) {
+      try {
+        const report = await this.readOne(job, name, listed.get(name));
+        if (report) reports.push(report);
+      } catch (error) {
+        // Keep what this cycle learned; the jobs from here on are read first next cycle.
+        if (error instanceof ProviderThrottledError) {
+          throw new PollThrottledError(PROVIDER, error.retryAfterMs, reports, order.slice(i).map(([, j]) => j.id), error);
         }
-        if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
-        doc = res.body as ArmJob;
-        fresh = true;
+        throw error;
       }
-      const report = await this.reportFor(job, name, doc, fresh);
-      if (report) reports.push(report);
     }
     return reports;
+  }
+
+  /** One watched job's report: from the listing, with a GET when it finished or was not listed. */
+  private async readOne(job: JobRecord, name: string, listedDoc: ArmJob | undefined): Promise<PollReport | undefined> {
+    if (listedDoc !== undefined) return this.reportFor(job, name, listedDoc, false);
+    // Not in the active listing: archived in Studio, deleted, or created after the list was read.
+    const res = await this.client.send('GET', this.jobPath(name));
+    if (res.status === 404) return { jobId: job.id, status: 'missing', notes: [`Azure ML has no job named '${name}'`] };
+    if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'get job');
+    return this.reportFor(job, name, res.body as ArmJob, true);
   }
 
   private rejectionAsUnavailable(res: ArmResponse, what: string): Error {

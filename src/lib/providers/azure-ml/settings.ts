@@ -15,6 +15,8 @@ export const AZURE_ML_SETTINGS = [
   { name: 'AZUREML_REQUEST_TIMEOUT_MS', scope: ['provider'], default: '30000', description: 'Timeout of one Resource Manager request.' },
   { name: 'AZUREML_RETRIES', scope: ['provider'], default: '2', description: 'In-call retries of a 5xx or network failure before it surfaces as ProviderUnavailable (429 is never retried in-call: its Retry-After is handed to the caller).' },
   { name: 'AZUREML_RETRY_DELAY_MS', scope: ['provider'], default: '500', description: 'First delay of the in-call 5xx retry (doubles each time, capped by Retry-After when the service sends one).' },
+  { name: 'AZUREML_READ_RATE_PER_SEC', scope: ['provider'], default: '25', description: 'Client-side pace of Resource Manager reads (GETs), in reads per second. ARM refills 25 reads/s per principal into a bucket of 250; a poll cycle stays under it instead of running into 429s.' },
+  { name: 'AZUREML_READ_BURST', scope: ['provider'], default: '250', description: 'Reads that may go at once after a quiet spell (the size of the client-side token bucket; ARM documents 250).' },
   { name: 'AZUREML_CANCEL_WAIT_MS', scope: ['provider'], default: '10000', description: 'How long cancel follows the cancel operation (202 + Location) before leaving the confirmation to the poller.' },
 ] as const satisfies readonly SettingInfo[];
 
@@ -69,6 +71,8 @@ const SettingsSchema = z.object({
   AZUREML_RETRIES: positiveInt('AZUREML_RETRIES', 2),
   AZUREML_RETRY_DELAY_MS: positiveInt('AZUREML_RETRY_DELAY_MS', 500),
   AZUREML_CANCEL_WAIT_MS: positiveInt('AZUREML_CANCEL_WAIT_MS', 10_000),
+  AZUREML_READ_RATE_PER_SEC: positiveInt('AZUREML_READ_RATE_PER_SEC', 25, 1),
+  AZUREML_READ_BURST: positiveInt('AZUREML_READ_BURST', 250, 1),
 });
 
 /** The parsed settings of the Azure ML provider. */
@@ -86,6 +90,8 @@ export interface AzureMlSettings {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly cancelWaitMs: number;
+  readonly readRatePerSec: number;
+  readonly readBurst: number;
 }
 
 /** True when subscription, resource group and workspace are all set. */
@@ -114,5 +120,7 @@ export function parseAzureMlSettings(env: Readonly<Record<string, string | undef
     retries: s.AZUREML_RETRIES,
     retryDelayMs: s.AZUREML_RETRY_DELAY_MS,
     cancelWaitMs: s.AZUREML_CANCEL_WAIT_MS,
+    readRatePerSec: s.AZUREML_READ_RATE_PER_SEC,
+    readBurst: s.AZUREML_READ_BURST,
   });
 }

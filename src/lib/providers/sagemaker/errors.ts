@@ -1,4 +1,5 @@
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
+import { parseRetryAfter } from '../../retry.js';
 
 /** Provider name used in errors and reports. */
 export const PROVIDER = 'sagemaker';
@@ -58,12 +59,7 @@ function statusOf(error: unknown): number | undefined {
 
 /** Retry-After in ms, when the response carried one (seconds or an HTTP date). */
 function retryAfterMs(error: unknown): number | undefined {
-  const raw = (error as AwsErrorLike | null)?.$response?.headers?.['retry-after'];
-  if (!raw) return undefined;
-  const secs = Number(raw);
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
-  const at = Date.parse(raw);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+  return parseRetryAfter((error as AwsErrorLike | null)?.$response?.headers?.['retry-after']);
 }
 
 export function isThrottle(error: unknown): boolean {

@@ -1,5 +1,5 @@
-import pThrottle from 'p-throttle';
 import type { JobProvider } from '../../ports/provider.js';
+import { TokenBucket } from '../../retry.js';
 import type { ProviderContext, ProviderModule } from '../provider-context.js';
 import { SageMakerProvider, type SageMakerCall, type SageMakerOp } from './sagemaker-provider.js';
 import { isSageMakerConfigured, parseSageMakerSettings, type SageMakerSettings } from './settings.js';
@@ -14,16 +14,22 @@ export function isConfigured(env: Readonly<Record<string, string | undefined>>):
 
 const LIST_OPS: ReadonlySet<SageMakerOp> = new Set<SageMakerOp>(['ListTrainingJobs', 'ListAutoMLJobs', 'ListTransformJobs']);
 
-/** p-throttle options for `rate` calls per second (fractions allowed: 0.5 = one call every 2 s). */
-function throttleFor(rate: number): { limit: number; interval: number } {
-  return rate >= 1 ? { limit: Math.floor(rate), interval: 1000 } : { limit: 1, interval: Math.ceil(1000 / rate) };
+/** One token bucket for `rate` calls per second; fractions allowed (0.5 = one call every 2 s), burst ≥ 1. */
+function bucketFor(rate: number, clock: SageMakerClock): TokenBucket {
+  return new TokenBucket({ ratePerSec: rate, burst: Math.max(1, Math.floor(rate)), ...clock });
+}
+
+/** Time source of the client-side limiters (tests and benches pass a fake clock). */
+export interface SageMakerClock {
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
  * Builds the SDK client (imported here, on first use, never at module load) and a call function with
  * one client-side rate limiter per API: SageMaker's quotas are per API, and List* ones are low.
  */
-export async function createSageMakerCall(settings: SageMakerSettings): Promise<{ call: SageMakerCall; destroy: () => void }> {
+export async function createSageMakerCall(settings: SageMakerSettings, clock: SageMakerClock = {}): Promise<{ call: SageMakerCall; destroy: () => void }> {
   const sdk = await import('@aws-sdk/client-sagemaker');
   const client = new sdk.SageMakerClient({
     region: settings.region,
@@ -56,11 +62,11 @@ export async function createSageMakerCall(settings: SageMakerSettings): Promise<
   const limited = new Map<SageMakerOp, (input: unknown) => Promise<unknown>>();
   for (const op of Object.keys(commands) as SageMakerOp[]) {
     const Command = commands[op] as unknown as new (input: unknown) => Parameters<typeof client.send>[0];
-    const throttle = pThrottle(throttleFor(LIST_OPS.has(op) ? settings.listRatePerSec : settings.apiRatePerSec));
-    limited.set(
-      op,
-      throttle((input: unknown) => client.send(new Command(input))),
-    );
+    const bucket = bucketFor(LIST_OPS.has(op) ? settings.listRatePerSec : settings.apiRatePerSec, clock);
+    limited.set(op, async (input: unknown) => {
+      await bucket.take();
+      return client.send(new Command(input));
+    });
   }
   const call = ((op: SageMakerOp, input: unknown) => limited.get(op)!(input)) as SageMakerCall;
   return { call, destroy: () => client.destroy() };

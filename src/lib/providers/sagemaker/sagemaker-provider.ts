@@ -25,7 +25,7 @@ import type {
   StopTransformJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { runKey, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.js';
+import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
 import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
 import { isSageMakerKind, parseSageMakerJob } from './job-specs.js';
@@ -149,7 +149,8 @@ export class SageMakerProvider implements JobProvider {
     }
     // A mass completion must not turn one cycle into minutes of rate-limited Describes: the rest are
     // reported as unchanged now and described by the next cycles (finished jobs leave the watch list).
-    for (const { job, kind, name } of toDescribe.slice(0, this.settings.maxDescribesPerPoll)) {
+    const describing = toDescribe.slice(0, this.settings.maxDescribesPerPoll);
+    for (const [i, { job, kind, name }] of describing.entries()) {
       try {
         reports.push(reportFromOutcome(job, await this.describe(kind, name)));
       } catch (error) {
@@ -158,8 +159,12 @@ export class SageMakerProvider implements JobProvider {
           continue;
         }
         const transient = transientError(error, this.settings.throttleBackoffMs);
-        // Keep what this cycle learned: throwing would discard it and, under steady throttling, the
-        // jobs at the end of the list would never be described.
+        // Keep what this cycle learned: throwing it away would, under steady throttling, leave the
+        // jobs at the end of the list never described. The poller reads the rest first next cycle.
+        if (transient instanceof ProviderThrottledError) {
+          const unread = [...describing.slice(i), ...toDescribe.slice(describing.length)].map((d) => d.job.id);
+          throw new PollThrottledError(PROVIDER, transient.retryAfterMs, reports, unread, error);
+        }
         if (transient && reports.length > 0) return reports;
         throw transient ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
       }

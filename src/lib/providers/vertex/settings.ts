@@ -16,6 +16,8 @@ export const VERTEX_SETTINGS = [
   { name: 'VERTEX_TRANSPORT', scope: ['provider'], default: 'grpc', description: "Client transport: 'grpc' (the SDK default) or 'rest' (HTTP/1.1 JSON fallback)." },
   { name: 'VERTEX_LABEL_KEY', scope: ['provider'], default: 'cjo_job_id', description: 'Label key carrying our job id on every Vertex resource; used to re-attach on redelivery and to filter list calls. Lowercase letters, digits, "_" (no "-": it is the negation operator of the list filter grammar).' },
   { name: 'VERTEX_PAGE_SIZE', scope: ['provider'], default: '100', description: 'Page size of list calls while polling (1-100).' },
+  { name: 'VERTEX_READ_RATE_PER_SEC', scope: ['provider'], default: '10', description: 'Client-side pace of get/list/cancel calls per second. Vertex AI allows 600 resource-management (CRUD) requests per minute per region, i.e. 10/s.' },
+  { name: 'VERTEX_READ_BURST', scope: ['provider'], default: '10', description: 'Calls that may go at once after a quiet spell (the size of the client-side token bucket).' },
   { name: 'VERTEX_READ_RETRIES', scope: ['provider'], default: '2', description: 'Extra attempts of get/list/cancel calls on RESOURCE_EXHAUSTED/UNAVAILABLE inside one poll; creates are never retried (not idempotent).' },
   { name: 'VERTEX_RETRY_BASE_MS', scope: ['provider'], default: '500', description: 'First backoff delay of those retries (doubles each attempt; a Retry-After hint wins).' },
   { name: 'VERTEX_THROTTLE_BACKOFF_MS', scope: ['provider'], default: '30000', description: 'Back-off reported to the caller after throttling when Vertex gives no retry hint.' },
@@ -35,6 +37,8 @@ export interface VertexSettings {
   readonly labelKey: string;
   readonly pageSize: number;
   readonly readRetries: number;
+  readonly readRatePerSec: number;
+  readonly readBurst: number;
   readonly retryBaseMs: number;
   readonly throttleBackoffMs: number;
   readonly rpcTimeoutMs: number;
@@ -63,6 +67,8 @@ const Schema = z
     VERTEX_LABEL_KEY: z.preprocess(blankToUndefined, z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lowercase letters, digits and "_", starting with a letter, at most 63').default('cjo_job_id')),
     VERTEX_PAGE_SIZE: int(1, 100, 100),
     VERTEX_READ_RETRIES: int(0, 10, 2),
+    VERTEX_READ_RATE_PER_SEC: int(1, 10_000, 10),
+    VERTEX_READ_BURST: int(1, 10_000, 10),
     VERTEX_RETRY_BASE_MS: int(0, 60_000, 500),
     VERTEX_THROTTLE_BACKOFF_MS: int(0, 3_600_000, 30_000),
     VERTEX_RPC_TIMEOUT_MS: int(100, 600_000, 60_000),
@@ -115,6 +121,8 @@ export function parseVertexSettings(env: Readonly<Record<string, string | undefi
     labelKey: s.VERTEX_LABEL_KEY,
     pageSize: s.VERTEX_PAGE_SIZE,
     readRetries: s.VERTEX_READ_RETRIES,
+    readRatePerSec: s.VERTEX_READ_RATE_PER_SEC,
+    readBurst: s.VERTEX_READ_BURST,
     retryBaseMs: s.VERTEX_RETRY_BASE_MS,
     throttleBackoffMs: s.VERTEX_THROTTLE_BACKOFF_MS,
     rpcTimeoutMs: s.VERTEX_RPC_TIMEOUT_MS,

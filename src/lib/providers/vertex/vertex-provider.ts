@@ -1,5 +1,6 @@
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { OrchestratorError, ProviderThrottledError } from '../../errors.js';
+import { OrchestratorError, PollThrottledError, ProviderThrottledError } from '../../errors.js';
+import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket } from '../../retry.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import {
   buildBatchPredictionJob,
@@ -24,7 +25,6 @@ const MAX_INLINE_WAIT_MS = 10_000;
 /** Page size of the single-job label look-up (more than one hit means an earlier race). */
 const LOOKUP_PAGE_SIZE = 10;
 
-const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The handle stored on the job: which kind, the Vertex resource name, our label value, last native state. */
 export interface VertexRef {
@@ -82,6 +82,7 @@ export class VertexProvider implements JobProvider {
     private readonly settings: VertexSettings,
     private readonly api: VertexApi,
     private readonly sleep: (ms: number) => Promise<void> = sleepMs,
+    private readonly limiter = new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
   ) {
     this.parent = `projects/${settings.project}/locations/${settings.location}`;
   }
@@ -121,13 +122,20 @@ export class VertexProvider implements JobProvider {
     }
     const reports: PollReport[] = [];
     let firstError: OrchestratorError | undefined;
-    for (const [kind, group] of byKind) {
+    const kinds = [...byKind];
+    for (const [i, [kind, group]] of kinds.entries()) {
       try {
         reports.push(...(await this.pollKind(kind, group)));
       } catch (error) {
-        firstError ??= toOrchestratorError(error, this.settings.throttleBackoffMs);
-        // Throttled: stop spending quota on the other kinds this cycle.
-        if (firstError instanceof ProviderThrottledError) break;
+        const converted = error instanceof PollThrottledError ? error : toOrchestratorError(error, this.settings.throttleBackoffMs);
+        if (converted instanceof ProviderThrottledError) {
+          // Throttled: stop spending quota on the other kinds this cycle, and hand back what was learned.
+          const partial = converted instanceof PollThrottledError ? converted : undefined;
+          const learned = [...reports, ...(partial?.reports ?? [])];
+          const unread = [...(partial?.unread ?? group.map((g) => g.job.id)), ...kinds.slice(i + 1).flatMap(([, g]) => g.map((x) => x.job.id))];
+          throw new PollThrottledError(PROVIDER, converted.retryAfterMs, learned, unread, converted);
+        }
+        firstError ??= converted;
       }
     }
     // What was learned is worth more than the error, unless nothing was learned at all.
@@ -221,12 +229,14 @@ export class VertexProvider implements JobProvider {
     }
 
     // Only jobs that left the not-finished list cost a call.
-    let throttled: unknown;
-    await forEachLimited(finished, GET_CONCURRENCY, async (g) => {
+    let throttled: ProviderThrottledError | undefined;
+    const read = new Set<string>();
+    await mapLimit(finished, GET_CONCURRENCY, async (g) => {
       if (throttled) return;
       try {
         const report = await this.pollOne(kind, g.job, g.ref);
         if (report) reports.push(report);
+        read.add(g.job.id);
       } catch (error) {
         const converted = toOrchestratorError(error, this.settings.throttleBackoffMs);
         if (converted instanceof ProviderThrottledError) throttled = converted;
@@ -234,7 +244,10 @@ export class VertexProvider implements JobProvider {
         // Unavailable for this one job: it stays as it is until the next cycle.
       }
     });
-    if (throttled && reports.length === 0) throw throttled;
+    if (throttled) {
+      const unread = finished.filter((g) => !read.has(g.job.id)).map((g) => g.job.id);
+      throw new PollThrottledError(PROVIDER, throttled.retryAfterMs, reports, unread, throttled);
+    }
     return reports;
   }
 
@@ -283,11 +296,12 @@ export class VertexProvider implements JobProvider {
    */
   private async withReadRetries<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      await this.limiter.take();
       try {
         return await fn();
       } catch (error) {
         const info = inspectVertexError(error);
-        const wait = info.retryAfterMs ?? this.settings.retryBaseMs * 2 ** attempt;
+        const wait = info.retryAfterMs ?? backoffDelay(attempt, this.settings.retryBaseMs);
         if (!isTransient(info) || attempt >= this.settings.readRetries || wait > MAX_INLINE_WAIT_MS) {
           throw toOrchestratorError(error, this.settings.throttleBackoffMs);
         }
@@ -327,15 +341,4 @@ function buildReport(
     ...(mapped.note && { notes: [mapped.note] }),
     ref: toRef(kind, resource, labelValue),
   };
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
