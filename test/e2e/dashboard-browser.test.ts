@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRunner, waitFor, type TestRunner } from '../support/runner.js';
 
@@ -21,7 +21,7 @@ const README_JOBS = [
 
 describe('dashboard in a real browser (Debian chromium via playwright-core)', () => {
   let r: TestRunner;
-  let browser: Browser;
+  let browser: BrowserContext;
   let page: Page;
   const requests: { url: string; key?: string }[] = [];
 
@@ -32,8 +32,11 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     }
     mkdirSync(ARTIFACTS, { recursive: true });
     r = await startTestRunner({ LOCAL_API_KEY: KEY });
-    browser = await chromium.launch({
+    // A fresh profile (playwright passes it as --user-data-dir).
+    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'cjo-chromium-')), {
       executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
       args: [
         '--headless',
         '--no-sandbox',
@@ -43,10 +46,9 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
-        `--user-data-dir=${mkdtempSync(join(tmpdir(), 'cjo-chromium-'))}`,
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browser.newPage();
     page.on('request', (req) => requests.push({ url: req.url(), key: req.headers()['x-functions-key'] }));
   });
   afterAll(async () => {
@@ -119,7 +121,8 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
   }, SLOW);
 
   it('is readable on a phone-sized screen', async () => {
-    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const phone = await browser.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${r.url}/api/ui`);
     await phone.locator('input[name=key]').fill(KEY);
     await phone.getByRole('button', { name: 'Continue' }).click();
