@@ -9,7 +9,7 @@ import { startTestRunner, waitFor, type TestRunner } from '../support/runner.js'
 
 const KEY = 'dashboard-browser-key';
 /** A browser and the stack share two busy cores; limits are generous, no assertion is on speed. */
-const SLOW = 180_000;
+const SLOW = 300_000;
 const ROOT = resolve(import.meta.dirname, '../..');
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -71,11 +71,11 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     // Newest first.
     const order = await page.locator('tr[data-job]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job')));
     expect(order.slice(0, 3)).toEqual([...ids].reverse());
-    await page.locator(`tr[data-job="${ids[0]}"] [data-status=succeeded]`).waitFor({ timeout: 30_000 });
+    await page.locator(`tr[data-job="${ids[0]}"] [data-status=succeeded]`).waitFor({ timeout: 90_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'jobs.png') });
 
     await page.locator(`a[href="#/jobs/${ids[1]}"]`).click();
-    await page.locator('.job-head [data-status=succeeded]').waitFor({ timeout: 30_000 });
+    await page.locator('.job-head [data-status=succeeded]').waitFor({ timeout: 120_000 });
     await expect.poll(() => page.locator('.explanation').textContent()).toMatch(/spark-jobs/);
     await expect.poll(() => page.locator('.timeline li').count()).toBeGreaterThanOrEqual(4);
     await page.locator('.card pre.result').waitFor();
