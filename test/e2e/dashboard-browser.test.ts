@@ -100,7 +100,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
       void d.accept();
     });
     await page.getByRole('button', { name: 'Cancel job' }).click();
-    await page.locator('.job-head [data-status=cancelled]').waitFor({ timeout: 30_000 });
+    await page.locator('.job-head [data-status=cancelled]').waitFor({ timeout: 90_000 });
     expect(asked).toContain(id);
     const timeline = await page.locator('.timeline [data-status]').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
     expect(timeline.indexOf('cancelling')).toBeGreaterThan(-1);
