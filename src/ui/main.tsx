@@ -487,7 +487,7 @@ function App() {
         {!hasKey ? (
           <KeyPrompt onDone={() => setHasKey(true)} />
         ) : page === 'jobs' && id ? (
-          <JobPage id={decodeURIComponent(id)} />
+          <JobPage key={id} id={decodeURIComponent(id)} />
         ) : page === 'queues' ? (
           <QueuesPage />
         ) : page === 'providers' ? (
