@@ -15,6 +15,7 @@ import {
   essedumTrainingGet,
   essedumTrainingList,
 } from './essedum-pipelines.js';
+import { dashboard, dashboardAsset } from './dashboard.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
 import { jobsCancel } from './jobs-cancel.js';
@@ -24,7 +25,9 @@ import { jobsGet } from './jobs-get.js';
 import { jobsList } from './jobs-list.js';
 import { jobsLogs } from './jobs-logs.js';
 import { jobsResult } from './jobs-result.js';
+import { openApi } from './openapi.js';
 import { pollAzureBatch, pollAzureMl, pollLocal, pollSageMaker, pollVertex, reconcile } from './poll.js';
+import { providersList } from './providers.js';
 import { queuesStatus } from './queues-status.js';
 import { submitJobSeed } from './submit-job.js';
 
@@ -43,6 +46,10 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   submitJobSeed,
   queuesStatus,
   healthCheck,
+  openApi,
+  providersList,
+  dashboard,
+  dashboardAsset,
   essedumExecuteCreate,
   essedumExecuteList,
   essedumExecuteStatus,

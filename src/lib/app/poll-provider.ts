@@ -31,6 +31,16 @@ const backoffUntil = new Map<string, number>();
 const lastRead = new Map<string, Map<string, number>>();
 let cycleSeq = 0;
 
+/** Per-process record of each provider's last poll cycle, for GET /api/providers. */
+const lastPoll = new Map<string, { at: number; error?: string }>();
+
+/** What this instance knows of a provider's polling: last cycle and back-off, if any. */
+export function pollStateOf(providerName: string): { lastPollAt?: number; lastPollError?: string; backingOffUntil?: number } {
+  const last = lastPoll.get(providerName);
+  const until = backoffUntil.get(providerName);
+  return { ...(last && { lastPollAt: last.at, ...(last.error && { lastPollError: last.error }) }), ...(until !== undefined && until > Date.now() && { backingOffUntil: until }) };
+}
+
 /** Default pause after an outage that gave no Retry-After. */
 const UNAVAILABLE_BACKOFF_MS = 30_000;
 
@@ -46,6 +56,7 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
   if (!deps.providers.configured().includes(providerName)) return { ...base, skipped: 'not-configured' };
   const now = deps.now().getTime();
   if ((backoffUntil.get(providerName) ?? 0) > now) return { ...base, skipped: 'backing-off' };
+  lastPoll.set(providerName, { at: now });
 
   const active = await deps.store.listActive(providerName);
   if (active.length === 0) return base;
@@ -70,6 +81,7 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
     } else if (error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError) {
       const wait = error instanceof ProviderThrottledError ? error.retryAfterMs : (error.retryAfterMs ?? UNAVAILABLE_BACKOFF_MS);
       backoffUntil.set(providerName, now + wait);
+      lastPoll.set(providerName, { at: now, error: error.message });
       deps.log.warn('poll backed off', { provider: providerName, retryAfterMs: wait, error: error.message });
       return { ...base, active: active.length, timedOut: overdue.length, error: error.message, retryAfterMs: wait };
     } else {

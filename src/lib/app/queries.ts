@@ -75,7 +75,7 @@ export async function jobResult(deps: Deps, id: string): Promise<Record<string, 
 /** Blob names of the logs a worker or the local provider leaves beside the result. */
 export const logBlobNames = (jobId: string) => ({ stdout: `${jobId}/stdout.txt`, stderr: `${jobId}/stderr.txt` });
 
-const LogsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(1_048_576).default(65_536) });
+export const LogsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(1_048_576).default(65_536) });
 
 /** Reads `?tail=` (bytes from the end, default 64 KiB, at most 1 MiB). */
 export function parseLogsQuery(query: Record<string, string | undefined>): number {
@@ -98,7 +98,7 @@ export async function jobLogs(deps: Deps, id: string, tailBytes: number): Promis
   return { stdout: tail(out), stderr: tail(err), source: out || err ? 'results container' : 'none yet' };
 }
 
-const StatusQuerySchema = z.object({ detail: z.enum(['true', 'false']).optional() });
+export const StatusQuerySchema = z.object({ detail: z.enum(['true', 'false']).optional() });
 
 /** Depth of every queue: the seed's flat `{queue: waiting}` map, or full detail with `detail=true`. */
 export async function queueStatus(deps: Deps, query: Record<string, string | undefined> = {}): Promise<Record<string, QueueDepth | number>> {

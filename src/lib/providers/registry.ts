@@ -22,6 +22,11 @@ const PROVIDERS: Record<string, { isConfigured(env: Env): boolean; load(): Promi
   vertex: { isConfigured: isVertexConfigured, load: () => import('./vertex/index.js') },
 };
 
+/** Names of every provider this build can run, configured or not. */
+export function knownProviders(): string[] {
+  return Object.keys(PROVIDERS);
+}
+
 export function createProviderRegistry(ctx: ProviderContext, extra: Record<string, JobProvider> = {}): ProviderRegistry {
   const built = new Map<string, Promise<JobProvider>>();
   return {

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { JOB_STATUSES, PRIORITIES } from '../core/job.js';
+
+/**
+ * Zod schemas of what the API answers. Requests are validated by the schemas the use cases own
+ * (StrictSubmissionSchema, ListQuerySchema, ExecuteBodySchema …); replies are built from TypeScript
+ * interfaces, so their shapes are written down here once, for the OpenAPI document and for tests
+ * that check real replies against it. Objects are open (`looseObject`): a field added later is not
+ * a breaking change, a field removed or retyped is.
+ */
+
+const timestamp = z.string().describe('ISO 8601 UTC time');
+const status = z.enum(JOB_STATUSES);
+
+export const ProblemSchema = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    code: z.string().optional().describe('Stable error code, e.g. VALIDATION_FAILED'),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe('One entry per bad field'),
+  })
+  .describe('RFC 9457 problem document (application/problem+json).');
+
+export const DecisionSchema = z
+  .looseObject({
+    preset: z.string(),
+    inputs: z.looseObject({
+      rows: z.number(),
+      estimated_runtime_sec: z.number(),
+      priority: z.enum(PRIORITIES),
+      latency_sensitive: z.boolean(),
+      target: z.string().optional(),
+    }),
+    weights: z.looseObject({
+      perRow: z.number(),
+      perSecond: z.number(),
+      highPriorityFactor: z.number(),
+      lowPriorityFactor: z.number(),
+      sparkThreshold: z.number(),
+      mlThreshold: z.number(),
+    }),
+    cost: z.number().nullable(),
+    rule: z.string(),
+    queue: z.string(),
+    provider: z.string(),
+    explanation: z.string(),
+    decidedAt: timestamp,
+  })
+  .describe('Why the job went where it went.');
+
+export const JobSchema = z
+  .looseObject({
+    id: z.string(),
+    status,
+    source: z.string().optional(),
+    spec: z.looseObject({}).optional().describe('The defaulted job body'),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    decision: DecisionSchema.optional(),
+    queue: z.string().optional(),
+    provider: z.string().optional(),
+    providerRef: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    dispatchedAt: timestamp.optional(),
+    startedAt: timestamp.optional(),
+    finishedAt: timestamp.optional(),
+    heartbeatAt: timestamp.optional(),
+    progress: z.looseObject({ done: z.number(), total: z.number(), unit: z.string() }).optional(),
+    runner: z.string().optional(),
+    cancelRequestedAt: timestamp.optional(),
+    result: z.looseObject({ location: z.string().optional(), summary: z.record(z.string(), z.unknown()).optional() }).optional(),
+    error: z.looseObject({ code: z.string(), message: z.string(), category: z.string().optional() }).optional(),
+    attempts: z.number().int().optional(),
+    resends: z.number().int().optional(),
+    links: z.record(z.string(), z.string()).optional(),
+  })
+  .describe('A job: state, where it went and why. List pages may carry a summary of these fields.');
+
+export const JobPageSchema = z
+  .looseObject({ jobs: z.array(JobSchema), continuationToken: z.string().optional().describe('Pass back to get the next page') })
+  ;
+
+export const JobEventSchema = z
+  .looseObject({
+    seq: z.number().int(),
+    at: timestamp,
+    type: z.enum(['transition', 'note']),
+    from: status.nullable(),
+    to: status,
+    reason: z.string(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  ;
+
+export const JobEventsSchema = z.looseObject({ jobId: z.string(), events: z.array(JobEventSchema) });
+
+export const JobLogsSchema = z
+  .looseObject({ jobId: z.string(), stdout: z.string(), stderr: z.string(), source: z.string() })
+  ;
+
+export const JobResultSchema = z.record(z.string(), z.unknown()).describe('The result document the job left.');
+
+export const SeedSubmitReplySchema = z.object({ status: z.literal('submitted'), job_id: z.string() });
+
+export const QueueDepthSchema = z
+  .looseObject({ active: z.number().int(), deadLetter: z.number().int(), scheduled: z.number().int() })
+  ;
+
+export const QueueStatusSchema = z
+  .record(z.string(), z.union([z.number().int(), QueueDepthSchema]))
+  .describe('Queue name → waiting messages, or → QueueDepth with detail=true.');
+
+export const HealthSchema = z
+  .looseObject({
+    status: z.enum(['healthy', 'degraded']),
+    checks: z.record(z.string(), z.looseObject({ ok: z.boolean(), detail: z.string().optional() })),
+  })
+  ;
+
+export const ProviderStateSchema = z
+  .looseObject({
+    name: z.string(),
+    configured: z.boolean(),
+    activeJobs: z.number().int().nullable().describe('Jobs the provider owns now (dispatched, running, cancelling); null when not configured'),
+    lastPollAt: timestamp.nullable().describe('Last poll cycle in this instance, if any'),
+    lastPollError: z.string().nullable(),
+    backingOffUntil: timestamp.nullable().describe('Set while the poller waits after a throttle or outage'),
+  })
+  ;
+
+export const ProvidersSchema = z.looseObject({ providers: z.array(ProviderStateSchema) });
+
+const taskStatus = z.enum(['WAITING', 'RUNNING', 'COMPLETED', 'ERROR', 'CANCELLED']);
+export const EssedumNotFoundSchema = z.object({ error: z.string() });
+export const ExecuteAcceptedSchema = z
+  .object({ task_id: z.string(), task_status: z.literal('Submitted'), log_path: z.string() })
+  ;
+export const ExecuteStatusSchema = z
+  .object({
+    task_id: z.string(),
+    pid: z.number().int().nullable(),
+    task_status: taskStatus,
+    log_path: z.string(),
+    submitted: z.string(),
+    started: z.string().nullable(),
+    finished: z.string().nullable(),
+    timestamp: z.number().nullable(),
+  })
+  ;
+export const ExecuteLogSchema = z.object({ logs: z.object({ content: z.string() }) });
+export const ExecuteStopSchema = z.object({ 'Task cancelled': z.boolean() });
+export const ExecuteListSchema = z
+  .array(z.object({ id: z.string(), pid: z.number().int().nullable(), status: taskStatus, submitted: z.string() }))
+  ;
+
+export const PipelineRecordSchema = z
+  .looseObject({
+    sourceId: z.string(),
+    name: z.string(),
+    status: taskStatus,
+    type: z.string(),
+    adapter: z.string().nullable(),
+    rawPayload: z.unknown(),
+    createdOn: timestamp,
+    createdBy: z.string().nullable(),
+    syncDate: timestamp,
+    description: z.string().nullable(),
+    project: z.string().nullable(),
+    artifacts: z.record(z.string(), z.unknown()),
+    deployment: z.looseObject({}),
+    jobStatus: status,
+    deleted: z.boolean().optional(),
+    message: z.string().optional(),
+  })
+  ;
+export const PipelineListSchema = z.array(PipelineRecordSchema);
+
+/** Body of the Essedum MLOps create routes: forwarded from the Essedum UI, provider-native. */
+export const PipelineBodySchema = z.record(z.string(), z.unknown());
