@@ -204,6 +204,10 @@ function readUpTo(req: IncomingMessage, maxBytes: number): Promise<{ bytes: Buff
   });
 }
 
+/** How long, and how many more bytes, the rest of a refused oversize upload is read and dropped. */
+const LINGER_MS = 30_000;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 async function startHttp(config: Config, functions: readonly HttpFunction[], log: (...a: unknown[]) => void): Promise<Server> {
@@ -285,13 +289,21 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
     const context = new InvocationContext({ functionName: hit.f.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${hit.f.name}] ${level}:`, ...args) });
     const reply = await hit.f.handler(request, context);
     if (over) {
-      // The rest of an oversize body is never read: close the connection after the reply, and drop a
-      // client that keeps sending.
+      // The rest of an oversize body is not kept: close the connection after the reply. Until then
+      // drain it (a lingering close, as nginx does): a client that is still writing its upload reads
+      // the 413 instead of a reset. One that keeps sending past the bound is dropped.
       const replyHeaders = new Headers(reply.headers as ConstructorParameters<typeof Headers>[0]);
       replyHeaders.set('connection', 'close');
       await send(res, { ...reply, headers: replyHeaders });
+      let drained = 0;
+      const drop = () => req.socket.destroy();
+      const timer = setTimeout(drop, LINGER_MS).unref();
+      req.on('data', (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > LINGER_MAX_BYTES) drop();
+      });
+      req.once('end', () => clearTimeout(timer));
       req.resume();
-      setTimeout(() => req.socket.destroy(), 2000).unref();
       return;
     }
     await send(res, reply);
