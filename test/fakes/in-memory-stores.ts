@@ -1,86 +1,265 @@
-import { ACTIVE_STATUSES, summarizeJob, type JobEvent, type JobRecord, type JobStatus, type JobSummary } from '../../src/lib/core/job.js';
-import { NotFoundError } from '../../src/lib/errors.js';
+import {
+  ACTIVE_STATUSES,
+  isTerminal,
+  summarizeJob,
+  type JobEvent,
+  type JobRecord,
+  type JobSource,
+  type JobStatus,
+  type JobSummary,
+} from '../../src/lib/core/job.js';
+import { encodePageToken, parsePageToken, type PageCursor } from '../../src/lib/core/page-token.js';
+import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../../src/lib/ports/job-store.js';
+
+/** An index row: the job it points at, the job `eventSeq` its write commits, and when it was written. */
+export interface InMemoryIndexRow {
+  readonly jobId: string;
+  readonly seq?: number;
+  readonly writtenAt: number;
+}
+
+/**
+ * The double's index, laid out as the Table adapter's `jobindex` table: partitions `s~<status>`,
+ * `q~<queue>`, `v~<provider>`, `o~<source>` and `all` keyed by '<inverted time>~<jobId>' (newest
+ * first), and `a~<provider>` keyed by job id. Public so a test can plant what a crash leaves behind.
+ */
+export class InMemoryIndex {
+  private readonly partitions = new Map<string, Map<string, InMemoryIndexRow>>();
+
+  upsert(pk: string, rk: string, row: { jobId: string; seq?: number }, now = Date.now()): void {
+    let partition = this.partitions.get(pk);
+    if (!partition) this.partitions.set(pk, (partition = new Map()));
+    partition.set(rk, { jobId: row.jobId, ...(row.seq !== undefined && { seq: row.seq }), writtenAt: now });
+  }
+
+  /** Deletes the row; with `ifSame`, only if it is still that very row (the ETag condition of a table delete). */
+  delete(pk: string, rk: string, ifSame?: InMemoryIndexRow): void {
+    const partition = this.partitions.get(pk);
+    if (!partition || (ifSame && partition.get(rk) !== ifSame)) return;
+    partition.delete(rk);
+    if (partition.size === 0) this.partitions.delete(pk);
+  }
+
+  /** A partition's rows in row-key order, from just after `afterRowKey`. */
+  scan(pk: string, afterRowKey?: string): Array<{ rk: string; row: InMemoryIndexRow }> {
+    const partition = this.partitions.get(pk);
+    if (!partition) return [];
+    const keys = [...partition.keys()].filter((rk) => afterRowKey === undefined || rk > afterRowKey).sort();
+    return keys.map((rk) => ({ rk, row: partition.get(rk)! }));
+  }
+
+  /** Every row in every partition. */
+  *rows(): Iterable<{ pk: string; rk: string; row: InMemoryIndexRow }> {
+    for (const [pk, partition] of this.partitions) for (const [rk, row] of partition) yield { pk, rk, row };
+  }
+}
+
+/** Options of {@link InMemoryJobStore}; as the Table adapter's. */
+export interface InMemoryJobStoreOptions {
+  /** How old an index row must be before a read deletes it for pointing at a job that is not there (yet). */
+  readonly orphanGraceMs?: number;
+}
+
+type Verdict = 'show' | 'skip' | 'stale';
 
 /**
  * An in-memory JobStore that passes the same contract suite as the Table Storage adapter
  * (test/unit/in-memory-stores.test.ts). For use-case tests that move thousands of jobs, where the
- * point is the use case, not the storage round trips. Records are cloned in and out, as a real store
- * serialises them, so a caller can never mutate stored state by accident.
+ * point is the use case, not the storage round trips.
+ *
+ * It keeps the Table adapter's model so lists behave alike: records and events are stored as JSON
+ * (a record that cannot be serialised is refused before anything is written, and callers can never
+ * mutate stored state), lists read through an index of the same partitions and row keys, skip rows
+ * whose job is missing or does not match, delete provably stale rows and page with our own tokens.
+ * A write (record, events and index rows) happens without yielding: the in-memory equivalent of
+ * the adapter's conditional transaction, so crashes leave index leftovers only when a test plants them.
  */
 export class InMemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, { job: JobRecord; events: JobEvent[] }>();
-  private readonly keys = new Map<string, IdempotencyClaim>();
+  static readonly MAX_SCANNED_ROWS = 5000;
+  static readonly DEFAULT_ORPHAN_GRACE_MS = 60_000;
+
+  readonly index = new InMemoryIndex();
+  private readonly jobs = new Map<string, { doc: string; events: string[] }>();
+  private readonly keys = new Map<string, IdempotencyBinding>();
+  private readonly orphanGraceMs: number;
+
+  constructor(options: InMemoryJobStoreOptions = {}) {
+    this.orphanGraceMs = options.orphanGraceMs ?? InMemoryJobStore.DEFAULT_ORPHAN_GRACE_MS;
+  }
 
   async ensure(): Promise<void> {}
 
   async create(job: JobRecord, firstEvent: JobEvent): Promise<void> {
+    // Serialise first: a record that cannot be stored fails before anything is written.
+    const doc = JSON.stringify(job);
+    const event = JSON.stringify(firstEvent);
     await Promise.resolve();
-    if (this.jobs.has(job.id)) throw new Error(`job ${job.id} exists`);
-    this.jobs.set(job.id, { job: structuredClone(job), events: [structuredClone(firstEvent)] });
+    if (this.jobs.has(job.id)) throw new JobExistsError(job.id);
+    this.jobs.set(job.id, { doc, events: [event] });
+    this.writeIndexRows(job, undefined);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
     await Promise.resolve();
-    const entry = this.jobs.get(id);
-    return entry ? structuredClone(entry.job) : undefined;
+    return this.read(id);
   }
 
   async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     await Promise.resolve();
+    const current = this.read(id);
     const entry = this.jobs.get(id);
-    if (!entry) throw new NotFoundError('Job', id);
-    // Read, decide and write without yielding: the in-memory equivalent of a conditional write.
-    const update = mutate(structuredClone(entry.job));
-    if ('unchanged' in update) return structuredClone(entry.job);
-    entry.job = structuredClone(update.job);
-    if (update.event) entry.events.push(structuredClone(update.event));
-    return structuredClone(entry.job);
+    if (!current || !entry) throw new NotFoundError('Job', id);
+    const update = mutate(current);
+    if ('unchanged' in update) return this.read(id)!;
+    const doc = JSON.stringify(update.job);
+    const events = [...('earlier' in update ? (update.earlier ?? []) : []), ...(update.event ? [update.event] : [])].map((e) => JSON.stringify(e));
+    const next = JSON.parse(doc) as JobRecord;
+    this.writeIndexRows(next, current);
+    entry.doc = doc;
+    entry.events.push(...events);
+    this.removeIndexRows(next, current);
+    return JSON.parse(doc) as JobRecord;
   }
 
   async events(id: string): Promise<JobEvent[]> {
     await Promise.resolve();
-    return structuredClone(this.jobs.get(id)?.events ?? []);
+    const events = (this.jobs.get(id)?.events ?? []).map((e) => JSON.parse(e) as JobEvent);
+    return events.sort((a, b) => a.seq - b.seq);
   }
 
   async list(query: JobListQuery): Promise<JobPage> {
     await Promise.resolve();
-    const matching = [...this.jobs.values()]
-      .map((e) => e.job)
-      .filter((j) => (query.status === undefined || j.status === query.status) && (query.queue === undefined || j.queue === query.queue) && (query.provider === undefined || j.provider === query.provider))
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
-    const start = Number(query.continuationToken ?? '0') || 0;
-    const page = matching.slice(start, start + query.limit);
-    const next = start + query.limit < matching.length ? String(start + query.limit) : undefined;
-    return { jobs: structuredClone(page), ...(next && { continuationToken: next }) };
+    return this.page(query, (job) => job);
+  }
+
+  async listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
+    await Promise.resolve();
+    return this.page(query, summarizeJob);
   }
 
   async listActive(provider: string, limit = 5000): Promise<JobRecord[]> {
     await Promise.resolve();
-    const active = [...this.jobs.values()]
-      .map((e) => e.job)
-      .filter((j) => j.provider === provider && (ACTIVE_STATUSES as readonly JobStatus[]).includes(j.status));
-    return structuredClone(active.slice(0, limit));
+    const pk = `a~${provider}`;
+    const matches = (job: JobRecord) => job.provider === provider && isActive(job.status);
+    const out: JobRecord[] = [];
+    for (const { rk, row } of this.index.scan(pk).slice(0, limit)) {
+      const job = this.read(row.jobId);
+      if (this.judge(pk, rk, row, job, matches, false) === 'show') out.push(job!);
+    }
+    return out;
   }
 
   async listByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
-    return [...(await this.list({ status, limit })).jobs];
-  }
-
-  async listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
-    const page = await this.list(query);
-    return { jobs: page.jobs.map(summarizeJob), ...(page.continuationToken && { continuationToken: page.continuationToken }) };
+    const out: JobRecord[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.list({ status, limit: Math.min(1000, limit - out.length), ...(token && { continuationToken: token }) });
+      out.push(...page.jobs);
+      token = page.continuationToken;
+    } while (token && out.length < limit);
+    return out;
   }
 
   async claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {
     await Promise.resolve();
     const existing = this.keys.get(key);
-    if (existing) return { ...existing, created: false };
-    const claim = { created: true, ...binding };
-    this.keys.set(key, claim);
-    return claim;
+    if (existing) return { created: false, ...existing };
+    const stored = { jobId: binding.jobId, requestHash: binding.requestHash, jobCreatedAt: binding.jobCreatedAt };
+    this.keys.set(key, stored);
+    return { created: true, ...stored };
   }
+
+  /** One page through the index partition the query picks, reading on past skipped rows. */
+  private page<T>(query: JobListQuery, view: (job: JobRecord) => T): JobPage<T> {
+    if (query.limit < 1) return { jobs: [] };
+    const after = query.continuationToken === undefined ? undefined : parsePageToken(query.continuationToken);
+    const { pk, matches } = pickPartition(query);
+    const extra = (j: JobRecord) =>
+      (!query.queue || j.queue === query.queue) && (!query.provider || j.provider === query.provider) && (!query.source || j.source === query.source);
+    const rows = this.index.scan(pk, after && cursorRowKey(after));
+    const out: T[] = [];
+    let consumed = 0;
+    for (const { rk, row } of rows) {
+      if (out.length >= query.limit || consumed >= InMemoryJobStore.MAX_SCANNED_ROWS) break;
+      consumed++;
+      const job = this.read(row.jobId);
+      if (this.judge(pk, rk, row, job, matches, true) === 'show' && extra(job!)) out.push(view(job!));
+    }
+    const last = consumed > 0 ? rowKeyCursor(rows[consumed - 1]!.rk) : undefined;
+    const next = consumed < rows.length && last ? encodePageToken(last) : undefined;
+    return { jobs: out, ...(next && { continuationToken: next }) };
+  }
+
+  /** The Table adapter's verdict on a row; a stale row is deleted, unless it was rewritten meanwhile. */
+  private judge(pk: string, rk: string, row: InMemoryIndexRow, job: JobRecord | undefined, matches: (j: JobRecord) => boolean, timeOrdered: boolean): Verdict {
+    const old = () => Date.now() - row.writtenAt > this.orphanGraceMs;
+    let verdict: Verdict;
+    if (!job) verdict = old() ? 'stale' : 'skip';
+    // A row of a create that lost to an earlier job with the same id (it never committed).
+    else if (timeOrdered && rk !== indexRowKey(job)) verdict = 'stale';
+    else if (matches(job)) verdict = 'show';
+    else if ((row.seq ?? 0) > job.eventSeq) verdict = old() ? 'stale' : 'skip';
+    else verdict = 'stale';
+    if (verdict === 'stale') this.index.delete(pk, rk, row);
+    return verdict;
+  }
+
+  private read(id: string): JobRecord | undefined {
+    const entry = this.jobs.get(id);
+    return entry ? (JSON.parse(entry.doc) as JobRecord) : undefined;
+  }
+
+  /** The rows `next` needs that `prev` did not have, as the Table adapter writes them. */
+  private writeIndexRows(next: JobRecord, prev: JobRecord | undefined): void {
+    const rk = indexRowKey(next);
+    const seq = prev ? prev.eventSeq + 1 : next.eventSeq;
+    const row = (pk: string, rowKey = rk) => this.index.upsert(pk, rowKey, { jobId: next.id, seq });
+    if (!prev) row('all');
+    if (!prev && INDEXED_SOURCES.has(next.source)) row(`o~${next.source}`);
+    if (prev?.status !== next.status) row(`s~${next.status}`);
+    if (next.queue && prev?.queue !== next.queue) row(`q~${next.queue}`);
+    if (next.provider && prev?.provider !== next.provider) row(`v~${next.provider}`);
+    if (next.provider && isActive(next.status) && !(prev && prev.provider === next.provider && isActive(prev.status))) row(`a~${next.provider}`, next.id);
+  }
+
+  private removeIndexRows(next: JobRecord, prev: JobRecord): void {
+    if (prev.status !== next.status) this.index.delete(`s~${prev.status}`, indexRowKey(prev));
+    if (prev.provider && isTerminal(next.status)) this.index.delete(`a~${prev.provider}`, prev.id);
+  }
+}
+
+/** Sources with their own index partition (as in the Table adapter); other sources filter the full list. */
+const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
+
+function pickPartition(query: JobListQuery): { pk: string; matches: (j: JobRecord) => boolean } {
+  if (query.status) return { pk: `s~${query.status}`, matches: (j) => j.status === query.status };
+  if (query.queue) return { pk: `q~${query.queue}`, matches: (j) => j.queue === query.queue };
+  if (query.provider) return { pk: `v~${query.provider}`, matches: (j) => j.provider === query.provider };
+  if (query.source && INDEXED_SOURCES.has(query.source)) return { pk: `o~${query.source}`, matches: (j) => j.source === query.source };
+  return { pk: 'all', matches: () => true };
+}
+
+function isActive(status: JobStatus): boolean {
+  return (ACTIVE_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+const MAX_TIME = 9_999_999_999_999;
+
+/** Row key of a job in a time-ordered partition: newest first, then by id. */
+export function inMemoryIndexRowKey(job: Pick<JobRecord, 'id' | 'createdAt'>): string {
+  return cursorRowKey({ t: Date.parse(job.createdAt), id: job.id });
+}
+const indexRowKey = inMemoryIndexRowKey;
+
+function cursorRowKey(cursor: PageCursor): string {
+  return `${String(MAX_TIME - cursor.t).padStart(13, '0')}~${cursor.id}`;
+}
+
+function rowKeyCursor(rowKey: string): PageCursor | undefined {
+  const m = /^(\d{13})~(.+)$/.exec(rowKey);
+  return m ? { t: MAX_TIME - Number(m[1]), id: m[2]! } : undefined;
 }
 
 /** An in-memory BlobStore: documents by container and name. */
