@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../src/functions/all.js';
 import type { JobEvent, JobRecord } from '../../src/lib/core/job.js';
@@ -53,7 +53,8 @@ describe('lost local runs (process killed from outside)', () => {
     const done = await waitFor(() => job(id), (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status), 90_000, 'the job to finish');
     expect(done.status).toBe('succeeded');
     expect(done.attempts).toBe(2);
-    expect(done.providerRef?.dir).toBe(runDir(id, 2));
+    // The ref names the attempt's run folder, never its host path.
+    expect(done.providerRef?.run).toBe(basename(runDir(id, 2)));
 
     const history = await events(id);
     const lostNote = history.find((e) => e.type === 'note' && e.reason.startsWith('attempt 1 lost'));

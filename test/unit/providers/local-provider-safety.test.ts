@@ -66,7 +66,8 @@ describe('local provider: no signal to a PID it did not start', () => {
     oldRunFolder(base, 'j-same', other.pid!, real);
     const p = provider(base);
     const [reused, same] = await p.poll([job('j-reused'), job('j-same')]);
-    expect(reused).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST' } });
+    // Gone without a status: lost to its host, so the job runs again (see lost-run.test.ts).
+    expect(reused).toMatchObject({ status: 'lost', error: { code: 'WORKER_LOST' } });
     expect(same).toMatchObject({ status: 'running' });
   });
 
