@@ -225,9 +225,10 @@ async function requestsPerJob(azurite: Ports, quick: boolean): Promise<Record<st
   const reader = await directStore(azurite);
   const out: Record<string, unknown> = {};
   try {
-    await sleep(3000);
+    // Steady-state idle: the back-off reaches its ceiling (50 ms doubling to IDLE_POLL_MAX_SEC) first.
+    await sleep(15_000);
     proxy.reset();
-    const idleSec = quick ? 5 : 10;
+    const idleSec = quick ? 10 : 20;
     await sleep(idleSec * 1000);
     const idle = proxy.snapshot();
     const idleTotal = Object.values(idle).reduce((a, b) => a + b, 0);
