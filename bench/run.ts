@@ -6,6 +6,8 @@
  *   2. cold start: import of the Functions entry vs bare @azure/functions (target ≤ 2×)
  *   3. transport: messages/s through Storage Queues (Azurite) and Service Bus (wire stand-in)
  *   4. provider API calls per poll cycle (Batch, Azure ML, SageMaker, Vertex)
+ *   5. the running system (bench/system.ts): storage requests per job, idle requests/s, POST /api/jobs
+ *      through the `npm start` stack vs the raw floor (autocannon, concurrency 32), end to end
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -212,6 +214,10 @@ async function main(): Promise<void> {
     if (want('submit')) await benchSubmit(conn);
     if (want('transport')) await benchTransports(conn);
     if (want('providers')) await benchProviders();
+    if (want('system')) {
+      const { benchSystem } = await import('./system.js');
+      results.system = await benchSystem(ports, quick);
+    }
   } finally {
     await azurite.stop();
   }

@@ -502,6 +502,7 @@ var workerSettings = union(sharedSettings, workerIdentitySettings, {
   WORKER_LOCK_SEC: string(workerLockSec)
   WORKER_HEARTBEAT_SEC: '5'
   WORKER_SHUTDOWN_GRACE_SEC: string(workerShutdownGraceSec)
+  IDLE_POLL_MAX_SEC: '10'
   ESSEDUM_MAX_LOG_BYTES: '1048576'
   // Each running command gets a uid of its own; the worker image runs as root to switch to it.
   COMMAND_SANDBOX: 'uid'

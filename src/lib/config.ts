@@ -42,6 +42,7 @@ export const SETTINGS = [
   { name: 'QUEUE_SPARK', scope: ['app', 'worker'], default: 'spark-jobs', description: 'Queue of data-heavy jobs for the spark worker.' },
   { name: 'QUEUE_ML', scope: ['app'], default: 'ml-jobs', description: 'Queue of jobs dispatched to the ML provider.' },
   { name: 'QUEUE_BATCH', scope: ['app'], default: 'batch-jobs', description: 'Queue of jobs dispatched to the batch provider.' },
+  { name: 'IDLE_POLL_MAX_SEC', scope: ['worker', 'local'], default: '10', description: 'Longest wait between receives on an empty queue: workers and the local runner back off to it (doubling from 50 ms) and poll at once again after a message; in-process sends wake the consumers of the local runner immediately. The Functions host uses host.json maxPollingInterval instead.' },
   { name: 'QUEUE_MAX_DELIVERIES', scope: ['app', 'worker', 'local'], default: '5', description: 'Deliveries before a message goes to <queue>-poison (Storage) or the dead-letter queue; keep equal to host.json maxDequeueCount and Service Bus maxDeliveryCount.' },
   { name: 'CLAIM_CHECK_THRESHOLD_BYTES', scope: ['app', 'worker'], default: '48000', description: 'Messages larger than this go to Blob Storage with a reference in the message.' },
   // Classification and routing.
@@ -146,6 +147,8 @@ export interface Config {
     readonly lockSec: number;
     readonly heartbeatSec: number;
     readonly shutdownGraceSec: number;
+    /** Longest idle wait between receives (IDLE_POLL_MAX_SEC). */
+    readonly maxPollSec: number;
   };
   readonly simulationTimeScale: number;
   readonly localProviderDir: string;
@@ -259,6 +262,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockSec: parse('WORKER_LOCK_SEC', num('WORKER_LOCK_SEC', { min: 5, max: 300, int: true })),
       heartbeatSec: parse('WORKER_HEARTBEAT_SEC', num('WORKER_HEARTBEAT_SEC', { min: 0.05, max: 300 })),
       shutdownGraceSec: parse('WORKER_SHUTDOWN_GRACE_SEC', num('WORKER_SHUTDOWN_GRACE_SEC', { min: 0, max: 3600 })),
+      maxPollSec: parse('IDLE_POLL_MAX_SEC', num('IDLE_POLL_MAX_SEC', { min: 0.05, max: 300 })),
     },
     simulationTimeScale: parse('SIMULATION_TIME_SCALE', num('SIMULATION_TIME_SCALE', { min: 0, max: 1000 })),
     localProviderDir: get('LOCAL_PROVIDER_DIR')!,

@@ -10,6 +10,7 @@ import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
 import { logBlobNames } from '../lib/app/queries.js';
 import { saveResult } from '../lib/app/results.js';
 import type { ReceivedMessage } from '../lib/ports/queue.js';
+import { PollBackoff, sleepingWait, type IdleWait } from '../lib/core/poll-backoff.js';
 import { ESSEDUM_EXECUTE_KIND, commandRunRefusal, commandSpecOf, isCommandKind } from '../lib/app/essedum/execute-spec.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
 import { hideHostPaths } from '../lib/core/host-paths.js';
@@ -31,6 +32,10 @@ export interface WorkerOptions {
   readonly timeScale: number;
   readonly maxDeliveries: number;
   readonly workerId?: string;
+  /** Longest idle wait between receives (IDLE_POLL_MAX_SEC); default 10 s. */
+  readonly maxPollMs?: number;
+  /** How to wait when the queue was empty; the local runner's ends early when it sends to the queue. */
+  readonly idleWait?: IdleWait;
 }
 
 type InFlight = { jobId: string; stop?: StopReason; done: Promise<void> };
@@ -45,6 +50,8 @@ export class JobWorker {
   readonly id: string;
   private running = false;
   private loop?: Promise<void>;
+  /** Aborted on shutdown, so an idle wait does not hold the loop. */
+  private stopping = new AbortController();
   private readonly inFlight = new Set<InFlight>();
   /** Who commands run as; parsed here so a bad COMMAND_* setting stops the worker at start-up. */
   private readonly sandbox: CommandSandbox;
@@ -57,6 +64,7 @@ export class JobWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
@@ -70,6 +78,7 @@ export class JobWorker {
    */
   async shutdown(graceSec = this.options.shutdownGraceSec): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     await this.loop;
     const all = Promise.all([...this.inFlight].map((f) => f.done));
     let graceTimer: NodeJS.Timeout | undefined;
@@ -84,6 +93,8 @@ export class JobWorker {
   }
 
   private async run(): Promise<void> {
+    const backoff = new PollBackoff(50, this.options.maxPollMs ?? 10_000);
+    const idleWait = this.options.idleWait ?? sleepingWait;
     while (this.running) {
       const free = this.options.concurrency - this.inFlight.size;
       if (free <= 0) {
@@ -110,7 +121,8 @@ export class JobWorker {
           .finally(() => this.inFlight.delete(flight));
         this.inFlight.add(flight);
       }
-      if (messages.length === 0) await sleep(200);
+      if (messages.length === 0) await idleWait(this.options.queue, backoff.empty(), this.stopping.signal);
+      else backoff.reset();
     }
   }
 

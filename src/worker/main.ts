@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../lib/config.js';
 import { createDeps, type Deps } from '../lib/deps.js';
+import type { IdleWait } from '../lib/core/poll-backoff.js';
 import { JobWorker } from './job-worker.js';
 import { runOnce } from './one-shot.js';
 
@@ -17,12 +18,13 @@ export function workerOptions(config: Config, mode: 'actor' | 'spark' = config.w
     shutdownGraceSec: config.worker.shutdownGraceSec,
     timeScale: config.simulationTimeScale,
     maxDeliveries: config.maxDeliveries,
+    maxPollMs: config.worker.maxPollSec * 1000,
   } as const;
 }
 
 /** Starts a queue worker and wires SIGTERM/SIGINT to a graceful shutdown. */
-export async function startQueueWorker(deps: Deps, mode: 'actor' | 'spark'): Promise<JobWorker> {
-  const worker = new JobWorker(deps, workerOptions(deps.config, mode));
+export async function startQueueWorker(deps: Deps, mode: 'actor' | 'spark', polling: { idleWait?: IdleWait; maxPollMs?: number } = {}): Promise<JobWorker> {
+  const worker = new JobWorker(deps, { ...workerOptions(deps.config, mode), ...polling });
   worker.start();
   deps.log.info('worker started', { worker: worker.id, queue: workerOptions(deps.config, mode).queue });
   return worker;

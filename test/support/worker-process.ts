@@ -38,6 +38,8 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
     const v = process.env[key];
     if (v !== undefined) childEnv[key] = v;
   }
+  // Tests send from another process: a short idle back-off keeps pickup quick without a wake-up.
+  childEnv.IDLE_POLL_MAX_SEC = '0.5';
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts', '--mode', mode], {
     cwd: ROOT,
@@ -103,7 +105,7 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
  * replica that picks up what a stopped or crashed worker process left behind.
  */
 export function startInProcessWorker(deps: Deps, mode: 'actor' | 'spark', overrides: Partial<WorkerOptions> = {}): JobWorker {
-  const worker = new JobWorker(deps, { ...workerOptions(deps.config, mode), ...overrides });
+  const worker = new JobWorker(deps, { ...workerOptions(deps.config, mode), maxPollMs: 500, ...overrides });
   worker.start();
   return worker;
 }

@@ -13,6 +13,8 @@ import { clip, problemResponse } from '../http/http.js';
 import type { ReceivedMessage } from '../ports/queue.js';
 import { releaseHostedRuns } from '../app/release-hosted-runs.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
+import { WakingTransport } from './waking-transport.js';
+import { PollBackoff, type IdleWait } from '../core/poll-backoff.js';
 import type { JobWorker } from '../../worker/job-worker.js';
 
 // @azure/functions is a CommonJS bundle whose named exports Node's ESM loader cannot see.
@@ -28,7 +30,7 @@ export interface LocalRunnerOptions {
   readonly workers?: boolean;
   /** Test seams, passed to createDeps. */
   readonly overrides?: Partial<Deps>;
-  /** Idle poll interval of queue triggers (the host's maxPollingInterval). */
+  /** Longest idle wait of queue triggers and workers (the host's maxPollingInterval); default IDLE_POLL_MAX_SEC. */
   readonly queuePollMs?: number;
   readonly quiet?: boolean;
 }
@@ -62,7 +64,11 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
       env.JobsStorage = azuriteConnectionString({ blob: config.local.azuriteBlobPort, queue: config.local.azuriteQueuePort, table: config.local.azuriteTablePort });
       config = loadConfig(env);
     }
-    const deps = await createDeps(config, options.overrides);
+    const created = await createDeps(config, options.overrides);
+    // Producers and consumers share this process: a send wakes the queue's idle consumers, so idle
+    // polling can back off far (cheap) while a new job is still picked up at once.
+    const waking = new WakingTransport(created.queues);
+    const deps: Deps = { ...created, queues: waking };
     await ensureResources(deps);
     await deps.queues.ensure(Object.values(config.queues));
     setSharedDeps(deps);
@@ -79,9 +85,10 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
         }),
     );
 
+    const maxPollMs = options.queuePollMs ?? config.worker.maxPollSec * 1000;
     const queueStops = options.functions
       .filter((f): f is QueueFunction => f.kind === 'queue')
-      .map((f) => startQueueTrigger(deps, f, options.queuePollMs ?? 500, log));
+      .map((f) => startQueueTrigger(deps, f, maxPollMs, waking.idleWait, log));
     const stopQueueTriggers = once(async () => {
       await Promise.all(queueStops.map((s) => s()));
     });
@@ -98,7 +105,7 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     });
     if (options.workers !== false) {
       const { startQueueWorker } = await import('../../worker/main.js');
-      for (const mode of ['actor', 'spark'] as const) workers.push(await startQueueWorker(deps, mode));
+      for (const mode of ['actor', 'spark'] as const) workers.push(await startQueueWorker(deps, mode, { idleWait: waking.idleWait, maxPollMs }));
       stops.push(stopWorkers);
     }
 
@@ -330,15 +337,17 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
 /**
  * Polls one queue like the host's queue trigger: up to `batchSize` messages per receive, a new
  * receive whenever fewer than `newBatchThreshold` are in flight (host.json semantics), back-off
- * when the queue is empty.
+ * when the queue is empty (doubling up to `maxPollMs`, reset by a message), cut short by
+ * `idleWait` when this process sends to the queue.
  */
-function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: (...a: unknown[]) => void): () => Promise<void> {
+function startQueueTrigger(deps: Deps, def: QueueFunction, maxPollMs: number, idleWait: IdleWait, log: (...a: unknown[]) => void): () => Promise<void> {
   const base = queueNameFor(deps.config, def.queueSetting);
   const queue = def.deadLetter ? deps.queues.deadLetterQueueOf(base) : base;
   const batchSize = 16;
   const newBatchThreshold = 8;
   const inFlight = new Set<Promise<unknown>>();
   let running = true;
+  const stopping = new AbortController();
   const lockSec = 60;
   const handle = (m: ReceivedMessage) => {
     // Like the host, keep the message locked while its handler runs (a slow provider call must not
@@ -361,7 +370,7 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
       .finally(() => clearInterval(renewal));
   };
   const loop = (async () => {
-    let idle = 20;
+    const backoff = new PollBackoff(50, maxPollMs);
     while (running) {
       if (inFlight.size > newBatchThreshold) {
         await Promise.race(inFlight);
@@ -370,11 +379,10 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
       try {
         const messages = await deps.queues.receive(queue, { maxMessages: batchSize, lockSec, waitSec: 1 });
         if (messages.length === 0) {
-          await sleep(idle);
-          idle = Math.min(idleMs, idle * 2);
+          await idleWait(queue, backoff.empty(), stopping.signal);
           continue;
         }
-        idle = 20;
+        backoff.reset();
         for (const m of messages) {
           const p = handle(m).finally(() => inFlight.delete(p));
           inFlight.add(p);
@@ -388,6 +396,7 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, idleMs: number, log: 
   })();
   return async () => {
     running = false;
+    stopping.abort();
     await loop;
   };
 }

@@ -1,0 +1,61 @@
+import type { IdleWait } from '../core/poll-backoff.js';
+import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage } from '../ports/queue.js';
+
+/**
+ * A queue transport for one process that hosts both producers and consumers (the local runner):
+ * a send wakes the consumers of that queue waiting out their idle back-off, so idle polling can be
+ * slow (cheap) without making the next job wait for it. Messages from other processes are still
+ * found by the next poll.
+ */
+export class WakingTransport implements QueueTransport {
+  private readonly waiting = new Map<string, Set<() => void>>();
+
+  constructor(private readonly inner: QueueTransport) {}
+
+  get kind(): QueueTransport['kind'] {
+    return this.inner.kind;
+  }
+
+  async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
+    await this.inner.send(queue, messages);
+    const wakers = this.waiting.get(queue);
+    if (wakers) for (const wake of [...wakers]) wake();
+  }
+
+  /** An {@link IdleWait} that ends early when this transport sends to the queue. */
+  readonly idleWait: IdleWait = (queue, ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      let set = this.waiting.get(queue);
+      if (!set) this.waiting.set(queue, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+
+  receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]> {
+    return this.inner.receive(queue, options);
+  }
+
+  depth(queue: string): Promise<QueueDepth> {
+    return this.inner.depth(queue);
+  }
+
+  deadLetterQueueOf(queue: string): string {
+    return this.inner.deadLetterQueueOf(queue);
+  }
+
+  ensure(queues: readonly string[]): Promise<void> {
+    return this.inner.ensure(queues);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
