@@ -121,9 +121,6 @@ export interface FakeOptions {
   readonly quotaClock?: () => number;
 }
 
-/** Vertex AI's published quota: 600 resource-management requests per minute per region. */
-export const VERTEX_CRUD_QUOTA: RateLimit = { perSec: 10, burst: 600 };
-
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
 const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
 // AIP-160: in an unquoted field path "-" is the negation operator, so filter label keys are
