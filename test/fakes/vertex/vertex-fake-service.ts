@@ -1,3 +1,5 @@
+import { QuotaBucket, type RateLimit } from '../rate-limit.js';
+
 /**
  * In-memory model of the slice of Vertex AI v1 the orchestrator uses (CustomJobs, TrainingPipelines,
  * BatchPredictionJobs: create / get / list / cancel), modelled on the documented API:
@@ -10,7 +12,12 @@
  *   coerced to at most `maxPageSize` (AIP-158), page tokens are opaque and bound to the filter;
  * - cancel: a running resource goes to *_CANCELLING; a finished one answers FAILED_PRECONDITION;
  *   the test then moves it on (CANCELLED sets error {code: 1}, as the API documents);
- * - state progression is driven only by the test (`setState`), never by time.
+ * - state progression is driven only by the test (`setState`), never by time;
+ * - optional request quota (`crudLimit`): Vertex AI allows 600 resource-management (CRUD) requests
+ *   per minute per region and answers RESOURCE_EXHAUSTED (gRPC code 8; over REST HTTP 429 with
+ *   `"status": "RESOURCE_EXHAUSTED"` in the error body) once a project is over it. Modelled as a
+ *   token bucket over every call (create, get, list, cancel alike); quota errors carry no retry
+ *   hint, so the client falls back on its own backoff.
  *
  * Transport-neutral: the REST front end (vertex-rest-fake.ts) translates HTTP to these calls.
  */
@@ -105,6 +112,13 @@ export interface FakeOptions {
   readonly maxPageSize?: number;
   /** When set, calls whose `authorization` is not `Bearer <token>` answer UNAUTHENTICATED. */
   readonly requireBearer?: string;
+  /**
+   * Per-region CRUD request quota of the project. The real one is 600 per minute per region
+   * (`{ perSec: 10, burst: 600 }` as a bucket); tests pass a stricter one. Unset: unlimited.
+   */
+  readonly crudLimit?: RateLimit;
+  /** Clock of the quota bucket (a test's fake clock); `Date.now` by default. */
+  readonly quotaClock?: () => number;
 }
 
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -125,12 +139,18 @@ export class VertexFakeService {
   private readonly faults: Fault[] = [];
   private nextId = 1_000_000;
   private clock = Date.parse('2026-11-23T10:00:00Z');
+  private quota: QuotaBucket | undefined;
+  private readonly quotaClock: (() => number) | undefined;
+  /** Calls answered RESOURCE_EXHAUSTED because the CRUD quota was spent (injected faults not counted). */
+  throttledByQuota = 0;
 
   constructor(opts: FakeOptions = {}) {
     this.project = opts.project ?? 'test-project';
     this.location = opts.location ?? 'us-central1';
     this.maxPageSize = opts.maxPageSize ?? 100;
     this.requireBearer = opts.requireBearer;
+    this.quotaClock = opts.quotaClock;
+    this.quota = QuotaBucket.of(opts.crudLimit, opts.quotaClock);
   }
 
   get parent(): string {
@@ -142,6 +162,11 @@ export class VertexFakeService {
   /** The next `times` calls matching verb/kind fail with `status`. */
   failNext(fault: Omit<Fault, 'times'> & { times?: number }): void {
     this.faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /** Sets (or with `undefined` lifts) the CRUD quota from now on, e.g. once a test has seeded its jobs; the bucket starts full. */
+  setCrudLimit(limit: RateLimit | undefined): void {
+    this.quota = QuotaBucket.of(limit, this.quotaClock);
   }
 
   /** Moves a resource (by name or by the value of a label) to `state`, merging `patch` into it. */
@@ -186,6 +211,13 @@ export class VertexFakeService {
     this.calls.push(recorded);
     if (this.requireBearer !== undefined && call.headers.authorization !== `Bearer ${this.requireBearer}`) {
       throw new FakeRpcError('UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    }
+    if (this.quota && !this.quota.take().ok) {
+      this.throttledByQuota++;
+      throw new FakeRpcError(
+        'RESOURCE_EXHAUSTED',
+        `Quota exceeded for quota metric 'Resource management (CRUD) requests' and limit 'Resource management (CRUD) requests per minute per region' of service 'aiplatform.googleapis.com' for consumer 'project:${this.project}'.`,
+      );
     }
     const fault = this.faults.find((f) => f.times > 0 && (!f.verb || f.verb === call.verb) && (!f.kind || f.kind === call.kind));
     if (fault) {
