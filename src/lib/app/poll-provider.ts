@@ -62,9 +62,11 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
   if (active.length === 0) return base;
   const provider = await deps.providers.get(providerName);
 
+  // Overdue jobs are read with the others first: one that finished before we could see it (the
+  // provider was throttling or down) is not failed for a deadline it met. Only a job the provider
+  // reports still running (or has nothing new on) past its limit is stopped and failed.
   const overdue = active.filter((j) => isOverdue(deps, j, now));
-  for (const job of overdue) await timeOut(deps, provider, job);
-  const watched = active.filter((j) => !overdue.includes(j));
+  const watched = active;
 
   const cycle = ++cycleSeq;
   const ordered = leastRecentlyReadFirst(providerName, watched);
@@ -83,7 +85,7 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
       backoffUntil.set(providerName, now + wait);
       lastPoll.set(providerName, { at: now, error: error.message });
       deps.log.warn('poll backed off', { provider: providerName, retryAfterMs: wait, error: error.message });
-      return { ...base, active: active.length, timedOut: overdue.length, error: error.message, retryAfterMs: wait };
+      return { ...base, active: active.length, error: error.message, retryAfterMs: wait };
     } else {
       throw error;
     }
@@ -98,12 +100,18 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
 
   let changed = 0;
   const byId = new Map(watched.map((j) => [j.id, j]));
+  const settled = new Set<string>();
   for (const report of reports) {
     const job = byId.get(report.jobId);
     if (!job) continue;
+    if (report.status !== 'running' && report.status !== 'dispatched') settled.add(job.id);
     if (await applyReport(deps, provider, job, report)) changed++;
   }
-  const summary = { ...base, active: active.length, reports: reports.length, changed, timedOut: overdue.length };
+  // Past the limit and still running by the provider's own account: stop it and fail the job. A job
+  // this cycle did not reach (throttled part-way) waits for the cycle that reads it.
+  const timedOut = overdue.filter((j) => !settled.has(j.id) && !unread.has(j.id));
+  for (const job of timedOut) await timeOut(deps, provider, job);
+  const summary = { ...base, active: active.length, reports: reports.length, changed, timedOut: timedOut.length };
   return throttled ? { ...summary, error: throttled.message, retryAfterMs: throttled.retryAfterMs, carried: unread.size } : summary;
 }
 

@@ -144,7 +144,7 @@ export class LocalProvider implements JobProvider {
     if (existsSync(join(dir, CANCEL_MARKER))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
     // No status file and no process: it was killed (or the machine restarted) before finishing.
     // The job did not fail, its host did: report the run lost so the job runs again.
-    return { jobId: job.id, status: 'lost', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: 'the local worker process ended without reporting a result' } };
+    return { jobId: job.id, status: 'lost', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: `the local worker process${pid > 0 ? ` ${pid}` : ''} ended without reporting a result` } };
   }
 
   async cancel(job: JobRecord): Promise<void> {
