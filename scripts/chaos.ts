@@ -225,7 +225,7 @@ async function listJobs(api: string, status: string): Promise<JobView[]> {
   const jobs: JobView[] = [];
   let token: string | undefined;
   do {
-    const url = `${api}/jobs?status=${status}&limit=1000${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+    const url = `${api}/jobs?status=${status}&view=full&limit=100${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
     const res = await fetch(url).catch(() => undefined);
     if (!res?.ok) return jobs;
     const page = (await res.json()) as { jobs: JobView[]; continuationToken?: string };

@@ -296,8 +296,16 @@ describe('SageMaker provider › poll', () => {
     for (const j of jobs) fake.setStatus('training', String(j.providerRef?.name), 'Completed');
     fake.resetRequests();
 
-    const first = await capped.poll(jobs);
+    // The third is handed back unread (no wait: the cap is ours), never reported as unchanged.
+    const cut = await capped.poll(jobs).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(cut).toBeInstanceOf(PollThrottledError);
+    const first = (cut as PollThrottledError).reports;
     expect(first.map((r) => r.jobId)).toEqual([jobs[0]!.id, jobs[1]!.id]);
+    expect((cut as PollThrottledError).unread).toEqual([jobs[2]!.id]);
+    expect((cut as PollThrottledError).retryAfterMs).toBe(0);
     expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(2);
     const second = await capped.poll([jobs[2]!]);
     expect(second).toEqual([expect.objectContaining({ jobId: jobs[2]!.id, status: 'succeeded' })]);

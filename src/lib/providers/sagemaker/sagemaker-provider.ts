@@ -148,8 +148,9 @@ export class SageMakerProvider implements JobProvider {
       }
     }
     // A mass completion must not turn one cycle into minutes of rate-limited Describes: the rest are
-    // reported as unchanged now and described by the next cycles (finished jobs leave the watch list).
+    // handed back unread and described first by the next cycles (finished jobs leave the watch list).
     const describing = toDescribe.slice(0, this.settings.maxDescribesPerPoll);
+    const beyondCap = toDescribe.slice(describing.length).map((d) => d.job.id);
     for (const [i, { job, kind, name }] of describing.entries()) {
       try {
         reports.push(reportFromOutcome(job, await this.describe(kind, name)));
@@ -165,10 +166,17 @@ export class SageMakerProvider implements JobProvider {
           const unread = [...describing.slice(i), ...toDescribe.slice(describing.length)].map((d) => d.job.id);
           throw new PollThrottledError(PROVIDER, transient.retryAfterMs, reports, unread, error);
         }
-        if (transient && reports.length > 0) return reports;
+        // A 5xx part-way: keep what was read and hand the rest back unread (never "unchanged": a job
+        // nobody read must not look like one still running, e.g. to the timeout check).
+        if (transient && reports.length > 0) {
+          const unread = [...describing.slice(i), ...toDescribe.slice(describing.length)].map((d) => d.job.id);
+          throw new PollThrottledError(PROVIDER, transient.retryAfterMs ?? this.settings.throttleBackoffMs, reports, unread, error);
+        }
         throw transient ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
       }
     }
+    // Past the per-cycle cap: not throttled, so no wait, but not read either.
+    if (beyondCap.length > 0) throw new PollThrottledError(PROVIDER, 0, reports, beyondCap);
     return reports;
   }
 
