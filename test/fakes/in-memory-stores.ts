@@ -4,11 +4,12 @@ import {
   summarizeJob,
   type JobEvent,
   type JobRecord,
-  type JobSource,
   type JobStatus,
   type JobSummary,
 } from '../../src/lib/core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../../src/lib/core/page-token.js';
+// The index layout is the Table adapter's: the double reads the same partition rules, not a copy.
+import { INDEXED_SOURCES, pickPartition } from '../../src/lib/adapters/table-job-store.js';
 import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../../src/lib/ports/job-store.js';
@@ -228,17 +229,6 @@ export class InMemoryJobStore implements JobStore {
     if (prev.status !== next.status) this.index.delete(`s~${prev.status}`, indexRowKey(prev));
     if (prev.provider && isTerminal(next.status)) this.index.delete(`a~${prev.provider}`, prev.id);
   }
-}
-
-/** Sources with their own index partition (as in the Table adapter); other sources filter the full list. */
-const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
-
-function pickPartition(query: JobListQuery): { pk: string; matches: (j: JobRecord) => boolean } {
-  if (query.status) return { pk: `s~${query.status}`, matches: (j) => j.status === query.status };
-  if (query.queue) return { pk: `q~${query.queue}`, matches: (j) => j.queue === query.queue };
-  if (query.provider) return { pk: `v~${query.provider}`, matches: (j) => j.provider === query.provider };
-  if (query.source && INDEXED_SOURCES.has(query.source)) return { pk: `o~${query.source}`, matches: (j) => j.source === query.source };
-  return { pk: 'all', matches: () => true };
 }
 
 function isActive(status: JobStatus): boolean {

@@ -372,11 +372,14 @@ export class TableJobStore implements JobStore {
   }
 }
 
-/** Sources with their own index partition: lists by them stay O(page) however many other jobs there are. */
-const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
+/**
+ * Sources with their own index partition: lists by them stay O(page) however many other jobs there
+ * are. Exported with {@link pickPartition} so the in-memory test double keeps the same layout.
+ */
+export const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
 
 /** The index partition a query reads and what a row there promises about its job. */
-function pickPartition(query: JobListQuery): { pk: string; matches: (p: Probe) => boolean } {
+export function pickPartition(query: JobListQuery): { pk: string; matches: (p: Pick<Probe, 'status' | 'queue' | 'provider' | 'source'>) => boolean } {
   if (query.status) return { pk: `s~${query.status}`, matches: (p) => p.status === query.status };
   if (query.queue) return { pk: `q~${query.queue}`, matches: (p) => p.queue === query.queue };
   if (query.provider) return { pk: `v~${query.provider}`, matches: (p) => p.provider === query.provider };
