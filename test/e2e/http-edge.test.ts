@@ -1,4 +1,5 @@
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { send, sendRaw, type Reply } from '../fuzz/client.js';
 import { startTestRunner, type TestRunner } from '../support/runner.js';
@@ -137,6 +138,54 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
       expect(reply.status, raw.slice(0, 60)).toBeGreaterThanOrEqual(400);
       expect(reply.status).toBeLessThan(500);
       expect(reply.contentType).toBe('application/problem+json');
+    }
+  });
+  /**
+   * Writes the head and a first chunk of a `connection: close` upload, reads the whole reply, then
+   * checks the server still reads the rest: a server that closed after replying would reset the
+   * client's later writes, and a reset can discard a reply the client has not read yet.
+   */
+  async function earlyReplyKeepsReading(head: string, firstBytes: number): Promise<{ status: number; closedBeforeUploadEnded: boolean; endedCleanly: boolean }> {
+    const { hostname, port } = new URL(r.url);
+    const socket = connect(Number(port), hostname);
+    const received: Buffer[] = [];
+    let closedAt: 'before' | 'after' | undefined;
+    let uploadDone = false;
+    let failed = false;
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('error', () => (failed = true));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => {
+      closedAt ??= uploadDone ? 'after' : 'before';
+      resolve();
+    }));
+    socket.on('end', () => (closedAt ??= uploadDone ? 'after' : 'before'));
+    const chunk = (bytes: number) => `${bytes.toString(16)}\r\n${' '.repeat(bytes)}\r\n`;
+    socket.write(`${head}\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(firstBytes)}`);
+    await vi.waitFor(() => expect(Buffer.concat(received).toString('latin1')).toMatch(/\r\n\r\n\{.*\}$/s), { timeout: 10_000 });
+    // The reply is complete; the upload goes on in pieces, as a slow client's would.
+    for (let i = 0; i < 8 && closedAt === undefined; i++) {
+      socket.write(chunk(64 * 1024));
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    uploadDone = true;
+    socket.write('0\r\n\r\n');
+    await closed;
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(received).toString('latin1'))?.[1] ?? -1);
+    return { status, closedBeforeUploadEnded: closedAt === 'before', endedCleanly: !failed };
+  }
+
+  it('replies early (401, 404, 405, 413) without closing on a client still uploading, then closes cleanly once the upload is read', async () => {
+    const keyed = (line: string) => `${line}\r\nx-functions-key: ${KEY}`;
+    const over = r.deps.config.maxBodyBytes + 1024;
+    const cases: Array<[string, number, number]> = [
+      ['POST /api/jobs HTTP/1.1', 64 * 1024, 401],
+      [keyed('POST /api/no-such-route HTTP/1.1'), 64 * 1024, 404],
+      [keyed('PUT /api/jobs HTTP/1.1'), 64 * 1024, 405],
+      [keyed('POST /api/jobs HTTP/1.1'), over, 413],
+    ];
+    for (const [head, firstBytes, status] of cases) {
+      const outcome = await earlyReplyKeepsReading(head, firstBytes);
+      expect(outcome, head).toEqual({ status, closedBeforeUploadEnded: false, endedCleanly: true });
     }
   });
 });

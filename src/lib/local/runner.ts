@@ -211,7 +211,7 @@ function readUpTo(req: IncomingMessage, maxBytes: number): Promise<{ bytes: Buff
   });
 }
 
-/** How long, and how many more bytes, the rest of a refused oversize upload is read and dropped. */
+/** How long, and how many more bytes, the rest of an upload answered before it was read is read and dropped. */
 const LINGER_MS = 30_000;
 const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -296,22 +296,10 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
     const context = new InvocationContext({ functionName: hit.f.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${hit.f.name}] ${level}:`, ...args) });
     const reply = await hit.f.handler(request, context);
     if (over) {
-      // The rest of an oversize body is not kept: close the connection after the reply. Until then
-      // drain it (a lingering close, as nginx does): a client that is still writing its upload reads
-      // the 413 instead of a reset. One that keeps sending past the bound is dropped.
+      // The rest of an oversize body is not kept: close the connection once it has been read off.
       const replyHeaders = new Headers(reply.headers as ConstructorParameters<typeof Headers>[0]);
       replyHeaders.set('connection', 'close');
-      await send(res, { ...reply, headers: replyHeaders });
-      let drained = 0;
-      const drop = () => req.socket.destroy();
-      const timer = setTimeout(drop, LINGER_MS).unref();
-      req.on('data', (chunk: Buffer) => {
-        drained += chunk.length;
-        if (drained > LINGER_MAX_BYTES) drop();
-      });
-      req.once('end', () => clearTimeout(timer));
-      req.resume();
-      return;
+      return send(res, { ...reply, headers: replyHeaders });
     }
     await send(res, reply);
   }
@@ -324,14 +312,43 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
   return server;
 }
 
+/**
+ * Writes a reply. When the client may still be uploading (an early 401/404/405, a 413), the whole
+ * reply is written at once but the response ends only after the rest of the upload has been read
+ * and dropped, up to LINGER_MS and LINGER_MAX_BYTES — a lingering close, as nginx does. Ending it
+ * at once would close a `connection: close` socket with unread bytes in it, and the kernel's reset
+ * can discard the reply before the client reads it.
+ */
 async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> {
   const response = new HttpResponse(init);
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   const body = Buffer.from(await response.arrayBuffer());
   headers['content-length'] = String(body.length);
+  const req = res.req as IncomingMessage | undefined;
+  if (res.destroyed) return;
   res.writeHead(response.status, headers);
-  res.end(body);
+  if (!req || req.readableEnded || req.destroyed) return void res.end(body);
+  res.write(body);
+  let drained = 0;
+  let settled = false;
+  const settle = (end: boolean) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (end) res.end();
+    else req.socket.destroy();
+  };
+  const timer = setTimeout(() => settle(false), LINGER_MS).unref();
+  req.removeAllListeners('data');
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > LINGER_MAX_BYTES) settle(false);
+  });
+  req.once('end', () => settle(true));
+  req.once('error', () => settle(false));
+  req.once('close', () => settle(!req.readableEnded ? false : true));
+  req.resume();
 }
 
 /**
