@@ -145,9 +145,10 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
    * checks the server still reads the rest: a server that closed after replying would reset the
    * client's later writes, and a reset can discard a reply the client has not read yet.
    */
-  async function earlyReplyKeepsReading(head: string, firstBytes: number): Promise<{ status: number; closedBeforeUploadEnded: boolean; endedCleanly: boolean }> {
+  async function earlyReplyKeepsReading(head: string, firstBytes: number, framing: 'chunked' | 'garbage' = 'chunked'): Promise<{ status: number; closedBeforeUploadEnded: boolean; endedCleanly: boolean }> {
     const { hostname, port } = new URL(r.url);
-    const socket = connect(Number(port), hostname);
+    // Half-open allowed: a server may half-close after its reply (a FIN) and still read what follows.
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
     const received: Buffer[] = [];
     let closedAt: 'before' | 'after' | undefined;
     let uploadDone = false;
@@ -158,8 +159,8 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
       closedAt ??= uploadDone ? 'after' : 'before';
       resolve();
     }));
-    socket.on('end', () => (closedAt ??= uploadDone ? 'after' : 'before'));
-    const chunk = (bytes: number) => `${bytes.toString(16)}\r\n${' '.repeat(bytes)}\r\n`;
+    // Garbage: bytes that are not a chunk, which the server refuses with 400 on the first one.
+    const chunk = (bytes: number) => (framing === 'chunked' ? `${bytes.toString(16)}\r\n${' '.repeat(bytes)}\r\n` : 'Z'.repeat(bytes));
     socket.write(`${head}\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(firstBytes)}`);
     await vi.waitFor(() => expect(Buffer.concat(received).toString('latin1')).toMatch(/\r\n\r\n\{.*\}$/s), { timeout: 10_000 });
     // The reply is complete; the upload goes on in pieces, as a slow client's would.
@@ -168,13 +169,13 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     uploadDone = true;
-    socket.write('0\r\n\r\n');
+    socket.end('0\r\n\r\n');
     await closed;
     const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(received).toString('latin1'))?.[1] ?? -1);
     return { status, closedBeforeUploadEnded: closedAt === 'before', endedCleanly: !failed };
   }
 
-  it('replies early (401, 404, 405, 413) without closing on a client still uploading, then closes cleanly once the upload is read', async () => {
+  it('replies early (401, 404, 405, 413, 400 on broken framing) without closing on a client still uploading, then closes cleanly once the upload is read', async () => {
     const keyed = (line: string) => `${line}\r\nx-functions-key: ${KEY}`;
     const over = r.deps.config.maxBodyBytes + 1024;
     const cases: Array<[string, number, number]> = [
@@ -187,5 +188,8 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
       const outcome = await earlyReplyKeepsReading(head, firstBytes);
       expect(outcome, head).toEqual({ status, closedBeforeUploadEnded: false, endedCleanly: true });
     }
+    // Broken framing is refused at once, and what follows it is read and dropped, not reset.
+    const garbage = await earlyReplyKeepsReading(keyed('POST /api/jobs HTTP/1.1'), 1024, 'garbage');
+    expect(garbage).toEqual({ status: 400, closedBeforeUploadEnded: false, endedCleanly: true });
   });
 });

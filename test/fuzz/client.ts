@@ -20,6 +20,10 @@ export function send(origin: string, r: FuzzRequest, agent?: Agent, timeoutMs = 
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...r.headers };
     if (r.body && r.chunks === undefined) headers['content-length'] = String(r.body.length);
+    // Node frames a body without a length as chunked only for methods that usually carry one; for
+    // DELETE, OPTIONS and the like it would send the bytes unframed, which is not a body but a
+    // broken next request (the raw requests cover that). Ask for chunked framing explicitly.
+    if (r.body && r.chunks !== undefined) headers['transfer-encoding'] = 'chunked';
     const req = httpRequest({ host: hostname, port, method: r.method, path: r.target, headers, agent: agent ?? false, setHost: !('host' in headers), timeout: timeoutMs, insecureHTTPParser: false }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

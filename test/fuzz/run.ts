@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     LOCAL_API_KEY: key,
   });
   console.log(`fuzz: seed ${SEED}, ${TOTAL} requests, concurrency ${CONCURRENCY}; starting the stack…`);
-  const stack = spawn(process.execPath, ['--import', 'tsx', 'test/fuzz/stack.ts'], { env: { ...process.env, FUZZ_STACK_ENV: JSON.stringify(env) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const stack = spawn(process.execPath, ['--import', 'tsx', 'test/fuzz/stack.ts'], { env: { ...process.env, FUZZ_STACK_ENV: JSON.stringify(env) }, stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     stack.stdout!.on('data', (d: Buffer) => {

@@ -236,8 +236,17 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
     });
   });
   // Requests Node cannot parse (bad framing, huge headers, unknown methods) still get a problem document.
+  // After the reply, the rest of what the client sends fails to parse again and again: that is
+  // read and dropped (bounded, as for early replies) rather than answered with a reset, which
+  // could discard the reply before the client reads it.
+  const refused = new WeakSet<Duplex>();
   server.on('clientError', (error: Error & { code?: string }, socket) => {
+    if (refused.has(socket)) return;
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    refused.add(socket);
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('end', () => socket.destroy());
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     // A HEAD reply carries no body, or the client would read it as the next reply.
     const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
