@@ -10,7 +10,7 @@ import { AzureBlobStore } from '../../../src/lib/adapters/azure-blob-store.js';
 import { loadConfig, type Config } from '../../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
 import { ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { createAzureBatchProvider, type AzureBatchProvider } from '../../../src/lib/providers/azure-batch/azure-batch-provider.js';
+import { createAzureBatchProvider, type AzureBatchProvider } from '../../../src/lib/providers/azure-batch/provider.js';
 import { countCalls, FakeBatchService } from '../../fakes/azure-batch/fake-batch-service.js';
 
 const ACCOUNT = 'fakebatch';

@@ -4,8 +4,8 @@ import type { JobRecord, JobStatus, ProviderRef } from '../../../src/lib/core/jo
 import { providerJob } from '../../support/jobs.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import type { JobProvider } from '../../../src/lib/ports/provider.js';
-import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/azure-ml-provider.js';
-import { fromEssedumTrain } from '../../../src/lib/providers/azure-ml/job-spec.js';
+import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/provider.js';
+import { fromEssedumTrain } from '../../../src/lib/app/essedum/translate/azure-ml.js';
 import { parseAzureMlSettings, type AzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
 import { FakeAzureMl, type FakeAzureMlOptions } from '../../fakes/azure-ml/fake-arm.js';
 
