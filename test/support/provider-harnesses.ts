@@ -211,8 +211,10 @@ export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
     stopRunElsewhere: async (job) => void fake.service.setState(name(job), 'JOB_STATE_CANCELLED'),
     stopsAsynchronously: true,
     confirmStop: async (job) => void fake.service.setState(name(job), 'JOB_STATE_CANCELLED'),
-    // Vertex deletes finished resources on request; the fake keeps none by the name we still hold.
-    vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, name: `${fake.service.parent}/customJobs/1` } }),
+    vanish: async (job) => {
+      fake.service.remove(name(job));
+      return job;
+    },
     throttleNext: (call) => fake.service.failNext({ verb: verbs[call], status: 'RESOURCE_EXHAUSTED' }),
   };
 }

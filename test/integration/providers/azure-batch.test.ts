@@ -365,14 +365,6 @@ describe('Azure Batch provider › poll', () => {
     const again = await provider.poll([{ ...withStatus(job, 'running'), providerRef: report!.ref! }]);
     expect(again).toEqual([]);
   });
-
-  it('reports a task deleted behind our back as missing', async () => {
-    const job = jobRecord(newJobId(), { providerRef: { batchJobId: POOL_JOB, taskId: 'never-added', poolId: 'cjo-pool' } });
-
-    const [report] = await provider.poll([job]);
-
-    expect(report).toMatchObject({ jobId: job.id, status: 'missing' });
-  });
 });
 
 describe('Azure Batch provider › throttling and outages', () => {

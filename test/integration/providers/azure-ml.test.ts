@@ -320,15 +320,6 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       expect(report?.notes?.[0]).toContain('NotResponding');
     });
 
-    it('reports a job Azure ML does not have as missing', async () => {
-      const ghost = jobRecord('command', commandSpec, { providerRef: { jobName: 'j-never-created' } });
-
-      const [report] = await provider.poll([ghost]);
-
-      expect(report).toMatchObject({ jobId: ghost.id, status: 'missing' });
-      expect(fake.requests.find((r) => r.kind === 'get')?.path).toBe(`${WS_PATH}/jobs/j-never-created`);
-    });
-
     it('still finds a job someone archived in Studio (it drops out of the ActiveOnly list)', async () => {
       const [job] = await submitted(1);
       fake.archive(job!.id);

@@ -78,17 +78,6 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     expect(create.body?.trainingTaskInputs).toEqual(AUTOML_BODY.training_task_inputs);
   });
 
-  it('re-attaches on redelivery without a second create', async () => {
-    const job = makeJob('custom', CUSTOM_SPEC);
-    const first = await provider.submit(job);
-
-    const again = await provider.submit(job);
-
-    expect(again).toMatchObject({ attached: true, ref: { name: first.ref.name } });
-    expect(fake.service.count('create')).toBe(1);
-    expect(fake.service.all('customJobs')).toHaveLength(1);
-  });
-
   it('polls a state progression and reads the result of the finished job', async () => {
     let job = await submitted(makeJob('custom', CUSTOM_SPEC));
     const name = String(job.providerRef!.name);

@@ -287,17 +287,6 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(err).toBeInstanceOf(ProviderUnavailableError);
       await p.close();
     });
-
-    it('reports missing when the resource is gone', async () => {
-      const job = makeJob('custom', CUSTOM_SPEC, {
-        status: 'running',
-        providerRef: { kind: 'custom', name: `${fake.service.parent}/customJobs/1`, labelValue: 'gone' },
-      });
-
-      const reports = await provider.poll([job]);
-
-      expect(reports).toEqual([expect.objectContaining({ jobId: job.id, status: 'missing' })]);
-    });
   });
 
   describe('cancel', () => {
