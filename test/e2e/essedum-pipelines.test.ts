@@ -6,7 +6,7 @@ import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/provider
 import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.js';
 import { createProviderRegistry } from '../../src/lib/providers/registry.js';
 import { createVertexProvider } from '../../src/lib/providers/vertex/provider.js';
-import { jobLabelValue } from '../../src/lib/providers/vertex/labels.js';
+import { jobLabelValue } from '../../src/lib/providers/vertex/names.js';
 import { FakeAzureMl } from '../fakes/azure-ml/fake-arm.js';
 import { FakeSageMaker } from '../fakes/sagemaker/fake-sagemaker.js';
 import { AUTOML_BODY, BATCH_BODY, fakeSettings, staticAuthClient, TEST_TOKEN } from '../fakes/vertex/fixtures.js';

@@ -14,7 +14,7 @@ import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.
 import { azureMlJobName } from '../../src/lib/providers/azure-ml/spec.js';
 import { sageMakerJobName } from '../../src/lib/providers/sagemaker/names.js';
 import { createProvider as createSageMakerProvider } from '../../src/lib/providers/sagemaker/provider.js';
-import { jobLabelValue } from '../../src/lib/providers/vertex/labels.js';
+import { jobLabelValue } from '../../src/lib/providers/vertex/names.js';
 import { createVertexProvider, type VertexProvider } from '../../src/lib/providers/vertex/provider.js';
 import { parseVertexSettings } from '../../src/lib/providers/vertex/settings.js';
 import type { ProviderHarness, ThrottledCall } from '../contract/provider.contract.js';

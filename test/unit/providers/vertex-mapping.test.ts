@@ -9,7 +9,7 @@ import {
   type CustomJobSpec,
 } from '../../../src/lib/providers/vertex/spec.js';
 import { fromEssedumBatchPrediction, fromEssedumTrainingPipeline } from '../../../src/lib/app/essedum/translate/vertex.js';
-import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from '../../../src/lib/providers/vertex/labels.js';
+import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from '../../../src/lib/providers/vertex/names.js';
 import { inspectVertexError, toOrchestratorError } from '../../../src/lib/providers/vertex/errors.js';
 import { descriptor } from '../../../src/lib/providers/vertex/index.js';
 import { parseVertexSettings, VERTEX_SETTINGS } from '../../../src/lib/providers/vertex/settings.js';

@@ -12,7 +12,7 @@ import {
   type VertexJobSpec,
   type VertexKind,
 } from './spec.js';
-import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './labels.js';
+import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './names.js';
 import { inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
 import type { VertexSettings } from './settings.js';
 import { mapNativeState, resourceError, resultSummary, terminalStates, type MappedState, type VertexResourceView } from './status.js';
