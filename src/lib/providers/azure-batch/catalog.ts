@@ -5,8 +5,8 @@ import type { SettingInfo } from '../../config.js';
 
 /**
  * Settings of the Azure Batch provider. Every endpoint and credential is a setting so tests and
- * deployments can point them elsewhere. Defaults follow seed 003 (Standard_D2s_v3, 4 tasks per node,
- * PT1H retention) except autoscale, which is on so an idle pool costs nothing.
+ * deployments can point them elsewhere. Defaults: Standard_D2s_v3 nodes, 4 tasks per node, PT1H
+ * retention, and autoscale on so an idle pool costs nothing.
  */
 export const AZURE_BATCH_SETTINGS = [
   { name: 'AZURE_BATCH_ACCOUNT_URL', scope: ['provider'], description: 'Batch account endpoint, e.g. https://<account>.<region>.batch.azure.com. Setting it enables the provider.' },

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { SettingInfo } from '../../config.js';
 import { ConfigurationError } from '../../errors.js';
+import { AZURE_BATCH_SETTINGS, isAzureBatchConfigured } from './catalog.js';
 
-export { AZURE_BATCH_SETTINGS, isAzureBatchConfigured } from './catalog.js';
-import { AZURE_BATCH_SETTINGS } from './catalog.js';
+// The list and the configured check live in catalog.ts (light); this module parses them with zod.
+export { AZURE_BATCH_SETTINGS, isAzureBatchConfigured };
 
 export type AzureBatchSettingName = (typeof AZURE_BATCH_SETTINGS)[number]['name'];
 

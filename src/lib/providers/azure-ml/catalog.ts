@@ -3,7 +3,7 @@ import type { SettingInfo } from '../../config.js';
 // The provider's settings and the check that it is configured: light (no zod, no SDK), so the
 // descriptor in index.ts and the settings catalogue can import it from the Functions entry.
 
-/** Every setting the Azure ML provider reads. Merged into the catalogue by the lead. */
+/** Every setting the Azure ML provider reads. Part of the settings catalogue through the descriptor. */
 export const AZURE_ML_SETTINGS = [
   { name: 'AZUREML_SUBSCRIPTION_ID', scope: ['provider'], description: 'Azure subscription id of the Azure Machine Learning workspace.' },
   { name: 'AZUREML_RESOURCE_GROUP', scope: ['provider'], description: 'Resource group of the Azure Machine Learning workspace.' },

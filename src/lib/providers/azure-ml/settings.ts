@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { SettingInfo } from '../../config.js';
 import { ConfigurationError } from '../../errors.js';
+import { AZURE_ML_SETTINGS, isAzureMlConfigured } from './catalog.js';
 
-export { AZURE_ML_SETTINGS, isAzureMlConfigured } from './catalog.js';
-import { AZURE_ML_SETTINGS } from './catalog.js';
+// The list and the configured check live in catalog.ts (light); this module parses them with zod.
+export { AZURE_ML_SETTINGS, isAzureMlConfigured };
 
 const positiveInt = (name: string, fallback: number, min = 0) =>
   z

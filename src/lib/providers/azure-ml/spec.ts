@@ -2,15 +2,14 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseOrThrow, type JobRecord } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
+import { AZURE_ML_JOB_KINDS, type AzureMlJobKind } from './catalog.js';
 
 /**
  * Pure part of the Azure ML provider: the job kinds it accepts (`spec.kind` / `spec.spec`), their
- * validation, the translation of Essedum's `train` body, and the REST bodies sent to
- * `PUT …/workspaces/{ws}/jobs/{name}`. No SDK, no I/O.
+ * validation, and the REST bodies sent to `PUT …/workspaces/{ws}/jobs/{name}`. No SDK, no I/O.
  */
 
-export { AZURE_ML_JOB_KINDS, type AzureMlJobKind } from './catalog.js';
-import { AZURE_ML_JOB_KINDS, type AzureMlJobKind } from './catalog.js';
+export { AZURE_ML_JOB_KINDS, type AzureMlJobKind };
 
 const INPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model', 'triton_model'] as const;
 const OUTPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model', 'triton_model'] as const;

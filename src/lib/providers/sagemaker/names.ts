@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-
-export { SAGEMAKER_KINDS, type SageMakerKind } from './catalog.js';
 import { SAGEMAKER_KINDS, type SageMakerKind } from './catalog.js';
+
+export { SAGEMAKER_KINDS, type SageMakerKind };
 
 /**
  * Name limits SageMaker documents: training and transform job names are up to 63 characters,

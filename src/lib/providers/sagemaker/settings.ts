@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { SettingInfo } from '../../config.js';
 import { ConfigurationError } from '../../errors.js';
+import { SAGEMAKER_SETTINGS, isSageMakerConfigured } from './catalog.js';
 
-export { SAGEMAKER_SETTINGS, isSageMakerConfigured } from './catalog.js';
-import { SAGEMAKER_SETTINGS } from './catalog.js';
+// The list and the configured check live in catalog.ts (light); this module parses them with zod.
+export { SAGEMAKER_SETTINGS, isSageMakerConfigured };
 
 /** Parsed SageMaker settings. */
 export interface SageMakerSettings {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { SettingInfo } from '../../config.js';
 import { ConfigurationError } from '../../errors.js';
+import { VERTEX_SETTINGS, isVertexConfigured } from './catalog.js';
 
-export { VERTEX_SETTINGS, isVertexConfigured } from './catalog.js';
-import { VERTEX_SETTINGS } from './catalog.js';
+// The list and the configured check live in catalog.ts (light); this module parses them with zod.
+export { VERTEX_SETTINGS, isVertexConfigured };
 
 /** The parsed Vertex settings. */
 export interface VertexSettings {

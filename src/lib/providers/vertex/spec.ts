@@ -4,6 +4,7 @@ import type { JobSpec } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 import { GCP_LABEL_KEY, GCP_LABEL_VALUE } from './settings.js';
+import { VERTEX_KINDS, type VertexKind } from './catalog.js';
 
 type V1 = typeof protos.google.cloud.aiplatform.v1;
 export type CustomJobResource = protos.google.cloud.aiplatform.v1.ICustomJob;
@@ -11,8 +12,7 @@ export type TrainingPipelineResource = protos.google.cloud.aiplatform.v1.ITraini
 export type BatchPredictionJobResource = protos.google.cloud.aiplatform.v1.IBatchPredictionJob;
 type ProtoValue = protos.google.protobuf.IValue;
 
-export { VERTEX_KINDS, type VertexKind } from './catalog.js';
-import { VERTEX_KINDS, type VertexKind } from './catalog.js';
+export { VERTEX_KINDS, type VertexKind };
 
 /** Accelerators Vertex knows (AcceleratorType in accelerator_type.proto, v1). */
 export const ACCELERATOR_TYPES = [
