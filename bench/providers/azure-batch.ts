@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { azuriteConnectionString, loadConfig } from '../../src/lib/config.js';
 import type { JobRecord } from '../../src/lib/core/job.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
-import { createAzureBatchProvider } from '../../src/lib/providers/azure-batch/azure-batch-provider.js';
+import { createAzureBatchProvider } from '../../src/lib/providers/azure-batch/provider.js';
 import { batchJobIdFor } from '../../src/lib/providers/azure-batch/mapping.js';
 import { countCalls, FakeBatchService } from '../../test/fakes/azure-batch/fake-batch-service.js';
 import { runWhenMain } from './standalone.js';

@@ -1,7 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { performance } from 'node:perf_hooks';
 import type { JobRecord } from '../../src/lib/core/job.js';
-import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/azure-ml-provider.js';
+import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/provider.js';
 import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.js';
 import { FakeAzureMl, type FakeJobStatus } from '../../test/fakes/azure-ml/fake-arm.js';
 import { runWhenMain } from './standalone.js';

@@ -7,7 +7,7 @@
  */
 import type { Config } from '../../src/lib/config.js';
 import type { JobRecord } from '../../src/lib/core/job.js';
-import { createProvider } from '../../src/lib/providers/sagemaker/index.js';
+import { createProvider } from '../../src/lib/providers/sagemaker/provider.js';
 import { sageMakerJobName, SAGEMAKER_KINDS, type SageMakerKind } from '../../src/lib/providers/sagemaker/names.js';
 import { FakeSageMaker } from '../../test/fakes/sagemaker/fake-sagemaker.js';
 

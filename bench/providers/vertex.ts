@@ -1,6 +1,6 @@
 import type { JobRecord } from '../../src/lib/core/job.js';
-import { createVertexProvider } from '../../src/lib/providers/vertex/index.js';
-import type { VertexKind } from '../../src/lib/providers/vertex/job-kinds.js';
+import { createVertexProvider } from '../../src/lib/providers/vertex/provider.js';
+import type { VertexKind } from '../../src/lib/providers/vertex/spec.js';
 import { fakeSettings, staticAuthClient } from '../../test/fakes/vertex/fixtures.js';
 import type { FakeKind } from '../../test/fakes/vertex/vertex-fake-service.js';
 import { VertexRestFake } from '../../test/fakes/vertex/vertex-rest-fake.js';

@@ -26,7 +26,7 @@ import { jobsList } from './jobs-list.js';
 import { jobsLogs } from './jobs-logs.js';
 import { jobsResult } from './jobs-result.js';
 import { openApi } from './openapi.js';
-import { pollAzureBatch, pollAzureMl, pollLocal, pollSageMaker, pollVertex, reconcile } from './poll.js';
+import { POLLERS, reconcile } from './poll.js';
 import { providersList } from './providers.js';
 import { queuesStatus } from './queues-status.js';
 import { submitJobSeed } from './submit-job.js';
@@ -75,10 +75,6 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   deadLetterBatch,
   deadLetterActor,
   deadLetterSpark,
-  pollLocal,
-  pollAzureBatch,
-  pollAzureMl,
-  pollSageMaker,
-  pollVertex,
+  ...POLLERS,
   reconcile,
 ];

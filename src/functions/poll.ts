@@ -1,26 +1,21 @@
-import type { ProviderName } from '../lib/config.js';
-import { deps, timerFunction, type ScheduleSetting } from './define.js';
+import { PROVIDERS } from '../lib/providers/all.js';
+import { deps, timerFunction } from './define.js';
 
 // One poller per provider, each on its own schedule setting, so a slow or throttled provider
-// never delays another's updates.
+// never delays another's updates. Names and schedule settings come from the provider descriptors.
 
-function poller(name: string, provider: ProviderName, scheduleSetting: ScheduleSetting) {
-  return timerFunction({
-    name,
-    scheduleSetting,
+/** The timer functions polling each provider, in the order of the provider list. */
+export const POLLERS = PROVIDERS.map((descriptor) =>
+  timerFunction({
+    name: descriptor.pollFunction,
+    scheduleSetting: descriptor.pollSchedule.name,
     handler: async (context) => {
       const [{ pollProvider }, d] = await Promise.all([import('../lib/app/poll-provider.js'), deps()]);
-      const summary = await pollProvider(d, provider);
+      const summary = await pollProvider(d, descriptor.name);
       if (summary.active > 0 || summary.error) context.log(JSON.stringify(summary));
     },
-  });
-}
-
-export const pollLocal = poller('pollLocal', 'local', 'POLL_LOCAL_SCHEDULE');
-export const pollAzureBatch = poller('pollAzureBatch', 'azure-batch', 'POLL_AZURE_BATCH_SCHEDULE');
-export const pollAzureMl = poller('pollAzureMl', 'azure-ml', 'POLL_AZURE_ML_SCHEDULE');
-export const pollSageMaker = poller('pollSageMaker', 'sagemaker', 'POLL_SAGEMAKER_SCHEDULE');
-export const pollVertex = poller('pollVertex', 'vertex', 'POLL_VERTEX_SCHEDULE');
+  }),
+);
 
 /** Moves on jobs that sat still too long (lost messages, silent workers). */
 export const reconcile = timerFunction({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CLASSIFIER_PRESETS, type ClassifierConfig } from './core/classifier.js';
 import { ConfigurationError } from './errors.js';
+import { PROVIDER_NAMES, PROVIDERS, type ProviderName, type ProviderPollSetting } from './providers/all.js';
 
 /**
  * Where a setting applies. `app` settings are read by the Function App and belong in Bicep;
@@ -63,11 +64,6 @@ export const SETTINGS = [
   { name: 'JOB_DEFAULT_MAX_RUNTIME_SEC', scope: ['app', 'worker'], default: '86400', description: 'Timeout for jobs that set no max_runtime_sec: the job is cancelled at the provider and failed.' },
   { name: 'JOB_STUCK_AFTER_SEC', scope: ['app'], default: '900', description: 'A job queued or dispatched longer than this is reconciled (re-sent or failed).' },
   { name: 'JOB_MAX_ATTEMPTS', scope: ['app'], default: '3', description: 'A run lost to infrastructure (host restart, worker process killed, node preempted, provider run vanished) is re-dispatched as a new attempt; after this many attempts lost in a row the job fails with INFRASTRUCTURE_LOST.' },
-  { name: 'POLL_LOCAL_SCHEDULE', scope: ['app'], default: '*/5 * * * * *', description: 'NCRONTAB schedule of the local-provider poller.' },
-  { name: 'POLL_AZURE_BATCH_SCHEDULE', scope: ['app'], default: '*/30 * * * * *', description: 'NCRONTAB schedule of the Azure Batch poller.' },
-  { name: 'POLL_AZURE_ML_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Azure ML poller.' },
-  { name: 'POLL_SAGEMAKER_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the SageMaker poller.' },
-  { name: 'POLL_VERTEX_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Vertex AI poller.' },
   { name: 'RECONCILE_SCHEDULE', scope: ['app'], default: '0 */2 * * * *', description: 'NCRONTAB schedule of the reconciler (stuck jobs, worker heartbeats).' },
   // Workers.
   { name: 'WORKER_MODE', scope: ['worker'], default: 'actor', description: "Which queue the worker consumes: 'actor' or 'spark'." },
@@ -107,8 +103,7 @@ const num = (name: string, opts: { min?: number; max?: number; int?: boolean } =
       return n;
     });
 
-export const PROVIDER_NAMES = ['local', 'azure-batch', 'azure-ml', 'sagemaker', 'vertex'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export { PROVIDER_NAMES, type ProviderName };
 
 function defaultOf(name: SettingName): string | undefined {
   const s = SETTINGS.find((x) => x.name === name) as SettingInfo | undefined;
@@ -249,11 +244,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stuckAfterSec: parse('JOB_STUCK_AFTER_SEC', num('JOB_STUCK_AFTER_SEC', { min: 1, int: true })),
     maxAttempts: parse('JOB_MAX_ATTEMPTS', num('JOB_MAX_ATTEMPTS', { min: 1, max: 100, int: true })),
     schedules: {
-      POLL_LOCAL_SCHEDULE: get('POLL_LOCAL_SCHEDULE')!,
-      POLL_AZURE_BATCH_SCHEDULE: get('POLL_AZURE_BATCH_SCHEDULE')!,
-      POLL_AZURE_ML_SCHEDULE: get('POLL_AZURE_ML_SCHEDULE')!,
-      POLL_SAGEMAKER_SCHEDULE: get('POLL_SAGEMAKER_SCHEDULE')!,
-      POLL_VERTEX_SCHEDULE: get('POLL_VERTEX_SCHEDULE')!,
+      // Each provider's poller schedule setting comes from its descriptor.
+      ...(Object.fromEntries(PROVIDERS.map((p) => [p.pollSchedule.name, env[p.pollSchedule.name]?.trim() ? env[p.pollSchedule.name]! : p.pollSchedule.default])) as Record<ProviderPollSetting, string>),
       RECONCILE_SCHEDULE: get('RECONCILE_SCHEDULE')!,
     },
     worker: {
@@ -281,7 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** The settings that hold timer schedules; timer functions bind their schedule by setting. */
-export type ScheduleSetting = Extract<SettingName, `POLL_${string}_SCHEDULE` | 'RECONCILE_SCHEDULE'>;
+export type ScheduleSetting = ProviderPollSetting | Extract<SettingName, 'RECONCILE_SCHEDULE'>;
 
 /** The settings that name queues; functions bind their queue by setting. */
 export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH'>;

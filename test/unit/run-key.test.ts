@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { newJobId } from '../../src/lib/core/ids.js';
 import { runKey } from '../../src/lib/core/job.js';
 import { blobNamesFor, taskIdFor } from '../../src/lib/providers/azure-batch/mapping.js';
-import { azureMlJobName } from '../../src/lib/providers/azure-ml/job-spec.js';
+import { azureMlJobName } from '../../src/lib/providers/azure-ml/spec.js';
 import { isValidJobName, SAGEMAKER_KINDS, sageMakerJobName } from '../../src/lib/providers/sagemaker/names.js';
-import { jobLabelValue } from '../../src/lib/providers/vertex/labels.js';
+import { jobLabelValue } from '../../src/lib/providers/vertex/names.js';
 
 /**
  * Every provider names a run after `runKey(job)`: attempt 1 keeps the names runs had before

@@ -189,6 +189,11 @@ export class VertexFakeService {
     return r;
   }
 
+  /** The resource is deleted behind the client's back (DeleteCustomJob and friends from elsewhere). */
+  remove(name: string): boolean {
+    return this.resources.delete(name);
+  }
+
   /** Resource by full name, or the first one whose any label value equals `labelValue`. */
   find(nameOrLabel: string): StoredResource | undefined {
     return this.resources.get(nameOrLabel) ?? this.all().find((r) => Object.values((r.body.labels ?? {}) as Record<string, string>).includes(nameOrLabel));

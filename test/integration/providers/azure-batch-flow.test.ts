@@ -11,7 +11,7 @@ import { handleDispatchMessage } from '../../../src/lib/app/dispatch-job.js';
 import { jobMessage } from '../../../src/lib/app/messages.js';
 import { pollProvider, resetPollBackoff } from '../../../src/lib/app/poll-provider.js';
 import { createProviderRegistry } from '../../../src/lib/providers/registry.js';
-import { createAzureBatchProvider } from '../../../src/lib/providers/azure-batch/azure-batch-provider.js';
+import { createAzureBatchProvider } from '../../../src/lib/providers/azure-batch/provider.js';
 import { FakeBatchService } from '../../fakes/azure-batch/fake-batch-service.js';
 
 const ACCOUNT = 'flowbatch';

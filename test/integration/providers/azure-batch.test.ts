@@ -10,7 +10,7 @@ import { AzureBlobStore } from '../../../src/lib/adapters/azure-blob-store.js';
 import { loadConfig, type Config } from '../../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
 import { ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { createAzureBatchProvider, type AzureBatchProvider } from '../../../src/lib/providers/azure-batch/azure-batch-provider.js';
+import { createAzureBatchProvider, type AzureBatchProvider } from '../../../src/lib/providers/azure-batch/provider.js';
 import { countCalls, FakeBatchService } from '../../fakes/azure-batch/fake-batch-service.js';
 
 const ACCOUNT = 'fakebatch';
@@ -364,14 +364,6 @@ describe('Azure Batch provider › poll', () => {
     expect(report!.notes?.[0]).toMatch(/requeued/);
     const again = await provider.poll([{ ...withStatus(job, 'running'), providerRef: report!.ref! }]);
     expect(again).toEqual([]);
-  });
-
-  it('reports a task deleted behind our back as missing', async () => {
-    const job = jobRecord(newJobId(), { providerRef: { batchJobId: POOL_JOB, taskId: 'never-added', poolId: 'cjo-pool' } });
-
-    const [report] = await provider.poll([job]);
-
-    expect(report).toMatchObject({ jobId: job.id, status: 'missing' });
   });
 });
 

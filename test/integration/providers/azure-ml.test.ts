@@ -4,8 +4,8 @@ import type { JobRecord, JobStatus, ProviderRef } from '../../../src/lib/core/jo
 import { providerJob } from '../../support/jobs.js';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import type { JobProvider } from '../../../src/lib/ports/provider.js';
-import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/azure-ml-provider.js';
-import { fromEssedumTrain } from '../../../src/lib/providers/azure-ml/job-spec.js';
+import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/provider.js';
+import { fromEssedumTrain } from '../../../src/lib/app/essedum/translate/azure-ml.js';
 import { parseAzureMlSettings, type AzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
 import { FakeAzureMl, type FakeAzureMlOptions } from '../../fakes/azure-ml/fake-arm.js';
 
@@ -318,15 +318,6 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
 
       expect(report).toMatchObject({ status: 'running', nativeStatus: 'NotResponding' });
       expect(report?.notes?.[0]).toContain('NotResponding');
-    });
-
-    it('reports a job Azure ML does not have as missing', async () => {
-      const ghost = jobRecord('command', commandSpec, { providerRef: { jobName: 'j-never-created' } });
-
-      const [report] = await provider.poll([ghost]);
-
-      expect(report).toMatchObject({ jobId: ghost.id, status: 'missing' });
-      expect(fake.requests.find((r) => r.kind === 'get')?.path).toBe(`${WS_PATH}/jobs/j-never-created`);
     });
 
     it('still finds a job someone archived in Studio (it drops out of the ActiveOnly list)', async () => {

@@ -5,7 +5,8 @@ import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
 import { providerJob } from '../../support/jobs.js';
 import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
-import { createProvider, fromEssedumInference, fromEssedumTrain } from '../../../src/lib/providers/sagemaker/index.js';
+import { fromEssedumInference, fromEssedumTrain } from '../../../src/lib/app/essedum/translate/sagemaker.js';
+import { createProvider } from '../../../src/lib/providers/sagemaker/provider.js';
 import { FakeSageMaker, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, THROTTLING } from '../../fakes/sagemaker/fake-sagemaker.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { grpc } from 'google-gax';
 import { ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
-import { createVertexProvider, fromEssedumTrainingPipeline, parseVertexSettings, type VertexProvider } from '../../../src/lib/providers/vertex/index.js';
+import { fromEssedumTrainingPipeline } from '../../../src/lib/app/essedum/translate/vertex.js';
+import { createVertexProvider, type VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
+import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { VertexGrpcFake } from '../../fakes/vertex/vertex-grpc-fake.js';
 import { AUTOML_BODY, CUSTOM_SPEC, TEST_TOKEN, applied, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
@@ -74,17 +76,6 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
 
     const create = fake.service.calls.find((c) => c.verb === 'create')!;
     expect(create.body?.trainingTaskInputs).toEqual(AUTOML_BODY.training_task_inputs);
-  });
-
-  it('re-attaches on redelivery without a second create', async () => {
-    const job = makeJob('custom', CUSTOM_SPEC);
-    const first = await provider.submit(job);
-
-    const again = await provider.submit(job);
-
-    expect(again).toMatchObject({ attached: true, ref: { name: first.ref.name } });
-    expect(fake.service.count('create')).toBe(1);
-    expect(fake.service.all('customJobs')).toHaveLength(1);
   });
 
   it('polls a state progression and reads the result of the finished job', async () => {

@@ -2,10 +2,12 @@ import { generateKeyPairSync, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/lib/config.js';
 import type { BlobStore } from '../../../src/lib/ports/blob-store.js';
-import * as vertexModule from '../../../src/lib/providers/vertex/index.js';
+import { descriptor as vertexDescriptor } from '../../../src/lib/providers/vertex/index.js';
+import * as vertexModule from '../../../src/lib/providers/vertex/provider.js';
 import { v1 } from '@google-cloud/aiplatform';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { createVertexProvider, fromEssedumBatchPrediction, fromEssedumTrainingPipeline, type VertexProvider } from '../../../src/lib/providers/vertex/index.js';
+import { fromEssedumBatchPrediction, fromEssedumTrainingPipeline } from '../../../src/lib/app/essedum/translate/vertex.js';
+import { createVertexProvider, type VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { VertexRestFake } from '../../fakes/vertex/vertex-rest-fake.js';
 import { AUTOML_BODY, BATCH_BODY, CUSTOM_SPEC, TEST_TOKEN, applied, fakeSettings, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
@@ -285,17 +287,6 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(err).toBeInstanceOf(ProviderUnavailableError);
       await p.close();
     });
-
-    it('reports missing when the resource is gone', async () => {
-      const job = makeJob('custom', CUSTOM_SPEC, {
-        status: 'running',
-        providerRef: { kind: 'custom', name: `${fake.service.parent}/customJobs/1`, labelValue: 'gone' },
-      });
-
-      const reports = await provider.poll([job]);
-
-      expect(reports).toEqual([expect.objectContaining({ jobId: job.id, status: 'missing' })]);
-    });
   });
 
   describe('cancel', () => {
@@ -390,7 +381,7 @@ describe('the vertex provider module (settings only, as the registry builds it)'
       VERTEX_API_PROTOCOL: 'http',
       VERTEX_TRANSPORT: 'rest',
     };
-    expect(vertexModule.isConfigured(env)).toBe(true);
+    expect(vertexDescriptor.isConfigured(env)).toBe(true);
     const provider = (await vertexModule.createProvider({ config: loadConfig(env), blobs: {} as BlobStore })) as VertexProvider;
     try {
       const out = await provider.submit(makeJob('custom', CUSTOM_SPEC));

@@ -6,7 +6,7 @@ import { jobMessage } from '../../../src/lib/app/messages.js';
 import { newJobId } from '../../../src/lib/core/ids.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import type { Deps } from '../../../src/lib/deps.js';
-import { createAzureBatchProvider } from '../../../src/lib/providers/azure-batch/azure-batch-provider.js';
+import { createAzureBatchProvider } from '../../../src/lib/providers/azure-batch/provider.js';
 import { parseAzureBatchSettings } from '../../../src/lib/providers/azure-batch/settings.js';
 import { mapLimit, TokenBucket } from '../../../src/lib/retry.js';
 import { FakeBatchService, type FakeBatchOptions } from '../../fakes/azure-batch/fake-batch-service.js';

@@ -1,7 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newJobId } from '../../../src/lib/core/ids.js';
-import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/azure-ml-provider.js';
+import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/provider.js';
 import { parseAzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
 import { TokenBucket } from '../../../src/lib/retry.js';
 import { FakeAzureMl } from '../../fakes/azure-ml/fake-arm.js';

@@ -2,15 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { ConfigurationError, ValidationError } from '../../../src/lib/errors.js';
 import {
-  ESSEDUM_TRAIN_DEFAULTS,
   azureMlJobName,
   buildJobBody,
   environmentId,
-  fromEssedumTrain,
   normalisePrimaryMetric,
   parseAzureMlJobSpec,
   type WorkspaceScope,
-} from '../../../src/lib/providers/azure-ml/job-spec.js';
+} from '../../../src/lib/providers/azure-ml/spec.js';
+import { ESSEDUM_TRAIN_DEFAULTS, fromEssedumTrain } from '../../../src/lib/app/essedum/translate/azure-ml.js';
 import { isAzureMlConfigured, parseAzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
 
 const ws: WorkspaceScope = { subscriptionId: 'sub', resourceGroup: 'rg', workspace: 'ws1', experiment: 'exp', tagKey: 'cjo-job-id', defaultCompute: 'cpu' };
@@ -204,12 +203,12 @@ describe('Azure ML settings', () => {
   });
 });
 
-describe('the azure-ml provider module', () => {
-  it('is a ProviderModule that loads nothing heavy until createProvider', async () => {
-    const mod = await import('../../../src/lib/providers/azure-ml/index.js');
-    expect(mod.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's', AZUREML_RESOURCE_GROUP: 'rg', AZUREML_WORKSPACE: 'ws1' })).toBe(true);
-    expect(mod.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's' })).toBe(false);
-    expect(mod.AZURE_ML_SETTINGS.map((s) => s.name)).toEqual(expect.arrayContaining(['AZUREML_ARM_ENDPOINT', 'AZUREML_API_VERSION', 'AZUREML_DEFAULT_COMPUTE', 'AZUREML_TAG_KEY']));
-    expect(typeof mod.fromEssedumTrain).toBe('function');
+describe('the azure-ml provider descriptor', () => {
+  it('says when the provider is configured, lists its settings and loads the provider only on demand', async () => {
+    const { descriptor } = await import('../../../src/lib/providers/azure-ml/index.js');
+    expect(descriptor.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's', AZUREML_RESOURCE_GROUP: 'rg', AZUREML_WORKSPACE: 'ws1' })).toBe(true);
+    expect(descriptor.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's' })).toBe(false);
+    expect(descriptor.settings.map((s) => s.name)).toEqual(expect.arrayContaining(['AZUREML_ARM_ENDPOINT', 'AZUREML_API_VERSION', 'AZUREML_DEFAULT_COMPUTE', 'AZUREML_TAG_KEY']));
+    expect(typeof (await descriptor.load()).createProvider).toBe('function');
   });
 });

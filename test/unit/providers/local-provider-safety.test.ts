@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/lib/config.js';
 import type { BlobStore } from '../../../src/lib/ports/blob-store.js';
-import { LocalProvider, oneShotEnv, processStartTime } from '../../../src/lib/providers/local/local-provider.js';
+import { LocalProvider, oneShotEnv, processStartTime } from '../../../src/lib/providers/local/provider.js';
 import { CANCEL_MARKER, DISPATCH_SECRETS_ENV } from '../../../src/worker/one-shot.js';
 import { providerJob } from '../../support/jobs.js';
 import { waitFor } from '../../support/runner.js';

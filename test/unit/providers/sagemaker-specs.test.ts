@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { ValidationError } from '../../../src/lib/errors.js';
-import {
-  fromEssedumAutoml,
-  fromEssedumInference,
-  fromEssedumTrain,
-  parseSageMakerJob,
-  validateSageMakerSpec,
-} from '../../../src/lib/providers/sagemaker/job-specs.js';
+import { fromEssedumAutoml, fromEssedumInference, fromEssedumTrain } from '../../../src/lib/app/essedum/translate/sagemaker.js';
+import { parseSageMakerJob, validateSageMakerSpec } from '../../../src/lib/providers/sagemaker/spec.js';
 import { buildCreateRequest, SAGEMAKER_MAX_RUNTIME_SEC, type RequestContext } from '../../../src/lib/providers/sagemaker/requests.js';
 
 function issuesOf(fn: () => unknown): Array<{ field: string; message: string }> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import { createError, isNameTaken, isNotFound, transientError } from '../../../src/lib/providers/sagemaker/errors.js';
-import { isConfigured } from '../../../src/lib/providers/sagemaker/index.js';
+import { descriptor } from '../../../src/lib/providers/sagemaker/index.js';
 import { parseSageMakerSettings } from '../../../src/lib/providers/sagemaker/settings.js';
 import {
   automlOutcome,
@@ -113,8 +113,8 @@ describe('SageMaker error mapping', () => {
 
 describe('SageMaker settings', () => {
   it('is configured by a region alone, using the default credential chain', () => {
-    expect(isConfigured({})).toBe(false);
-    expect(isConfigured({ SAGEMAKER_REGION: 'eu-west-1' })).toBe(true);
+    expect(descriptor.isConfigured({})).toBe(false);
+    expect(descriptor.isConfigured({ SAGEMAKER_REGION: 'eu-west-1' })).toBe(true);
     const s = parseSageMakerSettings({ SAGEMAKER_REGION: 'eu-west-1' });
     expect(s).toMatchObject({ region: 'eu-west-1', namePrefix: 'cjo', maxAttempts: 3, listRatePerSec: 1 });
     expect(s.credentials).toBeUndefined();

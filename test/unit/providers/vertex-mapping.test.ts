@@ -4,15 +4,14 @@ import {
   buildBatchPredictionJob,
   buildCustomJob,
   buildTrainingPipeline,
-  fromEssedumBatchPrediction,
-  fromEssedumTrainingPipeline,
   parseVertexJobSpec,
   toProtoValue,
   type CustomJobSpec,
-} from '../../../src/lib/providers/vertex/job-kinds.js';
-import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from '../../../src/lib/providers/vertex/labels.js';
+} from '../../../src/lib/providers/vertex/spec.js';
+import { fromEssedumBatchPrediction, fromEssedumTrainingPipeline } from '../../../src/lib/app/essedum/translate/vertex.js';
+import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from '../../../src/lib/providers/vertex/names.js';
 import { inspectVertexError, toOrchestratorError } from '../../../src/lib/providers/vertex/errors.js';
-import { isConfigured } from '../../../src/lib/providers/vertex/index.js';
+import { descriptor } from '../../../src/lib/providers/vertex/index.js';
 import { parseVertexSettings, VERTEX_SETTINGS } from '../../../src/lib/providers/vertex/settings.js';
 import {
   JOB_STATES,
@@ -280,9 +279,9 @@ describe('Vertex settings', () => {
   const base = { VERTEX_PROJECT: 'my-project-1', VERTEX_LOCATION: 'europe-west4' };
 
   it('is configured when project and location are set', () => {
-    expect(isConfigured(base)).toBe(true);
-    expect(isConfigured({ VERTEX_PROJECT: 'my-project-1' })).toBe(false);
-    expect(isConfigured({ ...base, VERTEX_LOCATION: '  ' })).toBe(false);
+    expect(descriptor.isConfigured(base)).toBe(true);
+    expect(descriptor.isConfigured({ VERTEX_PROJECT: 'my-project-1' })).toBe(false);
+    expect(descriptor.isConfigured({ ...base, VERTEX_LOCATION: '  ' })).toBe(false);
   });
 
   it('defaults to the regional endpoint, gRPC, ADC and the cjo_job_id label', () => {

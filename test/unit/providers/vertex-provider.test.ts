@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { PollThrottledError, ProviderThrottledError } from '../../../src/lib/errors.js';
-import type { VertexKind } from '../../../src/lib/providers/vertex/job-kinds.js';
+import type { VertexKind } from '../../../src/lib/providers/vertex/spec.js';
 import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
 import type { VertexResourceView } from '../../../src/lib/providers/vertex/status.js';
-import type { VertexApi, VertexPage } from '../../../src/lib/providers/vertex/vertex-api.js';
-import { VertexProvider } from '../../../src/lib/providers/vertex/vertex-provider.js';
+import type { VertexApi, VertexPage } from '../../../src/lib/providers/vertex/client.js';
+import { VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
 import { CUSTOM_SPEC, makeJob } from '../../fakes/vertex/fixtures.js';
 
 const settings = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_RETRY_BASE_MS: '5' });

@@ -71,37 +71,37 @@ export function resolveAdapter(deps: Deps, ctx: MlopsContext): { adapter: string
   return { adapter: name || `default:${provider}`, provider };
 }
 
-/** Body → `{kind, spec}` for a provider, by the provider's own Essedum translation. */
+/** Body → `{kind, spec}` for a provider, by the Essedum translation for that provider (translate/<provider>.ts). */
 export async function translate(provider: EssedumPipelineProvider, type: PipelineType, trainingType: TrainingType | undefined, body: unknown): Promise<{ kind: string; spec: Record<string, unknown> }> {
   switch (provider) {
     case 'azure-ml': {
-      const m = await import('../../providers/azure-ml/job-spec.js');
+      const [m, t] = await Promise.all([import('../../providers/azure-ml/spec.js'), import('./translate/azure-ml.js')]);
       // Batch inference on Azure ML is a scoring script run as a command job; the executors' contract
       // defines no other Azure ML inference body, so the body is that command job's spec.
       if (type === 'inference' || trainingType === 'custom_script') return m.parseAzureMlJobSpec('command', body) as { kind: string; spec: Record<string, unknown> };
-      return m.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
+      return t.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
     }
     case 'sagemaker': {
-      const m = await import('../../providers/sagemaker/job-specs.js');
-      if (type === 'inference') return m.fromEssedumInference(body) as { kind: string; spec: Record<string, unknown> };
+      const [m, t] = await Promise.all([import('../../providers/sagemaker/spec.js'), import('./translate/sagemaker.js')]);
+      if (type === 'inference') return t.fromEssedumInference(body) as { kind: string; spec: Record<string, unknown> };
       switch (trainingType) {
         case 'automl':
-          return m.fromEssedumAutoml(body) as { kind: string; spec: Record<string, unknown> };
+          return t.fromEssedumAutoml(body) as { kind: string; spec: Record<string, unknown> };
         case 'custom_script':
           return m.validateSageMakerSpec('training', body, { kind: 'kind', spec: 'body' }) as { kind: string; spec: Record<string, unknown> };
         default:
-          return m.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
+          return t.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
       }
     }
     case 'vertex': {
-      const m = await import('../../providers/vertex/job-kinds.js');
-      if (type === 'inference') return m.fromEssedumBatchPrediction(body) as { kind: string; spec: Record<string, unknown> };
+      const [m, t] = await Promise.all([import('../../providers/vertex/spec.js'), import('./translate/vertex.js')]);
+      if (type === 'inference') return t.fromEssedumBatchPrediction(body) as { kind: string; spec: Record<string, unknown> };
       // A custom script arrives as a CustomJob body (jobSpec.workerPoolSpecs); AutoML and training
       // pipelines as a TrainingPipeline body.
       if (trainingType === 'custom_script' && body && typeof body === 'object' && ('jobSpec' in body || 'job_spec' in body)) {
         return m.parseVertexJobSpec({ kind: 'custom', spec: body as Record<string, unknown> }) as { kind: string; spec: Record<string, unknown> };
       }
-      return m.fromEssedumTrainingPipeline(body) as { kind: string; spec: Record<string, unknown> };
+      return t.fromEssedumTrainingPipeline(body) as { kind: string; spec: Record<string, unknown> };
     }
     default: {
       const unreachable: never = provider;

@@ -1,22 +1,21 @@
 /**
- * Azure Batch provider module (see {@link ProviderModule}). Nothing heavy is imported here: the Batch
- * SDK loads inside `createProvider`, so other functions' cold starts do not pay for it.
+ * The Azure Batch provider. Nothing heavy is imported here: the Batch SDK loads with `provider.ts`
+ * on first use, and the spec schema (zod) only when a job is checked.
  */
-import type { JobProvider } from '../../ports/provider.js';
-import type { ProviderContext, ProviderModule } from '../provider-context.js';
-import { isAzureBatchConfigured } from './settings.js';
+import { defineProvider } from '../provider-context.js';
+import { AZURE_BATCH_SETTINGS, isAzureBatchConfigured } from './catalog.js';
 
-export { AZURE_BATCH_SETTINGS } from './settings.js';
-
-/** True when `AZURE_BATCH_ACCOUNT_URL` is set. */
-export function isConfigured(env: Readonly<Record<string, string | undefined>>): boolean {
-  return isAzureBatchConfigured(env);
-}
-
-/** Builds the provider from `ctx.config.env` (throws ConfigurationError on bad settings). */
-export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
-  const { createAzureBatchProvider } = await import('./azure-batch-provider.js');
-  return createAzureBatchProvider(ctx);
-}
-
-export default { isConfigured, createProvider } satisfies ProviderModule;
+export const descriptor = defineProvider({
+  name: 'azure-batch',
+  pollFunction: 'pollAzureBatch',
+  pollSchedule: { name: 'POLL_AZURE_BATCH_SCHEDULE', scope: ['app'], default: '*/30 * * * * *', description: 'NCRONTAB schedule of the Azure Batch poller.' },
+  settings: AZURE_BATCH_SETTINGS,
+  isConfigured: isAzureBatchConfigured,
+  load: () => import('./provider.js'),
+  async validateSpec(_kind, spec) {
+    // Per-job task options (VM size, retries, environment names) are checked again at dispatch
+    // against the provider's settings; the environment rule needs none, so it holds here already.
+    const [{ BatchJobOptionsSchema }, { parseOrThrow }] = await Promise.all([import('./mapping.js'), import('../../core/job.js')]);
+    parseOrThrow(BatchJobOptionsSchema, spec ?? {}, 'spec');
+  },
+});

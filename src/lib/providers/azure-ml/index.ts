@@ -1,25 +1,20 @@
-import { azureCredential } from '../../adapters/azure-credential.js';
-import type { JobProvider } from '../../ports/provider.js';
-import type { ProviderContext, ProviderModule } from '../provider-context.js';
-import { isAzureMlConfigured, parseAzureMlSettings } from './settings.js';
-
-export { AZURE_ML_SETTINGS } from './settings.js';
-export { fromEssedumTrain, parseAzureMlJobSpec, AZURE_ML_JOB_KINDS } from './job-spec.js';
-
-/** True when AZUREML_SUBSCRIPTION_ID, AZUREML_RESOURCE_GROUP and AZUREML_WORKSPACE are set. */
-export function isConfigured(env: Readonly<Record<string, string | undefined>>): boolean {
-  return isAzureMlConfigured(env);
-}
-
 /**
- * Builds the Azure ML provider with the shared `DefaultAzureCredential`. The provider module and the
- * core REST pipeline are imported here, on first use, not when the Functions host loads.
+ * The Azure Machine Learning provider. Nothing heavy is imported here: the REST pipeline and the
+ * credential load with `provider.ts` on first use, the spec schema (zod) when a job is checked.
  */
-export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
-  const settings = parseAzureMlSettings(ctx.config.env);
-  const [{ createAzureMlProvider }, credential] = await Promise.all([import('./azure-ml-provider.js'), azureCredential(ctx.config)]);
-  return createAzureMlProvider(settings, { credential });
-}
+import { defineProvider } from '../provider-context.js';
+import { AZURE_ML_JOB_KINDS, AZURE_ML_SETTINGS, isAzureMlConfigured } from './catalog.js';
 
-/** Type check: this module is a {@link ProviderModule}. */
-export const azureMlModule: ProviderModule = { isConfigured, createProvider };
+export const descriptor = defineProvider({
+  name: 'azure-ml',
+  pollFunction: 'pollAzureMl',
+  pollSchedule: { name: 'POLL_AZURE_ML_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Azure ML poller.' },
+  settings: AZURE_ML_SETTINGS,
+  jobKinds: AZURE_ML_JOB_KINDS,
+  isConfigured: isAzureMlConfigured,
+  load: () => import('./provider.js'),
+  async validateSpec(kind, spec) {
+    const { parseAzureMlJobSpec } = await import('./spec.js');
+    parseAzureMlJobSpec(kind, spec);
+  },
+});

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
+import { SAGEMAKER_KINDS, type SageMakerKind } from './catalog.js';
 
-/** The three SageMaker job kinds this provider runs. */
-export const SAGEMAKER_KINDS = ['training', 'automl', 'transform'] as const;
-export type SageMakerKind = (typeof SAGEMAKER_KINDS)[number];
+export { SAGEMAKER_KINDS, type SageMakerKind };
 
 /**
  * Name limits SageMaker documents: training and transform job names are up to 63 characters,

@@ -6,7 +6,7 @@ import type {
 } from '@aws-sdk/client-sagemaker';
 import type { JobRecord } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
-import type { AutomlSpec, SageMakerJobSpec, TrainingSpec, TransformSpec } from './job-specs.js';
+import type { AutomlSpec, SageMakerJobSpec, TrainingSpec, TransformSpec } from './spec.js';
 import type { SageMakerSettings } from './settings.js';
 
 /** SageMaker's ceiling for MaxRuntimeInSeconds of a training job (28 days). */

@@ -1,6 +1,6 @@
 import type { JobError } from '../../core/job.js';
 import type { ObservedStatus } from '../../ports/provider.js';
-import type { VertexKind } from './job-kinds.js';
+import type { VertexKind } from './spec.js';
 
 /** Every `JobState` of Vertex AI v1 (job_state.proto): CustomJob and BatchPredictionJob. */
 export const JOB_STATES = [

@@ -1,5 +1,5 @@
 import type { v1 } from '@google-cloud/aiplatform';
-import type { BatchPredictionJobResource, CustomJobResource, TrainingPipelineResource, VertexKind } from './job-kinds.js';
+import type { BatchPredictionJobResource, CustomJobResource, TrainingPipelineResource, VertexKind } from './spec.js';
 import type { VertexSettings } from './settings.js';
 import type { VertexResourceView } from './status.js';
 

@@ -28,11 +28,14 @@ import { runKey, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
 import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
-import { isSageMakerKind, parseSageMakerJob } from './job-specs.js';
+import { isSageMakerKind, parseSageMakerJob } from './spec.js';
 import { namePrefixFor, sageMakerJobName, SAGEMAKER_KINDS, type SageMakerKind } from './names.js';
 import { buildCreateRequest, type CreateRequest, type RequestContext } from './requests.js';
 import type { SageMakerSettings } from './settings.js';
 import { automlOutcome, trainingOutcome, transformOutcome, type DescribedOutcome } from './status.js';
+import type { ProviderContext } from '../provider-context.js';
+import { createSageMakerCall } from './client.js';
+import { parseSageMakerSettings } from './settings.js';
 
 /** The SageMaker operations this provider uses, with their SDK input and output types. */
 export interface SageMakerOps {
@@ -369,4 +372,11 @@ function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollRepor
     ...(finished && { result: outcome.result }),
     ...extra,
   };
+}
+
+/** The provider module entry (see the descriptor in index.ts): parses SAGEMAKER_* settings and loads the AWS SDK. */
+export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
+  const settings = parseSageMakerSettings(ctx.config.env);
+  const { call } = await createSageMakerCall(settings);
+  return new SageMakerProvider({ call, settings, defaultMaxRuntimeSec: ctx.config.defaultMaxRuntimeSec });
 }

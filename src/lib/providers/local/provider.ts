@@ -237,3 +237,8 @@ async function readJson<T>(path: string): Promise<T | undefined> {
     return undefined;
   }
 }
+
+/** The provider module entry (see the descriptor in index.ts). */
+export function createProvider(ctx: ProviderContext): LocalProvider {
+  return new LocalProvider(ctx);
+}

@@ -3,10 +3,13 @@ import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../c
 import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { parseRetryAfter, TokenBucket } from '../../retry.js';
-import { ArmClient, PROVIDER, armError, type ArmResponse } from './arm-client.js';
-import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './job-spec.js';
+import { ArmClient, PROVIDER, armError, type ArmResponse } from './client.js';
+import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './spec.js';
 import type { AzureMlSettings } from './settings.js';
 import { mapAzureMlStatus } from './status.js';
+import { azureCredential } from '../../adapters/azure-credential.js';
+import type { ProviderContext } from '../provider-context.js';
+import { parseAzureMlSettings } from './settings.js';
 
 /** The parts of an Azure ML `JobBase` resource the provider reads. */
 interface ArmJob {
@@ -370,4 +373,13 @@ function failureOf(doc: ArmJob, studioUrl: string | undefined): JobError {
     message: studioUrl ? `${detail} (details: ${studioUrl})` : detail,
     category: 'provider',
   };
+}
+
+/**
+ * The provider module entry (see the descriptor in index.ts): parses AZUREML_* settings and builds
+ * the provider with the shared `DefaultAzureCredential`.
+ */
+export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
+  const settings = parseAzureMlSettings(ctx.config.env);
+  return createAzureMlProvider(settings, { credential: await azureCredential(ctx.config) });
 }

@@ -516,3 +516,8 @@ function parseResultDocument(content: Buffer): Record<string, unknown> {
     return { unparsed: content.subarray(0, 4096).toString('utf8') };
   }
 }
+
+/** The provider module entry (see the descriptor in index.ts): builds the provider from `ctx.config.env`. */
+export function createProvider(ctx: ProviderContext): Promise<JobProvider> {
+  return createAzureBatchProvider(ctx);
+}

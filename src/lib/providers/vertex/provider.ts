@@ -11,12 +11,15 @@ import {
   type ResourceIdentity,
   type VertexJobSpec,
   type VertexKind,
-} from './job-kinds.js';
-import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './labels.js';
+} from './spec.js';
+import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './names.js';
 import { inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
 import type { VertexSettings } from './settings.js';
 import { mapNativeState, resourceError, resultSummary, terminalStates, type MappedState, type VertexResourceView } from './status.js';
-import type { VertexApi, VertexCreateBody } from './vertex-api.js';
+import type { VertexApi, VertexCreateBody } from './client.js';
+import type { ProviderContext } from '../provider-context.js';
+import { createSdkVertexApi, type VertexClientDeps } from './client.js';
+import { parseVertexSettings } from './settings.js';
 
 /** Gets of finished jobs run this many at a time within one poll. */
 const GET_CONCURRENCY = 8;
@@ -341,4 +344,17 @@ function buildReport(
     ...(mapped.note && { notes: [mapped.note] }),
     ref: toRef(kind, resource, labelValue),
   };
+}
+
+/**
+ * Builds the provider from already-parsed settings; tests pass an auth client (and, for gRPC,
+ * insecure channel credentials). The SDK is loaded here, on first use.
+ */
+export async function createVertexProvider(settings: VertexSettings, deps: VertexClientDeps = {}): Promise<VertexProvider> {
+  return new VertexProvider(settings, await createSdkVertexApi(settings, deps));
+}
+
+/** The provider module entry (see the descriptor in index.ts). */
+export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
+  return createVertexProvider(parseVertexSettings(ctx.config.env));
 }

@@ -2,15 +2,14 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseOrThrow, type JobRecord } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
+import { AZURE_ML_JOB_KINDS, type AzureMlJobKind } from './catalog.js';
 
 /**
  * Pure part of the Azure ML provider: the job kinds it accepts (`spec.kind` / `spec.spec`), their
- * validation, the translation of Essedum's `train` body, and the REST bodies sent to
- * `PUT …/workspaces/{ws}/jobs/{name}`. No SDK, no I/O.
+ * validation, and the REST bodies sent to `PUT …/workspaces/{ws}/jobs/{name}`. No SDK, no I/O.
  */
 
-export const AZURE_ML_JOB_KINDS = ['command', 'automl'] as const;
-export type AzureMlJobKind = (typeof AZURE_ML_JOB_KINDS)[number];
+export { AZURE_ML_JOB_KINDS, type AzureMlJobKind };
 
 const INPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model', 'triton_model'] as const;
 const OUTPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model', 'triton_model'] as const;
@@ -149,68 +148,6 @@ export function parseAzureMlJobSpec(kind: string | undefined, spec: unknown): Az
         { field: 'kind', message: `Azure ML runs kinds ${AZURE_ML_JOB_KINDS.map((k) => `'${k}'`).join(' and ')}${kind ? `, not '${kind}'` : '; none was given'}` },
       ]);
   }
-}
-
-/** Defaults of Essedum's Azure ML `train` route, kept so migrated clients see the same jobs. */
-export const ESSEDUM_TRAIN_DEFAULTS = { crossValidations: 5, timeoutMinutes: 180, maxTrials: 5 } as const;
-
-const EssedumTrainSchema = z.object({
-  compute: nonEmpty,
-  dataset_name: nonEmpty,
-  name: nonEmpty.max(255).optional(),
-  task_type: z
-    .string()
-    .trim()
-    .transform((v) => v.toLowerCase())
-    .pipe(z.enum(['classification', 'regression'])),
-  target_column_name: nonEmpty,
-  metrics_type: nonEmpty.optional(),
-  // Overrides of the original's fixed defaults, in the Python SDK's spelling.
-  n_cross_validations: z.union([z.number().int().min(2).max(100), z.literal('auto')]).optional(),
-  timeout_minutes: z.number().int().min(1).max(43_200).optional(),
-  max_trials: z.number().int().min(1).max(1000).optional(),
-  trial_timeout_minutes: z.number().int().min(1).max(43_200).optional(),
-  max_concurrent_trials: z.number().int().min(1).max(1000).optional(),
-  experiment_name: nonEmpty.max(255).optional(),
-});
-
-/** A bare data asset name means its latest version, as in the Essedum UI. */
-function datasetUri(name: string): string {
-  if (/^(azureml:|azureml:\/\/|https?:\/\/|abfss?:\/\/|wasbs?:\/\/|\/subscriptions\/)/i.test(name)) return name;
-  return name.includes(':') ? `azureml:${name}` : `azureml:${name}@latest`;
-}
-
-/**
- * Translates Essedum's Azure ML `train` body (`{compute, dataset_name, name, task_type,
- * target_column_name, metrics_type}`) into our `automl` kind. Unknown fields are ignored (the
- * Essedum backend forwards the UI's whole body). Throws {@link ValidationError}.
- */
-export function fromEssedumTrain(body: unknown): { kind: 'automl'; spec: AutoMlSpec } {
-  const b = parseOrThrow(EssedumTrainSchema, body);
-  const spec: Record<string, unknown> = {
-    task: b.task_type,
-    trainingData: datasetUri(b.dataset_name),
-    targetColumn: b.target_column_name,
-    compute: b.compute,
-    crossValidations: b.n_cross_validations ?? ESSEDUM_TRAIN_DEFAULTS.crossValidations,
-    limits: {
-      timeoutMinutes: b.timeout_minutes ?? ESSEDUM_TRAIN_DEFAULTS.timeoutMinutes,
-      maxTrials: b.max_trials ?? ESSEDUM_TRAIN_DEFAULTS.maxTrials,
-      ...(b.trial_timeout_minutes !== undefined && { trialTimeoutMinutes: b.trial_timeout_minutes }),
-      ...(b.max_concurrent_trials !== undefined && { maxConcurrentTrials: b.max_concurrent_trials }),
-    },
-    ...(b.metrics_type !== undefined && { primaryMetric: b.metrics_type }),
-    ...(b.name !== undefined && { displayName: b.name }),
-    ...(b.experiment_name !== undefined && { experimentName: b.experiment_name }),
-  };
-  // Field paths of metric errors must name Essedum's field, not ours.
-  if (b.metrics_type !== undefined && normalisePrimaryMetric(b.task_type, b.metrics_type) === undefined) {
-    throw new ValidationError([
-      { field: 'metrics_type', message: `not a ${b.task_type} metric; use one of ${PRIMARY_METRICS[b.task_type].join(', ')}` },
-    ]);
-  }
-  const parsed = parseAzureMlJobSpec('automl', spec);
-  return parsed as { kind: 'automl'; spec: AutoMlSpec };
 }
 
 /**

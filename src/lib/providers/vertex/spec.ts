@@ -4,6 +4,7 @@ import type { JobSpec } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 import { GCP_LABEL_KEY, GCP_LABEL_VALUE } from './settings.js';
+import { VERTEX_KINDS, type VertexKind } from './catalog.js';
 
 type V1 = typeof protos.google.cloud.aiplatform.v1;
 export type CustomJobResource = protos.google.cloud.aiplatform.v1.ICustomJob;
@@ -11,9 +12,7 @@ export type TrainingPipelineResource = protos.google.cloud.aiplatform.v1.ITraini
 export type BatchPredictionJobResource = protos.google.cloud.aiplatform.v1.IBatchPredictionJob;
 type ProtoValue = protos.google.protobuf.IValue;
 
-/** The job kinds this provider runs, as `JobRecord.spec.kind`. */
-export const VERTEX_KINDS = ['custom', 'training_pipeline', 'batch_prediction'] as const;
-export type VertexKind = (typeof VERTEX_KINDS)[number];
+export { VERTEX_KINDS, type VertexKind };
 
 /** Accelerators Vertex knows (AcceleratorType in accelerator_type.proto, v1). */
 export const ACCELERATOR_TYPES = [
@@ -161,30 +160,6 @@ export function normalizeRestBody(body: unknown, top = true): unknown {
     out[key] = OPAQUE.has(key) ? v : normalizeRestBody(v, false);
   }
   return out;
-}
-
-function requireObject(body: unknown, field: string): void {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ValidationError([{ field, message: 'must be a JSON object' }]);
-  }
-}
-
-/**
- * Translates the TrainingPipeline REST body the Essedum executor passes through (AutoML or custom
- * training) into our job kind. Pure; throws {@link ValidationError} with field paths under `spec`.
- */
-export function fromEssedumTrainingPipeline(body: unknown): { kind: 'training_pipeline'; spec: TrainingPipelineSpec } {
-  requireObject(body, 'spec');
-  return { kind: 'training_pipeline', spec: parseOrThrow(TrainingPipelineSpecSchema, normalizeRestBody(body), 'spec') };
-}
-
-/**
- * Translates the BatchPredictionJob REST body the Essedum executor passes through (inference) into
- * our job kind. Pure; throws {@link ValidationError} with field paths under `spec`.
- */
-export function fromEssedumBatchPrediction(body: unknown): { kind: 'batch_prediction'; spec: BatchPredictionSpec } {
-  requireObject(body, 'spec');
-  return { kind: 'batch_prediction', spec: parseOrThrow(BatchPredictionSpecSchema, normalizeRestBody(body), 'spec') };
 }
 
 /** Validates `spec.kind` / `spec.spec` of a job routed to Vertex. Errors name `spec.kind` or `spec.spec.<path>`. */

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { grpc } from 'google-gax';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { inject } from 'vitest';
+import { AzureBlobStore } from '../../src/lib/adapters/azure-blob-store.js';
+import { loadConfig, type Config } from '../../src/lib/config.js';
+import { newJobId } from '../../src/lib/core/ids.js';
+import type { JobRecord } from '../../src/lib/core/job.js';
+import type { JobProvider } from '../../src/lib/ports/provider.js';
+import { taskIdFor } from '../../src/lib/providers/azure-batch/mapping.js';
+import { createAzureBatchProvider } from '../../src/lib/providers/azure-batch/provider.js';
+import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/provider.js';
+import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.js';
+import { azureMlJobName } from '../../src/lib/providers/azure-ml/spec.js';
+import { sageMakerJobName } from '../../src/lib/providers/sagemaker/names.js';
+import { createProvider as createSageMakerProvider } from '../../src/lib/providers/sagemaker/provider.js';
+import { jobLabelValue } from '../../src/lib/providers/vertex/names.js';
+import { createVertexProvider, type VertexProvider } from '../../src/lib/providers/vertex/provider.js';
+import { parseVertexSettings } from '../../src/lib/providers/vertex/settings.js';
+import type { ProviderHarness, ThrottledCall } from '../contract/provider.contract.js';
+import { FakeBatchService } from '../fakes/azure-batch/fake-batch-service.js';
+import { FakeAzureMl } from '../fakes/azure-ml/fake-arm.js';
+import { FakeSageMaker, THROTTLING } from '../fakes/sagemaker/fake-sagemaker.js';
+import { CUSTOM_SPEC, fakeSettings, staticAuthClient, TEST_TOKEN } from '../fakes/vertex/fixtures.js';
+import { VertexGrpcFake } from '../fakes/vertex/vertex-grpc-fake.js';
+import { VertexRestFake } from '../fakes/vertex/vertex-rest-fake.js';
+import { providerJob } from './jobs.js';
+
+// One harness per provider wire fake, for the provider contract suite (test/contract/provider.contract.ts).
+// Each builds the provider the way its integration test does, with retry waits recorded, not slept.
+
+const noSleep = async (): Promise<void> => {};
+const refName = (job: JobRecord, key: string): string => String(job.providerRef?.[key]);
+
+/** SageMaker training jobs against the SigV4-checking JSON fake. */
+export function sageMakerHarness(): ProviderHarness {
+  const accessKey = 'AKIDEXAMPLE';
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  let fake: FakeSageMaker;
+  let provider: JobProvider;
+  const name = (job: JobRecord) => refName(job, 'name');
+  const ops: Record<ThrottledCall, string> = { submit: 'CreateTrainingJob', poll: 'ListTrainingJobs', cancel: 'StopTrainingJob' };
+  return {
+    async start() {
+      fake = await new FakeSageMaker({ credentials: { [accessKey]: secret } }).start();
+      const env = {
+        SAGEMAKER_REGION: fake.region,
+        SAGEMAKER_ENDPOINT: fake.endpoint,
+        SAGEMAKER_ACCESS_KEY_ID: accessKey,
+        SAGEMAKER_SECRET_ACCESS_KEY: secret,
+        SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/SageMakerExecution',
+        SAGEMAKER_OUTPUT_S3_URI: 's3://ml-bucket/outputs/',
+        SAGEMAKER_MAX_ATTEMPTS: '1',
+        SAGEMAKER_LIST_RATE_PER_SEC: '1000',
+        SAGEMAKER_API_RATE_PER_SEC: '1000',
+      };
+      provider = await createSageMakerProvider({ config: { env, defaultMaxRuntimeSec: 7200 } as unknown as Config, blobs: undefined as never });
+    },
+    stop: () => fake.close(),
+    provider: () => provider,
+    newJob: () =>
+      providerJob('sagemaker', newJobId(), 'training', {
+        image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1',
+        channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }],
+      }),
+    derivedName: (key) => sageMakerJobName('cjo', 'training', key),
+    runsNamed: (n) => fake.allJobs('training').filter((j) => j.name === n).map((j) => j.name),
+    // SageMaker jobs are InProgress from the moment Create returns.
+    startRun: async () => {},
+    stopRunElsewhere: async (job) => void fake.setStatus('training', name(job), 'Stopped'),
+    stopsAsynchronously: true,
+    confirmStop: async () => void fake.completeStopping('training'),
+    // SageMaker never deletes a training job; one it does not have (another account or region, a
+    // mistyped name) answers ValidationException, which is what a vanished run looks like.
+    vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, name: sageMakerJobName('cjo', 'training', `${job.id}-gone`) } }),
+    throttleNext: (call) => fake.failNext(ops[call], THROTTLING),
+  };
+}
+
+class StubCredential implements TokenCredential {
+  constructor(private readonly token: string) {}
+  async getToken(): Promise<AccessToken> {
+    return { token: this.token, expiresOnTimestamp: Date.now() + 3_600_000 };
+  }
+}
+
+/** Azure ML command jobs against the HTTPS Resource Manager fake. */
+export function azureMlHarness(): ProviderHarness {
+  const token = 'eyJ0ZXN0IjoiYXp1cmUtbWwifQ.fake-arm-token';
+  const scope = { subscriptionId: '00000000-1111-2222-3333-444444444444', resourceGroup: 'rg-ml', workspace: 'ws-jobs' };
+  let fake: FakeAzureMl;
+  let provider: JobProvider;
+  const name = (job: JobRecord) => refName(job, 'jobName');
+  const kinds = { submit: 'put', poll: 'list', cancel: 'cancel' } as const;
+  return {
+    async start() {
+      fake = await FakeAzureMl.start({ ...scope, token, pageSize: 3 });
+      const settings = parseAzureMlSettings({
+        AZUREML_SUBSCRIPTION_ID: scope.subscriptionId,
+        AZUREML_RESOURCE_GROUP: scope.resourceGroup,
+        AZUREML_WORKSPACE: scope.workspace,
+        AZUREML_ARM_ENDPOINT: fake.endpoint,
+        AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
+        AZUREML_RETRY_DELAY_MS: '10',
+      });
+      provider = await createAzureMlProvider(settings, { credential: new StubCredential(token), trustedCa: fake.ca, sleep: noSleep });
+    },
+    stop: () => fake.stop(),
+    provider: () => provider,
+    newJob: () => providerJob('azure-ml', newJobId(), 'command', { command: 'python run.py', environment: 'azureml:sklearn-env:3' }),
+    derivedName: azureMlJobName,
+    runsNamed: (n) => [...fake.jobs.keys()].filter((k) => k === n),
+    startRun: async (job) => fake.setStatus(name(job), 'Running'),
+    stopRunElsewhere: async (job) => fake.setStatus(name(job), 'Canceled'),
+    // The fake leaves a cancelled job CancelRequested until told otherwise.
+    stopsAsynchronously: true,
+    confirmStop: async (job) => fake.setStatus(name(job), 'Canceled'),
+    vanish: async (job) => {
+      fake.jobs.delete(name(job));
+      return job;
+    },
+    throttleNext: (call) => fake.inject({ kind: kinds[call], status: 429, headers: { 'retry-after': '7' } }),
+  };
+}
+
+/** Azure Batch tasks against the SharedKey-checking fake, staging through Azurite. */
+export function azureBatchHarness(): ProviderHarness {
+  const account = 'fakebatch';
+  const key = randomBytes(32).toString('base64');
+  const poolJob = 'cjo-cjo-pool';
+  let fake: FakeBatchService;
+  let provider: JobProvider;
+  const task = (job: JobRecord) => refName(job, 'taskId');
+  // A Retry-After longer than AZURE_BATCH_RETRY_MAX_WAIT_MS goes to the caller instead of being waited out.
+  const throttle = { status: 429, code: 'TooManyRequests', retryAfterSec: 120 };
+  const faults = {
+    submit: { method: 'POST', path: /\/tasks$/, ...throttle },
+    poll: { method: 'GET', path: /\/tasks$/, ...throttle },
+    cancel: { method: 'POST', path: /\/terminate$/, ...throttle },
+  } as const;
+  return {
+    async start() {
+      fake = new FakeBatchService({ sharedKey: { accountName: account, accountKey: key } });
+      await fake.start();
+      const config = loadConfig({
+        JobsStorage: inject('storageConnectionString'),
+        RESULTS_CONTAINER: 'batch-results-contract',
+        AZURE_BATCH_ACCOUNT_URL: fake.url,
+        AZURE_BATCH_ACCOUNT_NAME: account,
+        AZURE_BATCH_ACCOUNT_KEY: key,
+        AZURE_BATCH_STAGING_CONTAINER: 'batch-staging-contract',
+        AZURE_BATCH_WORKER_IMAGE: 'myacr.azurecr.io/cjo-worker:1.0',
+        AZURE_BATCH_RETRY_ATTEMPTS: '3',
+        AZURE_BATCH_RETRY_BASE_MS: '1',
+        AZURE_BATCH_RETRY_MAX_WAIT_MS: '5000',
+      });
+      provider = await createAzureBatchProvider({ config, blobs: await AzureBlobStore.create(config) }, { sleep: noSleep });
+    },
+    stop: () => fake.stop(),
+    provider: () => provider,
+    newJob: () => providerJob('azure-batch', newJobId(), undefined, undefined, { body: { rows: 1000, estimated_runtime_sec: 10, max_runtime_sec: 1800 } }),
+    derivedName: taskIdFor,
+    runsNamed: (n) => (fake.task(poolJob, n) ? [n] : []),
+    startRun: (job) => fake.startTask(poolJob, task(job)),
+    stopRunElsewhere: (job) =>
+      fake.completeTask(poolJob, task(job), { exitCode: 137, failureInfo: { category: 'UserError', code: 'TaskEnded', message: 'Task Was Ended by User Request' } }),
+    // Terminate ends the task before it answers: the next poll already sees it completed.
+    stopsAsynchronously: false,
+    confirmStop: async () => {},
+    vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, taskId: taskIdFor(`${job.id}-gone`) } }),
+    throttleNext: (call) => fake.failNext(faults[call]),
+  };
+}
+
+/** Vertex AI custom jobs through the real @google-cloud/aiplatform client, over REST or gRPC. */
+export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
+  let fake: VertexRestFake | VertexGrpcFake;
+  let provider: VertexProvider;
+  const name = (job: JobRecord) => refName(job, 'name');
+  const verbs = { submit: 'create', poll: 'list', cancel: 'cancel' } as const;
+  return {
+    async start() {
+      if (transport === 'rest') {
+        const rest = await new VertexRestFake({ requireBearer: TEST_TOKEN }).start();
+        fake = rest;
+        provider = await createVertexProvider(fakeSettings(rest, { VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient() });
+      } else {
+        const g = await new VertexGrpcFake().start();
+        fake = g;
+        const settings = parseVertexSettings({
+          VERTEX_PROJECT: g.service.project,
+          VERTEX_LOCATION: g.service.location,
+          VERTEX_API_ENDPOINT: '127.0.0.1',
+          VERTEX_API_PORT: String(g.port),
+          VERTEX_TRANSPORT: 'grpc',
+          VERTEX_RETRY_BASE_MS: '1',
+          VERTEX_READ_RETRIES: '0',
+        });
+        provider = await createVertexProvider(settings, { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+      }
+    },
+    async stop() {
+      await provider.close();
+      await fake.stop();
+    },
+    provider: () => provider,
+    newJob: () => providerJob('vertex', newJobId(), 'custom', CUSTOM_SPEC),
+    derivedName: jobLabelValue,
+    runsNamed: (label) => fake.service.all('customJobs').filter((r) => (r.body.labels as Record<string, string> | undefined)?.cjo_job_id === label).map((r) => r.name),
+    startRun: async (job) => void fake.service.setState(name(job), 'JOB_STATE_RUNNING'),
+    stopRunElsewhere: async (job) => void fake.service.setState(name(job), 'JOB_STATE_CANCELLED'),
+    stopsAsynchronously: true,
+    confirmStop: async (job) => void fake.service.setState(name(job), 'JOB_STATE_CANCELLED'),
+    vanish: async (job) => {
+      fake.service.remove(name(job));
+      return job;
+    },
+    throttleNext: (call) => fake.service.failNext({ verb: verbs[call], status: 'RESOURCE_EXHAUSTED' }),
+  };
+}
