@@ -4,7 +4,7 @@
  * prints `READY <url>` once serving and stops everything on SIGTERM.
  */
 import { FUNCTIONS } from '../../src/functions/all.js';
-import { startLocalRunner } from '../../src/lib/local/runner.js';
+import { startLocalRunner } from '../../src/local/runner.js';
 
 const env = JSON.parse(process.env.FUZZ_STACK_ENV ?? '{}') as Record<string, string>;
 const runner = await startLocalRunner({ env, functions: FUNCTIONS, quiet: true });

@@ -4,8 +4,9 @@ import { ConfigurationError } from '../../errors.js';
 
 /**
  * Settings of the Azure Batch provider. Every endpoint and credential is a setting so tests and
- * deployments can point them elsewhere. Defaults follow seed 003 (Standard_D2s_v3, 4 tasks per node,
- * PT1H retention) except autoscale, which is on so an idle pool costs nothing.
+ * deployments can point them elsewhere. Defaults are those of the ddeutil-workflow Batch provider this
+ * one replaces (Standard_D2s_v3, 4 tasks per node, PT1H retention) except autoscale, which is on so an
+ * idle pool costs nothing.
  */
 export const AZURE_BATCH_SETTINGS = [
   { name: 'AZURE_BATCH_ACCOUNT_URL', scope: ['provider'], description: 'Batch account endpoint, e.g. https://<account>.<region>.batch.azure.com. Setting it enables the provider.' },

@@ -207,7 +207,9 @@ export function parseSageMakerJob(spec: Pick<JobSpec, 'kind' | 'spec'>): SageMak
 }
 
 // ---------------------------------------------------------------------------------------------
-// Essedum bodies (REFERENCE.md §4). The Essedum routes forward the UI's body; these translate it
+// Essedum bodies: the SageMaker executor's `train` (AutoML from RoleArn, Bucket, S3Prefix, …), `automl`
+// (snake_case AutoML fields) and `inference` (native CreateTransformJob fields). The Essedum routes
+// forward the UI's body; these translate it
 // onto our specs. Bodies are lenient (the backend adds fields), translated specs are strict.
 
 const essedumTags = z
