@@ -19,7 +19,7 @@ import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { azuriteConnectionString, loadConfig } from '../src/lib/config.js';
 import { createDeps, ensureResources, setSharedDeps } from '../src/lib/deps.js';
-import { startAzurite } from '../src/lib/local/azurite.js';
+import { startAzurite } from '../src/local/azurite.js';
 import { jobsCreate } from '../src/functions/jobs-create.js';
 import { StorageQueueTransport } from '../src/lib/adapters/storage-queue-transport.js';
 import { freePort } from '../test/support/ports.js';

@@ -12,7 +12,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findPortOwner, isPortFree } from '../src/lib/local/port-owner.js';
+import { findPortOwner, isPortFree } from '../src/local/port-owner.js';
 import { freePort } from '../test/support/ports.js';
 import { isRunning, processesInGroup, spawnStack, type StackProcess } from '../test/support/stack.js';
 

@@ -4,10 +4,10 @@
  */
 import { ALL_SETTINGS } from '../src/lib/settings-catalog.js';
 
-const escape = (s: string) => s.replace(/\|/g, '\\|');
+const escapeCell = (s: string) => s.replace(/\|/g, '\\|');
 const lines = ['| Setting | Default | Used by | Meaning |', '| --- | --- | --- | --- |'];
 for (const s of ALL_SETTINGS) {
-  const def = s.default === undefined ? '—' : `\`${escape(s.default)}\``;
-  lines.push(`| \`${s.name}\`${s.secret ? ' (secret)' : ''} | ${def} | ${s.scope.join(', ')} | ${escape(s.description)} |`);
+  const def = s.default === undefined ? '—' : `\`${escapeCell(s.default)}\``;
+  lines.push(`| \`${s.name}\`${s.secret ? ' (secret)' : ''} | ${def} | ${s.scope.join(', ')} | ${escapeCell(s.description)} |`);
 }
 console.log(lines.join('\n'));

@@ -1,6 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { performance } from 'node:perf_hooks';
 import type { JobRecord } from '../../src/lib/core/job.js';
+import type { PollReport } from '../../src/lib/ports/provider.js';
 import { createAzureMlProvider } from '../../src/lib/providers/azure-ml/provider.js';
 import { parseAzureMlSettings } from '../../src/lib/providers/azure-ml/settings.js';
 import { FakeAzureMl, type FakeJobStatus } from '../../test/fakes/azure-ml/fake-arm.js';
@@ -49,7 +50,7 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
       for (let i = 0; i < fresh.length; i += 25) {
         const chunk = fresh.slice(i, i + 25);
         const outcomes = await Promise.all(chunk.map((job) => provider.submit(job)));
-        chunk.forEach((job, k) => jobs.push({ ...job, status: outcomes[k]!.status, providerRef: outcomes[k]!.ref }));
+        for (const [k, job] of chunk.entries()) jobs.push({ ...job, status: outcomes[k]!.status, providerRef: outcomes[k]!.ref });
       }
       let changed = 0;
       jobs.forEach((job, i) => {
@@ -121,7 +122,7 @@ export async function benchThrottledFinish(): Promise<Array<Record<string, unkno
       let cycles = 0;
       while (open.length > 0 && cycles < 500) {
         cycles++;
-        let reports;
+        let reports: readonly PollReport[];
         let wait = 0;
         try {
           reports = await provider.poll(open);

@@ -10,7 +10,9 @@ export const dashboard = httpFunction({
   route: 'ui',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: async () => (await import('../lib/http/dashboard-assets.js')).dashboardPage(),
+  load: () => import('../lib/http/dashboard-assets.js'),
+  deps: false,
+  handler: async ({ use }) => use.dashboardPage(),
 });
 
 export const dashboardAsset = httpFunction({
@@ -18,5 +20,7 @@ export const dashboardAsset = httpFunction({
   route: 'ui/assets/{file}',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: async (request) => (await import('../lib/http/dashboard-assets.js')).dashboardAsset(request.params.file ?? ''),
+  load: () => import('../lib/http/dashboard-assets.js'),
+  deps: false,
+  handler: async ({ use, request }) => use.dashboardAsset(request.params.file ?? ''),
 });

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { QueueSetting, ScheduleSetting } from '../lib/config.js';
+import type { Deps } from '../lib/deps.js';
 import { withProblems } from '../lib/http/http.js';
 
 export type { QueueSetting, ScheduleSetting };
@@ -34,11 +35,49 @@ export interface TimerFunction {
 
 export type FunctionDefinition = HttpFunction | QueueFunction | TimerFunction;
 
-export function httpFunction(def: Omit<HttpFunction, 'kind' | 'authLevel'> & { authLevel?: HttpFunction['authLevel'] }): HttpFunction {
-  return { kind: 'http', authLevel: 'function', ...def, handler: withProblems(def.handler) };
+/**
+ * What an HTTP handler is given: its use-case module (`use`), the request and the invocation, and —
+ * unless the route says `deps: false` — the shared dependencies.
+ */
+export type HttpCall<M, D extends boolean = true> = {
+  readonly use: M;
+  readonly request: HttpRequest;
+  readonly context: InvocationContext;
+} & (D extends true ? { readonly deps: Deps } : unknown);
+
+export interface HttpRoute<M, D extends boolean> {
+  readonly name: string;
+  readonly route: string;
+  readonly methods: HttpFunction['methods'];
+  /** Default `function`. */
+  readonly authLevel?: HttpFunction['authLevel'];
+  /**
+   * The handler's module, imported on first invocation: the entry module stays light (zod, the use
+   * cases and the SDKs stay off the cold-start path). Always `() => import('…')`.
+   */
+  readonly load: () => Promise<M>;
+  /** `false` for routes that read no store, queue or provider (static pages): dependencies are not built. */
+  readonly deps?: D;
+  readonly handler: (call: HttpCall<M, D>) => Promise<HttpResponseInit>;
 }
 
-export function queueFunction(def: Omit<QueueFunction, 'kind' | 'deadLetter'> & { deadLetter?: boolean }): QueueFunction {
+/**
+ * An HTTP function. The module and the dependencies load in parallel on each invocation (both are
+ * cached after the first); any error becomes a problem document.
+ */
+export function httpFunction<M, D extends boolean = true>(def: HttpRoute<M, D>): HttpFunction {
+  const { load, deps: withDeps, handler, ...route } = def;
+  const run: HttpHandler = async (request, context) => {
+    if (withDeps === false) return handler({ use: await load(), request, context } as HttpCall<M, D>);
+    const [use, d] = await Promise.all([load(), deps()]);
+    return handler({ use, deps: d, request, context } as HttpCall<M, D>);
+  };
+  return { kind: 'http', authLevel: 'function', ...route, handler: withProblems(run) };
+}
+
+export function queueFunction(
+  def: Omit<QueueFunction, 'kind' | 'deadLetter'> & { deadLetter?: boolean },
+): QueueFunction {
   return { kind: 'queue', deadLetter: false, ...def };
 }
 

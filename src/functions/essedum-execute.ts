@@ -1,9 +1,10 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { json, readJsonBody } from '../lib/http/http.js';
-import { deps, httpFunction, type HttpHandler } from './define.js';
+import { type HttpCall, httpFunction } from './define.js';
 
 /** The use cases load on first invocation (zod and friends stay off the cold-start path). */
 const useCases = () => import('../lib/app/essedum/execute.js');
+type ExecuteCall = HttpCall<Awaited<ReturnType<typeof useCases>>>;
 
 /**
  * The Essedum executors' generic job API (`/execute…`), so the Essedum backend can use this
@@ -13,13 +14,12 @@ const useCases = () => import('../lib/app/essedum/execute.js');
  */
 export const ESSEDUM_NOT_FOUND = { error: 'Not found - The requested resource does not exists' } as const;
 
-function withTaskNotFound(handler: HttpHandler): HttpHandler {
-  return async (request, context): Promise<HttpResponseInit> => {
+function withTaskNotFound(handler: (call: ExecuteCall) => Promise<HttpResponseInit>) {
+  return async (call: ExecuteCall): Promise<HttpResponseInit> => {
     try {
-      return await handler(request, context);
+      return await handler(call);
     } catch (error) {
-      // By name: the error class lives in the lazily loaded use-case module.
-      if (error instanceof Error && error.name === 'EssedumTaskNotFoundError') return json(404, ESSEDUM_NOT_FOUND);
+      if (error instanceof call.use.EssedumTaskNotFoundError) return json(404, ESSEDUM_NOT_FOUND);
       throw error;
     }
   };
@@ -30,10 +30,9 @@ export const essedumExecuteCreate = httpFunction({
   name: 'essedumExecuteCreate',
   route: 'execute',
   methods: ['POST'],
-  handler: async (request) => {
-    const [{ submitExecute }, d] = await Promise.all([useCases(), deps()]);
-    return json(201, await submitExecute(d, await readJsonBody(request, d.config)));
-  },
+  load: useCases,
+  handler: async ({ use, deps, request }) =>
+    json(201, await use.submitExecute(deps, await readJsonBody(request, deps.config))),
 });
 
 /** GET /api/execute — the last 100 tasks `[{id, pid, status, submitted}]`. */
@@ -41,7 +40,8 @@ export const essedumExecuteList = httpFunction({
   name: 'essedumExecuteList',
   route: 'execute',
   methods: ['GET'],
-  handler: async () => json(200, await (await useCases()).executeList(await deps())),
+  load: useCases,
+  handler: async ({ use, deps }) => json(200, await use.executeList(deps)),
 });
 
 /** GET /api/execute/{id}/getStatus */
@@ -49,7 +49,10 @@ export const essedumExecuteStatus = httpFunction({
   name: 'essedumExecuteStatus',
   route: 'execute/{id}/getStatus',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeStatus(await deps(), request.params.id ?? ''))),
+  load: useCases,
+  handler: withTaskNotFound(async ({ use, deps, request }) =>
+    json(200, await use.executeStatus(deps, request.params.id ?? '')),
+  ),
 });
 
 /** GET /api/execute/{id}/getLog — `{"logs": {"content": "…"}}`. */
@@ -57,7 +60,10 @@ export const essedumExecuteLog = httpFunction({
   name: 'essedumExecuteLog',
   route: 'execute/{id}/getLog',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeLog(await deps(), request.params.id ?? ''))),
+  load: useCases,
+  handler: withTaskNotFound(async ({ use, deps, request }) =>
+    json(200, await use.executeLog(deps, request.params.id ?? '')),
+  ),
 });
 
 /** GET /api/execute/{id}/stop — `{"Task cancelled": true|false}`. */
@@ -65,7 +71,16 @@ export const essedumExecuteStop = httpFunction({
   name: 'essedumExecuteStop',
   route: 'execute/{id}/stop',
   methods: ['GET'],
-  handler: withTaskNotFound(async (request) => json(200, await (await useCases()).executeStop(await deps(), request.params.id ?? ''))),
+  load: useCases,
+  handler: withTaskNotFound(async ({ use, deps, request }) =>
+    json(200, await use.executeStop(deps, request.params.id ?? '')),
+  ),
 });
 
-export const ESSEDUM_EXECUTE_FUNCTIONS = [essedumExecuteCreate, essedumExecuteList, essedumExecuteStatus, essedumExecuteLog, essedumExecuteStop] as const;
+export const ESSEDUM_EXECUTE_FUNCTIONS = [
+  essedumExecuteCreate,
+  essedumExecuteList,
+  essedumExecuteStatus,
+  essedumExecuteLog,
+  essedumExecuteStop,
+] as const;

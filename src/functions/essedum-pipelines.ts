@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { MlopsContext, TrainingType } from '../lib/app/essedum/pipelines.js';
 import { json, readJsonBody } from '../lib/http/http.js';
-import { deps, httpFunction, type HttpHandler } from './define.js';
+import { type HttpCall, httpFunction } from './define.js';
 import { ESSEDUM_NOT_FOUND } from './essedum-execute.js';
 
 /**
@@ -12,6 +12,7 @@ import { ESSEDUM_NOT_FOUND } from './essedum-execute.js';
 
 /** The use cases load on first invocation (zod and friends stay off the cold-start path). */
 const useCases = () => import('../lib/app/essedum/pipelines.js');
+type PipelineCall = HttpCall<Awaited<ReturnType<typeof useCases>>>;
 
 /** Kept here (not imported) so the route table needs no use-case module; a unit test pins it to TRAINING_TYPES. */
 export const ROUTE_TRAINING_TYPES: readonly TrainingType[] = ['automl', 'custom_script', 'train'];
@@ -28,13 +29,12 @@ function mlops(request: HttpRequest): MlopsContext {
   };
 }
 
-function withPipelineNotFound(handler: HttpHandler): HttpHandler {
-  return async (request, context): Promise<HttpResponseInit> => {
+function withPipelineNotFound(handler: (call: PipelineCall) => Promise<HttpResponseInit>) {
+  return async (call: PipelineCall): Promise<HttpResponseInit> => {
     try {
-      return await handler(request, context);
+      return await handler(call);
     } catch (error) {
-      // By name: the error class lives in the lazily loaded use-case module.
-      if (error instanceof Error && error.name === 'PipelineNotFoundError') return json(404, ESSEDUM_NOT_FOUND);
+      if (error instanceof call.use.PipelineNotFoundError) return json(404, ESSEDUM_NOT_FOUND);
       throw error;
     }
   };
@@ -47,12 +47,13 @@ export const essedumTrainingCreate = httpFunction({
   name: 'essedumTrainingCreate',
   route: `${BASE}/training/{trainingType}`,
   methods: ['POST'],
-  handler: async (request) => {
+  load: useCases,
+  handler: async ({ use, deps, request }) => {
     const type = request.params.trainingType ?? '';
     if (!(ROUTE_TRAINING_TYPES as readonly string[]).includes(type)) return json(404, ESSEDUM_NOT_FOUND);
-    const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
-    const job = await submitPipeline(d, mlops(request), 'training', type as TrainingType, await readJsonBody(request, d.config));
-    return json(200, pipelineRecord(job));
+    const body = await readJsonBody(request, deps.config);
+    const job = await use.submitPipeline(deps, mlops(request), 'training', type as TrainingType, body);
+    return json(200, use.pipelineRecord(job));
   },
 });
 
@@ -61,7 +62,8 @@ export const essedumTrainingList = httpFunction({
   name: 'essedumTrainingList',
   route: `${BASE}/training/list`,
   methods: ['GET'],
-  handler: async (request) => json(200, await (await useCases()).listPipelines(await deps(), mlops(request), 'training')),
+  load: useCases,
+  handler: async ({ use, deps, request }) => json(200, await use.listPipelines(deps, mlops(request), 'training')),
 });
 
 /** GET /api/service/v1/pipelines/training/{id}/get */
@@ -69,7 +71,10 @@ export const essedumTrainingGet = httpFunction({
   name: 'essedumTrainingGet',
   route: `${BASE}/training/{id}/get`,
   methods: ['GET'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).getPipeline(await deps(), request.params.id ?? '', 'training'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.getPipeline(deps, request.params.id ?? '', 'training')),
+  ),
 });
 
 /** GET /api/service/v1/pipelines/training/{id}/cancel */
@@ -77,7 +82,10 @@ export const essedumTrainingCancel = httpFunction({
   name: 'essedumTrainingCancel',
   route: `${BASE}/training/{id}/cancel`,
   methods: ['GET'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).cancelPipeline(await deps(), request.params.id ?? '', 'training'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.cancelPipeline(deps, request.params.id ?? '', 'training')),
+  ),
 });
 
 /** DELETE /api/service/v1/pipelines/training/{id}/delete */
@@ -85,7 +93,10 @@ export const essedumTrainingDelete = httpFunction({
   name: 'essedumTrainingDelete',
   route: `${BASE}/training/{id}/delete`,
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? '', 'training'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.deletePipeline(deps, request.params.id ?? '', 'training')),
+  ),
 });
 
 /** DELETE /api/service/v1/projects_pipelines/{id}/delete — a pipeline of either type. */
@@ -93,7 +104,10 @@ export const essedumProjectPipelineDelete = httpFunction({
   name: 'essedumProjectPipelineDelete',
   route: 'service/v1/projects_pipelines/{id}/delete',
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? ''))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.deletePipeline(deps, request.params.id ?? '')),
+  ),
 });
 
 /** POST /api/service/v1/pipelines/inference */
@@ -101,10 +115,11 @@ export const essedumInferenceCreate = httpFunction({
   name: 'essedumInferenceCreate',
   route: `${BASE}/inference`,
   methods: ['POST'],
-  handler: async (request) => {
-    const [{ submitPipeline, pipelineRecord }, d] = await Promise.all([useCases(), deps()]);
-    const job = await submitPipeline(d, mlops(request), 'inference', undefined, await readJsonBody(request, d.config));
-    return json(200, pipelineRecord(job));
+  load: useCases,
+  handler: async ({ use, deps, request }) => {
+    const body = await readJsonBody(request, deps.config);
+    const job = await use.submitPipeline(deps, mlops(request), 'inference', undefined, body);
+    return json(200, use.pipelineRecord(job));
   },
 });
 
@@ -113,7 +128,8 @@ export const essedumInferenceList = httpFunction({
   name: 'essedumInferenceList',
   route: `${BASE}/inference/list`,
   methods: ['GET'],
-  handler: async (request) => json(200, await (await useCases()).listPipelines(await deps(), mlops(request), 'inference')),
+  load: useCases,
+  handler: async ({ use, deps, request }) => json(200, await use.listPipelines(deps, mlops(request), 'inference')),
 });
 
 /** POST|GET /api/service/v1/pipelines/inference/{id}/get */
@@ -121,7 +137,10 @@ export const essedumInferenceGet = httpFunction({
   name: 'essedumInferenceGet',
   route: `${BASE}/inference/{id}/get`,
   methods: ['GET', 'POST'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).getPipeline(await deps(), request.params.id ?? '', 'inference'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.getPipeline(deps, request.params.id ?? '', 'inference')),
+  ),
 });
 
 /** POST|GET /api/service/v1/pipelines/inference/{id}/cancel */
@@ -129,7 +148,10 @@ export const essedumInferenceCancel = httpFunction({
   name: 'essedumInferenceCancel',
   route: `${BASE}/inference/{id}/cancel`,
   methods: ['GET', 'POST'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).cancelPipeline(await deps(), request.params.id ?? '', 'inference'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.cancelPipeline(deps, request.params.id ?? '', 'inference')),
+  ),
 });
 
 /** DELETE /api/service/v1/pipelines/inference/{id} */
@@ -137,5 +159,8 @@ export const essedumInferenceDelete = httpFunction({
   name: 'essedumInferenceDelete',
   route: `${BASE}/inference/{id}`,
   methods: ['DELETE'],
-  handler: withPipelineNotFound(async (request) => json(200, await (await useCases()).deletePipeline(await deps(), request.params.id ?? '', 'inference'))),
+  load: useCases,
+  handler: withPipelineNotFound(async ({ use, deps, request }) =>
+    json(200, await use.deletePipeline(deps, request.params.id ?? '', 'inference')),
+  ),
 });

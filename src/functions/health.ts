@@ -1,5 +1,5 @@
 import { json } from '../lib/http/http.js';
-import { deps, httpFunction } from './define.js';
+import { httpFunction } from './define.js';
 
 /** GET /api/health — `{"status":"healthy"}` plus which dependencies answer; 503 when one is down. Cached for HEALTH_CACHE_SEC. */
 export const healthCheck = httpFunction({
@@ -7,9 +7,12 @@ export const healthCheck = httpFunction({
   route: 'health',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: async (_request, context) => {
-    const [{ health }, d] = await Promise.all([import('../lib/app/health.js'), deps()]);
-    const report = await health(d, (dependency, message) => context.warn(`health: ${dependency} is down: ${message}`));
-    return json(report.status === 'healthy' ? 200 : 503, report, { 'cache-control': `max-age=${d.config.healthCacheSec}` });
+  load: () => import('../lib/app/health.js'),
+  handler: async ({ use, deps, context }) => {
+    const report = await use.health(deps, (dependency, message) =>
+      context.warn(`health: ${dependency} is down: ${message}`),
+    );
+    const headers = { 'cache-control': `max-age=${deps.config.healthCacheSec}` };
+    return json(report.status === 'healthy' ? 200 : 503, report, headers);
   },
 });

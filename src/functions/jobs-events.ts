@@ -1,14 +1,14 @@
 import { json } from '../lib/http/http.js';
-import { deps, httpFunction } from './define.js';
+import { httpFunction } from './define.js';
 
 /** GET /api/jobs/{id}/events — the job's history: every transition with time, from, to and reason. */
 export const jobsEvents = httpFunction({
   name: 'jobsEvents',
   route: 'jobs/{id}/events',
   methods: ['GET'],
-  handler: async (request) => {
+  load: () => import('../lib/app/queries.js'),
+  handler: async ({ use, deps, request }) => {
     const id = request.params.id ?? '';
-    const [{ jobEvents }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
-    return json(200, { jobId: id, events: await jobEvents(d, id) });
+    return json(200, { jobId: id, events: await use.jobEvents(deps, id) });
   },
 });

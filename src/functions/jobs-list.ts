@@ -1,5 +1,5 @@
 import { json, jobSummaryView, jobView } from '../lib/http/http.js';
-import { deps, httpFunction } from './define.js';
+import { httpFunction } from './define.js';
 
 /**
  * GET /api/jobs?status=&queue=&provider=&view=summary|full&limit=&continuationToken= — newest
@@ -9,10 +9,13 @@ export const jobsList = httpFunction({
   name: 'jobsList',
   route: 'jobs',
   methods: ['GET'],
-  handler: async (request) => {
-    const [{ listJobs }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
-    const listing = await listJobs(d, Object.fromEntries(request.query.entries()));
+  load: () => import('../lib/app/queries.js'),
+  handler: async ({ use, deps, request }) => {
+    const listing = await use.listJobs(deps, Object.fromEntries(request.query.entries()));
     const jobs = listing.view === 'full' ? listing.page.jobs.map(jobView) : listing.page.jobs.map(jobSummaryView);
-    return json(200, { jobs, ...(listing.page.continuationToken && { continuationToken: listing.page.continuationToken }) });
+    return json(200, {
+      jobs,
+      ...(listing.page.continuationToken && { continuationToken: listing.page.continuationToken }),
+    });
   },
 });

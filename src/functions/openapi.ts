@@ -6,11 +6,18 @@ export const openApi = httpFunction({
   route: 'openapi.json',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: async (request) => {
-    const { openApiDocument } = await import('../lib/http/openapi.js');
-    const { text, etag } = openApiDocument();
+  load: () => import('../lib/http/openapi.js'),
+  deps: false,
+  handler: async ({ use, request }) => {
+    const { text, etag } = use.openApiDocument();
     const cache = { etag, 'cache-control': 'public, max-age=300, must-revalidate' };
-    if (request.headers.get('if-none-match')?.split(',').some((t) => t.trim() === etag)) return { status: 304, headers: cache };
+    if (
+      request.headers
+        .get('if-none-match')
+        ?.split(',')
+        .some((t) => t.trim() === etag)
+    )
+      return { status: 304, headers: cache };
     return { status: 200, body: text, headers: { 'content-type': 'application/json; charset=utf-8', ...cache } };
   },
 });

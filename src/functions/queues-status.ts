@@ -1,5 +1,5 @@
 import { json } from '../lib/http/http.js';
-import { deps, httpFunction } from './define.js';
+import { httpFunction } from './define.js';
 
 /**
  * GET /api/queues/status — the seed's flat map (queue → waiting messages); with `?detail=true`,
@@ -9,8 +9,7 @@ export const queuesStatus = httpFunction({
   name: 'queuesStatus',
   route: 'queues/status',
   methods: ['GET'],
-  handler: async (request) => {
-    const [{ queueStatus }, d] = await Promise.all([import('../lib/app/queries.js'), deps()]);
-    return json(200, await queueStatus(d, Object.fromEntries(request.query.entries())));
-  },
+  load: () => import('../lib/app/queries.js'),
+  handler: async ({ use, deps, request }) =>
+    json(200, await use.queueStatus(deps, Object.fromEntries(request.query.entries()))),
 });

@@ -1,15 +1,16 @@
 import { json, readJsonBody } from '../lib/http/http.js';
-import { deps, httpFunction } from './define.js';
+import { httpFunction } from './define.js';
 
 /** POST /api/submit-job — the seed orchestrator's route and reply, for existing clients. */
 export const submitJobSeed = httpFunction({
   name: 'submitJob',
   route: 'submit-job',
   methods: ['POST'],
-  handler: async (request) => {
-    const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
-    const body = await readJsonBody(request, d.config);
-    const { job } = await submitJob(d, { body, mode: 'lenient', source: 'submit-job', idempotencyKey: request.headers.get('idempotency-key') });
+  load: () => import('../lib/app/submit-job.js'),
+  handler: async ({ use, deps, request }) => {
+    const body = await readJsonBody(request, deps.config);
+    const idempotencyKey = request.headers.get('idempotency-key');
+    const { job } = await use.submitJob(deps, { body, mode: 'lenient', source: 'submit-job', idempotencyKey });
     return json(200, { status: 'submitted', job_id: job.id }, { location: `/api/jobs/${job.id}` });
   },
 });

@@ -302,14 +302,15 @@ export function queueNameFor(config: Config, setting: QueueSetting): string {
 export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }, host = '127.0.0.1'): string {
   // The Azurite development account key is public and documented; it is not a secret.
   const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-  return [
+  const parts = [
     'DefaultEndpointsProtocol=http',
     'AccountName=devstoreaccount1',
     `AccountKey=${key}`,
     `BlobEndpoint=http://${host}:${ports.blob}/devstoreaccount1`,
     `QueueEndpoint=http://${host}:${ports.queue}/devstoreaccount1`,
     `TableEndpoint=http://${host}:${ports.table}/devstoreaccount1`,
-  ].join(';') + ';';
+  ];
+  return `${parts.join(';')};`;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -1,5 +1,5 @@
 import { FUNCTIONS } from '../functions/all.js';
-import { startLocalRunner } from '../lib/local/runner.js';
+import { startLocalRunner } from './runner.js';
 import { loadLocalSettings } from './settings.js';
 
 /**

@@ -477,7 +477,10 @@ function App() {
           {nav('queues', 'Queues')}
           {nav('providers', 'Providers')}
           {hasKey && (
-            <button type="button" class="link" onClick={() => (keyStore.clear(), setHasKey(false))}>
+            <button type="button" class="link" onClick={() => {
+                keyStore.clear();
+                setHasKey(false);
+              }}>
               Forget key
             </button>
           )}

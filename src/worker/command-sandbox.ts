@@ -219,7 +219,8 @@ export function createCommandSandbox(settings: CommandSandboxSettings, options: 
       }
       // Once per process: what a crashed predecessor's commands left running dies now, not when
       // their uid happens to be handed out again.
-      await (swept ??= sweepOrphans(settings));
+      swept ??= sweepOrphans(settings);
+      await swept;
       for (;;) {
         for (let i = 0; i < settings.uidCount; i++) {
           const uid = settings.uidBase + ((next + i) % settings.uidCount);
@@ -267,6 +268,9 @@ const shared = new Map<string, CommandSandbox>();
 export function commandSandbox(settings: CommandSandboxSettings): CommandSandbox {
   const key = `${settings.mode}:${settings.uidBase}:${settings.uidCount}`;
   let s = shared.get(key);
-  if (!s) shared.set(key, (s = createCommandSandbox(settings)));
+  if (!s) {
+    s = createCommandSandbox(settings);
+    shared.set(key, s);
+  }
   return s;
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findPortOwner, isPortFree } from '../../src/lib/local/port-owner.js';
+import { findPortOwner, isPortFree } from '../../src/local/port-owner.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/runner.js';
 import { isRunning, processesInGroup, spawnStack, type StackProcess } from '../support/stack.js';

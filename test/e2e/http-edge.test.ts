@@ -32,7 +32,7 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
 
   it('refuses JSON nested 4 500 deep (arrays, objects, inside data) with 400 naming MAX_JSON_DEPTH, and stores nothing', async () => {
     const before = await jobCount();
-    const bodies = ['['.repeat(4500) + ']'.repeat(4500), '{"a":'.repeat(5000) + '1' + '}'.repeat(5000), `{"rows":5,"data":{"a":${'['.repeat(63)}${']'.repeat(63)}}}`];
+    const bodies = ['['.repeat(4500) + ']'.repeat(4500), `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, `{"rows":5,"data":{"a":${'['.repeat(63)}${']'.repeat(63)}}}`];
     for (const target of ['/api/jobs', '/api/submit-job', '/api/service/v1/pipelines/inference']) {
       for (const body of bodies) {
         const p = problemOf(await post(target, body));

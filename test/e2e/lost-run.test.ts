@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../src/functions/all.js';
 import type { JobEvent, JobRecord } from '../../src/lib/core/job.js';
-import { startLocalRunner, type LocalRunner } from '../../src/lib/local/runner.js';
+import { startLocalRunner, type LocalRunner } from '../../src/local/runner.js';
 import { startTestRunner, waitFor, type TestRunner } from '../support/runner.js';
 import { isRunning } from '../support/stack.js';
 

@@ -95,7 +95,7 @@ describe('end to end through the local runner', () => {
     let token: string | undefined;
     do {
       const page = (await (await r.api(`/api/jobs?status=succeeded&limit=100${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`)).json()) as { jobs: Job[]; continuationToken?: string };
-      page.jobs.forEach((j) => seen.add(j.id));
+      for (const j of page.jobs) seen.add(j.id);
       token = page.continuationToken;
     } while (token);
     expect(ids.every((id) => seen.has(id))).toBe(true);

@@ -31,7 +31,10 @@ export class InMemoryIndex {
 
   upsert(pk: string, rk: string, row: { jobId: string; seq?: number }, now = Date.now()): void {
     let partition = this.partitions.get(pk);
-    if (!partition) this.partitions.set(pk, (partition = new Map()));
+    if (!partition) {
+      partition = new Map();
+      this.partitions.set(pk, partition);
+    }
     partition.set(rk, { jobId: row.jobId, ...(row.seq !== undefined && { seq: row.seq }), writtenAt: now });
   }
 

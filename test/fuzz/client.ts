@@ -1,5 +1,5 @@
 /** Sends generated requests over loopback and judges the replies (shared by the property test and the fuzzer). */
-import { Agent, request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { LEAK_PATTERNS, type FuzzRequest, type RawRequest } from './requests.js';
 
@@ -118,7 +118,7 @@ export function requestText(r: FuzzRequest | RawRequest): string {
   if ('raw' in r) return r.raw.toString('latin1');
   let target = r.target;
   try {
-    target += ' ' + decodeURIComponent(r.target);
+    target += ` ${decodeURIComponent(r.target)}`;
   } catch {
     // A malformed escape: the raw target is all there is.
   }

@@ -88,7 +88,7 @@ const queryValue = fc.oneof(
 const queryKey = fc.constantFrom('limit', 'status', 'queue', 'provider', 'continuationToken', 'detail', 'full', 'code', 'adapter_instance', 'project', 'isCached', 'x', '', '%', 'limit[]');
 const query = fc.oneof(
   { weight: 2, arbitrary: fc.constant('') },
-  { weight: 3, arbitrary: fc.array(fc.tuple(queryKey, queryValue), { minLength: 1, maxLength: 5 }).map((kv) => '?' + kv.map(([k, v]) => `${k}=${v}`).join('&')) },
+  { weight: 3, arbitrary: fc.array(fc.tuple(queryKey, queryValue), { minLength: 1, maxLength: 5 }).map((kv) => `?${kv.map(([k, v]) => `${k}=${v}`).join('&')}`) },
   { weight: 1, arbitrary: fc.constantFrom('?', '?&&&', '?=', '?a', '?limit=1&limit=2&limit=3', '?%=%') },
 );
 
@@ -142,8 +142,8 @@ function nested(depth: number, open: string, close: string, leaf = '0'): string 
 
 const deepBody = fc.tuple(fc.integer({ min: 30, max: 6000 }), fc.constantFrom('array', 'object', 'mixed', 'in-data')).map(([d, shape]) => {
   if (shape === 'array') return nested(d, '[', ']');
-  if (shape === 'object') return '{"a":'.repeat(d) + '0' + '}'.repeat(d);
-  if (shape === 'mixed') return '[{"a":'.repeat(Math.ceil(d / 2)) + '0' + '}]'.repeat(Math.ceil(d / 2));
+  if (shape === 'object') return `${'{"a":'.repeat(d)}0${'}'.repeat(d)}`;
+  if (shape === 'mixed') return `${'[{"a":'.repeat(Math.ceil(d / 2))}0${'}]'.repeat(Math.ceil(d / 2))}`;
   return `{"rows":5,"data":${nested(d, '[', ']')}}`;
 });
 
@@ -196,8 +196,8 @@ export function fuzzRequest(apiKey?: string): fc.Arbitrary<FuzzRequest> {
       for (const [k, v] of r.extra) if (k !== 'expect' || v.length % 8 === 0) headers[k] = k === 'expect' && v.length % 16 === 0 ? '100-continue' : v;
       let t = r.target;
       if (apiKey && r.key === 'right') headers['x-functions-key'] = apiKey;
-      if (apiKey && r.key === 'wrong') headers['x-functions-key'] = apiKey.slice(0, -1) + 'X';
-      if (apiKey && r.key === 'query') t += (t.includes('?') ? '&' : '?') + `code=${encodeURIComponent(apiKey)}`;
+      if (apiKey && r.key === 'wrong') headers['x-functions-key'] = `${apiKey.slice(0, -1)}X`;
+      if (apiKey && r.key === 'query') t += `${t.includes('?') ? '&' : '?'}code=${encodeURIComponent(apiKey)}`;
       const withBody = r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD';
       return { method: r.method, target: t, headers, ...(withBody && { body: r.body, ...(r.chunks !== undefined && { chunks: r.chunks }) }) };
     });

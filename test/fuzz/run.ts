@@ -192,10 +192,10 @@ function report(elapsedMs: number, jobs: number, pages: number): void {
     ['elapsed', `${(elapsedMs / 1000).toFixed(1)} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+  console.log(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}`);
   const kinds = new Map<string, number>();
   for (const o of failed) for (const b of o.broken) kinds.set(b.replace(/\d+ ms/, 'N ms'), (kinds.get(b.replace(/\d+ ms/, 'N ms')) ?? 0) + 1);
-  if (kinds.size > 0) console.log('\nbroken rules:\n' + [...kinds].map(([k, n]) => `  ${n} × ${k}`).join('\n'));
+  if (kinds.size > 0) console.log(`\nbroken rules:\n${[...kinds].map(([k, n]) => `  ${n} × ${k}`).join('\n')}`);
   // A few examples of each broken rule, so a rare kind is not hidden behind a common one.
   const shown = new Map<string, number>();
   for (const o of failed) {

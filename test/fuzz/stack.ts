@@ -5,7 +5,7 @@
  * which is how it learns that the fuzzer died (even by kill -9) instead of living on as an orphan.
  */
 import { FUNCTIONS } from '../../src/functions/all.js';
-import { startLocalRunner } from '../../src/lib/local/runner.js';
+import { startLocalRunner } from '../../src/local/runner.js';
 
 const env = JSON.parse(process.env.FUZZ_STACK_ENV ?? '{}') as Record<string, string>;
 const runner = await startLocalRunner({ env, functions: FUNCTIONS, quiet: true });

@@ -82,7 +82,7 @@ export function descendants(node: Node): Node[] {
 
 /** The literal value of a `string` node without interpolations, else undefined. */
 export function stringLiteral(node: Node | null | undefined): string | undefined {
-  if (!node || node.type !== 'string') return undefined;
+  if (node?.type !== 'string') return undefined;
   if (node.namedChildren.some((c) => c.type === 'interpolation')) return undefined;
   return node.namedChildren
     .filter((c) => c.type === 'string_content')

@@ -14,7 +14,10 @@ import {
   type BicepFile,
 } from './bicep-tree.js';
 
-/** The seed's KEDA targets (seed 004 "Autoscaling Behavior"); the floor is 0 so idle workers cost nothing. */
+/**
+ * The original orchestrator's KEDA targets (azure-servicebus trigger; actor 5, spark 3 messages per
+ * replica, at most 10); the floor is 0 so idle workers cost nothing.
+ */
 const SEED = {
   actor: { queue: 'actor-jobs', messagesPerReplica: 5 },
   spark: { queue: 'spark-jobs', messagesPerReplica: 3 },

@@ -203,7 +203,7 @@ export interface MlopsParams {
   referer?: string;
 }
 
-/** Record fields every MLOps reply item carries (REFERENCE §4). */
+/** Record fields every MLOps reply item carries (the Essedum backend reads all of them). */
 export const RECORD_FIELDS = ['sourceId', 'name', 'status', 'type', 'adapter', 'rawPayload', 'createdOn', 'createdBy', 'syncDate', 'description', 'project', 'artifacts', 'deployment'] as const;
 
 export function assertRecord(x: unknown): Record<string, unknown> {

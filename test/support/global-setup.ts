@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startAzurite, type AzuriteHandle } from '../../src/lib/local/azurite.js';
+import { startAzurite, type AzuriteHandle } from '../../src/local/azurite.js';
 import { azuriteConnectionString } from '../../src/lib/config.js';
 import { freePort } from './ports.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { FUNCTIONS } from '../../src/functions/all.js';
-import { startLocalRunner, type LocalRunner, type LocalRunnerOptions } from '../../src/lib/local/runner.js';
+import { startLocalRunner, type LocalRunner, type LocalRunnerOptions } from '../../src/local/runner.js';
 import { canSwitchUser } from '../../src/worker/command-sandbox.js';
 
 export interface TestRunner extends LocalRunner {

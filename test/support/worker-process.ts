@@ -60,8 +60,7 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
     child[stream]!.setEncoding('utf8');
     child[stream]!.on('data', (chunk: string) => {
       buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).trim();
         buffer = buffer.slice(nl + 1);
         if (!line) continue;

@@ -42,7 +42,7 @@ describe('OpenAPI document', () => {
   });
 
   it('refuses to build while a route is undocumented', () => {
-    const stray = httpFunction({ name: 'strayRoute', route: 'stray', methods: ['GET'], handler: async () => ({ status: 204 }) });
+    const stray = httpFunction({ name: 'strayRoute', route: 'stray', methods: ['GET'], load: async () => ({}), deps: false, handler: async () => ({ status: 204 }) });
     expect(() => buildOpenApi([...FUNCTIONS, stray])).toThrow(/strayRoute/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PollBackoff, sleepingWait } from '../../src/lib/core/poll-backoff.js';
-import { WakingTransport } from '../../src/lib/local/waking-transport.js';
+import { WakingTransport } from '../../src/local/waking-transport.js';
 import type { QueueTransport } from '../../src/lib/ports/queue.js';
 
 describe('PollBackoff', () => {

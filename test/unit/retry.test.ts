@@ -27,7 +27,15 @@ describe('TokenBucket', () => {
   function clock() {
     let t = 1_000_000;
     const slept: number[] = [];
-    return { now: () => t, sleep: async (ms: number) => void (slept.push(ms), (t += ms)), slept, advance: (ms: number) => (t += ms) };
+    const advance = (ms: number) => {
+      t += ms;
+      return t;
+    };
+    const sleep = async (ms: number) => {
+      slept.push(ms);
+      advance(ms);
+    };
+    return { now: () => t, sleep, slept, advance };
   }
 
   it('lets a burst through, then paces to the rate', async () => {

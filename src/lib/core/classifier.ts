@@ -1,8 +1,8 @@
 import type { ClassifierWeights, JobSpec, RoutingDecision, RoutingRule } from './job.js';
 
 /**
- * Two documented weightings. `readme` is the specification (seed 004's README) and the default;
- * `reference` is what the seed's published code computed, under which the README's third example
+ * Two documented weightings. `readme` is the specification (the original orchestrator's README) and
+ * the default; `reference` is what its published code computed, under which the README's third example
  * ("5 000 000 rows, 100 s → ml-jobs") holds. See README › Classification.
  */
 export const CLASSIFIER_PRESETS = {

@@ -429,7 +429,8 @@ export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS)
     const op = ops[fn.name];
     if (!op) throw new Error(`OpenAPI: HTTP function '${fn.name}' (${fn.route}) is not documented in src/lib/http/openapi.ts`);
     const path = `/api/${fn.route}`;
-    const item = (paths[path] ??= {});
+    paths[path] ??= {};
+    const item = paths[path];
     for (const method of fn.methods) item[method.toLowerCase()] = operationObject(fn, method, op);
   }
   return {

@@ -23,7 +23,7 @@ export function createProviderRegistry(ctx: ProviderContext, extra: Record<strin
       const fixed = extra[name];
       if (fixed) return Promise.resolve(fixed);
       const entry = providerDescriptor(name);
-      if (!entry || !entry.isConfigured(ctx.config.env)) return Promise.reject(new ProviderNotConfiguredError(name));
+      if (!entry?.isConfigured(ctx.config.env)) return Promise.reject(new ProviderNotConfiguredError(name));
       let p = built.get(name);
       if (!p) {
         p = entry.load().then((m) => m.createProvider(ctx));

@@ -315,7 +315,8 @@ export class FakeBatchService {
     // Zero-length bodies may be signed with an empty Content-Length or with 0.
     const lengths = raw.length === 0 ? ['', '0'] : [String(raw.length)];
     const ok = lengths.some((length) => {
-      const stringToSign = [req.method, h('content-encoding'), h('content-language'), length, h('content-md5'), h('content-type'), h('date'), h('if-modified-since'), h('if-match'), h('if-none-match'), h('if-unmodified-since'), h('range')].join('\n') + '\n' + ocp + resource;
+      const standard = [req.method, h('content-encoding'), h('content-language'), length, h('content-md5'), h('content-type'), h('date'), h('if-modified-since'), h('if-match'), h('if-none-match'), h('if-unmodified-since'), h('range')];
+      const stringToSign = `${standard.join('\n')}\n${ocp}${resource}`;
       const expected = createHmac('sha256', Buffer.from(key.accountKey, 'base64')).update(stringToSign, 'utf8').digest('base64');
       return expected === m[2];
     });

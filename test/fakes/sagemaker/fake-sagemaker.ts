@@ -10,7 +10,7 @@
  *   filters, default sort (training/transform: CreationTime, AutoML: Name; Descending), opaque
  *   `NextToken` bound to the query;
  * - Describe of an unknown training or transform job answers `ValidationException`, of an unknown
- *   AutoML job `ResourceNotFound` (the quirk REFERENCE.md §6 notes);
+ *   AutoML job `ResourceNotFound` (the real service does the same);
  * - Stop* of a job that is not InProgress answers `ValidationException`, of an unknown one
  *   `ResourceNotFound`; a stopped job stays `Stopping` until the test moves it on;
  * - requests must carry a SigV4 `Authorization` header scoped to service `sagemaker`.

@@ -1,6 +1,6 @@
 import type { Server } from 'node:net';
 import rhea from 'rhea';
-import { Broker, type Entity, type MessageLock, type Settlement } from './broker.js';
+import type { Broker, Entity, MessageLock, Settlement } from './broker.js';
 import { checkSasToken } from './sas.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rhea's typings are loose; the wire objects stay `any` here. */
@@ -321,7 +321,10 @@ export class ServiceBusAmqpServer {
       return false;
     };
     let set = this.consumers.get(entity);
-    if (!set) this.consumers.set(entity, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.consumers.set(entity, set);
+    }
     set.add(link);
   }
 
@@ -415,7 +418,7 @@ export class ServiceBusAmqpServer {
 
   private reply(connection: Connection, request: any, appProps: Record<string, unknown>, body?: unknown): void {
     const link = this.state(connection).replyLinks.get(String(request.reply_to ?? ''));
-    if (!link || !link.is_open()) return;
+    if (!link?.is_open()) return;
     link.send({
       correlation_id: request.message_id,
       to: request.reply_to,

@@ -43,11 +43,13 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(String(out.ref.name)).toMatch(/^projects\/test-project\/locations\/us-central1\/customJobs\/\d+$/);
       const create = fake.service.calls.find((c) => c.verb === 'create')!;
       expect(create.body?.labels).toEqual({ cjo_job_id: job.id });
-      const pool = (create.body?.jobSpec as { workerPoolSpecs: Record<string, any>[] }).workerPoolSpecs[0]!;
+      type CustomJobSpec = { workerPoolSpecs: Record<string, unknown>[]; scheduling: { timeout: string }; baseOutputDirectory: unknown };
+      const jobSpec = create.body!.jobSpec as CustomJobSpec;
+      const pool = jobSpec.workerPoolSpecs[0]!;
       expect(pool.machineSpec).toEqual({ machineType: 'n1-standard-8', acceleratorType: 5, acceleratorCount: 1 });
       expect(pool.containerSpec).toEqual({ imageUri: 'us-docker.pkg.dev/p/r/trainer:1', args: ['--epochs', '3'], env: [{ name: 'LR', value: '0.01' }] });
-      expect((create.body?.jobSpec as any).scheduling.timeout).toBe('3600s');
-      expect((create.body?.jobSpec as any).baseOutputDirectory).toEqual({ outputUriPrefix: 'gs://bucket-out/run-1' });
+      expect(jobSpec.scheduling.timeout).toBe('3600s');
+      expect(jobSpec.baseOutputDirectory).toEqual({ outputUriPrefix: 'gs://bucket-out/run-1' });
     });
 
     it('sends the bearer token and routing header on every call', async () => {

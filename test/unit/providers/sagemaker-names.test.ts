@@ -27,7 +27,7 @@ describe('sageMakerJobName', () => {
       expect(new Set(names).size).toBe(odd.length);
       for (const n of names) {
         expect(isValidJobName(kind, n)).toBe(true);
-        expect(n.startsWith(namePrefixFor('cjo', kind) + 'h')).toBe(true);
+        expect(n.startsWith(`${namePrefixFor('cjo', kind)}h`)).toBe(true);
       }
     }
   });

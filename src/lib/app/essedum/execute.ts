@@ -150,7 +150,7 @@ export async function submitExecute(deps: Deps, body: unknown): Promise<ExecuteA
 
 async function executeJob(deps: Deps, id: string): Promise<JobRecord> {
   const job = await deps.store.get(id);
-  if (!job || job.source !== 'essedum-execute') throw new EssedumTaskNotFoundError(id);
+  if (job?.source !== 'essedum-execute') throw new EssedumTaskNotFoundError(id);
   return job;
 }
 

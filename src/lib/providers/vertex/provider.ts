@@ -1,5 +1,5 @@
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { OrchestratorError, PollThrottledError, ProviderThrottledError } from '../../errors.js';
+import { type OrchestratorError, PollThrottledError, ProviderThrottledError } from '../../errors.js';
 import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket } from '../../retry.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import {

@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
-import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../../functions/define.js';
-import { processMessage } from '../app/process-message.js';
-import { azuriteConnectionString, loadConfig, queueNameFor, type Config } from '../config.js';
-import { createDeps, ensureResources, setSharedDeps, type Deps } from '../deps.js';
-import { UnauthorizedError } from '../errors.js';
-import { clip, problemResponse } from '../http/http.js';
-import type { ReceivedMessage } from '../ports/queue.js';
-import { releaseHostedRuns } from '../app/release-hosted-runs.js';
+import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../functions/define.js';
+import { processMessage } from '../lib/app/process-message.js';
+import { azuriteConnectionString, loadConfig, queueNameFor, type Config } from '../lib/config.js';
+import { createDeps, ensureResources, setSharedDeps, type Deps } from '../lib/deps.js';
+import { UnauthorizedError } from '../lib/errors.js';
+import { clip, problemResponse } from '../lib/http/http.js';
+import type { ReceivedMessage } from '../lib/ports/queue.js';
+import { releaseHostedRuns } from '../lib/app/release-hosted-runs.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import { WakingTransport } from './waking-transport.js';
-import { PollBackoff, type IdleWait } from '../core/poll-backoff.js';
-import type { JobWorker } from '../../worker/job-worker.js';
+import { PollBackoff, type IdleWait } from '../lib/core/poll-backoff.js';
+import type { JobWorker } from '../worker/job-worker.js';
 
 // @azure/functions is a CommonJS bundle whose named exports Node's ESM loader cannot see.
 const { HttpRequest, HttpResponse, InvocationContext } = functions;
@@ -97,14 +97,16 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     const timers = options.functions
       .filter((f): f is TimerFunction => f.kind === 'timer')
       .map((f) => startTimer(config, f, log));
-    stops.push(async () => timers.forEach((t) => t.stop()));
+    stops.push(async () => {
+      for (const t of timers) t.stop();
+    });
 
     const workers: JobWorker[] = [];
     const stopWorkers = once(async () => {
       await Promise.all(workers.map((w) => w.shutdown()));
     });
     if (options.workers !== false) {
-      const { startQueueWorker } = await import('../../worker/main.js');
+      const { startQueueWorker } = await import('../worker/main.js');
       for (const mode of ['actor', 'spark'] as const) workers.push(await startQueueWorker(deps, mode, { idleWait: waking.idleWait, maxPollMs }));
       stops.push(stopWorkers);
     }
@@ -261,7 +263,7 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
   };
   server.on('connect', refuseTunnel(405, 'CONNECT is not supported.'));
   server.on('upgrade', refuseTunnel(400, 'Protocol upgrades are not supported.'));
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     void send(res, edgeProblem(417, 'Only "Expect: 100-continue" is supported.', '/', { connection: 'close' }));
   });
 
@@ -331,7 +333,9 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
 async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> {
   const response = new HttpResponse(init);
   const headers: Record<string, string> = {};
-  response.headers.forEach((v, k) => (headers[k] = v));
+  response.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
   const body = Buffer.from(await response.arrayBuffer());
   headers['content-length'] = String(body.length);
   const req = res.req as IncomingMessage | undefined;
@@ -356,7 +360,7 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
   });
   req.once('end', () => settle(true));
   req.once('error', () => settle(false));
-  req.once('close', () => settle(!req.readableEnded ? false : true));
+  req.once('close', () => settle(req.readableEnded));
   req.resume();
 }
 

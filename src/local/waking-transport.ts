@@ -1,5 +1,5 @@
-import type { IdleWait } from '../core/poll-backoff.js';
-import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage } from '../ports/queue.js';
+import type { IdleWait } from '../lib/core/poll-backoff.js';
+import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage } from '../lib/ports/queue.js';
 
 /**
  * A queue transport for one process that hosts both producers and consumers (the local runner):
@@ -27,7 +27,10 @@ export class WakingTransport implements QueueTransport {
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
       let set = this.waiting.get(queue);
-      if (!set) this.waiting.set(queue, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.waiting.set(queue, set);
+      }
       const done = () => {
         clearTimeout(timer);
         set.delete(done);
