@@ -1,4 +1,4 @@
-import { deps, messageBody, queueFunction } from './define.js';
+import { deps, queueFunction, queueMessageBody } from './define.js';
 
 /** jobqueue → classify → class queue. */
 export const classify = queueFunction({
@@ -6,6 +6,6 @@ export const classify = queueFunction({
   queueSetting: 'QUEUE_INTAKE',
   handler: async (message) => {
     const [{ handleIntakeMessage }, d] = await Promise.all([import('../lib/app/classify-job.js'), deps()]);
-    await handleIntakeMessage(d, messageBody(message));
+    await handleIntakeMessage(d, await queueMessageBody(message, d.blobs));
   },
 });

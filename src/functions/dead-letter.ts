@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { deps, messageBody, queueFunction, type QueueSetting } from './define.js';
+import { deps, messageBody, queueFunction, queueMessageBody, type QueueSetting } from './define.js';
 
 // Every queue's poison / dead-letter queue ends in the same handler: the job shows `failed` with the
 // reason, whether the message died in a function or in a worker.
@@ -14,7 +14,9 @@ function deadLetterFunction(name: string, queueSetting: QueueSetting) {
       const { reason, description } = deadLetterReasonOf(context.triggerMetadata ?? {});
       const { queueNameFor } = await import('../lib/config.js');
       const queue = queueNameFor(d.config, queueSetting);
-      await handleDeadLetter(d, messageBody(message), queue, { ...(reason && { reason }), ...(description && { description }) });
+      // A claim check whose payload is gone still names no job; the handler reports it as it stands.
+      const body = await queueMessageBody(message, d.blobs).catch(() => messageBody(message));
+      await handleDeadLetter(d, body, queue, { ...(reason && { reason }), ...(description && { description }) });
     },
   });
 }

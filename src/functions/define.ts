@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { QueueSetting, ScheduleSetting } from '../lib/config.js';
 import type { Deps } from '../lib/deps.js';
 import { withProblems } from '../lib/http/http.js';
+import type { BlobStore } from '../lib/ports/blob-store.js';
 
 export type { QueueSetting, ScheduleSetting };
 
@@ -91,6 +92,16 @@ export function messageBody(message: unknown): Record<string, unknown> {
   if (Buffer.isBuffer(message)) return JSON.parse(message.toString('utf8')) as Record<string, unknown>;
   if (message && typeof message === 'object') return message as Record<string, unknown>;
   throw new Error('queue message is not a JSON object');
+}
+
+/**
+ * A queue message's real body: parsed (see {@link messageBody}) and, when it is a claim check, the
+ * payload read back from Blob Storage. The one place claim checks are resolved for the Functions
+ * host, which hands triggers the body as it sits on the queue.
+ */
+export async function queueMessageBody(message: unknown, blobs: BlobStore): Promise<Record<string, unknown>> {
+  const { resolveClaimCheck } = await import('../lib/adapters/claim-check-transport.js');
+  return resolveClaimCheck(messageBody(message), blobs);
 }
 
 /** Lazily loaded so the entry module stays light: dependencies are built on first invocation. */

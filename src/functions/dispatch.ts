@@ -1,4 +1,4 @@
-import { deps, messageBody, queueFunction } from './define.js';
+import { deps, queueFunction, queueMessageBody } from './define.js';
 
 // One function body, registered on both dispatch queues: the provider comes from the job's decision.
 
@@ -8,7 +8,7 @@ export const dispatchMl = queueFunction({
   queueSetting: 'QUEUE_ML',
   handler: async (message) => {
     const [{ handleDispatchMessage }, d] = await Promise.all([import('../lib/app/dispatch-job.js'), deps()]);
-    await handleDispatchMessage(d, messageBody(message));
+    await handleDispatchMessage(d, await queueMessageBody(message, d.blobs));
   },
 });
 
@@ -18,6 +18,6 @@ export const dispatchBatch = queueFunction({
   queueSetting: 'QUEUE_BATCH',
   handler: async (message) => {
     const [{ handleDispatchMessage }, d] = await Promise.all([import('../lib/app/dispatch-job.js'), deps()]);
-    await handleDispatchMessage(d, messageBody(message));
+    await handleDispatchMessage(d, await queueMessageBody(message, d.blobs));
   },
 });

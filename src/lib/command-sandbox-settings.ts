@@ -1,5 +1,5 @@
 import type { SettingInfo } from './config.js';
-import { ConfigurationError } from './errors.js';
+import { SettingsReader, type Env } from './settings.js';
 
 /**
  * Settings of the command sandbox: the unprivileged user ids that /execute commands run under.
@@ -36,25 +36,16 @@ export interface CommandSandboxSettings {
   readonly uidCount: number;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
 type Name = (typeof COMMAND_SANDBOX_SETTINGS)[number]['name'];
-
-const read = (env: Env, name: Name): string => env[name]?.trim() || COMMAND_SANDBOX_SETTINGS.find((s) => s.name === name)!.default;
 
 /** Parses the sandbox settings; throws {@link ConfigurationError} naming each bad one. */
 export function parseCommandSandboxSettings(env: Env): CommandSandboxSettings {
-  const issues: string[] = [];
-  const mode = read(env, 'COMMAND_SANDBOX').toLowerCase();
-  if (mode !== 'uid' && mode !== 'none') issues.push(`COMMAND_SANDBOX must be 'uid' or 'none', got '${mode}'`);
-  const int = (name: Name, min: number, max: number) => {
-    const n = Number(read(env, name));
-    if (!Number.isInteger(n) || n < min || n > max) issues.push(`${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
+  const read = new SettingsReader<Name>(env, COMMAND_SANDBOX_SETTINGS);
+  const mode = read.oneOf('COMMAND_SANDBOX', ['uid', 'none'], { ignoreCase: true });
   // Below 1000 are system accounts; 65534 is nobody, which other software shares.
-  const uidBase = int('COMMAND_UID_BASE', 1000, 65_000);
-  const uidCount = int('COMMAND_UID_COUNT', 1, 4096);
-  if (issues.length === 0 && uidBase + uidCount > 65_534) issues.push('COMMAND_UID_BASE + COMMAND_UID_COUNT must stay below 65534 (nobody)');
-  if (issues.length > 0) throw new ConfigurationError(`Command sandbox settings: ${issues.join('; ')}`);
-  return { mode: mode as CommandSandboxMode, uidBase, uidCount };
+  const uidBase = read.int('COMMAND_UID_BASE', { min: 1000, max: 65_000 });
+  const uidCount = read.int('COMMAND_UID_COUNT', { min: 1, max: 4096 });
+  if (read.issues.length === 0 && uidBase + uidCount > 65_534) read.issue('COMMAND_UID_BASE + COMMAND_UID_COUNT must stay below 65534 (nobody)');
+  read.check('Command sandbox settings');
+  return { mode, uidBase, uidCount };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CLASSIFIER_PRESETS, type ClassifierConfig } from './core/classifier.js';
 import { ConfigurationError } from './errors.js';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName, type ProviderPollSetting } from './providers/all.js';
+import { SettingsReader, type Bounds } from './settings.js';
 
 /**
  * Where a setting applies. `app` settings are read by the Function App and belong in Bicep;
@@ -84,31 +85,7 @@ export const SETTINGS = [
 
 export type SettingName = (typeof SETTINGS)[number]['name'];
 
-const num = (name: string, opts: { min?: number; max?: number; int?: boolean } = {}) =>
-  z
-    .string()
-    .trim()
-    .transform((v, ctx) => {
-      const n = Number(v);
-      const bad =
-        v === '' ||
-        !Number.isFinite(n) ||
-        (opts.int && !Number.isInteger(n)) ||
-        (opts.min !== undefined && n < opts.min) ||
-        (opts.max !== undefined && n > opts.max);
-      if (bad) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a ${opts.int ? 'whole ' : ''}number${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}, got '${v}'` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
 export { PROVIDER_NAMES, type ProviderName };
-
-function defaultOf(name: SettingName): string | undefined {
-  const s = SETTINGS.find((x) => x.name === name) as SettingInfo | undefined;
-  return s?.default;
-}
 
 /** The parsed, frozen configuration every host builds its dependencies from. */
 export interface Config {
@@ -168,23 +145,12 @@ const containerName = queueName;
  * misconfigured host fails at start-up rather than mid-request.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const get = (name: SettingName): string | undefined => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? defaultOf(name) : v;
-  };
-  const issues: string[] = [];
-  const parse = <T>(name: SettingName, schema: z.ZodType<T>, value = get(name)): T => {
-    const r = schema.safeParse(value);
-    if (!r.success) {
-      issues.push(`${name}: ${r.error.issues.map((i) => i.message).join(', ')}`);
-      return undefined as T;
-    }
-    return r.data;
-  };
-  const optNum = (name: SettingName, opts: Parameters<typeof num>[1] = {}): number | undefined =>
-    get(name) === undefined ? undefined : parse(name, num(name, opts));
+  const read = new SettingsReader<SettingName>(env, SETTINGS);
+  const get = (name: SettingName) => read.raw(name);
+  const parse = <T>(name: SettingName, schema: z.ZodType<T>): T => read.parse(name, schema);
+  const optNum = (name: SettingName, bounds: Bounds) => read.optionalFloat(name, bounds);
 
-  const presetName = parse('CLASSIFIER_PRESET', z.enum(Object.keys(CLASSIFIER_PRESETS) as [keyof typeof CLASSIFIER_PRESETS]));
+  const presetName = read.oneOf('CLASSIFIER_PRESET', Object.keys(CLASSIFIER_PRESETS) as Array<keyof typeof CLASSIFIER_PRESETS>);
   const preset = CLASSIFIER_PRESETS[presetName ?? 'readme'];
   const overrides = {
     perRow: optNum('CLASSIFIER_ROW_WEIGHT', { min: 0 }),
@@ -198,7 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const weights = Object.fromEntries(
     Object.entries(preset).map(([k, v]) => [k, overrides[k as keyof typeof overrides] ?? v]),
   ) as unknown as ClassifierConfig['weights'];
-  if (weights.mlThreshold > weights.sparkThreshold) issues.push('CLASSIFIER_ML_THRESHOLD must not exceed CLASSIFIER_SPARK_THRESHOLD');
+  if (weights.mlThreshold > weights.sparkThreshold) read.issue('CLASSIFIER_ML_THRESHOLD must not exceed CLASSIFIER_SPARK_THRESHOLD');
 
   const queues = {
     intake: parse('QUEUE_INTAKE', queueName),
@@ -207,10 +173,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ml: parse('QUEUE_ML', queueName),
     batch: parse('QUEUE_BATCH', queueName),
   };
-  if (new Set(Object.values(queues)).size !== 5) issues.push('QUEUE_*: the five queue names must differ');
-  const providerName = z.enum(PROVIDER_NAMES);
-  const mlProvider = parse('ML_JOBS_PROVIDER', providerName);
-  const batchProvider = parse('BATCH_JOBS_PROVIDER', providerName);
+  if (new Set(Object.values(queues)).size !== 5) read.issue('QUEUE_*: the five queue names must differ');
+  const mlProvider = read.oneOf('ML_JOBS_PROVIDER', PROVIDER_NAMES);
+  const batchProvider = read.oneOf('BATCH_JOBS_PROVIDER', PROVIDER_NAMES);
 
   const storage = {
     connectionString: env.JobsStorage?.trim() || undefined,
@@ -224,10 +189,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     storage,
     tables: { jobs: parse('JOBS_TABLE', tableName), index: parse('JOB_INDEX_TABLE', tableName), idempotency: parse('IDEMPOTENCY_TABLE', tableName) },
     containers: { results: parse('RESULTS_CONTAINER', containerName), payloads: parse('PAYLOADS_CONTAINER', containerName) },
-    transport: parse('QUEUE_TRANSPORT', z.enum(['storage', 'servicebus'])),
+    transport: read.oneOf('QUEUE_TRANSPORT', ['storage', 'servicebus']),
     queues,
-    maxDeliveries: parse('QUEUE_MAX_DELIVERIES', num('QUEUE_MAX_DELIVERIES', { min: 1, max: 100, int: true })),
-    claimCheckThresholdBytes: parse('CLAIM_CHECK_THRESHOLD_BYTES', num('CLAIM_CHECK_THRESHOLD_BYTES', { min: 1024, max: 200_000, int: true })),
+    maxDeliveries: read.int('QUEUE_MAX_DELIVERIES', { min: 1, max: 100 }),
+    claimCheckThresholdBytes: read.int('CLAIM_CHECK_THRESHOLD_BYTES', { min: 1024, max: 200_000 }),
     classifier: {
       preset: customised ? `${presetName ?? 'readme'}+custom` : (presetName ?? 'readme'),
       weights,
@@ -236,39 +201,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchProvider,
       providers: PROVIDER_NAMES,
     },
-    maxBodyBytes: parse('MAX_BODY_BYTES', num('MAX_BODY_BYTES', { min: 1024, max: 100 * 1024 * 1024, int: true })),
-    maxJsonDepth: parse('MAX_JSON_DEPTH', num('MAX_JSON_DEPTH', { min: 2, max: 512, int: true })),
-    maxJsonItems: parse('MAX_JSON_ITEMS', num('MAX_JSON_ITEMS', { min: 10, max: 10_000_000, int: true })),
-    healthCacheSec: parse('HEALTH_CACHE_SEC', num('HEALTH_CACHE_SEC', { min: 0, max: 300 })),
-    defaultMaxRuntimeSec: parse('JOB_DEFAULT_MAX_RUNTIME_SEC', num('JOB_DEFAULT_MAX_RUNTIME_SEC', { min: 1, int: true })),
-    stuckAfterSec: parse('JOB_STUCK_AFTER_SEC', num('JOB_STUCK_AFTER_SEC', { min: 1, int: true })),
-    maxAttempts: parse('JOB_MAX_ATTEMPTS', num('JOB_MAX_ATTEMPTS', { min: 1, max: 100, int: true })),
+    maxBodyBytes: read.int('MAX_BODY_BYTES', { min: 1024, max: 100 * 1024 * 1024 }),
+    maxJsonDepth: read.int('MAX_JSON_DEPTH', { min: 2, max: 512 }),
+    maxJsonItems: read.int('MAX_JSON_ITEMS', { min: 10, max: 10_000_000 }),
+    healthCacheSec: read.float('HEALTH_CACHE_SEC', { min: 0, max: 300 }),
+    defaultMaxRuntimeSec: read.int('JOB_DEFAULT_MAX_RUNTIME_SEC', { min: 1 }),
+    stuckAfterSec: read.int('JOB_STUCK_AFTER_SEC', { min: 1 }),
+    maxAttempts: read.int('JOB_MAX_ATTEMPTS', { min: 1, max: 100 }),
     schedules: {
       // Each provider's poller schedule setting comes from its descriptor.
       ...(Object.fromEntries(PROVIDERS.map((p) => [p.pollSchedule.name, env[p.pollSchedule.name]?.trim() ? env[p.pollSchedule.name]! : p.pollSchedule.default])) as Record<ProviderPollSetting, string>),
       RECONCILE_SCHEDULE: get('RECONCILE_SCHEDULE')!,
     },
     worker: {
-      mode: parse('WORKER_MODE', z.enum(['actor', 'spark'])),
-      concurrency: parse('WORKER_CONCURRENCY', num('WORKER_CONCURRENCY', { min: 1, max: 256, int: true })),
-      lockSec: parse('WORKER_LOCK_SEC', num('WORKER_LOCK_SEC', { min: 5, max: 300, int: true })),
-      heartbeatSec: parse('WORKER_HEARTBEAT_SEC', num('WORKER_HEARTBEAT_SEC', { min: 0.05, max: 300 })),
-      shutdownGraceSec: parse('WORKER_SHUTDOWN_GRACE_SEC', num('WORKER_SHUTDOWN_GRACE_SEC', { min: 0, max: 3600 })),
-      maxPollSec: parse('IDLE_POLL_MAX_SEC', num('IDLE_POLL_MAX_SEC', { min: 0.05, max: 300 })),
+      mode: read.oneOf('WORKER_MODE', ['actor', 'spark']),
+      concurrency: read.int('WORKER_CONCURRENCY', { min: 1, max: 256 }),
+      lockSec: read.int('WORKER_LOCK_SEC', { min: 5, max: 300 }),
+      heartbeatSec: read.float('WORKER_HEARTBEAT_SEC', { min: 0.05, max: 300 }),
+      shutdownGraceSec: read.float('WORKER_SHUTDOWN_GRACE_SEC', { min: 0, max: 3600 }),
+      maxPollSec: read.float('IDLE_POLL_MAX_SEC', { min: 0.05, max: 300 }),
     },
-    simulationTimeScale: parse('SIMULATION_TIME_SCALE', num('SIMULATION_TIME_SCALE', { min: 0, max: 1000 })),
+    simulationTimeScale: read.float('SIMULATION_TIME_SCALE', { min: 0, max: 1000 }),
     localProviderDir: get('LOCAL_PROVIDER_DIR')!,
     local: {
-      httpPort: parse('HTTP_PORT', num('HTTP_PORT', { min: 0, max: 65535, int: true })),
-      azuriteBlobPort: parse('AZURITE_BLOB_PORT', num('AZURITE_BLOB_PORT', { min: 0, max: 65535, int: true })),
-      azuriteQueuePort: parse('AZURITE_QUEUE_PORT', num('AZURITE_QUEUE_PORT', { min: 0, max: 65535, int: true })),
-      azuriteTablePort: parse('AZURITE_TABLE_PORT', num('AZURITE_TABLE_PORT', { min: 0, max: 65535, int: true })),
+      httpPort: read.int('HTTP_PORT', { min: 0, max: 65535 }),
+      azuriteBlobPort: read.int('AZURITE_BLOB_PORT', { min: 0, max: 65535 }),
+      azuriteQueuePort: read.int('AZURITE_QUEUE_PORT', { min: 0, max: 65535 }),
+      azuriteTablePort: read.int('AZURITE_TABLE_PORT', { min: 0, max: 65535 }),
       azuriteLocation: get('AZURITE_LOCATION')!,
       ...(env.LOCAL_API_KEY?.trim() ? { apiKey: env.LOCAL_API_KEY.trim() } : {}),
     },
     env: Object.freeze({ ...env }),
   };
-  if (issues.length > 0) throw new ConfigurationError(`Invalid settings: ${issues.join('; ')}`);
+  read.check('Invalid settings');
   return deepFreeze(config);
 }
 

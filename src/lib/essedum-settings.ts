@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SettingInfo } from './config.js';
 import { parseEndpointAllowlist, type AllowEntry } from './core/endpoint-allowlist.js';
-import { ConfigurationError } from './errors.js';
+import { SettingsReader, type Env } from './settings.js';
 
 /**
  * Settings of the Essedum-compatible routes (`/api/execute…`, `/api/service/v1/pipelines/…`).
@@ -74,14 +74,7 @@ export interface EssedumSettings {
 
 const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
 
-type Env = Readonly<Record<string, string | undefined>>;
 type Name = (typeof ESSEDUM_SETTINGS)[number]['name'];
-
-const read = (env: Env, name: Name): string | undefined => {
-  const v = env[name]?.trim();
-  if (v) return v;
-  return (ESSEDUM_SETTINGS.find((s) => s.name === name) as SettingInfo | undefined)?.default;
-};
 
 const AdaptersSchema = z.record(
   z.string().min(1).max(128),
@@ -90,37 +83,28 @@ const AdaptersSchema = z.record(
 
 /** Parses the Essedum settings; throws {@link ConfigurationError} naming each bad one. */
 export function parseEssedumSettings(env: Env): EssedumSettings {
-  const issues: string[] = [];
-  const enabledRaw = (read(env, 'ESSEDUM_EXECUTE_ENABLED') ?? 'false').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(enabledRaw)) issues.push(`ESSEDUM_EXECUTE_ENABLED must be true or false, got '${enabledRaw}'`);
+  const read = new SettingsReader<Name>(env, ESSEDUM_SETTINGS);
+  const executeEnabled = read.bool('ESSEDUM_EXECUTE_ENABLED');
   let adapters: EssedumSettings['adapters'] = {};
   try {
-    const parsed = AdaptersSchema.safeParse(JSON.parse(read(env, 'ESSEDUM_ADAPTERS') ?? '{}'));
+    const parsed = AdaptersSchema.safeParse(JSON.parse(read.raw('ESSEDUM_ADAPTERS') ?? '{}'));
     if (parsed.success) adapters = parsed.data;
-    else issues.push(`ESSEDUM_ADAPTERS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    else read.issue(`ESSEDUM_ADAPTERS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   } catch (error) {
-    issues.push(`ESSEDUM_ADAPTERS is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    read.issue(`ESSEDUM_ADAPTERS is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const def = read(env, 'ESSEDUM_DEFAULT_ADAPTER_PROVIDER');
-  if (def !== undefined && !(ESSEDUM_PIPELINE_PROVIDERS as readonly string[]).includes(def)) {
-    issues.push(`ESSEDUM_DEFAULT_ADAPTER_PROVIDER must be one of ${ESSEDUM_PIPELINE_PROVIDERS.join(', ')}, got '${def}'`);
-  }
-  const int = (name: Name, min: number) => {
-    const n = Number(read(env, name));
-    if (!Number.isInteger(n) || n < min) issues.push(`${name} must be a whole number ≥ ${min}`);
-    return n;
-  };
-  const commandTimeoutSec = int('ESSEDUM_COMMAND_TIMEOUT_SEC', 1);
-  const maxLogBytes = int('ESSEDUM_MAX_LOG_BYTES', 1024);
-  const artifactsContainer = read(env, 'ESSEDUM_ARTIFACTS_CONTAINER') ?? 'essedum-artifacts';
-  if (!CONTAINER_NAME.test(artifactsContainer)) issues.push(`ESSEDUM_ARTIFACTS_CONTAINER '${artifactsContainer}' is not a container name (3-63 lower-case letters, digits, single hyphens)`);
-  const allowlist = parseEndpointAllowlist(read(env, 'ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST') ?? '');
-  issues.push(...allowlist.problems.map((p) => `ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ${p}`));
-  if (issues.length > 0) throw new ConfigurationError(`Essedum settings: ${issues.join('; ')}`);
+  const defaultProvider = read.isSet('ESSEDUM_DEFAULT_ADAPTER_PROVIDER') ? read.oneOf('ESSEDUM_DEFAULT_ADAPTER_PROVIDER', ESSEDUM_PIPELINE_PROVIDERS) : undefined;
+  const commandTimeoutSec = read.int('ESSEDUM_COMMAND_TIMEOUT_SEC', { min: 1 });
+  const maxLogBytes = read.int('ESSEDUM_MAX_LOG_BYTES', { min: 1024 });
+  const artifactsContainer = read.raw('ESSEDUM_ARTIFACTS_CONTAINER') ?? 'essedum-artifacts';
+  if (!CONTAINER_NAME.test(artifactsContainer)) read.issue(`ESSEDUM_ARTIFACTS_CONTAINER '${artifactsContainer}' is not a container name (3-63 lower-case letters, digits, single hyphens)`);
+  const allowlist = parseEndpointAllowlist(read.raw('ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST') ?? '');
+  for (const p of allowlist.problems) read.issue(`ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ${p}`);
+  read.check('Essedum settings');
   return {
-    executeEnabled: enabledRaw === 'true' || enabledRaw === '1',
+    executeEnabled,
     adapters,
-    ...(def !== undefined && { defaultProvider: def as EssedumPipelineProvider }),
+    ...(defaultProvider !== undefined && { defaultProvider }),
     commandTimeoutSec,
     maxLogBytes,
     artifactsContainer,

@@ -128,3 +128,40 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(Array.from({ length: Math.max(0, Math.min(Math.max(1, Math.floor(limit)), items.length)) }, worker));
   return out;
 }
+
+export interface RetryOptions {
+  /** Attempts in all, the first included (1: no retry). */
+  readonly attempts: number;
+  /**
+   * The wait before the next attempt after `error` on 0-based `attempt` (a server's Retry-After, or
+   * {@link backoffDelay}); undefined when the error is not worth another attempt.
+   */
+  readonly delayMs: (error: unknown, attempt: number) => number | undefined;
+  /** A wait longer than this ends the retries: the caller's caller honours it instead. */
+  readonly maxWaitMs?: number;
+  /** Runs before every attempt (a rate limiter's `take`). */
+  readonly beforeAttempt?: () => Promise<unknown>;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** What is thrown when the retries end: the last error as the caller should see it. Default: the error itself. */
+  readonly giveUp?: (error: unknown, attempt: number) => unknown;
+}
+
+/**
+ * Runs `op` until it succeeds or the policy gives up: an error is retried after `delayMs` while it
+ * is retriable, attempts are left, and the wait fits `maxWaitMs`. The one retry loop of the code base.
+ */
+export async function withRetries<T>(op: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const pause = options.sleep ?? sleep;
+  for (let attempt = 0; ; attempt++) {
+    await options.beforeAttempt?.();
+    try {
+      return await op(attempt);
+    } catch (error) {
+      const wait = attempt + 1 < options.attempts ? options.delayMs(error, attempt) : undefined;
+      if (wait === undefined || wait > (options.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
+        throw options.giveUp ? options.giveUp(error, attempt) : error;
+      }
+      await pause(wait);
+    }
+  }
+}

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describePortOwner, isPortFree } from './port-owner.js';
+import { sleep } from '../lib/retry.js';
 
 export interface AzuriteOptions {
   readonly blobPort: number;
@@ -127,6 +128,6 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${host}:${port}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

@@ -10,11 +10,12 @@ import { azuriteConnectionString, loadConfig, queueNameFor, type Config } from '
 import { createDeps, ensureResources, setSharedDeps, type Deps } from '../lib/deps.js';
 import { UnauthorizedError } from '../lib/errors.js';
 import { clip, problemResponse } from '../lib/http/http.js';
-import type { ReceivedMessage } from '../lib/ports/queue.js';
 import { releaseHostedRuns } from '../lib/app/release-hosted-runs.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import { WakingTransport } from './waking-transport.js';
-import { PollBackoff, type IdleWait } from '../lib/core/poll-backoff.js';
+import type { IdleWait } from '../lib/core/poll-backoff.js';
+import { LeaseKeeper } from '../lib/app/lease-keeper.js';
+import { QueueConsumer } from '../lib/app/queue-consumer.js';
 import type { JobWorker } from '../worker/job-worker.js';
 
 // @azure/functions is a CommonJS bundle whose named exports Node's ESM loader cannot see.
@@ -365,69 +366,54 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
 }
 
 /**
- * Polls one queue like the host's queue trigger: up to `batchSize` messages per receive, a new
- * receive whenever fewer than `newBatchThreshold` are in flight (host.json semantics), back-off
- * when the queue is empty (doubling up to `maxPollMs`, reset by a message), cut short by
- * `idleWait` when this process sends to the queue.
+ * Serves one queue like the host's queue trigger: up to `batchSize` messages per receive, a new
+ * receive whenever at most `newBatchThreshold` are in flight (host.json semantics), the consumer's
+ * idle back-off, and the message lock renewed while its handler runs.
  */
 function startQueueTrigger(deps: Deps, def: QueueFunction, maxPollMs: number, idleWait: IdleWait, log: (...a: unknown[]) => void): () => Promise<void> {
   const base = queueNameFor(deps.config, def.queueSetting);
   const queue = def.deadLetter ? deps.queues.deadLetterQueueOf(base) : base;
-  const batchSize = 16;
-  const newBatchThreshold = 8;
-  const inFlight = new Set<Promise<unknown>>();
-  let running = true;
-  const stopping = new AbortController();
   const lockSec = 60;
-  const handle = (m: ReceivedMessage) => {
-    // Like the host, keep the message locked while its handler runs (a slow provider call must not
-    // let a second copy be delivered).
-    const renewal = setInterval(() => void m.renewLock().catch(() => undefined), (lockSec / 3) * 1000);
-    return processMessage(
-      m,
-      async (body) => {
-        const context = new InvocationContext({
-          functionName: def.name,
-          invocationId: randomUUID(),
-          triggerMetadata: { id: m.id, dequeueCount: m.deliveryCount },
-          logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args),
-        });
-        await def.handler(body, context);
-      },
-      { maxDeliveries: deps.config.maxDeliveries },
-    )
-      .catch((error: unknown) => log(`[${def.name}] settle failed`, error))
-      .finally(() => clearInterval(renewal));
-  };
-  const loop = (async () => {
-    const backoff = new PollBackoff(50, maxPollMs);
-    while (running) {
-      if (inFlight.size > newBatchThreshold) {
-        await Promise.race(inFlight);
-        continue;
-      }
+  // Like the host, keep the message locked while its handler runs (a slow provider call must not
+  // let a second copy be delivered).
+  const leases = new LeaseKeeper((lockSec / 3) * 1000);
+  const consumer = new QueueConsumer(
+    deps.queues,
+    {
+      queue,
+      batchSize: 16,
+      newBatchThreshold: 8,
+      maxInFlight: 16 + 8,
+      lockSec,
+      maxPollMs,
+      idleWait,
+      onError: (stage, error) => log(`[${def.name}] ${stage === 'receive' ? 'receive' : 'settle'} failed`, stage === 'receive' && error instanceof Error ? error.message : error),
+    },
+    async (m) => {
+      const release = leases.hold({ renew: () => m.renewLock().then(() => 'held' as const) });
       try {
-        const messages = await deps.queues.receive(queue, { maxMessages: batchSize, lockSec, waitSec: 1 });
-        if (messages.length === 0) {
-          await idleWait(queue, backoff.empty(), stopping.signal);
-          continue;
-        }
-        backoff.reset();
-        for (const m of messages) {
-          const p = handle(m).finally(() => inFlight.delete(p));
-          inFlight.add(p);
-        }
-      } catch (error) {
-        log(`[${def.name}] receive failed`, error instanceof Error ? error.message : error);
-        await sleep(1000);
+        await processMessage(
+          m,
+          async (body) => {
+            const context = new InvocationContext({
+              functionName: def.name,
+              invocationId: randomUUID(),
+              triggerMetadata: { id: m.id, dequeueCount: m.deliveryCount },
+              logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args),
+            });
+            await def.handler(body, context);
+          },
+          { maxDeliveries: deps.config.maxDeliveries },
+        );
+      } finally {
+        release();
       }
-    }
-    await Promise.all(inFlight);
-  })();
+    },
+  );
+  consumer.start();
   return async () => {
-    running = false;
-    stopping.abort();
-    await loop;
+    await consumer.stopReceiving();
+    await consumer.drain();
   };
 }
 
@@ -448,8 +434,4 @@ function startTimer(config: Config, def: TimerFunction, log: (...a: unknown[]) =
 function once(step: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => (done ??= step());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

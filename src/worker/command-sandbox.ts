@@ -4,6 +4,7 @@ import { chmod, lchown, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { CommandSandboxMode, CommandSandboxSettings } from '../lib/command-sandbox-settings.js';
+import { sleep } from '../lib/retry.js';
 
 /**
  * The user a command runs as. In `uid` mode every running command holds one user id of a pool
@@ -114,8 +115,6 @@ function killAllAsUid(identity: SandboxIdentity, signal: 'TERM' | 'KILL'): Promi
     child.once('exit', () => resolve());
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function lockName(uid: number): string {
   return `\0cjo-command-uid-${uid}`;

@@ -8,6 +8,7 @@ import type { AllowEntry } from '../lib/core/endpoint-allowlist.js';
 import { describeError } from '../lib/errors.js';
 import type { StopReason } from './simulate.js';
 import { SandboxUnavailableError, type CommandSandbox, type SandboxLease } from './command-sandbox.js';
+import { sleep } from '../lib/retry.js';
 
 /**
  * Runs an /execute job's command: fetches its input artifacts, runs the command in a shell under a
@@ -314,10 +315,6 @@ async function makePrivateDir(dir: string): Promise<void> {
     if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) throw new Error(`work folder ${dir} exists and is not this process's own folder`);
   }
   await chmod(dir, 0o700);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Total size of output files, for the result summary. */

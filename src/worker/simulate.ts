@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { JobSpec } from '../lib/core/job.js';
 
-/** Why simulated work stopped early. `release`: give the job back (shutdown) to run again elsewhere. */
-export type StopReason = 'cancel' | 'release' | 'timeout';
+import { sleep } from '../lib/retry.js';
+import type { StopReason, WorkerRunOutcome } from '../lib/app/run-worker-job.js';
 
-export type SimulationOutcome =
-  | { readonly kind: 'succeeded'; readonly result: Record<string, unknown> }
-  | { readonly kind: 'failed'; readonly code: string; readonly message: string }
-  | { readonly kind: 'stopped'; readonly reason: StopReason; readonly rowsDone: number };
+export type { StopReason };
+export type SimulationOutcome = WorkerRunOutcome;
 
 export interface SimulationHooks {
   /** Multiplier on `estimated_runtime_sec` (SIMULATION_TIME_SCALE). */
@@ -47,7 +45,7 @@ export async function simulateJob(jobId: string, spec: JobSpec, hooks: Simulatio
     // Wait in short slices so a stop (cancel, shutdown release, timeout) is honoured within a
     // quarter second even when one chunk stands for minutes of simulated work.
     for (let waited = 0; waited < perChunkMs; waited += STOP_CHECK_MS) {
-      await new Promise((r) => setTimeout(r, Math.min(STOP_CHECK_MS, perChunkMs - waited)));
+      await sleep(Math.min(STOP_CHECK_MS, perChunkMs - waited));
       const early = hooks.shouldStop?.();
       if (early) return { kind: 'stopped', reason: early, rowsDone: Math.round((i * spec.rows) / chunks) };
     }

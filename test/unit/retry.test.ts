@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, mapLimit, parseRetryAfter, TokenBucket } from '../../src/lib/retry.js';
+import { backoffDelay, mapLimit, parseRetryAfter, TokenBucket, withRetries } from '../../src/lib/retry.js';
 
 describe('parseRetryAfter', () => {
   it('reads delta-seconds and HTTP dates, and ignores what it cannot read', () => {
@@ -85,5 +85,65 @@ describe('mapLimit', () => {
     });
     expect(out).toEqual([50, 10, 40, 20, 30]);
     expect(peak).toBe(2);
+  });
+});
+
+describe('withRetries', () => {
+  const failing = (errors: unknown[], value = 'ok') => {
+    let calls = 0;
+    return Object.assign(
+      async () => {
+        const e = errors[calls++];
+        if (e !== undefined) throw e;
+        return value;
+      },
+      { calls: () => calls },
+    );
+  };
+
+  it('retries a retriable error after its delay, and returns the first success', async () => {
+    const slept: number[] = [];
+    const op = failing([new Error('503'), new Error('503')]);
+    const result = await withRetries(op, { attempts: 5, delayMs: (_e, attempt) => backoffDelay(attempt, 10), sleep: async (ms) => void slept.push(ms) });
+    expect(result).toBe('ok');
+    expect(op.calls()).toBe(3);
+    expect(slept).toEqual([10, 20]);
+  });
+
+  it('stops after the last attempt and throws what giveUp makes of the last error', async () => {
+    const op = failing([new Error('a'), new Error('b'), new Error('c')]);
+    const seen: Array<[string, number]> = [];
+    await expect(
+      withRetries(op, {
+        attempts: 2,
+        delayMs: () => 0,
+        sleep: async () => undefined,
+        giveUp: (e, attempt) => {
+          seen.push([(e as Error).message, attempt]);
+          return new Error(`gave up on ${(e as Error).message}`);
+        },
+      }),
+    ).rejects.toThrow('gave up on b');
+    expect(op.calls()).toBe(2);
+    expect(seen).toEqual([['b', 1]]);
+  });
+
+  it('does not retry an error the policy calls final, nor one whose wait exceeds maxWaitMs', async () => {
+    const final = failing([new Error('400')]);
+    await expect(withRetries(final, { attempts: 5, delayMs: () => undefined })).rejects.toThrow('400');
+    expect(final.calls()).toBe(1);
+
+    const slept: number[] = [];
+    const long = failing([new Error('429')]);
+    await expect(withRetries(long, { attempts: 5, maxWaitMs: 1000, delayMs: () => 60_000, sleep: async (ms) => void slept.push(ms) })).rejects.toThrow('429');
+    expect(long.calls()).toBe(1);
+    expect(slept).toEqual([]);
+  });
+
+  it('runs beforeAttempt before every attempt (a limiter takes a token per request)', async () => {
+    let taken = 0;
+    const op = failing([new Error('x')]);
+    await withRetries(op, { attempts: 3, delayMs: () => 0, sleep: async () => undefined, beforeAttempt: async () => void taken++ });
+    expect(taken).toBe(2);
   });
 });

@@ -5,8 +5,8 @@ import { CLAIM_CHECK_FIELD, type MessageBody, type QueueDepth, type QueueTranspo
 /**
  * Wraps any transport: bodies larger than the threshold are stored as a blob and the message
  * carries only `{ "$claimCheck": "<container>/<name>" }`. Receivers see the original body; the blob
- * is deleted when the message completes. Functions-triggered handlers, which get bodies from the host
- * rather than through `receive`, call {@link resolveClaimCheck} themselves.
+ * is deleted when the message completes. Functions triggers, which get bodies from the host rather
+ * than through `receive`, resolve them with {@link resolveClaimCheck} at the function edge.
  */
 export class ClaimCheckTransport implements QueueTransport {
   constructor(

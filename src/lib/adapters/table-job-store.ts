@@ -14,6 +14,7 @@ import {
 import { encodePageToken, parsePageToken, type PageCursor } from '../core/page-token.js';
 import { ConcurrencyError, JobExistsError, NotFoundError } from '../errors.js';
 import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../ports/job-store.js';
+import { backoffDelay, mapLimit, sleep } from '../retry.js';
 import { azureCredential } from './azure-credential.js';
 
 /** Options of {@link TableJobStore.create}; the defaults suit production. */
@@ -147,7 +148,7 @@ export class TableJobStore implements JobStore {
         // the same sequence number. Either way re-read and re-apply.
         const status = statusOf(error);
         if ((status === 412 || status === 409) && attempt < TableJobStore.MAX_ATTEMPTS) {
-          await sleep(Math.min(200, 5 * 2 ** attempt) * Math.random());
+          await sleep(backoffDelay(attempt, 5, { capMs: 200, jitter: Math.random }));
           continue;
         }
         if (status === 412 || status === 409) throw new ConcurrencyError(`Job ${id} kept changing under us`, error);
@@ -480,22 +481,4 @@ function eventEntity(jobId: string, event: JobEvent): TableEntity<{ doc: string;
 
 function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number } | null)?.statusCode;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }

@@ -3,7 +3,6 @@ import { transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { ValidationError } from '../errors.js';
 import type { MessageBody } from '../ports/queue.js';
-import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
 import { settleOrRetry } from './fail-job.js';
 import { jobMessage, parseJobMessage, type JobMessage } from './messages.js';
 
@@ -13,7 +12,7 @@ import { jobMessage, parseJobMessage, type JobMessage } from './messages.js';
  * the class-queue message (downstream handlers are idempotent).
  */
 export async function handleIntakeMessage(deps: Deps, raw: MessageBody): Promise<void> {
-  const message = parseJobMessage(await resolveClaimCheck(raw, deps.blobs));
+  const message = parseJobMessage(raw);
   await settleOrRetry(deps, message.jobId, 'classification', () => classify(deps, message));
 }
 

@@ -1,4 +1,3 @@
-import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
 import { note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import type { MessageBody } from '../ports/queue.js';
@@ -13,7 +12,7 @@ import { parseJobMessage } from './messages.js';
  * first delivery started instead of starting a second one.
  */
 export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promise<void> {
-  const message = parseJobMessage(await resolveClaimCheck(raw, deps.blobs));
+  const message = parseJobMessage(raw);
   await settleOrRetry(deps, message.jobId, 'dispatch', async () => {
     const job = await deps.store.get(message.jobId);
     if (!job) {

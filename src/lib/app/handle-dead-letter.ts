@@ -1,4 +1,3 @@
-import { resolveClaimCheck } from '../adapters/claim-check-transport.js';
 import type { Deps } from '../deps.js';
 import { DEAD_LETTER_DESCRIPTION_FIELD, DEAD_LETTER_REASON_FIELD, type MessageBody } from '../ports/queue.js';
 import { isTerminal } from '../core/job.js';
@@ -15,16 +14,10 @@ import { MAX_DELIVERIES_REASON } from './process-message.js';
  */
 export async function handleDeadLetter(
   deps: Deps,
-  raw: MessageBody,
+  body: MessageBody,
   sourceQueue: string,
   platformReason?: { reason?: string; description?: string },
 ): Promise<void> {
-  let body: MessageBody;
-  try {
-    body = await resolveClaimCheck(raw, deps.blobs);
-  } catch {
-    body = raw;
-  }
   const jobId = typeof body.jobId === 'string' ? body.jobId : undefined;
   const reason = str(body[DEAD_LETTER_REASON_FIELD]) ?? platformReason?.reason ?? MAX_DELIVERIES_REASON;
   const description =

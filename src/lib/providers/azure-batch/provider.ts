@@ -13,7 +13,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
 import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket } from '../../retry.js';
+import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket, withRetries } from '../../retry.js';
 import type { ProviderContext } from '../provider-context.js';
 import {
   PROVIDER_NAME,
@@ -456,23 +456,26 @@ export class AzureBatchProvider implements JobProvider {
    */
   private async call<T>(op: () => Promise<T>): Promise<T> {
     const { attempts, baseMs, maxWaitMs } = this.settings.retry;
-    for (let attempt = 1; ; attempt++) {
-      await this.limiter.take();
-      try {
-        return await op();
-      } catch (error) {
-        const status = (error as BatchRestErrorLike | null)?.statusCode;
+    const statusOf = (error: unknown) => (error as BatchRestErrorLike | null)?.statusCode;
+    const waitAfter = (error: unknown, attempt: number) => parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after')) ?? backoffDelay(attempt, baseMs);
+    return withRetries(op, {
+      attempts,
+      maxWaitMs,
+      beforeAttempt: () => this.limiter.take(),
+      sleep: (ms) => this.sleep(ms),
+      delayMs: (error, attempt) => {
+        const status = statusOf(error);
         const healable = classifyBatchError(error) !== 'rejected' && status !== 401 && status !== 403;
-        const retryAfter = parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after'));
-        const wait = retryAfter ?? backoffDelay(attempt - 1, baseMs);
-        if (!healable || attempt >= attempts || wait > maxWaitMs) {
-          // Everyone sharing the limiter waits out a short Retry-After; a long one is the poller's to honour.
-          if (status === 429 || status === 503) this.limiter.pause(Math.min(wait, maxWaitMs));
-          throw toProviderError(error, wait);
-        }
-        await this.sleep(wait);
-      }
-    }
+        return healable ? waitAfter(error, attempt) : undefined;
+      },
+      giveUp: (error, attempt) => {
+        const status = statusOf(error);
+        const wait = waitAfter(error, attempt);
+        // Everyone sharing the limiter waits out a short Retry-After; a long one is the poller's to honour.
+        if (status === 429 || status === 503) this.limiter.pause(Math.min(wait, maxWaitMs));
+        return toProviderError(error, wait);
+      },
+    });
   }
 
   /** Blob Storage trouble during a dispatch heals with time: report it as unavailable, not as a job failure. */

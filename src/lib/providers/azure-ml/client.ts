@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient, Pipeline, PipelineResponse } from '@azure/core-rest-pipeline';
 import { ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
-import { backoffDelay, parseRetryAfter, sleep as realSleep, type TokenBucket } from '../../retry.js';
+import { backoffDelay, parseRetryAfter, sleep as realSleep, withRetries, type TokenBucket } from '../../retry.js';
 
 /**
  * A thin Resource Manager client over the Azure core REST pipeline.
@@ -113,46 +113,52 @@ export class ArmClient {
    */
   async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH', target: string, body?: unknown): Promise<ArmResponse> {
     const url = this.resolve(target);
-    const sleep = this.opts.sleep ?? realSleep;
     const limiter = method === 'GET' ? this.opts.readLimiter : undefined;
-    for (let attempt = 0; ; attempt++) {
-      let res: PipelineResponse;
-      await limiter?.take();
-      try {
-        const req = this.createRequest({
-          url,
-          method,
-          timeout: this.opts.requestTimeoutMs,
-          headers: this.createHeaders({ accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) }),
-          ...(body !== undefined && { body: JSON.stringify(body) }),
-        });
-        res = await this.pipeline.sendRequest(this.httpClient, req);
-      } catch (error) {
-        if (attempt < this.opts.retries) {
-          await sleep(backoffDelay(attempt, this.opts.retryDelayMs));
-          continue;
+    // Failures that never reached the service: retried on back-off alone (there is no Retry-After).
+    const unsent = new WeakSet<object>();
+    return withRetries(
+      async () => {
+        let res: PipelineResponse;
+        try {
+          const req = this.createRequest({
+            url,
+            method,
+            timeout: this.opts.requestTimeoutMs,
+            headers: this.createHeaders({ accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) }),
+            ...(body !== undefined && { body: JSON.stringify(body) }),
+          });
+          res = await this.pipeline.sendRequest(this.httpClient, req);
+        } catch (error) {
+          const failure = new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} failed: ${describeError(error)}`, error);
+          unsent.add(failure);
+          throw failure;
         }
-        throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} failed: ${describeError(error)}`, error);
-      }
-      const response = toArmResponse(res);
-      const retryAfterMs = parseRetryAfter(response.header('retry-after'));
-      if (response.status === 429) {
-        const e = armError(response);
-        // Other reads of this process wait out a short Retry-After; a long one is the poller's to honour.
-        limiter?.pause(Math.min(retryAfterMs ?? DEFAULT_THROTTLE_MS, MAX_INLINE_WAIT_MS));
-        throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
-      }
-      if (response.status >= 500) {
-        const wait = retryAfterMs ?? backoffDelay(attempt, this.opts.retryDelayMs);
-        if (attempt < this.opts.retries && wait <= MAX_INLINE_WAIT_MS) {
-          await sleep(wait);
-          continue;
+        const response = toArmResponse(res);
+        const retryAfterMs = parseRetryAfter(response.header('retry-after'));
+        if (response.status === 429) {
+          const e = armError(response);
+          // Other reads of this process wait out a short Retry-After; a long one is the poller's to honour.
+          limiter?.pause(Math.min(retryAfterMs ?? DEFAULT_THROTTLE_MS, MAX_INLINE_WAIT_MS));
+          throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
         }
-        const e = armError(response);
-        throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} answered ${response.status} ${e.code}: ${e.message}`, undefined, retryAfterMs);
-      }
-      return response;
-    }
+        if (response.status >= 500) {
+          const e = armError(response);
+          throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} answered ${response.status} ${e.code}: ${e.message}`, undefined, retryAfterMs);
+        }
+        return response;
+      },
+      {
+        attempts: this.opts.retries + 1,
+        ...(limiter && { beforeAttempt: () => limiter.take() }),
+        sleep: this.opts.sleep ?? realSleep,
+        // 429 goes straight to the caller; a 5xx is retried while its wait is short enough to sit out.
+        delayMs: (error, attempt) => {
+          if (!(error instanceof ProviderUnavailableError)) return undefined;
+          const wait = error.retryAfterMs ?? backoffDelay(attempt, this.opts.retryDelayMs);
+          return unsent.has(error) || wait <= MAX_INLINE_WAIT_MS ? wait : undefined;
+        },
+      },
+    );
   }
 
   private resolve(target: string): string {

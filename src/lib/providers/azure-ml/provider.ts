@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
-import { parseRetryAfter, TokenBucket } from '../../retry.js';
+import { parseRetryAfter, sleep, TokenBucket } from '../../retry.js';
 import { ArmClient, PROVIDER, armError, type ArmResponse } from './client.js';
 import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './spec.js';
 import type { AzureMlSettings } from './settings.js';
@@ -51,7 +51,7 @@ export async function createAzureMlProvider(settings: AzureMlSettings, deps: Azu
     ...(deps.sleep !== undefined && { sleep: deps.sleep }),
     readLimiter: deps.readLimiter ?? new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
   });
-  return new AzureMlProvider(settings, client, deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
+  return new AzureMlProvider(settings, client, deps.sleep ?? sleep);
 }
 
 const TERMINAL_NATIVE = new Set(['Completed', 'Failed', 'Canceled']);

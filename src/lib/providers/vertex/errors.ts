@@ -6,6 +6,7 @@ import {
   describeError,
 } from '../../errors.js';
 import { RPC_CODE_NAMES } from './status.js';
+import { parseRetryAfter } from '../../retry.js';
 
 export const PROVIDER = 'vertex';
 
@@ -43,11 +44,7 @@ function retryAfterFromHeaders(headers: unknown): number | undefined {
     typeof (headers as { get?: unknown }).get === 'function'
       ? (headers as { get(n: string): string | null }).get('retry-after')
       : ((headers as Record<string, string | undefined>)['retry-after'] ?? (headers as Record<string, string | undefined>)['Retry-After']);
-  if (!raw) return undefined;
-  const secs = Number(raw);
-  if (Number.isFinite(secs) && secs >= 0) return Math.round(secs * 1000);
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return parseRetryAfter(raw);
 }
 
 function retryInfoDelay(details: unknown): number | undefined {

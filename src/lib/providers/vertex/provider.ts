@@ -1,6 +1,6 @@
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
 import { type OrchestratorError, PollThrottledError, ProviderThrottledError } from '../../errors.js';
-import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket } from '../../retry.js';
+import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket, withRetries } from '../../retry.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import {
   buildBatchPredictionJob,
@@ -298,19 +298,17 @@ export class VertexProvider implements JobProvider {
    * (a server hint wins). Throws the orchestrator error of the last attempt, with its code intact.
    */
   private async withReadRetries<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      await this.limiter.take();
-      try {
-        return await fn();
-      } catch (error) {
+    return withRetries(fn, {
+      attempts: this.settings.readRetries + 1,
+      maxWaitMs: MAX_INLINE_WAIT_MS,
+      beforeAttempt: () => this.limiter.take(),
+      sleep: (ms) => this.sleep(ms),
+      delayMs: (error, attempt) => {
         const info = inspectVertexError(error);
-        const wait = info.retryAfterMs ?? backoffDelay(attempt, this.settings.retryBaseMs);
-        if (!isTransient(info) || attempt >= this.settings.readRetries || wait > MAX_INLINE_WAIT_MS) {
-          throw toOrchestratorError(error, this.settings.throttleBackoffMs);
-        }
-        await this.sleep(wait);
-      }
-    }
+        return isTransient(info) ? (info.retryAfterMs ?? backoffDelay(attempt, this.settings.retryBaseMs)) : undefined;
+      },
+      giveUp: (error) => toOrchestratorError(error, this.settings.throttleBackoffMs),
+    });
   }
 }
 
