@@ -9,7 +9,7 @@ export const jobsCreate = httpFunction({
   handler: async (request) => {
     const [{ submitJob }, d] = await Promise.all([import('../lib/app/submit-job.js'), deps()]);
     const body = await readJsonBody(request, d.config);
-    const { job, replayed } = await submitJob(d, { body, mode: 'strict', source: 'api', idempotencyKey: request.headers.get('idempotency-key') });
-    return json(202, jobView(job), { location: `/api/jobs/${job.id}`, ...(replayed && { 'idempotent-replayed': 'true' }) });
+    const { job, replayed, notifySecret } = await submitJob(d, { body, mode: 'strict', source: 'api', idempotencyKey: request.headers.get('idempotency-key') });
+    return json(202, { ...jobView(job), ...(notifySecret && { notifySecret }) }, { location: `/api/jobs/${job.id}`, ...(replayed && { 'idempotent-replayed': 'true' }) });
   },
 });
