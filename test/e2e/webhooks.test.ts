@@ -162,7 +162,7 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
 
     it('refuses a subscription or notify URL on 127.0.0.2 or [::1] with a 400 naming the field, and never connects', async () => {
       const port = new URL(trap.url).port;
-      for (const url of [`${trap.url}/x`, `http://[::1]:${port}/x`, `http://localhost:${port}/x`]) {
+      for (const url of [`${trap.url}/x`, `http://[::1]:${port}/x`, `http://[::ffff:127.0.0.2]:${port}/x`]) {
         const res = await r.post('/api/subscriptions', { url, events: ['succeeded'] });
         expect(res.status).toBe(400);
         expect(res.headers.get('content-type')).toContain('application/problem+json');
