@@ -195,6 +195,45 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     });
   });
 
+  it('issues one notify secret when twin requests with one Idempotency-Key race', async () => {
+    const body = { latency_sensitive: true, notify: { url: `${receiver.url}/twin`, events: ['succeeded'] } };
+    const replies = await Promise.all([1, 2, 3].map(() => r.post('/api/jobs', body, { 'idempotency-key': 'webhook-twins' })));
+    const docs = (await Promise.all(replies.map((x) => x.json()))) as Array<{ id: string; notifySecret?: string }>;
+    expect(new Set(docs.map((d) => d.id)).size).toBe(1);
+    const secrets = docs.map((d) => d.notifySecret).filter(Boolean);
+    expect(secrets).toHaveLength(1);
+    await waitFor(async () => requestsFor(docs[0]!.id, '/twin').length, (n) => n >= 1);
+    const [delivered] = requestsFor(docs[0]!.id, '/twin');
+    expect(() => new Webhook(secrets[0]!).verify(delivered!.body, delivered!.headers)).not.toThrow();
+  });
+
+  it('parks an unprocessable webhook message in the poison queue instead of retrying it', async () => {
+    const result = await handleWebhookMessage(r.deps, { webhookId: 'nope', jobId: 'j-x', attempt: 'one' });
+    expect(result.outcome).toBe('dropped');
+    const poison = r.deps.queues.deadLetterQueueOf(r.deps.config.webhookQueue);
+    const parked = await waitFor(() => r.deps.queues.receive(poison, { maxMessages: 32, lockSec: 1 }), (m) => m.some((x) => x.body.jobId === 'j-x'));
+    expect(parked.find((x) => x.body.jobId === 'j-x')!.body.$deadLetterReason).toBe('MalformedWebhookMessage');
+  });
+
+  it('lets a job finish while its receiver hangs, then records the timeout', async () => {
+    const held: ServerResponse[] = [];
+    const hang = createServer((_req, res) => held.push(res));
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}/hang`;
+    try {
+      const job = await submit({ notify: { url, events: ['submitted', 'running'] } });
+      // The job reaches its end while the receiver still holds the first delivery unanswered.
+      await waitFor(async () => (await (await r.api(`/api/jobs/${job.id}`)).json()) as { status: string }, (j) => j.status === 'succeeded');
+      expect(held.length).toBeGreaterThanOrEqual(1);
+      expect(held.every((res) => !res.writableEnded)).toBe(true);
+      const attempts = await waitFor(() => deliveriesOfJob(job.id), (d) => d.some((x) => x.outcome === 'failed'), 30_000, 'a timed-out attempt');
+      expect(attempts.find((x) => x.outcome === 'failed')!.error).toMatch(/no answer within 5000 ms/);
+    } finally {
+      hang.closeAllConnections();
+      await new Promise((resolve) => hang.close(resolve));
+    }
+  });
+
   it('answers 400 naming the field for malformed subscriptions', async () => {
     const cases: Array<[unknown, string]> = [
       [{ url: 'ftp://127.0.0.1/x', events: ['succeeded'] }, 'url'],
