@@ -58,7 +58,10 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     providers = createProviderRegistry({ config, blobs });
   }
   const log = overrides.log ?? consoleLogger;
-  const webhooks = 'webhooks' in overrides ? overrides.webhooks : await createWebhooks(config);
+  // Webhook state lives on the jobs storage account; a host given a store but no account (tests
+  // with an in-memory store) runs without webhooks.
+  const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);
+  const webhooks = 'webhooks' in overrides ? overrides.webhooks : hasStorage ? await createWebhooks(config) : undefined;
   // Every committed transition passes the notifier, whichever use case or worker made it.
   if (webhooks) {
     const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');

@@ -50,9 +50,15 @@ export class TableWebhookStore implements WebhookStore {
     const { odata } = await import('@azure/data-tables');
     const out: Subscription[] = [];
     const iter = this.subs.listEntities<TableEntity<{ doc: string }>>({ queryOptions: { filter: odata`PartitionKey eq ${'sub'}` } });
-    for await (const e of iter) {
-      out.push(JSON.parse(e.doc) as Subscription);
-      if (out.length >= limit) break;
+    try {
+      for await (const e of iter) {
+        out.push(JSON.parse(e.doc) as Subscription);
+        if (out.length >= limit) break;
+      }
+    } catch (error) {
+      // No table yet (a host that never ran ensure): no subscriptions, rather than an error per transition.
+      if (statusOf(error) === 404) return [];
+      throw error;
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }

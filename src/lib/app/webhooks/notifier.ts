@@ -87,6 +87,11 @@ export class NotifyingJobStore implements JobStore {
     private readonly log: Logger,
   ) {}
 
+  /** The same store sending through another transport (the local runner's waking one). */
+  withQueues(queues: QueueTransport): NotifyingJobStore {
+    return new NotifyingJobStore(this.inner, this.webhooks, queues, this.queue, this.log);
+  }
+
   async create(job: JobRecord, firstEvent: JobEvent): Promise<void> {
     await this.inner.create(job, firstEvent);
     await this.notify(job, firstEvent);
