@@ -135,11 +135,14 @@ var queueNames = {
   spark: 'spark-jobs'
   ml: 'ml-jobs'
   batch: 'batch-jobs'
+  webhooks: 'webhooks'
 }
 var tableNames = {
   jobs: 'jobs'
   index: 'jobindex'
   idempotency: 'idempotency'
+  webhookSubscriptions: 'webhooksubs'
+  webhookDeliveries: 'webhookdeliveries'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
@@ -218,6 +221,8 @@ module storage 'modules/storage.bicep' = {
       tableNames.jobs
       tableNames.index
       tableNames.idempotency
+      tableNames.webhookSubscriptions
+      tableNames.webhookDeliveries
     ]
     containerNames: [
       containerNames.results
@@ -251,6 +256,7 @@ module serviceBus 'modules/servicebus.bicep' = {
       queueNames.spark
       queueNames.ml
       queueNames.batch
+      queueNames.webhooks
     ]
     maxDeliveryCount: maxDeliveries
     lockDurationSec: workerLockSec
@@ -317,10 +323,15 @@ module access 'modules/access.bicep' = {
       tableNames.jobs
       tableNames.index
       tableNames.idempotency
+      tableNames.webhookSubscriptions
+      tableNames.webhookDeliveries
     ]
     workerTableNames: [
       tableNames.jobs
       tableNames.index
+    ]
+    workerReadTableNames: [
+      tableNames.webhookSubscriptions
     ]
     apiContainerNames: [
       containerNames.results
@@ -339,10 +350,14 @@ module access 'modules/access.bicep' = {
       queueNames.spark
       queueNames.ml
       queueNames.batch
+      queueNames.webhooks
     ]
     workerQueueNames: [
       queueNames.actor
       queueNames.spark
+    ]
+    workerSendQueueNames: [
+      queueNames.webhooks
     ]
     // The pool starts with zero nodes, so AcrPull of the pool identity is in place long before a node
     // pulls; the account must exist before its role assignment, hence the output (an implicit dependsOn).
@@ -366,6 +381,9 @@ param essedumDefaultAdapterProvider string = ''
 
 @description('Storage endpoints Essedum /execute jobs may fetch minio/s3 input artifacts from: host[:port], *.domain[:port] or IP[:port], comma-separated; empty allows none.')
 param essedumStorageEndpointAllowlist string = ''
+
+@description('Hosts webhook URLs may name (WEBHOOK_HOST_ALLOWLIST): host[:port], *.domain[:port] or IP[:port], comma-separated; * admits any host (resolved addresses must still be public).')
+param webhookHostAllowlist string = '*'
 
 var sharedSettings = {
   // Identity-based connection "JobsStorage" (tables and blobs of job data; no queue URI: Azure uses
@@ -392,6 +410,14 @@ var sharedSettings = {
   ESSEDUM_EXECUTE_ENABLED: string(essedumExecuteEnabled)
   ESSEDUM_ARTIFACTS_CONTAINER: containerNames.artifacts
   ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: essedumStorageEndpointAllowlist
+  // Webhooks: a transition committed in a worker enqueues its deliveries too, so the workers read
+  // the subscriptions and send to the webhooks queue; only the Function App delivers.
+  QUEUE_WEBHOOKS: queueNames.webhooks
+  WEBHOOK_SUBSCRIPTIONS_TABLE: tableNames.webhookSubscriptions
+  WEBHOOK_SUBSCRIPTION_CACHE_SEC: '30'
+  WEBHOOK_ALLOW_HTTP: 'false'
+  WEBHOOK_HOST_ALLOWLIST: webhookHostAllowlist
+  WEBHOOK_ALLOWED_CIDRS: ''
 }
 
 // Which user-assigned identity each host's clients use: the connections' clientId settings, and
@@ -421,6 +447,9 @@ var apiBaseSettings = {
   QUEUE_INTAKE: queueNames.intake
   QUEUE_ML: queueNames.ml
   QUEUE_BATCH: queueNames.batch
+  WEBHOOK_DELIVERIES_TABLE: tableNames.webhookDeliveries
+  WEBHOOK_RETRY_SCHEDULE_SEC: '5,300,1800,7200,18000,36000,36000'
+  WEBHOOK_TIMEOUT_SEC: '10'
   CLASSIFIER_PRESET: classifierPreset
   ML_JOBS_PROVIDER: mlJobsProvider
   BATCH_JOBS_PROVIDER: batchJobsProvider

@@ -30,6 +30,8 @@ import { POLLERS, reconcile } from './poll.js';
 import { providersList } from './providers.js';
 import { queuesStatus } from './queues-status.js';
 import { submitJobSeed } from './submit-job.js';
+import { jobsDeliveries, subscriptionsCreate, subscriptionsDelete, subscriptionsDeliveries, subscriptionsGet, subscriptionsList } from './subscriptions.js';
+import { deliverWebhook } from './webhooks.js';
 
 /**
  * The one list of functions. The Azure Functions registration (index.ts) and the local runner both
@@ -43,6 +45,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   jobsEvents,
   jobsResult,
   jobsLogs,
+  jobsDeliveries,
+  subscriptionsCreate,
+  subscriptionsList,
+  subscriptionsGet,
+  subscriptionsDelete,
+  subscriptionsDeliveries,
   submitJobSeed,
   queuesStatus,
   healthCheck,
@@ -70,6 +78,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   classify,
   dispatchMl,
   dispatchBatch,
+  deliverWebhook,
   deadLetterIntake,
   deadLetterMl,
   deadLetterBatch,

@@ -10,10 +10,19 @@ export const jobsCreate = httpFunction({
   handler: async ({ use, deps, request }) => {
     const body = await readJsonBody(request, deps.config);
     const idempotencyKey = request.headers.get('idempotency-key');
-    const { job, replayed } = await use.submitJob(deps, { body, mode: 'strict', source: 'api', idempotencyKey });
-    return json(202, jobView(job), {
-      location: `/api/jobs/${job.id}`,
-      ...(replayed && { 'idempotent-replayed': 'true' }),
+    const { job, replayed, notifySecret } = await use.submitJob(deps, {
+      body,
+      mode: 'strict',
+      source: 'api',
+      idempotencyKey,
     });
+    return json(
+      202,
+      { ...jobView(job), ...(notifySecret && { notifySecret }) },
+      {
+        location: `/api/jobs/${job.id}`,
+        ...(replayed && { 'idempotent-replayed': 'true' }),
+      },
+    );
   },
 });

@@ -10,7 +10,17 @@ export const submitJobSeed = httpFunction({
   handler: async ({ use, deps, request }) => {
     const body = await readJsonBody(request, deps.config);
     const idempotencyKey = request.headers.get('idempotency-key');
-    const { job } = await use.submitJob(deps, { body, mode: 'lenient', source: 'submit-job', idempotencyKey });
-    return json(200, { status: 'submitted', job_id: job.id }, { location: `/api/jobs/${job.id}` });
+    const { job, notifySecret } = await use.submitJob(deps, {
+      body,
+      mode: 'lenient',
+      source: 'submit-job',
+      idempotencyKey,
+    });
+    // The seed's reply, plus the notify webhook's secret when the body asked for one.
+    return json(
+      200,
+      { status: 'submitted', job_id: job.id, ...(notifySecret && { notify_secret: notifySecret }) },
+      { location: `/api/jobs/${job.id}` },
+    );
   },
 });

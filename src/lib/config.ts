@@ -44,6 +44,7 @@ export const SETTINGS = [
   { name: 'QUEUE_SPARK', scope: ['app', 'worker'], default: 'spark-jobs', description: 'Queue of data-heavy jobs for the spark worker.' },
   { name: 'QUEUE_ML', scope: ['app'], default: 'ml-jobs', description: 'Queue of jobs dispatched to the ML provider.' },
   { name: 'QUEUE_BATCH', scope: ['app'], default: 'batch-jobs', description: 'Queue of jobs dispatched to the batch provider.' },
+  { name: 'QUEUE_WEBHOOKS', scope: ['app', 'worker'], default: 'webhooks', description: 'Queue of webhook deliveries (one message per delivery attempt; retries are re-sent with a visibility delay).' },
   { name: 'IDLE_POLL_MAX_SEC', scope: ['worker', 'local'], default: '10', description: 'Longest wait between receives on an empty queue: workers and the local runner back off to it (doubling from 50 ms) and poll at once again after a message; in-process sends wake the consumers of the local runner immediately. The Functions host uses host.json maxPollingInterval instead.' },
   { name: 'QUEUE_MAX_DELIVERIES', scope: ['app', 'worker', 'local'], default: '5', description: 'Deliveries before a message goes to <queue>-poison (Storage) or the dead-letter queue; keep equal to host.json maxDequeueCount and Service Bus maxDeliveryCount.' },
   { name: 'CLAIM_CHECK_THRESHOLD_BYTES', scope: ['app', 'worker'], default: '48000', description: 'Messages larger than this go to Blob Storage with a reference in the message.' },
@@ -100,6 +101,8 @@ export interface Config {
   readonly containers: { readonly results: string; readonly payloads: string };
   readonly transport: 'storage' | 'servicebus';
   readonly queues: { readonly intake: string; readonly actor: string; readonly spark: string; readonly ml: string; readonly batch: string };
+  /** Queue of webhook deliveries (QUEUE_WEBHOOKS); kept apart from `queues`, which are the job queues. */
+  readonly webhookQueue: string;
   readonly maxDeliveries: number;
   readonly claimCheckThresholdBytes: number;
   readonly classifier: ClassifierConfig;
@@ -174,6 +177,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     batch: parse('QUEUE_BATCH', queueName),
   };
   if (new Set(Object.values(queues)).size !== 5) read.issue('QUEUE_*: the five queue names must differ');
+  const webhookQueue = parse('QUEUE_WEBHOOKS', queueName);
+  if ((Object.values(queues) as string[]).includes(webhookQueue)) read.issue('QUEUE_WEBHOOKS must differ from the job queues');
   const mlProvider = read.oneOf('ML_JOBS_PROVIDER', PROVIDER_NAMES);
   const batchProvider = read.oneOf('BATCH_JOBS_PROVIDER', PROVIDER_NAMES);
 
@@ -191,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     containers: { results: parse('RESULTS_CONTAINER', containerName), payloads: parse('PAYLOADS_CONTAINER', containerName) },
     transport: read.oneOf('QUEUE_TRANSPORT', ['storage', 'servicebus']),
     queues,
+    webhookQueue,
     maxDeliveries: read.int('QUEUE_MAX_DELIVERIES', { min: 1, max: 100 }),
     claimCheckThresholdBytes: read.int('CLAIM_CHECK_THRESHOLD_BYTES', { min: 1024, max: 200_000 }),
     classifier: {
@@ -241,7 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export type ScheduleSetting = ProviderPollSetting | Extract<SettingName, 'RECONCILE_SCHEDULE'>;
 
 /** The settings that name queues; functions bind their queue by setting. */
-export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH'>;
+export type QueueSetting = Extract<SettingName, 'QUEUE_INTAKE' | 'QUEUE_ACTOR' | 'QUEUE_SPARK' | 'QUEUE_ML' | 'QUEUE_BATCH' | 'QUEUE_WEBHOOKS'>;
 
 /** The queue a QUEUE_* setting names, with its default applied. */
 export function queueNameFor(config: Config, setting: QueueSetting): string {
@@ -256,6 +262,8 @@ export function queueNameFor(config: Config, setting: QueueSetting): string {
       return config.queues.ml;
     case 'QUEUE_BATCH':
       return config.queues.batch;
+    case 'QUEUE_WEBHOOKS':
+      return config.webhookQueue;
     default: {
       const unreachable: never = setting;
       throw new Error(`unknown queue setting ${String(unreachable)}`);

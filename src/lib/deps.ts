@@ -4,6 +4,7 @@ import type { BlobStore } from './ports/blob-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
+import type { Webhooks } from './app/webhooks/notifier.js';
 
 /** Everything a use case may touch. Built once per host by {@link createDeps}. */
 export interface Deps {
@@ -15,6 +16,8 @@ export interface Deps {
   readonly providers: ProviderRegistry;
   readonly now: () => Date;
   readonly log: Logger;
+  /** Webhook subscriptions and deliveries; absent on hosts built without them (some tests). */
+  readonly webhooks?: Webhooks;
 }
 
 export interface Logger {
@@ -54,7 +57,29 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     const { createProviderRegistry } = await import('./providers/registry.js');
     providers = createProviderRegistry({ config, blobs });
   }
-  return { config, store, queues, blobs, providers, now: overrides.now ?? (() => new Date()), log: overrides.log ?? consoleLogger };
+  const log = overrides.log ?? consoleLogger;
+  // Webhook state lives on the jobs storage account; a host given a store but no account (tests
+  // with an in-memory store) runs without webhooks.
+  const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);
+  const webhooks = 'webhooks' in overrides ? overrides.webhooks : hasStorage ? await createWebhooks(config) : undefined;
+  // Every committed transition passes the notifier, whichever use case or worker made it.
+  if (webhooks) {
+    const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');
+    store = new NotifyingJobStore(store, webhooks, queues, config.webhookQueue, log);
+  }
+  return { config, store, queues, blobs, providers, now: overrides.now ?? (() => new Date()), log, ...(webhooks && { webhooks }) };
+}
+
+/** The webhook store and settings on the configured storage account. */
+export async function createWebhooks(config: Config, store?: import('./ports/webhook-store.js').WebhookStore): Promise<Webhooks> {
+  const [{ parseWebhookSettings }, { SubscriptionCache }] = await Promise.all([import('./webhook-settings.js'), import('./app/webhooks/notifier.js')]);
+  const settings = parseWebhookSettings(config.env);
+  let webhookStore = store;
+  if (!webhookStore) {
+    const { TableWebhookStore } = await import('./adapters/table-webhook-store.js');
+    webhookStore = await TableWebhookStore.create(config, settings);
+  }
+  return { settings, store: webhookStore, subscriptions: new SubscriptionCache(webhookStore, settings.subscriptionCacheMs) };
 }
 
 /** The configured transport wrapped with the claim check. */
@@ -85,7 +110,8 @@ export async function ensureResources(deps: Deps): Promise<void> {
   const { config } = deps;
   await Promise.all([
     deps.store.ensure(),
-    deps.queues.ensure(Object.values(config.queues)),
+    deps.webhooks?.store.ensure(),
+    deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
     deps.blobs.ensure([config.containers.results, config.containers.payloads, parseEssedumSettings(config.env).artifactsContainer]),
   ]);
 }

@@ -3,6 +3,7 @@ import { SETTINGS, type SettingInfo } from './config.js';
 import { COMMAND_SANDBOX_SETTINGS } from './command-sandbox-settings.js';
 import { ESSEDUM_SETTINGS } from './essedum-settings.js';
 import { PROVIDERS } from './providers/all.js';
+import { WEBHOOK_SETTINGS } from './webhook-settings.js';
 
 /** Each provider's poll schedule and own settings, from its descriptor. */
 const PROVIDER_SETTINGS: readonly SettingInfo[] = PROVIDERS.flatMap((p) => [p.pollSchedule, ...p.settings]);
@@ -11,4 +12,4 @@ const PROVIDER_SETTINGS: readonly SettingInfo[] = PROVIDERS.flatMap((p) => [p.po
  * Every setting any part of the product reads: the core list plus each adapter's and provider's own.
  * README, local.settings.example.json and the Bicep app settings are checked against this.
  */
-export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...ESSEDUM_SETTINGS, ...COMMAND_SANDBOX_SETTINGS, ...PROVIDER_SETTINGS];
+export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...ESSEDUM_SETTINGS, ...COMMAND_SANDBOX_SETTINGS, ...PROVIDER_SETTINGS, ...WEBHOOK_SETTINGS];

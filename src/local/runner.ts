@@ -69,7 +69,10 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     // Producers and consumers share this process: a send wakes the queue's idle consumers, so idle
     // polling can back off far (cheap) while a new job is still picked up at once.
     const waking = new WakingTransport(created.queues);
-    const deps: Deps = { ...created, queues: waking };
+    const { NotifyingJobStore } = await import('../lib/app/webhooks/notifier.js');
+    // Webhook deliveries enqueued by transitions wake the delivery trigger like any other send.
+    const store = created.store instanceof NotifyingJobStore ? created.store.withQueues(waking) : created.store;
+    const deps: Deps = { ...created, queues: waking, store };
     await ensureResources(deps);
     await deps.queues.ensure(Object.values(config.queues));
     setSharedDeps(deps);

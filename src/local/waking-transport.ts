@@ -1,5 +1,5 @@
 import type { IdleWait } from '../lib/core/poll-backoff.js';
-import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage } from '../lib/ports/queue.js';
+import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage, SendOptions } from '../lib/ports/queue.js';
 
 /**
  * A queue transport for one process that hosts both producers and consumers (the local runner):
@@ -16,10 +16,16 @@ export class WakingTransport implements QueueTransport {
     return this.inner.kind;
   }
 
-  async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
-    await this.inner.send(queue, messages);
-    const wakers = this.waiting.get(queue);
-    if (wakers) for (const wake of [...wakers]) wake();
+  async send(queue: string, messages: readonly MessageBody[], options?: SendOptions): Promise<void> {
+    await this.inner.send(queue, messages, options);
+    const wake = () => {
+      const wakers = this.waiting.get(queue);
+      if (wakers) for (const w of [...wakers]) w();
+    };
+    // A delayed message wakes its consumers when it becomes visible, not now.
+    const delayMs = (options?.delaySec ?? 0) * 1000;
+    if (delayMs > 0) setTimeout(wake, delayMs).unref();
+    else wake();
   }
 
   /** An {@link IdleWait} that ends early when this transport sends to the queue. */

@@ -76,6 +76,19 @@ export function describeQueueTransportContract(name: string, makeFixture: () => 
       expect(again).toHaveLength(0);
     });
 
+    it('holds a message sent with a delay back until the delay has passed (scheduled redelivery)', async () => {
+      const q = await freshQueue();
+      await fx.transport.send(q, [{ jobId: 'j-later' }], { delaySec: 300 });
+      await fx.transport.send(q, [{ jobId: 'j-soon' }], { delaySec: 2 });
+      await fx.transport.send(q, [{ jobId: 'j-now' }]);
+      const got = await receiveUntil(fx.transport, q, 2, fx.lockSec);
+      expect(got.map((m) => m.body.jobId).sort()).toEqual(['j-now', 'j-soon']);
+      await Promise.all(got.map((m) => m.complete()));
+      // Five minutes away: not delivered within this test.
+      const early = await fx.transport.receive(q, { maxMessages: 10, lockSec: fx.lockSec, waitSec: 1 });
+      expect(early.map((m) => m.body.jobId)).toEqual([]);
+    });
+
     it('redelivers an abandoned message with its delivery count increased', async () => {
       const q = await freshQueue();
       await fx.transport.send(q, [{ jobId: 'j-abandon' }]);

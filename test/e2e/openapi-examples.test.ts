@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,12 +34,18 @@ function phase(c: ExampleCall): number {
 describe('OpenAPI examples against the running stack', () => {
   let r: TestRunner;
   let sm: FakeSageMaker;
+  /** Stands in for the webhook receiver of the subscription example (its host is not reachable here). */
+  let receiver: Server;
+  let receiverUrl: string;
   let doc: Doc;
   let ajv: Ajv2020;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     sm = await new FakeSageMaker({ credentials: SM_KEYS }).start();
+    receiver = createServer((_req, res) => res.writeHead(204).end());
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cjo`;
     r = await startTestRunner({
       LOCAL_API_KEY: KEY,
       ESSEDUM_EXECUTE_ENABLED: 'true',
@@ -51,6 +59,8 @@ describe('OpenAPI examples against the running stack', () => {
       SAGEMAKER_MAX_ATTEMPTS: '1',
       SAGEMAKER_LIST_RATE_PER_SEC: '1000',
       SAGEMAKER_API_RATE_PER_SEC: '1000',
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
     });
     doc = (await (await r.api('/api/openapi.json')).json()) as Doc;
     ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -60,6 +70,8 @@ describe('OpenAPI examples against the running stack', () => {
   afterAll(async () => {
     await r?.stop();
     await sm?.close();
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
   });
 
   it('serves the document anonymously with an ETag, and 304 when it has not changed', async () => {
@@ -105,12 +117,20 @@ describe('OpenAPI examples against the running stack', () => {
       const init: RequestInit = { method: call.method, headers };
       if (call.body !== undefined) {
         headers['content-type'] = 'application/json';
-        init.body = JSON.stringify(call.body);
+        // The example's receiver host does not resolve here: the local receiver takes its place.
+        const body = call.op.operationId === 'subscriptionsCreate' ? { ...(call.body as object), url: receiverUrl } : call.body;
+        init.body = JSON.stringify(body);
       }
       const res = await fetch(url, init);
       const status = String(res.status);
       const documented = call.op.responses[status];
       expect(documented, `${call.label}: ${call.method} ${url.pathname} answered ${status}, which the document does not list`).toBeDefined();
+      if (res.status === 204) {
+        // No content (DELETE): the document lists none either.
+        expect(documented!.content, `${call.label}: a 204 documents no body`).toBeUndefined();
+        seen.push(`${call.label} ${status}`);
+        continue;
+      }
       const type = res.headers.get('content-type')?.split(';')[0] ?? '';
       const media = documented!.content?.[type];
       expect(media, `${call.label}: content type ${type} of ${status} is not documented`).toBeDefined();
@@ -120,6 +140,7 @@ describe('OpenAPI examples against the running stack', () => {
       // Successful creates hand their id to the calls that need one.
       if (call.op.operationId === 'jobsCreate' && res.status === 202) ids.job ??= String(body.id);
       if (call.op.operationId === 'essedumExecuteCreate' && res.status === 201) ids.task = String(body.task_id);
+      if (call.op.operationId === 'subscriptionsCreate' && res.status === 201) ids.subscription = String(body.id);
       if (call.op.operationId === 'essedumTrainingCreate' && res.status === 200) ids.training = String(body.sourceId);
       if (call.op.operationId === 'essedumInferenceCreate' && res.status === 200) ids.inference = String(body.sourceId);
       seen.push(`${call.label} ${status}`);
@@ -131,6 +152,14 @@ describe('OpenAPI examples against the running stack', () => {
 });
 
 function fillPath(path: string, ids: Record<string, string>): string {
-  const id = path.startsWith('/api/jobs/') ? ids.job : path.startsWith('/api/execute/') ? ids.task : path.includes('/inference/') ? ids.inference : ids.training;
+  const id = path.startsWith('/api/jobs/')
+    ? ids.job
+    : path.startsWith('/api/execute/')
+      ? ids.task
+      : path.startsWith('/api/subscriptions/')
+        ? ids.subscription
+        : path.includes('/inference/')
+          ? ids.inference
+          : ids.training;
   return path.replace('{trainingType}', 'train').replace('{id}', id ?? 'missing');
 }

@@ -16,6 +16,7 @@ const HEADING = '## Role assignments';
 /** Built-in role ids and names the table may use (a wrong name next to a GUID is caught). */
 const ROLE_NAMES: Readonly<Record<string, string>> = {
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
+  '76199698-9eea-4c19-bc75-cec21354c6b6': 'Storage Table Data Reader',
   'ba92f5b4-2d11-453d-a403-e96b0029c9fe': 'Storage Blob Data Contributor',
   '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader',
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
@@ -256,9 +257,14 @@ describe('least privilege', () => {
         /^(storage account|Key Vault|Batch account|Azure ML|table idempotency|container batch-staging)/.test(r.scope),
     );
     expect(bad.map((r) => `${r.where}: ${ROLE_NAMES[r.roleId]} on ${r.scope}`)).toEqual([]);
-    // It only receives from the worker queues; reading artifacts is read-only.
+    // It only receives from the worker queues and only sends webhook deliveries; reading artifacts is read-only.
     const queues = granted.filter((r) => r.scope.startsWith('Service Bus queue')).map((r) => `${ROLE_NAMES[r.roleId]} ${r.scope}`);
-    expect(queues.sort()).toEqual(['Azure Service Bus Data Receiver Service Bus queue actor-jobs', 'Azure Service Bus Data Receiver Service Bus queue spark-jobs']);
+    expect(queues.sort()).toEqual([
+      'Azure Service Bus Data Receiver Service Bus queue actor-jobs',
+      'Azure Service Bus Data Receiver Service Bus queue spark-jobs',
+      'Azure Service Bus Data Sender Service Bus queue webhooks',
+    ]);
+    expect(granted.filter((r) => r.scope === 'table webhooksubs').map((r) => ROLE_NAMES[r.roleId])).toEqual(['Storage Table Data Reader']);
     expect(granted.filter((r) => r.scope === 'container essedum-artifacts').map((r) => ROLE_NAMES[r.roleId])).toEqual(['Storage Blob Data Reader']);
   });
 

@@ -31,6 +31,9 @@ param apiTableNames array
 @description('Tables the workers update: jobs and job index (never idempotency keys).')
 param workerTableNames array
 
+@description('Tables the workers only read: webhook subscriptions (to decide whether a transition needs a delivery).')
+param workerReadTableNames array
+
 @description('Containers the Function App reads and writes: results, payloads (claim check), Batch staging.')
 param apiContainerNames array
 
@@ -47,6 +50,9 @@ param apiQueueNames array
 
 @description('Queues the worker apps consume: actor-jobs and spark-jobs.')
 param workerQueueNames array
+
+@description('Queues the worker apps only send to: webhooks (deliveries of the transitions they commit).')
+param workerSendQueueNames array
 
 param batchAccountName string
 param registryName string
@@ -81,6 +87,11 @@ resource workerTables 'Microsoft.Storage/storageAccounts/tableServices/tables@20
   name: t
 }]
 
+resource workerReadTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [for t in workerReadTableNames: {
+  parent: jobTableService
+  name: t
+}]
+
 resource apiContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for c in apiContainerNames: {
   parent: jobBlobService
   name: c
@@ -110,6 +121,11 @@ resource apiQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing 
 }]
 
 resource workerQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = [for q in workerQueueNames: {
+  parent: serviceBus
+  name: q
+}]
+
+resource workerSendQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = [for q in workerSendQueueNames: {
   parent: serviceBus
   name: q
 }]
@@ -266,6 +282,18 @@ resource workerTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }]
 
+// Storage Table Data Reader (76199698-9eea-4c19-bc75-cec21354c6b6) on the webhook subscriptions table:
+// a transition a worker commits is matched against the subscriptions; workers never change them.
+resource workerTableRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (t, i) in workerReadTableNames: {
+  name: guid(workerReadTables[i].id, workerPrincipalId, '76199698-9eea-4c19-bc75-cec21354c6b6')
+  scope: workerReadTables[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '76199698-9eea-4c19-bc75-cec21354c6b6')
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
 // Storage Blob Data Contributor (ba92f5b4-2d11-453d-a403-e96b0029c9fe) on results and payloads: write
 // results, logs and outputs; read claim-checked payloads and delete them when the message completes.
 resource workerBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in workerContainerNames: {
@@ -291,12 +319,24 @@ resource workerArtifacts 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 }
 
 // Azure Service Bus Data Receiver (4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0) on actor-jobs and spark-jobs:
-// peek-lock receive, renew lock, complete, abandon, dead-letter. Workers send nothing.
+// peek-lock receive, renew lock, complete, abandon, dead-letter. Workers send only to the webhooks queue (below).
 resource workerQueueReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q, i) in workerQueueNames: {
   name: guid(workerQueues[i].id, workerPrincipalId, '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0')
   scope: workerQueues[i]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0')
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// Azure Service Bus Data Sender (69a216fc-b8fb-44d8-bc22-1f3c2cd27a39) on the webhooks queue: the
+// deliveries of the transitions a worker commits. Send only: the Function App receives and delivers.
+resource workerQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q, i) in workerSendQueueNames: {
+  name: guid(workerSendQueues[i].id, workerPrincipalId, '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39')
+  scope: workerSendQueues[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39')
     principalId: workerPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../ports/blob-store.js';
-import { CLAIM_CHECK_FIELD, type MessageBody, type QueueDepth, type QueueTransport, type ReceiveOptions, type ReceivedMessage } from '../ports/queue.js';
+import { CLAIM_CHECK_FIELD, type MessageBody, type QueueDepth, type QueueTransport, type ReceiveOptions, type ReceivedMessage, type SendOptions } from '../ports/queue.js';
 
 /**
  * Wraps any transport: bodies larger than the threshold are stored as a blob and the message
@@ -20,7 +20,7 @@ export class ClaimCheckTransport implements QueueTransport {
     return this.inner.kind;
   }
 
-  async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
+  async send(queue: string, messages: readonly MessageBody[], options?: SendOptions): Promise<void> {
     const out = await Promise.all(
       messages.map(async (m) => {
         const json = JSON.stringify(m);
@@ -30,7 +30,7 @@ export class ClaimCheckTransport implements QueueTransport {
         return { [CLAIM_CHECK_FIELD]: `${this.container}/${name}` };
       }),
     );
-    await this.inner.send(queue, out);
+    await this.inner.send(queue, out, options);
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]> {

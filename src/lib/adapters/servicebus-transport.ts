@@ -20,6 +20,7 @@ import {
   type QueueTransport,
   type ReceiveOptions,
   type ReceivedMessage,
+  type SendOptions,
 } from '../ports/queue.js';
 import { azureCredential } from './azure-credential.js';
 import { parseServiceBusSettings, type ServiceBusSettings } from './servicebus-settings.js';
@@ -112,14 +113,16 @@ export class ServiceBusTransport implements QueueTransport {
     return `${baseQueue(queue)}${DEAD_LETTER_SUFFIX}`;
   }
 
-  async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
+  async send(queue: string, messages: readonly MessageBody[], options?: SendOptions): Promise<void> {
     if (messages.length === 0) return;
+    const delayMs = Math.max(0, (options?.delaySec ?? 0) * 1000);
+    const scheduled = delayMs > 0 ? new Date(Date.now() + delayMs) : undefined;
     const sender = this.sender(queue);
     // All batches are packed before the first is sent, so a message that cannot fit refuses the
     // whole call instead of leaving it half sent.
     const batches: ServiceBusMessageBatch[] = [await sender.createMessageBatch()];
     for (const body of messages) {
-      const message: ServiceBusMessage = { body, contentType: 'application/json' };
+      const message: ServiceBusMessage = { body, contentType: 'application/json', ...(scheduled && { scheduledEnqueueTimeUtc: scheduled }) };
       let batch = batches[batches.length - 1]!;
       if (batch.tryAddMessage(message)) continue;
       if (batch.count > 0) {

@@ -8,6 +8,7 @@ import {
   type QueueTransport,
   type ReceiveOptions,
   type ReceivedMessage,
+  type SendOptions,
 } from '../ports/queue.js';
 import { azureCredential } from './azure-credential.js';
 
@@ -47,10 +48,11 @@ export class StorageQueueTransport implements QueueTransport {
     return `${queue}-poison`;
   }
 
-  async send(queue: string, messages: readonly MessageBody[]): Promise<void> {
+  async send(queue: string, messages: readonly MessageBody[], options?: SendOptions): Promise<void> {
     const client = this.client(queue);
+    const delay = Math.max(0, Math.round(options?.delaySec ?? 0));
     // Storage Queues have no batch send; parallel sends are the batch.
-    await Promise.all(messages.map((m) => client.sendMessage(encode(m))));
+    await Promise.all(messages.map((m) => client.sendMessage(encode(m), delay > 0 ? { visibilityTimeout: delay } : {})));
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]> {

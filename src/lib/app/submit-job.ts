@@ -23,6 +23,8 @@ export interface SubmitResult {
   readonly job: JobRecord;
   /** True when an earlier request with the same Idempotency-Key created the job. */
   readonly replayed: boolean;
+  /** The signing secret of the job's `notify` webhook: in this reply only, never again. */
+  readonly notifySecret?: string;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -61,6 +63,11 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     if (kinds || spec.kind !== undefined || batchWithSpec) await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
 
+  if (spec.notify) {
+    const { checkNotify } = await import('./webhooks/subscriptions.js');
+    await checkNotify(deps, spec.notify);
+  }
+
   const key = request.idempotencyKey?.trim();
   if (key && !IDEMPOTENCY_KEY.test(key)) {
     throw new ValidationError([{ field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' }]);
@@ -94,6 +101,11 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     eventSeq: 1,
     ...(key && { idempotencyKey: key }),
   };
+  let notifySecret: string | undefined;
+  if (spec.notify) {
+    const { registerJobNotify } = await import('./webhooks/subscriptions.js');
+    notifySecret = await registerJobNotify(deps, id, spec.notify);
+  }
   try {
     await deps.store.create(job, creationEvent(job, `submitted via ${request.source}`));
   } catch (error) {
@@ -111,5 +123,5 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     if (request.secrets) throw error;
     deps.log.warn('intake send failed; reconciler will retry', { jobId: id, error: String(error) });
   }
-  return { job, replayed: false };
+  return { job, replayed: false, ...(notifySecret && { notifySecret }) };
 }

@@ -105,3 +105,35 @@ export function addressAllowed(entry: AllowEntry, address: string): boolean {
   if (ipaddr.isValid(entry.host)) return entry.host === canonical;
   return range === 'private' || range === 'uniqueLocal';
 }
+
+/** An address range an operator admits on purpose (e.g. `127.0.0.1/32` so tests reach a local receiver). */
+export interface AllowedCidr {
+  /** As written in the setting, for messages. */
+  readonly text: string;
+  readonly range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+}
+
+/** Parses CIDRs (`a.b.c.d/n`, `v6::/n`) separated by commas or whitespace; returns the ranges and the problems. */
+export function parseCidrList(raw: string): { cidrs: AllowedCidr[]; problems: string[] } {
+  const cidrs: AllowedCidr[] = [];
+  const problems: string[] = [];
+  for (const item of raw.split(/[\s,]+/).filter(Boolean)) {
+    try {
+      cidrs.push({ text: item, range: ipaddr.parseCIDR(item) });
+    } catch {
+      problems.push(`'${item}' is not a CIDR (address/prefix-length)`);
+    }
+  }
+  return { cidrs, problems };
+}
+
+/** Whether `address` (IPv4-mapped IPv6 taken as IPv4) lies in one of the ranges. */
+export function inCidrs(address: string, cidrs: readonly AllowedCidr[]): boolean {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.process(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+  } catch {
+    return false;
+  }
+  return cidrs.some((c) => c.range[0].kind() === parsed.kind() && parsed.match(c.range as [typeof parsed, number]));
+}

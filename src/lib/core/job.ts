@@ -46,6 +46,20 @@ const labelKey = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'label keys use letters, digits, "_", "." and "-", starting with a letter or digit')
   .max(LIMITS.maxLabelKeyLength);
 
+/** Longest webhook URL accepted (a URL is stored and re-sent with every delivery). */
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+
+/** `notify` on a submission: a webhook URL and the job states to be told about (Standard Webhooks). */
+export const NotifySchema = z.strictObject({
+  url: z.string().min(1).max(MAX_WEBHOOK_URL_LENGTH),
+  events: z
+    .array(z.enum(JOB_STATUSES))
+    .min(1)
+    .max(JOB_STATUSES.length)
+    .refine((e) => new Set(e).size === e.length, 'list each event once'),
+});
+export type NotifyRequest = z.infer<typeof NotifySchema>;
+
 /**
  * The body of a job submission as clients send it. Both spellings the seed uses are accepted
  * (`rows`/`nr_of_rows`, `estimated_runtime_sec`/`estimated_runtime`,
@@ -69,6 +83,8 @@ const submissionFields = {
   /** Provider-specific job kind (`training`, `automl`, `command`, …); the provider validates `spec`. */
   kind: z.string().min(1).max(LIMITS.maxKindLength).optional(),
   spec: z.record(z.string(), z.unknown()).optional(),
+  /** Webhook for this job's transitions; the signing secret is in the submission's reply only. */
+  notify: NotifySchema.optional(),
 };
 
 /** `/api/jobs` rejects unknown fields so a typo (`row`) is an error, not a silent default. */
@@ -90,6 +106,7 @@ export interface JobSpec {
   readonly labels: Record<string, string>;
   readonly kind?: string;
   readonly spec?: Record<string, unknown>;
+  readonly notify?: NotifyRequest;
 }
 
 /** Defaults are the seed's: 1 000 rows, 10 s, normal priority, not latency sensitive. */
@@ -147,6 +164,7 @@ export function parseSubmission(body: unknown, mode: 'strict' | 'lenient' = 'str
     ...(raw.max_runtime_sec !== undefined && { max_runtime_sec: raw.max_runtime_sec }),
     ...(raw.kind !== undefined && { kind: raw.kind }),
     ...(raw.spec !== undefined && { spec: raw.spec }),
+    ...(raw.notify !== undefined && { notify: raw.notify }),
   };
 }
 

@@ -75,6 +75,7 @@ export const JobSchema = z
     attempts: z.number().int().optional(),
     resends: z.number().int().optional(),
     links: z.record(z.string(), z.string()).optional(),
+    notifySecret: z.string().optional().describe('Signing secret of the `notify` webhook: only in the reply that created the job'),
   })
   .describe('A job: state, where it went and why. List pages may carry a summary of these fields.');
 
@@ -102,7 +103,54 @@ export const JobLogsSchema = z
 
 export const JobResultSchema = z.record(z.string(), z.unknown()).describe('The result document the job left.');
 
-export const SeedSubmitReplySchema = z.object({ status: z.literal('submitted'), job_id: z.string() });
+export const SeedSubmitReplySchema = z.object({
+  status: z.literal('submitted'),
+  job_id: z.string(),
+  notify_secret: z.string().optional().describe('Signing secret of the `notify` webhook; in this reply only'),
+});
+
+const webhookEvent = z.enum(JOB_STATUSES);
+
+export const SubscriptionSchema = z
+  .looseObject({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(webhookEvent),
+    labels: z.record(z.string(), z.string()).optional(),
+    description: z.string().optional(),
+    createdAt: timestamp,
+    links: z.record(z.string(), z.string()).optional(),
+  })
+  .describe('A webhook subscription (its secret is shown only when it is created).');
+
+export const SubscriptionCreatedSchema = SubscriptionSchema.extend({
+  secret: z.string().describe('`whsec_` + base64 key for verifying `webhook-signature` (Standard Webhooks); shown this once'),
+});
+
+export const SubscriptionListSchema = z.looseObject({ subscriptions: z.array(SubscriptionSchema) });
+
+export const DeliveryAttemptSchema = z
+  .looseObject({
+    webhookId: z.string().describe('The `webhook-id` header: the same on every attempt of one message'),
+    jobId: z.string(),
+    subscriptionId: z.string().optional().describe("Absent for the job's own `notify`"),
+    eventType: z.string(),
+    attempt: z.number().int(),
+    at: timestamp,
+    outcome: z.enum(['delivered', 'failed', 'dead-lettered', 'dropped']),
+    statusCode: z.number().int().optional(),
+    error: z.string().optional(),
+    durationMs: z.number(),
+    nextRetryAt: timestamp.optional(),
+    host: z.string(),
+  })
+  .describe('One webhook delivery attempt.');
+
+export const DeliveriesSchema = z.looseObject({
+  jobId: z.string().optional(),
+  subscriptionId: z.string().optional(),
+  deliveries: z.array(DeliveryAttemptSchema),
+});
 
 export const QueueDepthSchema = z
   .looseObject({ active: z.number().int(), deadLetter: z.number().int(), scheduled: z.number().int() })

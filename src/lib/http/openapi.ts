@@ -4,6 +4,8 @@ import { FUNCTIONS } from '../../functions/all.js';
 import type { HttpFunction } from '../../functions/define.js';
 import { ExecuteBodySchema } from '../app/essedum/execute-spec.js';
 import { ListQuerySchema, LogsQuerySchema, StatusQuerySchema } from '../app/queries.js';
+import { DeliveriesQuerySchema } from '../app/webhooks/subscriptions.js';
+import { SubscriptionRequestSchema } from '../core/webhooks.js';
 import { LenientSubmissionSchema, StrictSubmissionSchema } from '../core/job.js';
 import * as S from './api-schemas.js';
 
@@ -43,6 +45,16 @@ interface Operation {
 }
 
 const JOB_ID = 'j-01KBVZ3R6A0000000000000000';
+const SUBSCRIPTION_ID = 'sub_AAAAAAAAAAAAAAAA';
+
+const SUBSCRIPTION_EXAMPLES: ExampleSet = {
+  endings: {
+    summary: 'Tell a receiver when forecasting jobs end',
+    value: { url: 'https://hooks.example.com/cjo', events: ['succeeded', 'failed', 'cancelled'], labels: { team: 'forecasting' }, description: 'forecasting alerts' },
+  },
+};
+const WEBHOOK_DOC =
+  'Deliveries follow Standard Webhooks: a POST with `webhook-id`, `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the secret) and a body `{type: "job.<state>", timestamp, data}`; retried with back-off (WEBHOOK_RETRY_SCHEDULE_SEC), then dead-lettered. URLs must be https (http only with WEBHOOK_ALLOW_HTTP), on a host WEBHOOK_HOST_ALLOWLIST admits, resolving to public addresses only unless WEBHOOK_ALLOWED_CIDRS admits them.';
 
 const README_EXAMPLES: ExampleSet = {
   everyField: {
@@ -159,6 +171,53 @@ const OPERATIONS: Record<string, Operation> = {
     queryExamples: { tail: 4096 },
     pathExamples: { id: JOB_ID },
     replies: { 200: { description: 'Log tails and where they came from', schema: 'JobLogs' } },
+    problems: [400, 404],
+  },
+  jobsDeliveries: {
+    summary: 'Webhook deliveries about the job',
+    description: 'Every attempt (its own `notify` and every subscription’s), newest first: outcome, status code, error, duration, next retry.',
+    tags: ['webhooks'],
+    query: DeliveriesQuerySchema,
+    queryExamples: { limit: 50 },
+    pathExamples: { id: JOB_ID },
+    replies: { 200: { description: 'Attempts, newest first', schema: 'Deliveries' } },
+    problems: [400, 404],
+  },
+  subscriptionsCreate: {
+    summary: 'Subscribe a webhook to job events',
+    description: `${WEBHOOK_DOC} The reply carries the signing secret; it is never shown again.`,
+    tags: ['webhooks'],
+    body: { schema: 'SubscriptionRequest', examples: SUBSCRIPTION_EXAMPLES },
+    replies: { 201: { description: 'Created, with its secret', schema: 'SubscriptionCreated', headers: { Location: { description: 'URL of the subscription', schema: { type: 'string' } } } } },
+    problems: [400, 413, 415],
+  },
+  subscriptionsList: {
+    summary: 'List webhook subscriptions',
+    tags: ['webhooks'],
+    replies: { 200: { description: 'Every subscription, oldest first (no secrets)', schema: 'SubscriptionList' } },
+  },
+  subscriptionsGet: {
+    summary: 'Get a webhook subscription',
+    tags: ['webhooks'],
+    pathExamples: { id: SUBSCRIPTION_ID },
+    replies: { 200: { description: 'The subscription (no secret)', schema: 'Subscription' } },
+    problems: [404],
+  },
+  subscriptionsDelete: {
+    summary: 'Delete a webhook subscription',
+    description: 'Deliveries already queued for it are dropped (and recorded as such).',
+    tags: ['webhooks'],
+    pathExamples: { id: SUBSCRIPTION_ID },
+    replies: { 204: { description: 'Deleted' } },
+    problems: [404],
+  },
+  subscriptionsDeliveries: {
+    summary: 'Delivery attempts of a subscription',
+    tags: ['webhooks'],
+    query: DeliveriesQuerySchema,
+    queryExamples: { limit: 50 },
+    pathExamples: { id: SUBSCRIPTION_ID },
+    replies: { 200: { description: 'Attempts, newest first', schema: 'Deliveries' } },
     problems: [400, 404],
   },
   submitJob: {
@@ -304,6 +363,7 @@ function requestComponents(): Record<string, Json> {
   reg.add(LenientSubmissionSchema, { id: 'SeedSubmission' });
   reg.add(ExecuteBodySchema, { id: 'ExecuteBody' });
   reg.add(S.PipelineBodySchema, { id: 'PipelineBody' });
+  reg.add(SubscriptionRequestSchema, { id: 'SubscriptionRequest' });
   return convert(reg, 'input');
 }
 
@@ -319,6 +379,11 @@ function responseComponents(): Record<string, Json> {
     JobLogs: S.JobLogsSchema,
     JobResult: S.JobResultSchema,
     SeedSubmitReply: S.SeedSubmitReplySchema,
+    Subscription: S.SubscriptionSchema,
+    SubscriptionCreated: S.SubscriptionCreatedSchema,
+    SubscriptionList: S.SubscriptionListSchema,
+    DeliveryAttempt: S.DeliveryAttemptSchema,
+    Deliveries: S.DeliveriesSchema,
     QueueDepth: S.QueueDepthSchema,
     QueueStatus: S.QueueStatusSchema,
     Health: S.HealthSchema,
@@ -446,6 +511,7 @@ export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS)
     security: [{ functionKey: [] }],
     tags: [
       { name: 'jobs', description: 'Submit, track and cancel jobs' },
+      { name: 'webhooks', description: 'Webhook subscriptions and delivery records (Standard Webhooks)' },
       { name: 'queues', description: 'Queue depths and dead letters' },
       { name: 'operations', description: 'Health, providers and this document' },
       { name: 'dashboard', description: 'The browser dashboard served by the app' },

@@ -27,6 +27,14 @@ export interface ReceivedMessage {
   renewLock(): Promise<void>;
 }
 
+export interface SendOptions {
+  /**
+   * Seconds before the messages become visible (Storage: visibility timeout, at most 7 days;
+   * Service Bus: scheduled enqueue time). Scheduled redelivery: webhook retries use it.
+   */
+  readonly delaySec?: number;
+}
+
 export interface ReceiveOptions {
   readonly maxMessages: number;
   /** How long the message stays invisible/locked before it is redelivered. */
@@ -41,7 +49,7 @@ export interface ReceiveOptions {
  */
 export interface QueueTransport {
   readonly kind: 'storage' | 'servicebus';
-  send(queue: string, messages: readonly MessageBody[]): Promise<void>;
+  send(queue: string, messages: readonly MessageBody[], options?: SendOptions): Promise<void>;
   receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]>;
   depth(queue: string): Promise<QueueDepth>;
   /** Name under which dead-lettered messages of `queue` can be received. */

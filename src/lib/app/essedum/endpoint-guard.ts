@@ -21,7 +21,8 @@ export interface CheckedEndpoint {
 /** Resolves a host to all its addresses (DNS, or the literal itself). */
 export type ResolveHost = (host: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
-const resolveAll: ResolveHost = (host) => dnsLookup(host, { all: true, verbatim: true });
+/** The system resolver: every address of a name (or the literal itself). */
+export const resolveAll: ResolveHost = (host) => dnsLookup(host, { all: true, verbatim: true });
 
 function refuse(message: string): never {
   throw new ValidationError([{ field: ENDPOINT_FIELD, message }]);
