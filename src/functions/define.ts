@@ -34,16 +34,40 @@ export interface TimerFunction {
 
 export type FunctionDefinition = HttpFunction | QueueFunction | TimerFunction;
 
+/** Telemetry of the host edges, loaded on first invocation (keeps the entry module's graph light). */
+const hostSpans = () => import('../lib/telemetry/host-spans.js');
+
+/** Every HTTP function runs in a server span (one per request); problems map to replies inside it. */
 export function httpFunction(def: Omit<HttpFunction, 'kind' | 'authLevel'> & { authLevel?: HttpFunction['authLevel'] }): HttpFunction {
-  return { kind: 'http', authLevel: 'function', ...def, handler: withProblems(def.handler) };
+  const handler = withProblems(def.handler);
+  return {
+    kind: 'http',
+    authLevel: 'function',
+    ...def,
+    handler: async (request, context) => (await hostSpans()).traceHttp(def.name, def.route, request, () => handler(request, context)),
+  };
 }
 
+/** Every queue function runs in a consumer span, child of the trace context its message carries. */
 export function queueFunction(def: Omit<QueueFunction, 'kind' | 'deadLetter'> & { deadLetter?: boolean }): QueueFunction {
-  return { kind: 'queue', deadLetter: false, ...def };
+  return {
+    kind: 'queue',
+    deadLetter: false,
+    ...def,
+    handler: async (message, context) => {
+      let body: Record<string, unknown> | undefined;
+      try {
+        body = messageBody(message);
+      } catch {
+        body = undefined; // the handler reports the bad message itself
+      }
+      await (await hostSpans()).traceQueueMessage(def.name, def.queueSetting, body, () => def.handler(message, context));
+    },
+  };
 }
 
 export function timerFunction(def: Omit<TimerFunction, 'kind'>): TimerFunction {
-  return { kind: 'timer', ...def };
+  return { kind: 'timer', ...def, handler: async (context) => (await hostSpans()).traceTimer(def.name, () => def.handler(context)) };
 }
 
 /** Queue messages arrive parsed (JSON) or as text, depending on host and transport. */

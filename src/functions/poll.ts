@@ -8,10 +8,10 @@ function poller(name: string, provider: ProviderName, scheduleSetting: ScheduleS
   return timerFunction({
     name,
     scheduleSetting,
-    handler: async (context) => {
+    handler: async () => {
       const [{ pollProvider }, d] = await Promise.all([import('../lib/app/poll-provider.js'), deps()]);
       const summary = await pollProvider(d, provider);
-      if (summary.active > 0 || summary.error) context.log(JSON.stringify(summary));
+      if (summary.active > 0 || summary.error) d.log.info('poll cycle', { ...summary });
     },
   });
 }
@@ -26,9 +26,9 @@ export const pollVertex = poller('pollVertex', 'vertex', 'POLL_VERTEX_SCHEDULE')
 export const reconcile = timerFunction({
   name: 'reconcile',
   scheduleSetting: 'RECONCILE_SCHEDULE',
-  handler: async (context) => {
+  handler: async () => {
     const [{ reconcile: reconcileJobs }, d] = await Promise.all([import('../lib/app/reconcile.js'), deps()]);
     const summary = await reconcileJobs(d);
-    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0) context.log(JSON.stringify(summary));
+    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0) d.log.info('reconcile pass', { ...summary });
   },
 });

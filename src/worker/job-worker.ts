@@ -4,6 +4,7 @@ import { isTerminal, type JobRecord } from '../lib/core/job.js';
 import { note, transition } from '../lib/core/state-machine.js';
 import type { Deps } from '../lib/deps.js';
 import { describeError } from '../lib/errors.js';
+import { inMessageSpan } from '../lib/telemetry/trace.js';
 import { parseJobMessage } from '../lib/app/messages.js';
 import { failJob } from '../lib/app/fail-job.js';
 import { MAX_DELIVERIES_REASON } from '../lib/app/process-message.js';
@@ -116,7 +117,8 @@ export class JobWorker {
       }
       for (const message of messages) {
         const flight: InFlight = { jobId: '', done: Promise.resolve() };
-        flight.done = this.handle(message, flight)
+        // One span per run, in the trace the message carries (the job's).
+        flight.done = inMessageSpan('worker.run', this.options.queue, message.body, { 'worker.id': this.id, 'worker.mode': this.options.mode }, () => this.handle(message, flight))
           .catch((error: unknown) => this.deps.log.error('job handling failed', { worker: this.id, error: describeError(error) }))
           .finally(() => this.inFlight.delete(flight));
         this.inFlight.add(flight);

@@ -6,6 +6,7 @@ import { creationEvent } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
 import { refuseCommandKind } from './essedum/execute-spec.js';
+import { currentTraceCarrier, tagJob } from '../telemetry/trace.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -83,6 +84,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     }
   }
 
+  tagJob(id);
+  const { traceparent, tracestate } = currentTraceCarrier();
   const job: JobRecord = {
     id,
     status: 'submitted',
@@ -93,6 +96,7 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     attempts: 0,
     eventSeq: 1,
     ...(key && { idempotencyKey: key }),
+    ...(traceparent && { trace: { traceparent, ...(tracestate && { tracestate }) } }),
   };
   try {
     await deps.store.create(job, creationEvent(job, `submitted via ${request.source}`));

@@ -6,6 +6,7 @@ import { isAzureMlConfigured } from './azure-ml/settings.js';
 import { isSageMakerConfigured } from './sagemaker/settings.js';
 import { isVertexConfigured } from './vertex/settings.js';
 import type { ProviderContext, ProviderModule } from './provider-context.js';
+import { tracedProvider } from '../telemetry/traced-provider.js';
 
 type Env = Config['env'];
 
@@ -27,8 +28,10 @@ export function knownProviders(): string[] {
   return Object.keys(PROVIDERS);
 }
 
-export function createProviderRegistry(ctx: ProviderContext, extra: Record<string, JobProvider> = {}): ProviderRegistry {
+/** Every provider the registry hands out is traced (one span and one count per port call). */
+export function createProviderRegistry(ctx: ProviderContext, extraProviders: Record<string, JobProvider> = {}): ProviderRegistry {
   const built = new Map<string, Promise<JobProvider>>();
+  const extra = Object.fromEntries(Object.entries(extraProviders).map(([n, p]) => [n, tracedProvider(p)]));
   return {
     configured: () => [...new Set([...Object.keys(extra), ...Object.keys(PROVIDERS).filter((n) => PROVIDERS[n]!.isConfigured(ctx.config.env))])],
     get(name: string): Promise<JobProvider> {
@@ -38,7 +41,7 @@ export function createProviderRegistry(ctx: ProviderContext, extra: Record<strin
       if (!entry || !entry.isConfigured(ctx.config.env)) return Promise.reject(new ProviderNotConfiguredError(name));
       let p = built.get(name);
       if (!p) {
-        p = entry.load().then((m) => m.createProvider(ctx));
+        p = entry.load().then(async (m) => tracedProvider(await m.createProvider(ctx)));
         p.catch(() => built.delete(name));
         built.set(name, p);
       }
