@@ -11,7 +11,9 @@ function poller(name: string, provider: ProviderName, scheduleSetting: ScheduleS
     handler: async () => {
       const [{ pollProvider }, d] = await Promise.all([import('../lib/app/poll-provider.js'), deps()]);
       const summary = await pollProvider(d, provider);
-      if (summary.active > 0 || summary.error) d.log.info('poll cycle', { ...summary });
+      // Each cycle is a span already (attributes carry this summary); the line is for a busy debug.
+      if (summary.error) d.log.warn('poll cycle', { ...summary });
+      else if (summary.active > 0) d.log.debug?.('poll cycle', { ...summary });
     },
   });
 }
