@@ -44,7 +44,7 @@ export function httpFunction(def: Omit<HttpFunction, 'kind' | 'authLevel'> & { a
     kind: 'http',
     authLevel: 'function',
     ...def,
-    handler: async (request, context) => (await hostSpans()).traceHttp(def.name, def.route, request, () => handler(request, context)),
+    handler: async (request, context) => (await hostSpans()).traceHttp(def.name, def.route, request, context, () => handler(request, context)),
   };
 }
 
@@ -67,7 +67,7 @@ export function queueFunction(def: Omit<QueueFunction, 'kind' | 'deadLetter'> & 
 }
 
 export function timerFunction(def: Omit<TimerFunction, 'kind'>): TimerFunction {
-  return { kind: 'timer', ...def, handler: async (context) => (await hostSpans()).traceTimer(def.name, () => def.handler(context)) };
+  return { kind: 'timer', ...def, handler: async (context) => (await hostSpans()).traceTimer(def.name, context, () => def.handler(context)) };
 }
 
 /** Queue messages arrive parsed (JSON) or as text, depending on host and transport. */

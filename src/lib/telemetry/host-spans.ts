@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { contextFromCarrier, inMessageSpan, inSpan, SpanKind } from './trace.js';
 import { startTelemetry } from './setup.js';
@@ -13,15 +13,23 @@ export async function ensureTelemetry(): Promise<void> {
   await startTelemetry(process.env, { role: 'api' });
 }
 
-/** The server span of an HTTP function, continuing a caller's `traceparent` header if it sent one. */
+/**
+ * The server span of an HTTP function. Its parent: the Functions host's invocation span where the
+ * host passes one (telemetryMode OpenTelemetry; that span already continues the caller's header),
+ * else the caller's own `traceparent` header (the local runner), else none.
+ */
 export async function traceHttp(
   name: string,
   route: string,
   request: HttpRequest,
+  invocation: Pick<InvocationContext, 'traceContext'> | undefined,
   handle: () => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
   await ensureTelemetry();
-  const parent = contextFromCarrier({ traceparent: request.headers.get('traceparent') ?? undefined, tracestate: request.headers.get('tracestate') ?? undefined });
+  const host = invocation?.traceContext;
+  const parent = host?.traceParent
+    ? contextFromCarrier({ traceparent: host.traceParent, tracestate: host.traceState })
+    : contextFromCarrier({ traceparent: request.headers.get('traceparent') ?? undefined, tracestate: request.headers.get('tracestate') ?? undefined });
   return inSpan(
     `${request.method} /api/${route}`,
     { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': request.method, 'http.route': `/api/${route}`, 'faas.name': name, 'faas.trigger': 'http' } },
@@ -44,8 +52,10 @@ export async function traceQueueMessage(name: string, queueSetting: string, body
   await inMessageSpan(name, queueSetting, body, { 'faas.name': name, 'faas.trigger': 'pubsub' }, handle);
 }
 
-/** The span of a timer tick (a root: a tick serves no one job). */
-export async function traceTimer(name: string, handle: () => Promise<void>): Promise<void> {
+/** The span of a timer tick: under the host's invocation span where there is one, else a root (a tick serves no one job). */
+export async function traceTimer(name: string, invocation: Pick<InvocationContext, 'traceContext'> | undefined, handle: () => Promise<void>): Promise<void> {
   await ensureTelemetry();
-  await inSpan(name, { kind: SpanKind.INTERNAL, parent: contextFromCarrier(undefined), attributes: { 'faas.name': name, 'faas.trigger': 'timer' } }, handle);
+  const host = invocation?.traceContext;
+  const parent = contextFromCarrier(host?.traceParent ? { traceparent: host.traceParent, tracestate: host.traceState } : undefined);
+  await inSpan(name, { kind: SpanKind.INTERNAL, parent, attributes: { 'faas.name': name, 'faas.trigger': 'timer' } }, handle);
 }
