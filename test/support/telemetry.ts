@@ -1,3 +1,4 @@
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { flushTelemetry, startTelemetry, stopTelemetry } from '../../src/lib/telemetry/setup.js';
@@ -25,6 +26,12 @@ export interface TestTelemetry {
 /** Starts the SDK in this process with an in-memory span exporter and an on-demand metric reader. */
 export async function startTestTelemetry(): Promise<TestTelemetry> {
   await stopTelemetry();
+  // A process may be reused across test files: drop whatever an earlier file (a local runner)
+  // registered globally, so this file's exporter is the one that receives the spans.
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  metrics.disable();
   const spans = new InMemorySpanExporter();
   const reader = new OnDemandReader();
   await startTelemetry({}, { role: 'test', spanExporter: spans, metricReaders: [reader] });

@@ -74,6 +74,7 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, { jobId: id, requestHash: hash, jobCreatedAt: createdAt });
     if (!claim.created) {
       if (claim.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
+      tagJob(claim.jobId);
       const existing = await deps.store.get(claim.jobId);
       if (existing) return { job: existing, replayed: true };
       // The request that claimed the key is creating the job right now, or died before it could.
