@@ -49,7 +49,8 @@ export async function traceHttp(
  */
 export async function traceQueueMessage(name: string, queueSetting: string, body: Readonly<Record<string, unknown>> | undefined, handle: () => Promise<void>): Promise<void> {
   await ensureTelemetry();
-  await inMessageSpan(name, queueSetting, body, { 'faas.name': name, 'faas.trigger': 'pubsub' }, handle);
+  // The host knows the queue by its setting (the name is resolved from app settings at binding time).
+  await inMessageSpan(name, undefined, body, { 'faas.name': name, 'faas.trigger': 'pubsub', 'cjo.queue_setting': queueSetting }, handle);
 }
 
 /** The span of a timer tick: under the host's invocation span where there is one, else a root (a tick serves no one job). */

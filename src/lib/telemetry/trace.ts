@@ -108,11 +108,11 @@ export function inJobTrace<T>(name: string, job: { readonly id: string; readonly
  * Runs `fn` as the consumer span of one queue message: child of the trace context the message
  * carries (the job's trace), with `job.id` from the message body.
  */
-export function inMessageSpan<T>(name: string, queue: string, body: Readonly<Record<string, unknown>> | undefined, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+export function inMessageSpan<T>(name: string, queue: string | undefined, body: Readonly<Record<string, unknown>> | undefined, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
   const jobId = typeof body?.jobId === 'string' ? body.jobId : undefined;
   return inSpan(
     name,
-    { kind: SpanKind.CONSUMER, parent: contextFromCarrier(body), ...(jobId && { jobId }), attributes: { 'messaging.destination.name': queue, ...attributes } },
+    { kind: SpanKind.CONSUMER, parent: contextFromCarrier(body), ...(jobId && { jobId }), attributes: { ...(queue && { 'messaging.destination.name': queue }), ...attributes } },
     fn,
   );
 }
