@@ -386,6 +386,8 @@ param essedumStorageEndpointAllowlist string = ''
 param webhookHostAllowlist string = '*'
 
 var sharedSettings = {
+  // One JSON logger everywhere (job.id, trace and span ids on every line).
+  LOG_LEVEL: 'info'
   // Identity-based connection "JobsStorage" (tables and blobs of job data; no queue URI: Azure uses
   // Service Bus, and no identity holds a Storage queue role).
   JobsStorage__tableServiceUri: storage.outputs.tableEndpoint
@@ -440,7 +442,8 @@ var apiBaseSettings = {
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: apiIdentity.outputs.clientId
-  // Application Insights with Entra ID auth (local auth is disabled on the component).
+  // Application Insights with Entra ID auth (local auth is disabled on the component): the host's
+  // own telemetry (host.json telemetryMode OpenTelemetry) and the app's (@azure/monitor-opentelemetry).
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${apiIdentity.outputs.clientId};Authorization=AAD'
   IDEMPOTENCY_TABLE: tableNames.idempotency
@@ -527,6 +530,10 @@ var apiAppSettings = union(sharedSettings, apiIdentitySettings, apiBaseSettings,
 
 // ---- Worker settings -----------------------------------------------------------------------------
 var workerSettings = union(sharedSettings, workerIdentitySettings, {
+  // Traces, metrics and logs of the workers to the same Application Insights, with the worker
+  // identity's Entra ID token (it holds Monitoring Metrics Publisher there; modules/access.bicep).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${workerIdentity.outputs.clientId};Authorization=AAD'
   WORKER_CONCURRENCY: '4'
   WORKER_LOCK_SEC: string(workerLockSec)
   WORKER_HEARTBEAT_SEC: '5'

@@ -36,6 +36,9 @@ export interface TimerFunction {
 
 export type FunctionDefinition = HttpFunction | QueueFunction | TimerFunction;
 
+/** Telemetry of the host edges, loaded on first invocation (keeps the entry module's graph light). */
+const hostSpans = () => import('../lib/telemetry/host-spans.js');
+
 /**
  * What an HTTP handler is given: its use-case module (`use`), the request and the invocation, and —
  * unless the route says `deps: false` — the shared dependencies.
@@ -68,22 +71,45 @@ export interface HttpRoute<M, D extends boolean> {
  */
 export function httpFunction<M, D extends boolean = true>(def: HttpRoute<M, D>): HttpFunction {
   const { load, deps: withDeps, handler, ...route } = def;
-  const run: HttpHandler = async (request, context) => {
+  const run = withProblems(async (request, context) => {
     if (withDeps === false) return handler({ use: await load(), request, context } as HttpCall<M, D>);
     const [use, d] = await Promise.all([load(), deps()]);
     return handler({ use, deps: d, request, context } as HttpCall<M, D>);
-  };
-  return { kind: 'http', authLevel: 'function', ...route, handler: withProblems(run) };
+  });
+  // Every HTTP function runs in a server span (one per request); problems map to replies inside it.
+  const traced: HttpHandler = async (request, context) =>
+    (await hostSpans()).traceHttp(route.name, route.route, request, context, () => run(request, context));
+  return { kind: 'http', authLevel: 'function', ...route, handler: traced };
 }
 
+/** Every queue function runs in a consumer span, child of the trace context its message carries. */
 export function queueFunction(
   def: Omit<QueueFunction, 'kind' | 'deadLetter'> & { deadLetter?: boolean },
 ): QueueFunction {
-  return { kind: 'queue', deadLetter: false, ...def };
+  return {
+    kind: 'queue',
+    deadLetter: false,
+    ...def,
+    handler: async (message, context) => {
+      let body: Record<string, unknown> | undefined;
+      try {
+        body = messageBody(message);
+      } catch {
+        body = undefined; // the handler reports the bad message itself
+      }
+      await (await hostSpans()).traceQueueMessage(def.name, def.queueSetting, body, () =>
+        def.handler(message, context),
+      );
+    },
+  };
 }
 
 export function timerFunction(def: Omit<TimerFunction, 'kind'>): TimerFunction {
-  return { kind: 'timer', ...def };
+  return {
+    kind: 'timer',
+    ...def,
+    handler: async (context) => (await hostSpans()).traceTimer(def.name, context, () => def.handler(context)),
+  };
 }
 
 /** Queue messages arrive parsed (JSON) or as text, depending on host and transport. */

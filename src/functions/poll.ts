@@ -9,10 +9,12 @@ export const POLLERS = PROVIDERS.map((descriptor) =>
   timerFunction({
     name: descriptor.pollFunction,
     scheduleSetting: descriptor.pollSchedule.name,
-    handler: async (context) => {
+    handler: async () => {
       const [{ pollProvider }, d] = await Promise.all([import('../lib/app/poll-provider.js'), deps()]);
       const summary = await pollProvider(d, descriptor.name);
-      if (summary.active > 0 || summary.error) context.log(JSON.stringify(summary));
+      // Each cycle is a span already (attributes carry this summary); the line is for a busy debug.
+      if (summary.error) d.log.warn('poll cycle', { ...summary });
+      else if (summary.active > 0) d.log.debug?.('poll cycle', { ...summary });
     },
   }),
 );
@@ -21,9 +23,9 @@ export const POLLERS = PROVIDERS.map((descriptor) =>
 export const reconcile = timerFunction({
   name: 'reconcile',
   scheduleSetting: 'RECONCILE_SCHEDULE',
-  handler: async (context) => {
+  handler: async () => {
     const [{ reconcile: reconcileJobs }, d] = await Promise.all([import('../lib/app/reconcile.js'), deps()]);
     const summary = await reconcileJobs(d);
-    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0) context.log(JSON.stringify(summary));
+    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0) d.log.info('reconcile pass', { ...summary });
   },
 });

@@ -5,6 +5,8 @@ import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
 import type { Webhooks } from './app/webhooks/notifier.js';
+import { instrumentedStore } from './telemetry/instrumented-store.js';
+import { createLogger, parseLogLevel, processLogger, type Logger } from './telemetry/logger.js';
 
 /** Everything a use case may touch. Built once per host by {@link createDeps}. */
 export interface Deps {
@@ -20,17 +22,10 @@ export interface Deps {
   readonly webhooks?: Webhooks;
 }
 
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+export type { Logger };
 
-export const consoleLogger: Logger = {
-  info: (m, f) => console.log(JSON.stringify({ level: 'info', msg: m, ...f })),
-  warn: (m, f) => console.warn(JSON.stringify({ level: 'warn', msg: m, ...f })),
-  error: (m, f) => console.error(JSON.stringify({ level: 'error', msg: m, ...f })),
-};
+/** The process logger at LOG_LEVEL from the environment (createDeps builds one from the config's settings). */
+export const consoleLogger: Logger = processLogger;
 
 /**
  * The composition root: the Functions app, the local runner and the worker all start here. Tests
@@ -50,6 +45,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     const { TableJobStore } = await import('./adapters/table-job-store.js');
     store = await TableJobStore.create(config);
   }
+  store = instrumentedStore(store);
   const queues = overrides.queues ?? (await createTransport(config, blobs));
   let providers: ProviderRegistry;
   if (overrides.providers) providers = overrides.providers;
@@ -57,7 +53,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     const { createProviderRegistry } = await import('./providers/registry.js');
     providers = createProviderRegistry({ config, blobs });
   }
-  const log = overrides.log ?? consoleLogger;
+  const log = overrides.log ?? createLogger({ level: parseLogLevel(config.env.LOG_LEVEL) });
   // Webhook state lives on the jobs storage account; a host given a store but no account (tests
   // with an in-memory store) runs without webhooks.
   const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);

@@ -7,9 +7,10 @@ import { WEBHOOK_SETTINGS } from './webhook-settings.js';
 
 /** Each provider's poll schedule and own settings, from its descriptor. */
 const PROVIDER_SETTINGS: readonly SettingInfo[] = PROVIDERS.flatMap((p) => [p.pollSchedule, ...p.settings]);
+import { TELEMETRY_SETTINGS } from './telemetry/settings.js';
 
 /**
  * Every setting any part of the product reads: the core list plus each adapter's and provider's own.
  * README, local.settings.example.json and the Bicep app settings are checked against this.
  */
-export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...ESSEDUM_SETTINGS, ...COMMAND_SANDBOX_SETTINGS, ...PROVIDER_SETTINGS, ...WEBHOOK_SETTINGS];
+export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...ESSEDUM_SETTINGS, ...COMMAND_SANDBOX_SETTINGS, ...PROVIDER_SETTINGS, ...WEBHOOK_SETTINGS, ...TELEMETRY_SETTINGS];

@@ -65,6 +65,10 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
       env.JobsStorage = azuriteConnectionString({ blob: config.local.azuriteBlobPort, queue: config.local.azuriteQueuePort, table: config.local.azuriteTablePort });
       config = loadConfig(env);
     }
+    // Telemetry first, so the first request is already traced (a no-op when a test started its own).
+    const { startTelemetry, flushTelemetry } = await import('../lib/telemetry/setup.js');
+    await startTelemetry(config.env, { role: 'local' });
+    stops.push(() => flushTelemetry());
     const created = await createDeps(config, options.overrides);
     // Producers and consumers share this process: a send wakes the queue's idle consumers, so idle
     // polling can back off far (cheap) while a new job is still picked up at once.
@@ -78,7 +82,13 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     setSharedDeps(deps);
     stops.push(async () => setSharedDeps(undefined));
 
-    const log = options.quiet ? () => undefined : (...args: unknown[]) => console.log(...args);
+    // The host's own lines (function context logs, request failures) go through the one logger too.
+    const log = options.quiet
+      ? () => undefined
+      : (...args: unknown[]) => {
+          const [message, ...rest] = args;
+          deps.log.info(String(message), rest.length > 0 ? { detail: rest.length === 1 ? rest[0] : rest } : undefined);
+        };
     const server = await startHttp(config, options.functions.filter((f): f is HttpFunction => f.kind === 'http'), log);
     stops.push(
       () =>

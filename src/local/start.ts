@@ -1,5 +1,6 @@
 import { FUNCTIONS } from '../functions/all.js';
 import { startLocalRunner } from './runner.js';
+import { stopTelemetry } from '../lib/telemetry/setup.js';
 import { loadLocalSettings } from './settings.js';
 
 /**
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     }, deadlineMs);
     timer.unref();
     await runner.stop();
+    await stopTelemetry().catch(() => undefined);
     console.log('Stopped.');
     process.exit(0);
   };

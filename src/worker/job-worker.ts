@@ -7,6 +7,7 @@ import { QueueConsumer } from '../lib/app/queue-consumer.js';
 import { runWorkerJob, type RunControl, type WorkerJobContext } from '../lib/app/run-worker-job.js';
 import type { IdleWait } from '../lib/core/poll-backoff.js';
 import { commandSandbox } from './command-sandbox.js';
+import { inMessageSpan } from '../lib/telemetry/trace.js';
 import { parseCommandSandboxSettings } from '../lib/command-sandbox-settings.js';
 import { workerJobRunners } from './job-runners.js';
 
@@ -72,7 +73,10 @@ export class JobWorker {
         const control: RunControl = {};
         this.runs.add(control);
         try {
-          await runWorkerJob(deps, context, message, control);
+          // One span per run, in the trace the message carries (the job's).
+          await inMessageSpan('worker.run', options.queue, message.body, { 'worker.id': this.id, 'worker.mode': options.mode }, () =>
+            runWorkerJob(deps, context, message, control),
+          );
         } finally {
           this.runs.delete(control);
         }

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const mode = (values.mode ?? config.worker.mode) as 'actor' | 'spark';
   if (mode !== 'actor' && mode !== 'spark') throw new Error(`--mode must be actor or spark, got ${mode}`);
+  const { startTelemetry, stopTelemetry } = await import('../lib/telemetry/setup.js');
+  await startTelemetry(config.env, { role: `worker-${mode}` });
   const deps = await createDeps(config);
   await deps.queues.ensure([mode === 'actor' ? config.queues.actor : config.queues.spark]);
   const worker = await startQueueWorker(deps, mode);
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     void worker
       .shutdown()
       .then(() => deps.queues.close())
+      .then(() => stopTelemetry().catch(() => undefined))
       .then(
         () => process.exit(0),
         (error: unknown) => {

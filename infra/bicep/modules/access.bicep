@@ -256,6 +256,17 @@ resource apiTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The workers send their traces, metrics and logs to the same component with their own identity.
+resource workerTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, workerPrincipalId, '3913510d-42f4-4e42-8a64-420c390055eb')
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // AzureML Data Scientist (f6c7c914-8db3-469d-8ca1-694a8f32e121) on the workspace, when one is configured:
 // create, cancel and read jobs without rights to change the workspace or its computes.
 resource apiAzureMl 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(azureMlWorkspaceName)) {

@@ -5,6 +5,7 @@ import { note } from '../core/state-machine.js';
 import { NotFoundError } from '../errors.js';
 import { failedUpdate } from './fail-job.js';
 import { MAX_DELIVERIES_REASON } from './process-message.js';
+import { instruments } from '../telemetry/metrics.js';
 
 /**
  * Handler of every poison / dead-letter queue: a message that could not be processed leaves its job
@@ -22,6 +23,7 @@ export async function handleDeadLetter(
   const reason = str(body[DEAD_LETTER_REASON_FIELD]) ?? platformReason?.reason ?? MAX_DELIVERIES_REASON;
   const description =
     str(body[DEAD_LETTER_DESCRIPTION_FIELD]) ?? platformReason?.description ?? `the message failed on every delivery from ${sourceQueue}`;
+  instruments().deadLetters.add(1, { queue: sourceQueue, reason });
   if (!jobId) {
     deps.log.error('dead-lettered message without a job id', { queue: sourceQueue, reason });
     return;

@@ -6,6 +6,8 @@ import type { JobUpdate } from '../ports/job-store.js';
 import type { JobProvider, PollReport } from '../ports/provider.js';
 import { jobMessage } from './messages.js';
 import { saveResult } from './results.js';
+import { countingPollCycle } from '../telemetry/metrics.js';
+import { inJobTrace, inSpan } from '../telemetry/trace.js';
 
 export interface PollSummary {
   readonly provider: string;
@@ -52,6 +54,22 @@ const UNAVAILABLE_BACKOFF_MS = 30_000;
  * (read first next cycle, after the Retry-After).
  */
 export async function pollProvider(deps: Deps, providerName: string): Promise<PollSummary> {
+  return inSpan('poll.cycle', { attributes: { 'provider.name': providerName } }, async (span) => {
+    const summary = await countingPollCycle(providerName, () => pollCycle(deps, providerName));
+    span.setAttributes({
+      'poll.active': summary.active,
+      'poll.reports': summary.reports,
+      'poll.changed': summary.changed,
+      'poll.timed_out': summary.timedOut,
+      ...(summary.skipped && { 'poll.skipped': summary.skipped }),
+      ...(summary.carried !== undefined && { 'poll.carried': summary.carried }),
+      ...(summary.retryAfterMs !== undefined && { 'poll.retry_after_ms': summary.retryAfterMs }),
+    });
+    return summary;
+  });
+}
+
+async function pollCycle(deps: Deps, providerName: string): Promise<PollSummary> {
   const base = { provider: providerName, active: 0, reports: 0, changed: 0, timedOut: 0 };
   if (!deps.providers.configured().includes(providerName)) return { ...base, skipped: 'not-configured' };
   const now = deps.now().getTime();
@@ -105,12 +123,16 @@ export async function pollProvider(deps: Deps, providerName: string): Promise<Po
     const job = byId.get(report.jobId);
     if (!job) continue;
     if (report.status !== 'running' && report.status !== 'dispatched') settled.add(job.id);
-    if (await applyReport(deps, provider, job, report)) changed++;
+    // Per-job work runs in the job's own trace, linked to this cycle: one job stays one trace.
+    const moved = await inJobTrace('poll.apply', job, { 'provider.name': providerName, 'provider.status': report.status, ...(report.nativeStatus && { 'provider.native_status': report.nativeStatus }) }, () =>
+      applyReport(deps, provider, job, report),
+    );
+    if (moved) changed++;
   }
   // Past the limit and still running by the provider's own account: stop it and fail the job. A job
   // this cycle did not reach (throttled part-way) waits for the cycle that reads it.
   const timedOut = overdue.filter((j) => !settled.has(j.id) && !unread.has(j.id));
-  for (const job of timedOut) await timeOut(deps, provider, job);
+  for (const job of timedOut) await inJobTrace('poll.timeout', job, { 'provider.name': providerName }, () => timeOut(deps, provider, job));
   const summary = { ...base, active: active.length, reports: reports.length, changed, timedOut: timedOut.length };
   return throttled ? { ...summary, error: throttled.message, retryAfterMs: throttled.retryAfterMs, carried: unread.size } : summary;
 }
@@ -207,7 +229,7 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
 
   if (updated.status === 'queued' && before !== 'queued' && updated.queue) {
     // Re-dispatch through the normal path; if this send is lost, the reconciler re-sends it.
-    await deps.queues.send(updated.queue, [jobMessage(job.id)]);
+    await deps.queues.send(updated.queue, [jobMessage(job)]);
   }
   // Still running although we asked it to stop: ask again (the first stop call may have failed).
   if (updated.status === 'cancelling' && (report.status === 'running' || report.status === 'dispatched')) {

@@ -68,7 +68,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
       await deps.store.update(job.id, (c) =>
         c.status === status ? note(c, `no progress for ${deps.config.stuckAfterSec} s; message re-sent to ${queue}`, { at: deps.now(), patch: { resends: (c.resends ?? 0) + 1 } }) : { job: c, unchanged: true },
       );
-      await deps.queues.send(queue, [jobMessage(job.id)]);
+      await deps.queues.send(queue, [jobMessage(job)]);
       resent++;
     }
   }
@@ -82,7 +82,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
         : { job: c, unchanged: true },
     );
     if (updated.status === 'queued') {
-      await deps.queues.send(job.queue, [jobMessage(job.id)]);
+      await deps.queues.send(job.queue, [jobMessage(job)]);
       requeued++;
     }
   }

@@ -34,7 +34,7 @@ export async function releaseHostedRuns(deps: Deps, graceSec: number): Promise<R
             : { job: c, unchanged: true },
         );
         if (after.status === 'queued' && after.queue) {
-          await deps.queues.send(after.queue, [jobMessage(after.id)]);
+          await deps.queues.send(after.queue, [jobMessage(after)]);
           released++;
         }
       } catch (error) {

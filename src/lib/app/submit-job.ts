@@ -6,6 +6,7 @@ import { creationEvent } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
 import { refuseCommandKind } from './essedum/execute-spec.js';
+import { currentTraceCarrier, tagJob } from '../telemetry/trace.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -80,6 +81,7 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, { jobId: id, requestHash: hash, jobCreatedAt: createdAt });
     if (!claim.created) {
       if (claim.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
+      tagJob(claim.jobId);
       const existing = await deps.store.get(claim.jobId);
       if (existing) return { job: existing, replayed: true };
       // The request that claimed the key is creating the job right now, or died before it could.
@@ -90,6 +92,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     }
   }
 
+  tagJob(id);
+  const { traceparent, tracestate } = currentTraceCarrier();
   const job: JobRecord = {
     id,
     status: 'submitted',
@@ -100,6 +104,7 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     attempts: 0,
     eventSeq: 1,
     ...(key && { idempotencyKey: key }),
+    ...(traceparent && { trace: { traceparent, ...(tracestate && { tracestate }) } }),
   };
   let notifySecret: string | undefined;
   if (spec.notify) {

@@ -238,6 +238,8 @@ export interface JobRecord {
   readonly queue?: string;
   readonly provider?: string;
   readonly providerRef?: ProviderRef;
+  /** When the job last entered `queued` (classified, or re-queued for a new attempt). */
+  readonly queuedAt?: string;
   readonly dispatchedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -255,6 +257,11 @@ export interface JobRecord {
   /** Next event sequence number: the history is numbered without gaps. */
   readonly eventSeq: number;
   readonly idempotencyKey?: string;
+  /**
+   * W3C trace context of the request that submitted the job: hops that start from a timer or a
+   * list rather than a message (poll cycles, the reconciler) continue the job's one trace from it.
+   */
+  readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
 }
 
 /**

@@ -48,6 +48,7 @@ export function transition(
   if (!canTransition(job.status, to)) throw new IllegalTransitionError(job.status, to, job.id);
   const at = (options.at ?? new Date()).toISOString();
   const stamps: JobPatch = {};
+  if (to === 'queued') Object.assign(stamps, { queuedAt: at });
   if (to === 'dispatched' && !job.dispatchedAt) Object.assign(stamps, { dispatchedAt: at });
   if (to === 'running' && !job.startedAt) Object.assign(stamps, { startedAt: at });
   if (to === 'succeeded' || to === 'failed' || to === 'cancelled') Object.assign(stamps, { finishedAt: at, lease: undefined });

@@ -222,7 +222,7 @@ export function withProblems(
 
 /** The job as the API shows it: everything a user needs to see where it went and why. */
 export function jobView(job: JobRecord): Record<string, unknown> {
-  const { eventSeq: _seq, idempotencyKey: _key, lease, ...rest } = job;
+  const { eventSeq: _seq, idempotencyKey: _key, lease, trace: _trace, ...rest } = job;
   return {
     ...rest,
     ...(job.providerRef && job.provider === 'local' && { providerRef: localRef(job.providerRef) }),

@@ -2,6 +2,7 @@ import { ProviderNotConfiguredError } from '../errors.js';
 import type { JobProvider, ProviderRegistry } from '../ports/provider.js';
 import { PROVIDER_NAMES, providerDescriptor } from './all.js';
 import type { ProviderContext } from './provider-context.js';
+import { tracedProvider } from '../telemetry/traced-provider.js';
 
 /**
  * Every provider by name, from the descriptors in `providers/all.ts`. `isConfigured` reads settings
@@ -14,9 +15,11 @@ export function knownProviders(): string[] {
   return [...PROVIDER_NAMES];
 }
 
-export function createProviderRegistry(ctx: ProviderContext, extra: Record<string, JobProvider> = {}): ProviderRegistry {
+/** Every provider the registry hands out is traced (one span and one count per port call). */
+export function createProviderRegistry(ctx: ProviderContext, extraProviders: Record<string, JobProvider> = {}): ProviderRegistry {
   const built = new Map<string, Promise<JobProvider>>();
   const configured = (name: string) => providerDescriptor(name)?.isConfigured(ctx.config.env) ?? false;
+  const extra = Object.fromEntries(Object.entries(extraProviders).map(([n, p]) => [n, tracedProvider(p)]));
   return {
     configured: () => [...new Set([...Object.keys(extra), ...PROVIDER_NAMES.filter(configured)])],
     get(name: string): Promise<JobProvider> {
@@ -26,7 +29,7 @@ export function createProviderRegistry(ctx: ProviderContext, extra: Record<strin
       if (!entry?.isConfigured(ctx.config.env)) return Promise.reject(new ProviderNotConfiguredError(name));
       let p = built.get(name);
       if (!p) {
-        p = entry.load().then((m) => m.createProvider(ctx));
+        p = entry.load().then(async (m) => tracedProvider(await m.createProvider(ctx)));
         p.catch(() => built.delete(name));
         built.set(name, p);
       }
