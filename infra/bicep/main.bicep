@@ -137,8 +137,7 @@ var queueNames = {
   batch: 'batch-jobs'
 }
 var tableNames = {
-  jobs: 'jobs'
-  index: 'jobindex'
+  jobs: 'jobshards'
   idempotency: 'idempotency'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
@@ -216,7 +215,6 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     tableNames: [
       tableNames.jobs
-      tableNames.index
       tableNames.idempotency
     ]
     containerNames: [
@@ -315,12 +313,10 @@ module access 'modules/access.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     apiTableNames: [
       tableNames.jobs
-      tableNames.index
       tableNames.idempotency
     ]
     workerTableNames: [
       tableNames.jobs
-      tableNames.index
     ]
     apiContainerNames: [
       containerNames.results
@@ -377,7 +373,7 @@ var sharedSettings = {
   ServiceBus__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
   ServiceBus__credential: 'managedidentity'
   JOBS_TABLE: tableNames.jobs
-  JOB_INDEX_TABLE: tableNames.index
+  TABLE_SHARDS: '16'
   RESULTS_CONTAINER: containerNames.results
   PAYLOADS_CONTAINER: containerNames.payloads
   QUEUE_TRANSPORT: 'servicebus'
