@@ -31,7 +31,7 @@ export const SETTINGS = [
   { name: 'JobsStorage__credential', scope: ['app', 'worker'], default: 'managedidentity', description: 'Identity-based connection: credential kind (managedidentity).' },
   { name: 'JobsStorage__clientId', scope: ['app', 'worker'], description: 'Client id of the user-assigned managed identity used for identity-based connections.' },
   { name: 'JOBS_TABLE', scope: ['app', 'worker'], default: 'jobshards', description: 'Table of jobs, sharded: each job\'s record, history and index rows (by status, queue, provider, active) share one partition, so every change is one transaction.' },
-  { name: 'TABLE_SHARDS', scope: ['app', 'worker'], default: '16', description: 'Partitions the jobs table is spread over (hash of the job id). Each shard takes about 2 000 entity writes/s in Azure; a list reads every shard. Fixed for the life of the table: changing it hides existing jobs.' },
+  { name: 'TABLE_SHARDS', scope: ['app', 'worker'], default: '16', description: 'Partitions a new jobs table is spread over (hash of the job id). Each shard takes about 2 000 entity writes/s in Azure; a list reads every shard. The first process records the count in the table and every process uses the recorded count, so changing the setting affects new tables only.' },
   { name: 'IDEMPOTENCY_TABLE', scope: ['app'], default: 'idempotency', description: 'Table remembering Idempotency-Key headers and the job each one created.' },
   { name: 'RESULTS_CONTAINER', scope: ['app', 'worker'], default: 'job-results', description: 'Blob container for result documents and logs.' },
   { name: 'PAYLOADS_CONTAINER', scope: ['app', 'worker'], default: 'job-payloads', description: 'Blob container for large job data and claim-checked queue messages.' },

@@ -111,7 +111,7 @@ describe('TableJobStore shards', () => {
       partitionsOf.set(id, (partitionsOf.get(id) ?? new Set()).add(e.partitionKey!));
       jobsIn.set(e.partitionKey!, (jobsIn.get(e.partitionKey!) ?? new Set()).add(id));
     }
-    for (const id of ids) expect([...(partitionsOf.get(id) ?? [])]).toEqual([store.shardOf(id)]);
+    for (const id of ids) expect([...(partitionsOf.get(id) ?? [])]).toEqual([await store.shardOf(id)]);
     expect(jobsIn.size).toBeGreaterThanOrEqual(4);
     expect([...jobsIn.keys()].every((pk) => /^00[0-7]$/.test(pk))).toBe(true);
     // No partition holds a row of every job.
@@ -119,5 +119,12 @@ describe('TableJobStore shards', () => {
     // The list over all shards still shows all of them, newest first.
     const listed = await store.listByStatus('queued', 1000);
     expect(listed.map((j) => j.id).sort()).toEqual([...ids].sort());
+
+    // A process configured with another shard count uses the count the table recorded: it finds
+    // every job where the first process put it.
+    const other = await TableJobStore.create(loadConfig({ JobsStorage: connection, TABLE_SHARDS: '3' }), names);
+    for (const id of ids.slice(0, 5)) expect((await other.get(id))?.id).toBe(id);
+    expect((await other.listByStatus('queued', 1000)).length).toBe(ids.length);
+    expect(await other.shardOf(ids[0]!)).toBe(await store.shardOf(ids[0]!));
   });
 });

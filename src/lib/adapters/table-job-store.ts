@@ -15,7 +15,7 @@ export interface TableJobStoreOptions {
    * job's rows commit in its own transaction); they come from data written by hand or by a bug.
    */
   readonly orphanGraceMs?: number;
-  /** Shards (partitions) of the table; default the config's TABLE_SHARDS. */
+  /** Shards (partitions) a new table gets; default the config's TABLE_SHARDS. */
   readonly shards?: number;
 }
 
@@ -91,11 +91,14 @@ export class TableJobStore implements JobStore {
 
   private readonly orphanGraceMs: number;
   private readonly remembered = new Map<string, Remembered>();
+  /** The table's shard count once known (see {@link ready}). */
+  private shards: number | undefined;
+  private resolving: Promise<number> | undefined;
 
   private constructor(
     private readonly table: TableClient,
     private readonly idem: TableClient,
-    private readonly shards: number,
+    private readonly configuredShards: number,
     options: TableJobStoreOptions,
   ) {
     this.orphanGraceMs = options.orphanGraceMs ?? TableJobStore.DEFAULT_ORPHAN_GRACE_MS;
@@ -115,11 +118,47 @@ export class TableJobStore implements JobStore {
 
   async ensure(): Promise<void> {
     await Promise.all([this.table.createTable(), this.idem.createTable()]);
+    await this.ready();
+  }
+
+  /**
+   * The table's shard count. The first process to use a table records its TABLE_SHARDS in the table
+   * (PK 'meta', RK 'shards'); every later one reads it (once per process) and uses it, whatever its
+   * own setting says. So two processes never disagree about where a job lives, and changing the
+   * setting later cannot hide jobs (it applies to new tables only).
+   */
+  private async ready(): Promise<number> {
+    if (this.shards !== undefined) return this.shards;
+    this.resolving ??= this.resolveShards().finally(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private async resolveShards(): Promise<number> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const meta = await this.table.getEntity<{ count: number }>(META_PK, META_SHARDS_RK);
+        const count = Number(meta.count);
+        if (!Number.isInteger(count) || count < 1 || count > MAX_TABLE_SHARDS) throw new Error(`table ${this.table.tableName}: bad shard count ${String(meta.count)}`);
+        return (this.shards = count);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      try {
+        await this.table.createEntity({ partitionKey: META_PK, rowKey: META_SHARDS_RK, count: this.configuredShards });
+        return (this.shards = this.configuredShards);
+      } catch (error) {
+        // 409: another process recorded its count first (read it); 404: no table yet, so no jobs
+        // either — use ours without recording it, and look again next time.
+        if (statusOf(error) === 404) return this.configuredShards;
+        if (statusOf(error) !== 409) throw error;
+      }
+    }
+    throw new Error(`table ${this.table.tableName}: could not read its shard count`);
   }
 
   async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
     // Serialise first: a record that cannot be stored fails before anything is written.
-    const record = toEntity(this.shardOf(job.id), job);
+    const record = toEntity(await this.shardOf(job.id), job);
     const actions: TransactionAction[] = [['create', record]];
     for (const event of [firstEvent, ...later]) actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
     for (const row of indexRows(record.partitionKey, job)) actions.push(['create', row]);
@@ -139,7 +178,7 @@ export class TableJobStore implements JobStore {
 
   async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     if (!isSafeKey(id)) throw new NotFoundError('Job', id);
-    const pk = this.shardOf(id);
+    const pk = await this.shardOf(id);
     let missingDeletes = false;
     for (let attempt = 1; ; attempt++) {
       const recalled = attempt === 1 ? this.recall(id) : undefined;
@@ -199,7 +238,7 @@ export class TableJobStore implements JobStore {
     const { odata } = await import('@azure/data-tables');
     const from = `evt~${id}~`;
     const iter = this.table.listEntities<TableEntity<{ doc: string }>>({
-      queryOptions: { filter: odata`PartitionKey eq ${this.shardOf(id)} and RowKey ge ${from} and RowKey lt ${`${from}~`}`, select: ['doc'] },
+      queryOptions: { filter: odata`PartitionKey eq ${await this.shardOf(id)} and RowKey ge ${from} and RowKey lt ${`${from}~`}`, select: ['doc'] },
     });
     for await (const e of iter) out.push(JSON.parse(e.doc) as JobEvent);
     return out.sort((a, b) => a.seq - b.seq);
@@ -219,7 +258,7 @@ export class TableJobStore implements JobStore {
   async listActive(provider: string, limit = 5000): Promise<JobRecord[]> {
     const prefix = listPrefix('a', provider);
     const isActive = (p: Probe) => p.provider === provider && activeStatus(p.status);
-    const perShard = await Promise.all(this.shardKeys().map((pk) => this.scanRange(pk, prefix, undefined, limit)));
+    const perShard = await Promise.all((await this.shardKeys()).map((pk) => this.scanRange(pk, prefix, undefined, limit)));
     const rows = perShard.flatMap((s) => s.rows).slice(0, limit);
     const found = await mapLimit(rows, 32, async (row) => {
       const read = await this.read(row.jobId);
@@ -258,12 +297,12 @@ export class TableJobStore implements JobStore {
   }
 
   /** The shard (partition key) of a job: a stable hash of its id, so any process finds it. */
-  shardOf(id: string): string {
-    return shardKey(shardIndex(id, this.shards));
+  async shardOf(id: string): Promise<string> {
+    return shardKey(shardIndex(id, await this.ready()));
   }
 
-  private shardKeys(): string[] {
-    return Array.from({ length: this.shards }, (_, i) => shardKey(i));
+  private async shardKeys(): Promise<string[]> {
+    return Array.from({ length: await this.ready() }, (_, i) => shardKey(i));
   }
 
   /**
@@ -282,7 +321,7 @@ export class TableJobStore implements JobStore {
     const extra = (p: Probe) =>
       (!query.queue || p.queue === query.queue) && (!query.provider || p.provider === query.provider) && (!query.source || p.source === query.source);
     const pageSize = Math.min(1000, query.limit);
-    const cursors = this.shardKeys().map((pk) => new ShardCursor(this, pk, prefix, after && prefix + cursorRowKey(after), pageSize));
+    const cursors = (await this.shardKeys()).map((pk) => new ShardCursor(this, pk, prefix, after && prefix + cursorRowKey(after), pageSize));
     const out: T[] = [];
     let last: string | undefined;
     let scanned = 0;
@@ -362,7 +401,7 @@ export class TableJobStore implements JobStore {
   private async read(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {
     if (!isSafeKey(id)) return undefined;
     try {
-      const e = await this.table.getEntity<Record<string, unknown>>(this.shardOf(id), `job~${id}`);
+      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`);
       const job = fromEntity(e);
       this.remember(id, e, e.etag);
       return { job, etag: e.etag };
@@ -386,7 +425,7 @@ export class TableJobStore implements JobStore {
   private async readSummary(id: string): Promise<{ probe: Probe; value: JobSummary } | undefined> {
     if (!isSafeKey(id)) return undefined;
     try {
-      const e = await this.table.getEntity<Record<string, unknown>>(this.shardOf(id), `job~${id}`, { queryOptions: { select: [...SUMMARY_COLUMNS] } });
+      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`, { queryOptions: { select: [...SUMMARY_COLUMNS] } });
       return summaryFromEntity(id, e);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -448,6 +487,9 @@ class ShardCursor {
 
 /** Largest shard count: a list reads every shard, so more only costs reads. */
 export const MAX_TABLE_SHARDS = 256;
+/** Where a table records its shard count: outside the shard partitions ('000'…), read by no list. */
+const META_PK = 'meta';
+const META_SHARDS_RK = 'shards';
 
 /** The shard a job id falls in (FNV-1a of the id, mod `shards`). Stable across processes and versions. */
 export function shardIndex(id: string, shards: number): number {
