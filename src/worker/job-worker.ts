@@ -197,7 +197,9 @@ export class JobWorker {
       const lease = { owner: runId, until: leaseUntil() };
       const attempts = c.attempts + 1;
       if (c.status === 'queued') {
-        return transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+        // Claimed and running in one write: both steps stay in the history.
+        const claim = transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
+        return { ...transition(claim.job, 'running', `running on ${this.id}`, { at: deps.now() }), earlier: [claim.event] };
       }
       return note(c, `taken over by ${runId} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch: { lease, attempts, progress: { done: 0, total: c.spec.rows, unit: 'rows' } } });
     });
