@@ -63,7 +63,6 @@ async function benchSubmit(conn: string): Promise<void> {
   const env = {
     JobsStorage: conn,
     JOBS_TABLE: `benchjobs${id}`,
-    JOB_INDEX_TABLE: `benchidx${id}`,
     IDEMPOTENCY_TABLE: `benchidem${id}`,
     QUEUE_INTAKE: `bench-intake-${id}`,
     RESULTS_CONTAINER: `bench-results-${id}`,

@@ -138,8 +138,7 @@ var queueNames = {
   webhooks: 'webhooks'
 }
 var tableNames = {
-  jobs: 'jobs'
-  index: 'jobindex'
+  jobs: 'jobshards'
   idempotency: 'idempotency'
   webhookSubscriptions: 'webhooksubs'
   webhookDeliveries: 'webhookdeliveries'
@@ -219,7 +218,6 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     tableNames: [
       tableNames.jobs
-      tableNames.index
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
@@ -321,14 +319,12 @@ module access 'modules/access.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     apiTableNames: [
       tableNames.jobs
-      tableNames.index
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
     ]
     workerTableNames: [
       tableNames.jobs
-      tableNames.index
     ]
     workerReadTableNames: [
       tableNames.webhookSubscriptions
@@ -397,7 +393,7 @@ var sharedSettings = {
   ServiceBus__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
   ServiceBus__credential: 'managedidentity'
   JOBS_TABLE: tableNames.jobs
-  JOB_INDEX_TABLE: tableNames.index
+  TABLE_SHARDS: '16'
   RESULTS_CONTAINER: containerNames.results
   PAYLOADS_CONTAINER: containerNames.payloads
   QUEUE_TRANSPORT: 'servicebus'

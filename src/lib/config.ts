@@ -32,8 +32,8 @@ export const SETTINGS = [
   { name: 'JobsStorage__blobServiceUri', scope: ['app', 'worker'], description: 'Identity-based connection: Blob service URI.' },
   { name: 'JobsStorage__credential', scope: ['app', 'worker'], default: 'managedidentity', description: 'Identity-based connection: credential kind (managedidentity).' },
   { name: 'JobsStorage__clientId', scope: ['app', 'worker'], description: 'Client id of the user-assigned managed identity used for identity-based connections.' },
-  { name: 'JOBS_TABLE', scope: ['app', 'worker'], default: 'jobs', description: 'Table of job records and their history (one partition per job).' },
-  { name: 'JOB_INDEX_TABLE', scope: ['app', 'worker'], default: 'jobindex', description: 'Table of index rows: jobs by status, queue, and active jobs by provider.' },
+  { name: 'JOBS_TABLE', scope: ['app', 'worker'], default: 'jobshards', description: 'Table of jobs, sharded: each job\'s record, history and index rows (by status, queue, provider, active) share one partition, so every change is one transaction.' },
+  { name: 'TABLE_SHARDS', scope: ['app', 'worker'], default: '16', description: 'Partitions a new jobs table is spread over (hash of the job id). Each shard takes about 2 000 entity writes/s in Azure; a list reads every shard. The first process records the count in the table and every process uses the recorded count, so changing the setting affects new tables only.' },
   { name: 'IDEMPOTENCY_TABLE', scope: ['app'], default: 'idempotency', description: 'Table remembering Idempotency-Key headers and the job each one created.' },
   { name: 'RESULTS_CONTAINER', scope: ['app', 'worker'], default: 'job-results', description: 'Blob container for result documents and logs.' },
   { name: 'PAYLOADS_CONTAINER', scope: ['app', 'worker'], default: 'job-payloads', description: 'Blob container for large job data and claim-checked queue messages.' },
@@ -97,7 +97,9 @@ export interface Config {
     readonly blobServiceUri?: string;
     readonly managedIdentityClientId?: string;
   };
-  readonly tables: { readonly jobs: string; readonly index: string; readonly idempotency: string };
+  readonly tables: { readonly jobs: string; readonly idempotency: string };
+  /** Shards of the jobs table (TABLE_SHARDS). */
+  readonly tableShards: number;
   readonly containers: { readonly results: string; readonly payloads: string };
   readonly transport: 'storage' | 'servicebus';
   readonly queues: { readonly intake: string; readonly actor: string; readonly spark: string; readonly ml: string; readonly batch: string };
@@ -192,7 +194,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const config: Config = {
     storage,
-    tables: { jobs: parse('JOBS_TABLE', tableName), index: parse('JOB_INDEX_TABLE', tableName), idempotency: parse('IDEMPOTENCY_TABLE', tableName) },
+    tables: { jobs: parse('JOBS_TABLE', tableName), idempotency: parse('IDEMPOTENCY_TABLE', tableName) },
+    tableShards: read.int('TABLE_SHARDS', { min: 1, max: 256 }),
     containers: { results: parse('RESULTS_CONTAINER', containerName), payloads: parse('PAYLOADS_CONTAINER', containerName) },
     transport: read.oneOf('QUEUE_TRANSPORT', ['storage', 'servicebus']),
     queues,

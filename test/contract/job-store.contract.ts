@@ -299,6 +299,68 @@ export function describeJobStoreContract(
       expect(page.continuationToken).toBeUndefined();
     });
 
+    it('creates a job already past its first state with its whole history in one write', async () => {
+      const submitted = makeJob();
+      const classified = transition(submitted, 'queued', 'classified: test', { patch: { queue: `q-born-${submitted.id.slice(-6)}` } });
+      await store.create(classified.job, creationEvent(submitted, 'submitted via test'), [classified.event]);
+      expect(await store.get(submitted.id)).toEqual(classified.job);
+      expect((await store.events(submitted.id)).map((e) => [e.seq, e.from, e.to])).toEqual([
+        [0, null, 'submitted'],
+        [1, 'submitted', 'queued'],
+      ]);
+      expect((await store.list({ queue: classified.job.queue!, limit: 5 })).jobs.map((j) => j.id)).toEqual([submitted.id]);
+      // Full list, status and queue: nothing under `submitted`, which the job never sat in.
+      expect(await leftovers.count(submitted.id)).toBe(3);
+    });
+
+    it('keeps every list in step with the job: summaries show the latest state, old entries go', async () => {
+      const provider = `pstep${Math.random().toString(36).slice(2, 8)}`;
+      const job = await seed(store, {}, { labels: { step: 'yes' } });
+      await store.update(job.id, (j) => transition(j, 'queued', 'q', { patch: { queue: `q-${provider}` } }));
+      await store.update(job.id, (j) => transition(j, 'dispatched', 'd', { patch: { provider } }));
+      const running = await store.update(job.id, (j) => transition(j, 'running', 'r'));
+      // Full list, running, queue, provider, active.
+      expect(await leftovers.count(job.id)).toBe(5);
+      const byQueue = await store.listSummaries({ queue: `q-${provider}`, limit: 5 });
+      expect(byQueue.jobs).toEqual([summarizeJob(running)]);
+      const failed = await store.update(job.id, (j) => transition(j, 'failed', 'boom', { patch: { error: { code: 'BOOM', message: 'x' } } }));
+      expect(await leftovers.count(job.id)).toBe(4);
+      expect((await store.listSummaries({ provider, limit: 5 })).jobs).toEqual([summarizeJob(failed)]);
+      expect((await store.listByStatus('running', 100_000)).some((j) => j.id === job.id)).toBe(false);
+      expect(await store.listActive(provider)).toEqual([]);
+    });
+
+    it('pages newest first across every partition without gaps or repeats, whatever the page size', async () => {
+      const queue = `q-pages-${Math.random().toString(36).slice(2, 8)}`;
+      const base = Date.now() + 10_800_000;
+      const made: string[] = [];
+      // 24 jobs spread over the shards, four at a time created in the same millisecond (ordered by id).
+      for (let i = 0; i < 24; i++) {
+        const j = makeJob({ createdAt: new Date(base + Math.floor(i / 4) * 4 * 1000).toISOString() });
+        const t = transition(j, 'queued', 'q', { patch: { queue } });
+        await store.create(t.job, creationEvent(j, 'test'), [t.event]);
+        made.push(j.id);
+      }
+      const expected = [...made]
+        .map((id, i) => ({ id, t: base + Math.floor(i / 4) * 4 * 1000 }))
+        .sort((a, b) => b.t - a.t || (a.id < b.id ? -1 : 1))
+        .map((x) => x.id);
+      for (const limit of [2, 7, 50]) {
+        const { ids, sizes } = await listAll(store, { queue, limit });
+        expect(ids).toEqual(expected);
+        // Never short before the end.
+        expect(sizes.slice(0, -1).every((n) => n === limit)).toBe(true);
+      }
+      const summaries: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await store.listSummaries({ queue, limit: 6, ...(token && { continuationToken: token }) });
+        summaries.push(...page.jobs.map((j) => j.id));
+        token = page.continuationToken;
+      } while (token);
+      expect(summaries).toEqual(expected);
+    });
+
     it('refuses continuation tokens it did not issue, naming the field', async () => {
       const b64 = (s: string) => Buffer.from(s).toString('base64url');
       for (const token of ['junk', 'junk!', '', b64('not json'), b64('null'), b64('1'), b64('{"nextPartitionKey":{}}'), b64('{"v":1,"t":-1,"id":"x"}'), 'A'.repeat(5000)]) {

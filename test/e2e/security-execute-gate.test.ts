@@ -20,7 +20,7 @@ function markerCommand(): { marker: string; command: string } {
 
 /** The runner's table, queue and container names, so a second runner takes over its queued jobs. */
 function sameResources(r: TestRunner): Record<string, string> {
-  const names = ['JOBS_TABLE', 'JOB_INDEX_TABLE', 'IDEMPOTENCY_TABLE', 'RESULTS_CONTAINER', 'PAYLOADS_CONTAINER', 'QUEUE_INTAKE', 'QUEUE_ACTOR', 'QUEUE_SPARK', 'QUEUE_ML', 'QUEUE_BATCH', 'LOCAL_PROVIDER_DIR'];
+  const names = ['JOBS_TABLE', 'IDEMPOTENCY_TABLE', 'RESULTS_CONTAINER', 'PAYLOADS_CONTAINER', 'QUEUE_INTAKE', 'QUEUE_ACTOR', 'QUEUE_SPARK', 'QUEUE_ML', 'QUEUE_BATCH', 'LOCAL_PROVIDER_DIR'];
   return Object.fromEntries(names.map((n) => [n, r.deps.config.env[n]!]));
 }
 

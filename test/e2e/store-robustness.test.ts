@@ -113,7 +113,9 @@ describe('Store robustness through the HTTP API (no workers)', () => {
     it('still accepts the same job where the provider runs plain jobs (local, Azure Batch)', async () => {
       for (const provider of ['local', 'azure-batch']) {
         const { job } = await submitJob(withMlProvider(provider), { body: mlClassJob, mode: 'strict', source: 'api' });
-        expect(job.status).toBe('submitted');
+        // Classified at submission: accepted straight onto ml-jobs for that provider.
+        expect(job.status).toBe('queued');
+        expect(job.provider).toBe(provider);
       }
     });
 

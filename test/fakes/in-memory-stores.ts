@@ -1,6 +1,5 @@
 import {
   ACTIVE_STATUSES,
-  isTerminal,
   summarizeJob,
   type JobEvent,
   type JobRecord,
@@ -8,8 +7,8 @@ import {
   type JobSummary,
 } from '../../src/lib/core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../../src/lib/core/page-token.js';
-// The index layout is the Table adapter's: the double reads the same partition rules, not a copy.
-import { INDEXED_SOURCES, pickPartition } from '../../src/lib/adapters/table-job-store.js';
+// The index layout is the Table adapter's: the double reads the same list rules, not a copy.
+import { indexEntries, indexRowKey, listPrefix, pickIndex } from '../../src/lib/adapters/table-job-store.js';
 import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../../src/lib/ports/job-store.js';
@@ -22,9 +21,10 @@ export interface InMemoryIndexRow {
 }
 
 /**
- * The double's index, laid out as the Table adapter's `jobindex` table: partitions `s~<status>`,
- * `q~<queue>`, `v~<provider>`, `o~<source>` and `all` keyed by '<inverted time>~<jobId>' (newest
- * first), and `a~<provider>` keyed by job id. Public so a test can plant what a crash leaves behind.
+ * The double's index, laid out as the Table adapter's index rows in ONE shard: a list per
+ * {@link listPrefix} (`idx~s~<status>~`, `idx~q~<queue>~`, …, `idx~a~<provider>~`) keyed by
+ * '<inverted time>~<jobId>' (newest first). Sharding changes where rows live, not what a list shows,
+ * so one shard is enough for the rules. Public so a test can plant what hand-edited data holds.
  */
 export class InMemoryIndex {
   private readonly partitions = new Map<string, Map<string, InMemoryIndexRow>>();
@@ -95,13 +95,13 @@ export class InMemoryJobStore implements JobStore {
 
   async ensure(): Promise<void> {}
 
-  async create(job: JobRecord, firstEvent: JobEvent): Promise<void> {
+  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
     // Serialise first: a record that cannot be stored fails before anything is written.
     const doc = JSON.stringify(job);
-    const event = JSON.stringify(firstEvent);
+    const events = [firstEvent, ...later].map((e) => JSON.stringify(e));
     await Promise.resolve();
     if (this.jobs.has(job.id)) throw new JobExistsError(job.id);
-    this.jobs.set(job.id, { doc, events: [event] });
+    this.jobs.set(job.id, { doc, events });
     this.writeIndexRows(job, undefined);
   }
 
@@ -123,7 +123,6 @@ export class InMemoryJobStore implements JobStore {
     this.writeIndexRows(next, current);
     entry.doc = doc;
     entry.events.push(...events);
-    this.removeIndexRows(next, current);
     return JSON.parse(doc) as JobRecord;
   }
 
@@ -145,7 +144,7 @@ export class InMemoryJobStore implements JobStore {
 
   async listActive(provider: string, limit = 5000): Promise<JobRecord[]> {
     await Promise.resolve();
-    const pk = `a~${provider}`;
+    const pk = listPrefix('a', provider);
     const matches = (job: JobRecord) => job.provider === provider && isActive(job.status);
     const out: JobRecord[] = [];
     for (const { rk, row } of this.index.scan(pk).slice(0, limit)) {
@@ -179,7 +178,8 @@ export class InMemoryJobStore implements JobStore {
   private page<T>(query: JobListQuery, view: (job: JobRecord) => T): JobPage<T> {
     if (query.limit < 1) return { jobs: [] };
     const after = query.continuationToken === undefined ? undefined : parsePageToken(query.continuationToken);
-    const { pk, matches } = pickPartition(query);
+    const { list, key, matches } = pickIndex(query);
+    const pk = listPrefix(list, key);
     const extra = (j: JobRecord) =>
       (!query.queue || j.queue === query.queue) && (!query.provider || j.provider === query.provider) && (!query.source || j.source === query.source);
     const rows = this.index.scan(pk, after && cursorRowKey(after));
@@ -215,22 +215,20 @@ export class InMemoryJobStore implements JobStore {
     return entry ? (JSON.parse(entry.doc) as JobRecord) : undefined;
   }
 
-  /** The rows `next` needs that `prev` did not have, as the Table adapter writes them. */
+  /** As the Table adapter's transaction: every row of `next` (re)written, the rows only `prev` had deleted. */
   private writeIndexRows(next: JobRecord, prev: JobRecord | undefined): void {
     const rk = indexRowKey(next);
-    const seq = prev ? prev.eventSeq + 1 : next.eventSeq;
-    const row = (pk: string, rowKey = rk) => this.index.upsert(pk, rowKey, { jobId: next.id, seq });
-    if (!prev) row('all');
-    if (!prev && INDEXED_SOURCES.has(next.source)) row(`o~${next.source}`);
-    if (prev?.status !== next.status) row(`s~${next.status}`);
-    if (next.queue && prev?.queue !== next.queue) row(`q~${next.queue}`);
-    if (next.provider && prev?.provider !== next.provider) row(`v~${next.provider}`);
-    if (next.provider && isActive(next.status) && !(prev && prev.provider === next.provider && isActive(prev.status))) row(`a~${next.provider}`, next.id);
-  }
-
-  private removeIndexRows(next: JobRecord, prev: JobRecord): void {
-    if (prev.status !== next.status) this.index.delete(`s~${prev.status}`, indexRowKey(prev));
-    if (prev.provider && isTerminal(next.status)) this.index.delete(`a~${prev.provider}`, prev.id);
+    const keep = new Set<string>();
+    for (const { list, key } of indexEntries(next)) {
+      const pk = listPrefix(list, key);
+      keep.add(pk);
+      this.index.upsert(pk, rk, { jobId: next.id, seq: next.eventSeq });
+    }
+    if (!prev) return;
+    for (const { list, key } of indexEntries(prev)) {
+      const pk = listPrefix(list, key);
+      if (!keep.has(pk)) this.index.delete(pk, indexRowKey(prev));
+    }
   }
 }
 
@@ -240,11 +238,8 @@ function isActive(status: JobStatus): boolean {
 
 const MAX_TIME = 9_999_999_999_999;
 
-/** Row key of a job in a time-ordered partition: newest first, then by id. */
-export function inMemoryIndexRowKey(job: Pick<JobRecord, 'id' | 'createdAt'>): string {
-  return cursorRowKey({ t: Date.parse(job.createdAt), id: job.id });
-}
-const indexRowKey = inMemoryIndexRowKey;
+/** Row key of a job in a list: newest first, then by id (the Table adapter's). */
+export const inMemoryIndexRowKey = indexRowKey;
 
 function cursorRowKey(cursor: PageCursor): string {
   return `${String(MAX_TIME - cursor.t).padStart(13, '0')}~${cursor.id}`;

@@ -22,7 +22,6 @@ export async function startTestRunner(env: Record<string, string> = {}, options:
       JobsStorage: inject('storageConnectionString'),
       HTTP_PORT: '0',
       JOBS_TABLE: `jobs${id}`,
-      JOB_INDEX_TABLE: `idx${id}`,
       IDEMPOTENCY_TABLE: `idem${id}`,
       RESULTS_CONTAINER: `results-${id}`,
       PAYLOADS_CONTAINER: `payloads-${id}`,

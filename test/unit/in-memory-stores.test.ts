@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { listPrefix } from '../../src/lib/adapters/table-job-store.js';
 import { newJobId } from '../../src/lib/core/ids.js';
 import { creationEvent } from '../../src/lib/core/state-machine.js';
 import { describeJobStoreContract, type IndexLeftovers } from '../contract/job-store.contract.js';
@@ -9,11 +10,17 @@ import { makeJob } from '../support/jobs.js';
 function inMemoryLeftovers(store: InMemoryJobStore): IndexLeftovers {
   return {
     async plant(where, jobId, createdAt, seq) {
-      const [pk, rk] =
+      const pk =
         'activeFor' in where
-          ? [`a~${where.activeFor}`, jobId]
-          : [where.status ? `s~${where.status}` : where.queue ? `q~${where.queue}` : where.provider ? `v~${where.provider}` : 'all', inMemoryIndexRowKey({ id: jobId, createdAt })];
-      store.index.upsert(pk, rk, { jobId, ...(seq !== undefined && { seq }) });
+          ? listPrefix('a', where.activeFor)
+          : where.status
+            ? listPrefix('s', where.status)
+            : where.queue
+              ? listPrefix('q', where.queue)
+              : where.provider
+                ? listPrefix('v', where.provider)
+                : listPrefix('all', '');
+      store.index.upsert(pk, inMemoryIndexRowKey({ id: jobId, createdAt }), { jobId, ...(seq !== undefined && { seq }) });
     },
     async count(jobId) {
       let n = 0;

@@ -8,7 +8,7 @@ param name string
 param location string
 param tags object = {}
 
-@description('Tables the code uses (JOBS_TABLE, JOB_INDEX_TABLE, IDEMPOTENCY_TABLE).')
+@description('Tables the code uses (JOBS_TABLE, IDEMPOTENCY_TABLE).')
 param tableNames array
 
 @description('Blob containers: results, payloads, Essedum artifacts and Batch staging.')

@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TableEntity, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import type { Config } from '../config.js';
-import {
-  ACTIVE_STATUSES,
-  isTerminal,
-  summarizeJob,
-  type JobEvent,
-  type JobRecord,
-  type JobSource,
-  type JobStatus,
-  type JobSummary,
-} from '../core/job.js';
+import { ACTIVE_STATUSES, type JobEvent, type JobRecord, type JobSource, type JobStatus, type JobSummary } from '../core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../core/page-token.js';
 import { ConcurrencyError, JobExistsError, NotFoundError } from '../errors.js';
 import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../ports/job-store.js';
@@ -21,21 +12,21 @@ import { azureCredential } from './azure-credential.js';
 export interface TableJobStoreOptions {
   /**
    * How old an index row must be before a read deletes it for pointing at a job that does not
-   * exist (or has not reached the row's state yet): a younger one may belong to a create or update
-   * still in flight, so it is only skipped.
+   * exist (or has not reached the row's state yet). The store itself never leaves such rows (a
+   * job's rows commit in its own transaction); they come from data written by hand or by a bug.
    */
   readonly orphanGraceMs?: number;
+  /** Shards (partitions) a new table gets; default the config's TABLE_SHARDS. */
+  readonly shards?: number;
 }
 
-/** An index row as stored: the job it points at and the write that made it. */
+/** An index row as stored: the job it points at, the `eventSeq` it was written with, and the job's summary. */
 interface IndexRow {
   readonly jobId: string;
-  /**
-   * The job's `eventSeq` once the write that made this row has committed (absent on rows from
-   * older versions). A job whose `eventSeq` is lower has not committed it yet; one at or past it
-   * that does not match the row has moved on, so the row is stale.
-   */
+  /** The job's `eventSeq` once the write that made this row committed. */
   readonly seq?: number;
+  /** 1 when the summary columns below are present (rows planted by tests or hand-made rows lack them). */
+  readonly sv?: number;
 }
 
 /** What a read needs to know about a job to decide whether an index row still points at it. */
@@ -51,44 +42,64 @@ interface Probe {
 
 type Verdict = 'show' | 'skip' | 'stale';
 
+/** A version of a record this process read or wrote, tried first by the next update. */
+interface Remembered {
+  readonly doc: string;
+  readonly etag: string;
+  readonly at: number;
+}
+
 /**
- * Job state in Azure Table Storage.
+ * Job state in Azure Table Storage, sharded so that one job's record, its history and its index
+ * rows share one partition:
  *
- * Layout (one partition per job, so a state change and its history event commit in one
- * entity-group transaction):
- *   jobs:      PK = jobId, RK = 'job'           → the record (JSON split over d0..dN, ≤ 30 000 chars each)
- *                                                  and its summary columns (status, queue, provider, …)
- *              PK = jobId, RK = 'evt~0000000001' → one history event
- *   jobindex:  PK = 's~<status>' | 'q~<queue>' | 'v~<provider>' | 'o~<source>' | 'all',
- *              RK = '<inverted time>~<jobId>'   → newest first; `o~` only for the Essedum sources
- *              PK = 'a~<provider>', RK = jobId  → the provider's active jobs (what its poller reads)
- *   idempotency: PK = sha256(key), RK = ''
+ *   jobs table: PK = shard (hash(jobId) mod TABLE_SHARDS, as 3 digits)
+ *     RK = 'job~<id>'                                   → the record (JSON over d0..dN) + summary columns
+ *     RK = 'evt~<id>~<seq, 10 digits>'                  → one history event
+ *     RK = 'idx~<list>~<key>~<inverted time>~<id>'      → index row with the job's summary, for the
+ *          lists 'all', 's' (status), 'q' (queue), 'v' (provider), 'o' (Essedum sources) and 'a'
+ *          (the provider's active jobs)
+ *   idempotency table: PK = sha256(key), RK = ''
  *
- * Index rows are written *before* the job moves into the state they index and removed *after* it
- * leaves it, so a crash leaves at worst a stale row, never a job missing from its index. A create
- * that fails removes the rows it wrote. Reads skip rows whose job is missing or does not match,
- * delete the ones that are provably stale (see {@link IndexRow.seq}, {@link TableJobStoreOptions})
- * and keep reading, so a page is short only at the end of the index.
+ * Every write is ONE entity-group transaction: the record (conditional on the ETag read), its new
+ * events, the index rows it needs (upserted, carrying the new summary) and the rows it no longer
+ * needs (deleted). So no index row is ever orphaned or missing, and no partition is written by every
+ * job. A list reads the same key range in every shard (in parallel, one page each) and merges them
+ * newest first; every shard orders by the same key, so one position — the last job shown — resumes
+ * all of them, and the page token stays the small validated cursor of core/page-token.ts.
+ *
+ * Summary lists read only index rows. Full-record lists read each record and still judge the row
+ * against it (rows without a matching record are skipped, and deleted when provably stale): the store
+ * never leaves such rows, but a hand-edited or restored table may hold them, and a page must not be
+ * shortened by them.
  */
 export class TableJobStore implements JobStore {
   /** Optimistic-concurrency retries before giving up with a retriable ConcurrencyError. */
   static readonly MAX_ATTEMPTS = 10;
   /** Record reads in flight at once for one list call. */
   static readonly READ_CONCURRENCY = 16;
-  /**
-   * Index rows one list call examines at most. Only a partition full of stale rows gets near it;
-   * the call then returns what it found with a token to go on from there (the rows it passed are
-   * repaired by then).
-   */
+  /** Index rows one list call examines at most; past it the call returns what it found with a token. */
   static readonly MAX_SCANNED_ROWS = 5000;
   static readonly DEFAULT_ORPHAN_GRACE_MS = 60_000;
+  /**
+   * How long a version this process read or wrote is tried first by `update` instead of a fresh
+   * read. A stale one costs a refused transaction and a read (what a plain update costs plus one).
+   */
+  static readonly REMEMBER_MS = 30_000;
+  static readonly REMEMBER_MAX = 2000;
+  /** Larger records are not remembered (memory), only re-read. */
+  static readonly REMEMBER_MAX_CHARS = 64_000;
 
   private readonly orphanGraceMs: number;
+  private readonly remembered = new Map<string, Remembered>();
+  /** The table's shard count once known (see {@link ready}). */
+  private shards: number | undefined;
+  private resolving: Promise<number> | undefined;
 
   private constructor(
-    private readonly jobs: TableClient,
-    private readonly index: TableClient,
+    private readonly table: TableClient,
     private readonly idem: TableClient,
+    private readonly configuredShards: number,
     options: TableJobStoreOptions,
   ) {
     this.orphanGraceMs = options.orphanGraceMs ?? TableJobStore.DEFAULT_ORPHAN_GRACE_MS;
@@ -103,24 +114,59 @@ export class TableJobStore implements JobStore {
       if (!tableServiceUri) throw new Error('JobsStorage or JobsStorage__tableServiceUri is required');
       return new TableClient(tableServiceUri, name, await azureCredential(config));
     };
-    return new TableJobStore(await make(names.jobs), await make(names.index), await make(names.idempotency), options);
+    return new TableJobStore(await make(names.jobs), await make(names.idempotency), options.shards ?? config.tableShards, options);
   }
 
   async ensure(): Promise<void> {
-    await Promise.all([this.jobs.createTable(), this.index.createTable(), this.idem.createTable()]);
+    await Promise.all([this.table.createTable(), this.idem.createTable()]);
+    await this.ready();
   }
 
-  async create(job: JobRecord, firstEvent: JobEvent): Promise<void> {
+  /**
+   * The table's shard count. The first process to use a table records its TABLE_SHARDS in the table
+   * (PK 'meta', RK 'shards'); every later one reads it (once per process) and uses it, whatever its
+   * own setting says. So two processes never disagree about where a job lives, and changing the
+   * setting later cannot hide jobs (it applies to new tables only).
+   */
+  private async ready(): Promise<number> {
+    if (this.shards !== undefined) return this.shards;
+    this.resolving ??= this.resolveShards().finally(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private async resolveShards(): Promise<number> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const meta = await this.table.getEntity<{ count: number }>(META_PK, META_SHARDS_RK);
+        const count = Number(meta.count);
+        if (!Number.isInteger(count) || count < 1 || count > MAX_TABLE_SHARDS) throw new Error(`table ${this.table.tableName}: bad shard count ${String(meta.count)}`);
+        return (this.shards = count);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      try {
+        await this.table.createEntity({ partitionKey: META_PK, rowKey: META_SHARDS_RK, count: this.configuredShards });
+        return (this.shards = this.configuredShards);
+      } catch (error) {
+        // 409: another process recorded its count first (read it); 404: no table yet, so no jobs
+        // either — use ours without recording it, and look again next time.
+        if (statusOf(error) === 404) return this.configuredShards;
+        if (statusOf(error) !== 409) throw error;
+      }
+    }
+    throw new Error(`table ${this.table.tableName}: could not read its shard count`);
+  }
+
+  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
     // Serialise first: a record that cannot be stored fails before anything is written.
-    const actions: TransactionAction[] = [
-      ['create', toEntity(job)],
-      ['create', eventEntity(job.id, firstEvent)],
-    ];
-    const written = await this.writeIndexRows(job, undefined);
+    const record = toEntity(await this.shardOf(job.id), job);
+    const actions: TransactionAction[] = [['create', record]];
+    for (const event of [firstEvent, ...later]) actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
+    for (const row of indexRows(record.partitionKey, job)) actions.push(['create', row]);
     try {
-      await this.jobs.submitTransaction(actions);
+      const response = await this.table.submitTransaction(actions);
+      this.remember(job.id, record, response.subResponses[0]?.etag);
     } catch (error) {
-      await this.undoCreateIndexRows(job, written);
       if (statusOf(error) === 409) throw new JobExistsError(job.id, error);
       throw error;
     }
@@ -132,30 +178,58 @@ export class TableJobStore implements JobStore {
   }
 
   async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+    if (!isSafeKey(id)) throw new NotFoundError('Job', id);
+    const pk = await this.shardOf(id);
+    let missingDeletes = false;
     for (let attempt = 1; ; attempt++) {
-      const read = await this.read(id);
+      const recalled = attempt === 1 ? this.recall(id) : undefined;
+      let read = recalled ?? (await this.read(id));
       if (!read) throw new NotFoundError('Job', id);
-      const update = mutate(read.job);
+      let update = mutate(read.job);
+      // "Nothing to do" is only trusted on a fresh read.
+      if ('unchanged' in update && recalled) {
+        read = await this.read(id);
+        if (!read) throw new NotFoundError('Job', id);
+        update = mutate(read.job);
+      }
       if ('unchanged' in update) return read.job;
-      await this.writeIndexRows(update.job, read.job);
-      const actions: TransactionAction[] = [['update', toEntity(update.job), 'Replace', { etag: read.etag }]];
-      for (const event of 'earlier' in update ? (update.earlier ?? []) : []) actions.push(['create', eventEntity(id, event)]);
-      if (update.event) actions.push(['create', eventEntity(id, update.event)]);
+      const record = toEntity(pk, update.job);
+      const actions: TransactionAction[] = [['update', record, 'Replace', { etag: read.etag }]];
+      for (const event of 'earlier' in update ? (update.earlier ?? []) : []) actions.push(['create', eventEntity(pk, id, event)]);
+      if (update.event) actions.push(['create', eventEntity(pk, id, update.event)]);
+      const keep = indexRows(pk, update.job);
+      const kept = new Set(keep.map((r) => r.rowKey));
+      for (const row of keep) actions.push(['upsert', row, 'Replace']);
+      const gone = indexRows(pk, read.job).filter((r) => !kept.has(r.rowKey));
+      if (missingDeletes) {
+        // A transaction fails whole when it deletes a row that is not there (only hand-edited data
+        // lacks one): delete only the rows that exist.
+        const present = await Promise.all(gone.map((r) => this.exists(pk, r.rowKey)));
+        for (const [i, r] of gone.entries()) if (present[i]) actions.push(['delete', { partitionKey: pk, rowKey: r.rowKey }]);
+      } else {
+        for (const r of gone) actions.push(['delete', { partitionKey: pk, rowKey: r.rowKey }]);
+      }
       try {
-        await this.jobs.submitTransaction(actions);
+        const response = await this.table.submitTransaction(actions);
+        this.remember(id, record, response.subResponses[0]?.etag);
+        return update.job;
       } catch (error) {
-        // 412: someone wrote since we read; 409: the event row exists, i.e. a concurrent writer used
-        // the same sequence number. Either way re-read and re-apply.
+        // 412: someone wrote since we read (or what we remembered is old); 409: the event row
+        // exists, i.e. a concurrent writer used the same sequence number. Either way re-read.
         const status = statusOf(error);
+        this.remembered.delete(id);
+        if (status === 404 && !missingDeletes) {
+          missingDeletes = true;
+          continue;
+        }
         if ((status === 412 || status === 409) && attempt < TableJobStore.MAX_ATTEMPTS) {
-          await sleep(backoffDelay(attempt, 5, { capMs: 200, jitter: Math.random }));
+          // The first miss of a remembered version is not contention: re-read at once.
+          if (!recalled) await sleep(backoffDelay(attempt, 5, { capMs: 200, jitter: Math.random }));
           continue;
         }
         if (status === 412 || status === 409) throw new ConcurrencyError(`Job ${id} kept changing under us`, error);
         throw error;
       }
-      await this.removeIndexRows(update.job, read.job);
-      return update.job;
     }
   }
 
@@ -163,38 +237,33 @@ export class TableJobStore implements JobStore {
     if (!isSafeKey(id)) return [];
     const out: JobEvent[] = [];
     const { odata } = await import('@azure/data-tables');
-    const iter = this.jobs.listEntities<TableEntity<{ doc: string }>>({
-      queryOptions: { filter: odata`PartitionKey eq ${id} and RowKey ge ${'evt~'} and RowKey lt ${'evt~~'}` },
+    const from = `evt~${id}~`;
+    const iter = this.table.listEntities<TableEntity<{ doc: string }>>({
+      queryOptions: { filter: odata`PartitionKey eq ${await this.shardOf(id)} and RowKey ge ${from} and RowKey lt ${`${from}~`}`, select: ['doc'] },
     });
     for await (const e of iter) out.push(JSON.parse(e.doc) as JobEvent);
     return out.sort((a, b) => a.seq - b.seq);
   }
 
   list(query: JobListQuery): Promise<JobPage> {
-    return this.page(query, async (id) => {
-      const read = await this.read(id);
+    return this.page(query, async (row) => {
+      const read = await this.read(row.jobId);
       return read && { probe: read.job, value: read.job };
     });
   }
 
   listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
-    return this.page(query, (id) => this.readSummary(id));
+    return this.page(query, async (row) => summaryFromEntity(row.jobId, row as unknown as Record<string, unknown>) ?? this.readSummary(row.jobId));
   }
 
   async listActive(provider: string, limit = 5000): Promise<JobRecord[]> {
-    const { odata } = await import('@azure/data-tables');
-    const pk = `a~${provider}`;
-    const rows: TableEntityResult<IndexRow>[] = [];
-    for await (const row of this.index.listEntities<IndexRow>({
-      queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey', 'Timestamp', 'jobId', 'seq'] },
-    })) {
-      rows.push(row);
-      if (rows.length >= limit) break;
-    }
-    const isActive = (p: Probe) => p.provider === provider && (ACTIVE_STATUSES as readonly JobStatus[]).includes(p.status);
+    const prefix = listPrefix('a', provider);
+    const isActive = (p: Probe) => p.provider === provider && activeStatus(p.status);
+    const perShard = await Promise.all((await this.shardKeys()).map((pk) => this.scanRange(pk, prefix, undefined, limit)));
+    const rows = perShard.flatMap((s) => s.rows).slice(0, limit);
     const found = await mapLimit(rows, 32, async (row) => {
       const read = await this.read(row.jobId);
-      const verdict = await this.judge(pk, row, read?.job, isActive, false);
+      const verdict = await this.judge(row, read?.job, isActive);
       return verdict === 'show' ? read?.job : undefined;
     });
     return found.filter((j): j is JobRecord => j !== undefined);
@@ -228,67 +297,103 @@ export class TableJobStore implements JobStore {
     }
   }
 
-  /**
-   * One page through the index partition the query picks. Rows are resolved `need` at a time (so a
-   * clean index costs exactly `limit` reads); skipped rows make it read on until the page is full.
-   */
-  private async page<T>(query: JobListQuery, read: (id: string) => Promise<{ probe: Probe; value: T } | undefined>): Promise<JobPage<T>> {
-    if (query.limit < 1) return { jobs: [] };
-    const after = query.continuationToken === undefined ? undefined : parsePageToken(query.continuationToken);
-    const { pk, matches } = pickPartition(query);
-    const extra = (p: Probe) =>
-      (!query.queue || p.queue === query.queue) && (!query.provider || p.provider === query.provider) && (!query.source || p.source === query.source);
-    const { odata } = await import('@azure/data-tables');
-    const filter = after ? odata`PartitionKey eq ${pk} and RowKey gt ${cursorRowKey(after)}` : odata`PartitionKey eq ${pk}`;
-    const pages = this.index
-      .listEntities<IndexRow>({ queryOptions: { filter, select: ['RowKey', 'Timestamp', 'jobId', 'seq'] } })
-      .byPage({ maxPageSize: Math.min(1000, query.limit) });
-    const out: T[] = [];
-    let last: string | undefined;
-    let scanned = 0;
-    let more = false;
-    outer: for await (const page of pages) {
-      const rows = [...page];
-      while (rows.length > 0) {
-        const batch = rows.splice(0, query.limit - out.length);
-        const resolved = await mapLimit(batch, TableJobStore.READ_CONCURRENCY, async (row) => {
-          const found = await read(row.jobId);
-          const verdict = await this.judge(pk, row, found?.probe, matches, true);
-          return verdict === 'show' && found && extra(found.probe) ? found.value : undefined;
-        });
-        for (const v of resolved) if (v !== undefined) out.push(v);
-        last = batch.at(-1)!.rowKey;
-        scanned += batch.length;
-        if (out.length >= query.limit || scanned >= TableJobStore.MAX_SCANNED_ROWS) {
-          more = rows.length > 0 || Boolean(page.continuationToken);
-          break outer;
-        }
-      }
-    }
-    const next = more && last ? rowKeyCursor(last) : undefined;
-    return { jobs: out, ...(next && { continuationToken: encodePageToken(next) }) };
+  /** The shard (partition key) of a job: a stable hash of its id, so any process finds it. */
+  async shardOf(id: string): Promise<string> {
+    return shardKey(shardIndex(id, await this.ready()));
+  }
+
+  private async shardKeys(): Promise<string[]> {
+    return Array.from({ length: await this.ready() }, (_, i) => shardKey(i));
   }
 
   /**
-   * Whether an index row shows its job, is skipped (the job is not there yet, or not in the row's
-   * state yet) or is stale; a stale row is deleted on the spot, conditional on its ETag so a row a
-   * writer has just rewritten survives.
+   * One page of a list, merged newest first from the same key range in every shard. Each shard is
+   * read a page at a time (at most `limit` rows, more only when rows are skipped), so a clean
+   * index costs one query per shard and, for full records, `limit` point reads.
    */
-  private async judge(pk: string, row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrdered: boolean): Promise<Verdict> {
-    const verdict = this.verdict(row, probe, matches, timeOrdered);
+  private async page<T>(
+    query: JobListQuery,
+    resolve: (row: TableEntityResult<IndexRow>) => Promise<{ probe: Probe; value: T } | undefined>,
+  ): Promise<JobPage<T>> {
+    if (query.limit < 1) return { jobs: [] };
+    const after = query.continuationToken === undefined ? undefined : parsePageToken(query.continuationToken);
+    const { list, key, matches } = pickIndex(query);
+    const prefix = listPrefix(list, key);
+    const extra = (p: Probe) =>
+      (!query.queue || p.queue === query.queue) && (!query.provider || p.provider === query.provider) && (!query.source || p.source === query.source);
+    const pageSize = Math.min(1000, query.limit);
+    const cursors = (await this.shardKeys()).map((pk) => new ShardCursor(this, pk, prefix, after && prefix + cursorRowKey(after), pageSize));
+    const out: T[] = [];
+    let last: string | undefined;
+    let scanned = 0;
+    for (;;) {
+      await Promise.all(cursors.map((c) => c.fill()));
+      const batch: Array<TableEntityResult<IndexRow>> = [];
+      while (batch.length < query.limit - out.length) {
+        let best: ShardCursor | undefined;
+        for (const c of cursors) if (c.head && (!best || c.head.rowKey! < best.head!.rowKey!)) best = c;
+        if (!best) break;
+        batch.push(best.take());
+        // A shard whose buffered page ran out must be refilled before it can be compared again.
+        if (!best.head && !best.exhausted) break;
+      }
+      if (batch.length === 0) break;
+      const resolved = await mapLimit(batch, TableJobStore.READ_CONCURRENCY, async (row) => {
+        const found = await resolve(row);
+        const verdict = await this.judge(row, found?.probe, matches, prefix);
+        return verdict === 'show' && found && extra(found.probe) ? found.value : undefined;
+      });
+      for (const v of resolved) if (v !== undefined) out.push(v);
+      last = batch.at(-1)!.rowKey;
+      scanned += batch.length;
+      if (out.length >= query.limit || scanned >= TableJobStore.MAX_SCANNED_ROWS) break;
+    }
+    let more = false;
+    if (last && (out.length >= query.limit || scanned >= TableJobStore.MAX_SCANNED_ROWS)) {
+      await Promise.all(cursors.map((c) => c.fill()));
+      more = cursors.some((c) => c.head !== undefined);
+    }
+    const next = more && last ? rowKeyCursor(last.slice(prefix.length)) : undefined;
+    return { jobs: out, ...(next && { continuationToken: encodePageToken(next) }) };
+  }
+
+  /** One page of a key range of one shard, after `afterRowKey`; `next` continues it. */
+  async scanRange(
+    pk: string,
+    prefix: string,
+    afterRowKey: string | undefined,
+    pageSize: number,
+    next?: string,
+  ): Promise<{ rows: Array<TableEntityResult<IndexRow>>; next?: string }> {
+    const { odata } = await import('@azure/data-tables');
+    const from = afterRowKey ?? prefix;
+    const filter = afterRowKey
+      ? odata`PartitionKey eq ${pk} and RowKey gt ${from} and RowKey lt ${`${prefix}~`}`
+      : odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${`${prefix}~`}`;
+    const pages = this.table.listEntities<IndexRow>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize, ...(next && { continuationToken: next }) });
+    for await (const page of pages) return { rows: [...page], ...(page.continuationToken && { next: page.continuationToken }) };
+    return { rows: [] };
+  }
+
+  /**
+   * Whether an index row shows its job, is skipped (the job is not there, or not in the row's state,
+   * yet) or is stale; a stale row is deleted on the spot, conditional on its ETag.
+   */
+  private async judge(row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrderedPrefix?: string): Promise<Verdict> {
+    const verdict = this.verdict(row, probe, matches, timeOrderedPrefix);
     if (verdict === 'stale') {
-      await this.index.deleteEntity(pk, row.rowKey!, { etag: row.etag }).catch((error: unknown) => {
+      await this.table.deleteEntity(row.partitionKey!, row.rowKey!, { etag: row.etag }).catch((error: unknown) => {
         if (statusOf(error) !== 404 && statusOf(error) !== 412) throw error;
       });
     }
     return verdict;
   }
 
-  private verdict(row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrdered: boolean): Verdict {
+  private verdict(row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrderedPrefix?: string): Verdict {
     const old = () => Date.now() - Date.parse(row.timestamp ?? '') > this.orphanGraceMs;
     if (!probe) return old() ? 'stale' : 'skip';
-    // A row of a create that lost to an earlier job with the same id (it never committed).
-    if (timeOrdered && row.rowKey !== indexRowKey(probe)) return 'stale';
+    // A row for the same id at another time: not this job's row.
+    if (timeOrderedPrefix !== undefined && row.rowKey !== timeOrderedPrefix + indexRowKey(probe)) return 'stale';
     if (matches(probe)) return 'show';
     if ((row.seq ?? 0) > probe.eventSeq) return old() ? 'stale' : 'skip';
     return 'stale';
@@ -297,99 +402,153 @@ export class TableJobStore implements JobStore {
   private async read(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {
     if (!isSafeKey(id)) return undefined;
     try {
-      const e = await this.jobs.getEntity<Record<string, unknown>>(id, 'job');
-      return { job: fromEntity(e), etag: e.etag };
+      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`);
+      const job = fromEntity(e);
+      this.remember(id, e, e.etag);
+      return { job, etag: e.etag };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
 
-  /** The summary columns only (not the record's chunks); records from older versions are read whole. */
+  private async exists(pk: string, rk: string): Promise<boolean> {
+    try {
+      await this.table.getEntity(pk, rk, { queryOptions: { select: ['PartitionKey'] } });
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /** The summary columns of the record (for index rows that lack them). */
   private async readSummary(id: string): Promise<{ probe: Probe; value: JobSummary } | undefined> {
     if (!isSafeKey(id)) return undefined;
-    let e: Record<string, unknown>;
     try {
-      e = await this.jobs.getEntity<Record<string, unknown>>(id, 'job', { queryOptions: { select: [...SUMMARY_COLUMNS] } });
+      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`, { queryOptions: { select: [...SUMMARY_COLUMNS] } });
+      return summaryFromEntity(id, e);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
-    const summary = summaryFromEntity(id, e);
-    if (summary) return summary;
-    const read = await this.read(id);
-    return read && { probe: read.job, value: summarizeJob(read.job) };
   }
 
-  /** Writes the rows `next` needs that `prev` did not have; returns what it wrote (with ETags). */
-  private async writeIndexRows(next: JobRecord, prev: JobRecord | undefined): Promise<Array<{ pk: string; rk: string; etag: string | undefined }>> {
-    const rk = indexRowKey(next);
-    // See IndexRow.seq: an update (with or without an event) commits eventSeq ≥ prev + 1.
-    const seq = prev ? prev.eventSeq + 1 : next.eventSeq;
-    const rows: Array<TableEntity<IndexRow>> = [];
-    const row = (partitionKey: string, rowKey = rk) => rows.push({ partitionKey, rowKey, jobId: next.id, seq });
-    if (!prev) row('all');
-    if (!prev && INDEXED_SOURCES.has(next.source)) row(`o~${next.source}`);
-    if (prev?.status !== next.status) row(`s~${next.status}`);
-    if (next.queue && prev?.queue !== next.queue) row(`q~${next.queue}`);
-    if (next.provider && prev?.provider !== next.provider) row(`v~${next.provider}`);
-    if (next.provider && isActive(next.status) && !(prev && prev.provider === next.provider && isActive(prev.status))) {
-      row(`a~${next.provider}`, next.id);
-    }
-    return Promise.all(
-      rows.map(async (r) => ({ pk: r.partitionKey, rk: r.rowKey, etag: (await this.index.upsertEntity(r, 'Replace')).etag })),
-    );
+  private remember(id: string, entity: Record<string, unknown>, etag: string | undefined): void {
+    this.remembered.delete(id);
+    const doc = recordDoc(entity);
+    if (!etag || doc.length > TableJobStore.REMEMBER_MAX_CHARS) return;
+    this.remembered.set(id, { doc, etag, at: Date.now() });
+    if (this.remembered.size > TableJobStore.REMEMBER_MAX) this.remembered.delete(this.remembered.keys().next().value!);
   }
 
-  /**
-   * Removes the rows of a create that did not commit — unless the job exists with the same index
-   * position (a concurrent create of the same record won: the rows are its rows too). If the job
-   * cannot be read, the rows stay for a read to repair.
-   */
-  private async undoCreateIndexRows(job: JobRecord, written: ReadonlyArray<{ pk: string; rk: string; etag: string | undefined }>): Promise<void> {
-    let existing: JobRecord | undefined;
-    try {
-      existing = await this.get(job.id);
-    } catch {
-      return;
-    }
-    if (existing && indexRowKey(existing) === indexRowKey(job)) return;
-    await Promise.allSettled(
-      written.filter((w) => !(existing && w.rk === job.id)).map((w) => this.index.deleteEntity(w.pk, w.rk, { etag: w.etag })),
-    );
-  }
-
-  private async removeIndexRows(next: JobRecord, prev: JobRecord): Promise<void> {
-    const deletes: Array<[string, string]> = [];
-    if (prev.status !== next.status) deletes.push([`s~${prev.status}`, indexRowKey(prev)]);
-    if (prev.provider && isTerminal(next.status)) deletes.push([`a~${prev.provider}`, prev.id]);
-    await Promise.all(
-      deletes.map(([pk, rk]) =>
-        this.index.deleteEntity(pk, rk).catch((error: unknown) => {
-          if (statusOf(error) !== 404) throw error;
-        }),
-      ),
-    );
+  private recall(id: string): { job: JobRecord; etag: string } | undefined {
+    const r = this.remembered.get(id);
+    if (!r || Date.now() - r.at > TableJobStore.REMEMBER_MS) return undefined;
+    return { job: JSON.parse(r.doc) as JobRecord, etag: r.etag };
   }
 }
 
+/** Reads one shard's key range page by page, for the merge in a list. */
+class ShardCursor {
+  private buffer: Array<TableEntityResult<IndexRow>> = [];
+  private token: string | undefined;
+  private started = false;
+
+  constructor(
+    private readonly store: TableJobStore,
+    private readonly pk: string,
+    private readonly prefix: string,
+    private readonly after: string | undefined,
+    private readonly pageSize: number,
+  ) {}
+
+  get head(): TableEntityResult<IndexRow> | undefined {
+    return this.buffer[0];
+  }
+
+  get exhausted(): boolean {
+    return this.started && this.token === undefined;
+  }
+
+  take(): TableEntityResult<IndexRow> {
+    return this.buffer.shift()!;
+  }
+
+  /** Fetches the next page when the buffer is empty and the range has more. */
+  async fill(): Promise<void> {
+    while (this.buffer.length === 0 && !this.exhausted) {
+      const page = await this.store.scanRange(this.pk, this.prefix, this.after, this.pageSize, this.token);
+      this.started = true;
+      this.token = page.next;
+      this.buffer = page.rows;
+    }
+  }
+}
+
+/** Largest shard count: a list reads every shard, so more only costs reads. */
+export const MAX_TABLE_SHARDS = 256;
+/** Where a table records its shard count: outside the shard partitions ('000'…), read by no list. */
+const META_PK = 'meta';
+const META_SHARDS_RK = 'shards';
+
+/** The shard a job id falls in (FNV-1a of the id, mod `shards`). Stable across processes and versions. */
+export function shardIndex(id: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % shards;
+}
+
+function shardKey(i: number): string {
+  return String(i).padStart(3, '0');
+}
+
+/** The lists of the index: every job, by status, queue, provider, source, and a provider's active jobs. */
+export type IndexList = 'all' | 's' | 'q' | 'v' | 'o' | 'a';
+
 /**
- * Sources with their own index partition: lists by them stay O(page) however many other jobs there
- * are. Exported with {@link pickPartition} so the in-memory test double keeps the same layout.
+ * Sources with their own list: lists by them stay O(page) however many other jobs there are.
+ * Exported with {@link pickIndex} and {@link indexEntries} so the in-memory double keeps the layout.
  */
 export const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
 
-/** The index partition a query reads and what a row there promises about its job. */
-export function pickPartition(query: JobListQuery): { pk: string; matches: (p: Pick<Probe, 'status' | 'queue' | 'provider' | 'source'>) => boolean } {
-  if (query.status) return { pk: `s~${query.status}`, matches: (p) => p.status === query.status };
-  if (query.queue) return { pk: `q~${query.queue}`, matches: (p) => p.queue === query.queue };
-  if (query.provider) return { pk: `v~${query.provider}`, matches: (p) => p.provider === query.provider };
-  if (query.source && INDEXED_SOURCES.has(query.source)) return { pk: `o~${query.source}`, matches: (p) => p.source === query.source };
-  // Other sources are filtered out of the full list (no partition of their own: see INDEXED_SOURCES).
-  return { pk: 'all', matches: () => true };
+/** The lists a job appears in, as (list, key) pairs: what its index rows are. */
+export function indexEntries(job: Pick<JobRecord, 'status' | 'source' | 'queue' | 'provider'>): Array<{ list: IndexList; key: string }> {
+  const out: Array<{ list: IndexList; key: string }> = [{ list: 'all', key: '' }, { list: 's', key: job.status }];
+  if (INDEXED_SOURCES.has(job.source)) out.push({ list: 'o', key: job.source });
+  if (job.queue) out.push({ list: 'q', key: job.queue });
+  if (job.provider) out.push({ list: 'v', key: job.provider });
+  if (job.provider && activeStatus(job.status)) out.push({ list: 'a', key: job.provider });
+  return out;
 }
 
-function isActive(status: JobStatus): boolean {
+/** The list a query reads and what a row there promises about its job. */
+export function pickIndex(query: JobListQuery): { list: IndexList; key: string; matches: (p: Pick<Probe, 'status' | 'queue' | 'provider' | 'source'>) => boolean } {
+  if (query.status) return { list: 's', key: query.status, matches: (p) => p.status === query.status };
+  if (query.queue) return { list: 'q', key: query.queue, matches: (p) => p.queue === query.queue };
+  if (query.provider) return { list: 'v', key: query.provider, matches: (p) => p.provider === query.provider };
+  if (query.source && INDEXED_SOURCES.has(query.source)) return { list: 'o', key: query.source, matches: (p) => p.source === query.source };
+  // Other sources are filtered out of the full list (no list of their own: see INDEXED_SOURCES).
+  return { list: 'all', key: '', matches: () => true };
+}
+
+/**
+ * Row-key prefix of one list: `idx~<list>~<key>~`. The key is percent-encoded (with `~` too), so
+ * no key can reach into another list's range and none holds a character Table keys refuse.
+ */
+export function listPrefix(list: IndexList, key: string): string {
+  return `idx~${list}~${encodeURIComponent(key).replace(/~/g, '%7E')}~`;
+}
+
+/** Row key of a job's entry in a list, after the list's prefix: newest first, then by id. */
+export function indexRowKey(job: Pick<JobRecord, 'id' | 'createdAt'>): string {
+  return cursorRowKey({ t: Date.parse(job.createdAt), id: job.id });
+}
+
+function activeStatus(status: JobStatus): boolean {
   return (ACTIVE_STATUSES as readonly JobStatus[]).includes(status);
 }
 
@@ -400,11 +559,6 @@ function isSafeKey(id: string): boolean {
 
 const MAX_TIME = 9_999_999_999_999;
 
-function indexRowKey(job: Pick<JobRecord, 'id' | 'createdAt'>): string {
-  return cursorRowKey({ t: Date.parse(job.createdAt), id: job.id });
-}
-
-/** Row keys sort newest first: inverted creation time, then the id. */
 function cursorRowKey(cursor: PageCursor): string {
   return `${String(MAX_TIME - cursor.t).padStart(13, '0')}~${cursor.id}`;
 }
@@ -414,15 +568,12 @@ function rowKeyCursor(rowKey: string): PageCursor | undefined {
   return m ? { t: MAX_TIME - Number(m[1]), id: m[2]! } : undefined;
 }
 
-/** Columns beside the record that a summary read selects (`sv` marks records that have them). */
+/** Summary columns of a record and of every index row (`sv` marks entities that have them). */
 const SUMMARY_COLUMNS = ['sv', 'status', 'source', 'queue', 'provider', 'priority', 'labels', 'errorCode', 'createdAt', 'updatedAt', 'eventSeq'] as const;
 
-function toEntity(job: JobRecord): TableEntity<Record<string, unknown>> {
-  const doc = JSON.stringify(job);
+function summaryColumns(job: JobRecord): Record<string, unknown> {
   const labels = job.spec.labels ?? {};
-  const entity: TableEntity<Record<string, unknown>> = {
-    partitionKey: job.id,
-    rowKey: 'job',
+  return {
     sv: 1,
     status: job.status,
     source: job.source,
@@ -434,17 +585,31 @@ function toEntity(job: JobRecord): TableEntity<Record<string, unknown>> {
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     eventSeq: job.eventSeq,
-    chunks: Math.ceil(doc.length / 30_000),
   };
+}
+
+function indexRows(pk: string, job: JobRecord): Array<TableEntity<Record<string, unknown>>> {
+  const summary = summaryColumns(job);
+  const rk = indexRowKey(job);
+  return indexEntries(job).map(({ list, key }) => ({ partitionKey: pk, rowKey: listPrefix(list, key) + rk, jobId: job.id, seq: job.eventSeq, ...summary }));
+}
+
+function toEntity(pk: string, job: JobRecord): TableEntity<Record<string, unknown>> {
+  const doc = JSON.stringify(job);
+  const entity: TableEntity<Record<string, unknown>> = { partitionKey: pk, rowKey: `job~${job.id}`, ...summaryColumns(job), chunks: Math.ceil(doc.length / 30_000) };
   for (let i = 0, n = 0; i < doc.length; i += 30_000, n++) entity[`d${n}`] = doc.slice(i, i + 30_000);
   return entity;
 }
 
-function fromEntity(e: Record<string, unknown>): JobRecord {
+function recordDoc(e: Record<string, unknown>): string {
   const chunks = Number(e.chunks);
   let doc = '';
   for (let n = 0; n < chunks; n++) doc += String(e[`d${n}`] ?? '');
-  return JSON.parse(doc) as JobRecord;
+  return doc;
+}
+
+function fromEntity(e: Record<string, unknown>): JobRecord {
+  return JSON.parse(recordDoc(e)) as JobRecord;
 }
 
 function summaryFromEntity(id: string, e: Record<string, unknown>): { probe: Probe; value: JobSummary } | undefined {
@@ -475,8 +640,8 @@ function summaryFromEntity(id: string, e: Record<string, unknown>): { probe: Pro
   return { probe, value };
 }
 
-function eventEntity(jobId: string, event: JobEvent): TableEntity<{ doc: string; to: string }> {
-  return { partitionKey: jobId, rowKey: `evt~${String(event.seq).padStart(10, '0')}`, to: event.to, doc: JSON.stringify(event) };
+function eventEntity(pk: string, jobId: string, event: JobEvent): TableEntity<{ doc: string; to: string }> {
+  return { partitionKey: pk, rowKey: `evt~${jobId}~${String(event.seq).padStart(10, '0')}`, to: event.to, doc: JSON.stringify(event) };
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -42,12 +42,16 @@ export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promi
       const reason = outcome.attached
         ? `re-attached to the existing ${providerName} job (redelivered dispatch)`
         : `submitted to ${providerName}`;
-      return transition(current, 'dispatched', reason, {
+      const dispatched = transition(current, 'dispatched', reason, {
         at: deps.now(),
         // Counted on re-attach too: the first delivery started this attempt but never recorded it.
         patch: { provider: providerName, providerRef: outcome.ref, attempts: attempt },
         detail: { ref: outcome.ref, attached: outcome.attached, attempt },
       });
+      if (outcome.status !== 'running') return dispatched;
+      // Already running at the provider: both steps of the history in one write.
+      const running = transition(dispatched.job, 'running', `${providerName} reports the job running`, { at: deps.now() });
+      return { ...running, earlier: [dispatched.event] };
     });
     if (after.status === 'cancelled') {
       // A cancel landed while we were submitting: stop what we just started so billing stops too.
@@ -56,11 +60,6 @@ export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promi
         note(current, `stopped the ${providerName} job started by a dispatch that raced the cancel`, { at: deps.now(), detail: { ref: outcome.ref } }),
       );
       return;
-    }
-    if (outcome.status === 'running') {
-      await deps.store.update(job.id, (current) =>
-        current.status === 'dispatched' ? transition(current, 'running', `${providerName} reports the job running`, { at: deps.now() }) : { job: current, unchanged: true },
-      );
     }
   });
 }

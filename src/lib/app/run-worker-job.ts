@@ -181,7 +181,11 @@ async function claim(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage
     if (isTerminal(c.status) || c.status === 'cancelling') return { job: c, unchanged: true };
     if (c.lease && Date.parse(c.lease.until) > deps.now().getTime()) return { job: c, unchanged: true };
     const patch = { lease: lease(), attempts: c.attempts + 1, progress: { done: 0, total: c.spec.rows, unit: 'rows' as const } };
-    if (c.status === 'queued') return transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch });
+    if (c.status === 'queued') {
+      // Claimed and running in one write: both steps stay in the history.
+      const claim = transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch });
+      return { ...transition(claim.job, 'running', `running on ${ctx.workerId}`, { at: deps.now() }), earlier: [claim.event] };
+    }
     return note(c, `taken over by ${runId} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch });
   });
   if (claimed.lease?.owner !== runId) {

@@ -55,10 +55,11 @@ export interface IdempotencyBinding {
  */
 export interface JobStore {
   /**
-   * Creates the job and its first event. Throws {@link JobExistsError} if the id exists. A create
-   * that fails leaves nothing behind in any list.
+   * Creates the job with its first event and any `later` events (a job created already past its
+   * first state, e.g. classified at submission), all at once. Throws {@link JobExistsError} if the
+   * id exists. A create that fails leaves nothing behind in any list.
    */
-  create(job: JobRecord, firstEvent: JobEvent): Promise<void>;
+  create(job: JobRecord, firstEvent: JobEvent, later?: readonly JobEvent[]): Promise<void>;
   /** Point read; `undefined` when no such job (including ids that are not well-formed). */
   get(id: string): Promise<JobRecord | undefined>;
   /**

@@ -23,8 +23,8 @@ export function instrumentedStore(store: JobStore): JobStore {
     if (last && event?.type === 'transition') recordTransition(last.before, after, event.at);
     return after;
   };
-  const create: JobStore['create'] = async (job, firstEvent) => {
-    await store.create(job, firstEvent);
+  const create: JobStore['create'] = async (job, firstEvent, later) => {
+    await store.create(job, firstEvent, later);
     instruments().transitions.add(1, { from: 'none', to: job.status });
   };
   return new Proxy(store, {

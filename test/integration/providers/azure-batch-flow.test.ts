@@ -55,7 +55,7 @@ beforeAll(async () => {
   });
   const blobs = await AzureBlobStore.create(config);
   await blobs.ensure([config.containers.results, config.containers.payloads]);
-  const store = await TableJobStore.create(config, { jobs: `flowjobs${suffix}`, index: `flowidx${suffix}`, idempotency: `flowidem${suffix}` });
+  const store = await TableJobStore.create(config, { jobs: `flowjobs${suffix}`, idempotency: `flowidem${suffix}` });
   await store.ensure();
   const provider = await createAzureBatchProvider({ config, blobs }, { sleep: async () => undefined });
   deps = await createDeps(config, { blobs, store, providers: createProviderRegistry({ config, blobs }, { 'azure-batch': provider }), log: silent });

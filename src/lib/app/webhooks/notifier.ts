@@ -92,15 +92,17 @@ export class NotifyingJobStore implements JobStore {
     return new NotifyingJobStore(this.inner, this.webhooks, queues, this.queue, this.log);
   }
 
-  async create(job: JobRecord, firstEvent: JobEvent): Promise<void> {
-    await this.inner.create(job, firstEvent);
-    await this.notify(job, firstEvent);
+  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
+    await this.inner.create(job, firstEvent, later);
+    for (const event of [firstEvent, ...later]) await this.notify(job, event);
   }
 
   async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     // The mutator may run more than once; the last run is the one that committed.
     let last: JobUpdate | undefined;
     const after = await this.inner.update(id, (current) => (last = mutate(current)));
+    // A write may carry several steps (claimed and running at once): each is announced, in order.
+    for (const event of last && 'earlier' in last ? (last.earlier ?? []) : []) await this.notify(after, event);
     if (last?.event) await this.notify(after, last.event);
     return after;
   }
