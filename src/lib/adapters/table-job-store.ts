@@ -140,13 +140,15 @@ export class TableJobStore implements JobStore {
         const meta = await this.table.getEntity<{ count: number }>(META_PK, META_SHARDS_RK);
         const count = Number(meta.count);
         if (!Number.isInteger(count) || count < 1 || count > MAX_TABLE_SHARDS) throw new Error(`table ${this.table.tableName}: bad shard count ${String(meta.count)}`);
-        return (this.shards = count);
+        this.shards = count;
+        return count;
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
       }
       try {
         await this.table.createEntity({ partitionKey: META_PK, rowKey: META_SHARDS_RK, count: this.configuredShards });
-        return (this.shards = this.configuredShards);
+        this.shards = this.configuredShards;
+        return this.configuredShards;
       } catch (error) {
         // 409: another process recorded its count first (read it); 404: no table yet, so no jobs
         // either — use ours without recording it, and look again next time.
