@@ -42,14 +42,16 @@ describe('one trace per job through the local runner', () => {
     expect(names).toEqual(expect.arrayContaining(['POST /api/jobs', 'classify', 'dispatchBatch', 'provider.submit', 'poll.apply']));
     for (const s of spans) expect(s.attributes['job.id'], `span ${s.name}`).toBe(created.id);
 
-    // The HTTP span is the root; the hops hang below it through the messages' traceparent.
+    // The HTTP span is the root; classification happens inside it (at submission), and the hops
+    // hang below it through the messages' traceparent.
     const root = spans.find((s) => s.name === 'POST /api/jobs')!;
     expect(root.parentSpanContext).toBeUndefined();
     expect(root.attributes['http.response.status_code']).toBe(202);
     const classify = spans.find((s) => s.name === 'classify')!;
     expect(classify.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(classify.attributes).toMatchObject({ 'job.queue': r.deps.config.queues.batch, 'job.provider': 'local' });
     const dispatch = spans.find((s) => s.name === 'dispatchBatch')!;
-    expect(dispatch.parentSpanContext?.spanId).toBe(classify.spanContext().spanId);
+    expect(dispatch.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     const submit = spans.find((s) => s.name === 'provider.submit')!;
     expect(submit.parentSpanContext?.spanId).toBe(dispatch.spanContext().spanId);
     expect(submit.attributes).toMatchObject({ 'provider.name': 'local', 'provider.operation': 'submit', 'provider.outcome': 'ok', 'provider.throttled': false });
@@ -82,7 +84,7 @@ describe('one trace per job through the local runner', () => {
     const run = spans.find((s) => s.name === 'worker.run')!;
     expect(run.attributes).toMatchObject({ 'job.id': id, 'worker.mode': 'actor', 'messaging.destination.name': r.deps.config.queues.actor });
     expect(spans.find((s) => s.name === 'classify')!.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
-    expect(run.parentSpanContext?.spanId).toBe(spans.find((s) => s.name === 'classify')!.spanContext().spanId);
+    expect(run.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     for (const s of spans) expect(s.attributes['job.id'], `span ${s.name}`).toBe(id);
     expect((await t.histogram('cjo.job.dispatched.duration', { provider: 'worker' })).count).toBeGreaterThanOrEqual(1);
   });

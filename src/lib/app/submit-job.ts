@@ -6,7 +6,7 @@ import { creationEvent, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
 import { refuseCommandKind } from './essedum/execute-spec.js';
-import { currentTraceCarrier, tagJob } from '../telemetry/trace.js';
+import { currentTraceCarrier, inSpan, tagJob } from '../telemetry/trace.js';
 import { jobMessage } from './messages.js';
 
 export interface SubmitRequest {
@@ -118,11 +118,16 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
   // Decided at the job's own creation time, so a request that rebuilds the record of a racing twin
   // (same key, same id and time) builds the very same decision.
   const at = new Date(createdAt);
-  const routed = classifyJob(spec, deps.config.classifier, at) ?? decision;
-  const classified = transition(submitted, 'queued', `classified: ${routed.explanation}`, {
-    at,
-    patch: { decision: routed, queue: routed.queue, provider: routed.provider },
-    detail: { rule: routed.rule, cost: routed.cost, queue: routed.queue, provider: routed.provider },
+  // The classify step happens here now (a pure decision): its span sits under the submission's.
+  const { routed, classified } = await inSpan('classify', { jobId: id }, async (span) => {
+    const routed = classifyJob(spec, deps.config.classifier, at) ?? decision;
+    span.setAttributes({ 'job.queue': routed.queue, 'job.provider': routed.provider, 'job.rule': routed.rule });
+    const classified = transition(submitted, 'queued', `classified: ${routed.explanation}`, {
+      at,
+      patch: { decision: routed, queue: routed.queue, provider: routed.provider },
+      detail: { rule: routed.rule, cost: routed.cost, queue: routed.queue, provider: routed.provider },
+    });
+    return { routed, classified };
   });
   const job = classified.job;
   try {
