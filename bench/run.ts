@@ -39,7 +39,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runAtConcurrency(total: number, concurrency: number, op: (i: number) => Promise<void>): Promise<{ perSec: number; p50: number; p95: number }> {
+async function runAtConcurrency(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+): Promise<{ perSec: number; p50: number; p95: number }> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -55,7 +59,11 @@ async function runAtConcurrency(total: number, concurrency: number, op: (i: numb
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { perSec: Math.round(total / seconds), p50: +percentile(latencies, 50).toFixed(2), p95: +percentile(latencies, 95).toFixed(2) };
+  return {
+    perSec: Math.round(total / seconds),
+    p50: +percentile(latencies, 50).toFixed(2),
+    p95: +percentile(latencies, 95).toFixed(2),
+  };
 }
 
 async function benchSubmit(conn: string): Promise<void> {
@@ -69,7 +77,9 @@ async function benchSubmit(conn: string): Promise<void> {
     PAYLOADS_CONTAINER: `bench-payloads-${id}`,
   };
   const config = loadConfig(env);
-  const deps = await createDeps(config, { log: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+  const deps = await createDeps(config, {
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+  });
   await ensureResources(deps);
   setSharedDeps(deps);
 
@@ -94,7 +104,12 @@ async function benchSubmit(conn: string): Promise<void> {
   };
   const body = JSON.stringify({ rows: 5_000_000, estimated_runtime_sec: 100, priority: 'normal' });
   const submit = async () => {
-    const request = new HttpRequest({ method: 'POST', url: 'http://localhost/api/jobs', headers: { 'content-type': 'application/json' }, body: { string: body } });
+    const request = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/jobs',
+      headers: { 'content-type': 'application/json' },
+      body: { string: body },
+    });
     const res = await jobsCreate.handler(request, new InvocationContext({ functionName: 'bench' }));
     if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
   };
@@ -133,7 +148,11 @@ function benchColdStart(): void {
     for (let i = 0; i < runs; i++) {
       const out = execFileSync(
         process.execPath,
-        ['--input-type=module', '-e', `const t=performance.now(); await import(${JSON.stringify(specifier)}); console.log(performance.now()-t);`],
+        [
+          '--input-type=module',
+          '-e',
+          `const t=performance.now(); await import(${JSON.stringify(specifier)}); console.log(performance.now()-t);`,
+        ],
         { env: { ...process.env, AZURE_FUNCTIONS_ENVIRONMENT: 'bench' }, stdio: ['ignore', 'pipe', 'ignore'] },
       );
       times.push(Number(out.toString().trim()));
@@ -146,14 +165,30 @@ function benchColdStart(): void {
   const median = (xs: number[]) => +xs[Math.floor(xs.length / 2)]!.toFixed(1);
   const ratio = +(median(ours) / median(bare)).toFixed(2);
   const rows = [
-    { module: '@azure/functions (bare)', 'median ms': median(bare), 'min ms': +bare[0]!.toFixed(1), 'max ms': +bare.at(-1)!.toFixed(1) },
-    { module: 'dist/src/functions/index.js', 'median ms': median(ours), 'min ms': +ours[0]!.toFixed(1), 'max ms': +ours.at(-1)!.toFixed(1) },
+    {
+      module: '@azure/functions (bare)',
+      'median ms': median(bare),
+      'min ms': +bare[0]!.toFixed(1),
+      'max ms': +bare.at(-1)!.toFixed(1),
+    },
+    {
+      module: 'dist/src/functions/index.js',
+      'median ms': median(ours),
+      'min ms': +ours[0]!.toFixed(1),
+      'max ms': +ours.at(-1)!.toFixed(1),
+    },
   ];
-  table(`Cold start: import time in a fresh process, ${runs} runs — ratio ${ratio} (target ≤ 2: ${ratio <= 2 ? 'met' : 'MISSED'})`, rows);
+  table(
+    `Cold start: import time in a fresh process, ${runs} runs — ratio ${ratio} (target ≤ 2: ${ratio <= 2 ? 'met' : 'MISSED'})`,
+    rows,
+  );
   results.coldStart = { runs, rows, ratio, met: ratio <= 2 };
 }
 
-async function benchStorageTransport(conn: string, messages: number): Promise<{ sendPerSec: number; receivePerSec: number }> {
+async function benchStorageTransport(
+  conn: string,
+  messages: number,
+): Promise<{ sendPerSec: number; receivePerSec: number }> {
   const transport = await StorageQueueTransport.create(loadConfig({ JobsStorage: conn }));
   const queue = `bench-transport-${randomUUID().slice(0, 6)}`;
   await transport.ensure([queue]);
@@ -164,7 +199,9 @@ async function benchStorageTransport(conn: string, messages: number): Promise<{ 
   t = performance.now();
   let received = 0;
   while (received < messages) {
-    const got = await Promise.all(Array.from({ length: 4 }, () => transport.receive(queue, { maxMessages: 32, lockSec: 30 })));
+    const got = await Promise.all(
+      Array.from({ length: 4 }, () => transport.receive(queue, { maxMessages: 32, lockSec: 30 })),
+    );
     const flat = got.flat();
     await Promise.all(flat.map((m) => m.complete()));
     received += flat.length;
@@ -179,8 +216,18 @@ async function benchTransports(conn: string): Promise<void> {
   const { benchTransport } = await import('./transport-servicebus.js');
   const serviceBus = await benchTransport(n);
   const rows = [
-    { transport: 'Storage Queues (Azurite)', messages: n, 'sent/s': storage.sendPerSec, 'received+completed/s': storage.receivePerSec },
-    { transport: 'Service Bus (wire stand-in)', messages: n, 'sent/s': serviceBus.sendPerSec, 'received+completed/s': serviceBus.receivePerSec },
+    {
+      transport: 'Storage Queues (Azurite)',
+      messages: n,
+      'sent/s': storage.sendPerSec,
+      'received+completed/s': storage.receivePerSec,
+    },
+    {
+      transport: 'Service Bus (wire stand-in)',
+      messages: n,
+      'sent/s': serviceBus.sendPerSec,
+      'received+completed/s': serviceBus.receivePerSec,
+    },
   ];
   table('Transport throughput through the queue port', rows);
   results.transport = rows;
@@ -190,14 +237,22 @@ async function benchProviders(): Promise<void> {
   const providers = ['azure-batch', 'azure-ml', 'sagemaker', 'vertex'] as const;
   const all: Record<string, unknown> = {};
   for (const name of providers) {
-    const mod = (await import(`./providers/${name}.js`)) as { benchPollCalls(): Promise<Array<Record<string, unknown>>> };
+    const mod = (await import(`./providers/${name}.js`)) as {
+      benchPollCalls(): Promise<Array<Record<string, unknown>>>;
+    };
     const rows = await mod.benchPollCalls();
-    table(`${name}: API calls per poll cycle`, rows.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })));
+    table(
+      `${name}: API calls per poll cycle`,
+      rows.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })),
+    );
     all[name] = rows;
   }
   const { benchThrottledFinish } = await import('./providers/azure-ml.js');
   const throttled = await benchThrottledFinish();
-  table('azure-ml: throttled finish (jobs completing at once under a read quota)', throttled.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })));
+  table(
+    'azure-ml: throttled finish (jobs completing at once under a read quota)',
+    throttled.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })),
+  );
   all['azure-ml-throttled-finish'] = throttled;
   results.providers = all;
 }

@@ -116,7 +116,8 @@ export function classify(service: 'blob' | 'queue' | 'table', method: string, ur
   }
   if (service === 'queue') {
     if (/\/messages\/[^/]+$/.test(path)) return m === 'DELETE' ? 'queue.delete' : 'queue.update';
-    if (path.endsWith('/messages')) return m === 'POST' ? 'queue.send' : m === 'GET' ? 'queue.receive' : `queue.${m.toLowerCase()}`;
+    if (path.endsWith('/messages'))
+      return m === 'POST' ? 'queue.send' : m === 'GET' ? 'queue.receive' : `queue.${m.toLowerCase()}`;
     return query.includes('comp=metadata') ? 'queue.properties' : 'queue.admin';
   }
   if (m === 'PUT') return query.includes('restype=container') ? 'blob.admin' : 'blob.put';
@@ -154,7 +155,10 @@ async function startStack(conn: string, extraEnv: Record<string, string> = {}): 
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`stack exited: ${out}`);
-    const ok = await fetch(`${url}/api/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/api/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`stack did not start: ${out}`);
     await sleep(200);
@@ -179,7 +183,11 @@ const WORKER_JOB = { rows: 1000, estimated_runtime_sec: 1, priority: 'normal', t
 const LOCAL_JOB = { rows: 1000, estimated_runtime_sec: 1, priority: 'normal', target: 'ml-jobs' };
 
 async function submit(url: string, body: unknown): Promise<string> {
-  const res = await fetch(`${url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/api/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
@@ -261,7 +269,11 @@ async function requestsPerJob(azurite: Ports, quick: boolean): Promise<Record<st
   return out;
 }
 
-async function rawFloor(conn: string, seconds: number, concurrency: number): Promise<{ perSec: number; p50: number; p99: number; n: number }> {
+async function rawFloor(
+  conn: string,
+  seconds: number,
+  concurrency: number,
+): Promise<{ perSec: number; p50: number; p99: number; n: number }> {
   const id = randomUUID().slice(0, 6);
   const jobs = TableClient.fromConnectionString(conn, `rawjobs${id}`, { allowInsecureConnection: true });
   const queue = new QueueClient(conn, `raw-intake-${id}`);
@@ -288,7 +300,12 @@ async function rawFloor(conn: string, seconds: number, concurrency: number): Pro
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { perSec: Math.round(n / elapsed), p50: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1), n };
+  return {
+    perSec: Math.round(n / elapsed),
+    p50: +percentile(latencies, 50).toFixed(1),
+    p99: +percentile(latencies, 99).toFixed(1),
+    n,
+  };
 }
 
 async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<string, unknown>> {
@@ -300,7 +317,14 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
   try {
     await sleep(2000);
     // Warm-up of both sides.
-    await autocannon({ url: `${stack.url}/api/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(WORKER_JOB), connections: 8, amount: 64 });
+    await autocannon({
+      url: `${stack.url}/api/jobs`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(WORKER_JOB),
+      connections: 8,
+      amount: 64,
+    });
     await rawFloor(conn, 1, 8);
     const raw = await rawFloor(conn, seconds, concurrency);
     const ids: string[] = [];
@@ -372,24 +396,47 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
 export async function benchSystem(azurite: Ports, quick: boolean): Promise<Record<string, unknown>> {
   const counts = await requestsPerJob(azurite, quick);
   const idle = counts.idle as { perSec: number; requests: Record<string, number> };
-  console.log(`\nIdle storage requests/s with no jobs: ${idle.perSec} (target ≤ 2: ${idle.perSec <= 2 ? 'met' : 'MISSED'})`);
+  console.log(
+    `\nIdle storage requests/s with no jobs: ${idle.perSec} (target ≤ 2: ${idle.perSec <= 2 ? 'met' : 'MISSED'})`,
+  );
   console.table(idle.requests);
-  for (const [name, limit] of [['worker job (actor-jobs)', 12], ['local-provider job (ml-jobs)', 16]] as const) {
+  for (const [name, limit] of [
+    ['worker job (actor-jobs)', 12],
+    ['local-provider job (ml-jobs)', 16],
+  ] as const) {
     const c = counts[name] as { perJob: Record<string, number>; total: number; jobs: number };
-    console.log(`\nStorage requests per ${name}: ${c.total} over ${c.jobs} jobs (target ≤ ${limit}: ${c.total <= limit ? 'met' : 'MISSED'})`);
+    console.log(
+      `\nStorage requests per ${name}: ${c.total} over ${c.jobs} jobs (target ≤ ${limit}: ${c.total <= limit ? 'met' : 'MISSED'})`,
+    );
     console.table(c.perJob);
   }
   const tp = await systemThroughput(azurite, quick);
   const raw = tp.raw as { perSec: number; p50: number; p99: number };
   const sys = tp.system as { perSec: number; p50: number; p99: number; non2xx: number };
-  console.log(`\nSystem submit throughput, POST /api/jobs at concurrency ${tp.concurrency} (autocannon, ${tp.seconds} s)`);
+  console.log(
+    `\nSystem submit throughput, POST /api/jobs at concurrency ${tp.concurrency} (autocannon, ${tp.seconds} s)`,
+  );
   console.table([
     { path: 'raw floor (txn + queue send)', 'jobs/s': raw.perSec, 'p50 ms': raw.p50, 'p99 ms': raw.p99 },
-    { path: 'system (npm start stack)', 'jobs/s': sys.perSec, 'p50 ms': sys.p50, 'p99 ms': sys.p99, non2xx: sys.non2xx },
+    {
+      path: 'system (npm start stack)',
+      'jobs/s': sys.perSec,
+      'p50 ms': sys.p50,
+      'p99 ms': sys.p99,
+      non2xx: sys.non2xx,
+    },
   ]);
-  console.log(`ratio ${tp.ratio} (target ≥ 0.9: ${(tp.ratio as number) >= 0.9 ? 'met' : 'MISSED'}), p99 ratio ${tp.p99Ratio} (target ≤ 1.5: ${(tp.p99Ratio as number) <= 1.5 ? 'met' : 'MISSED'})`);
-  const e2e = tp.endToEnd as { completedPerSec: number; underLoad: { p50: number; p99: number }; oneAtATime: { p50: number; p99: number } };
-  console.log(`\nEnd to end: ${e2e.completedPerSec} jobs completed/s; submit→running under load p50 ${e2e.underLoad.p50} ms p99 ${e2e.underLoad.p99} ms; one at a time p50 ${e2e.oneAtATime.p50} ms p99 ${e2e.oneAtATime.p99} ms (target p50 ≤ 150: ${e2e.oneAtATime.p50 <= 150 ? 'met' : 'MISSED'})`);
+  console.log(
+    `ratio ${tp.ratio} (target ≥ 0.9: ${(tp.ratio as number) >= 0.9 ? 'met' : 'MISSED'}), p99 ratio ${tp.p99Ratio} (target ≤ 1.5: ${(tp.p99Ratio as number) <= 1.5 ? 'met' : 'MISSED'})`,
+  );
+  const e2e = tp.endToEnd as {
+    completedPerSec: number;
+    underLoad: { p50: number; p99: number };
+    oneAtATime: { p50: number; p99: number };
+  };
+  console.log(
+    `\nEnd to end: ${e2e.completedPerSec} jobs completed/s; submit→running under load p50 ${e2e.underLoad.p50} ms p99 ${e2e.underLoad.p99} ms; one at a time p50 ${e2e.oneAtATime.p50} ms p99 ${e2e.oneAtATime.p99} ms (target p50 ≤ 150: ${e2e.oneAtATime.p50 <= 150 ? 'met' : 'MISSED'})`,
+  );
   return { ...counts, throughput: tp };
 }
 

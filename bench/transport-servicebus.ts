@@ -14,7 +14,11 @@ const RECEIVE_MAX = 256;
 export async function benchTransport(messages: number): Promise<{ sendPerSec: number; receivePerSec: number }> {
   const standIn = await startServiceBusStandIn();
   const queue = 'bench-jobs';
-  const config = loadConfig({ QUEUE_TRANSPORT: 'servicebus', ServiceBus: standIn.connectionString, ServiceBus__administrationEndpoint: standIn.adminEndpoint });
+  const config = loadConfig({
+    QUEUE_TRANSPORT: 'servicebus',
+    ServiceBus: standIn.connectionString,
+    ServiceBus__administrationEndpoint: standIn.adminEndpoint,
+  });
   const transport = await ServiceBusTransport.create(config, { lockDurationSec: 60 });
   try {
     await transport.ensure([queue]);
@@ -30,7 +34,11 @@ export async function benchTransport(messages: number): Promise<{ sendPerSec: nu
     const receiveStart = performance.now();
     let received = 0;
     while (received < messages) {
-      const got = await transport.receive(queue, { maxMessages: Math.min(RECEIVE_MAX, messages - received), lockSec: 60, waitSec: 5 });
+      const got = await transport.receive(queue, {
+        maxMessages: Math.min(RECEIVE_MAX, messages - received),
+        lockSec: 60,
+        waitSec: 5,
+      });
       if (got.length === 0) throw new Error(`only ${received} of ${messages} messages came back`);
       await Promise.all(got.map((m) => m.complete()));
       received += got.length;

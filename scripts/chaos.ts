@@ -34,7 +34,12 @@ const BODY: Record<JobClass, Record<string, unknown>> = {
   ml: { rows: 5_000_000, estimated_runtime_sec: 20 },
   batch: { rows: 1_000, estimated_runtime_sec: 20 },
 };
-const QUEUE_OF: Record<JobClass, string> = { actor: 'actor-jobs', spark: 'spark-jobs', ml: 'ml-jobs', batch: 'batch-jobs' };
+const QUEUE_OF: Record<JobClass, string> = {
+  actor: 'actor-jobs',
+  spark: 'spark-jobs',
+  ml: 'ml-jobs',
+  batch: 'batch-jobs',
+};
 
 interface Submitted {
   readonly key: string;
@@ -131,7 +136,10 @@ async function main(): Promise<number> {
 
     // Submit at a steady rate, with an Idempotency-Key per job: a submission whose reply was lost
     // in a kill is simply sent again and names the same job.
-    const jobs: Submitted[] = Array.from({ length: JOBS }, (_, i) => ({ key: `chaos-${i}`, cls: CLASSES[i % CLASSES.length]! }));
+    const jobs: Submitted[] = Array.from({ length: JOBS }, (_, i) => ({
+      key: `chaos-${i}`,
+      cls: CLASSES[i % CLASSES.length]!,
+    }));
     let kills = 0;
     for (let i = 0; i < jobs.length; i += SUBMIT_BATCH) {
       const batch = jobs.slice(i, i + SUBMIT_BATCH);
@@ -153,14 +161,20 @@ async function main(): Promise<number> {
     const last = stack!;
     last.signalGroup('SIGTERM');
     const exit = await last.exited;
-    if (exit.code !== 0) problems.push(`graceful stop exited with ${JSON.stringify(exit)}: ${last.output().slice(-1000)}`);
+    if (exit.code !== 0)
+      problems.push(`graceful stop exited with ${JSON.stringify(exit)}: ${last.output().slice(-1000)}`);
 
     // ---- checks --------------------------------------------------------------------------------
     const byStatus = new Map<string, number>();
     for (const j of final.values()) byStatus.set(j.status, (byStatus.get(j.status) ?? 0) + 1);
     const notSucceeded = [...final.values()].filter((j) => j.status !== 'succeeded');
     if (notSucceeded.length > 0) {
-      problems.push(`${notSucceeded.length} job(s) did not succeed: ${notSucceeded.slice(0, 10).map((j) => `${j.id} ${j.status} ${j.error?.code ?? ''} ${j.error?.message ?? ''}`).join('; ')}`);
+      problems.push(
+        `${notSucceeded.length} job(s) did not succeed: ${notSucceeded
+          .slice(0, 10)
+          .map((j) => `${j.id} ${j.status} ${j.error?.code ?? ''} ${j.error?.message ?? ''}`)
+          .join('; ')}`,
+      );
     }
     for (const job of jobs) {
       const view = final.get(job.id!);
@@ -174,10 +188,14 @@ async function main(): Promise<number> {
       const left = processesInGroup(g);
       if (left.length > 0) problems.push(`processes left in group ${g}: ${left.join(', ')}`);
     }
-    for (const pid of azurites) if (isRunning(pid)) problems.push(`Azurite pid ${pid} still running after the final stop`);
-    if (!(await allFree([...azuritePorts, Number(env.HTTP_PORT)]))) problems.push('a port of the stack is still taken after the final stop');
+    for (const pid of azurites)
+      if (isRunning(pid)) problems.push(`Azurite pid ${pid} still running after the final stop`);
+    if (!(await allFree([...azuritePorts, Number(env.HTTP_PORT)])))
+      problems.push('a port of the stack is still taken after the final stop');
 
-    const retried = [...final.values()].filter((j) => j.attempts > 1 && (j.provider === 'local' || j.provider === 'worker'));
+    const retried = [...final.values()].filter(
+      (j) => j.attempts > 1 && (j.provider === 'local' || j.provider === 'worker'),
+    );
     console.log(
       [
         '',
@@ -210,7 +228,9 @@ async function main(): Promise<number> {
       if (done.size === wanted.size) return done;
       if (Date.now() > deadline) {
         const open = [...wanted].filter((id) => !done.has(id));
-        throw new Error(`gave up ${SETTLE_SEC} s after the last submission: ${open.length} job(s) not finished, e.g. ${open.slice(0, 5).join(', ')}`);
+        throw new Error(
+          `gave up ${SETTLE_SEC} s after the last submission: ${open.length} job(s) not finished, e.g. ${open.slice(0, 5).join(', ')}`,
+        );
       }
       if (Date.now() - lastReport > 10_000) {
         lastReport = Date.now();
@@ -276,7 +296,8 @@ function checkRunFolders(runsDir: string, final: Map<string, JobView>): string[]
     const runs = succeededRuns.get(job.id) ?? [];
     const expected = job.attempts > 1 ? `${job.id}-a${job.attempts}` : job.id;
     if (runs.length !== 1) problems.push(`${job.id}: ${runs.length} succeeded runs (${runs.join(', ')})`);
-    else if (runs[0] !== expected) problems.push(`${job.id}: succeeded run ${runs[0]} is not its recorded attempt ${job.attempts}`);
+    else if (runs[0] !== expected)
+      problems.push(`${job.id}: succeeded run ${runs[0]} is not its recorded attempt ${job.attempts}`);
   }
   return problems;
 }

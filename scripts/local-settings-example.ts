@@ -6,7 +6,10 @@
  */
 import { ALL_SETTINGS } from '../src/lib/settings-catalog.js';
 
-const values: Record<string, string> = { FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
+const values: Record<string, string> = {
+  FUNCTIONS_WORKER_RUNTIME: 'node',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+};
 for (const s of ALL_SETTINGS) {
   if (s.scope.every((x) => x === 'provider')) continue;
   values[s.name] = s.name.includes('__') ? '' : (s.default ?? '');

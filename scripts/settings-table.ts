@@ -8,6 +8,8 @@ const escapeCell = (s: string) => s.replace(/\|/g, '\\|');
 const lines = ['| Setting | Default | Used by | Meaning |', '| --- | --- | --- | --- |'];
 for (const s of ALL_SETTINGS) {
   const def = s.default === undefined ? '—' : `\`${escapeCell(s.default)}\``;
-  lines.push(`| \`${s.name}\`${s.secret ? ' (secret)' : ''} | ${def} | ${s.scope.join(', ')} | ${escapeCell(s.description)} |`);
+  lines.push(
+    `| \`${s.name}\`${s.secret ? ' (secret)' : ''} | ${def} | ${s.scope.join(', ')} | ${escapeCell(s.description)} |`,
+  );
 }
 console.log(lines.join('\n'));

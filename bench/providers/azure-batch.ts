@@ -25,7 +25,9 @@ class MemoryBlobs implements BlobStore {
     this.data.delete(`${container}/${name}`);
   }
   async list(container: string, prefix: string): Promise<string[]> {
-    return [...this.data.keys()].filter((k) => k.startsWith(`${container}/${prefix}`)).map((k) => k.slice(container.length + 1));
+    return [...this.data.keys()]
+      .filter((k) => k.startsWith(`${container}/${prefix}`))
+      .map((k) => k.slice(container.length + 1));
   }
   async ensure(): Promise<void> {}
 }
@@ -37,7 +39,9 @@ class MemoryBlobs implements BlobStore {
  * ceil(N / 1000) + 1 list calls (unfinished tasks, paged at 1 000, plus one query for tasks
  * completed since dispatch) and no per-task GET.
  */
-export async function benchPollCalls(): Promise<Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>> {
+export async function benchPollCalls(): Promise<
+  Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>
+> {
   const rows = [];
   for (const n of [10, 100, 1000, 5000]) {
     const fake = new FakeBatchService({ sharedKey: { accountName: ACCOUNT, accountKey: KEY } });
@@ -51,7 +55,10 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
         AZURE_BATCH_ACCOUNT_KEY: KEY,
       });
       const blobService = BlobServiceClient.fromConnectionString(config.storage.connectionString!);
-      const provider = await createAzureBatchProvider({ config, blobs: new MemoryBlobs() }, { blobService, sleep: async () => undefined });
+      const provider = await createAzureBatchProvider(
+        { config, blobs: new MemoryBlobs() },
+        { blobService, sleep: async () => undefined },
+      );
       const batchJobId = batchJobIdFor(provider.settings.poolId);
       const now = new Date().toISOString();
       const ids = Array.from({ length: n }, (_, i) => `j-01jd3m2x7k9q8w4e5r${String(i).padStart(8, '0')}`);
@@ -60,7 +67,14 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
         id,
         status: 'dispatched',
         source: 'api',
-        spec: { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false, data: {}, labels: {} },
+        spec: {
+          rows: 1000,
+          estimated_runtime_sec: 10,
+          priority: 'normal',
+          latency_sensitive: false,
+          data: {},
+          labels: {},
+        },
         createdAt: now,
         updatedAt: now,
         dispatchedAt: now,

@@ -20,10 +20,17 @@ const CHANGES: Readonly<Record<number, FakeJobStatus>> = { 0: 'Running', 3: 'Com
  * Resource Manager, through the real provider and core REST pipeline. Target: at most
  * ceil(N / page size) list calls plus one get per job that changed state.
  */
-export async function benchPollCalls(): Promise<Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>> {
+export async function benchPollCalls(): Promise<
+  Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>
+> {
   const rows = [];
   for (const n of [10, 100, 1000]) {
-    const fake = await FakeAzureMl.start({ subscriptionId: 'bench-sub', resourceGroup: 'bench-rg', workspace: 'bench-ws', token: TOKEN });
+    const fake = await FakeAzureMl.start({
+      subscriptionId: 'bench-sub',
+      resourceGroup: 'bench-rg',
+      workspace: 'bench-ws',
+      token: TOKEN,
+    });
     try {
       const settings = parseAzureMlSettings({
         AZUREML_SUBSCRIPTION_ID: 'bench-sub',
@@ -32,13 +39,26 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
         AZUREML_ARM_ENDPOINT: fake.endpoint,
         AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
       });
-      const provider = await createAzureMlProvider(settings, { credential, trustedCa: fake.ca, sleep: async () => undefined });
+      const provider = await createAzureMlProvider(settings, {
+        credential,
+        trustedCa: fake.ca,
+        sleep: async () => undefined,
+      });
       const now = new Date().toISOString();
       const fresh: JobRecord[] = Array.from({ length: n }, (_, i) => ({
         id: `j-bench${String(i).padStart(6, '0')}`,
         status: 'dispatched',
         source: 'api',
-        spec: { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false, data: {}, labels: {}, kind: 'command', spec: { command: 'echo hi', environment: 'azureml:bench-env:1' } },
+        spec: {
+          rows: 1000,
+          estimated_runtime_sec: 10,
+          priority: 'normal',
+          latency_sensitive: false,
+          data: {},
+          labels: {},
+          kind: 'command',
+          spec: { command: 'echo hi', environment: 'azureml:bench-env:1' },
+        },
         createdAt: now,
         updatedAt: now,
         provider: 'azure-ml',
@@ -50,7 +70,8 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
       for (let i = 0; i < fresh.length; i += 25) {
         const chunk = fresh.slice(i, i + 25);
         const outcomes = await Promise.all(chunk.map((job) => provider.submit(job)));
-        for (const [k, job] of chunk.entries()) jobs.push({ ...job, status: outcomes[k]!.status, providerRef: outcomes[k]!.ref });
+        for (const [k, job] of chunk.entries())
+          jobs.push({ ...job, status: outcomes[k]!.status, providerRef: outcomes[k]!.ref });
       }
       let changed = 0;
       jobs.forEach((job, i) => {
@@ -98,20 +119,57 @@ export async function benchThrottledFinish(): Promise<Array<Record<string, unkno
   const { TokenBucket } = await import('../../src/lib/retry.js');
   const { PollThrottledError } = await import('../../src/lib/errors.js');
   const rows: Array<Record<string, unknown>> = [];
-  for (const [n, limit] of [[1000, 25], [1000, 10]] as const) {
+  for (const [n, limit] of [
+    [1000, 25],
+    [1000, 10],
+  ] as const) {
     const clock = new FakeClock();
-    const fake = await FakeAzureMl.start({ subscriptionId: 'bench-sub', resourceGroup: 'bench-rg', workspace: 'bench-ws', token: TOKEN, pageSize: 100, readLimit: { perSec: limit, burst: limit }, clock: clock.now });
+    const fake = await FakeAzureMl.start({
+      subscriptionId: 'bench-sub',
+      resourceGroup: 'bench-rg',
+      workspace: 'bench-ws',
+      token: TOKEN,
+      pageSize: 100,
+      readLimit: { perSec: limit, burst: limit },
+      clock: clock.now,
+    });
     try {
-      const settings = parseAzureMlSettings({ AZUREML_SUBSCRIPTION_ID: 'bench-sub', AZUREML_RESOURCE_GROUP: 'bench-rg', AZUREML_WORKSPACE: 'bench-ws', AZUREML_ARM_ENDPOINT: fake.endpoint, AZUREML_DEFAULT_COMPUTE: 'cpu-cluster' });
+      const settings = parseAzureMlSettings({
+        AZUREML_SUBSCRIPTION_ID: 'bench-sub',
+        AZUREML_RESOURCE_GROUP: 'bench-rg',
+        AZUREML_WORKSPACE: 'bench-ws',
+        AZUREML_ARM_ENDPOINT: fake.endpoint,
+        AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
+      });
       const readLimiter = new TokenBucket({ ratePerSec: limit, burst: limit, now: clock.now, sleep: clock.sleep });
-      const provider = await createAzureMlProvider(settings, { credential, trustedCa: fake.ca, sleep: clock.sleep, readLimiter });
+      const provider = await createAzureMlProvider(settings, {
+        credential,
+        trustedCa: fake.ca,
+        sleep: clock.sleep,
+        readLimiter,
+      });
       const at = new Date(clock.now()).toISOString();
       let open: JobRecord[] = [];
       for (let i = 0; i < n; i += 25) {
         const chunk: JobRecord[] = Array.from({ length: Math.min(25, n - i) }, (_, k) => ({
-          id: `j-thr${String(i + k).padStart(6, '0')}`, status: 'dispatched', source: 'api',
-          spec: { rows: 1, estimated_runtime_sec: 1, priority: 'normal', latency_sensitive: false, data: {}, labels: {}, kind: 'command', spec: { command: 'echo hi', environment: 'azureml:bench-env:1' } },
-          createdAt: at, updatedAt: at, provider: 'azure-ml', attempts: 1, eventSeq: 1,
+          id: `j-thr${String(i + k).padStart(6, '0')}`,
+          status: 'dispatched',
+          source: 'api',
+          spec: {
+            rows: 1,
+            estimated_runtime_sec: 1,
+            priority: 'normal',
+            latency_sensitive: false,
+            data: {},
+            labels: {},
+            kind: 'command',
+            spec: { command: 'echo hi', environment: 'azureml:bench-env:1' },
+          },
+          createdAt: at,
+          updatedAt: at,
+          provider: 'azure-ml',
+          attempts: 1,
+          eventSeq: 1,
         }));
         const outcomes = await Promise.all(chunk.map((job) => provider.submit(job)));
         open.push(...chunk.map((job, k) => ({ ...job, providerRef: outcomes[k]!.ref })));
@@ -136,7 +194,17 @@ export async function benchThrottledFinish(): Promise<Array<Record<string, unkno
         clock.advance(wait);
       }
       const elapsedSec = (clock.now() - start) / 1000;
-      rows.push({ jobs: n, 'reads/s': limit, cycles, 'elapsed s (quota clock)': elapsedSec.toFixed(1), 'N/limit s': n / limit, '429s': [...fake.throttled.values()].reduce((a, b) => a + b, 0), 'wall ms': Math.round(performance.now() - wall), unfinished: open.length, ok: open.length === 0 && elapsedSec <= (n / limit) * 1.2 });
+      rows.push({
+        jobs: n,
+        'reads/s': limit,
+        cycles,
+        'elapsed s (quota clock)': elapsedSec.toFixed(1),
+        'N/limit s': n / limit,
+        '429s': [...fake.throttled.values()].reduce((a, b) => a + b, 0),
+        'wall ms': Math.round(performance.now() - wall),
+        unfinished: open.length,
+        ok: open.length === 0 && elapsedSec <= (n / limit) * 1.2,
+      });
     } finally {
       await fake.stop();
     }

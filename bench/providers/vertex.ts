@@ -7,11 +7,30 @@ import { VertexRestFake } from '../../test/fakes/vertex/vertex-rest-fake.js';
 import { runWhenMain } from './standalone.js';
 
 const PAGE = 100;
-const KINDS: readonly { kind: VertexKind; collection: FakeKind; running: string; succeeded: string; failed: string }[] = [
-  { kind: 'custom', collection: 'customJobs', running: 'JOB_STATE_RUNNING', succeeded: 'JOB_STATE_SUCCEEDED', failed: 'JOB_STATE_FAILED' },
-  { kind: 'training_pipeline', collection: 'trainingPipelines', running: 'PIPELINE_STATE_RUNNING', succeeded: 'PIPELINE_STATE_SUCCEEDED', failed: 'PIPELINE_STATE_FAILED' },
-  { kind: 'batch_prediction', collection: 'batchPredictionJobs', running: 'JOB_STATE_RUNNING', succeeded: 'JOB_STATE_SUCCEEDED', failed: 'JOB_STATE_FAILED' },
-];
+const KINDS: readonly { kind: VertexKind; collection: FakeKind; running: string; succeeded: string; failed: string }[] =
+  [
+    {
+      kind: 'custom',
+      collection: 'customJobs',
+      running: 'JOB_STATE_RUNNING',
+      succeeded: 'JOB_STATE_SUCCEEDED',
+      failed: 'JOB_STATE_FAILED',
+    },
+    {
+      kind: 'training_pipeline',
+      collection: 'trainingPipelines',
+      running: 'PIPELINE_STATE_RUNNING',
+      succeeded: 'PIPELINE_STATE_SUCCEEDED',
+      failed: 'PIPELINE_STATE_FAILED',
+    },
+    {
+      kind: 'batch_prediction',
+      collection: 'batchPredictionJobs',
+      running: 'JOB_STATE_RUNNING',
+      succeeded: 'JOB_STATE_SUCCEEDED',
+      failed: 'JOB_STATE_FAILED',
+    },
+  ];
 
 /**
  * API calls of one Vertex AI poll cycle with N active jobs, counted at the in-process REST fake
@@ -20,7 +39,9 @@ const KINDS: readonly { kind: VertexKind; collection: FakeKind; running: string;
  * unchanged. Target: at most ceil(n/100) list calls per resource kind plus one get per job that
  * changed state (only finished jobs need one: they leave the list of unfinished resources).
  */
-export async function benchPollCalls(): Promise<Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>> {
+export async function benchPollCalls(): Promise<
+  Array<{ activeJobs: number; listCalls: number; getCalls: number; otherCalls: number; target: string; ok: boolean }>
+> {
   const rows = [];
   for (const n of [10, 100, 1000]) {
     const fake = await new VertexRestFake().start();
@@ -48,7 +69,15 @@ export async function benchPollCalls(): Promise<Array<{ activeJobs: number; list
           id,
           status: 'dispatched',
           source: 'api',
-          spec: { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false, data: {}, labels: {}, kind: k.kind },
+          spec: {
+            rows: 1000,
+            estimated_runtime_sec: 10,
+            priority: 'normal',
+            latency_sensitive: false,
+            data: {},
+            labels: {},
+            kind: k.kind,
+          },
           createdAt: now,
           updatedAt: now,
           dispatchedAt: now,

@@ -81,7 +81,12 @@ program
       body.labels = labels;
     }
     const api = client();
-    let job = await api.request<Job>('POST', '/jobs', body, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {});
+    let job = await api.request<Job>(
+      'POST',
+      '/jobs',
+      body,
+      o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+    );
     // The decision is made by the classifier a moment later; wait up to 15 s for it.
     for (let waited = 0; o.wait && !job.decision && waited < 15_000; waited += 250) {
       await sleep(250);
@@ -109,7 +114,10 @@ program
     print(`${job.id}  ${job.status}`);
     print(`  created   ${job.createdAt} (${relative(job.createdAt)})`);
     print(`  updated   ${job.updatedAt} (${relative(job.updatedAt)})`);
-    if (job.progress) print(`  progress  ${bar(job.progress.done, job.progress.total)} ${job.progress.done}/${job.progress.total} ${job.progress.unit}`);
+    if (job.progress)
+      print(
+        `  progress  ${bar(job.progress.done, job.progress.total)} ${job.progress.done}/${job.progress.total} ${job.progress.unit}`,
+      );
     if (job.decision) print(formatDecision(job.decision));
     if (job.error) print(`  error     ${job.error.code}: ${job.error.message}`);
     if (job.result?.summary) print(`  result    ${JSON.stringify(job.result.summary)}`);
@@ -138,7 +146,13 @@ program
     print(
       table(
         ['ID', 'STATUS', 'QUEUE', 'PROVIDER', 'CREATED'],
-        page.jobs.map((j) => [j.id, j.status, j.queue ?? j.decision?.queue ?? '-', j.provider ?? j.decision?.provider ?? '-', relative(j.createdAt)]),
+        page.jobs.map((j) => [
+          j.id,
+          j.status,
+          j.queue ?? j.decision?.queue ?? '-',
+          j.provider ?? j.decision?.provider ?? '-',
+          relative(j.createdAt),
+        ]),
       ),
     );
     if (page.continuationToken) print('(more: raise --limit or use the API with continuationToken)');
@@ -213,17 +227,27 @@ program
   .description('waiting and dead-lettered messages per queue')
   .option('--json', 'print as JSON')
   .action(async (o) => {
-    const depths = await client().request<Record<string, { active: number; deadLetter: number; scheduled: number }>>('GET', '/queues/status?detail=true');
+    const depths = await client().request<Record<string, { active: number; deadLetter: number; scheduled: number }>>(
+      'GET',
+      '/queues/status?detail=true',
+    );
     if (o.json) {
       print(JSON.stringify(depths, null, 2));
       return;
     }
-    print(table(['QUEUE', 'WAITING', 'DEAD LETTERS', 'SCHEDULED'], Object.entries(depths).map(([q, d]) => [q, String(d.active), String(d.deadLetter), String(d.scheduled)])));
+    print(
+      table(
+        ['QUEUE', 'WAITING', 'DEAD LETTERS', 'SCHEDULED'],
+        Object.entries(depths).map(([q, d]) => [q, String(d.active), String(d.deadLetter), String(d.scheduled)]),
+      ),
+    );
   });
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ApiError) {
-    process.stderr.write(`cjo: ${error.problem.title ?? 'Request failed'}${error.problem.detail ? `: ${error.problem.detail}` : ''}\n`);
+    process.stderr.write(
+      `cjo: ${error.problem.title ?? 'Request failed'}${error.problem.detail ? `: ${error.problem.detail}` : ''}\n`,
+    );
     for (const e of error.problem.errors ?? []) process.stderr.write(`  ${e.field || '(body)'}: ${e.message}\n`);
   } else {
     // Bad flags, unreadable --file, invalid JSON: one line, no stack.

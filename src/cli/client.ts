@@ -15,7 +15,9 @@ export class ApiError extends Error {
     readonly status: number,
     readonly problem: Problem,
   ) {
-    super(problem.detail ? `${problem.title ?? 'Request failed'}: ${problem.detail}` : (problem.title ?? `HTTP ${status}`));
+    super(
+      problem.detail ? `${problem.title ?? 'Request failed'}: ${problem.detail}` : (problem.title ?? `HTTP ${status}`),
+    );
     this.name = 'ApiError';
   }
 }
@@ -60,7 +62,11 @@ export class CjoClient {
     }
     if (!res.ok) {
       const p = (parsed && typeof parsed === 'object' ? parsed : {}) as Problem & { error?: string };
-      throw new ApiError(res.status, { ...p, title: p.title ?? p.error ?? `HTTP ${res.status}`, ...(p.detail === undefined && !p.title && text && !parsed && { detail: text.slice(0, 200) }) });
+      throw new ApiError(res.status, {
+        ...p,
+        title: p.title ?? p.error ?? `HTTP ${res.status}`,
+        ...(p.detail === undefined && !p.title && text && !parsed && { detail: text.slice(0, 200) }),
+      });
     }
     return parsed as T;
   }

@@ -1,7 +1,13 @@
 import { classify } from './classify.js';
 import { deadLetterActor, deadLetterBatch, deadLetterIntake, deadLetterMl, deadLetterSpark } from './dead-letter.js';
 import type { FunctionDefinition } from './define.js';
-import { essedumExecuteCreate, essedumExecuteList, essedumExecuteLog, essedumExecuteStatus, essedumExecuteStop } from './essedum-execute.js';
+import {
+  essedumExecuteCreate,
+  essedumExecuteList,
+  essedumExecuteLog,
+  essedumExecuteStatus,
+  essedumExecuteStop,
+} from './essedum-execute.js';
 import {
   essedumInferenceCancel,
   essedumInferenceCreate,
@@ -30,7 +36,14 @@ import { POLLERS, reconcile } from './poll.js';
 import { providersList } from './providers.js';
 import { queuesStatus } from './queues-status.js';
 import { submitJobSeed } from './submit-job.js';
-import { jobsDeliveries, subscriptionsCreate, subscriptionsDelete, subscriptionsDeliveries, subscriptionsGet, subscriptionsList } from './subscriptions.js';
+import {
+  jobsDeliveries,
+  subscriptionsCreate,
+  subscriptionsDelete,
+  subscriptionsDeliveries,
+  subscriptionsGet,
+  subscriptionsList,
+} from './subscriptions.js';
 import { deliverWebhook } from './webhooks.js';
 
 /**

@@ -27,7 +27,9 @@ function deadLetterFunction(name: string, queueSetting: QueueSetting) {
  * Storage poison messages carry none (the reason then travels in the body, or defaults).
  */
 export function deadLetterReasonOf(meta: Record<string, unknown>): { reason?: string; description?: string } {
-  const bags = [meta, meta.applicationProperties, meta.userProperties].filter((b): b is Record<string, unknown> => !!b && typeof b === 'object');
+  const bags = [meta, meta.applicationProperties, meta.userProperties].filter(
+    (b): b is Record<string, unknown> => !!b && typeof b === 'object',
+  );
   const pick = (...names: string[]) => {
     for (const bag of bags) for (const n of names) if (typeof bag[n] === 'string' && bag[n]) return bag[n] as string;
     return undefined;

@@ -14,7 +14,12 @@ const serviceBus = (process.env.QUEUE_TRANSPORT ?? 'storage').trim() === 'servic
 function register(def: FunctionDefinition): void {
   switch (def.kind) {
     case 'http':
-      app.http(def.name, { route: def.route, methods: [...def.methods], authLevel: def.authLevel, handler: def.handler });
+      app.http(def.name, {
+        route: def.route,
+        methods: [...def.methods],
+        authLevel: def.authLevel,
+        handler: def.handler,
+      });
       return;
     case 'queue': {
       const queue = `%${def.queueSetting}%`;
@@ -25,7 +30,11 @@ function register(def: FunctionDefinition): void {
           handler: def.handler,
         });
       } else {
-        app.storageQueue(def.name, { connection: 'JobsStorage', queueName: def.deadLetter ? `${queue}-poison` : queue, handler: def.handler });
+        app.storageQueue(def.name, {
+          connection: 'JobsStorage',
+          queueName: def.deadLetter ? `${queue}-poison` : queue,
+          handler: def.handler,
+        });
       }
       return;
     }

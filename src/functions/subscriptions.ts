@@ -62,7 +62,10 @@ export const subscriptionsDeliveries = httpFunction({
   handler: async ({ use, deps: d, request }) => {
     const { subscriptionDeliveries } = use;
     const id = request.params.id ?? '';
-    return json(200, { subscriptionId: id, deliveries: await subscriptionDeliveries(d, id, Object.fromEntries(request.query.entries())) });
+    return json(200, {
+      subscriptionId: id,
+      deliveries: await subscriptionDeliveries(d, id, Object.fromEntries(request.query.entries())),
+    });
   },
 });
 
@@ -75,6 +78,9 @@ export const jobsDeliveries = httpFunction({
   handler: async ({ use, deps: d, request }) => {
     const { jobDeliveries } = use;
     const id = request.params.id ?? '';
-    return json(200, { jobId: id, deliveries: await jobDeliveries(d, id, Object.fromEntries(request.query.entries())) });
+    return json(200, {
+      jobId: id,
+      deliveries: await jobDeliveries(d, id, Object.fromEntries(request.query.entries())),
+    });
   },
 });

@@ -24,7 +24,8 @@ export const COMMAND_SANDBOX_SETTINGS = [
     name: 'COMMAND_UID_COUNT',
     scope: ['app', 'worker'],
     default: '64',
-    description: 'Size of the command uid pool: the most commands that run at once on one machine (a command waits for a free id).',
+    description:
+      'Size of the command uid pool: the most commands that run at once on one machine (a command waits for a free id).',
   },
 ] as const satisfies readonly SettingInfo[];
 
@@ -45,7 +46,8 @@ export function parseCommandSandboxSettings(env: Env): CommandSandboxSettings {
   // Below 1000 are system accounts; 65534 is nobody, which other software shares.
   const uidBase = read.int('COMMAND_UID_BASE', { min: 1000, max: 65_000 });
   const uidCount = read.int('COMMAND_UID_COUNT', { min: 1, max: 4096 });
-  if (read.issues.length === 0 && uidBase + uidCount > 65_534) read.issue('COMMAND_UID_BASE + COMMAND_UID_COUNT must stay below 65534 (nobody)');
+  if (read.issues.length === 0 && uidBase + uidCount > 65_534)
+    read.issue('COMMAND_UID_BASE + COMMAND_UID_COUNT must stay below 65534 (nobody)');
   read.check('Command sandbox settings');
   return { mode, uidBase, uidCount };
 }

@@ -63,19 +63,38 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');
     store = new NotifyingJobStore(store, webhooks, queues, config.webhookQueue, log);
   }
-  return { config, store, queues, blobs, providers, now: overrides.now ?? (() => new Date()), log, ...(webhooks && { webhooks }) };
+  return {
+    config,
+    store,
+    queues,
+    blobs,
+    providers,
+    now: overrides.now ?? (() => new Date()),
+    log,
+    ...(webhooks && { webhooks }),
+  };
 }
 
 /** The webhook store and settings on the configured storage account. */
-export async function createWebhooks(config: Config, store?: import('./ports/webhook-store.js').WebhookStore): Promise<Webhooks> {
-  const [{ parseWebhookSettings }, { SubscriptionCache }] = await Promise.all([import('./webhook-settings.js'), import('./app/webhooks/notifier.js')]);
+export async function createWebhooks(
+  config: Config,
+  store?: import('./ports/webhook-store.js').WebhookStore,
+): Promise<Webhooks> {
+  const [{ parseWebhookSettings }, { SubscriptionCache }] = await Promise.all([
+    import('./webhook-settings.js'),
+    import('./app/webhooks/notifier.js'),
+  ]);
   const settings = parseWebhookSettings(config.env);
   let webhookStore = store;
   if (!webhookStore) {
     const { TableWebhookStore } = await import('./adapters/table-webhook-store.js');
     webhookStore = await TableWebhookStore.create(config, settings);
   }
-  return { settings, store: webhookStore, subscriptions: new SubscriptionCache(webhookStore, settings.subscriptionCacheMs) };
+  return {
+    settings,
+    store: webhookStore,
+    subscriptions: new SubscriptionCache(webhookStore, settings.subscriptionCacheMs),
+  };
 }
 
 /** The configured transport wrapped with the claim check. */
@@ -108,7 +127,11 @@ export async function ensureResources(deps: Deps): Promise<void> {
     deps.store.ensure(),
     deps.webhooks?.store.ensure(),
     deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
-    deps.blobs.ensure([config.containers.results, config.containers.payloads, parseEssedumSettings(config.env).artifactsContainer]),
+    deps.blobs.ensure([
+      config.containers.results,
+      config.containers.payloads,
+      parseEssedumSettings(config.env).artifactsContainer,
+    ]),
   ]);
 }
 

@@ -61,7 +61,10 @@ export class MalformedJsonError extends OrchestratorError {
 
 /** The body is valid size-wise but nests too deep or holds too many items (MAX_JSON_DEPTH / MAX_JSON_ITEMS). */
 export class JsonLimitError extends OrchestratorError {
-  constructor(readonly setting: 'MAX_JSON_DEPTH' | 'MAX_JSON_ITEMS', readonly limit: number) {
+  constructor(
+    readonly setting: 'MAX_JSON_DEPTH' | 'MAX_JSON_ITEMS',
+    readonly limit: number,
+  ) {
     super(
       'JSON_LIMIT_EXCEEDED',
       setting === 'MAX_JSON_DEPTH'
@@ -90,13 +93,20 @@ export class UnauthorizedError extends OrchestratorError {
 }
 
 export class NotFoundError extends OrchestratorError {
-  constructor(readonly resource: string, readonly id: string) {
+  constructor(
+    readonly resource: string,
+    readonly id: string,
+  ) {
     super('NOT_FOUND', `${resource} '${id}' does not exist.`);
   }
 }
 
 export class IllegalTransitionError extends OrchestratorError {
-  constructor(readonly from: string, readonly to: string, readonly jobId?: string) {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly jobId?: string,
+  ) {
     super('ILLEGAL_TRANSITION', `A job in state '${from}' cannot move to '${to}'.`);
   }
 }
@@ -119,7 +129,10 @@ export class ConcurrencyError extends OrchestratorError {
  * Idempotency-Key sees it (ids are otherwise unique); that caller replays the existing job.
  */
 export class JobExistsError extends ConcurrencyError {
-  constructor(readonly jobId: string, cause?: unknown) {
+  constructor(
+    readonly jobId: string,
+    cause?: unknown,
+  ) {
     super(`Job '${jobId}' already exists`, cause);
   }
 }
@@ -138,7 +151,11 @@ export class ProviderNotConfiguredError extends OrchestratorError {
 
 /** The provider asked us to slow down. Never a job failure; `retryAfterMs` is honoured. */
 export class ProviderThrottledError extends OrchestratorError {
-  constructor(readonly provider: string, readonly retryAfterMs: number, cause?: unknown) {
+  constructor(
+    readonly provider: string,
+    readonly retryAfterMs: number,
+    cause?: unknown,
+  ) {
     super('PROVIDER_THROTTLED', `${provider} throttled the request; retry after ${retryAfterMs} ms.`, {
       cause,
       retriable: true,
@@ -167,14 +184,24 @@ export class PollThrottledError extends ProviderThrottledError {
 
 /** The provider could not be reached or answered 5xx. Never, by itself, a job failure. */
 export class ProviderUnavailableError extends OrchestratorError {
-  constructor(readonly provider: string, message: string, cause?: unknown, readonly retryAfterMs?: number) {
+  constructor(
+    readonly provider: string,
+    message: string,
+    cause?: unknown,
+    readonly retryAfterMs?: number,
+  ) {
     super('PROVIDER_UNAVAILABLE', `${provider} is unavailable: ${message}`, { cause, retriable: true });
   }
 }
 
 /** The provider refused the job for good (bad spec, quota refusal that will not heal, …). */
 export class ProviderRejectedError extends OrchestratorError {
-  constructor(readonly provider: string, readonly providerCode: string, message: string, cause?: unknown) {
+  constructor(
+    readonly provider: string,
+    readonly providerCode: string,
+    message: string,
+    cause?: unknown,
+  ) {
     super('PROVIDER_REJECTED', `${provider} rejected the job (${providerCode}): ${message}`, { cause });
   }
 }

@@ -40,13 +40,15 @@ export const ESSEDUM_SETTINGS = [
   {
     name: 'ESSEDUM_DEFAULT_ADAPTER_PROVIDER',
     scope: ['app'],
-    description: "Provider (azure-ml, sagemaker or vertex) for pipeline requests whose adapter_instance is missing or not in ESSEDUM_ADAPTERS. Unset: such requests get 400.",
+    description:
+      'Provider (azure-ml, sagemaker or vertex) for pipeline requests whose adapter_instance is missing or not in ESSEDUM_ADAPTERS. Unset: such requests get 400.',
   },
   {
     name: 'ESSEDUM_COMMAND_TIMEOUT_SEC',
     scope: ['app'],
     default: '3600',
-    description: 'Run-time limit of an /execute command when its configs give no max_runtime_sec; the command is killed and the job ends ERROR.',
+    description:
+      'Run-time limit of an /execute command when its configs give no max_runtime_sec; the command is killed and the job ends ERROR.',
   },
   {
     name: 'ESSEDUM_MAX_LOG_BYTES',
@@ -76,10 +78,7 @@ const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
 
 type Name = (typeof ESSEDUM_SETTINGS)[number]['name'];
 
-const AdaptersSchema = z.record(
-  z.string().min(1).max(128),
-  z.object({ provider: z.enum(ESSEDUM_PIPELINE_PROVIDERS) }),
-);
+const AdaptersSchema = z.record(z.string().min(1).max(128), z.object({ provider: z.enum(ESSEDUM_PIPELINE_PROVIDERS) }));
 
 /** Parses the Essedum settings; throws {@link ConfigurationError} naming each bad one. */
 export function parseEssedumSettings(env: Env): EssedumSettings {
@@ -89,15 +88,21 @@ export function parseEssedumSettings(env: Env): EssedumSettings {
   try {
     const parsed = AdaptersSchema.safeParse(JSON.parse(read.raw('ESSEDUM_ADAPTERS') ?? '{}'));
     if (parsed.success) adapters = parsed.data;
-    else read.issue(`ESSEDUM_ADAPTERS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    else
+      read.issue(`ESSEDUM_ADAPTERS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   } catch (error) {
     read.issue(`ESSEDUM_ADAPTERS is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const defaultProvider = read.isSet('ESSEDUM_DEFAULT_ADAPTER_PROVIDER') ? read.oneOf('ESSEDUM_DEFAULT_ADAPTER_PROVIDER', ESSEDUM_PIPELINE_PROVIDERS) : undefined;
+  const defaultProvider = read.isSet('ESSEDUM_DEFAULT_ADAPTER_PROVIDER')
+    ? read.oneOf('ESSEDUM_DEFAULT_ADAPTER_PROVIDER', ESSEDUM_PIPELINE_PROVIDERS)
+    : undefined;
   const commandTimeoutSec = read.int('ESSEDUM_COMMAND_TIMEOUT_SEC', { min: 1 });
   const maxLogBytes = read.int('ESSEDUM_MAX_LOG_BYTES', { min: 1024 });
   const artifactsContainer = read.raw('ESSEDUM_ARTIFACTS_CONTAINER') ?? 'essedum-artifacts';
-  if (!CONTAINER_NAME.test(artifactsContainer)) read.issue(`ESSEDUM_ARTIFACTS_CONTAINER '${artifactsContainer}' is not a container name (3-63 lower-case letters, digits, single hyphens)`);
+  if (!CONTAINER_NAME.test(artifactsContainer))
+    read.issue(
+      `ESSEDUM_ARTIFACTS_CONTAINER '${artifactsContainer}' is not a container name (3-63 lower-case letters, digits, single hyphens)`,
+    );
   const allowlist = parseEndpointAllowlist(read.raw('ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST') ?? '');
   for (const p of allowlist.problems) read.issue(`ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ${p}`);
   read.check('Essedum settings');

@@ -25,7 +25,11 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 }
 
 /** Exponential back-off for attempt `attempt` (0-based): base · 2^attempt, capped. No jitter unless asked. */
-export function backoffDelay(attempt: number, baseMs: number, options: { capMs?: number; jitter?: () => number } = {}): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  options: { capMs?: number; jitter?: () => number } = {},
+): number {
   const raw = baseMs * 2 ** Math.max(0, attempt);
   const capped = Math.min(raw, options.capMs ?? Number.POSITIVE_INFINITY);
   // "Full jitter" when a random source is given: spreads retries of many clients that failed together.
@@ -57,7 +61,8 @@ export class TokenBucket {
   readonly burst: number;
 
   constructor(options: TokenBucketOptions) {
-    if (!(options.ratePerSec > 0) || !Number.isFinite(options.ratePerSec)) throw new RangeError(`ratePerSec must be a positive number, got ${options.ratePerSec}`);
+    if (!(options.ratePerSec > 0) || !Number.isFinite(options.ratePerSec))
+      throw new RangeError(`ratePerSec must be a positive number, got ${options.ratePerSec}`);
     this.ratePerSec = options.ratePerSec;
     this.burst = Math.max(1, Math.floor(options.burst));
     this.now = options.now ?? Date.now;
@@ -116,7 +121,11 @@ export class TokenBucket {
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -125,7 +134,9 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
       out[i] = await fn(items[i]!, i);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(0, Math.min(Math.max(1, Math.floor(limit)), items.length)) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.max(0, Math.min(Math.max(1, Math.floor(limit)), items.length)) }, worker),
+  );
   return out;
 }
 

@@ -13,4 +13,12 @@ import { TELEMETRY_SETTINGS } from './telemetry/settings.js';
  * Every setting any part of the product reads: the core list plus each adapter's and provider's own.
  * README, local.settings.example.json and the Bicep app settings are checked against this.
  */
-export const ALL_SETTINGS: readonly SettingInfo[] = [...SETTINGS, ...SERVICEBUS_SETTINGS, ...ESSEDUM_SETTINGS, ...COMMAND_SANDBOX_SETTINGS, ...PROVIDER_SETTINGS, ...WEBHOOK_SETTINGS, ...TELEMETRY_SETTINGS];
+export const ALL_SETTINGS: readonly SettingInfo[] = [
+  ...SETTINGS,
+  ...SERVICEBUS_SETTINGS,
+  ...ESSEDUM_SETTINGS,
+  ...COMMAND_SANDBOX_SETTINGS,
+  ...PROVIDER_SETTINGS,
+  ...WEBHOOK_SETTINGS,
+  ...TELEMETRY_SETTINGS,
+];

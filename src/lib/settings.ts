@@ -86,7 +86,9 @@ export class SettingsReader<N extends string = string> {
     const raw = this.raw(name) ?? '';
     const v = options.ignoreCase ? raw.toLowerCase() : raw;
     if ((values as readonly string[]).includes(v)) return v as T;
-    this.problems.push(`${name} must be ${values.length === 2 ? `'${values[0]}' or '${values[1]}'` : `one of ${values.join(', ')}`}, got '${v}'`);
+    this.problems.push(
+      `${name} must be ${values.length === 2 ? `'${values[0]}' or '${values[1]}'` : `one of ${values.join(', ')}`}, got '${v}'`,
+    );
     return values[0]!;
   }
 
@@ -116,9 +118,21 @@ export class SettingsReader<N extends string = string> {
   private number(name: N, { min, max }: Bounds, whole: boolean): number {
     const v = this.raw(name) ?? '';
     const n = Number(v);
-    const ok = v !== '' && Number.isFinite(n) && (!whole || Number.isInteger(n)) && (min === undefined || n >= min) && (max === undefined || n <= max);
+    const ok =
+      v !== '' &&
+      Number.isFinite(n) &&
+      (!whole || Number.isInteger(n)) &&
+      (min === undefined || n >= min) &&
+      (max === undefined || n <= max);
     if (!ok) {
-      const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
+      const range =
+        min !== undefined && max !== undefined
+          ? ` from ${min} to ${max}`
+          : min !== undefined
+            ? ` ≥ ${min}`
+            : max !== undefined
+              ? ` ≤ ${max}`
+              : '';
       this.problems.push(`${name} must be a ${whole ? 'whole ' : ''}number${range}, got '${v}'`);
     }
     return n;

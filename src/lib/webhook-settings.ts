@@ -91,7 +91,8 @@ const MAX_DELAY_SEC = 7 * 24 * 3600 - 60;
 export function parseWebhookSettings(env: Env): WebhookSettings {
   const issues: string[] = [];
   const httpRaw = read(env, 'WEBHOOK_ALLOW_HTTP').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(httpRaw)) issues.push(`WEBHOOK_ALLOW_HTTP must be true or false, got '${httpRaw}'`);
+  if (!['true', 'false', '1', '0'].includes(httpRaw))
+    issues.push(`WEBHOOK_ALLOW_HTTP must be true or false, got '${httpRaw}'`);
   const hostsRaw = read(env, 'WEBHOOK_HOST_ALLOWLIST');
   let hostAllowlist: WebhookSettings['hostAllowlist'] = 'any';
   if (hostsRaw !== '*') {
@@ -109,16 +110,19 @@ export function parseWebhookSettings(env: Env): WebhookSettings {
     issues.push(`WEBHOOK_RETRY_SCHEDULE_SEC must list at most 50 delays, each 0…${MAX_DELAY_SEC} seconds`);
   }
   const timeoutSec = Number(read(env, 'WEBHOOK_TIMEOUT_SEC'));
-  if (!Number.isFinite(timeoutSec) || timeoutSec <= 0 || timeoutSec > 300) issues.push('WEBHOOK_TIMEOUT_SEC must be a number of seconds in (0, 300]');
+  if (!Number.isFinite(timeoutSec) || timeoutSec <= 0 || timeoutSec > 300)
+    issues.push('WEBHOOK_TIMEOUT_SEC must be a number of seconds in (0, 300]');
   const cacheSec = Number(read(env, 'WEBHOOK_SUBSCRIPTION_CACHE_SEC'));
-  if (!Number.isFinite(cacheSec) || cacheSec < 0 || cacheSec > 3600) issues.push('WEBHOOK_SUBSCRIPTION_CACHE_SEC must be 0…3600');
+  if (!Number.isFinite(cacheSec) || cacheSec < 0 || cacheSec > 3600)
+    issues.push('WEBHOOK_SUBSCRIPTION_CACHE_SEC must be 0…3600');
   const subscriptionsTable = read(env, 'WEBHOOK_SUBSCRIPTIONS_TABLE');
   const deliveriesTable = read(env, 'WEBHOOK_DELIVERIES_TABLE');
   for (const [name, value] of [
     ['WEBHOOK_SUBSCRIPTIONS_TABLE', subscriptionsTable],
     ['WEBHOOK_DELIVERIES_TABLE', deliveriesTable],
   ] as const) {
-    if (!TABLE.test(value)) issues.push(`${name} '${value}' is not a table name (3-63 letters or digits, starting with a letter)`);
+    if (!TABLE.test(value))
+      issues.push(`${name} '${value}' is not a table name (3-63 letters or digits, starting with a letter)`);
   }
   if (issues.length > 0) throw new ConfigurationError(`Webhook settings: ${issues.join('; ')}`);
   return Object.freeze({

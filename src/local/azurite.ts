@@ -63,11 +63,22 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
   const host = options.host ?? '127.0.0.1';
   const args = [
     entry,
-    '--blobHost', host, '--blobPort', String(options.blobPort),
-    '--queueHost', host, '--queuePort', String(options.queuePort),
-    '--tableHost', host, '--tablePort', String(options.tablePort),
+    '--blobHost',
+    host,
+    '--blobPort',
+    String(options.blobPort),
+    '--queueHost',
+    host,
+    '--queuePort',
+    String(options.queuePort),
+    '--tableHost',
+    host,
+    '--tablePort',
+    String(options.tablePort),
     // The SDKs here speak newer service versions than Azurite 3.37 announces.
-    '--skipApiVersionCheck', '--loose', '--silent',
+    '--skipApiVersionCheck',
+    '--loose',
+    '--silent',
   ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
@@ -77,7 +88,11 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
   }
   // Never talk to an Azurite (or anything) we did not start: a port already taken stops us here,
   // before our own Azurite could fail with EADDRINUSE while the other one answers our probes.
-  for (const [service, port] of [['blob', options.blobPort], ['queue', options.queuePort], ['table', options.tablePort]] as const) {
+  for (const [service, port] of [
+    ['blob', options.blobPort],
+    ['queue', options.queuePort],
+    ['table', options.tablePort],
+  ] as const) {
     if (port !== 0 && !(await isPortFree(host, port))) throw new PortInUseError(service, port, describePortOwner(port));
   }
   // Its own process group: a Ctrl-C in the terminal reaches us, not Azurite, so we can stop the
@@ -85,7 +100,10 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
   // us that nothing writes to: when we die, even by SIGKILL, the kernel closes our end, the
   // watchdog sees end-of-file and shuts Azurite down (SIGTERM to itself: it closes its servers
   // and flushes its data), so no orphan keeps the ports.
-  const child = spawn(process.execPath, ['-e', WATCHDOG, ...args], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['-e', WATCHDOG, ...args], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    detached: true,
+  });
   child.stdin?.on('error', () => undefined);
   const killOnExit = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

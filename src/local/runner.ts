@@ -54,7 +54,12 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
   const env = { ...options.env };
   try {
     let config = loadConfig(env);
-    if (!config.storage.connectionString && !config.storage.tableServiceUri && options.startAzurite !== false && !options.overrides?.store) {
+    if (
+      !config.storage.connectionString &&
+      !config.storage.tableServiceUri &&
+      options.startAzurite !== false &&
+      !options.overrides?.store
+    ) {
       azurite = await startAzurite({
         blobPort: config.local.azuriteBlobPort,
         queuePort: config.local.azuriteQueuePort,
@@ -62,7 +67,11 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
         location: config.local.azuriteLocation,
       });
       stops.push(() => azurite!.stop());
-      env.JobsStorage = azuriteConnectionString({ blob: config.local.azuriteBlobPort, queue: config.local.azuriteQueuePort, table: config.local.azuriteTablePort });
+      env.JobsStorage = azuriteConnectionString({
+        blob: config.local.azuriteBlobPort,
+        queue: config.local.azuriteQueuePort,
+        table: config.local.azuriteTablePort,
+      });
       config = loadConfig(env);
     }
     // Telemetry first, so the first request is already traced (a no-op when a test started its own).
@@ -89,7 +98,11 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
           const [message, ...rest] = args;
           deps.log.info(String(message), rest.length > 0 ? { detail: rest.length === 1 ? rest[0] : rest } : undefined);
         };
-    const server = await startHttp(config, options.functions.filter((f): f is HttpFunction => f.kind === 'http'), log);
+    const server = await startHttp(
+      config,
+      options.functions.filter((f): f is HttpFunction => f.kind === 'http'),
+      log,
+    );
     stops.push(
       () =>
         new Promise<void>((r) => {
@@ -121,7 +134,8 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
     });
     if (options.workers !== false) {
       const { startQueueWorker } = await import('../worker/main.js');
-      for (const mode of ['actor', 'spark'] as const) workers.push(await startQueueWorker(deps, mode, { idleWait: waking.idleWait, maxPollMs }));
+      for (const mode of ['actor', 'spark'] as const)
+        workers.push(await startQueueWorker(deps, mode, { idleWait: waking.idleWait, maxPollMs }));
       stops.push(stopWorkers);
     }
 
@@ -157,15 +171,28 @@ export async function startLocalRunner(options: LocalRunnerOptions): Promise<Loc
 export function compileRoute(template: string): RegExp {
   const pattern = template
     .split('/')
-    .map((seg) => (seg.startsWith('{') && seg.endsWith('}') ? `(?<${seg.slice(1, -1).replace(/[?:].*$/, '')}>[^/]+)` : seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+    .map((seg) =>
+      seg.startsWith('{') && seg.endsWith('}')
+        ? `(?<${seg.slice(1, -1).replace(/[?:].*$/, '')}>[^/]+)`
+        : seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&'),
+    )
     .join('/');
   return new RegExp(`^/api/${pattern}/?$`);
 }
 
 /** A problem document for a refusal the runner makes itself, before any function runs. */
-function edgeProblem(status: number, detail: string, instance: string, headers: Record<string, string> = {}): HttpResponseInit {
+function edgeProblem(
+  status: number,
+  detail: string,
+  instance: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
   const title = STATUS_CODES[status] ?? 'Request failed';
-  return { status, headers: { 'content-type': 'application/problem+json', ...headers }, body: JSON.stringify({ type: 'about:blank', title, status, detail, instance: clip(instance) }) };
+  return {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+    body: JSON.stringify({ type: 'about:blank', title, status, detail, instance: clip(instance) }),
+  };
 }
 
 /**
@@ -233,12 +260,17 @@ const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-async function startHttp(config: Config, functions: readonly HttpFunction[], log: (...a: unknown[]) => void): Promise<Server> {
+async function startHttp(
+  config: Config,
+  functions: readonly HttpFunction[],
+  log: (...a: unknown[]) => void,
+): Promise<Server> {
   const routes = functions.map((f) => ({ f, re: compileRoute(f.route) }));
   const anonymous = routes.filter((r) => r.f.authLevel === 'anonymous').map((r) => r.re);
   const keyDigest = config.local.apiKey === undefined ? undefined : digest(config.local.apiKey);
   // Constant-time: both sides are SHA-256 digests, so lengths match whatever the caller sent.
-  const keyMatches = (given: string | undefined) => keyDigest !== undefined && given !== undefined && timingSafeEqual(digest(given), keyDigest);
+  const keyMatches = (given: string | undefined) =>
+    keyDigest !== undefined && given !== undefined && timingSafeEqual(digest(given), keyDigest);
   let origin = 'http://127.0.0.1';
 
   // Routing never looks at Host, so a request without one is served rather than refused bare.
@@ -248,7 +280,10 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
       // The client hung up or broke the body mid-stream: its fault, and nobody is listening anyway.
       const aborted = (error as { code?: string } | null)?.code === 'ECONNRESET';
       if (!aborted) log('local runner: request failed', error);
-      void send(res, aborted ? edgeProblem(400, 'The request body was cut off.', '/') : problemResponse(error, '/')).catch(() => res.destroy());
+      void send(
+        res,
+        aborted ? edgeProblem(400, 'The request body was cut off.', '/') : problemResponse(error, '/'),
+      ).catch(() => res.destroy());
     });
   });
   // Requests Node cannot parse (bad framing, huge headers, unknown methods) still get a problem document.
@@ -266,14 +301,25 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     // A HEAD reply carries no body, or the client would read it as the next reply.
     const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
-    const body = head ? '' : JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail: 'The request is not valid HTTP/1.1 or its headers are too large.' });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const body = head
+      ? ''
+      : JSON.stringify({
+          type: 'about:blank',
+          title: STATUS_CODES[status],
+          status,
+          detail: 'The request is not valid HTTP/1.1 or its headers are too large.',
+        });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   // CONNECT and protocol upgrades would otherwise drop the connection without a word.
   const refuseTunnel = (status: number, detail: string) => (_req: IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
     socket.on('error', () => undefined);
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   };
   server.on('connect', refuseTunnel(405, 'CONNECT is not supported.'));
   server.on('upgrade', refuseTunnel(400, 'Protocol upgrades are not supported.'));
@@ -283,7 +329,11 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseTarget(req.url, origin);
-    if (!url) return send(res, edgeProblem(400, 'The request target must be a path such as /api/jobs.', '/', { connection: 'close' }));
+    if (!url)
+      return send(
+        res,
+        edgeProblem(400, 'The request target must be a path such as /api/jobs.', '/', { connection: 'close' }),
+      );
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
     // The key is checked before routing, so a caller without one learns nothing about which routes
@@ -298,13 +348,17 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
     if (!hit) {
       if (matches.length > 0) {
         const allow = [...new Set(matches.flatMap((r) => r.f.methods))].join(', ');
-        return send(res, edgeProblem(405, `${method} is not allowed on ${clip(path)}; allowed: ${allow}.`, path, { allow }));
+        return send(
+          res,
+          edgeProblem(405, `${method} is not allowed on ${clip(path)}; allowed: ${allow}.`, path, { allow }),
+        );
       }
       return send(res, edgeProblem(404, `No route for ${clip(path)}`, path));
     }
     const { bytes, over } = await readUpTo(req, config.maxBodyBytes);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodeSegment(v)]));
     let request: InstanceType<typeof HttpRequest>;
     try {
@@ -316,9 +370,16 @@ async function startHttp(config: Config, functions: readonly HttpFunction[], log
         ...(method !== 'GET' && method !== 'HEAD' && { body: { bytes: new Uint8Array(bytes) } }),
       });
     } catch {
-      return send(res, edgeProblem(400, 'The request headers or target cannot be represented.', path, { connection: 'close' }));
+      return send(
+        res,
+        edgeProblem(400, 'The request headers or target cannot be represented.', path, { connection: 'close' }),
+      );
     }
-    const context = new InvocationContext({ functionName: hit.f.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${hit.f.name}] ${level}:`, ...args) });
+    const context = new InvocationContext({
+      functionName: hit.f.name,
+      invocationId: randomUUID(),
+      logHandler: (level, ...args) => log(`[${hit.f.name}] ${level}:`, ...args),
+    });
     const reply = await hit.f.handler(request, context);
     if (over) {
       // The rest of an oversize body is not kept: close the connection once it has been read off.
@@ -383,7 +444,13 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
  * receive whenever at most `newBatchThreshold` are in flight (host.json semantics), the consumer's
  * idle back-off, and the message lock renewed while its handler runs.
  */
-function startQueueTrigger(deps: Deps, def: QueueFunction, maxPollMs: number, idleWait: IdleWait, log: (...a: unknown[]) => void): () => Promise<void> {
+function startQueueTrigger(
+  deps: Deps,
+  def: QueueFunction,
+  maxPollMs: number,
+  idleWait: IdleWait,
+  log: (...a: unknown[]) => void,
+): () => Promise<void> {
   const base = queueNameFor(deps.config, def.queueSetting);
   const queue = def.deadLetter ? deps.queues.deadLetterQueueOf(base) : base;
   const lockSec = 60;
@@ -400,7 +467,11 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, maxPollMs: number, id
       lockSec,
       maxPollMs,
       idleWait,
-      onError: (stage, error) => log(`[${def.name}] ${stage === 'receive' ? 'receive' : 'settle'} failed`, stage === 'receive' && error instanceof Error ? error.message : error),
+      onError: (stage, error) =>
+        log(
+          `[${def.name}] ${stage === 'receive' ? 'receive' : 'settle'} failed`,
+          stage === 'receive' && error instanceof Error ? error.message : error,
+        ),
     },
     async (m) => {
       const release = leases.hold({ renew: () => m.renewLock().then(() => 'held' as const) });
@@ -432,7 +503,12 @@ function startQueueTrigger(deps: Deps, def: QueueFunction, maxPollMs: number, id
 
 function startTimer(config: Config, def: TimerFunction, log: (...a: unknown[]) => void): Cron {
   const pattern = config.schedules[def.scheduleSetting];
-  const context = () => new InvocationContext({ functionName: def.name, invocationId: randomUUID(), logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args) });
+  const context = () =>
+    new InvocationContext({
+      functionName: def.name,
+      invocationId: randomUUID(),
+      logHandler: (level, ...args) => log(`[${def.name}] ${level}:`, ...args),
+    });
   // `protect`: a slow run is never overlapped by the next tick, as the host's singleton lock ensures.
   return new Cron(pattern, { protect: true }, async () => {
     try {

@@ -1,5 +1,12 @@
 import type { IdleWait } from '../lib/core/poll-backoff.js';
-import type { MessageBody, QueueDepth, QueueTransport, ReceiveOptions, ReceivedMessage, SendOptions } from '../lib/ports/queue.js';
+import type {
+  MessageBody,
+  QueueDepth,
+  QueueTransport,
+  ReceiveOptions,
+  ReceivedMessage,
+  SendOptions,
+} from '../lib/ports/queue.js';
 
 /**
  * A queue transport for one process that hosts both producers and consumers (the local runner):

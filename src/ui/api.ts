@@ -34,14 +34,28 @@ export async function api<T>(path: string, init: { method?: string } = {}): Prom
   const text = await res.text();
   const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   if (res.status === 401) onUnauthorized();
-  if (!res.ok) throw new ApiError(res.status, [body.title, body.detail].filter(Boolean).join(': ') || `HTTP ${res.status}`);
+  if (!res.ok)
+    throw new ApiError(res.status, [body.title, body.detail].filter(Boolean).join(': ') || `HTTP ${res.status}`);
   return body as T;
 }
 
 export interface Decision {
   preset: string;
-  inputs: { rows: number; estimated_runtime_sec: number; priority: string; latency_sensitive: boolean; target?: string };
-  weights: { perRow: number; perSecond: number; highPriorityFactor: number; lowPriorityFactor: number; sparkThreshold: number; mlThreshold: number };
+  inputs: {
+    rows: number;
+    estimated_runtime_sec: number;
+    priority: string;
+    latency_sensitive: boolean;
+    target?: string;
+  };
+  weights: {
+    perRow: number;
+    perSecond: number;
+    highPriorityFactor: number;
+    lowPriorityFactor: number;
+    sparkThreshold: number;
+    mlThreshold: number;
+  };
   cost: number | null;
   rule: string;
   queue: string;
@@ -79,4 +93,13 @@ export interface JobEvent {
 }
 
 export const TERMINAL = ['succeeded', 'failed', 'cancelled'];
-export const STATUSES = ['submitted', 'queued', 'dispatched', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled'];
+export const STATUSES = [
+  'submitted',
+  'queued',
+  'dispatched',
+  'running',
+  'cancelling',
+  'succeeded',
+  'failed',
+  'cancelled',
+];

@@ -16,7 +16,12 @@ function useHashRoute(): string {
 }
 
 /** Calls `load` now and every `ms` while `live`; returns the latest value and error. */
-function usePoll<T>(load: () => Promise<T>, deps: unknown[], ms: number, live = true): { data?: T; error?: string; reload: () => void } {
+function usePoll<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+  ms: number,
+  live = true,
+): { data?: T; error?: string; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: string }>({});
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -44,11 +49,27 @@ function relative(iso: string | undefined): string {
   if (!iso) return '—';
   const sec = Math.round((Date.now() - Date.parse(iso)) / 1000);
   const abs = Math.abs(sec);
-  const text = abs < 5 ? 'just now' : abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.floor(abs / 60)} min` : abs < 86400 ? `${Math.floor(abs / 3600)} h` : `${Math.floor(abs / 86400)} d`;
+  const text =
+    abs < 5
+      ? 'just now'
+      : abs < 60
+        ? `${abs} s`
+        : abs < 3600
+          ? `${Math.floor(abs / 60)} min`
+          : abs < 86400
+            ? `${Math.floor(abs / 3600)} h`
+            : `${Math.floor(abs / 86400)} d`;
   return abs < 5 ? text : sec >= 0 ? `${text} ago` : `in ${text}`;
 }
 
-const Time = ({ at }: { at?: string }) => (at ? <time dateTime={at} title={new Date(at).toISOString()}>{relative(at)}</time> : <span>—</span>);
+const Time = ({ at }: { at?: string }) =>
+  at ? (
+    <time dateTime={at} title={new Date(at).toISOString()}>
+      {relative(at)}
+    </time>
+  ) : (
+    <span>—</span>
+  );
 
 /** A state is colour plus its name in text, so it reads without colour too. */
 const Status = ({ status }: { status: string }) => (
@@ -61,14 +82,25 @@ function Progress({ job }: { job: Job }) {
   const p = job.progress;
   const ratio = job.status === 'succeeded' ? 1 : p && p.total > 0 ? Math.min(1, p.done / p.total) : 0;
   return (
-    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(ratio * 100)}>
+    <div
+      class="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(ratio * 100)}
+    >
       <div class={`bar st-${job.status}`} style={{ width: `${Math.round(ratio * 100)}%` }} />
       <span>{p ? `${p.done} / ${p.total} ${p.unit}` : `${Math.round(ratio * 100)}%`}</span>
     </div>
   );
 }
 
-const Err = ({ error }: { error?: string }) => (error ? <p class="error" role="alert">{error}</p> : null);
+const Err = ({ error }: { error?: string }) =>
+  error ? (
+    <p class="error" role="alert">
+      {error}
+    </p>
+  ) : null;
 
 // ---------------------------------------------------------------- key prompt
 
@@ -84,9 +116,19 @@ function KeyPrompt({ onDone }: { onDone: () => void }) {
       }}
     >
       <h2>Function key</h2>
-      <p>The API needs a function key. It is kept in this tab only (sessionStorage) and sent as the <code>x-functions-key</code> header.</p>
+      <p>
+        The API needs a function key. It is kept in this tab only (sessionStorage) and sent as the{' '}
+        <code>x-functions-key</code> header.
+      </p>
       <label>
-        Key <input type="password" name="key" autocomplete="off" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+        Key{' '}
+        <input
+          type="password"
+          name="key"
+          autocomplete="off"
+          value={value}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+        />
       </label>
       <button type="submit">Continue</button>
       <small>Leave it empty for a local runner without LOCAL_API_KEY.</small>
@@ -118,7 +160,9 @@ function JobsPage() {
   };
   // Labels have no index in the store: the label filter narrows the page shown.
   const [lk, lv] = filters.label.split('=');
-  const jobs = (data?.jobs ?? []).filter((j) => !filters.label || (lk && (lv === undefined ? lk in (j.spec?.labels ?? {}) : j.spec?.labels?.[lk] === lv)));
+  const jobs = (data?.jobs ?? []).filter(
+    (j) => !filters.label || (lk && (lv === undefined ? lk in (j.spec?.labels ?? {}) : j.spec?.labels?.[lk] === lv)),
+  );
   return (
     <section>
       <h2>Jobs</h2>
@@ -187,7 +231,11 @@ function JobsPage() {
         <button type="button" disabled={tokens.length === 0} onClick={() => setTokens(tokens.slice(0, -1))}>
           ← Newer
         </button>
-        <button type="button" disabled={!data?.continuationToken} onClick={() => data?.continuationToken && setTokens([...tokens, data.continuationToken])}>
+        <button
+          type="button"
+          disabled={!data?.continuationToken}
+          onClick={() => data?.continuationToken && setTokens([...tokens, data.continuationToken])}
+        >
           Older →
         </button>
       </nav>
@@ -201,7 +249,8 @@ function CostBreakdown({ job }: { job: Job }) {
   const d = job.decision;
   if (!d) return <p class="muted">Not classified yet.</p>;
   const w = d.weights;
-  const factor = d.inputs.priority === 'high' ? w.highPriorityFactor : d.inputs.priority === 'low' ? w.lowPriorityFactor : 1;
+  const factor =
+    d.inputs.priority === 'high' ? w.highPriorityFactor : d.inputs.priority === 'low' ? w.lowPriorityFactor : 1;
   const rowsCost = d.inputs.rows * w.perRow;
   const timeCost = d.inputs.estimated_runtime_sec * w.perSecond;
   const n = (x: number) => Math.round(x * 1000) / 1000;
@@ -263,12 +312,25 @@ function JobPage({ id }: { id: string }) {
   const [done, setDone] = useState(false);
   const [cancelError, setCancelError] = useState<string>();
   const job = usePoll(() => api<Job>(`/jobs/${encodeURIComponent(id)}`), [id], 1000, !done);
-  const events = usePoll(() => api<{ events: JobEvent[] }>(`/jobs/${encodeURIComponent(id)}/events`), [id], 1500, !done);
-  const logs = usePoll(() => api<{ stdout: string; stderr: string; source: string }>(`/jobs/${encodeURIComponent(id)}/logs?tail=8192`), [id], 2000, !done);
+  const events = usePoll(
+    () => api<{ events: JobEvent[] }>(`/jobs/${encodeURIComponent(id)}/events`),
+    [id],
+    1500,
+    !done,
+  );
+  const logs = usePoll(
+    () => api<{ stdout: string; stderr: string; source: string }>(`/jobs/${encodeURIComponent(id)}/logs?tail=8192`),
+    [id],
+    2000,
+    !done,
+  );
   const j = job.data;
   const terminal = !!j && TERMINAL.includes(j.status);
   const result = usePoll(
-    () => (j && (j.status === 'succeeded' || j.status === 'failed') ? api<Record<string, unknown>>(`/jobs/${encodeURIComponent(id)}/result`) : Promise.resolve(undefined)),
+    () =>
+      j && (j.status === 'succeeded' || j.status === 'failed')
+        ? api<Record<string, unknown>>(`/jobs/${encodeURIComponent(id)}/result`)
+        : Promise.resolve(undefined),
     [id, j?.status],
     5000,
     false,
@@ -360,9 +422,15 @@ function JobPage({ id }: { id: string }) {
       </div>
       <div class="card">
         <h3>
-          Logs <small>{terminal ? '' : '(following)'} {logs.data?.source}</small>
+          Logs{' '}
+          <small>
+            {terminal ? '' : '(following)'} {logs.data?.source}
+          </small>
         </h3>
-        <pre class="logs">{`${logs.data?.stdout ?? ''}${logs.data?.stderr ? `\n--- stderr ---\n${logs.data.stderr}` : ''}` || '(no output yet)'}</pre>
+        <pre class="logs">
+          {`${logs.data?.stdout ?? ''}${logs.data?.stderr ? `\n--- stderr ---\n${logs.data.stderr}` : ''}` ||
+            '(no output yet)'}
+        </pre>
       </div>
       {result.data && (
         <div class="card">
@@ -377,7 +445,11 @@ function JobPage({ id }: { id: string }) {
 // ---------------------------------------------------------------- queues and providers
 
 function QueuesPage() {
-  const { data, error } = usePoll(() => api<Record<string, { active: number; deadLetter: number; scheduled: number }>>('/queues/status?detail=true'), [], 3000);
+  const { data, error } = usePoll(
+    () => api<Record<string, { active: number; deadLetter: number; scheduled: number }>>('/queues/status?detail=true'),
+    [],
+    3000,
+  );
   return (
     <section>
       <h2>Queues</h2>
@@ -436,14 +508,24 @@ function ProvidersPage() {
             <tr data-provider={p.name}>
               <td>{p.name}</td>
               <td>
-                <span class={`status ${p.configured ? 'st-succeeded' : 'st-off'}`}>{p.configured ? 'configured' : 'not configured'}</span>
+                <span class={`status ${p.configured ? 'st-succeeded' : 'st-off'}`}>
+                  {p.configured ? 'configured' : 'not configured'}
+                </span>
               </td>
               <td>{p.activeJobs ?? '—'}</td>
               <td>
                 {p.name === 'worker' ? 'heartbeats' : <Time at={p.lastPollAt ?? undefined} />}
                 {p.lastPollError && <div class="error">{p.lastPollError}</div>}
               </td>
-              <td>{p.backingOffUntil ? <span class="status st-cancelling">until <Time at={p.backingOffUntil} /></span> : 'no'}</td>
+              <td>
+                {p.backingOffUntil ? (
+                  <span class="status st-cancelling">
+                    until <Time at={p.backingOffUntil} />
+                  </span>
+                ) : (
+                  'no'
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -458,10 +540,14 @@ function ProvidersPage() {
 function App() {
   const route = useHashRoute();
   const [hasKey, setHasKey] = useState(keyStore.get() !== null);
-  useEffect(() => setUnauthorizedHandler(() => {
-    keyStore.clear();
-    setHasKey(false);
-  }), []);
+  useEffect(
+    () =>
+      setUnauthorizedHandler(() => {
+        keyStore.clear();
+        setHasKey(false);
+      }),
+    [],
+  );
   const [, page, id] = route.split('/');
   const nav = (name: string, label: string) => (
     <a href={`#/${name}`} aria-current={page === name ? 'page' : undefined}>
@@ -477,10 +563,14 @@ function App() {
           {nav('queues', 'Queues')}
           {nav('providers', 'Providers')}
           {hasKey && (
-            <button type="button" class="link" onClick={() => {
+            <button
+              type="button"
+              class="link"
+              onClick={() => {
                 keyStore.clear();
                 setHasKey(false);
-              }}>
+              }}
+            >
               Forget key
             </button>
           )}

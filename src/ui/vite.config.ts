@@ -7,5 +7,10 @@ export default defineConfig({
   base: '/api/ui/',
   logLevel: 'warn',
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
-  build: { outDir: fileURLToPath(new URL('../../dist/ui', import.meta.url)), emptyOutDir: true, target: 'es2022', sourcemap: false },
+  build: {
+    outDir: fileURLToPath(new URL('../../dist/ui', import.meta.url)),
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: false,
+  },
 });

@@ -189,7 +189,10 @@ export interface CommandSandboxOptions {
 }
 
 /** The sandbox `settings` describe; see {@link CommandSandbox}. */
-export function createCommandSandbox(settings: CommandSandboxSettings, options: CommandSandboxOptions = {}): CommandSandbox {
+export function createCommandSandbox(
+  settings: CommandSandboxSettings,
+  options: CommandSandboxOptions = {},
+): CommandSandbox {
   const able = options.canSwitchUser ?? canSwitchUser;
   let warned = false;
   if (settings.mode === 'none') {
@@ -199,7 +202,7 @@ export function createCommandSandbox(settings: CommandSandboxSettings, options: 
         if (!warned) {
           warned = true;
           (options.warn ?? ((m: string) => console.warn(m)))(
-            'WARNING: COMMAND_SANDBOX=none — /execute commands run as this process\'s own user and can read its settings and every other command\'s secrets. Use this for local development only.',
+            "WARNING: COMMAND_SANDBOX=none — /execute commands run as this process's own user and can read its settings and every other command's secrets. Use this for local development only.",
           );
         }
         return NONE_LEASE;

@@ -41,7 +41,8 @@ export function commandRunner(deps: Deps, sandbox: CommandSandbox): WorkerJobRun
       storageEndpointAllowlist: settings.storageEndpointAllowlist,
       // Checked again here, not only at submission: a record changed in storage reads nothing else.
       readLocalArtifact: async (c, name) => {
-        if (c !== settings.artifactsContainer) throw new Error(`'local' artifacts come only from the container ${settings.artifactsContainer}, not '${c}'`);
+        if (c !== settings.artifactsContainer)
+          throw new Error(`'local' artifacts come only from the container ${settings.artifactsContainer}, not '${c}'`);
         return deps.blobs.get(c, name);
       },
       onOutputs: async (files) => {
@@ -51,7 +52,13 @@ export function commandRunner(deps: Deps, sandbox: CommandSandbox): WorkerJobRun
     const log = neutral(result.log);
     switch (result.kind) {
       case 'succeeded':
-        return { log, outcome: { kind: 'succeeded', result: { exit_code: 0, outputs: result.outputs.map((o) => `${container}/${job.id}/outputs/${o.name}`) } } };
+        return {
+          log,
+          outcome: {
+            kind: 'succeeded',
+            result: { exit_code: 0, outputs: result.outputs.map((o) => `${container}/${job.id}/outputs/${o.name}`) },
+          },
+        };
       case 'failed':
         return { log, outcome: { kind: 'failed', code: result.code, message: neutral(result.message) } };
       case 'stopped':

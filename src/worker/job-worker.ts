@@ -39,7 +39,10 @@ export class JobWorker {
   private readonly leases: LeaseKeeper;
   private readonly runs = new Set<RunControl>();
 
-  constructor(deps: Deps, private readonly options: WorkerOptions) {
+  constructor(
+    deps: Deps,
+    private readonly options: WorkerOptions,
+  ) {
     this.id = options.workerId ?? `${options.mode}-${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
     // Who commands run as; parsed here so a bad COMMAND_* setting stops the worker at start-up.
     const sandbox = commandSandbox(parseCommandSandboxSettings(deps.config.env));
@@ -74,8 +77,12 @@ export class JobWorker {
         this.runs.add(control);
         try {
           // One span per run, in the trace the message carries (the job's).
-          await inMessageSpan('worker.run', options.queue, message.body, { 'worker.id': this.id, 'worker.mode': options.mode }, () =>
-            runWorkerJob(deps, context, message, control),
+          await inMessageSpan(
+            'worker.run',
+            options.queue,
+            message.body,
+            { 'worker.id': this.id, 'worker.mode': options.mode },
+            () => runWorkerJob(deps, context, message, control),
           );
         } finally {
           this.runs.delete(control);

@@ -23,7 +23,11 @@ export function workerOptions(config: Config, mode: 'actor' | 'spark' = config.w
 }
 
 /** Starts a queue worker and wires SIGTERM/SIGINT to a graceful shutdown. */
-export async function startQueueWorker(deps: Deps, mode: 'actor' | 'spark', polling: { idleWait?: IdleWait; maxPollMs?: number } = {}): Promise<JobWorker> {
+export async function startQueueWorker(
+  deps: Deps,
+  mode: 'actor' | 'spark',
+  polling: { idleWait?: IdleWait; maxPollMs?: number } = {},
+): Promise<JobWorker> {
   const worker = new JobWorker(deps, { ...workerOptions(deps.config, mode), ...polling });
   worker.start();
   deps.log.info('worker started', { worker: worker.id, queue: workerOptions(deps.config, mode).queue });
@@ -65,7 +69,10 @@ async function main(): Promise<void> {
       .then(
         () => process.exit(0),
         (error: unknown) => {
-          deps.log.error('shutdown failed', { worker: worker.id, error: error instanceof Error ? error.message : String(error) });
+          deps.log.error('shutdown failed', {
+            worker: worker.id,
+            error: error instanceof Error ? error.message : String(error),
+          });
           process.exit(1);
         },
       );

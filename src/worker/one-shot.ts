@@ -4,7 +4,12 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { commandRunRefusal, commandSpecOf, ESSEDUM_EXECUTE_KIND, isCommandKind } from '../lib/app/essedum/execute-spec.js';
+import {
+  commandRunRefusal,
+  commandSpecOf,
+  ESSEDUM_EXECUTE_KIND,
+  isCommandKind,
+} from '../lib/app/essedum/execute-spec.js';
 import { hideHostPaths } from '../lib/core/host-paths.js';
 import type { JobSpec } from '../lib/core/job.js';
 import { parseEssedumSettings } from '../lib/essedum-settings.js';
@@ -81,7 +86,9 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
   if (process.env[HOSTED_RUN_ENV] === '1') process.on('SIGINT', () => undefined);
   // The /execute gate at run time: the local provider and Batch set ESSEDUM_EXECUTE_ENABLED from
   // the deployment's switch; a run without it (or with a spec not from /execute) runs no command.
-  const refusal = isCommandKind(input.spec.kind) ? commandRunRefusal(input.origin, parseEssedumSettings(process.env).executeEnabled) : undefined;
+  const refusal = isCommandKind(input.spec.kind)
+    ? commandRunRefusal(input.origin, parseEssedumSettings(process.env).executeEnabled)
+    : undefined;
   const outcome: SimulationOutcome = refusal
     ? { kind: 'failed', code: refusal.code, message: refusal.message }
     : input.spec.kind === ESSEDUM_EXECUTE_KIND
@@ -114,9 +121,18 @@ export async function runOnce(specPath: string, outDir: string, timeScale: numbe
   return status.exitCode;
 }
 
-async function simulateOnce(jobId: string, spec: JobSpec, timeScale: number, stop: () => StopReason | undefined): Promise<SimulationOutcome> {
+async function simulateOnce(
+  jobId: string,
+  spec: JobSpec,
+  timeScale: number,
+  stop: () => StopReason | undefined,
+): Promise<SimulationOutcome> {
   console.log(`job ${jobId}: processing ${spec.rows} rows over ~${spec.estimated_runtime_sec * timeScale} s`);
-  return simulateJob(jobId, spec, { timeScale, shouldStop: stop, onProgress: (done, total) => console.log(`progress ${done}/${total}`) });
+  return simulateJob(jobId, spec, {
+    timeScale,
+    shouldStop: stop,
+    onProgress: (done, total) => console.log(`progress ${done}/${total}`),
+  });
 }
 
 /**
@@ -124,7 +140,12 @@ async function simulateOnce(jobId: string, spec: JobSpec, timeScale: number, sto
  * process's stdout, which the local provider keeps as the job log; output files are copied to
  * `<outDir>/outputs`.
  */
-async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop: () => StopReason | undefined): Promise<SimulationOutcome> {
+async function runCommandOnce(
+  jobId: string,
+  spec: JobSpec,
+  outDir: string,
+  stop: () => StopReason | undefined,
+): Promise<SimulationOutcome> {
   const secrets = takeDispatchSecrets();
   const settings = parseEssedumSettings(process.env);
   const started = Date.now();
@@ -134,7 +155,8 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
   // uid must reach its own folder.
   const workDir = join(tmpdir(), `cjo-exec-${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomUUID().slice(0, 8)}`);
   // The log (this run's stdout) and the status message are shown to callers: no host paths.
-  const neutral = (t: string) => hideHostPaths(t, { [resolve(workDir)]: '<job folder>', [resolve(outDir)]: '<run folder>' });
+  const neutral = (t: string) =>
+    hideHostPaths(t, { [resolve(workDir)]: '<job folder>', [resolve(outDir)]: '<run folder>' });
   const result = await runCommand({
     jobId,
     spec: commandSpecOf(spec.spec),
@@ -168,7 +190,9 @@ async function runCommandOnce(jobId: string, spec: JobSpec, outDir: string, stop
       return { kind: 'failed', code: result.code, message: neutral(result.message) };
     case 'stopped':
       // A timeout is a failure of the job, not a cancel.
-      return timedOut ? { kind: 'failed', code: 'TIMEOUT', message: `the command ran longer than ${limitMs / 1000} s` } : { kind: 'stopped', reason: result.reason, rowsDone: 0 };
+      return timedOut
+        ? { kind: 'failed', code: 'TIMEOUT', message: `the command ran longer than ${limitMs / 1000} s` }
+        : { kind: 'stopped', reason: result.reason, rowsDone: 0 };
     default: {
       const unreachable: never = result;
       throw new Error(`unhandled command outcome ${String(unreachable)}`);

@@ -20,7 +20,14 @@ import { sleep } from '../lib/retry.js';
 
 export type CommandOutcome =
   | { readonly kind: 'succeeded'; readonly exitCode: 0; readonly log: string; readonly outputs: readonly OutputFile[] }
-  | { readonly kind: 'failed'; readonly code: string; readonly message: string; readonly exitCode: number | null; readonly log: string; readonly outputs: readonly OutputFile[] }
+  | {
+      readonly kind: 'failed';
+      readonly code: string;
+      readonly message: string;
+      readonly exitCode: number | null;
+      readonly log: string;
+      readonly outputs: readonly OutputFile[];
+    }
   | { readonly kind: 'stopped'; readonly reason: StopReason; readonly log: string };
 
 export interface OutputFile {
@@ -64,7 +71,9 @@ const MIN_SECRET_LENGTH = 4;
 /** Replaces every secret value in `text` with `****`. */
 export function redact(text: string, secrets: Readonly<Record<string, string>>): string {
   let out = text;
-  const values = Object.values(secrets).filter((v) => v.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+  const values = Object.values(secrets)
+    .filter((v) => v.length >= MIN_SECRET_LENGTH)
+    .sort((a, b) => b.length - a.length);
   for (const v of values) out = out.split(v).join('****');
   return out;
 }
@@ -94,8 +103,11 @@ async function fetchArtifacts(input: RunCommandInput, inputDir: string, log: (s:
         const endpoint = secrets[SECRET_KEYS.endpoint];
         const accessKey = secrets[SECRET_KEYS.accessKey];
         const secretKey = secrets[SECRET_KEYS.secretKey];
-        if (!endpoint || !accessKey || !secretKey) throw new Error(`no ${spec.storage} credentials reached this worker for '${key}'`);
-        data = await getObject({ endpoint, accessKey, secretKey }, spec.bucket, rel, { allowlist: input.storageEndpointAllowlist });
+        if (!endpoint || !accessKey || !secretKey)
+          throw new Error(`no ${spec.storage} credentials reached this worker for '${key}'`);
+        data = await getObject({ endpoint, accessKey, secretKey }, spec.bucket, rel, {
+          allowlist: input.storageEndpointAllowlist,
+        });
         break;
       }
       case 'local': {
@@ -138,7 +150,10 @@ async function listOutputs(dir: string, log: (s: string) => void): Promise<Outpu
 }
 
 /** Environment of the command: a clean one, plus what the caller asked for. */
-export function commandEnv(input: Pick<RunCommandInput, 'jobId' | 'spec' | 'secrets'>, dirs: { work: string; inputs: string; outputs: string }): Record<string, string> {
+export function commandEnv(
+  input: Pick<RunCommandInput, 'jobId' | 'spec' | 'secrets'>,
+  dirs: { work: string; inputs: string; outputs: string },
+): Record<string, string> {
   const { spec, secrets } = input;
   // Only the search path is inherited from the worker; nothing else of its environment.
   const { PATH: searchPath } = process.env;
@@ -199,7 +214,14 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
       await fetchArtifacts(input, dirs.inputs, (s) => append(Buffer.from(s)));
     } catch (error) {
       append(Buffer.from(`input artifacts: ${describeError(error)}\n`));
-      return { kind: 'failed', code: 'ARTIFACT_FETCH_FAILED', message: redact(describeError(error), input.secrets), exitCode: null, log: finalLog(), outputs: [] };
+      return {
+        kind: 'failed',
+        code: 'ARTIFACT_FETCH_FAILED',
+        message: redact(describeError(error), input.secrets),
+        exitCode: null,
+        log: finalLog(),
+        outputs: [],
+      };
     }
     const early = input.shouldStop();
     if (early) return { kind: 'stopped', reason: early, log: finalLog() };
@@ -287,15 +309,37 @@ export async function runCommand(input: RunCommandInput): Promise<CommandOutcome
         await input.onOutputs(outputs);
       } catch (error) {
         append(Buffer.from(`\nsaving outputs failed: ${describeError(error)}\n`));
-        return { kind: 'failed', code: 'OUTPUT_UPLOAD_FAILED', message: redact(describeError(error), input.secrets), exitCode: result.code, log: finalLog(), outputs };
+        return {
+          kind: 'failed',
+          code: 'OUTPUT_UPLOAD_FAILED',
+          message: redact(describeError(error), input.secrets),
+          exitCode: result.code,
+          log: finalLog(),
+          outputs,
+        };
       }
     }
     if (result.error) {
-      return { kind: 'failed', code: 'COMMAND_NOT_STARTED', message: result.error.message, exitCode: null, log: finalLog(), outputs };
+      return {
+        kind: 'failed',
+        code: 'COMMAND_NOT_STARTED',
+        message: result.error.message,
+        exitCode: null,
+        log: finalLog(),
+        outputs,
+      };
     }
     if (result.code === 0) return { kind: 'succeeded', exitCode: 0, log: finalLog(), outputs };
-    const how = result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal ?? 'a signal'}`;
-    return { kind: 'failed', code: result.code !== null ? `EXIT_${result.code}` : 'KILLED', message: `the command ${how}`, exitCode: result.code, log: finalLog(), outputs };
+    const how =
+      result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal ?? 'a signal'}`;
+    return {
+      kind: 'failed',
+      code: result.code !== null ? `EXIT_${result.code}` : 'KILLED',
+      message: `the command ${how}`,
+      exitCode: result.code,
+      log: finalLog(),
+      outputs,
+    };
   } finally {
     if (!input.keepWorkDir) await rm(input.workDir, { recursive: true, force: true }).catch(() => undefined);
     await lease.release();
@@ -312,7 +356,8 @@ async function makePrivateDir(dir: string): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const st = await lstat(dir);
-    if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) throw new Error(`work folder ${dir} exists and is not this process's own folder`);
+    if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid()))
+      throw new Error(`work folder ${dir} exists and is not this process's own folder`);
   }
   await chmod(dir, 0o700);
 }

@@ -6,7 +6,11 @@ import { IllegalTransitionError, JobExistsError, ValidationError } from '../../s
 import type { JobListQuery, JobStore } from '../../src/lib/ports/job-store.js';
 import { makeJob } from '../support/jobs.js';
 
-async function seed(store: JobStore, overrides: Parameters<typeof makeJob>[0] = {}, body: Record<string, unknown> = {}) {
+async function seed(
+  store: JobStore,
+  overrides: Parameters<typeof makeJob>[0] = {},
+  body: Record<string, unknown> = {},
+) {
   const job = makeJob(overrides, body);
   await store.create(job, creationEvent(job, 'submitted via test'));
   return job;
@@ -22,13 +26,21 @@ export interface IndexLeftovers {
    * partition of `status`/`queue`/`provider`, or `activeFor`'s active list), pointing at `jobId`
    * created at `createdAt`. `seq`: the job `eventSeq` the interrupted write would have committed.
    */
-  plant(where: Pick<JobListQuery, 'status' | 'queue' | 'provider'> | { activeFor: string }, jobId: string, createdAt: string, seq?: number): Promise<void>;
+  plant(
+    where: Pick<JobListQuery, 'status' | 'queue' | 'provider'> | { activeFor: string },
+    jobId: string,
+    createdAt: string,
+    seq?: number,
+  ): Promise<void>;
   /** Index entries (in any list) that point at `jobId`. */
   count(jobId: string): Promise<number>;
 }
 
 /** Every job of a list, following continuation tokens; also returns each page's size. */
-async function listAll(store: JobStore, query: Omit<JobListQuery, 'continuationToken'>): Promise<{ ids: string[]; sizes: number[] }> {
+async function listAll(
+  store: JobStore,
+  query: Omit<JobListQuery, 'continuationToken'>,
+): Promise<{ ids: string[]; sizes: number[] }> {
   const ids: string[] = [];
   const sizes: number[] = [];
   let token: string | undefined;
@@ -60,7 +72,9 @@ export function describeJobStoreContract(
       const job = await seed(store, {}, { rows: 42, labels: { team: 'ml' } });
       expect(await store.get(job.id)).toEqual(job);
       const events = await store.events(job.id);
-      expect(events).toEqual([expect.objectContaining({ seq: 0, from: null, to: 'submitted', reason: 'submitted via test' })]);
+      expect(events).toEqual([
+        expect.objectContaining({ seq: 0, from: null, to: 'submitted', reason: 'submitted via test' }),
+      ]);
     });
 
     it('refuses to create the same id twice', async () => {
@@ -107,7 +121,12 @@ export function describeJobStoreContract(
       expect(events).toHaveLength(9);
       expect(new Set(events.map((e) => e.seq)).size).toBe(9);
       expect((await store.get(job.id))?.eventSeq).toBe(9);
-      expect(events.slice(1).map((e) => e.reason).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `writer ${i}`).sort());
+      expect(
+        events
+          .slice(1)
+          .map((e) => e.reason)
+          .sort(),
+      ).toEqual(Array.from({ length: 8 }, (_, i) => `writer ${i}`).sort());
     });
 
     it('applies racing transitions one after the other, never both from the same read', async () => {
@@ -128,7 +147,9 @@ export function describeJobStoreContract(
     it('rejects an illegal transition and leaves the job untouched', async () => {
       const job = await seed(store);
       await store.update(job.id, (j) => transition(j, 'cancelled', 'cancel'));
-      await expect(store.update(job.id, (j) => transition(j, 'running', 'late start'))).rejects.toBeInstanceOf(IllegalTransitionError);
+      await expect(store.update(job.id, (j) => transition(j, 'running', 'late start'))).rejects.toBeInstanceOf(
+        IllegalTransitionError,
+      );
       expect((await store.get(job.id))?.status).toBe('cancelled');
       expect(await store.events(job.id)).toHaveLength(2);
     });
@@ -137,7 +158,11 @@ export function describeJobStoreContract(
       const label = `batch-${Date.now()}`;
       const made = [];
       for (let i = 0; i < 7; i++) {
-        const j = await seed(store, { createdAt: new Date(Date.now() + i * 1000 + 3_600_000).toISOString() }, { labels: { run: label } });
+        const j = await seed(
+          store,
+          { createdAt: new Date(Date.now() + i * 1000 + 3_600_000).toISOString() },
+          { labels: { run: label } },
+        );
         await store.update(j.id, (x) => transition(x, 'queued', 'q', { patch: { queue: `q-${label.slice(-6)}` } }));
         made.push(j.id);
       }
@@ -163,7 +188,11 @@ export function describeJobStoreContract(
       const a = await seed(store);
       const b = await seed(store);
       const other = await seed(store);
-      for (const [job, p] of [[a, provider], [b, provider], [other, 'someone-else']] as const) {
+      for (const [job, p] of [
+        [a, provider],
+        [b, provider],
+        [other, 'someone-else'],
+      ] as const) {
         await store.update(job.id, (j) => transition(j, 'queued', 'q'));
         await store.update(job.id, (j) => transition(j, 'dispatched', 'd', { patch: { provider: p } }));
       }
@@ -178,7 +207,11 @@ export function describeJobStoreContract(
       const key = `key-${Date.now()}-${Math.random()}`;
       const at = '2026-01-02T03:04:05.678Z';
       const first = await store.claimIdempotencyKey(key, { jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
-      const second = await store.claimIdempotencyKey(key, { jobId: 'j-second', requestHash: 'hash-2', jobCreatedAt: new Date().toISOString() });
+      const second = await store.claimIdempotencyKey(key, {
+        jobId: 'j-second',
+        requestHash: 'hash-2',
+        jobCreatedAt: new Date().toISOString(),
+      });
       expect(first).toEqual({ created: true, jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
       expect(second).toEqual({ created: false, jobId: 'j-first', requestHash: 'hash-1', jobCreatedAt: at });
     });
@@ -186,7 +219,9 @@ export function describeJobStoreContract(
     it('binds a key to exactly one job when many claim it at once', async () => {
       const key = `race-${Date.now()}-${Math.random()}`;
       const claims = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => store.claimIdempotencyKey(key, { jobId: `j-${i}`, requestHash: 'h', jobCreatedAt: new Date().toISOString() })),
+        Array.from({ length: 8 }, (_, i) =>
+          store.claimIdempotencyKey(key, { jobId: `j-${i}`, requestHash: 'h', jobCreatedAt: new Date().toISOString() }),
+        ),
       );
       expect(claims.filter((c) => c.created)).toHaveLength(1);
       expect(new Set(claims.map((c) => c.jobId)).size).toBe(1);
@@ -210,7 +245,9 @@ export function describeJobStoreContract(
 
     it('creates one job when the same record is created many times at once, with one set of index entries', async () => {
       const job = makeJob({}, { labels: { run: 'race' } });
-      const results = await Promise.allSettled(Array.from({ length: 8 }, () => store.create(job, creationEvent(job, 'racing'))));
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, () => store.create(job, creationEvent(job, 'racing'))),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(JobExistsError);
       expect(await store.get(job.id)).toEqual(job);
@@ -228,7 +265,8 @@ export function describeJobStoreContract(
         real.push(j);
       }
       // Entries for jobs that were never created (a create that crashed), newest and in between.
-      for (let i = 0; i < 6; i++) await leftovers.plant({ queue }, newJobId(), new Date(base + 45_000 - i * 7_000).toISOString(), 1);
+      for (let i = 0; i < 6; i++)
+        await leftovers.plant({ queue }, newJobId(), new Date(base + 45_000 - i * 7_000).toISOString(), 1);
       // A status entry left by an update that moved the job on (written at its creation, seq 1).
       const movedOn = real[0]!;
       await leftovers.plant({ status: 'submitted' }, movedOn.id, movedOn.createdAt, 1);
@@ -275,7 +313,11 @@ export function describeJobStoreContract(
     });
 
     it('lists summaries without the job body, and one source through its own list', async () => {
-      const task = await seed(store, { source: 'essedum-execute' }, { data: { secretish: 'x'.repeat(1000) }, labels: { team: 'a' } });
+      const task = await seed(
+        store,
+        { source: 'essedum-execute' },
+        { data: { secretish: 'x'.repeat(1000) }, labels: { team: 'a' } },
+      );
       const other = await seed(store, { source: 'api' });
       const page = await store.listSummaries({ limit: 1000 });
       const mine = page.jobs.find((j) => j.id === task.id);
@@ -292,7 +334,9 @@ export function describeJobStoreContract(
       const queue = `q-sum-${Math.random().toString(36).slice(2, 8)}`;
       const job = await seed(store);
       await store.update(job.id, (x) => transition(x, 'queued', 'q', { patch: { queue } }));
-      const failed = await store.update(job.id, (x) => transition(x, 'failed', 'boom', { patch: { error: { code: 'STUCK', message: 'no' } } }));
+      const failed = await store.update(job.id, (x) =>
+        transition(x, 'failed', 'boom', { patch: { error: { code: 'STUCK', message: 'no' } } }),
+      );
       const page = await store.listSummaries({ queue, limit: 5 });
       expect(page.jobs).toEqual([summarizeJob(failed)]);
       expect(page.jobs[0]?.errorCode).toBe('STUCK');
@@ -301,14 +345,18 @@ export function describeJobStoreContract(
 
     it('creates a job already past its first state with its whole history in one write', async () => {
       const submitted = makeJob();
-      const classified = transition(submitted, 'queued', 'classified: test', { patch: { queue: `q-born-${submitted.id.slice(-6)}` } });
+      const classified = transition(submitted, 'queued', 'classified: test', {
+        patch: { queue: `q-born-${submitted.id.slice(-6)}` },
+      });
       await store.create(classified.job, creationEvent(submitted, 'submitted via test'), [classified.event]);
       expect(await store.get(submitted.id)).toEqual(classified.job);
       expect((await store.events(submitted.id)).map((e) => [e.seq, e.from, e.to])).toEqual([
         [0, null, 'submitted'],
         [1, 'submitted', 'queued'],
       ]);
-      expect((await store.list({ queue: classified.job.queue!, limit: 5 })).jobs.map((j) => j.id)).toEqual([submitted.id]);
+      expect((await store.list({ queue: classified.job.queue!, limit: 5 })).jobs.map((j) => j.id)).toEqual([
+        submitted.id,
+      ]);
       // Full list, status and queue: nothing under `submitted`, which the job never sat in.
       expect(await leftovers.count(submitted.id)).toBe(3);
     });
@@ -323,7 +371,9 @@ export function describeJobStoreContract(
       expect(await leftovers.count(job.id)).toBe(5);
       const byQueue = await store.listSummaries({ queue: `q-${provider}`, limit: 5 });
       expect(byQueue.jobs).toEqual([summarizeJob(running)]);
-      const failed = await store.update(job.id, (j) => transition(j, 'failed', 'boom', { patch: { error: { code: 'BOOM', message: 'x' } } }));
+      const failed = await store.update(job.id, (j) =>
+        transition(j, 'failed', 'boom', { patch: { error: { code: 'BOOM', message: 'x' } } }),
+      );
       expect(await leftovers.count(job.id)).toBe(4);
       expect((await store.listSummaries({ provider, limit: 5 })).jobs).toEqual([summarizeJob(failed)]);
       expect((await store.listByStatus('running', 100_000)).some((j) => j.id === job.id)).toBe(false);
@@ -363,7 +413,17 @@ export function describeJobStoreContract(
 
     it('refuses continuation tokens it did not issue, naming the field', async () => {
       const b64 = (s: string) => Buffer.from(s).toString('base64url');
-      for (const token of ['junk', 'junk!', '', b64('not json'), b64('null'), b64('1'), b64('{"nextPartitionKey":{}}'), b64('{"v":1,"t":-1,"id":"x"}'), 'A'.repeat(5000)]) {
+      for (const token of [
+        'junk',
+        'junk!',
+        '',
+        b64('not json'),
+        b64('null'),
+        b64('1'),
+        b64('{"nextPartitionKey":{}}'),
+        b64('{"v":1,"t":-1,"id":"x"}'),
+        'A'.repeat(5000),
+      ]) {
         const error = await store.list({ limit: 5, continuationToken: token }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ValidationError);
         expect((error as ValidationError).issues[0]?.field).toBe('continuationToken');

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKey, type JobRecord, type JobStatus } from '../../src/lib/core/job.js';
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../src/lib/errors.js';
+import {
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../src/lib/ports/provider.js';
 
 /** The calls a harness can make the provider's wire fake throttle. */
@@ -49,7 +54,10 @@ function applied(job: JobRecord, report: PollReport | undefined, fallback: JobSt
 
 /** An error a caller backs off from and retries; never one that fails the job. */
 function expectRetriable(error: unknown): void {
-  expect(error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError, `expected a retriable error, got ${String(error)}`).toBe(true);
+  expect(
+    error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError,
+    `expected a retriable error, got ${String(error)}`,
+  ).toBe(true);
   expect(error).not.toBeInstanceOf(ProviderRejectedError);
   expect(error).not.toBeInstanceOf(ValidationError);
 }
@@ -112,14 +120,21 @@ export function providerContract(name: string, makeHarness: () => ProviderHarnes
       const again = await provider.submit(job);
 
       expect(again.attached).toBe(true);
-      expect(again.ref).toMatchObject(Object.fromEntries(Object.entries(first.ref).filter(([k]) => k !== 'nativeStatus')));
+      expect(again.ref).toMatchObject(
+        Object.fromEntries(Object.entries(first.ref).filter(([k]) => k !== 'nativeStatus')),
+      );
       expect(h.runsNamed(h.derivedName(job.id))).toHaveLength(1);
     });
 
     it('never fails a job for throttling: submit, poll and cancel back off with a retriable error', async () => {
       const job = h.newJob();
       h.throttleNext('submit');
-      expectRetriable(await provider.submit(job).then(() => 'submitted', (e: unknown) => e));
+      expectRetriable(
+        await provider.submit(job).then(
+          () => 'submitted',
+          (e: unknown) => e,
+        ),
+      );
       // The retry after the back-off starts the one run.
       const outcome = await provider.submit(job);
       expect(h.runsNamed(h.derivedName(job.id))).toHaveLength(1);
@@ -127,12 +142,20 @@ export function providerContract(name: string, makeHarness: () => ProviderHarnes
       const stored: JobRecord = { ...job, status: outcome.status, providerRef: outcome.ref };
       await h.startRun(stored);
       h.throttleNext('poll');
-      const polled = await provider.poll([stored]).then((reports) => reports, (e: unknown) => e);
+      const polled = await provider.poll([stored]).then(
+        (reports) => reports,
+        (e: unknown) => e,
+      );
       if (Array.isArray(polled)) expect(reportFor(polled, stored)?.status).not.toBe('failed');
       else expectRetriable(polled);
 
       h.throttleNext('cancel');
-      expectRetriable(await provider.cancel({ ...stored, status: 'running' }).then(() => 'cancelled', (e: unknown) => e));
+      expectRetriable(
+        await provider.cancel({ ...stored, status: 'running' }).then(
+          () => 'cancelled',
+          (e: unknown) => e,
+        ),
+      );
       const after = reportFor(await provider.poll([{ ...stored, status: 'running' }]), stored);
       expect(after?.status ?? 'running').toBe('running');
     });

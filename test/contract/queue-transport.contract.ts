@@ -24,7 +24,13 @@ export interface QueueContractFixture {
 }
 
 /** Receives until `count` messages arrived or the deadline passed (receives may return early/empty). */
-export async function receiveUntil(t: QueueTransport, queue: string, count: number, lockSec: number, timeoutMs = 20_000): Promise<ReceivedMessage[]> {
+export async function receiveUntil(
+  t: QueueTransport,
+  queue: string,
+  count: number,
+  lockSec: number,
+  timeoutMs = 20_000,
+): Promise<ReceivedMessage[]> {
   const out: ReceivedMessage[] = [];
   const deadline = Date.now() + timeoutMs;
   while (out.length < count && Date.now() < deadline) {
@@ -148,9 +154,13 @@ export function describeQueueTransportContract(name: string, makeFixture: () => 
         if (!msg) break;
         attempts++;
         outcomes.push(
-          await processMessage(msg, async () => {
-            throw new Error('boom');
-          }, { maxDeliveries }),
+          await processMessage(
+            msg,
+            async () => {
+              throw new Error('boom');
+            },
+            { maxDeliveries },
+          ),
         );
       }
       expect(outcomes).toEqual(['abandoned', 'abandoned', 'dead-lettered']);

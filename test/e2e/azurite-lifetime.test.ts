@@ -48,7 +48,12 @@ describe('the Azurite that npm start owns', () => {
     stack.signalGroup('SIGKILL');
     expect(await stack.exited).toMatchObject({ signal: 'SIGKILL' });
 
-    await waitFor(async () => isRunning(azurite!.pid), (alive) => !alive, 20_000, 'Azurite to exit after its parent was killed');
+    await waitFor(
+      async () => isRunning(azurite!.pid),
+      (alive) => !alive,
+      20_000,
+      'Azurite to exit after its parent was killed',
+    );
     expect(await isPortFree('127.0.0.1', blobPort)).toBe(true);
     expect(processesInGroup(stack.pid)).toEqual([]);
   });
@@ -65,7 +70,9 @@ describe('the Azurite that npm start owns', () => {
     expect(exit.code).toBe(1);
     const lines = stack.output().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`Azurite queue port ${env.AZURITE_QUEUE_PORT} is already in use by pid ${process.pid} (`);
+    expect(lines[0]).toContain(
+      `Azurite queue port ${env.AZURITE_QUEUE_PORT} is already in use by pid ${process.pid} (`,
+    );
     expect(lines[0]).toMatch(/^Failed to start: /);
     // Nothing of ours was left listening.
     expect(await isPortFree('127.0.0.1', Number(env.AZURITE_BLOB_PORT))).toBe(true);

@@ -91,10 +91,19 @@ describe('a command can read no one else’s secrets', () => {
     writeFileSync(googleFile, googleContent, { mode: 0o600 });
     // The runner hosts the functions and the local provider; the queue worker is a process of its
     // own whose environment holds the planted orchestrator secrets, as a container's would.
-    r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, WORKER_CONCURRENCY: '4', COMMAND_SANDBOX: 'uid' }, { workers: false });
+    r = await startTestRunner(
+      { ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, WORKER_CONCURRENCY: '4', COMMAND_SANDBOX: 'uid' },
+      { workers: false },
+    );
     client = new EssedumExecutorClient({ executorUrl: `${r.url}/api`, key: KEY });
     worker = spawnWorker(
-      { ...r.deps.config.env, ...planted, AZURE_FEDERATED_TOKEN_FILE: tokenFile, GOOGLE_APPLICATION_CREDENTIALS: googleFile, WORKER_CONCURRENCY: '4' },
+      {
+        ...r.deps.config.env,
+        ...planted,
+        AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+        GOOGLE_APPLICATION_CREDENTIALS: googleFile,
+        WORKER_CONCURRENCY: '4',
+      },
       'actor',
     );
     await worker.ready;
@@ -123,7 +132,11 @@ describe('a command can read no one else’s secrets', () => {
         const b = body({
           command: HOSTILE,
           configs: { ...w.configs, max_runtime_sec: 120 },
-          environment: { VICTIMS: victims.map((v) => v.taskId).join(' '), TOKEN_FILES: `${tokenFile} ${googleFile}`, SCAN_DIRS: r.deps.config.localProviderDir },
+          environment: {
+            VICTIMS: victims.map((v) => v.taskId).join(' '),
+            TOKEN_FILES: `${tokenFile} ${googleFile}`,
+            SCAN_DIRS: r.deps.config.localProviderDir,
+          },
         });
         return { ...(await client.submit(b)), secret: b.credentials.secret_key, where: w.name };
       }),
@@ -152,14 +165,17 @@ describe('a command can read no one else’s secrets', () => {
       expect(done[i]!.state, `${h.where}: ${await client.log(h.taskId)}`).toBe('COMPLETED');
       const dump =
         i === 0
-          ? ((await r.deps.blobs.get(r.deps.config.containers.results, `${h.taskId}/outputs/dump.txt`))?.toString('utf8') ?? '')
+          ? ((await r.deps.blobs.get(r.deps.config.containers.results, `${h.taskId}/outputs/dump.txt`))?.toString(
+              'utf8',
+            ) ?? '')
           : readFileSync(join(r.deps.config.localProviderDir, h.taskId, 'outputs', 'dump.txt'), 'utf8');
       // The search worked: the victims were running, their command lines were visible, and the
       // command found its own secret where it looked.
       expect(dump, h.where).toContain('=== victims seen: 1');
       for (const v of victims) expect(dump, h.where).toContain(`cjo-exec-${v.taskId}`);
       expect(dump, h.where).toContain(h.secret);
-      for (const [what, value] of Object.entries(forbidden)) expect(dump.includes(value), `${h.where}: the command read ${what}`).toBe(false);
+      for (const [what, value] of Object.entries(forbidden))
+        expect(dump.includes(value), `${h.where}: the command read ${what}`).toBe(false);
     }
   }, 120_000);
 });

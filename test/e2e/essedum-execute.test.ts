@@ -51,7 +51,11 @@ describe('Essedum /execute through the local runner', () => {
       ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: new URL(s3.url).host,
       ESSEDUM_ARTIFACTS_CONTAINER: 'essedum-local-in',
     });
-    client = new EssedumExecutorClient({ executorUrl: `${r.url}/api`, key: KEY, onReply: (path, status, text) => replies.push({ path, status, body: text }) });
+    client = new EssedumExecutorClient({
+      executorUrl: `${r.url}/api`,
+      key: KEY,
+      onReply: (path, status, text) => replies.push({ path, status, body: text }),
+    });
   });
   afterAll(async () => {
     await r?.stop();
@@ -59,7 +63,8 @@ describe('Essedum /execute through the local runner', () => {
   });
 
   it('runs a command from WAITING to COMPLETED with its log, on a queue worker and in a local worker process', async () => {
-    const command = 'echo "hello from $ESSEDUM_NAME v$ESSEDUM_VERSION"; cat inputs/runs/input.csv; echo "key: $ESSEDUM_STORAGE_SECRET_KEY"; sleep 1';
+    const command =
+      'echo "hello from $ESSEDUM_NAME v$ESSEDUM_VERSION"; cat inputs/runs/input.csv; echo "key: $ESSEDUM_STORAGE_SECRET_KEY"; sleep 1';
     // The first getStatus right after the submit sees the task before any worker took it.
     const submitAndLook = async (b: RemoteBody) => {
       const t = await client.submit(b);
@@ -84,12 +89,18 @@ describe('Essedum /execute through the local runner', () => {
       // The command printed the secret; the log shows it masked.
       expect(log).toContain('key: ****');
     }
-    const job = (await (await r.api(`/api/jobs/${onWorker.taskId}`, { headers: { 'x-functions-key': KEY } })).json()) as { provider: string; queue: string };
+    const job = (await (
+      await r.api(`/api/jobs/${onWorker.taskId}`, { headers: { 'x-functions-key': KEY } })
+    ).json()) as { provider: string; queue: string };
     expect(job).toMatchObject({ provider: 'worker', queue: r.deps.config.queues.actor });
-    const local = (await (await r.api(`/api/jobs/${onLocal.taskId}`, { headers: { 'x-functions-key': KEY } })).json()) as { provider: string };
+    const local = (await (
+      await r.api(`/api/jobs/${onLocal.taskId}`, { headers: { 'x-functions-key': KEY } })
+    ).json()) as { provider: string };
     expect(local.provider).toBe('local');
     // Both fetches reached the S3 stand-in signed with the caller's key.
-    expect(s3.requests.filter((q) => q.outcome === 'OK' && q.accessKey === ACCESS_KEY).length).toBeGreaterThanOrEqual(2);
+    expect(s3.requests.filter((q) => q.outcome === 'OK' && q.accessKey === ACCESS_KEY).length).toBeGreaterThanOrEqual(
+      2,
+    );
 
     const list = await client.list();
     expect(list.find((x) => x.id === onWorker.taskId)?.status).toBe('COMPLETED');
@@ -99,7 +110,15 @@ describe('Essedum /execute through the local runner', () => {
   it('reads storage "local" artifacts from Blob Storage, on a queue worker (the only runner with blob access)', async () => {
     await r.deps.blobs.ensure(['essedum-local-in']);
     await r.deps.blobs.put('essedum-local-in', 'in/data.txt', 'from-blob-storage\n');
-    const t = await client.submit(body({ storage: 'local', bucket: 'essedum-local-in', input_artifacts: 'in/data.txt', command: 'cat inputs/in/data.txt', credentials: { endpoint: '', access_key: '', secret_key: '' } }));
+    const t = await client.submit(
+      body({
+        storage: 'local',
+        bucket: 'essedum-local-in',
+        input_artifacts: 'in/data.txt',
+        command: 'cat inputs/in/data.txt',
+        credentials: { endpoint: '', access_key: '', secret_key: '' },
+      }),
+    );
     ids.push(t.taskId);
     expect((await client.waitFinished(t.taskId)).state).toBe('COMPLETED');
     expect(await client.log(t.taskId)).toContain('from-blob-storage');
@@ -108,8 +127,12 @@ describe('Essedum /execute through the local runner', () => {
   });
 
   it('ends a command that exits non-zero as ERROR, with its output and the exit code in the log', async () => {
-    const worker = await client.submit(body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { latency_sensitive: true } }));
-    const local = await client.submit(body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { target: 'local' } }));
+    const worker = await client.submit(
+      body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { latency_sensitive: true } }),
+    );
+    const local = await client.submit(
+      body({ command: 'echo about to fail; exit 3', input_artifacts: '', configs: { target: 'local' } }),
+    );
     ids.push(worker.taskId, local.taskId);
     for (const t of [worker, local]) {
       const done = await client.waitFinished(t.taskId);
@@ -122,8 +145,16 @@ describe('Essedum /execute through the local runner', () => {
   });
 
   it('stops a running command: Task cancelled true, then CANCELLED once the process is gone', async () => {
-    const worker = await client.submit(body({ command: 'echo started; sleep 120', input_artifacts: '', configs: { target: r.deps.config.queues.spark } }));
-    const local = await client.submit(body({ command: 'echo started; sleep 120', input_artifacts: '', configs: { target: 'local' } }));
+    const worker = await client.submit(
+      body({
+        command: 'echo started; sleep 120',
+        input_artifacts: '',
+        configs: { target: r.deps.config.queues.spark },
+      }),
+    );
+    const local = await client.submit(
+      body({ command: 'echo started; sleep 120', input_artifacts: '', configs: { target: 'local' } }),
+    );
     ids.push(worker.taskId, local.taskId);
     for (const t of [worker, local]) {
       const seen: TaskState[] = [];
@@ -143,12 +174,18 @@ describe('Essedum /execute through the local runner', () => {
   });
 
   it('answers unknown ids, and ids of jobs from other APIs, with the executors’ 404 body', async () => {
-    for (const path of ['/execute/j-00000000000000000000000000/getStatus', '/execute/nope/getLog', '/execute/nope/stop']) {
+    for (const path of [
+      '/execute/j-00000000000000000000000000/getStatus',
+      '/execute/nope/getLog',
+      '/execute/nope/stop',
+    ]) {
       const res = await client.get(path);
       expect(res.status).toBe(404);
       expect(res.json).toEqual({ error: 'Not found - The requested resource does not exists' });
     }
-    const other = (await (await r.post('/api/jobs', { rows: 10, estimated_runtime_sec: 1 }, { 'x-functions-key': KEY })).json()) as { id: string };
+    const other = (await (
+      await r.post('/api/jobs', { rows: 10, estimated_runtime_sec: 1 }, { 'x-functions-key': KEY })
+    ).json()) as { id: string };
     expect((await client.get(`/execute/${other.id}/getStatus`)).status).toBe(404);
   });
 
@@ -162,7 +199,8 @@ describe('Essedum /execute through the local runner', () => {
     // Runs after the tests above (same file, in order), over every task they created.
     expect(ids.length).toBeGreaterThanOrEqual(6);
     const leaks = (where: string, text: string) => {
-      for (const secret of [SECRET_KEY, ACCESS_KEY]) expect(text.includes(secret), `${where} contains a credential`).toBe(false);
+      for (const secret of [SECRET_KEY, ACCESS_KEY])
+        expect(text.includes(secret), `${where} contains a credential`).toBe(false);
     };
     for (const rep of replies) leaks(`reply ${rep.path}`, rep.body);
     const headers = { 'x-functions-key': KEY };
@@ -170,7 +208,8 @@ describe('Essedum /execute through the local runner', () => {
       const job = await r.deps.store.get(id);
       leaks(`job ${id}`, JSON.stringify(job));
       leaks(`events ${id}`, JSON.stringify(await r.deps.store.events(id)));
-      for (const p of ['', '/events', '/logs', '/result']) leaks(`GET /api/jobs/${id}${p}`, await (await r.api(`/api/jobs/${id}${p}`, { headers })).text());
+      for (const p of ['', '/events', '/logs', '/result'])
+        leaks(`GET /api/jobs/${id}${p}`, await (await r.api(`/api/jobs/${id}${p}`, { headers })).text());
     }
     for (const name of await r.deps.blobs.list(r.deps.config.containers.results, '')) {
       leaks(`blob ${name}`, (await r.deps.blobs.get(r.deps.config.containers.results, name))?.toString('utf8') ?? '');
@@ -206,7 +245,9 @@ describe('Essedum /execute refuses to run commands unless enabled and authentica
     const r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY }, { workers: false });
     try {
       expect((await r.post('/api/execute', { command: 'echo hi', storage: 'local' })).status).toBe(401);
-      expect((await r.post('/api/execute', { command: 'echo hi', storage: 'local' }, { 'x-functions-key': 'wrong' })).status).toBe(401);
+      expect(
+        (await r.post('/api/execute', { command: 'echo hi', storage: 'local' }, { 'x-functions-key': 'wrong' })).status,
+      ).toBe(401);
     } finally {
       await r.stop();
     }

@@ -15,7 +15,12 @@ import { assertRecord, EssedumExecutorClient } from '../support/essedum-client.j
 import { startTestRunner, type TestRunner } from '../support/runner.js';
 
 const KEY = 'pipelines-test-key';
-const AML = { subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-ml', workspace: 'ws-essedum', token: 'aml-test-token' };
+const AML = {
+  subscriptionId: '00000000-0000-0000-0000-000000000001',
+  resourceGroup: 'rg-ml',
+  workspace: 'ws-essedum',
+  token: 'aml-test-token',
+};
 const SM_KEYS = { AKIDPIPELINES: 'sm-secret-for-pipelines-test' };
 const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';
 
@@ -52,15 +57,28 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     // Azure ML and Vertex need a test credential (and Azure ML a trusted test CA), so they are built
     // here; SageMaker is built by the registry from its settings alone, as in a deployment.
     const amlProvider = await createAzureMlProvider(
-      parseAzureMlSettings({ AZUREML_SUBSCRIPTION_ID: AML.subscriptionId, AZUREML_RESOURCE_GROUP: AML.resourceGroup, AZUREML_WORKSPACE: AML.workspace, AZUREML_ARM_ENDPOINT: aml.endpoint, AZUREML_RETRY_DELAY_MS: '10' }),
+      parseAzureMlSettings({
+        AZUREML_SUBSCRIPTION_ID: AML.subscriptionId,
+        AZUREML_RESOURCE_GROUP: AML.resourceGroup,
+        AZUREML_WORKSPACE: AML.workspace,
+        AZUREML_ARM_ENDPOINT: aml.endpoint,
+        AZUREML_RETRY_DELAY_MS: '10',
+      }),
       { credential: new StubCredential(), trustedCa: aml.ca },
     );
     const vxProvider = await createVertexProvider(fakeSettings(vx), { authClient: staticAuthClient() });
-    const providers = createProviderRegistry({ config: loadConfig(smEnv), blobs: {} as BlobStore }, { 'azure-ml': amlProvider, vertex: vxProvider });
+    const providers = createProviderRegistry(
+      { config: loadConfig(smEnv), blobs: {} as BlobStore },
+      { 'azure-ml': amlProvider, vertex: vxProvider },
+    );
     r = await startTestRunner(
       {
         LOCAL_API_KEY: KEY,
-        ESSEDUM_ADAPTERS: JSON.stringify({ 'aml-adapter': { provider: 'azure-ml' }, 'sm-adapter': { provider: 'sagemaker' }, 'vx-adapter': { provider: 'vertex' } }),
+        ESSEDUM_ADAPTERS: JSON.stringify({
+          'aml-adapter': { provider: 'azure-ml' },
+          'sm-adapter': { provider: 'sagemaker' },
+          'vx-adapter': { provider: 'vertex' },
+        }),
         POLL_AZURE_ML_SCHEDULE: '* * * * * *',
         POLL_SAGEMAKER_SCHEDULE: '* * * * * *',
         POLL_VERTEX_SCHEDULE: '* * * * * *',
@@ -77,7 +95,9 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
   });
 
   const get = async (type: 'training' | 'inference', id: string): Promise<Rec> => {
-    const res = await client.mlops('GET', `/service/v1/pipelines/${type}/${id}/get`, { adapterInstance: 'ignored-on-get' });
+    const res = await client.mlops('GET', `/service/v1/pipelines/${type}/${id}/get`, {
+      adapterInstance: 'ignored-on-get',
+    });
     expect(res.status).toBe(200);
     return assertRecord(res.json) as Rec;
   };
@@ -100,7 +120,14 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
   };
 
   it('Azure ML: a train body becomes an AutoML job at the workspace; list and get follow it to COMPLETED', async () => {
-    const body = { compute: 'cpu-cluster', dataset_name: 'iris', name: 'iris-train', task_type: 'Classification', target_column_name: 'species', metrics_type: 'accuracy' };
+    const body = {
+      compute: 'cpu-cluster',
+      dataset_name: 'iris',
+      name: 'iris-train',
+      task_type: 'Classification',
+      target_column_name: 'species',
+      metrics_type: 'accuracy',
+    };
     const rec = await create('/service/v1/pipelines/training/train', 'aml-adapter', body);
     expect(rec.name).toBe('iris-train');
     await waitStatus('training', rec.sourceId, 'RUNNING');
@@ -110,10 +137,16 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     aml.setStatus(rec.sourceId, 'Completed');
     const done = await waitStatus('training', rec.sourceId, 'COMPLETED');
     expect(done.deployment).toMatchObject({ provider: 'azure-ml', kind: 'automl' });
-    const list = await client.mlops('GET', '/service/v1/pipelines/training/list', { adapterInstance: 'aml-adapter', project: 'proj-essedum' });
+    const list = await client.mlops('GET', '/service/v1/pipelines/training/list', {
+      adapterInstance: 'aml-adapter',
+      project: 'proj-essedum',
+    });
     expect((list.json as Rec[]).map((x) => x.sourceId)).toContain(rec.sourceId);
     // Another adapter's list does not show it.
-    const other = await client.mlops('GET', '/service/v1/pipelines/training/list', { adapterInstance: 'sm-adapter', project: 'proj-essedum' });
+    const other = await client.mlops('GET', '/service/v1/pipelines/training/list', {
+      adapterInstance: 'sm-adapter',
+      project: 'proj-essedum',
+    });
     expect((other.json as Rec[]).map((x) => x.sourceId)).not.toContain(rec.sourceId);
   });
 
@@ -122,7 +155,10 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
       command: 'python score.py --model ${{inputs.model}} --data ${{inputs.data}} --out ${{outputs.scores}}',
       environment: 'azureml:sklearn-scoring:3',
       compute: 'cpu-cluster',
-      inputs: { model: { type: 'mlflow_model', uri: 'azureml:iris-model:1' }, data: { type: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/iris/' } },
+      inputs: {
+        model: { type: 'mlflow_model', uri: 'azureml:iris-model:1' },
+        data: { type: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/iris/' },
+      },
       outputs: { scores: { type: 'uri_folder' } },
       displayName: 'iris-scoring',
     };
@@ -134,7 +170,10 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     aml.setStatus(rec.sourceId, 'Completed');
     const done = await waitStatus('inference', rec.sourceId, 'COMPLETED');
     expect(done.deployment).toMatchObject({ provider: 'azure-ml', kind: 'command' });
-    const list = await client.mlops('GET', '/service/v1/pipelines/inference/list', { adapterInstance: 'aml-adapter', project: 'proj-essedum' });
+    const list = await client.mlops('GET', '/service/v1/pipelines/inference/list', {
+      adapterInstance: 'aml-adapter',
+      project: 'proj-essedum',
+    });
     expect((list.json as Rec[]).map((x) => x.sourceId)).toContain(rec.sourceId);
   });
 
@@ -157,24 +196,36 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
     const inference = await create('/service/v1/pipelines/inference', 'sm-adapter', {
       TransformJobName: 'nightly-scoring',
       ModelName: 'churn-model',
-      TransformInput: { DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://essedum-bucket/score/in/' } }, ContentType: 'text/csv' },
+      TransformInput: {
+        DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://essedum-bucket/score/in/' } },
+        ContentType: 'text/csv',
+      },
       TransformOutput: { S3OutputPath: 's3://essedum-bucket/score/out/' },
       TransformResources: { InstanceType: 'ml.m5.large', InstanceCount: 1 },
     });
     expect(inference.name).toBe('nightly-scoring');
     await waitStatus('inference', inference.sourceId, 'RUNNING');
     expect(sm.allJobs('transform')).toHaveLength(1);
-    const cancelled = await client.mlops('GET', `/service/v1/pipelines/inference/${inference.sourceId}/cancel`, { adapterInstance: 'sm-adapter' });
+    const cancelled = await client.mlops('GET', `/service/v1/pipelines/inference/${inference.sourceId}/cancel`, {
+      adapterInstance: 'sm-adapter',
+    });
     expect(cancelled.status).toBe(200);
     // Stop requested, not yet confirmed: still RUNNING (billing) until SageMaker says Stopped.
     expect(assertRecord(cancelled.json)).toMatchObject({ status: 'RUNNING', jobStatus: 'cancelling' });
     const deadline = Date.now() + 10_000;
-    while (sm.completeStopping('transform') === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    while (sm.completeStopping('transform') === 0 && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 100));
     await waitStatus('inference', inference.sourceId, 'CANCELLED');
-    const list = await client.mlops('GET', '/service/v1/pipelines/inference/list', { adapterInstance: 'sm-adapter', project: 'proj-essedum' });
+    const list = await client.mlops('GET', '/service/v1/pipelines/inference/list', {
+      adapterInstance: 'sm-adapter',
+      project: 'proj-essedum',
+    });
     expect((list.json as Rec[]).find((x) => x.sourceId === inference.sourceId)?.status).toBe('CANCELLED');
     // Another project's list does not show it.
-    const elsewhere = await client.mlops('GET', '/service/v1/pipelines/inference/list', { adapterInstance: 'sm-adapter', project: 'other-project' });
+    const elsewhere = await client.mlops('GET', '/service/v1/pipelines/inference/list', {
+      adapterInstance: 'sm-adapter',
+      project: 'other-project',
+    });
     expect((elsewhere.json as Rec[]).map((x) => x.sourceId)).not.toContain(inference.sourceId);
   });
 
@@ -191,17 +242,34 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
   });
 
   it('refuses an adapter instance that is not configured, whatever the Referer says, and a bad body with field paths', async () => {
-    const unknown = await client.mlops('POST', '/service/v1/pipelines/training/train', { adapterInstance: 'evil', referer: 'http://169.254.169.254/latest/meta-data/' }, { any: 1 });
+    const unknown = await client.mlops(
+      'POST',
+      '/service/v1/pipelines/training/train',
+      { adapterInstance: 'evil', referer: 'http://169.254.169.254/latest/meta-data/' },
+      { any: 1 },
+    );
     expect(unknown.status).toBe(400);
     expect((unknown.json as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('adapter_instance');
-    const bad = await client.mlops('POST', '/service/v1/pipelines/training/train', { adapterInstance: 'aml-adapter' }, { compute: 'c', task_type: 'clustering' });
+    const bad = await client.mlops(
+      'POST',
+      '/service/v1/pipelines/training/train',
+      { adapterInstance: 'aml-adapter' },
+      { compute: 'c', task_type: 'clustering' },
+    );
     expect(bad.status).toBe(400);
     const fields = (bad.json as { errors: Array<{ field: string }> }).errors.map((e) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['dataset_name', 'target_column_name', 'task_type']));
     // A SageMaker-shaped inference body sent to an Azure ML adapter is named field by field.
-    const inferOnAml = await client.mlops('POST', '/service/v1/pipelines/inference', { adapterInstance: 'aml-adapter' }, { ModelName: 'x' });
+    const inferOnAml = await client.mlops(
+      'POST',
+      '/service/v1/pipelines/inference',
+      { adapterInstance: 'aml-adapter' },
+      { ModelName: 'x' },
+    );
     expect(inferOnAml.status).toBe(400);
-    expect((inferOnAml.json as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(expect.arrayContaining(['spec.ModelName']));
+    expect((inferOnAml.json as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(
+      expect.arrayContaining(['spec.ModelName']),
+    );
   });
 
   it('answers unknown ids and unknown training types with the executors’ 404 body; delete stops and keeps the record', async () => {
@@ -211,13 +279,23 @@ describe('Essedum MLOps pipelines on each provider’s fake, through the local r
       ['DELETE', '/service/v1/projects_pipelines/nope/delete'],
       ['POST', '/service/v1/pipelines/training/unknown_kind'],
     ] as const) {
-      const res = await client.mlops(method, path, { adapterInstance: 'sm-adapter' }, method === 'POST' ? {} : undefined);
+      const res = await client.mlops(
+        method,
+        path,
+        { adapterInstance: 'sm-adapter' },
+        method === 'POST' ? {} : undefined,
+      );
       expect(res.status, path).toBe(404);
       expect(res.json).toEqual({ error: 'Not found - The requested resource does not exists' });
     }
-    const rec = await create('/service/v1/pipelines/training/automl', 'vx-adapter', { ...AUTOML_BODY, display_name: 'to-delete' });
+    const rec = await create('/service/v1/pipelines/training/automl', 'vx-adapter', {
+      ...AUTOML_BODY,
+      display_name: 'to-delete',
+    });
     await waitStatus('training', rec.sourceId, 'RUNNING');
-    const del = await client.mlops('DELETE', `/service/v1/projects_pipelines/${rec.sourceId}/delete`, { adapterInstance: 'vx-adapter' });
+    const del = await client.mlops('DELETE', `/service/v1/projects_pipelines/${rec.sourceId}/delete`, {
+      adapterInstance: 'vx-adapter',
+    });
     expect(del.status).toBe(200);
     expect(del.json).toMatchObject({ sourceId: rec.sourceId, deleted: true, jobStatus: 'cancelling' });
     expect(String(vx.service.find(jobLabelValue(rec.sourceId))?.body.state)).toBe('PIPELINE_STATE_CANCELLING');

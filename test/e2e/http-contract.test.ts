@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRunner, waitFor, type TestRunner } from '../support/runner.js';
 
-type Problem = { type: string; title: string; status: number; detail: string; code: string; errors?: Array<{ field: string; message: string }> };
+type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  errors?: Array<{ field: string; message: string }>;
+};
 
 async function problem(res: Response): Promise<Problem> {
   expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -23,7 +30,10 @@ describe('HTTP contract: every client mistake is a 4xx problem naming the field'
   it('answers health without a key and everything else only with one', async () => {
     const health = await r.api('/api/health');
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'healthy', checks: { tables: { ok: true }, queues: { ok: true }, blobs: { ok: true } } });
+    expect(await health.json()).toMatchObject({
+      status: 'healthy',
+      checks: { tables: { ok: true }, queues: { ok: true }, blobs: { ok: true } },
+    });
     expect((await problem(await r.api('/api/jobs'))).code).toBe('UNAUTHORIZED');
     expect((await r.api('/api/jobs?code=sekret')).status).toBe(200);
   });
@@ -44,7 +54,9 @@ describe('HTTP contract: every client mistake is a 4xx problem naming the field'
   });
 
   it("checks a cloud provider's job spec at submission, naming the field", async () => {
-    const sm = await problem(await r.post('/api/jobs', { target: 'sagemaker', kind: 'training', spec: { image: 'x', colour: 'red' } }, key));
+    const sm = await problem(
+      await r.post('/api/jobs', { target: 'sagemaker', kind: 'training', spec: { image: 'x', colour: 'red' } }, key),
+    );
     expect(sm.status).toBe(400);
     expect(sm.errors?.some((e) => e.field.startsWith('spec'))).toBe(true);
     const aml = await problem(await r.post('/api/jobs', { target: 'azure-ml', kind: 'teleport', spec: {} }, key));
@@ -54,7 +66,11 @@ describe('HTTP contract: every client mistake is a 4xx problem naming the field'
   });
 
   it('answers 415 for a body that is not JSON and 413 for one that is too large', async () => {
-    const notJson = await r.api('/api/jobs', { method: 'POST', headers: { ...key, 'content-type': 'text/plain' }, body: 'rows=5' });
+    const notJson = await r.api('/api/jobs', {
+      method: 'POST',
+      headers: { ...key, 'content-type': 'text/plain' },
+      body: 'rows=5',
+    });
     expect((await problem(notJson)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const big = await r.post('/api/jobs', { data: { blob: 'x'.repeat(5000) } }, key);
     expect(big.status).toBe(413);
@@ -96,15 +112,23 @@ describe('HTTP contract: every client mistake is a 4xx problem naming the field'
   });
 
   it('answers 409 for the result of a job that has not finished, and shows queue depth', async () => {
-    const created = (await (await r.post('/api/jobs', { rows: 1, latency_sensitive: true }, key)).json()) as { id: string };
+    const created = (await (await r.post('/api/jobs', { rows: 1, latency_sensitive: true }, key)).json()) as {
+      id: string;
+    };
     // No workers run in this suite, so the job waits in actor-jobs.
-    await waitFor(async () => ((await (await get(`/api/jobs/${created.id}`)).json()) as { status: string }).status, (s) => s === 'queued');
+    await waitFor(
+      async () => ((await (await get(`/api/jobs/${created.id}`)).json()) as { status: string }).status,
+      (s) => s === 'queued',
+    );
     const res = await get(`/api/jobs/${created.id}/result`);
     expect(res.status).toBe(409);
     const flat = (await (await get('/api/queues/status')).json()) as Record<string, number>;
     expect(Object.keys(flat).sort()).toEqual(Object.values(r.deps.config.queues).sort());
     expect(flat[r.deps.config.queues.actor]).toBeGreaterThanOrEqual(1);
-    const detail = (await (await get('/api/queues/status?detail=true')).json()) as Record<string, { active: number; deadLetter: number }>;
+    const detail = (await (await get('/api/queues/status?detail=true')).json()) as Record<
+      string,
+      { active: number; deadLetter: number }
+    >;
     expect(detail[r.deps.config.queues.actor]).toMatchObject({ deadLetter: 0 });
     expect(detail[r.deps.config.queues.actor]!.active).toBeGreaterThanOrEqual(1);
   });

@@ -7,7 +7,13 @@ import { startTestRunner, type TestRunner } from '../support/runner.js';
 const KEY = 'edge-key-91c2';
 const auth = { 'x-functions-key': KEY };
 
-function problemOf(reply: Reply): { status: number; code?: string; detail: string; errors?: unknown[]; errorsOmitted?: number } {
+function problemOf(reply: Reply): {
+  status: number;
+  code?: string;
+  detail: string;
+  errors?: unknown[];
+  errorsOmitted?: number;
+} {
   expect(reply.contentType).toBe('application/problem+json');
   const doc = JSON.parse(reply.body) as { status: number; code?: string; detail: string };
   expect(doc.status).toBe(reply.status);
@@ -17,10 +23,26 @@ function problemOf(reply: Reply): { status: number; code?: string; detail: strin
 describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx', () => {
   let r: TestRunner;
   const agent = new Agent({ keepAlive: true });
-  const post = (target: string, body: string | Buffer, options: { chunks?: number; headers?: Record<string, string> } = {}) =>
-    send(r.url, { method: 'POST', target, headers: { 'content-type': 'application/json', ...auth, ...options.headers }, body: Buffer.from(body), ...(options.chunks && { chunks: options.chunks }) }, agent);
-  const get = (target: string, headers: Record<string, string> = auth) => send(r.url, { method: 'GET', target, headers }, agent);
-  const jobCount = async () => ((await r.api('/api/jobs?limit=1000', { headers: auth }).then((x) => x.json())) as { jobs: unknown[] }).jobs.length;
+  const post = (
+    target: string,
+    body: string | Buffer,
+    options: { chunks?: number; headers?: Record<string, string> } = {},
+  ) =>
+    send(
+      r.url,
+      {
+        method: 'POST',
+        target,
+        headers: { 'content-type': 'application/json', ...auth, ...options.headers },
+        body: Buffer.from(body),
+        ...(options.chunks && { chunks: options.chunks }),
+      },
+      agent,
+    );
+  const get = (target: string, headers: Record<string, string> = auth) =>
+    send(r.url, { method: 'GET', target, headers }, agent);
+  const jobCount = async () =>
+    ((await r.api('/api/jobs?limit=1000', { headers: auth }).then((x) => x.json())) as { jobs: unknown[] }).jobs.length;
 
   beforeAll(async () => {
     r = await startTestRunner({ LOCAL_API_KEY: KEY, HEALTH_CACHE_SEC: '30' }, { workers: false });
@@ -32,7 +54,11 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
 
   it('refuses JSON nested 4 500 deep (arrays, objects, inside data) with 400 naming MAX_JSON_DEPTH, and stores nothing', async () => {
     const before = await jobCount();
-    const bodies = ['['.repeat(4500) + ']'.repeat(4500), `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, `{"rows":5,"data":{"a":${'['.repeat(63)}${']'.repeat(63)}}}`];
+    const bodies = [
+      '['.repeat(4500) + ']'.repeat(4500),
+      `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`,
+      `{"rows":5,"data":{"a":${'['.repeat(63)}${']'.repeat(63)}}}`,
+    ];
     for (const target of ['/api/jobs', '/api/submit-job', '/api/service/v1/pipelines/inference']) {
       for (const body of bodies) {
         const p = problemOf(await post(target, body));
@@ -52,15 +78,23 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     expect(p.detail).toContain('MAX_JSON_ITEMS');
   });
 
-  it('answers malformed %-escapes in every id route with 404 in the route family\'s own shape', async () => {
+  it("answers malformed %-escapes in every id route with 404 in the route family's own shape", async () => {
     for (const id of ['%FF', '%E0%A4%A', '%ZZ', '%']) {
-      for (const path of [`/api/jobs/${id}`, `/api/jobs/${id}/events`, `/api/jobs/${id}/result`, `/api/jobs/${id}/logs`]) {
+      for (const path of [
+        `/api/jobs/${id}`,
+        `/api/jobs/${id}/events`,
+        `/api/jobs/${id}/result`,
+        `/api/jobs/${id}/logs`,
+      ]) {
         const reply = await get(path);
         expect(problemOf(reply)).toMatchObject({ status: 404, code: 'NOT_FOUND' });
       }
       const cancel = await post(`/api/jobs/${id}/cancel`, '{}');
       expect(problemOf(cancel).status).toBe(404);
-      for (const path of [`/api/service/v1/pipelines/training/${id}/get`, `/api/service/v1/pipelines/inference/${id}/get`]) {
+      for (const path of [
+        `/api/service/v1/pipelines/training/${id}/get`,
+        `/api/service/v1/pipelines/inference/${id}/get`,
+      ]) {
         const reply = await get(path);
         expect(reply.status).toBe(404);
         expect(JSON.parse(reply.body)).toEqual({ error: 'Not found - The requested resource does not exists' });
@@ -83,13 +117,17 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     expect(problemOf(big)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     const prefix = JSON.stringify({ rows: 1, data: { p: 'x'.repeat(r.deps.config.maxBodyBytes - 40) } });
     expect(prefix.length).toBeLessThanOrEqual(r.deps.config.maxBodyBytes);
-    const padded = await post('/api/jobs', Buffer.concat([Buffer.from(prefix), Buffer.alloc(300_000, 0x20)]), { chunks: 32 });
+    const padded = await post('/api/jobs', Buffer.concat([Buffer.from(prefix), Buffer.alloc(300_000, 0x20)]), {
+      chunks: 32,
+    });
     expect(problemOf(padded).status).toBe(413);
     expect(await jobCount()).toBe(before);
   });
 
   it('keeps validation replies small: at most 20 issues listed, the rest counted, echoed strings clipped', async () => {
-    const body = JSON.stringify(Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`field_${i}_${'x'.repeat(50)}`, 1])));
+    const body = JSON.stringify(
+      Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`field_${i}_${'x'.repeat(50)}`, 1])),
+    );
     expect(body.length).toBeGreaterThan(200_000);
     const reply = await post('/api/jobs', body);
     const p = problemOf(reply);
@@ -115,7 +153,10 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     const replies = await Promise.all(Array.from({ length: 50 }, () => get('/api/health', {})));
     for (const reply of replies) {
       expect(reply.status).toBe(200);
-      expect(JSON.parse(reply.body)).toEqual({ status: 'healthy', checks: { tables: { ok: true }, queues: { ok: true }, blobs: { ok: true }, providers: { ok: true } } });
+      expect(JSON.parse(reply.body)).toEqual({
+        status: 'healthy',
+        checks: { tables: { ok: true }, queues: { ok: true }, blobs: { ok: true }, providers: { ok: true } },
+      });
     }
     // HEALTH_CACHE_SEC is 30 here: at most one probe for the whole flood (none if an earlier one is cached).
     expect(probe.mock.calls.length).toBeLessThanOrEqual(1);
@@ -145,7 +186,11 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
    * checks the server still reads the rest: a server that closed after replying would reset the
    * client's later writes, and a reset can discard a reply the client has not read yet.
    */
-  async function earlyReplyKeepsReading(head: string, firstBytes: number, framing: 'chunked' | 'garbage' = 'chunked'): Promise<{ status: number; closedBeforeUploadEnded: boolean; endedCleanly: boolean }> {
+  async function earlyReplyKeepsReading(
+    head: string,
+    firstBytes: number,
+    framing: 'chunked' | 'garbage' = 'chunked',
+  ): Promise<{ status: number; closedBeforeUploadEnded: boolean; endedCleanly: boolean }> {
     const { hostname, port } = new URL(r.url);
     // Half-open allowed: a server may half-close after its reply (a FIN) and still read what follows.
     const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
@@ -155,14 +200,21 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     let failed = false;
     socket.on('data', (c: Buffer) => received.push(c));
     socket.on('error', () => (failed = true));
-    const closed = new Promise<void>((resolve) => socket.on('close', () => {
-      closedAt ??= uploadDone ? 'after' : 'before';
-      resolve();
-    }));
+    const closed = new Promise<void>((resolve) =>
+      socket.on('close', () => {
+        closedAt ??= uploadDone ? 'after' : 'before';
+        resolve();
+      }),
+    );
     // Garbage: bytes that are not a chunk, which the server refuses with 400 on the first one.
-    const chunk = (bytes: number) => (framing === 'chunked' ? `${bytes.toString(16)}\r\n${' '.repeat(bytes)}\r\n` : 'Z'.repeat(bytes));
-    socket.write(`${head}\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(firstBytes)}`);
-    await vi.waitFor(() => expect(Buffer.concat(received).toString('latin1')).toMatch(/\r\n\r\n\{.*\}$/s), { timeout: 10_000 });
+    const chunk = (bytes: number) =>
+      framing === 'chunked' ? `${bytes.toString(16)}\r\n${' '.repeat(bytes)}\r\n` : 'Z'.repeat(bytes);
+    socket.write(
+      `${head}\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(firstBytes)}`,
+    );
+    await vi.waitFor(() => expect(Buffer.concat(received).toString('latin1')).toMatch(/\r\n\r\n\{.*\}$/s), {
+      timeout: 10_000,
+    });
     // The reply is complete; the upload goes on in pieces, as a slow client's would.
     for (let i = 0; i < 8 && closedAt === undefined; i++) {
       socket.write(chunk(64 * 1024));

@@ -31,7 +31,10 @@ describe('HTTP edge properties: whatever the bytes, never a 5xx, a stack trace o
     await fc.assert(
       fc.asyncProperty(fuzzRequest(KEY), async (req) => {
         const reply = await send(r.url, req, agent);
-        expect(judge(req.target, requestText(req), reply, 30_000, req.method), `${req.method} ${req.target.slice(0, 200)} → ${reply.status} ${reply.body.slice(0, 300)}`).toEqual([]);
+        expect(
+          judge(req.target, requestText(req), reply, 30_000, req.method),
+          `${req.method} ${req.target.slice(0, 200)} → ${reply.status} ${reply.body.slice(0, 300)}`,
+        ).toEqual([]);
       }),
       { numRuns: 150 },
     );
@@ -42,7 +45,9 @@ describe('HTTP edge properties: whatever the bytes, never a 5xx, a stack trace o
       fc.asyncProperty(rawRequest, async (req) => {
         const reply = await sendRaw(r.url, req);
         expect(reply.status, req.raw.toString('latin1').slice(0, 120)).toBeGreaterThanOrEqual(200);
-        expect(judge(req.target, requestText(req), reply, 30_000, req.raw.toString('latin1').split(' ')[0])).toEqual([]);
+        expect(judge(req.target, requestText(req), reply, 30_000, req.raw.toString('latin1').split(' ')[0])).toEqual(
+          [],
+        );
       }),
       { numRuns: 40 },
     );

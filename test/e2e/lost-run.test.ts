@@ -30,8 +30,10 @@ describe('lost local runs (process killed from outside)', () => {
     return ((await res.json()) as { id: string }).id;
   };
   const job = async (id: string) => (await (await r.api(`/api/jobs/${id}`)).json()) as JobRecord;
-  const events = async (id: string) => ((await (await r.api(`/api/jobs/${id}/events`)).json()) as { events: JobEvent[] }).events;
-  const runDir = (id: string, attempt: number) => join(r.deps.config.localProviderDir, attempt > 1 ? `${id}-a${attempt}` : id);
+  const events = async (id: string) =>
+    ((await (await r.api(`/api/jobs/${id}/events`)).json()) as { events: JobEvent[] }).events;
+  const runDir = (id: string, attempt: number) =>
+    join(r.deps.config.localProviderDir, attempt > 1 ? `${id}-a${attempt}` : id);
 
   /** Waits for attempt `attempt`'s worker to be started, then SIGKILLs it. */
   const killRun = async (id: string, attempt: number) => {
@@ -50,7 +52,12 @@ describe('lost local runs (process killed from outside)', () => {
     const id = await submit();
     const pid = await killRun(id, 1);
 
-    const done = await waitFor(() => job(id), (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status), 90_000, 'the job to finish');
+    const done = await waitFor(
+      () => job(id),
+      (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
+      90_000,
+      'the job to finish',
+    );
     expect(done.status).toBe('succeeded');
     expect(done.attempts).toBe(2);
     // The ref names the attempt's run folder, never its host path.
@@ -60,16 +67,24 @@ describe('lost local runs (process killed from outside)', () => {
     const lostNote = history.find((e) => e.type === 'note' && e.reason.startsWith('attempt 1 lost'));
     expect(lostNote?.reason).toContain(`process ${pid} ended without reporting a result`);
     expect(lostNote?.reason).toContain('re-dispatching as attempt 2 of 2');
-    expect(history.filter((e) => e.to === 'queued' && e.type === 'transition').map((e) => e.reason)).toContain('re-dispatch after lost attempt 1');
+    expect(history.filter((e) => e.to === 'queued' && e.type === 'transition').map((e) => e.reason)).toContain(
+      're-dispatch after lost attempt 1',
+    );
     expect(history.filter((e) => e.type === 'transition' && e.to === 'succeeded')).toHaveLength(1);
     expect(history.filter((e) => e.type === 'transition' && e.to === 'dispatched')).toHaveLength(2);
 
     // Attempt 1's folder holds no result; attempt 2's folder ran exactly once.
     expect(existsSync(join(runDir(id, 1), 'status.json'))).toBe(false);
     expect(JSON.parse(readFileSync(join(runDir(id, 2), 'status.json'), 'utf8'))).toMatchObject({ state: 'succeeded' });
-    const starts = readFileSync(join(runDir(id, 2), 'stdout.txt'), 'utf8').split('\n').filter((l) => l.includes(': processing '));
+    const starts = readFileSync(join(runDir(id, 2), 'stdout.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(': processing '));
     expect(starts).toHaveLength(1);
-    expect(readdirSync(r.deps.config.localProviderDir).filter((d) => d.startsWith(id)).sort()).toEqual([id, `${id}-a2`]);
+    expect(
+      readdirSync(r.deps.config.localProviderDir)
+        .filter((d) => d.startsWith(id))
+        .sort(),
+    ).toEqual([id, `${id}-a2`]);
   });
 
   it('fails the job with INFRASTRUCTURE_LOST once JOB_MAX_ATTEMPTS runs were lost in a row', async () => {
@@ -77,7 +92,12 @@ describe('lost local runs (process killed from outside)', () => {
     await killRun(id, 1);
     await killRun(id, 2);
 
-    const done = await waitFor(() => job(id), (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status), 90_000, 'the job to fail');
+    const done = await waitFor(
+      () => job(id),
+      (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
+      90_000,
+      'the job to fail',
+    );
     expect(done.status).toBe('failed');
     expect(done.attempts).toBe(2);
     expect(done.error).toMatchObject({ code: 'INFRASTRUCTURE_LOST', category: 'infrastructure' });
@@ -101,7 +121,12 @@ describe('lost local runs (process killed from outside)', () => {
     } catch {
       // Already stopped by the cancel.
     }
-    const done = await waitFor(() => job(id), (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status), 60_000, 'the job to end');
+    const done = await waitFor(
+      () => job(id),
+      (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
+      60_000,
+      'the job to end',
+    );
     expect(done.status).toBe('cancelled');
     expect(done.attempts).toBe(1);
     expect((await events(id)).some((e) => e.to === 'queued' && e.from !== 'submitted')).toBe(false);
@@ -116,10 +141,18 @@ describe('runner shutdown with local runs in flight', () => {
   });
 
   it('lets a run finish within the grace period, gives the unfinished one back to its queue, and the next start resumes it', async () => {
-    const first = await startTestRunner({ ML_JOBS_PROVIDER: 'local', SIMULATION_TIME_SCALE: '0.01', WORKER_SHUTDOWN_GRACE_SEC: '8' });
+    const first = await startTestRunner({
+      ML_JOBS_PROVIDER: 'local',
+      SIMULATION_TIME_SCALE: '0.01',
+      WORKER_SHUTDOWN_GRACE_SEC: '8',
+    });
     runners.push(first);
     const submit = async (estimated_runtime_sec: number) => {
-      const res = await first.post('/api/jobs', { rows: 1000, estimated_runtime_sec, target: first.deps.config.queues.ml });
+      const res = await first.post('/api/jobs', {
+        rows: 1000,
+        estimated_runtime_sec,
+        target: first.deps.config.queues.ml,
+      });
       expect(res.status).toBe(202);
       return ((await res.json()) as { id: string }).id;
     };
@@ -128,7 +161,13 @@ describe('runner shutdown with local runs in flight', () => {
     const long = await submit(30_000); // 300 s of work: does not
     // Both workers loaded and simulating (not merely spawned) before the stop.
     for (const id of [short, long]) {
-      await waitFor(async () => (existsSync(join(dirOf(id), 'stdout.txt')) ? readFileSync(join(dirOf(id), 'stdout.txt'), 'utf8') : ''), (t) => t.includes(': processing '), 60_000, `${id} to start working`);
+      await waitFor(
+        async () =>
+          existsSync(join(dirOf(id), 'stdout.txt')) ? readFileSync(join(dirOf(id), 'stdout.txt'), 'utf8') : '',
+        (t) => t.includes(': processing '),
+        60_000,
+        `${id} to start working`,
+      );
     }
     const longPid = Number(readFileSync(join(dirOf(long), 'pid'), 'utf8'));
 
@@ -141,14 +180,29 @@ describe('runner shutdown with local runs in flight', () => {
     const released = await first.deps.store.get(long);
     expect(released).toMatchObject({ status: 'queued', attempts: 1 });
     const lastEvent = (await first.deps.store.events(long)).at(-1)!;
-    expect(lastEvent.reason).toMatch(/^released on shutdown: local run of attempt 1 did not finish within 8 s; runs again as attempt 2$/);
+    expect(lastEvent.reason).toMatch(
+      /^released on shutdown: local run of attempt 1 did not finish within 8 s; runs again as attempt 2$/,
+    );
 
     // The next start (faster simulation) records the finished run and runs the released one again.
-    const second = await startLocalRunner({ env: { ...first.deps.config.env, SIMULATION_TIME_SCALE: '0.0005' }, functions: FUNCTIONS, quiet: true, queuePollMs: 200 });
+    const second = await startLocalRunner({
+      env: { ...first.deps.config.env, SIMULATION_TIME_SCALE: '0.0005' },
+      functions: FUNCTIONS,
+      quiet: true,
+      queuePollMs: 200,
+    });
     runners.push(second);
-    const end = async (id: string) => waitFor(() => second.deps.store.get(id), (j) => j?.status === 'succeeded' || j?.status === 'failed', 90_000, `${id} to finish`);
+    const end = async (id: string) =>
+      waitFor(
+        () => second.deps.store.get(id),
+        (j) => j?.status === 'succeeded' || j?.status === 'failed',
+        90_000,
+        `${id} to finish`,
+      );
     expect(await end(short)).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(await end(long)).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect((await second.deps.store.events(long)).filter((e) => e.type === 'transition' && e.to === 'succeeded')).toHaveLength(1);
+    expect(
+      (await second.deps.store.events(long)).filter((e) => e.type === 'transition' && e.to === 'succeeded'),
+    ).toHaveLength(1);
   });
 });

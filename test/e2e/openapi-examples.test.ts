@@ -11,7 +11,13 @@ const SM_KEYS = { AKIDOPENAPI: 'sm-secret-for-openapi-test' };
 
 type Param = { name: string; in: 'path' | 'query' | 'header'; example?: unknown };
 type Media = { schema?: unknown; examples?: Record<string, { value: unknown }> };
-type Op = { operationId: string; tags: string[]; parameters?: Param[]; requestBody?: { content: Record<string, Media> }; responses: Record<string, { content?: Record<string, Media> }> };
+type Op = {
+  operationId: string;
+  tags: string[];
+  parameters?: Param[];
+  requestBody?: { content: Record<string, Media> };
+  responses: Record<string, { content?: Record<string, Media> }>;
+};
 type Doc = { paths: Record<string, Record<string, Op>> };
 
 /** One request built from the document: its path, method and example body. */
@@ -93,8 +99,17 @@ describe('OpenAPI examples against the running stack', () => {
         if (op.tags.includes('dashboard')) continue;
         const pointer = `#/paths/${path.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}`;
         const examples = Object.entries(op.requestBody?.content['application/json']?.examples ?? {});
-        if (examples.length === 0) calls.push({ label: op.operationId, path, method: method.toUpperCase(), op, pointer });
-        for (const [name, ex] of examples) calls.push({ label: `${op.operationId}/${name}`, path, method: method.toUpperCase(), op, pointer, body: ex.value });
+        if (examples.length === 0)
+          calls.push({ label: op.operationId, path, method: method.toUpperCase(), op, pointer });
+        for (const [name, ex] of examples)
+          calls.push({
+            label: `${op.operationId}/${name}`,
+            path,
+            method: method.toUpperCase(),
+            op,
+            pointer,
+            body: ex.value,
+          });
       }
     }
     calls.sort((a, b) => phase(a) - phase(b));
@@ -104,7 +119,15 @@ describe('OpenAPI examples against the running stack', () => {
     for (const [i, call] of calls.entries()) {
       if (i > 0 && phase(calls[i - 1]!) === 0 && phase(call) === 1) {
         // Let the created jobs finish, so /result answers its 200 rather than its 409.
-        await waitFor(() => r.api(`/api/jobs/${ids.job}`, { headers: { 'x-functions-key': KEY } }).then((x) => x.json() as Promise<{ status: string }>), (j) => TERMINAL.includes(j.status), 30_000, 'the example job to finish');
+        await waitFor(
+          () =>
+            r
+              .api(`/api/jobs/${ids.job}`, { headers: { 'x-functions-key': KEY } })
+              .then((x) => x.json() as Promise<{ status: string }>),
+          (j) => TERMINAL.includes(j.status),
+          30_000,
+          'the example job to finish',
+        );
       }
       const url = new URL(`${r.url}${fillPath(call.path, ids)}`);
       const headers: Record<string, string> = { 'x-functions-key': KEY };
@@ -118,13 +141,17 @@ describe('OpenAPI examples against the running stack', () => {
       if (call.body !== undefined) {
         headers['content-type'] = 'application/json';
         // The example's receiver host does not resolve here: the local receiver takes its place.
-        const body = call.op.operationId === 'subscriptionsCreate' ? { ...(call.body as object), url: receiverUrl } : call.body;
+        const body =
+          call.op.operationId === 'subscriptionsCreate' ? { ...(call.body as object), url: receiverUrl } : call.body;
         init.body = JSON.stringify(body);
       }
       const res = await fetch(url, init);
       const status = String(res.status);
       const documented = call.op.responses[status];
-      expect(documented, `${call.label}: ${call.method} ${url.pathname} answered ${status}, which the document does not list`).toBeDefined();
+      expect(
+        documented,
+        `${call.label}: ${call.method} ${url.pathname} answered ${status}, which the document does not list`,
+      ).toBeDefined();
       if (res.status === 204) {
         // No content (DELETE): the document lists none either.
         expect(documented!.content, `${call.label}: a 204 documents no body`).toBeUndefined();
@@ -135,8 +162,13 @@ describe('OpenAPI examples against the running stack', () => {
       const media = documented!.content?.[type];
       expect(media, `${call.label}: content type ${type} of ${status} is not documented`).toBeDefined();
       const body = (await res.json()) as Record<string, unknown>;
-      const validate = ajv.compile({ $ref: `openapi.json${call.pointer}/responses/${status}/content/${type.replace(/\//g, '~1')}/schema` });
-      expect(validate(body), `${call.label} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(body).slice(0, 500)}`).toBe(true);
+      const validate = ajv.compile({
+        $ref: `openapi.json${call.pointer}/responses/${status}/content/${type.replace(/\//g, '~1')}/schema`,
+      });
+      expect(
+        validate(body),
+        `${call.label} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(body).slice(0, 500)}`,
+      ).toBe(true);
       // Successful creates hand their id to the calls that need one.
       if (call.op.operationId === 'jobsCreate' && res.status === 202) ids.job ??= String(body.id);
       if (call.op.operationId === 'essedumExecuteCreate' && res.status === 201) ids.task = String(body.task_id);

@@ -34,13 +34,21 @@ describe('reconcile', () => {
     ...(providers && { providers }),
   });
 
-  async function seed(status: JobRecord['status'], patch: Partial<JobRecord> = {}, labels: Record<string, string> = {}): Promise<JobRecord> {
+  async function seed(
+    status: JobRecord['status'],
+    patch: Partial<JobRecord> = {},
+    labels: Record<string, string> = {},
+  ): Promise<JobRecord> {
     const job = makeJob({}, { labels });
     await r.deps.store.create(job, creationEvent(job, 'test'));
     const path: JobRecord['status'][] = ['queued', 'dispatched', 'running', 'succeeded'];
     let current = job;
     for (const s of path.slice(0, path.indexOf(status as never) + 1)) {
-      current = await r.deps.store.update(job.id, (c) => transition(c, s, 'test', { patch: s === 'queued' ? { queue: r.deps.config.queues.spark, ...patch } : s === 'dispatched' ? patch : {} }));
+      current = await r.deps.store.update(job.id, (c) =>
+        transition(c, s, 'test', {
+          patch: s === 'queued' ? { queue: r.deps.config.queues.spark, ...patch } : s === 'dispatched' ? patch : {},
+        }),
+      );
     }
     return current;
   }
@@ -66,7 +74,10 @@ describe('reconcile', () => {
   });
 
   it('returns the job of a worker that went silent to its queue', async () => {
-    const job = await seed('running', { provider: 'worker', lease: { owner: 'spark-gone/1', until: new Date(Date.now() + 1000).toISOString() } });
+    const job = await seed('running', {
+      provider: 'worker',
+      lease: { owner: 'spark-gone/1', until: new Date(Date.now() + 1000).toISOString() },
+    });
     const summary = await reconcile(later(r.deps, 10));
     expect(summary.requeued).toBeGreaterThanOrEqual(1);
     const after = await r.deps.store.get(job.id);

@@ -20,23 +20,47 @@ function markerCommand(): { marker: string; command: string } {
 
 /** The runner's table, queue and container names, so a second runner takes over its queued jobs. */
 function sameResources(r: TestRunner): Record<string, string> {
-  const names = ['JOBS_TABLE', 'IDEMPOTENCY_TABLE', 'RESULTS_CONTAINER', 'PAYLOADS_CONTAINER', 'QUEUE_INTAKE', 'QUEUE_ACTOR', 'QUEUE_SPARK', 'QUEUE_ML', 'QUEUE_BATCH', 'LOCAL_PROVIDER_DIR'];
+  const names = [
+    'JOBS_TABLE',
+    'IDEMPOTENCY_TABLE',
+    'RESULTS_CONTAINER',
+    'PAYLOADS_CONTAINER',
+    'QUEUE_INTAKE',
+    'QUEUE_ACTOR',
+    'QUEUE_SPARK',
+    'QUEUE_ML',
+    'QUEUE_BATCH',
+    'LOCAL_PROVIDER_DIR',
+  ];
   return Object.fromEntries(names.map((n) => [n, r.deps.config.env[n]!]));
 }
 
 async function waitQueued(r: TestRunner, id: string): Promise<void> {
-  await waitFor(() => r.deps.store.get(id), (j) => j?.status === 'queued', 30_000, `job ${id} queued`);
+  await waitFor(
+    () => r.deps.store.get(id),
+    (j) => j?.status === 'queued',
+    30_000,
+    `job ${id} queued`,
+  );
 }
 
 async function waitEnded(r: TestRunner, id: string): Promise<JobRecord> {
-  return (await waitFor(() => r.deps.store.get(id), (j) => TERMINAL.includes(j?.status ?? ''), 60_000, `job ${id} finished`))!;
+  return (await waitFor(
+    () => r.deps.store.get(id),
+    (j) => TERMINAL.includes(j?.status ?? ''),
+    60_000,
+    `job ${id} finished`,
+  ))!;
 }
 
 describe('the /execute gate: a command job is created only by POST /api/execute', () => {
   let off: TestRunner;
   let on: TestRunner;
   beforeAll(async () => {
-    [off, on] = await Promise.all([startTestRunner({ LOCAL_API_KEY: KEY }), startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY })]);
+    [off, on] = await Promise.all([
+      startTestRunner({ LOCAL_API_KEY: KEY }),
+      startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([off?.stop(), on?.stop()]);
@@ -46,26 +70,29 @@ describe('the /execute gate: a command job is created only by POST /api/execute'
     ['on a worker queue', {}],
     ['on the local provider', { target: 'local' }],
     ['on Azure Batch', { target: 'azure-batch' }],
-  ])('refuses a command job smuggled through /api/jobs and /api/submit-job %s, with /execute off or on, and runs nothing', async (_where, target) => {
-    for (const r of [off, on]) {
-      const { marker, command } = markerCommand();
-      const exploit = { latency_sensitive: true, kind: 'essedum-execute', spec: { command }, ...target };
-      for (const path of ['/api/jobs', '/api/submit-job']) {
-        for (const kind of ['essedum-execute', ' Essedum-Execute ']) {
-          const res = await r.post(path, { ...exploit, kind }, auth);
-          expect(res.status, `${path} kind '${kind}'`).toBe(400);
-          expect(res.headers.get('content-type')).toContain('application/problem+json');
-          const problem = (await res.json()) as { errors: Array<{ field: string; message: string }> };
-          expect(problem.errors.map((e) => e.field)).toEqual(['kind']);
-          expect(problem.errors[0]!.message).toContain('/api/execute');
+  ])(
+    'refuses a command job smuggled through /api/jobs and /api/submit-job %s, with /execute off or on, and runs nothing',
+    async (_where, target) => {
+      for (const r of [off, on]) {
+        const { marker, command } = markerCommand();
+        const exploit = { latency_sensitive: true, kind: 'essedum-execute', spec: { command }, ...target };
+        for (const path of ['/api/jobs', '/api/submit-job']) {
+          for (const kind of ['essedum-execute', ' Essedum-Execute ']) {
+            const res = await r.post(path, { ...exploit, kind }, auth);
+            expect(res.status, `${path} kind '${kind}'`).toBe(400);
+            expect(res.headers.get('content-type')).toContain('application/problem+json');
+            const problem = (await res.json()) as { errors: Array<{ field: string; message: string }> };
+            expect(problem.errors.map((e) => e.field)).toEqual(['kind']);
+            expect(problem.errors[0]!.message).toContain('/api/execute');
+          }
         }
+        expect((await r.deps.store.list({ limit: 10 })).jobs).toEqual([]);
+        // Give a worker that wrongly took it the time to run `touch`.
+        await new Promise((done) => setTimeout(done, 500));
+        expect(existsSync(marker)).toBe(false);
       }
-      expect((await r.deps.store.list({ limit: 10 })).jobs).toEqual([]);
-      // Give a worker that wrongly took it the time to run `touch`.
-      await new Promise((done) => setTimeout(done, 500));
-      expect(existsSync(marker)).toBe(false);
-    }
-  });
+    },
+  );
 });
 
 describe('replies carry no host paths', () => {
@@ -74,7 +101,11 @@ describe('replies carry no host paths', () => {
     try {
       const ids: string[] = [];
       for (const configs of [{ latency_sensitive: true }, { target: 'local' }]) {
-        const res = await r.post('/api/execute', { command: 'pwd; echo "cwd=$PWD" >&2; exit 3', storage: 'local', configs }, auth);
+        const res = await r.post(
+          '/api/execute',
+          { command: 'pwd; echo "cwd=$PWD" >&2; exit 3', storage: 'local', configs },
+          auth,
+        );
         expect(res.status).toBe(201);
         const accepted = (await res.json()) as { task_id: string; log_path: string };
         expect(accepted.log_path.startsWith('/')).toBe(false);
@@ -83,8 +114,12 @@ describe('replies carry no host paths', () => {
       for (const id of ids) {
         const job = await waitEnded(r, id);
         expect(job.status).toBe('failed');
-        const status = (await (await r.api(`/api/execute/${id}/getStatus`, { headers: auth })).json()) as { log_path: string };
-        const log = (await (await r.api(`/api/execute/${id}/getLog`, { headers: auth })).json()) as { logs: { content: string } };
+        const status = (await (await r.api(`/api/execute/${id}/getStatus`, { headers: auth })).json()) as {
+          log_path: string;
+        };
+        const log = (await (await r.api(`/api/execute/${id}/getLog`, { headers: auth })).json()) as {
+          logs: { content: string };
+        };
         const replies = [JSON.stringify(status), log.logs.content, JSON.stringify(job.error)];
         expect(log.logs.content).toContain('<job folder>');
         for (const text of replies) {
@@ -101,7 +136,10 @@ describe('replies carry no host paths', () => {
 describe('the /execute gate at run time', () => {
   it('fails command jobs still queued when /execute is switched off, with EXECUTE_DISABLED, on a worker and on the local provider', async () => {
     const { marker, command } = markerCommand();
-    const before = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY }, { workers: false, functions: WITHOUT_DISPATCH });
+    const before = await startTestRunner(
+      { ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY },
+      { workers: false, functions: WITHOUT_DISPATCH },
+    );
     let ids: string[];
     let resources: Record<string, string>;
     try {
@@ -145,7 +183,10 @@ describe('the /execute gate at run time', () => {
       for (const id of ids) {
         await waitQueued(before, id);
         // An attacker with write access to the table turns the job into a command job.
-        await before.deps.store.update(id, (c) => ({ job: { ...c, spec: { ...c.spec, kind: 'essedum-execute', spec: { command, storage: 'local' } } }, quiet: true }));
+        await before.deps.store.update(id, (c) => ({
+          job: { ...c, spec: { ...c.spec, kind: 'essedum-execute', spec: { command, storage: 'local' } } },
+          quiet: true,
+        }));
         expect((await before.deps.store.get(id))?.spec.kind).toBe('essedum-execute');
       }
       resources = sameResources(before);

@@ -36,7 +36,10 @@ describe('SSRF: credentials.endpoint must pass ESSEDUM_STORAGE_ENDPOINT_ALLOWLIS
 
   beforeAll(async () => {
     [v4, v6] = await Promise.all([trap('127.0.0.2'), trap('::1')]);
-    r = await startTestRunner({ ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ALLOWLIST }, { workers: false });
+    r = await startTestRunner(
+      { ESSEDUM_EXECUTE_ENABLED: 'true', LOCAL_API_KEY: KEY, ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST: ALLOWLIST },
+      { workers: false },
+    );
   });
   afterAll(async () => {
     await r?.stop();
@@ -47,12 +50,23 @@ describe('SSRF: credentials.endpoint must pass ESSEDUM_STORAGE_ENDPOINT_ALLOWLIS
   const execute = (endpoint: string) =>
     r.post(
       '/api/execute',
-      { command: 'cat inputs/a.csv', storage: 'minio', bucket: 'b', input_artifacts: 'a.csv', credentials: { endpoint, access_key: 'AKIA-SSRF', secret_key: 'ssrf-secret-123' } },
+      {
+        command: 'cat inputs/a.csv',
+        storage: 'minio',
+        bucket: 'b',
+        input_artifacts: 'a.csv',
+        credentials: { endpoint, access_key: 'AKIA-SSRF', secret_key: 'ssrf-secret-123' },
+      },
       { 'x-functions-key': KEY },
     );
 
   it('refuses endpoints on loopback addresses the allow-list excludes (127.0.0.2, [::1]) with a 400 naming credentials.endpoint, and never connects', async () => {
-    for (const endpoint of [`http://127.0.0.2:${v4.port}`, `http://[::1]:${v6.port}`, `[::1]:${v6.port}`, `http://[::ffff:127.0.0.2]:${v4.port}`]) {
+    for (const endpoint of [
+      `http://127.0.0.2:${v4.port}`,
+      `http://[::1]:${v6.port}`,
+      `[::1]:${v6.port}`,
+      `http://[::ffff:127.0.0.2]:${v4.port}`,
+    ]) {
       const res = await execute(endpoint);
       expect(res.status, endpoint).toBe(400);
       const problem = (await res.json()) as { errors: Array<{ field: string }> };
@@ -64,7 +78,11 @@ describe('SSRF: credentials.endpoint must pass ESSEDUM_STORAGE_ENDPOINT_ALLOWLIS
   });
 
   it('refuses host names outside the allow-list before any DNS lookup (localhost, a metadata name)', async () => {
-    for (const endpoint of [`http://localhost:${v4.port}`, 'http://metadata.google.internal', `http://127.0.0.2.example.org:${v4.port}`]) {
+    for (const endpoint of [
+      `http://localhost:${v4.port}`,
+      'http://metadata.google.internal',
+      `http://127.0.0.2.example.org:${v4.port}`,
+    ]) {
       const res = await execute(endpoint);
       expect(res.status, endpoint).toBe(400);
     }
@@ -72,16 +90,32 @@ describe('SSRF: credentials.endpoint must pass ESSEDUM_STORAGE_ENDPOINT_ALLOWLIS
   });
 
   it('checks again where the artifact is fetched: a worker with a narrower allow-list fails the job and connects nowhere', async () => {
-    const secrets = { [SECRET_KEYS.endpoint]: `http://127.0.0.2:${v4.port}`, [SECRET_KEYS.accessKey]: 'AKIA-SSRF', [SECRET_KEYS.secretKey]: 'ssrf-secret-123' };
+    const secrets = {
+      [SECRET_KEYS.endpoint]: `http://127.0.0.2:${v4.port}`,
+      [SECRET_KEYS.accessKey]: 'AKIA-SSRF',
+      [SECRET_KEYS.secretKey]: 'ssrf-secret-123',
+    };
     for (const endpoint of [secrets[SECRET_KEYS.endpoint], `http://[::1]:${v6.port}`]) {
       const outcome = await runCommand({
         jobId: 'j-ssrf',
-        spec: { command: 'echo ran', storage: 'minio', bucket: 'b', input_artifacts: ['a.csv'], project_id: '', name: '', version: '', environment: {} },
+        spec: {
+          command: 'echo ran',
+          storage: 'minio',
+          bucket: 'b',
+          input_artifacts: ['a.csv'],
+          project_id: '',
+          name: '',
+          version: '',
+          environment: {},
+        },
         secrets: { ...secrets, [SECRET_KEYS.endpoint]: endpoint },
         workDir: mkdtempSync(join(tmpdir(), 'cjo-ssrf-')),
         maxLogBytes: 64 * 1024,
         storageEndpointAllowlist: parseEndpointAllowlist(ALLOWLIST).entries,
-        sandbox: createCommandSandbox(parseCommandSandboxSettings({ COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none' }), { warn: () => undefined }),
+        sandbox: createCommandSandbox(
+          parseCommandSandboxSettings({ COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none' }),
+          { warn: () => undefined },
+        ),
         shouldStop: () => undefined,
       });
       expect(outcome.kind).toBe('failed');

@@ -30,10 +30,21 @@ describe('end to end on Service Bus (wire-level stand-in)', () => {
       { rows: 50_000_000, estimated_runtime_sec: 300, priority: 'high' },
       { rows: 5_000_000, estimated_runtime_sec: 10 },
     ];
-    const ids = await Promise.all(bodies.map(async (b) => ((await (await r.post('/api/submit-job', b)).json()) as { job_id: string }).job_id));
-    const done = await waitFor(() => Promise.all(ids.map(job)), (js) => js.every((j) => TERMINAL.includes(j.status)), 90_000, 'jobs to finish');
+    const ids = await Promise.all(
+      bodies.map(async (b) => ((await (await r.post('/api/submit-job', b)).json()) as { job_id: string }).job_id),
+    );
+    const done = await waitFor(
+      () => Promise.all(ids.map(job)),
+      (js) => js.every((j) => TERMINAL.includes(j.status)),
+      90_000,
+      'jobs to finish',
+    );
     expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    expect(done.map((j) => j.queue)).toEqual([r.deps.config.queues.actor, r.deps.config.queues.spark, r.deps.config.queues.ml]);
+    expect(done.map((j) => j.queue)).toEqual([
+      r.deps.config.queues.actor,
+      r.deps.config.queues.spark,
+      r.deps.config.queues.ml,
+    ]);
     // The broker really carried them: every queue was created on it and is empty now.
     for (const q of Object.values(r.deps.config.queues)) expect(sb.counts(q).active).toBe(0);
   });
@@ -42,7 +53,11 @@ describe('end to end on Service Bus (wire-level stand-in)', () => {
     // A second runner with only the HTTP functions, so nothing consumes the dead-letter queue.
     const { FUNCTIONS } = await import('../../src/functions/all.js');
     const http = await startTestRunner(
-      { QUEUE_TRANSPORT: 'servicebus', ServiceBus: sb.connectionString, ServiceBus__administrationEndpoint: sb.adminEndpoint },
+      {
+        QUEUE_TRANSPORT: 'servicebus',
+        ServiceBus: sb.connectionString,
+        ServiceBus__administrationEndpoint: sb.adminEndpoint,
+      },
       { workers: false, functions: FUNCTIONS.filter((f) => f.kind === 'http') },
     );
     try {
@@ -50,7 +65,10 @@ describe('end to end on Service Bus (wire-level stand-in)', () => {
       await http.deps.queues.send(q, [{ jobId: 'j-a' }, { jobId: 'j-b' }, { jobId: 'j-c' }]);
       const [msg] = await http.deps.queues.receive(q, { maxMessages: 1, lockSec: 30, waitSec: 5 });
       await msg!.deadLetter('SpecInvalid', 'test');
-      const detail = (await (await http.api('/api/queues/status?detail=true')).json()) as Record<string, { active: number; deadLetter: number; scheduled: number }>;
+      const detail = (await (await http.api('/api/queues/status?detail=true')).json()) as Record<
+        string,
+        { active: number; deadLetter: number; scheduled: number }
+      >;
       expect(detail[q]).toEqual({ active: 2, deadLetter: 1, scheduled: 0 });
       expect(sb.counts(q)).toMatchObject({ deadLetter: 1 });
       const flat = (await (await http.api('/api/queues/status')).json()) as Record<string, number>;

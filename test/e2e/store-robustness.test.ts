@@ -24,7 +24,9 @@ describe('Store robustness through the HTTP API (no workers)', () => {
     const ids: string[] = [];
     let token: string | undefined;
     for (let n = 0; n < 100; n++) {
-      const res = await r.api(`/api/jobs?limit=1000${query}${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`);
+      const res = await r.api(
+        `/api/jobs?limit=1000${query}${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`,
+      );
       expect(res.status).toBe(200);
       const page = (await res.json()) as { jobs: Array<{ id: string }>; continuationToken?: string };
       ids.push(...page.jobs.map((j) => j.id));
@@ -48,16 +50,29 @@ describe('Store robustness through the HTTP API (no workers)', () => {
     const events = await r.deps.store.events(id);
     expect(events.filter((e) => e.to === 'submitted')).toHaveLength(1);
     // The seed route with a key races the same way.
-    const seedReplies = await Promise.all(Array.from({ length: 8 }, () => r.post('/api/submit-job', { rows: 3 }, { 'Idempotency-Key': `seed-${id}` })));
+    const seedReplies = await Promise.all(
+      Array.from({ length: 8 }, () => r.post('/api/submit-job', { rows: 3 }, { 'Idempotency-Key': `seed-${id}` })),
+    );
     expect(seedReplies.map((res) => res.status)).toEqual(Array(8).fill(200));
-    const seedIds = new Set(((await Promise.all(seedReplies.map((res) => res.json()))) as Array<{ job_id: string }>).map((b) => b.job_id));
+    const seedIds = new Set(
+      ((await Promise.all(seedReplies.map((res) => res.json()))) as Array<{ job_id: string }>).map((b) => b.job_id),
+    );
     expect(seedIds.size).toBe(1);
     expect((await listIds()).filter((x) => seedIds.has(x))).toHaveLength(1);
   });
 
   it('answers a bad continuationToken with a 400 naming it, never a 500', async () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const tokens = ['junk', b64('not json at all'), b64('null'), b64('1'), b64('{"nextPartitionKey":{}}'), b64('{"nextPartitionKey":"all","nextRowKey":"x"}'), '%', 'x'.repeat(4000)];
+    const tokens = [
+      'junk',
+      b64('not json at all'),
+      b64('null'),
+      b64('1'),
+      b64('{"nextPartitionKey":{}}'),
+      b64('{"nextPartitionKey":"all","nextRowKey":"x"}'),
+      '%',
+      'x'.repeat(4000),
+    ];
     for (const token of tokens) {
       const res = await r.api(`/api/jobs?continuationToken=${encodeURIComponent(token)}`);
       expect(res.status, token.slice(0, 40)).toBe(400);
@@ -66,12 +81,28 @@ describe('Store robustness through the HTTP API (no workers)', () => {
   });
 
   it('lists summaries by default and full records with view=full, within bounded limits', async () => {
-    const created = (await (await r.post('/api/jobs', { rows: 5, data: { payload: 'p'.repeat(2000) }, labels: { team: 'x' } })).json()) as { id: string };
+    const created = (await (
+      await r.post('/api/jobs', { rows: 5, data: { payload: 'p'.repeat(2000) }, labels: { team: 'x' } })
+    ).json()) as { id: string };
     const page = (await (await r.api('/api/jobs?limit=1000')).json()) as { jobs: Array<Record<string, unknown>> };
     const mine = page.jobs.find((j) => j.id === created.id)!;
-    expect(Object.keys(mine).sort()).toEqual(['createdAt', 'id', 'labels', 'links', 'priority', 'status', 'updatedAt', ...(mine.queue ? ['queue'] : []), ...(mine.provider ? ['provider'] : [])].sort());
+    expect(Object.keys(mine).sort()).toEqual(
+      [
+        'createdAt',
+        'id',
+        'labels',
+        'links',
+        'priority',
+        'status',
+        'updatedAt',
+        ...(mine.queue ? ['queue'] : []),
+        ...(mine.provider ? ['provider'] : []),
+      ].sort(),
+    );
     expect(JSON.stringify(page)).not.toContain('pppp');
-    const full = (await (await r.api('/api/jobs?view=full&limit=100')).json()) as { jobs: Array<{ id: string; spec: { data: unknown } }> };
+    const full = (await (await r.api('/api/jobs?view=full&limit=100')).json()) as {
+      jobs: Array<{ id: string; spec: { data: unknown } }>;
+    };
     expect(full.jobs.find((j) => j.id === created.id)?.spec.data).toEqual({ payload: 'p'.repeat(2000) });
     const tooMany = await problem(await r.api('/api/jobs?view=full&limit=500'));
     expect(tooMany.errors?.map((e) => e.field)).toEqual(['limit']);
@@ -97,7 +128,12 @@ describe('Store robustness through the HTTP API (no workers)', () => {
       it(`${provider}: 400 on kind, naming the provider, and nothing written`, async () => {
         const before = (await listIds()).length;
         const key = `refused-${provider}-${Date.now()}`;
-        const error = await submitJob(withMlProvider(provider), { body: mlClassJob, mode: 'strict', source: 'api', idempotencyKey: key }).catch((e: unknown) => e);
+        const error = await submitJob(withMlProvider(provider), {
+          body: mlClassJob,
+          mode: 'strict',
+          source: 'api',
+          idempotencyKey: key,
+        }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ValidationError);
         const issue = (error as ValidationError).issues[0]!;
         expect(issue.field).toBe('kind');

@@ -18,7 +18,13 @@ describe('one trace per job through the local runner', () => {
   let t: TestTelemetry;
   let r: TestRunner;
   const job = async (id: string) => (await (await r.api(`/api/jobs/${id}`)).json()) as Job;
-  const finished = (id: string) => waitFor(() => job(id), (j) => TERMINAL.includes(j.status), 60_000, `job ${id} to finish`);
+  const finished = (id: string) =>
+    waitFor(
+      () => job(id),
+      (j) => TERMINAL.includes(j.status),
+      60_000,
+      `job ${id} to finish`,
+    );
 
   beforeAll(async () => {
     // Before the runner: its own start-up call then finds telemetry running and keeps this exporter.
@@ -39,7 +45,9 @@ describe('one trace per job through the local runner', () => {
 
     const spans = traceOf(await t.finished(), created.id);
     const names = spans.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['POST /api/jobs', 'classify', 'dispatchBatch', 'provider.submit', 'poll.apply']));
+    expect(names).toEqual(
+      expect.arrayContaining(['POST /api/jobs', 'classify', 'dispatchBatch', 'provider.submit', 'poll.apply']),
+    );
     for (const s of spans) expect(s.attributes['job.id'], `span ${s.name}`).toBe(created.id);
 
     // The HTTP span is the root; classification happens inside it (at submission), and the hops
@@ -54,7 +62,12 @@ describe('one trace per job through the local runner', () => {
     expect(dispatch.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     const submit = spans.find((s) => s.name === 'provider.submit')!;
     expect(submit.parentSpanContext?.spanId).toBe(dispatch.spanContext().spanId);
-    expect(submit.attributes).toMatchObject({ 'provider.name': 'local', 'provider.operation': 'submit', 'provider.outcome': 'ok', 'provider.throttled': false });
+    expect(submit.attributes).toMatchObject({
+      'provider.name': 'local',
+      'provider.operation': 'submit',
+      'provider.outcome': 'ok',
+      'provider.throttled': false,
+    });
 
     // The poll that saw it succeed: in the job's trace, linked to the cycle (its own trace).
     const applied = spans.filter((s) => s.name === 'poll.apply' && s.attributes['provider.status'] === 'succeeded');
@@ -68,9 +81,15 @@ describe('one trace per job through the local runner', () => {
     // Metrics: the transitions it made, its time queued, its run time at the provider.
     expect(await t.counter('cjo.job.transitions', { to: 'succeeded' })).toBeGreaterThanOrEqual(1);
     expect(await t.counter('cjo.job.transitions', { from: 'queued', to: 'dispatched' })).toBeGreaterThanOrEqual(1);
-    expect((await t.histogram('cjo.job.queued.duration', { queue: r.deps.config.queues.batch })).count).toBeGreaterThanOrEqual(1);
-    expect((await t.histogram('cjo.job.run.duration', { provider: 'local', outcome: 'succeeded' })).count).toBeGreaterThanOrEqual(1);
-    expect(await t.counter('cjo.provider.calls', { provider: 'local', operation: 'submit', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(
+      (await t.histogram('cjo.job.queued.duration', { queue: r.deps.config.queues.batch })).count,
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      (await t.histogram('cjo.job.run.duration', { provider: 'local', outcome: 'succeeded' })).count,
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      await t.counter('cjo.provider.calls', { provider: 'local', operation: 'submit', outcome: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
     expect((await t.histogram('cjo.poll.provider_calls', { provider: 'local' })).sum).toBeGreaterThanOrEqual(1);
   });
 
@@ -82,7 +101,11 @@ describe('one trace per job through the local runner', () => {
     const spans = traceOf(await t.finished(), id);
     const root = spans.find((s) => s.name === 'POST /api/submit-job')!;
     const run = spans.find((s) => s.name === 'worker.run')!;
-    expect(run.attributes).toMatchObject({ 'job.id': id, 'worker.mode': 'actor', 'messaging.destination.name': r.deps.config.queues.actor });
+    expect(run.attributes).toMatchObject({
+      'job.id': id,
+      'worker.mode': 'actor',
+      'messaging.destination.name': r.deps.config.queues.actor,
+    });
     expect(spans.find((s) => s.name === 'classify')!.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     expect(run.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     for (const s of spans) expect(s.attributes['job.id'], `span ${s.name}`).toBe(id);
@@ -91,7 +114,11 @@ describe('one trace per job through the local runner', () => {
 
   it('continues a caller-sent traceparent: the job joins the caller trace', async () => {
     const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await r.post('/api/jobs', { latency_sensitive: true, rows: 10, estimated_runtime_sec: 1 }, { traceparent: `00-${callerTrace}-00f067aa0ba902b7-01` });
+    const res = await r.post(
+      '/api/jobs',
+      { latency_sensitive: true, rows: 10, estimated_runtime_sec: 1 },
+      { traceparent: `00-${callerTrace}-00f067aa0ba902b7-01` },
+    );
     const created = (await res.json()) as Job;
     await finished(created.id);
     const spans = traceOf(await t.finished(), created.id);
@@ -102,6 +129,11 @@ describe('one trace per job through the local runner', () => {
   it('counts a message that failed every delivery as a dead letter of its queue', async () => {
     const intake = r.deps.config.queues.intake;
     await r.deps.queues.send(intake, [{ notAJob: true }]);
-    await waitFor(() => t.counter('cjo.dead_letters', { queue: intake, reason: 'MaxDeliveryCountExceeded' }), (n) => n === 1, 45_000, 'the dead letter to be counted');
+    await waitFor(
+      () => t.counter('cjo.dead_letters', { queue: intake, reason: 'MaxDeliveryCountExceeded' }),
+      (n) => n === 1,
+      45_000,
+      'the dead letter to be counted',
+    );
   });
 });

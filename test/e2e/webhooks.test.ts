@@ -24,7 +24,11 @@ async function startReceiver(host = '127.0.0.1'): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      receiver.requests.push({ path: req.url ?? '', headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+      receiver.requests.push({
+        path: req.url ?? '',
+        headers: req.headers as Record<string, string>,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       res.statusCode = receiver.answers.shift() ?? 204;
       res.end();
     });
@@ -44,7 +48,16 @@ async function startReceiver(host = '127.0.0.1'): Promise<Receiver> {
   });
 }
 
-type Delivery = { webhookId: string; attempt: number; outcome: string; statusCode?: number; error?: string; nextRetryAt?: string; subscriptionId?: string; eventType: string };
+type Delivery = {
+  webhookId: string;
+  attempt: number;
+  outcome: string;
+  statusCode?: number;
+  error?: string;
+  nextRetryAt?: string;
+  subscriptionId?: string;
+  eventType: string;
+};
 
 describe('webhooks (Standard Webhooks) on the local stack', () => {
   let r: TestRunner;
@@ -70,12 +83,19 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     expect(res.status).toBe(202);
     return (await res.json()) as { id: string; notifySecret?: string };
   };
-  const deliveriesOfJob = async (id: string) => ((await (await r.api(`/api/jobs/${id}/deliveries`)).json()) as { deliveries: Delivery[] }).deliveries;
+  const deliveriesOfJob = async (id: string) =>
+    ((await (await r.api(`/api/jobs/${id}/deliveries`)).json()) as { deliveries: Delivery[] }).deliveries;
   const requestsFor = (jobId: string, path: string) =>
-    receiver.requests.filter((q) => q.path === path && (JSON.parse(q.body) as { data: { jobId: string } }).data.jobId === jobId);
+    receiver.requests.filter(
+      (q) => q.path === path && (JSON.parse(q.body) as { data: { jobId: string } }).data.jobId === jobId,
+    );
 
   it('delivers a subscription signed so the standardwebhooks package verifies it, filtered by label and event', async () => {
-    const created = await r.post('/api/subscriptions', { url: `${receiver.url}/subs`, events: ['running', 'succeeded'], labels: { team: 'hooks' } });
+    const created = await r.post('/api/subscriptions', {
+      url: `${receiver.url}/subs`,
+      events: ['running', 'succeeded'],
+      labels: { team: 'hooks' },
+    });
     expect(created.status).toBe(201);
     const sub = (await created.json()) as { id: string; secret: string; url: string };
     expect(sub.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -84,13 +104,20 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     // The secret is shown once: never in a read or a list.
     const read = await (await r.api(`/api/subscriptions/${sub.id}`)).json();
     expect(read).not.toHaveProperty('secret');
-    const list = (await (await r.api('/api/subscriptions')).json()) as { subscriptions: Array<Record<string, unknown>> };
+    const list = (await (await r.api('/api/subscriptions')).json()) as {
+      subscriptions: Array<Record<string, unknown>>;
+    };
     expect(list.subscriptions.map((s) => s.id)).toContain(sub.id);
     expect(JSON.stringify(list)).not.toContain(sub.secret);
 
     const watched = await submit({ labels: { team: 'hooks' } });
     const other = await submit({ labels: { team: 'elsewhere' } });
-    await waitFor(async () => requestsFor(watched.id, '/subs').length, (n) => n >= 2, 30_000, 'running and succeeded deliveries');
+    await waitFor(
+      async () => requestsFor(watched.id, '/subs').length,
+      (n) => n >= 2,
+      30_000,
+      'running and succeeded deliveries',
+    );
     const got = requestsFor(watched.id, '/subs');
     const verifier = new Webhook(sub.secret);
     const types = got.map((q) => (verifier.verify(q.body, q.headers) as { type: string }).type).sort();
@@ -98,13 +125,21 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     // A wrong secret does not verify.
     expect(() => new Webhook(newWebhookSecret()).verify(got[0]!.body, got[0]!.headers)).toThrow();
     // The other job's labels do not match: nothing for it, not even later.
-    await waitFor(async () => (await (await r.api(`/api/jobs/${other.id}`)).json()) as { status: string }, (j) => j.status === 'succeeded');
+    await waitFor(
+      async () => (await (await r.api(`/api/jobs/${other.id}`)).json()) as { status: string },
+      (j) => j.status === 'succeeded',
+    );
     expect(requestsFor(other.id, '/subs')).toHaveLength(0);
 
-    const byJob = await waitFor(() => deliveriesOfJob(watched.id), (d) => d.filter((x) => x.outcome === 'delivered').length >= 2);
+    const byJob = await waitFor(
+      () => deliveriesOfJob(watched.id),
+      (d) => d.filter((x) => x.outcome === 'delivered').length >= 2,
+    );
     expect(byJob.every((d) => d.subscriptionId === sub.id && d.statusCode === 204 && d.attempt === 1)).toBe(true);
     const bySub = (await (await r.api(`/api/subscriptions/${sub.id}/deliveries`)).json()) as { deliveries: Delivery[] };
-    expect(bySub.deliveries.map((d) => d.eventType).sort()).toEqual(expect.arrayContaining(['job.running', 'job.succeeded']));
+    expect(bySub.deliveries.map((d) => d.eventType).sort()).toEqual(
+      expect.arrayContaining(['job.running', 'job.succeeded']),
+    );
 
     expect((await r.api(`/api/subscriptions/${sub.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await r.api(`/api/subscriptions/${sub.id}`)).status).toBe(404);
@@ -113,9 +148,15 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
   it("signs a job's own notify with the secret shown in the submission's reply", async () => {
     const job = await submit({ notify: { url: `${receiver.url}/job`, events: ['succeeded'] } });
     expect(job.notifySecret).toMatch(/^whsec_/);
-    await waitFor(async () => requestsFor(job.id, '/job').length, (n) => n >= 1);
+    await waitFor(
+      async () => requestsFor(job.id, '/job').length,
+      (n) => n >= 1,
+    );
     const [only] = requestsFor(job.id, '/job');
-    const event = new Webhook(job.notifySecret!).verify(only!.body, only!.headers) as { type: string; data: { status: string } };
+    const event = new Webhook(job.notifySecret!).verify(only!.body, only!.headers) as {
+      type: string;
+      data: { status: string };
+    };
     expect(event.type).toBe('job.succeeded');
     expect(event.data.status).toBe('succeeded');
     // The job record shows where it notifies, never the secret.
@@ -127,10 +168,18 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
   it('retries after 500s with the same webhook-id and records every attempt', async () => {
     receiver.answers.push(500, 500);
     const job = await submit({ notify: { url: `${receiver.url}/retry`, events: ['submitted'] } });
-    await waitFor(async () => requestsFor(job.id, '/retry').length, (n) => n >= 3, 30_000, 'three attempts');
+    await waitFor(
+      async () => requestsFor(job.id, '/retry').length,
+      (n) => n >= 3,
+      30_000,
+      'three attempts',
+    );
     const ids = new Set(requestsFor(job.id, '/retry').map((q) => q.headers['webhook-id']));
     expect(ids.size).toBe(1);
-    const attempts = await waitFor(() => deliveriesOfJob(job.id), (d) => d.some((x) => x.outcome === 'delivered'));
+    const attempts = await waitFor(
+      () => deliveriesOfJob(job.id),
+      (d) => d.some((x) => x.outcome === 'delivered'),
+    );
     const byAttempt = [...attempts].sort((a, b) => a.attempt - b.attempt);
     expect(byAttempt.map((a) => [a.attempt, a.outcome, a.statusCode])).toEqual([
       [1, 'failed', 500],
@@ -143,13 +192,21 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
   it('dead-letters a delivery after the last retry fails', async () => {
     receiver.answers.push(500, 503, 500);
     const job = await submit({ notify: { url: `${receiver.url}/dead`, events: ['submitted'] } });
-    const attempts = await waitFor(() => deliveriesOfJob(job.id), (d) => d.some((x) => x.outcome === 'dead-lettered'), 30_000, 'dead letter');
+    const attempts = await waitFor(
+      () => deliveriesOfJob(job.id),
+      (d) => d.some((x) => x.outcome === 'dead-lettered'),
+      30_000,
+      'dead letter',
+    );
     expect(attempts.map((a) => a.attempt).sort()).toEqual([1, 2, 3]);
     expect(attempts.find((a) => a.attempt === 3)).toMatchObject({ outcome: 'dead-lettered', statusCode: 500 });
     expect(requestsFor(job.id, '/dead')).toHaveLength(3);
     // The message is parked in the webhooks queue's poison queue with its reason.
     const poison = r.deps.queues.deadLetterQueueOf(r.deps.config.webhookQueue);
-    const parked = await waitFor(() => r.deps.queues.receive(poison, { maxMessages: 32, lockSec: 1 }), (m) => m.some((x) => x.body.jobId === job.id));
+    const parked = await waitFor(
+      () => r.deps.queues.receive(poison, { maxMessages: 32, lockSec: 1 }),
+      (m) => m.some((x) => x.body.jobId === job.id),
+    );
     expect(parked.find((x) => x.body.jobId === job.id)!.body.$deadLetterReason).toBe('WebhookRetriesExhausted');
   });
 
@@ -178,8 +235,17 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
       const store = r.deps.webhooks!.store;
       const port = new URL(trap.url).port;
       const jobId = 'j-rebind-test';
-      await store.createJobTarget({ jobId, url: `http://rebind.test:${port}/hook`, events: ['succeeded'], secret: newWebhookSecret(), createdAt: new Date().toISOString() });
-      const deps = { ...r.deps, webhooks: { ...r.deps.webhooks!, resolve: async () => [{ address: '127.0.0.2', family: 4 }] } };
+      await store.createJobTarget({
+        jobId,
+        url: `http://rebind.test:${port}/hook`,
+        events: ['succeeded'],
+        secret: newWebhookSecret(),
+        createdAt: new Date().toISOString(),
+      });
+      const deps = {
+        ...r.deps,
+        webhooks: { ...r.deps.webhooks!, resolve: async () => [{ address: '127.0.0.2', family: 4 }] },
+      };
       const target = { kind: 'job', id: jobId } as const;
       const message: DeliveryMessage = {
         webhookId: webhookIdOf(jobId, 3, target),
@@ -197,12 +263,17 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
 
   it('issues one notify secret when twin requests with one Idempotency-Key race', async () => {
     const body = { latency_sensitive: true, notify: { url: `${receiver.url}/twin`, events: ['succeeded'] } };
-    const replies = await Promise.all([1, 2, 3].map(() => r.post('/api/jobs', body, { 'idempotency-key': 'webhook-twins' })));
+    const replies = await Promise.all(
+      [1, 2, 3].map(() => r.post('/api/jobs', body, { 'idempotency-key': 'webhook-twins' })),
+    );
     const docs = (await Promise.all(replies.map((x) => x.json()))) as Array<{ id: string; notifySecret?: string }>;
     expect(new Set(docs.map((d) => d.id)).size).toBe(1);
     const secrets = docs.map((d) => d.notifySecret).filter(Boolean);
     expect(secrets).toHaveLength(1);
-    await waitFor(async () => requestsFor(docs[0]!.id, '/twin').length, (n) => n >= 1);
+    await waitFor(
+      async () => requestsFor(docs[0]!.id, '/twin').length,
+      (n) => n >= 1,
+    );
     const [delivered] = requestsFor(docs[0]!.id, '/twin');
     expect(() => new Webhook(secrets[0]!).verify(delivered!.body, delivered!.headers)).not.toThrow();
   });
@@ -211,7 +282,10 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     const result = await handleWebhookMessage(r.deps, { webhookId: 'nope', jobId: 'j-x', attempt: 'one' });
     expect(result.outcome).toBe('dropped');
     const poison = r.deps.queues.deadLetterQueueOf(r.deps.config.webhookQueue);
-    const parked = await waitFor(() => r.deps.queues.receive(poison, { maxMessages: 32, lockSec: 1 }), (m) => m.some((x) => x.body.jobId === 'j-x'));
+    const parked = await waitFor(
+      () => r.deps.queues.receive(poison, { maxMessages: 32, lockSec: 1 }),
+      (m) => m.some((x) => x.body.jobId === 'j-x'),
+    );
     expect(parked.find((x) => x.body.jobId === 'j-x')!.body.$deadLetterReason).toBe('MalformedWebhookMessage');
   });
 
@@ -223,10 +297,18 @@ describe('webhooks (Standard Webhooks) on the local stack', () => {
     try {
       const job = await submit({ notify: { url, events: ['submitted', 'running'] } });
       // The job reaches its end while the receiver still holds the first delivery unanswered.
-      await waitFor(async () => (await (await r.api(`/api/jobs/${job.id}`)).json()) as { status: string }, (j) => j.status === 'succeeded');
+      await waitFor(
+        async () => (await (await r.api(`/api/jobs/${job.id}`)).json()) as { status: string },
+        (j) => j.status === 'succeeded',
+      );
       expect(held.length).toBeGreaterThanOrEqual(1);
       expect(held.every((res) => !res.writableEnded)).toBe(true);
-      const attempts = await waitFor(() => deliveriesOfJob(job.id), (d) => d.some((x) => x.outcome === 'failed'), 30_000, 'a timed-out attempt');
+      const attempts = await waitFor(
+        () => deliveriesOfJob(job.id),
+        (d) => d.some((x) => x.outcome === 'failed'),
+        30_000,
+        'a timed-out attempt',
+      );
       expect(attempts.find((x) => x.outcome === 'failed')!.error).toMatch(/no answer within 5000 ms/);
     } finally {
       hang.closeAllConnections();

@@ -11,7 +11,14 @@ import { encodePageToken, parsePageToken, type PageCursor } from '../../src/lib/
 import { indexEntries, indexRowKey, listPrefix, pickIndex } from '../../src/lib/adapters/table-job-store.js';
 import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
-import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../../src/lib/ports/job-store.js';
+import type {
+  IdempotencyBinding,
+  IdempotencyClaim,
+  JobListQuery,
+  JobPage,
+  JobStore,
+  JobUpdate,
+} from '../../src/lib/ports/job-store.js';
 
 /** An index row: the job it points at, the job `eventSeq` its write commits, and when it was written. */
 export interface InMemoryIndexRow {
@@ -118,7 +125,10 @@ export class InMemoryJobStore implements JobStore {
     const update = mutate(current);
     if ('unchanged' in update) return this.read(id)!;
     const doc = JSON.stringify(update.job);
-    const events = [...('earlier' in update ? (update.earlier ?? []) : []), ...(update.event ? [update.event] : [])].map((e) => JSON.stringify(e));
+    const events = [
+      ...('earlier' in update ? (update.earlier ?? []) : []),
+      ...(update.event ? [update.event] : []),
+    ].map((e) => JSON.stringify(e));
     const next = JSON.parse(doc) as JobRecord;
     this.writeIndexRows(next, current);
     entry.doc = doc;
@@ -158,7 +168,11 @@ export class InMemoryJobStore implements JobStore {
     const out: JobRecord[] = [];
     let token: string | undefined;
     do {
-      const page = await this.list({ status, limit: Math.min(1000, limit - out.length), ...(token && { continuationToken: token }) });
+      const page = await this.list({
+        status,
+        limit: Math.min(1000, limit - out.length),
+        ...(token && { continuationToken: token }),
+      });
       out.push(...page.jobs);
       token = page.continuationToken;
     } while (token && out.length < limit);
@@ -181,7 +195,9 @@ export class InMemoryJobStore implements JobStore {
     const { list, key, matches } = pickIndex(query);
     const pk = listPrefix(list, key);
     const extra = (j: JobRecord) =>
-      (!query.queue || j.queue === query.queue) && (!query.provider || j.provider === query.provider) && (!query.source || j.source === query.source);
+      (!query.queue || j.queue === query.queue) &&
+      (!query.provider || j.provider === query.provider) &&
+      (!query.source || j.source === query.source);
     const rows = this.index.scan(pk, after && cursorRowKey(after));
     const out: T[] = [];
     let consumed = 0;
@@ -197,7 +213,14 @@ export class InMemoryJobStore implements JobStore {
   }
 
   /** The Table adapter's verdict on a row; a stale row is deleted, unless it was rewritten meanwhile. */
-  private judge(pk: string, rk: string, row: InMemoryIndexRow, job: JobRecord | undefined, matches: (j: JobRecord) => boolean, timeOrdered: boolean): Verdict {
+  private judge(
+    pk: string,
+    rk: string,
+    row: InMemoryIndexRow,
+    job: JobRecord | undefined,
+    matches: (j: JobRecord) => boolean,
+    timeOrdered: boolean,
+  ): Verdict {
     const old = () => Date.now() - row.writtenAt > this.orphanGraceMs;
     let verdict: Verdict;
     if (!job) verdict = old() ? 'stale' : 'skip';

@@ -89,7 +89,14 @@ export class FaultPlan {
 
   next(): FaultDraw {
     const r = this.random();
-    const draw: FaultDraw = r < this.rates.error / 2 ? 'throttle' : r < this.rates.error ? 'server-error' : r < this.rates.error + this.rates.timeout ? 'timeout' : 'ok';
+    const draw: FaultDraw =
+      r < this.rates.error / 2
+        ? 'throttle'
+        : r < this.rates.error
+          ? 'server-error'
+          : r < this.rates.error + this.rates.timeout
+            ? 'timeout'
+            : 'ok';
     this.drawn[draw]++;
     return draw;
   }

@@ -24,20 +24,41 @@ export function send(origin: string, r: FuzzRequest, agent?: Agent, timeoutMs = 
     // DELETE, OPTIONS and the like it would send the bytes unframed, which is not a body but a
     // broken next request (the raw requests cover that). Ask for chunked framing explicitly.
     if (r.body && r.chunks !== undefined) headers['transfer-encoding'] = 'chunked';
-    const req = httpRequest({ host: hostname, port, method: r.method, path: r.target, headers, agent: agent ?? false, setHost: !('host' in headers), timeout: timeoutMs, insecureHTTPParser: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= MAX_READ) chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      {
+        host: hostname,
+        port,
+        method: r.method,
+        path: r.target,
+        headers,
+        agent: agent ?? false,
+        setHost: !('host' in headers),
+        timeout: timeoutMs,
+        insecureHTTPParser: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_READ) chunks.push(c);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+            ms: performance.now() - started,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no reply within ${timeoutMs} ms`)));
     req.on('error', (error: Error & { code?: string }) => {
       // The server may close an oversize upload before it is all sent; the reply was already read or is lost.
-      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') resolve({ status: -1, contentType: '', body: '', ms: performance.now() - started });
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET')
+        resolve({ status: -1, contentType: '', body: '', ms: performance.now() - started });
       else reject(error);
     });
     if (!r.body) return void req.end();
@@ -67,7 +88,8 @@ export function sendRaw(origin: string, r: RawRequest, timeoutMs = 30_000): Prom
     const finish = () => {
       let text = Buffer.concat(chunks).toString('latin1');
       // Skip interim replies (100 Continue) to the final one.
-      while (/^HTTP\/1\.[01] 1\d\d /.test(text) && text.includes('\r\n\r\n')) text = text.slice(text.indexOf('\r\n\r\n') + 4);
+      while (/^HTTP\/1\.[01] 1\d\d /.test(text) && text.includes('\r\n\r\n'))
+        text = text.slice(text.indexOf('\r\n\r\n') + 4);
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? -1);
       const head = text.split('\r\n\r\n')[0] ?? '';
       const contentType = /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1] ?? '';
@@ -77,7 +99,8 @@ export function sendRaw(origin: string, r: RawRequest, timeoutMs = 30_000): Prom
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       // One reply is enough; a keep-alive connection would otherwise wait for the timeout.
-      if (/^HTTP\/1\.[01] [2-5]\d\d |\r\n\r\nHTTP\/1\.[01] [2-5]\d\d /.test(Buffer.concat(chunks).toString('latin1'))) setTimeout(() => socket.destroy(), 100);
+      if (/^HTTP\/1\.[01] [2-5]\d\d |\r\n\r\nHTTP\/1\.[01] [2-5]\d\d /.test(Buffer.concat(chunks).toString('latin1')))
+        setTimeout(() => socket.destroy(), 100);
     });
     socket.on('error', () => undefined);
     socket.on('close', finish);
@@ -97,18 +120,21 @@ export function judge(target: string, sent: string, reply: Reply, slowMs = 5000,
   if (reply.status < 0) broken.push('no reply (connection closed)');
   const path = target.split('?')[0] ?? '';
   if (/^\/api\/(jobs|submit-job)(\/|$)/i.test(path) && reply.status >= 400 && reply.status < 500) {
-    if (!reply.contentType.startsWith('application/problem+json')) broken.push(`4xx without problem+json (${reply.contentType || 'no content-type'})`);
+    if (!reply.contentType.startsWith('application/problem+json'))
+      broken.push(`4xx without problem+json (${reply.contentType || 'no content-type'})`);
     else if (method !== 'HEAD') {
       try {
         const doc = JSON.parse(reply.body) as { status?: unknown; detail?: unknown; title?: unknown };
-        if (doc.status !== reply.status || (typeof doc.detail !== 'string' && typeof doc.title !== 'string')) broken.push('problem document without status/detail');
+        if (doc.status !== reply.status || (typeof doc.detail !== 'string' && typeof doc.title !== 'string'))
+          broken.push('problem document without status/detail');
       } catch {
         broken.push('problem document is not JSON');
       }
     }
   }
   for (const p of LEAK_PATTERNS) if (p.test(reply.body) && !p.test(sent)) broken.push(`reply leaks ${p}`);
-  if (reply.body.includes(process.cwd()) && !sent.includes(process.cwd())) broken.push('reply leaks the working directory');
+  if (reply.body.includes(process.cwd()) && !sent.includes(process.cwd()))
+    broken.push('reply leaks the working directory');
   if (reply.ms > slowMs) broken.push(`slow reply: ${Math.round(reply.ms)} ms`);
   return broken;
 }

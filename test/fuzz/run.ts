@@ -37,12 +37,15 @@ const extraFailures: string[] = [];
 
 function record(label: string, sent: string, target: string, reply: Reply, method: string): void {
   outcomes.push({ label, reply, broken: judge(target, sent, reply, SLOW_MS, method) });
-  if (outcomes.length % 1000 === 0) console.log(`fuzz: ${outcomes.length} requests, ${outcomes.filter((o) => o.broken.length > 0).length} failing`);
+  if (outcomes.length % 1000 === 0)
+    console.log(`fuzz: ${outcomes.length} requests, ${outcomes.filter((o) => o.broken.length > 0).length} failing`);
 }
 
 function describe(r: FuzzRequest | RawRequest): string {
   if ('raw' in r) return `raw ${JSON.stringify(r.raw.toString('latin1').slice(0, 80))}`;
-  const body = r.body ? ` body ${r.body.length} B${r.chunks ? ' chunked' : ''}: ${JSON.stringify(r.body.toString('utf8').slice(0, 60))}` : '';
+  const body = r.body
+    ? ` body ${r.body.length} B${r.chunks ? ' chunked' : ''}: ${JSON.stringify(r.body.toString('utf8').slice(0, 60))}`
+    : '';
   return `${r.method} ${r.target.slice(0, 100)}${body}`;
 }
 
@@ -77,7 +80,10 @@ async function main(): Promise<void> {
     LOCAL_API_KEY: key,
   });
   console.log(`fuzz: seed ${SEED}, ${TOTAL} requests, concurrency ${CONCURRENCY}; starting the stack…`);
-  const stack = spawn(process.execPath, ['--import', 'tsx', 'test/fuzz/stack.ts'], { env: { ...process.env, FUZZ_STACK_ENV: JSON.stringify(env) }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const stack = spawn(process.execPath, ['--import', 'tsx', 'test/fuzz/stack.ts'], {
+    env: { ...process.env, FUZZ_STACK_ENV: JSON.stringify(env) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     stack.stdout!.on('data', (d: Buffer) => {
@@ -101,9 +107,15 @@ async function main(): Promise<void> {
       main,
       async (i) => {
         // Generated lazily in batches: a run holds a few large bodies at a time, not ten thousand.
-        if (i % BATCH === 0 || batch.length === 0) batch = fc.sample(generated, { numRuns: BATCH, seed: SEED + Math.floor(i / BATCH) });
+        if (i % BATCH === 0 || batch.length === 0)
+          batch = fc.sample(generated, { numRuns: BATCH, seed: SEED + Math.floor(i / BATCH) });
         const req = batch[i % BATCH]!;
-        const reply = await send(runner.url, req, agent, 30_000).catch((error: Error) => ({ status: -1, contentType: '', body: error.message, ms: 0 }));
+        const reply = await send(runner.url, req, agent, 30_000).catch((error: Error) => ({
+          status: -1,
+          contentType: '',
+          body: error.message,
+          ms: 0,
+        }));
         record(describe(req), requestText(req), req.target, reply, req.method);
       },
       deadline,
@@ -123,16 +135,25 @@ async function main(): Promise<void> {
     for (let round = 0; round < RACES && Date.now() < deadline; round++, racesRun++) {
       const idem = `fuzz-race-${SEED}-${round}`;
       const body = Buffer.from(JSON.stringify({ rows: 10 + round, labels: { fuzz_race: String(round) } }));
-      const req: FuzzRequest = { method: 'POST', target: '/api/jobs', headers: { 'content-type': 'application/json', 'idempotency-key': idem, 'x-functions-key': key }, body };
+      const req: FuzzRequest = {
+        method: 'POST',
+        target: '/api/jobs',
+        headers: { 'content-type': 'application/json', 'idempotency-key': idem, 'x-functions-key': key },
+        body,
+      };
       const replies = await Promise.all(Array.from({ length: RACERS }, () => send(runner.url, req, agent, 30_000)));
       const ids = new Set<string>();
       for (const reply of replies) {
         record(`idempotent race ${round}`, requestText(req), req.target, reply, 'POST');
         if (reply.status === 202) ids.add((JSON.parse(reply.body) as { id: string }).id);
       }
-      if (ids.size !== 1 || replies.some((x) => x.status !== 202)) extraFailures.push(`idempotent race ${round}: statuses ${replies.map((x) => x.status).join(',')}, ${ids.size} distinct jobs`);
+      if (ids.size !== 1 || replies.some((x) => x.status !== 202))
+        extraFailures.push(
+          `idempotent race ${round}: statuses ${replies.map((x) => x.status).join(',')}, ${ids.size} distinct jobs`,
+        );
     }
-    if (sent + rawSent + racesRun * RACERS < TOTAL) extraFailures.push(`time budget of ${MAX_SEC} s ran out after ${sent + rawSent + racesRun * RACERS} requests`);
+    if (sent + rawSent + racesRun * RACERS < TOTAL)
+      extraFailures.push(`time budget of ${MAX_SEC} s ran out after ${sent + rawSent + racesRun * RACERS} requests`);
 
     // Every job once in GET /api/jobs, following continuation tokens to the end.
     const seen = new Map<string, number>();
@@ -140,12 +161,24 @@ async function main(): Promise<void> {
     let token: string | undefined;
     let pages = 0;
     do {
-      const res = await send(runner.url, { method: 'GET', target: `/api/jobs?limit=200${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`, headers: { 'x-functions-key': key } }, agent, 60_000);
+      const res = await send(
+        runner.url,
+        {
+          method: 'GET',
+          target: `/api/jobs?limit=200${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`,
+          headers: { 'x-functions-key': key },
+        },
+        agent,
+        60_000,
+      );
       if (res.status !== 200) {
         extraFailures.push(`listing page ${pages + 1}: status ${res.status}`);
         break;
       }
-      const page = JSON.parse(res.body) as { jobs: Array<{ id: string; labels?: Record<string, string> }>; continuationToken?: string };
+      const page = JSON.parse(res.body) as {
+        jobs: Array<{ id: string; labels?: Record<string, string> }>;
+        continuationToken?: string;
+      };
       for (const job of page.jobs) {
         seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
         const race = job.labels?.fuzz_race;
@@ -155,7 +188,10 @@ async function main(): Promise<void> {
       pages++;
     } while (token && pages < 10_000);
     const twice = [...seen].filter(([, n]) => n > 1);
-    if (twice.length > 0) extraFailures.push(`${twice.length} jobs listed more than once in GET /api/jobs (e.g. ${twice[0]![0]} ×${twice[0]![1]})`);
+    if (twice.length > 0)
+      extraFailures.push(
+        `${twice.length} jobs listed more than once in GET /api/jobs (e.g. ${twice[0]![0]} ×${twice[0]![1]})`,
+      );
     const doubled = [...raceJobs].filter(([, jobs]) => jobs.size > 1);
     if (doubled.length > 0) extraFailures.push(`${doubled.length} idempotent races created more than one job`);
     report(Date.now() - started, seen.size, pages);
@@ -182,7 +218,9 @@ function report(elapsedMs: number, jobs: number, pages: number): void {
   const rows: Array<[string, string]> = [
     ['seed', String(SEED)],
     ['requests', String(outcomes.length)],
-    ...[...byStatus].sort(([a], [b]) => a - b).map(([s, n]): [string, string] => [`  status ${s < 0 ? 'none' : s}`, String(n)]),
+    ...[...byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]): [string, string] => [`  status ${s < 0 ? 'none' : s}`, String(n)]),
     ['latency p50', `${percentile(ms, 50).toFixed(1)} ms`],
     ['latency p99', `${percentile(ms, 99).toFixed(1)} ms`],
     ['latency max', `${(ms.at(-1) ?? 0).toFixed(1)} ms`],
@@ -194,7 +232,8 @@ function report(elapsedMs: number, jobs: number, pages: number): void {
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}`);
   const kinds = new Map<string, number>();
-  for (const o of failed) for (const b of o.broken) kinds.set(b.replace(/\d+ ms/, 'N ms'), (kinds.get(b.replace(/\d+ ms/, 'N ms')) ?? 0) + 1);
+  for (const o of failed)
+    for (const b of o.broken) kinds.set(b.replace(/\d+ ms/, 'N ms'), (kinds.get(b.replace(/\d+ ms/, 'N ms')) ?? 0) + 1);
   if (kinds.size > 0) console.log(`\nbroken rules:\n${[...kinds].map(([k, n]) => `  ${n} × ${k}`).join('\n')}`);
   // A few examples of each broken rule, so a rare kind is not hidden behind a common one.
   const shown = new Map<string, number>();
@@ -202,7 +241,9 @@ function report(elapsedMs: number, jobs: number, pages: number): void {
     const kind = o.broken[0]!.replace(/\d+ ms/, 'N ms');
     if ((shown.get(kind) ?? 0) >= 4) continue;
     shown.set(kind, (shown.get(kind) ?? 0) + 1);
-    console.log(`  ${o.reply.status} ${o.broken.join('; ')} ← ${o.label} → ${JSON.stringify(o.reply.body.slice(0, 160))}`);
+    console.log(
+      `  ${o.reply.status} ${o.broken.join('; ')} ← ${o.label} → ${JSON.stringify(o.reply.body.slice(0, 160))}`,
+    );
   }
   for (const f of extraFailures.slice(0, 10)) console.log(`  ${f}`);
   if (extraFailures.length > 10) console.log(`  … and ${extraFailures.length - 10} more`);

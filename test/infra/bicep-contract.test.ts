@@ -27,11 +27,16 @@ import { ALL_SETTINGS, knownSettings } from './settings-source.js';
  * Keep this list short: anything here is a setting an Azure deployment silently runs without.
  */
 const OPTIONAL_IN_AZURE: Readonly<Record<string, string>> = {
-  JobsStorage: 'connection-string form (Azurite locally); Azure uses the identity-based JobsStorage__* settings because shared keys are disabled',
-  ServiceBus: 'connection-string form (emulator locally); Azure uses ServiceBus__fullyQualifiedNamespace with the identity because local auth is disabled',
-  ServiceBus__administrationEndpoint: 'only for a local stand-in; in Azure the administration client derives it from the namespace',
-  JobsStorage__queueServiceUri: 'Storage Queue transport only; Azure runs QUEUE_TRANSPORT=servicebus, so no identity holds a Storage queue role and no queue URI is set',
-  CLASSIFIER_ROW_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value, setting it would pin the weighting',
+  JobsStorage:
+    'connection-string form (Azurite locally); Azure uses the identity-based JobsStorage__* settings because shared keys are disabled',
+  ServiceBus:
+    'connection-string form (emulator locally); Azure uses ServiceBus__fullyQualifiedNamespace with the identity because local auth is disabled',
+  ServiceBus__administrationEndpoint:
+    'only for a local stand-in; in Azure the administration client derives it from the namespace',
+  JobsStorage__queueServiceUri:
+    'Storage Queue transport only; Azure runs QUEUE_TRANSPORT=servicebus, so no identity holds a Storage queue role and no queue URI is set',
+  CLASSIFIER_ROW_WEIGHT:
+    'override of CLASSIFIER_PRESET; unset means the preset value, setting it would pin the weighting',
   CLASSIFIER_SECOND_WEIGHT: 'override of CLASSIFIER_PRESET; unset means the preset value',
   CLASSIFIER_HIGH_PRIORITY_FACTOR: 'override of CLASSIFIER_PRESET; unset means the preset value',
   CLASSIFIER_LOW_PRIORITY_FACTOR: 'override of CLASSIFIER_PRESET; unset means the preset value',
@@ -61,8 +66,11 @@ let sparkSettings: Map<string, import('web-tree-sitter').Node>;
 let files: BicepFile[];
 
 function moduleParams(file: BicepFile, modulePathEnd: string, symbol?: string) {
-  const mods = moduleDeclarations(file).filter((m) => m.path.endsWith(modulePathEnd) && (symbol === undefined || m.symbol === symbol));
-  if (mods.length === 0) throw new Error(`${file.path}: no module '${modulePathEnd}'${symbol ? ` named ${symbol}` : ''}`);
+  const mods = moduleDeclarations(file).filter(
+    (m) => m.path.endsWith(modulePathEnd) && (symbol === undefined || m.symbol === symbol),
+  );
+  if (mods.length === 0)
+    throw new Error(`${file.path}: no module '${modulePathEnd}'${symbol ? ` named ${symbol}` : ''}`);
   return mods;
 }
 
@@ -105,7 +113,10 @@ describe('Bicep app settings vs the settings catalogue', () => {
       const missing = scoped('worker')
         .filter((s) => !set.has(s.name) && !(s.name in OPTIONAL_IN_AZURE))
         .map((s) => s.name);
-      expect(missing, `the ${name} worker app (main.bicep ${name}WorkerSettings) does not set: ${missing.join(', ')}`).toEqual([]);
+      expect(
+        missing,
+        `the ${name} worker app (main.bicep ${name}WorkerSettings) does not set: ${missing.join(', ')}`,
+      ).toEqual([]);
     }
     expect(stringLiteral(actorSettings.get('WORKER_MODE'))).toBe('actor');
     expect(stringLiteral(sparkSettings.get('WORKER_MODE'))).toBe('spark');
@@ -116,7 +127,8 @@ describe('Bicep app settings vs the settings catalogue', () => {
     for (const src of scanSources()) {
       for (const m of src.text.matchAll(/(?:process\.env|\benv)(?:\.([A-Za-z_]\w*)|\[['"]([A-Za-z_]\w*)['"]\])/g)) {
         const name = m[1] ?? m[2]!;
-        if (!known.has(name) && !(name in PLATFORM_SETTINGS) && !['NODE_ENV'].includes(name)) unknown.push(`${src.file}: ${name}`);
+        if (!known.has(name) && !(name in PLATFORM_SETTINGS) && !['NODE_ENV'].includes(name))
+          unknown.push(`${src.file}: ${name}`);
       }
     }
     expect(unknown, `settings read by the code but declared in no settings module:\n${unknown.join('\n')}`).toEqual([]);
@@ -125,7 +137,10 @@ describe('Bicep app settings vs the settings catalogue', () => {
   it('allow-lists only real settings that Bicep indeed leaves unset', () => {
     for (const name of Object.keys(OPTIONAL_IN_AZURE)) {
       expect(known.has(name), `OPTIONAL_IN_AZURE names ${name}, which is not in the settings catalogue`).toBe(true);
-      expect(apiSettings.has(name) || actorSettings.has(name), `${name} is allow-listed as optional but Bicep sets it; drop it from the list`).toBe(false);
+      expect(
+        apiSettings.has(name) || actorSettings.has(name),
+        `${name} is allow-listed as optional but Bicep sets it; drop it from the list`,
+      ).toBe(false);
     }
   });
 
@@ -133,7 +148,10 @@ describe('Bicep app settings vs the settings catalogue', () => {
     const unknown = [...new Set([...apiSettings.keys(), ...actorSettings.keys(), ...sparkSettings.keys()])].filter(
       (k) => !known.has(k) && !(k in PLATFORM_SETTINGS),
     );
-    expect(unknown, `Bicep sets settings that no catalogue or provider settings.ts declares: ${unknown.join(', ')}`).toEqual([]);
+    expect(
+      unknown,
+      `Bicep sets settings that no catalogue or provider settings.ts declares: ${unknown.join(', ')}`,
+    ).toEqual([]);
   });
 
   it('passes secrets only as Key Vault references', () => {
@@ -143,7 +161,9 @@ describe('Bicep app settings vs the settings catalogue', () => {
       .map(([k, v]) => `${k} (${where(main, v)})`);
     expect(plain, `secret settings set to plain values: ${plain.join(', ')}`).toEqual([]);
     const kvRefs = [...apiSettings].filter(([, v]) => v.text.startsWith("'@Microsoft.KeyVault("));
-    expect(kvRefs.map(([k]) => k)).toEqual(expect.arrayContaining(['SAGEMAKER_SECRET_ACCESS_KEY', 'VERTEX_CREDENTIALS_JSON']));
+    expect(kvRefs.map(([k]) => k)).toEqual(
+      expect.arrayContaining(['SAGEMAKER_SECRET_ACCESS_KEY', 'VERTEX_CREDENTIALS_JSON']),
+    );
   });
 
   it('lists every app setting in local.settings.example.json (written by the lead at the repo root)', () => {
@@ -157,7 +177,9 @@ describe('Bicep app settings vs the settings catalogue', () => {
   });
 
   it('sets every worker setting in the AKS ConfigMap too (WORKER_MODE per deployment)', () => {
-    const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra/k8s/worker-config.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; data?: Record<string, string> });
+    const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra/k8s/worker-config.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind?: string; data?: Record<string, string> },
+    );
     const data = docs.find((d) => d.kind === 'ConfigMap')?.data ?? {};
     const missing = scoped('worker')
       .map((s) => s.name)
@@ -168,30 +190,45 @@ describe('Bicep app settings vs the settings catalogue', () => {
 
 describe('queues, tables and containers the code uses are declared', () => {
   const nameVars: Array<{ kind: string; variable: string; settings: (s: SettingInfo) => boolean }> = [
-    { kind: 'queue', variable: 'queueNames', settings: (s) => /^QUEUE_/.test(s.name) && !['QUEUE_TRANSPORT', 'QUEUE_MAX_DELIVERIES'].includes(s.name) },
+    {
+      kind: 'queue',
+      variable: 'queueNames',
+      settings: (s) => /^QUEUE_/.test(s.name) && !['QUEUE_TRANSPORT', 'QUEUE_MAX_DELIVERIES'].includes(s.name),
+    },
     { kind: 'table', variable: 'tableNames', settings: (s) => /_TABLE$/.test(s.name) },
     { kind: 'container', variable: 'containerNames', settings: (s) => /_CONTAINER$/.test(s.name) },
   ];
 
-  it.each(nameVars)('every $kind default in the catalogue is in main.bicep var $variable and wired to its setting', async ({ kind, variable, settings }) => {
-    const obj = variableValue(main, variable);
-    expect(obj?.type, `main.bicep has no object var ${variable}`).toBe('object');
-    const declared = new Map([...objectProperties(obj!)].map(([k, v]) => [k, stringLiteral(v)]));
-    const all = [...(await knownSettings()).values()].filter(settings).filter((s) => s.default);
-    expect(all.length).toBeGreaterThan(0);
-    for (const s of all) {
-      const key = [...declared].find(([, v]) => v === s.default)?.[0];
-      expect(key, `${kind} '${s.default}' (default of ${s.name}) is not declared in main.bicep var ${variable}`).toBeDefined();
-      const setting = apiSettings.get(s.name) ?? actorSettings.get(s.name);
-      if (setting) expect(setting.text, `${s.name} should be set from ${variable}.${key}`).toBe(`${variable}.${key}`);
-    }
-  });
+  it.each(nameVars)(
+    'every $kind default in the catalogue is in main.bicep var $variable and wired to its setting',
+    async ({ kind, variable, settings }) => {
+      const obj = variableValue(main, variable);
+      expect(obj?.type, `main.bicep has no object var ${variable}`).toBe('object');
+      const declared = new Map([...objectProperties(obj!)].map(([k, v]) => [k, stringLiteral(v)]));
+      const all = [...(await knownSettings()).values()].filter(settings).filter((s) => s.default);
+      expect(all.length).toBeGreaterThan(0);
+      for (const s of all) {
+        const key = [...declared].find(([, v]) => v === s.default)?.[0];
+        expect(
+          key,
+          `${kind} '${s.default}' (default of ${s.name}) is not declared in main.bicep var ${variable}`,
+        ).toBeDefined();
+        const setting = apiSettings.get(s.name) ?? actorSettings.get(s.name);
+        if (setting) expect(setting.text, `${s.name} should be set from ${variable}.${key}`).toBe(`${variable}.${key}`);
+      }
+    },
+  );
 
   it('passes every declared name to the module that creates it, which loops over it', async () => {
     const wiring: Array<[string, string, string, string]> = [
       ['modules/servicebus.bicep', 'queueNames', 'queueNames', 'Microsoft.ServiceBus/namespaces/queues'],
       ['modules/storage.bicep', 'tableNames', 'tableNames', 'Microsoft.Storage/storageAccounts/tableServices/tables'],
-      ['modules/storage.bicep', 'containerNames', 'containerNames', 'Microsoft.Storage/storageAccounts/blobServices/containers'],
+      [
+        'modules/storage.bicep',
+        'containerNames',
+        'containerNames',
+        'Microsoft.Storage/storageAccounts/blobServices/containers',
+      ],
     ];
     for (const [modulePath, param, variable, resourceType] of wiring) {
       const [mod] = moduleParams(main, modulePath);
@@ -199,7 +236,10 @@ describe('queues, tables and containers the code uses are declared', () => {
       expect(passed?.type, `${modulePath}: '${param}' should be an array literal`).toBe('array');
       const members = new Set(passed!.namedChildren.map((n) => n.text));
       for (const key of objectProperties(variableValue(main, variable)!).keys()) {
-        expect(members.has(`${variable}.${key}`), `main.bicep does not pass ${variable}.${key} to ${modulePath} (${param})`).toBe(true);
+        expect(
+          members.has(`${variable}.${key}`),
+          `main.bicep does not pass ${variable}.${key} to ${modulePath} (${param})`,
+        ).toBe(true);
       }
       const moduleFile = files.find((f) => f.path === join('infra/bicep', modulePath))!;
       const resources = resourcesOfType(moduleFile, resourceType);
@@ -219,11 +259,22 @@ describe('delivery settings agree between Service Bus and the app', () => {
     expect(apiSettings.get('QUEUE_MAX_DELIVERIES')?.text).toBe('string(maxDeliveries)');
     expect(actorSettings.get('WORKER_LOCK_SEC')?.text).toBe('string(workerLockSec)');
     const catalogue = (n: string) => ALL_SETTINGS.find((s) => s.name === n)?.default;
-    expect(parameterDefault(main, 'maxDeliveries')?.text, 'maxDeliveries default differs from QUEUE_MAX_DELIVERIES').toBe(catalogue('QUEUE_MAX_DELIVERIES'));
-    expect(parameterDefault(main, 'workerLockSec')?.text, 'workerLockSec default differs from WORKER_LOCK_SEC').toBe(catalogue('WORKER_LOCK_SEC'));
+    expect(
+      parameterDefault(main, 'maxDeliveries')?.text,
+      'maxDeliveries default differs from QUEUE_MAX_DELIVERIES',
+    ).toBe(catalogue('QUEUE_MAX_DELIVERIES'));
+    expect(parameterDefault(main, 'workerLockSec')?.text, 'workerLockSec default differs from WORKER_LOCK_SEC').toBe(
+      catalogue('WORKER_LOCK_SEC'),
+    );
     expect(parameterDefault(main, 'workerShutdownGraceSec')?.text).toBe(catalogue('WORKER_SHUTDOWN_GRACE_SEC'));
-    const params = (JSON.parse(readFileSync(join(BICEP_ROOT, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
-    expect(String(params.maxDeliveries?.value ?? catalogue('QUEUE_MAX_DELIVERIES'))).toBe(catalogue('QUEUE_MAX_DELIVERIES'));
+    const params = (
+      JSON.parse(readFileSync(join(BICEP_ROOT, 'main.parameters.json'), 'utf8')) as {
+        parameters: Record<string, { value: unknown }>;
+      }
+    ).parameters;
+    expect(String(params.maxDeliveries?.value ?? catalogue('QUEUE_MAX_DELIVERIES'))).toBe(
+      catalogue('QUEUE_MAX_DELIVERIES'),
+    );
     expect(String(params.workerLockSec?.value ?? catalogue('WORKER_LOCK_SEC'))).toBe(catalogue('WORKER_LOCK_SEC'));
   });
 
@@ -232,13 +283,17 @@ describe('delivery settings agree between Service Bus and the app', () => {
     expect(existsSync(path), 'host.json is missing at the repository root').toBe(true);
     const host = JSON.parse(readFileSync(path, 'utf8')) as { extensions?: { queues?: { maxDequeueCount?: number } } };
     const dequeue = host.extensions?.queues?.maxDequeueCount ?? 5; // the host's documented default
-    expect(String(dequeue), 'host.json extensions.queues.maxDequeueCount differs from main.bicep maxDeliveries').toBe(parameterDefault(main, 'maxDeliveries')?.text);
+    expect(String(dequeue), 'host.json extensions.queues.maxDequeueCount differs from main.bicep maxDeliveries').toBe(
+      parameterDefault(main, 'maxDeliveries')?.text,
+    );
   });
 
   it('each Service Bus queue sets maxDeliveryCount, lockDuration and dead-lettering on expiry', () => {
     const sbFile = files.find((f) => f.path.endsWith('modules/servicebus.bicep'))!;
     const [queues] = resourcesOfType(sbFile, 'Microsoft.ServiceBus/namespaces/queues');
-    const props = descendants(queues!).find((n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'properties');
+    const props = descendants(queues!).find(
+      (n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'properties',
+    );
     const set = objectProperties(props!.namedChildren[1]!);
     expect(set.get('maxDeliveryCount')?.text).toBe('maxDeliveryCount');
     expect(set.get('lockDuration')?.text).toBe("'PT${lockDurationSec}S'");
@@ -252,7 +307,9 @@ describe('delivery settings agree between Service Bus and the app', () => {
       ['spark worker', sparkSettings],
     ] as const) {
       expect(stringLiteral(set.get('QUEUE_TRANSPORT')), `${host} QUEUE_TRANSPORT`).toBe('servicebus');
-      expect(set.has('JobsStorage__queueServiceUri'), `${host} gets a Storage queue URI it has no role for`).toBe(false);
+      expect(set.has('JobsStorage__queueServiceUri'), `${host} gets a Storage queue URI it has no role for`).toBe(
+        false,
+      );
     }
   });
 
@@ -315,14 +372,18 @@ describe('role assignments cover every data-plane call', () => {
   let assignments: Array<{ file: BicepFile; guids: string[] }>;
 
   beforeAll(() => {
-    assignments = files.flatMap((file) => resourcesOfType(file, 'Microsoft.Authorization/roleAssignments').map((r) => ({ file, guids: guidLiterals(r) })));
+    assignments = files.flatMap((file) =>
+      resourcesOfType(file, 'Microsoft.Authorization/roleAssignments').map((r) => ({ file, guids: guidLiterals(r) })),
+    );
     granted = new Set(assignments.flatMap((a) => a.guids));
   });
 
   const requirement = (roles: Role[][]): string | undefined => {
     // Each inner list is "any of"; all outer entries are required.
     const unmet = roles.filter((anyOf) => !anyOf.some((r) => granted.has(ROLES[r][0])));
-    return unmet.length === 0 ? undefined : unmet.map((anyOf) => anyOf.map((r) => `${ROLES[r][1]} (${ROLES[r][0]})`).join(' or ')).join('; ');
+    return unmet.length === 0
+      ? undefined
+      : unmet.map((anyOf) => anyOf.map((r) => `${ROLES[r][1]} (${ROLES[r][0]})`).join(' or ')).join('; ');
   };
 
   it('grants a role for each Azure SDK the code imports', () => {
@@ -346,8 +407,18 @@ describe('role assignments cover every data-plane call', () => {
       if (src.imports.has('@azure/service-bus')) {
         // The administration client (queue runtime properties for /queues/status) needs Manage.
         const needsManage = /ServiceBusAdministrationClient/.test(src.text);
-        const unmet = requirement(needsManage ? [['serviceBusDataOwner']] : [['serviceBusDataOwner', 'serviceBusDataSender'], ['serviceBusDataOwner', 'serviceBusDataReceiver']]);
-        if (unmet) problems.push(`${src.file} uses @azure/service-bus${needsManage ? ' (administration client)' : ''} but Bicep grants no ${unmet}`);
+        const unmet = requirement(
+          needsManage
+            ? [['serviceBusDataOwner']]
+            : [
+                ['serviceBusDataOwner', 'serviceBusDataSender'],
+                ['serviceBusDataOwner', 'serviceBusDataReceiver'],
+              ],
+        );
+        if (unmet)
+          problems.push(
+            `${src.file} uses @azure/service-bus${needsManage ? ' (administration client)' : ''} but Bicep grants no ${unmet}`,
+          );
       }
       if (/getUserDelegationKey|generateUserDelegationSas|UserDelegationKey/.test(src.text)) {
         const unmet = requirement([['blobDelegator', 'blobDataOwner', 'blobDataContributor']]);
@@ -409,7 +480,11 @@ describe('azure.yaml services match the Bicep tags', () => {
     expect(azure.services.worker).toMatchObject({ host: 'containerapp' });
     const all = files.map((f) => f.source).join('\n');
     for (const [name, svc] of Object.entries(azure.services)) {
-      if (svc.docker?.path) expect(existsSync(join(REPO_ROOT, svc.project, svc.docker.path)), `${name}: ${svc.docker.path} does not exist`).toBe(true);
+      if (svc.docker?.path)
+        expect(
+          existsSync(join(REPO_ROOT, svc.project, svc.docker.path)),
+          `${name}: ${svc.docker.path} does not exist`,
+        ).toBe(true);
       const tagged = all.includes(`'azd-service-name': '${name}'`) || all.includes(`azdServiceName: '${name}'`);
       expect(tagged, `no resource in infra/bicep is tagged azd-service-name: ${name}`).toBe(true);
     }

@@ -1,7 +1,15 @@
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from 'web-tree-sitter';
-import { REPO_ROOT, bicepPaths, descendants, moduleDeclarations, parseBicep, where, type BicepFile } from './bicep-tree.js';
+import {
+  REPO_ROOT,
+  bicepPaths,
+  descendants,
+  moduleDeclarations,
+  parseBicep,
+  where,
+  type BicepFile,
+} from './bicep-tree.js';
 
 /**
  * What a Bicep compiler would reject and the grammar alone does not: references to undeclared
@@ -9,7 +17,13 @@ import { REPO_ROOT, bicepPaths, descendants, moduleDeclarations, parseBicep, whe
  * declared. No compiler runs on these machines, so these checks stand in for `bicep build`.
  */
 
-const DECLARATIONS = ['parameter_declaration', 'variable_declaration', 'resource_declaration', 'module_declaration', 'output_declaration'];
+const DECLARATIONS = [
+  'parameter_declaration',
+  'variable_declaration',
+  'resource_declaration',
+  'module_declaration',
+  'output_declaration',
+];
 
 /** Name and whether a default exists, per `param` of a file. */
 function parameters(file: BicepFile): Map<string, { hasDefault: boolean }> {
@@ -23,7 +37,9 @@ function parameters(file: BicepFile): Map<string, { hasDefault: boolean }> {
 }
 
 function outputs(file: BicepFile): Set<string> {
-  return new Set(file.root.namedChildren.filter((d) => d.type === 'output_declaration').map((d) => d.namedChildren[0]!.text));
+  return new Set(
+    file.root.namedChildren.filter((d) => d.type === 'output_declaration').map((d) => d.namedChildren[0]!.text),
+  );
 }
 
 /** Identifiers used as references (not declaration names, property keys, function names or types). */
@@ -35,7 +51,8 @@ function references(file: BicepFile): Node[] {
     if (DECLARATIONS.includes(parent.type) && parent.namedChildren[0]?.id === n.id) return false;
     if (parent.type === 'object_property' && parent.namedChildren[0]?.id === n.id) return false;
     if (parent.type === 'call_expression' && parent.childForFieldName('function')?.id === n.id) return false;
-    if (parent.type === 'lambda_expression' || parent.type === 'type' || parent.type === 'for_loop_parameters') return false;
+    if (parent.type === 'lambda_expression' || parent.type === 'type' || parent.type === 'for_loop_parameters')
+      return false;
     if (parent.type === 'for_statement' && parent.namedChildren[0]?.id === n.id) return false;
     return true;
   });
@@ -64,7 +81,8 @@ describe('Bicep references (stand-in for bicep build)', () => {
     const problems: string[] = [];
     for (const file of files) {
       const declared = declaredNames(file);
-      for (const ref of references(file)) if (!declared.has(ref.text)) problems.push(`${where(file, ref)}: '${ref.text}' is not declared`);
+      for (const ref of references(file))
+        if (!declared.has(ref.text)) problems.push(`${where(file, ref)}: '${ref.text}' is not declared`);
     }
     expect(problems, problems.join('\n')).toEqual([]);
   });
@@ -79,8 +97,11 @@ describe('Bicep references (stand-in for bicep build)', () => {
           continue;
         }
         const declared = parameters(target);
-        for (const name of mod.params.keys()) if (!declared.has(name)) problems.push(`${where(file, mod.node)}: ${target.path} has no param '${name}'`);
-        for (const [name, p] of declared) if (!p.hasDefault && !mod.params.has(name)) problems.push(`${where(file, mod.node)}: required param '${name}' of ${target.path} is not passed`);
+        for (const name of mod.params.keys())
+          if (!declared.has(name)) problems.push(`${where(file, mod.node)}: ${target.path} has no param '${name}'`);
+        for (const [name, p] of declared)
+          if (!p.hasDefault && !mod.params.has(name))
+            problems.push(`${where(file, mod.node)}: required param '${name}' of ${target.path} is not passed`);
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);
@@ -89,7 +110,9 @@ describe('Bicep references (stand-in for bicep build)', () => {
   it('every <module>.outputs.<name> is an output of that module', () => {
     const problems: string[] = [];
     for (const file of files) {
-      const modules = new Map(moduleDeclarations(file).map((m) => [m.symbol, byPath.get(join(REPO_ROOT, dirname(file.path), m.path))]));
+      const modules = new Map(
+        moduleDeclarations(file).map((m) => [m.symbol, byPath.get(join(REPO_ROOT, dirname(file.path), m.path))]),
+      );
       for (const n of descendants(file.root)) {
         if (n.type !== 'member_expression') continue;
         const inner = n.childForFieldName('object');
@@ -97,7 +120,8 @@ describe('Bicep references (stand-in for bicep build)', () => {
         const symbol = inner.childForFieldName('object')?.text ?? '';
         const target = modules.get(symbol);
         const name = n.childForFieldName('property')?.text ?? '';
-        if (target && !outputs(target).has(name)) problems.push(`${where(file, n)}: ${target.path} has no output '${name}'`);
+        if (target && !outputs(target).has(name))
+          problems.push(`${where(file, n)}: ${target.path} has no output '${name}'`);
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);

@@ -9,13 +9,19 @@ describe('Bicep syntax (tree-sitter-bicep)', () => {
     expect(paths.filter((p) => p.includes('/modules/')).length).toBeGreaterThanOrEqual(8);
   });
 
-  it.each(paths.map((p) => [p.slice(p.indexOf('infra/')), p]))('%s parses without ERROR or MISSING nodes', async (_name, path) => {
-    const file = await parseBicep(path);
-    expect(syntaxProblems(file), `syntax problems:\n${syntaxProblems(file).join('\n')}`).toEqual([]);
-  });
+  it.each(paths.map((p) => [p.slice(p.indexOf('infra/')), p]))(
+    '%s parses without ERROR or MISSING nodes',
+    async (_name, path) => {
+      const file = await parseBicep(path);
+      expect(syntaxProblems(file), `syntax problems:\n${syntaxProblems(file).join('\n')}`).toEqual([]);
+    },
+  );
 
   it('reports a broken template with file and line (the check can fail)', async () => {
-    const broken = await parseBicepSource("param a string\nresource x 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: \n}\n", 'broken.bicep');
+    const broken = await parseBicepSource(
+      "param a string\nresource x 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: \n}\n",
+      'broken.bicep',
+    );
     const problems = syntaxProblems(broken);
     expect(problems.length).toBeGreaterThan(0);
     expect(problems[0]).toMatch(/^broken\.bicep:\d+:\d+: /);

@@ -66,7 +66,8 @@ export function syntaxProblems(file: BicepFile): string[] {
   const problems: string[] = [];
   const visit = (n: Node): void => {
     if (n.isMissing) problems.push(`${where(file, n)}: missing '${n.type}'`);
-    else if (n.isError) problems.push(`${where(file, n)}: syntax error near '${n.text.slice(0, 60).replace(/\s+/g, ' ')}'`);
+    else if (n.isError)
+      problems.push(`${where(file, n)}: syntax error near '${n.text.slice(0, 60).replace(/\s+/g, ' ')}'`);
     for (const c of n.children) visit(c);
   };
   visit(file.root);
@@ -139,7 +140,9 @@ export function parameterDefault(file: BicepFile, name: string): Node | undefine
 }
 
 /** Top-level `module <symbol> '<path>' = …` declarations, with their `params` object. */
-export function moduleDeclarations(file: BicepFile): Array<{ symbol: string; path: string; params: Map<string, Node>; node: Node }> {
+export function moduleDeclarations(
+  file: BicepFile,
+): Array<{ symbol: string; path: string; params: Map<string, Node>; node: Node }> {
   const out: Array<{ symbol: string; path: string; params: Map<string, Node>; node: Node }> = [];
   for (const d of file.root.namedChildren) {
     if (d.type !== 'module_declaration') continue;
@@ -147,7 +150,12 @@ export function moduleDeclarations(file: BicepFile): Array<{ symbol: string; pat
     const path = stringLiteral(d.namedChildren[1]) ?? '';
     const body = descendants(d).find((n) => n.type === 'object');
     const paramsNode = body ? objectProperties(body).get('params') : undefined;
-    out.push({ symbol, path, params: paramsNode?.type === 'object' ? objectProperties(paramsNode) : new Map(), node: d });
+    out.push({
+      symbol,
+      path,
+      params: paramsNode?.type === 'object' ? objectProperties(paramsNode) : new Map(),
+      node: d,
+    });
   }
   return out;
 }
@@ -209,6 +217,8 @@ export function guidLiterals(node: Node): string[] {
   return descendants(node)
     .filter((n) => n.type === 'string')
     .map((n) => stringLiteral(n))
-    .filter((s): s is string => s !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s))
+    .filter(
+      (s): s is string => s !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s),
+    )
     .map((s) => s.toLowerCase());
 }

@@ -39,7 +39,9 @@ function effective(name: string): string | undefined {
 }
 
 function workerModule(mode: Mode) {
-  const m = moduleDeclarations(main).find((d) => d.path.endsWith('modules/worker-app.bicep') && d.symbol === `${mode}Worker`);
+  const m = moduleDeclarations(main).find(
+    (d) => d.path.endsWith('modules/worker-app.bicep') && d.symbol === `${mode}Worker`,
+  );
   if (!m) throw new Error(`main.bicep has no module ${mode}Worker (modules/worker-app.bicep)`);
   return m;
 }
@@ -55,27 +57,44 @@ function argument(mode: Mode, param: string): string | undefined {
 beforeAll(async () => {
   main = await parseBicep(join(BICEP_ROOT, 'main.bicep'));
   workerApp = await parseBicep(join(BICEP_ROOT, 'modules/worker-app.bicep'));
-  parameters = (JSON.parse(readFileSync(join(BICEP_ROOT, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
+  parameters = (
+    JSON.parse(readFileSync(join(BICEP_ROOT, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    }
+  ).parameters;
 });
 
 describe('KEDA targets in Bicep (Container Apps)', () => {
-  it.each(['actor', 'spark'] as const)('the %s worker scales on its queue at the seed target, 0 to 10 replicas', (mode) => {
-    expect(workerModule(mode).params.get('queueName')?.text, `${mode}Worker should scale on queueNames.${mode}`).toBe(`queueNames.${mode}`);
-    expect(argument(mode, 'messagesPerReplica'), `${mode} messages per replica`).toBe(String(SEED[mode].messagesPerReplica));
-    expect(argument(mode, 'maxReplicas'), `${mode} max replicas`).toBe(String(SEED.maxReplicas));
-    // minReplicas is not overridden, so the module default (0) applies.
-    const min = workerModule(mode).params.get('minReplicas');
-    expect(min === undefined ? parameterDefault(workerApp, 'minReplicas')?.text : argument(mode, 'minReplicas')).toBe(String(SEED.minReplicas));
-    expect(argument(mode, 'cooldownPeriodSec'), `${mode} needs a cooldown`).toMatch(/^[1-9]\d*$/);
-  });
+  it.each(['actor', 'spark'] as const)(
+    'the %s worker scales on its queue at the seed target, 0 to 10 replicas',
+    (mode) => {
+      expect(workerModule(mode).params.get('queueName')?.text, `${mode}Worker should scale on queueNames.${mode}`).toBe(
+        `queueNames.${mode}`,
+      );
+      expect(argument(mode, 'messagesPerReplica'), `${mode} messages per replica`).toBe(
+        String(SEED[mode].messagesPerReplica),
+      );
+      expect(argument(mode, 'maxReplicas'), `${mode} max replicas`).toBe(String(SEED.maxReplicas));
+      // minReplicas is not overridden, so the module default (0) applies.
+      const min = workerModule(mode).params.get('minReplicas');
+      expect(min === undefined ? parameterDefault(workerApp, 'minReplicas')?.text : argument(mode, 'minReplicas')).toBe(
+        String(SEED.minReplicas),
+      );
+      expect(argument(mode, 'cooldownPeriodSec'), `${mode} needs a cooldown`).toMatch(/^[1-9]\d*$/);
+    },
+  );
 
   it('uses an azure-servicebus custom rule with identity auth, namespace and messageCount', () => {
-    const rules = descendants(workerApp.root).filter((n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'custom');
+    const rules = descendants(workerApp.root).filter(
+      (n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'custom',
+    );
     expect(rules, 'worker-app.bicep should declare exactly one custom scale rule').toHaveLength(1);
     const custom = objectProperties(rules[0]!.namedChildren[1]!);
     expect(stringLiteral(custom.get('type'))).toBe('azure-servicebus');
     // The platform identity (lifecycle None): Data Owner on the queue, which the code never gets.
-    expect(custom.get('identity')?.text, 'the scale rule must authenticate with the platform identity').toBe('platformIdentityId');
+    expect(custom.get('identity')?.text, 'the scale rule must authenticate with the platform identity').toBe(
+      'platformIdentityId',
+    );
     expect(custom.has('auth'), 'no secret-based auth next to identity').toBe(false);
     const metadata = objectProperties(custom.get('metadata')!);
     expect(metadata.get('namespace')?.text).toBe('serviceBusNamespace');
@@ -92,11 +111,16 @@ describe('KEDA targets in Bicep (Container Apps)', () => {
     const app = types.find((t) => t.startsWith('Microsoft.App/containerApps@'));
     expect(app).toBeDefined();
     const version = app!.split('@')[1]!;
-    expect(version >= '2024-02-02-preview' || version === '2025-01-01', `API ${version} predates scale-rule identity`).toBe(true);
+    expect(
+      version >= '2024-02-02-preview' || version === '2025-01-01',
+      `API ${version} predates scale-rule identity`,
+    ).toBe(true);
   });
 
   it('gives the worker longer than WORKER_SHUTDOWN_GRACE_SEC before SIGKILL', () => {
-    const grace = descendants(workerApp.root).find((n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'terminationGracePeriodSeconds');
+    const grace = descendants(workerApp.root).find(
+      (n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'terminationGracePeriodSeconds',
+    );
     expect(grace?.namedChildren[1]?.text).toMatch(/^shutdownGraceSec \+ [1-9]\d*$/);
     expect(workerModule('actor').params.get('shutdownGraceSec')?.text).toBe('workerShutdownGraceSec');
   });
@@ -104,11 +128,14 @@ describe('KEDA targets in Bicep (Container Apps)', () => {
 
 describe('KEDA targets in the AKS manifests', () => {
   type Doc = { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> };
-  const docs = (file: string): Doc[] => parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra/k8s', file), 'utf8')).map((d) => d.toJS() as Doc);
+  const docs = (file: string): Doc[] =>
+    parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra/k8s', file), 'utf8')).map((d) => d.toJS() as Doc);
 
   it.each(['actor', 'spark'] as const)('the %s-worker ScaledObject matches the seed and the Bicep rule', (mode) => {
     const keda = docs('keda.yaml');
-    const so = keda.find((d) => d.kind === 'ScaledObject' && (d.spec?.scaleTargetRef as { name?: string })?.name === `${mode}-worker`);
+    const so = keda.find(
+      (d) => d.kind === 'ScaledObject' && (d.spec?.scaleTargetRef as { name?: string })?.name === `${mode}-worker`,
+    );
     expect(so, `no ScaledObject targets ${mode}-worker`).toBeDefined();
     const spec = so!.spec as {
       minReplicaCount: number;
@@ -118,18 +145,29 @@ describe('KEDA targets in the AKS manifests', () => {
     };
     expect(spec.maxReplicaCount, `${mode}-worker maxReplicaCount`).toBe(SEED.maxReplicas);
     expect(spec.minReplicaCount, `${mode}-worker minReplicaCount`).toBe(SEED.minReplicas);
-    expect(String(spec.cooldownPeriod), 'cooldown differs from Bicep workerCooldownSec').toBe(effective('workerCooldownSec'));
+    expect(String(spec.cooldownPeriod), 'cooldown differs from Bicep workerCooldownSec').toBe(
+      effective('workerCooldownSec'),
+    );
     expect(spec.triggers).toHaveLength(1);
     const [t] = spec.triggers;
     expect(t!.type).toBe('azure-servicebus');
     expect(t!.metadata.queueName, `${mode}-worker queueName`).toBe(SEED[mode].queue);
-    expect(t!.metadata.messageCount, `${mode}-worker messageCount (infra/k8s/keda.yaml)`).toBe(String(SEED[mode].messagesPerReplica));
+    expect(t!.metadata.messageCount, `${mode}-worker messageCount (infra/k8s/keda.yaml)`).toBe(
+      String(SEED[mode].messagesPerReplica),
+    );
     expect(t!.metadata.namespace, 'identity auth needs the namespace metadata').toBeTruthy();
-    expect(t!.metadata.connectionFromEnv ?? t!.metadata.connection, 'no connection string: workload identity only').toBeUndefined();
-    const auth = keda.find((d) => d.kind === 'TriggerAuthentication' && d.metadata?.name === t!.authenticationRef?.name);
+    expect(
+      t!.metadata.connectionFromEnv ?? t!.metadata.connection,
+      'no connection string: workload identity only',
+    ).toBeUndefined();
+    const auth = keda.find(
+      (d) => d.kind === 'TriggerAuthentication' && d.metadata?.name === t!.authenticationRef?.name,
+    );
     expect((auth?.spec?.podIdentity as { provider?: string } | undefined)?.provider).toBe('azure-workload');
     // The scaler's identity is not the pods' identity (the Bicep split: platform vs worker code).
-    const podIdentity = docs('namespace.yaml').find((d) => d.kind === 'ServiceAccount')?.metadata as { annotations?: Record<string, string> } | undefined;
+    const podIdentity = docs('namespace.yaml').find((d) => d.kind === 'ServiceAccount')?.metadata as
+      | { annotations?: Record<string, string> }
+      | undefined;
     const scaler = (auth?.spec?.podIdentity as { identityId?: string } | undefined)?.identityId;
     expect(scaler).toBe('${WORKER_PLATFORM_IDENTITY_CLIENT_ID}');
     expect(podIdentity?.annotations?.['azure.workload.identity/client-id']).toBe('${WORKER_IDENTITY_CLIENT_ID}');
@@ -141,7 +179,14 @@ describe('KEDA targets in the AKS manifests', () => {
     const deployments = docs('workers.yaml').filter((d) => d.kind === 'Deployment');
     expect(deployments.map((d) => d.metadata?.name).sort()).toEqual(['actor-worker', 'spark-worker']);
     for (const d of deployments) {
-      const pod = (d.spec as { template: { metadata: { labels: Record<string, string> }; spec: { terminationGracePeriodSeconds: number; serviceAccountName: string } } }).template;
+      const pod = (
+        d.spec as {
+          template: {
+            metadata: { labels: Record<string, string> };
+            spec: { terminationGracePeriodSeconds: number; serviceAccountName: string };
+          };
+        }
+      ).template;
       expect(pod.spec.terminationGracePeriodSeconds, `${d.metadata?.name}`).toBeGreaterThan(graceSec);
       expect(pod.metadata.labels['azure.workload.identity/use']).toBe('true');
       expect(pod.spec.serviceAccountName).toBe('cjo-worker');

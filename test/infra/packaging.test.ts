@@ -20,7 +20,8 @@ describe('.funcignore (Function App package)', () => {
     for (const entry of ['Dockerfile', '.dockerignore', 'infra', 'test', 'bench', 'local.settings.json']) {
       expect(ignored.has(entry), `.funcignore should exclude ${entry}`).toBe(true);
     }
-    for (const kept of ['host.json', 'package.json', 'package-lock.json']) expect(ignored.has(kept), `.funcignore must not exclude ${kept}`).toBe(false);
+    for (const kept of ['host.json', 'package.json', 'package-lock.json'])
+      expect(ignored.has(kept), `.funcignore must not exclude ${kept}`).toBe(false);
   });
 
   it('matches the build mode of the api service (remote: sources in, node_modules out; local: the reverse)', () => {
@@ -31,9 +32,11 @@ describe('.funcignore (Function App package)', () => {
       // The platform runs npm install + npm run build (tsc -p .): it needs the sources and tsconfig,
       // and uploading a node_modules built on another OS breaks it.
       expect(ignored.has('node_modules'), 'remote build: .funcignore must exclude node_modules').toBe(true);
-      for (const needed of ['src', 'tsconfig.json', 'tsconfig*.json', '*.ts']) expect(ignored.has(needed), `remote build needs ${needed} in the package`).toBe(false);
+      for (const needed of ['src', 'tsconfig.json', 'tsconfig*.json', '*.ts'])
+        expect(ignored.has(needed), `remote build needs ${needed} in the package`).toBe(false);
     } else {
-      for (const needed of ['node_modules', 'dist']) expect(ignored.has(needed), `local build ships ${needed}`).toBe(false);
+      for (const needed of ['node_modules', 'dist'])
+        expect(ignored.has(needed), `local build ships ${needed}`).toBe(false);
     }
   });
 });

@@ -2,7 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from 'web-tree-sitter';
-import { REPO_ROOT, bicepPaths, descendants, moduleDeclarations, objectProperties, parseBicep, settingKeys, stringLiteral, type BicepFile } from './bicep-tree.js';
+import {
+  REPO_ROOT,
+  bicepPaths,
+  descendants,
+  moduleDeclarations,
+  objectProperties,
+  parseBicep,
+  settingKeys,
+  stringLiteral,
+  type BicepFile,
+} from './bicep-tree.js';
 import { compareRows, docRows, roleRows, type DocRow, type RoleRow } from './role-assignments.js';
 
 /**
@@ -70,7 +80,9 @@ function identityName(symbol: string): string {
 }
 
 function moduleArg(symbol: string, param: string): Node | undefined {
-  return moduleDeclarations(main).find((d) => d.symbol === symbol)?.params.get(param);
+  return moduleDeclarations(main)
+    .find((d) => d.symbol === symbol)
+    ?.params.get(param);
 }
 
 function workerModules() {
@@ -89,7 +101,12 @@ describe('role assignments in Bicep equal the table in docs/deploy.md', () => {
     expect(problems, problems.join('\n')).toEqual([]);
     expect(rows.length).toBeGreaterThanOrEqual(20);
     // Only deployment inputs may stay symbolic, and only where they are the input itself.
-    const unresolved = rows.filter((r) => /\{/.test(r.principal + r.scope) && !/^\{principalId\}$/.test(r.principal) && !/\{azureMlWorkspaceName\}$/.test(r.scope));
+    const unresolved = rows.filter(
+      (r) =>
+        /\{/.test(r.principal + r.scope) &&
+        !/^\{principalId\}$/.test(r.principal) &&
+        !/\{azureMlWorkspaceName\}$/.test(r.scope),
+    );
     expect(unresolved.map((r) => `${r.where}: ${r.principal} ${r.scope}`)).toEqual([]);
   });
 
@@ -100,7 +117,11 @@ describe('role assignments in Bicep equal the table in docs/deploy.md', () => {
   });
 
   it('names each role in the table as Azure does and gives a reason for it', () => {
-    const wrong = documented.filter((r) => ROLE_NAMES[r.roleId] !== r.roleName).map((r) => `docs/deploy.md:${r.line}: ${r.roleId} is '${ROLE_NAMES[r.roleId] ?? 'unknown'}', not '${r.roleName}'`);
+    const wrong = documented
+      .filter((r) => ROLE_NAMES[r.roleId] !== r.roleName)
+      .map(
+        (r) => `docs/deploy.md:${r.line}: ${r.roleId} is '${ROLE_NAMES[r.roleId] ?? 'unknown'}', not '${r.roleName}'`,
+      );
     expect(wrong, wrong.join('\n')).toEqual([]);
     const unexplained = documented.filter((r) => r.why.length < 20).map((r) => `docs/deploy.md:${r.line}`);
     expect(unexplained, `rows without a reason: ${unexplained.join(', ')}`).toEqual([]);
@@ -108,9 +129,13 @@ describe('role assignments in Bicep equal the table in docs/deploy.md', () => {
 
   it('notices a granted role missing from the table and a documented role not granted (the check can fail)', () => {
     const [first, ...rest] = documented;
-    expect(compareRows(rows, rest).some((m) => m.startsWith('granted in Bicep') && m.includes(first!.scope))).toBe(true);
+    expect(compareRows(rows, rest).some((m) => m.startsWith('granted in Bicep') && m.includes(first!.scope))).toBe(
+      true,
+    );
     const extra: DocRow = { ...first!, principal: 'id-cjo-pool-…', line: 0 };
-    expect(compareRows(rows, [...documented, extra]).some((m) => m.startsWith('documented') && m.includes('id-cjo-pool-…'))).toBe(true);
+    expect(
+      compareRows(rows, [...documented, extra]).some((m) => m.startsWith('documented') && m.includes('id-cjo-pool-…')),
+    ).toBe(true);
   });
 });
 
@@ -129,7 +154,7 @@ describe('the role resolver (negative controls)', () => {
           "module acc 'modules/acc.bicep' = {\n  name: 'acc'\n  params: {\n    principal: id.outputs.principalId\n    tables: [\n      names.a\n      names.b\n    ]\n  }\n}",
         ].join('\n'),
       );
-      writeFileSync(join(dir, 'modules/identity.bicep'), "param name string\noutput principalId string = name\n");
+      writeFileSync(join(dir, 'modules/identity.bicep'), 'param name string\noutput principalId string = name\n');
       writeFileSync(
         join(dir, 'modules/acc.bicep'),
         [
@@ -141,9 +166,17 @@ describe('the role resolver (negative controls)', () => {
           "resource badLoop 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (n, i) in [\n  'z'\n]: {\n  name: 'z'\n  scope: t[i]\n  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')\n    principalId: principal\n  }\n}]",
         ].join('\n'),
       );
-      const parsed = await Promise.all(['main.bicep', 'modules/identity.bicep', 'modules/acc.bicep'].map(async (f) => ({ ...(await parseBicep(join(dir, f))), path: `x/${f}` })));
+      const parsed = await Promise.all(
+        ['main.bicep', 'modules/identity.bicep', 'modules/acc.bicep'].map(async (f) => ({
+          ...(await parseBicep(join(dir, f))),
+          path: `x/${f}`,
+        })),
+      );
       const result = roleRows(parsed[0]!, parsed);
-      expect(result.rows.map((r) => `${r.principal} ${r.scope}`)).toEqual(['id-x-… table jobs', 'id-x-… table jobindex']);
+      expect(result.rows.map((r) => `${r.principal} ${r.scope}`)).toEqual([
+        'id-x-… table jobs',
+        'id-x-… table jobindex',
+      ]);
       expect(result.problems.some((p) => /no scope/.test(p))).toBe(true);
       expect(result.problems.some((p) => /loops over/.test(p))).toBe(true);
     } finally {
@@ -185,11 +218,19 @@ describe('no identity is shared between the Function App, the workers and the Ba
     const [fa] = moduleDeclarations(main).filter((m) => m.symbol === 'functionApp');
     const api = identitySymbol(fa!.params.get('identityId'))!;
     const apiSettings = settingKeys(main, fa!.params.get('appSettings')!);
-    for (const key of ['AZURE_CLIENT_ID', 'JobsStorage__clientId', 'ServiceBus__clientId', 'AzureWebJobsStorage__clientId']) {
+    for (const key of [
+      'AZURE_CLIENT_ID',
+      'JobsStorage__clientId',
+      'ServiceBus__clientId',
+      'AzureWebJobsStorage__clientId',
+    ]) {
       expect(apiSettings.get(key)?.text, `Function App ${key}`).toBe(`${api}.outputs.clientId`);
     }
     expect(apiSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')?.text).toContain(`${api}.outputs.clientId`);
-    expect(apiSettings.get('AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID')?.text, 'nodes pull with the pool identity').toBe(`${identitySymbol(moduleArg('batch', 'poolIdentityId'))}.outputs.id`);
+    expect(
+      apiSettings.get('AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID')?.text,
+      'nodes pull with the pool identity',
+    ).toBe(`${identitySymbol(moduleArg('batch', 'poolIdentityId'))}.outputs.id`);
     for (const w of workerModules()) {
       const worker = identitySymbol(w.params.get('identityId'))!;
       const env = settingKeys(main, w.params.get('env')!);
@@ -202,20 +243,28 @@ describe('no identity is shared between the Function App, the workers and the Ba
 
   it('keeps the worker platform identity away from the containers (lifecycle None) and the code identity in Main', () => {
     const file = files.find((f) => f.path.endsWith('modules/worker-app.bicep'))!;
-    const settings = descendants(file.root).find((n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'identitySettings');
+    const settings = descendants(file.root).find(
+      (n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'identitySettings',
+    );
     expect(settings, 'worker-app.bicep sets no identitySettings').toBeDefined();
-    const entries = settings!.namedChildren[1]!.namedChildren.filter((n) => n.type === 'object').map((o) => objectProperties(o));
+    const entries = settings!.namedChildren[1]!.namedChildren.filter((n) => n.type === 'object').map((o) =>
+      objectProperties(o),
+    );
     const lifecycle = new Map(entries.map((e) => [e.get('identity')?.text, stringLiteral(e.get('lifecycle'))]));
     expect(lifecycle.get('platformIdentityId')).toBe('None');
     expect(lifecycle.get('identityId')).toBe('Main');
-    const registry = descendants(file.root).find((n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'registries');
+    const registry = descendants(file.root).find(
+      (n) => n.type === 'object_property' && n.namedChildren[0]?.text === 'registries',
+    );
     expect(registry!.text).toMatch(/identity: platformIdentityId/);
   });
 });
 
 describe('least privilege', () => {
   it('grants no Owner, Contributor or access-administration role', () => {
-    const broad = rows.filter((r) => r.roleId in BROAD_ROLES).map((r) => `${r.where}: ${BROAD_ROLES[r.roleId]} to ${r.principal}`);
+    const broad = rows
+      .filter((r) => r.roleId in BROAD_ROLES)
+      .map((r) => `${r.where}: ${BROAD_ROLES[r.roleId]} to ${r.principal}`);
     expect(broad).toEqual([]);
   });
 
@@ -224,10 +273,19 @@ describe('least privilege', () => {
     // containers), Get User Delegation Key (account-level action), and resources without child scopes.
     const accountLevel = rows.filter((r) => /^(storage account|Service Bus namespace) /.test(r.scope));
     const allowed = accountLevel.filter(
-      (r) => (r.roleId === DATA_OWNER.blob && r.scope.startsWith('storage account sthcjo')) || (r.roleId === 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a' && r.scope.startsWith('storage account stcjo')),
+      (r) =>
+        (r.roleId === DATA_OWNER.blob && r.scope.startsWith('storage account sthcjo')) ||
+        (r.roleId === 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a' && r.scope.startsWith('storage account stcjo')),
     );
-    expect(accountLevel.filter((r) => !allowed.includes(r)).map((r) => `${r.where}: ${r.principal} ${ROLE_NAMES[r.roleId]} on ${r.scope}`)).toEqual([]);
-    expect(rows.some((r) => r.scope.startsWith('Service Bus namespace')), 'no Service Bus role on the whole namespace').toBe(false);
+    expect(
+      accountLevel
+        .filter((r) => !allowed.includes(r))
+        .map((r) => `${r.where}: ${r.principal} ${ROLE_NAMES[r.roleId]} on ${r.scope}`),
+    ).toEqual([]);
+    expect(
+      rows.some((r) => r.scope.startsWith('Service Bus namespace')),
+      'no Service Bus role on the whole namespace',
+    ).toBe(false);
   });
 
   it('lets only the Function App touch its host storage account, and nobody hold Blob Data Owner on job data', () => {
@@ -242,7 +300,9 @@ describe('least privilege', () => {
   it('gives Batch pool nodes AcrPull on the registry and nothing else', () => {
     const pool = identityName(identitySymbol(moduleArg('batch', 'poolIdentityId'))!);
     const granted = rows.filter((r) => r.principal === pool);
-    expect(granted.map((r) => `${ROLE_NAMES[r.roleId]} on ${r.scope.split(' ')[0]} ${r.scope.split(' ')[1]}`)).toEqual(['AcrPull on container registry']);
+    expect(granted.map((r) => `${ROLE_NAMES[r.roleId]} on ${r.scope.split(' ')[0]} ${r.scope.split(' ')[1]}`)).toEqual([
+      'AcrPull on container registry',
+    ]);
   });
 
   it('gives the worker code no owner role, no host storage, no idempotency table, no Key Vault and no Batch', () => {
@@ -258,20 +318,34 @@ describe('least privilege', () => {
     );
     expect(bad.map((r) => `${r.where}: ${ROLE_NAMES[r.roleId]} on ${r.scope}`)).toEqual([]);
     // It only receives from the worker queues and only sends webhook deliveries; reading artifacts is read-only.
-    const queues = granted.filter((r) => r.scope.startsWith('Service Bus queue')).map((r) => `${ROLE_NAMES[r.roleId]} ${r.scope}`);
+    const queues = granted
+      .filter((r) => r.scope.startsWith('Service Bus queue'))
+      .map((r) => `${ROLE_NAMES[r.roleId]} ${r.scope}`);
     expect(queues.sort()).toEqual([
       'Azure Service Bus Data Receiver Service Bus queue actor-jobs',
       'Azure Service Bus Data Receiver Service Bus queue spark-jobs',
       'Azure Service Bus Data Sender Service Bus queue webhooks',
     ]);
-    expect(granted.filter((r) => r.scope === 'table webhooksubs').map((r) => ROLE_NAMES[r.roleId])).toEqual(['Storage Table Data Reader']);
-    expect(granted.filter((r) => r.scope === 'container essedum-artifacts').map((r) => ROLE_NAMES[r.roleId])).toEqual(['Storage Blob Data Reader']);
+    expect(granted.filter((r) => r.scope === 'table webhooksubs').map((r) => ROLE_NAMES[r.roleId])).toEqual([
+      'Storage Table Data Reader',
+    ]);
+    expect(granted.filter((r) => r.scope === 'container essedum-artifacts').map((r) => ROLE_NAMES[r.roleId])).toEqual([
+      'Storage Blob Data Reader',
+    ]);
   });
 
   it('lets the KEDA scale rule read only the queues its app consumes', () => {
     const platform = identityName(workerModules().map((m) => identitySymbol(m.params.get('platformIdentityId')))[0]!);
-    const scopes = rows.filter((r) => r.principal === platform && r.roleId === DATA_OWNER.serviceBus).map((r) => r.scope).sort();
-    const scaled = workerModules().map((m) => `Service Bus queue ${stringLiteral(m.params.get('queueName')) ?? resolveQueue(m.params.get('queueName')!)}`).sort();
+    const scopes = rows
+      .filter((r) => r.principal === platform && r.roleId === DATA_OWNER.serviceBus)
+      .map((r) => r.scope)
+      .sort();
+    const scaled = workerModules()
+      .map(
+        (m) =>
+          `Service Bus queue ${stringLiteral(m.params.get('queueName')) ?? resolveQueue(m.params.get('queueName')!)}`,
+      )
+      .sort();
     expect(scopes).toEqual(scaled);
   });
 });
@@ -279,7 +353,9 @@ describe('least privilege', () => {
 /** `queueNames.actor` → 'actor-jobs' (main.bicep var queueNames). */
 function resolveQueue(expr: Node): string {
   const key = expr.text.split('.')[1]!;
-  const obj = main.root.namedChildren.find((d) => d.type === 'variable_declaration' && d.namedChildren[0]?.text === 'queueNames')!;
+  const obj = main.root.namedChildren.find(
+    (d) => d.type === 'variable_declaration' && d.namedChildren[0]?.text === 'queueNames',
+  )!;
   const value = obj.namedChildren[obj.namedChildren.length - 1]!;
   return stringLiteral(objectProperties(value).get(key))!;
 }

@@ -1,5 +1,14 @@
 import type { Node } from 'web-tree-sitter';
-import { descendants, guidLiterals, moduleDeclarations, objectProperties, stringLiteral, variableValue, where, type BicepFile } from './bicep-tree.js';
+import {
+  descendants,
+  guidLiterals,
+  moduleDeclarations,
+  objectProperties,
+  stringLiteral,
+  variableValue,
+  where,
+  type BicepFile,
+} from './bicep-tree.js';
 
 /**
  * Role assignments of the Bicep templates as (identity, role, scope) rows, resolved through the module
@@ -51,7 +60,13 @@ interface Ctx {
   readonly files: ReadonlyMap<string, BicepFile>;
 }
 
-const DECLS = ['parameter_declaration', 'variable_declaration', 'resource_declaration', 'module_declaration', 'output_declaration'] as const;
+const DECLS = [
+  'parameter_declaration',
+  'variable_declaration',
+  'resource_declaration',
+  'module_declaration',
+  'output_declaration',
+] as const;
 
 function declaration(file: BicepFile, type: (typeof DECLS)[number], name: string): Node | undefined {
   return file.root.namedChildren.find((d) => d.type === type && d.namedChildren[0]?.text === name);
@@ -137,7 +152,8 @@ export function resolveValues(node: Node, ctx: Ctx, loop: ReadonlyMap<string, st
         const target = moduleFile(ctx, symbol);
         const out = target && declaration(target.file, 'output_declaration', property);
         const value = out?.namedChildren[out.namedChildren.length - 1];
-        if (target && value) return resolveValues(value, { file: target.file, args: target.args, caller: ctx, files: ctx.files });
+        if (target && value)
+          return resolveValues(value, { file: target.file, args: target.args, caller: ctx, files: ctx.files });
       }
       return [`{${node.text}}`];
     }
@@ -153,7 +169,8 @@ export function resolvePrincipal(node: Node, ctx: Ctx): string {
     if (!arg || !ctx.caller) return `{${node.text}}`;
     return resolvePrincipal(arg, ctx.caller);
   }
-  if (node.type === 'identifier' && !ctx.args && declaration(ctx.file, 'parameter_declaration', node.text)) return `{${node.text}}`;
+  if (node.type === 'identifier' && !ctx.args && declaration(ctx.file, 'parameter_declaration', node.text))
+    return `{${node.text}}`;
   // <identityModule>.outputs.principalId → the identity's name
   const object = node.type === 'member_expression' ? node.childForFieldName('object') : null;
   if (object?.type === 'member_expression' && object.childForFieldName('property')?.text === 'outputs') {
@@ -185,7 +202,8 @@ export function roleRows(main: BicepFile, files: readonly BicepFile[]): { rows: 
     });
   }
   for (const f of files) {
-    if (!reached.has(f.path) && assignmentsIn(f).length > 0) problems.push(`${f.path}: role assignments in a module main.bicep does not call`);
+    if (!reached.has(f.path) && assignmentsIn(f).length > 0)
+      problems.push(`${f.path}: role assignments in a module main.bicep does not call`);
   }
   for (const { ctx, conditional } of contexts) {
     for (const decl of assignmentsIn(ctx.file)) {
@@ -204,7 +222,13 @@ export function roleRows(main: BicepFile, files: readonly BicepFile[]): { rows: 
       if (roleIds.length !== 1 || !principalExpr || !scopeExpr) continue;
       const principal = resolvePrincipal(principalExpr, ctx);
       for (const scope of resolveScope(scopeExpr, loop, ctx, at, problems)) {
-        rows.push({ principal, roleId: roleIds[0]!, scope, conditional: conditional || condition !== undefined, where: at });
+        rows.push({
+          principal,
+          roleId: roleIds[0]!,
+          scope,
+          conditional: conditional || condition !== undefined,
+          where: at,
+        });
       }
     }
   }
@@ -212,12 +236,26 @@ export function roleRows(main: BicepFile, files: readonly BicepFile[]): { rows: 
 }
 
 function assignmentsIn(file: BicepFile): Node[] {
-  return descendants(file.root).filter((n) => n.type === 'resource_declaration' && stringLiteral(n.namedChildren[1])?.split('@')[0] === 'Microsoft.Authorization/roleAssignments');
+  return descendants(file.root).filter(
+    (n) =>
+      n.type === 'resource_declaration' &&
+      stringLiteral(n.namedChildren[1])?.split('@')[0] === 'Microsoft.Authorization/roleAssignments',
+  );
 }
 
-function resolveScope(scopeExpr: Node, assignmentLoop: Node | undefined, ctx: Ctx, at: string, problems: string[]): string[] {
+function resolveScope(
+  scopeExpr: Node,
+  assignmentLoop: Node | undefined,
+  ctx: Ctx,
+  at: string,
+  problems: string[],
+): string[] {
   const indexed = scopeExpr.type === 'subscript_expression';
-  const symbol = indexed ? scopeExpr.namedChildren[0]?.text : scopeExpr.type === 'identifier' ? scopeExpr.text : undefined;
+  const symbol = indexed
+    ? scopeExpr.namedChildren[0]?.text
+    : scopeExpr.type === 'identifier'
+      ? scopeExpr.text
+      : undefined;
   const decl = symbol ? declaration(ctx.file, 'resource_declaration', symbol) : undefined;
   if (!decl) {
     problems.push(`${at}: scope '${scopeExpr.text}' is not a resource declared in ${ctx.file.path}`);
@@ -240,15 +278,25 @@ function resolveScope(scopeExpr: Node, assignmentLoop: Node | undefined, ctx: Ct
     return [];
   }
   // The assignment must loop over the same collection as its scope, index for index.
-  const loopArray = (l: Node) => l.namedChildren.find((c, i) => i > 0 && c.type !== 'object' && c.type !== 'for_loop_parameters' && c.type !== 'if_statement');
+  const loopArray = (l: Node) =>
+    l.namedChildren.find(
+      (c, i) => i > 0 && c.type !== 'object' && c.type !== 'for_loop_parameters' && c.type !== 'if_statement',
+    );
   const scopeArray = loopArray(loop);
   if (!assignmentLoop || loopArray(assignmentLoop)?.text !== scopeArray?.text) {
-    problems.push(`${at}: loops over '${assignmentLoop ? loopArray(assignmentLoop)?.text : '(nothing)'}' but its scope '${symbol}' over '${scopeArray?.text}'`);
+    problems.push(
+      `${at}: loops over '${assignmentLoop ? loopArray(assignmentLoop)?.text : '(nothing)'}' but its scope '${symbol}' over '${scopeArray?.text}'`,
+    );
     return [];
   }
-  const variable = loop.namedChildren[0]?.type === 'identifier' ? loop.namedChildren[0].text : loop.namedChildren[0]?.namedChildren[0]?.text;
+  const variable =
+    loop.namedChildren[0]?.type === 'identifier'
+      ? loop.namedChildren[0].text
+      : loop.namedChildren[0]?.namedChildren[0]?.text;
   const items = scopeArray ? resolveValues(scopeArray, ctx) : [];
-  return items.flatMap((item) => resolveValues(nameExpr, ctx, new Map([[variable ?? '', item]])).map((n) => `${kind} ${n}`));
+  return items.flatMap((item) =>
+    resolveValues(nameExpr, ctx, new Map([[variable ?? '', item]])).map((n) => `${kind} ${n}`),
+  );
 }
 
 // ---- The table in docs/deploy.md -------------------------------------------------------------------
@@ -280,7 +328,10 @@ export function docRows(markdown: string, heading: string): DocRow[] {
       continue;
     }
     inTable = true;
-    const cells = line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((c) => c.trim());
+    const cells = line
+      .slice(1, line.endsWith('|') ? -1 : undefined)
+      .split('|')
+      .map((c) => c.trim());
     if (cells[0] === 'Identity' || /^-+$/.test(cells[0]!.replace(/:/g, ''))) continue;
     const code = (s: string) => /`([^`]+)`/.exec(s)?.[1] ?? s;
     const plain = (s: string) => s.replace(/`/g, '').replace(/\s+/g, ' ').trim();
@@ -306,8 +357,10 @@ export function compareRows(bicep: readonly RoleRow[], doc: readonly DocRow[]): 
   const docKeys = new Map(doc.map((r) => [rowKey(r), r]));
   const bicepKeys = new Map(bicep.map((r) => [rowKey(r), r]));
   const problems: string[] = [];
-  for (const [k, r] of bicepKeys) if (!docKeys.has(k)) problems.push(`granted in Bicep (${r.where}) but not in docs/deploy.md: ${k}`);
-  for (const [k, r] of docKeys) if (!bicepKeys.has(k)) problems.push(`documented (docs/deploy.md:${r.line}) but not granted in Bicep: ${k}`);
+  for (const [k, r] of bicepKeys)
+    if (!docKeys.has(k)) problems.push(`granted in Bicep (${r.where}) but not in docs/deploy.md: ${k}`);
+  for (const [k, r] of docKeys)
+    if (!bicepKeys.has(k)) problems.push(`documented (docs/deploy.md:${r.line}) but not granted in Bicep: ${k}`);
   const seen = new Set<string>();
   for (const r of doc) {
     if (seen.has(rowKey(r))) problems.push(`docs/deploy.md:${r.line}: duplicate row ${rowKey(r)}`);

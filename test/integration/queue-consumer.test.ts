@@ -38,18 +38,25 @@ describe('QueueConsumer on Storage Queues (Azurite)', () => {
   it('hands every message to the handler once and never runs more than maxInFlight at a time', async () => {
     const queue = uniqueName('consumer');
     await transport.ensure([queue]);
-    await transport.send(queue, Array.from({ length: 12 }, (_, i) => ({ n: i })));
+    await transport.send(
+      queue,
+      Array.from({ length: 12 }, (_, i) => ({ n: i })),
+    );
     const seen: number[] = [];
     let running = 0;
     let most = 0;
-    const consumer = new QueueConsumer(transport, options(queue, { maxInFlight: 3, batchSize: 3, newBatchThreshold: 2 }), async (m) => {
-      running++;
-      most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 30));
-      seen.push(m.body.n as number);
-      running--;
-      await m.complete();
-    });
+    const consumer = new QueueConsumer(
+      transport,
+      options(queue, { maxInFlight: 3, batchSize: 3, newBatchThreshold: 2 }),
+      async (m) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 30));
+        seen.push(m.body.n as number);
+        running--;
+        await m.complete();
+      },
+    );
     consumer.start();
     await until(() => seen.length === 12, 'all 12 messages');
     await consumer.stopReceiving();
@@ -68,7 +75,8 @@ describe('QueueConsumer on Storage Queues (Azurite)', () => {
     const flaky: QueueTransport = {
       kind: transport.kind,
       send: (q, m) => transport.send(q, m),
-      receive: (q, o) => (failures++ === 0 ? Promise.reject(new Error('queue service unavailable')) : transport.receive(q, o)),
+      receive: (q, o) =>
+        failures++ === 0 ? Promise.reject(new Error('queue service unavailable')) : transport.receive(q, o),
       depth: (q) => transport.depth(q),
       deadLetterQueueOf: (q) => transport.deadLetterQueueOf(q),
       ensure: (q) => transport.ensure(q),
@@ -76,10 +84,14 @@ describe('QueueConsumer on Storage Queues (Azurite)', () => {
     };
     const errors: Array<[string, unknown]> = [];
     const got: ReceivedMessage[] = [];
-    const consumer = new QueueConsumer(flaky, { ...options(queue), onError: (stage, e) => errors.push([stage, e]) }, async (m) => {
-      got.push(m);
-      await m.complete();
-    });
+    const consumer = new QueueConsumer(
+      flaky,
+      { ...options(queue), onError: (stage, e) => errors.push([stage, e]) },
+      async (m) => {
+        got.push(m);
+        await m.complete();
+      },
+    );
     consumer.start();
     await until(() => got.length === 1, 'the message after the failed receive');
     await consumer.stopReceiving();
@@ -94,11 +106,18 @@ describe('QueueConsumer on Storage Queues (Azurite)', () => {
     await transport.send(queue, [{ n: 1 }, { n: 2 }]);
     const errors: string[] = [];
     const done: number[] = [];
-    const consumer = new QueueConsumer(transport, { ...options(queue, { maxInFlight: 1, batchSize: 1, newBatchThreshold: 0 }), onError: (stage, e) => errors.push(`${stage}: ${String(e)}`) }, async (m) => {
-      await m.complete();
-      if (m.body.n === 1) throw new Error('handler broke');
-      done.push(m.body.n as number);
-    });
+    const consumer = new QueueConsumer(
+      transport,
+      {
+        ...options(queue, { maxInFlight: 1, batchSize: 1, newBatchThreshold: 0 }),
+        onError: (stage, e) => errors.push(`${stage}: ${String(e)}`),
+      },
+      async (m) => {
+        await m.complete();
+        if (m.body.n === 1) throw new Error('handler broke');
+        done.push(m.body.n as number);
+      },
+    );
     consumer.start();
     await until(() => done.length === 1 && errors.length === 1, 'both messages handled');
     await consumer.stopReceiving();

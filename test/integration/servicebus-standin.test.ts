@@ -23,7 +23,10 @@ describe('Service Bus stand-in with the real SDK', () => {
 
   function receiverFor(name: string, subQueue?: 'deadLetter'): ServiceBusReceiver {
     // Automatic renewal off: the stand-in must be the only thing deciding when a lock ends.
-    const r = client.createReceiver(name, { maxAutoLockRenewalDurationInMs: 0, ...(subQueue ? { subQueueType: subQueue } : {}) });
+    const r = client.createReceiver(name, {
+      maxAutoLockRenewalDurationInMs: 0,
+      ...(subQueue ? { subQueueType: subQueue } : {}),
+    });
     receivers.push(r);
     return r;
   }
@@ -74,9 +77,12 @@ describe('Service Bus stand-in with the real SDK', () => {
 
   it('refuses a client whose SAS key is wrong', async () => {
     const q = queue();
-    const bad = new ServiceBusClient(sb.connectionString.replace(`SharedAccessKey=${sb.key}`, 'SharedAccessKey=wrong'), {
-      retryOptions: { maxRetries: 0, timeoutInMs: 3_000 },
-    });
+    const bad = new ServiceBusClient(
+      sb.connectionString.replace(`SharedAccessKey=${sb.key}`, 'SharedAccessKey=wrong'),
+      {
+        retryOptions: { maxRetries: 0, timeoutInMs: 3_000 },
+      },
+    );
     try {
       await expect(bad.createSender(q).sendMessages({ body: { x: 1 } })).rejects.toThrow();
       expect(sb.amqp.record.putTokens.some((t) => !t.ok && /signature mismatch/.test(t.reason ?? ''))).toBe(true);
@@ -87,7 +93,9 @@ describe('Service Bus stand-in with the real SDK', () => {
   });
 
   it('refuses links to a queue that does not exist', async () => {
-    await expect(client.createSender('no-such-queue').sendMessages({ body: {} })).rejects.toMatchObject({ code: 'MessagingEntityNotFound' });
+    await expect(client.createSender('no-such-queue').sendMessages({ body: {} })).rejects.toMatchObject({
+      code: 'MessagingEntityNotFound',
+    });
   });
 
   it('redelivers an abandoned message with its delivery count increased', async () => {
@@ -110,7 +118,10 @@ describe('Service Bus stand-in with the real SDK', () => {
     await client.createSender(q).sendMessages({ body: { jobId: 'd' } });
     const r = receiverFor(q);
     const [m] = await r.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
-    await r.deadLetterMessage(m!, { deadLetterReason: 'SpecInvalid', deadLetterErrorDescription: 'rows must be a number' });
+    await r.deadLetterMessage(m!, {
+      deadLetterReason: 'SpecInvalid',
+      deadLetterErrorDescription: 'rows must be a number',
+    });
     expect(sb.counts(q)).toMatchObject({ active: 0, deadLetter: 1 });
 
     const [dead] = await receiverFor(q, 'deadLetter').receiveMessages(1, { maxWaitTimeInMs: 2_000 });
@@ -150,7 +161,9 @@ describe('Service Bus stand-in with the real SDK', () => {
     const other = await receiverFor(q).receiveMessages(1, { maxWaitTimeInMs: 200 });
     expect(other).toHaveLength(0);
     await r.completeMessage(m!);
-    expect(sb.amqp.record.management.some((x) => x.operation === 'com.microsoft:renew-lock' && x.statusCode === 200)).toBe(true);
+    expect(
+      sb.amqp.record.management.some((x) => x.operation === 'com.microsoft:renew-lock' && x.statusCode === 200),
+    ).toBe(true);
   });
 
   it('fails to renew a lock that has expired', async () => {
@@ -284,7 +297,10 @@ describe('Service Bus stand-in with the real SDK', () => {
       const q = queue();
       const sender = client.createSender(q);
       await sender.sendMessages([{ body: { a: 1 } }, { body: { a: 2 } }, { body: { a: 3 } }]);
-      await sender.sendMessages({ body: { later: true }, scheduledEnqueueTimeUtc: new Date(sb.clock!.now() + 3_600_000) });
+      await sender.sendMessages({
+        body: { later: true },
+        scheduledEnqueueTimeUtc: new Date(sb.clock!.now() + 3_600_000),
+      });
       const r = receiverFor(q);
       const [one, two] = await r.receiveMessages(2, { maxWaitTimeInMs: 2_000 });
       await r.deadLetterMessage(one!, { deadLetterReason: 'x', deadLetterErrorDescription: 'y' });
@@ -305,13 +321,18 @@ describe('Service Bus stand-in with the real SDK', () => {
       expect(created.lockDuration).toBe('PT30S');
       expect(created.maxDeliveryCount).toBe(4);
       expect(sb.broker.queue('made-by-admin')).toMatchObject({ lockDurationMs: 30_000, maxDeliveryCount: 4 });
-      await expect(admin.createQueue('made-by-admin')).rejects.toMatchObject({ code: 'MessageEntityAlreadyExistsError', statusCode: 409 });
+      await expect(admin.createQueue('made-by-admin')).rejects.toMatchObject({
+        code: 'MessageEntityAlreadyExistsError',
+        statusCode: 409,
+      });
       expect(await admin.queueExists('made-by-admin')).toBe(true);
       expect(await admin.queueExists('never-made')).toBe(false);
     });
 
     it('refuses a request signed with the wrong key', async () => {
-      const bad = new ServiceBusAdministrationClient(sb.connectionString.replace(`SharedAccessKey=${sb.key}`, 'SharedAccessKey=wrong'));
+      const bad = new ServiceBusAdministrationClient(
+        sb.connectionString.replace(`SharedAccessKey=${sb.key}`, 'SharedAccessKey=wrong'),
+      );
       bad.pipeline.addPolicy(administrationEndpointPolicy(sb.adminEndpoint), { phase: 'Sign' });
       await expect(bad.getQueueRuntimeProperties('q1')).rejects.toMatchObject({ statusCode: 401 });
     });

@@ -1,8 +1,16 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AzureBlobStore } from '../../src/lib/adapters/azure-blob-store.js';
-import { isServiceBusConfigured, parseServiceBusSettings, SERVICEBUS_SETTINGS } from '../../src/lib/adapters/servicebus-settings.js';
-import { INVALID_BODY_FIELD, INVALID_BODY_REASON, ServiceBusTransport } from '../../src/lib/adapters/servicebus-transport.js';
+import {
+  isServiceBusConfigured,
+  parseServiceBusSettings,
+  SERVICEBUS_SETTINGS,
+} from '../../src/lib/adapters/servicebus-settings.js';
+import {
+  INVALID_BODY_FIELD,
+  INVALID_BODY_REASON,
+  ServiceBusTransport,
+} from '../../src/lib/adapters/servicebus-transport.js';
 import { DEAD_LETTER_REASON_FIELD } from '../../src/lib/ports/queue.js';
 import { loadConfig } from '../../src/lib/config.js';
 import { ConfigurationError, PayloadTooLargeError } from '../../src/lib/errors.js';
@@ -62,21 +70,33 @@ describe('ServiceBusTransport beyond the contract', () => {
     const limited = await startServiceBusStandIn({ listenSendKeys: { ListenSend: 'listen-send-key' } });
     const root = await ServiceBusTransport.create(loadConfig(baseEnv(limited)));
     const worker = await ServiceBusTransport.create(
-      loadConfig({ ...baseEnv(limited), ServiceBus: limited.connectionString.replace(/SharedAccessKeyName=[^;]+;SharedAccessKey=[^;]+/, 'SharedAccessKeyName=ListenSend;SharedAccessKey=listen-send-key') }),
+      loadConfig({
+        ...baseEnv(limited),
+        ServiceBus: limited.connectionString.replace(
+          /SharedAccessKeyName=[^;]+;SharedAccessKey=[^;]+/,
+          'SharedAccessKeyName=ListenSend;SharedAccessKey=listen-send-key',
+        ),
+      }),
     );
     try {
       limited.createQueue('provisioned');
       await worker.ensure(['provisioned', 'never-declared']);
       const puts = limited.admin.requests.filter((r) => r.method === 'PUT').map((r) => `${r.path}:${r.status}`);
       expect(puts.sort()).toEqual(['never-declared:401', 'provisioned:401']);
-      expect(limited.broker.queue('never-declared'), 'a refused create must not be reported as created').toBeUndefined();
+      expect(
+        limited.broker.queue('never-declared'),
+        'a refused create must not be reported as created',
+      ).toBeUndefined();
       await root.send('provisioned', [{ jobId: 'least-privilege' }]);
       const [m] = await receiveUntil(worker, 'provisioned', 1, 30);
       expect(m!.body).toEqual({ jobId: 'least-privilege' });
       await m!.complete();
       // A credential the service rejects outright is still an error, not a missing right.
       const forged = await ServiceBusTransport.create(
-        loadConfig({ ...baseEnv(limited), ServiceBus: limited.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=not-the-key') }),
+        loadConfig({
+          ...baseEnv(limited),
+          ServiceBus: limited.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=not-the-key'),
+        }),
       );
       await expect(forged.ensure(['provisioned'])).rejects.toThrow(/InvalidSignature/);
       await forged.close();
@@ -117,7 +137,9 @@ describe('ServiceBusTransport beyond the contract', () => {
     sb.createQueue('too-big');
     const fine = Array.from({ length: 40 }, (_, i) => ({ i, pad: 'f'.repeat(10_000) }));
 
-    await expect(transport.send('too-big', [...fine, { data: 'z'.repeat(300_000) }])).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(transport.send('too-big', [...fine, { data: 'z'.repeat(300_000) }])).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
 
     // Nothing was sent, not even the batches packed before the oversized message.
     expect(sb.counts('too-big').active).toBe(0);
@@ -127,7 +149,9 @@ describe('ServiceBusTransport beyond the contract', () => {
     sb.createQueue('concurrent');
     await transport.send('concurrent', [{ n: 1 }, { n: 2 }, { n: 3 }]);
 
-    const results = await Promise.all([1, 2, 3].map(() => transport.receive('concurrent', { maxMessages: 1, lockSec: 30, waitSec: 1 })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => transport.receive('concurrent', { maxMessages: 1, lockSec: 30, waitSec: 1 })),
+    );
 
     const got = results.flat();
     expect(got.map((m) => m.body.n).sort()).toEqual([1, 2, 3]);
@@ -175,7 +199,9 @@ describe('ServiceBusTransport beyond the contract', () => {
     sb.createQueue('odd-bodies');
     const raw = new ServiceBusClient(sb.connectionString);
     try {
-      await raw.createSender('odd-bodies').sendMessages([{ body: 'not json {' }, { body: [1, 2] }, { body: { ok: true } }]);
+      await raw
+        .createSender('odd-bodies')
+        .sendMessages([{ body: 'not json {' }, { body: [1, 2] }, { body: { ok: true } }]);
     } finally {
       await raw.close();
     }
@@ -196,7 +222,11 @@ describe('ServiceBusTransport beyond the contract', () => {
     await m!.deadLetter('Why', 'because');
 
     expect(await transport.depth('depths')).toEqual({ active: 1, deadLetter: 1, scheduled: 0 });
-    expect(await transport.depth(transport.deadLetterQueueOf('depths'))).toEqual({ active: 1, deadLetter: 1, scheduled: 0 });
+    expect(await transport.depth(transport.deadLetterQueueOf('depths'))).toEqual({
+      active: 1,
+      deadLetter: 1,
+      scheduled: 0,
+    });
   });
 
   it('keeps one receiver link per queue and closes every link and the connection on close()', async () => {
@@ -207,7 +237,9 @@ describe('ServiceBusTransport beyond the contract', () => {
       await t.receive('b', { maxMessages: 1, lockSec: 30, waitSec: 0.05 });
     }
     expect(own.amqp.openReceivers).toBe(2);
-    expect(own.amqp.record.attaches.filter((a) => a.role === 'receiver' && (a.address === 'a' || a.address === 'b'))).toHaveLength(2);
+    expect(
+      own.amqp.record.attaches.filter((a) => a.role === 'receiver' && (a.address === 'a' || a.address === 'b')),
+    ).toHaveLength(2);
 
     await t.close();
     await vi.waitFor(() => expect(own.amqp.openConnections).toBe(0));
@@ -217,9 +249,15 @@ describe('ServiceBusTransport beyond the contract', () => {
 
   it('uses a token credential and bearer auth for administration with the identity-based settings', async () => {
     const own = await startServiceBusStandIn({ queues: { ident: {} }, acceptIdentityTokens: true });
-    const credential = { getToken: async () => ({ token: 'fake-entra-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    const credential = {
+      getToken: async () => ({ token: 'fake-entra-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
     const t = await ServiceBusTransport.create(
-      loadConfig({ QUEUE_TRANSPORT: 'servicebus', ServiceBus__fullyQualifiedNamespace: `sb://127.0.0.1:${own.amqpPort}/`, ServiceBus__administrationEndpoint: own.adminEndpoint }),
+      loadConfig({
+        QUEUE_TRANSPORT: 'servicebus',
+        ServiceBus__fullyQualifiedNamespace: `sb://127.0.0.1:${own.amqpPort}/`,
+        ServiceBus__administrationEndpoint: own.adminEndpoint,
+      }),
       { credential },
     );
     try {
@@ -235,7 +273,8 @@ describe('ServiceBusTransport beyond the contract', () => {
 describe('parseServiceBusSettings', () => {
   it('accepts an emulator connection string and normalises the admin endpoint', () => {
     const s = parseServiceBusSettings({
-      ServiceBus: 'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;',
+      ServiceBus:
+        'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;',
       ServiceBus__administrationEndpoint: 'http://127.0.0.1:5300/',
     });
     expect(s.connectionString).toContain('UseDevelopmentEmulator=true');
@@ -243,23 +282,39 @@ describe('parseServiceBusSettings', () => {
   });
 
   it('takes the bare host out of an sb:// namespace', () => {
-    expect(parseServiceBusSettings({ ServiceBus__fullyQualifiedNamespace: 'sb://jobs-ns.servicebus.windows.net/' }).fullyQualifiedNamespace).toBe('jobs-ns.servicebus.windows.net');
+    expect(
+      parseServiceBusSettings({ ServiceBus__fullyQualifiedNamespace: 'sb://jobs-ns.servicebus.windows.net/' })
+        .fullyQualifiedNamespace,
+    ).toBe('jobs-ns.servicebus.windows.net');
   });
 
   it('names the missing and the malformed settings', () => {
-    expect(() => parseServiceBusSettings({})).toThrow(/ServiceBus \(connection string\) or ServiceBus__fullyQualifiedNamespace/);
+    expect(() => parseServiceBusSettings({})).toThrow(
+      /ServiceBus \(connection string\) or ServiceBus__fullyQualifiedNamespace/,
+    );
     expect(() => parseServiceBusSettings({ ServiceBus: 'not a connection string' })).toThrow(ConfigurationError);
-    expect(() => parseServiceBusSettings({ ServiceBus__fullyQualifiedNamespace: 'ns', ServiceBus__administrationEndpoint: 'ftp://x' })).toThrow(/http or https/);
+    expect(() =>
+      parseServiceBusSettings({
+        ServiceBus__fullyQualifiedNamespace: 'ns',
+        ServiceBus__administrationEndpoint: 'ftp://x',
+      }),
+    ).toThrow(/http or https/);
   });
 
   it('is configured by either connection style', () => {
-    expect(isServiceBusConfigured({ ServiceBus: 'Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b' })).toBe(true);
+    expect(isServiceBusConfigured({ ServiceBus: 'Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b' })).toBe(
+      true,
+    );
     expect(isServiceBusConfigured({ ServiceBus__fullyQualifiedNamespace: 'x.servicebus.windows.net' })).toBe(true);
     expect(isServiceBusConfigured({ ServiceBus: '  ' })).toBe(false);
   });
 
   it('lists its settings for the catalogue with the connection string marked secret', () => {
-    expect(SERVICEBUS_SETTINGS.map((s) => s.name)).toEqual(['ServiceBus', 'ServiceBus__fullyQualifiedNamespace', 'ServiceBus__administrationEndpoint']);
+    expect(SERVICEBUS_SETTINGS.map((s) => s.name)).toEqual([
+      'ServiceBus',
+      'ServiceBus__fullyQualifiedNamespace',
+      'ServiceBus__administrationEndpoint',
+    ]);
     expect(SERVICEBUS_SETTINGS.find((s) => s.name === 'ServiceBus')?.secret).toBe(true);
   });
 });
@@ -278,7 +333,11 @@ describe('ServiceBusTransport with an identity-based connection (AMQPS + CBS jwt
     const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     const t = await ServiceBusTransport.create(
-      loadConfig({ QUEUE_TRANSPORT: 'servicebus', ServiceBus__fullyQualifiedNamespace: sb.fullyQualifiedNamespace, ServiceBus__administrationEndpoint: sb.adminEndpoint }),
+      loadConfig({
+        QUEUE_TRANSPORT: 'servicebus',
+        ServiceBus__fullyQualifiedNamespace: sb.fullyQualifiedNamespace,
+        ServiceBus__administrationEndpoint: sb.adminEndpoint,
+      }),
       { credential },
     );
     try {

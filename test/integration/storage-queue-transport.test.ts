@@ -10,5 +10,12 @@ describeQueueTransportContract('Storage Queues on Azurite', async () => {
   const blobs = await AzureBlobStore.create(config);
   const blobContainer = uniqueName('claims');
   await blobs.ensure([blobContainer]);
-  return { transport, blobs, blobContainer, lockSec: 2, newQueue: () => uniqueName('contract'), close: () => transport.close() };
+  return {
+    transport,
+    blobs,
+    blobContainer,
+    lockSec: 2,
+    newQueue: () => uniqueName('contract'),
+    close: () => transport.close(),
+  };
 });

@@ -24,7 +24,15 @@ function tableLeftovers(connection: string, jobsTable: string, shards = 16): Ind
                 ? listPrefix('v', where.provider)
                 : listPrefix('all', '');
       const partitionKey = String(shardIndex(jobId, shards)).padStart(3, '0');
-      await table.upsertEntity({ partitionKey, rowKey: prefix + indexRowKey({ id: jobId, createdAt }), jobId, ...(seq !== undefined && { seq }) }, 'Replace');
+      await table.upsertEntity(
+        {
+          partitionKey,
+          rowKey: prefix + indexRowKey({ id: jobId, createdAt }),
+          jobId,
+          ...(seq !== undefined && { seq }),
+        },
+        'Replace',
+      );
     },
     async count(jobId) {
       let n = 0;
@@ -99,7 +107,9 @@ describe('TableJobStore shards', () => {
     for (let i = 0; i < 24; i++) {
       const job = makeJob();
       await store.create(job, creationEvent(job, 't'));
-      await store.update(job.id, (j) => transition(j, 'queued', 'q', { patch: { queue: 'q-shards', provider: 'worker' } }));
+      await store.update(job.id, (j) =>
+        transition(j, 'queued', 'q', { patch: { queue: 'q-shards', provider: 'worker' } }),
+      );
       ids.push(job.id);
     }
     const raw = TableClient.fromConnectionString(connection, names.jobs, { allowInsecureConnection: true });

@@ -29,7 +29,10 @@ describe('OTLP export to a collector', () => {
   });
 
   it('sends spans and metrics over OTLP/HTTP to the configured loopback collector, with its headers', async () => {
-    const started = await startTelemetry({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret' }, { role: 'test' });
+    const started = await startTelemetry(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret' },
+      { role: 'test' },
+    );
     expect(started.mode).toBe('otlp');
     await inSpan('exported', { jobId: 'j-otlp' }, async () => undefined);
     instruments().transitions.add(1, { from: 'queued', to: 'dispatched' });

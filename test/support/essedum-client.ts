@@ -32,10 +32,23 @@ export class ContractError extends Error {}
  * JavaScript cannot hold them; the contract is still checked digit by digit).
  */
 export function parseJavaDate(value: unknown, field = 'date'): { epochMs: number; micros: number } {
-  if (typeof value !== 'string') throw new ContractError(`${field}: expected a string in yyyy-MM-dd HH:mm:ss.SSSSSSXXX, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string')
+    throw new ContractError(
+      `${field}: expected a string in yyyy-MM-dd HH:mm:ss.SSSSSSXXX, got ${JSON.stringify(value)}`,
+    );
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{6})(Z|[+-]\d{2}:\d{2})$/.exec(value);
   if (!m) throw new ContractError(`${field}: '${value}' does not match yyyy-MM-dd HH:mm:ss.SSSSSSXXX`);
-  const [, y, mo, d, h, mi, s, frac, off] = m as unknown as [string, string, string, string, string, string, string, string, string];
+  const [, y, mo, d, h, mi, s, frac, off] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const num = (x: string) => Number(x);
   if (num(mo) < 1 || num(mo) > 12) throw new ContractError(`${field}: month out of range in '${value}'`);
   const daysIn = new Date(Date.UTC(num(y), num(mo), 0)).getUTCDate();
@@ -49,7 +62,8 @@ export function parseJavaDate(value: unknown, field = 'date'): { epochMs: number
     offsetMin = sign * (oh * 60 + om);
   }
   const micros = num(frac);
-  const epochMs = Date.UTC(num(y), num(mo) - 1, num(d), num(h), num(mi), num(s)) + Math.floor(micros / 1000) - offsetMin * 60_000;
+  const epochMs =
+    Date.UTC(num(y), num(mo) - 1, num(d), num(h), num(mi), num(s)) + Math.floor(micros / 1000) - offsetMin * 60_000;
   return { epochMs, micros };
 }
 
@@ -77,13 +91,21 @@ export interface ExecutorClientOptions {
 export class EssedumExecutorClient {
   constructor(private readonly options: ExecutorClientOptions) {}
 
-  private async call(method: string, path: string, init: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; json: unknown }> {
+  private async call(
+    method: string,
+    path: string,
+    init: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; text: string; json: unknown }> {
     const url = new URL(`${this.options.executorUrl.replace(/\/+$/, '')}${path}`);
     for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = { accept: 'application/json', ...(init.headers ?? {}) };
     if (this.options.key) headers['x-functions-key'] = this.options.key;
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(url, { method, headers, ...(init.body !== undefined && { body: JSON.stringify(init.body) }) });
+    const res = await fetch(url, {
+      method,
+      headers,
+      ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+    });
     const text = await res.text();
     this.options.onReply?.(url.pathname, res.status, text);
     let json: unknown;
@@ -101,7 +123,8 @@ export class EssedumExecutorClient {
     if (r.status !== 200 && r.status !== 201) throw new ContractError(`submit: HTTP ${r.status}: ${r.text}`);
     const j = r.json as Record<string, unknown>;
     if (typeof j?.task_id !== 'string' || !j.task_id) throw new ContractError(`submit: no task_id in ${r.text}`);
-    if (j.task_status !== 'Submitted') throw new ContractError(`submit: task_status '${String(j.task_status)}' is not 'Submitted'`);
+    if (j.task_status !== 'Submitted')
+      throw new ContractError(`submit: task_status '${String(j.task_status)}' is not 'Submitted'`);
     if (typeof j.log_path !== 'string') throw new ContractError(`submit: log_path missing in ${r.text}`);
     return { taskId: j.task_id, logPath: j.log_path };
   }
@@ -115,20 +138,30 @@ export class EssedumExecutorClient {
     const r = await this.call('GET', `/execute/${encodeURIComponent(taskId)}/getStatus`);
     if (r.status !== 200) throw new ContractError(`getStatus: HTTP ${r.status}: ${r.text}`);
     const j = r.json as Record<string, unknown>;
-    if (j?.task_id !== taskId) throw new ContractError(`getStatus: task_id ${JSON.stringify(j?.task_id)} is not ${taskId}`);
+    if (j?.task_id !== taskId)
+      throw new ContractError(`getStatus: task_id ${JSON.stringify(j?.task_id)} is not ${taskId}`);
     const state = j.task_status;
     if (typeof state !== 'string' || !(TASK_STATES as readonly string[]).includes(state)) {
-      throw new ContractError(`getStatus: task_status ${JSON.stringify(state)} is none of ${TASK_STATES.join(', ')} (case-sensitive)`);
+      throw new ContractError(
+        `getStatus: task_status ${JSON.stringify(state)} is none of ${TASK_STATES.join(', ')} (case-sensitive)`,
+      );
     }
     for (const k of ['pid', 'log_path', 'submitted', 'started', 'finished', 'timestamp']) {
       if (!(k in j)) throw new ContractError(`getStatus: field '${k}' missing`);
     }
-    const out: TaskStatus = { taskId, state: state as TaskState, logPath: String(j.log_path), submitted: parseJavaDate(j.submitted, 'submitted').epochMs, raw: j };
+    const out: TaskStatus = {
+      taskId,
+      state: state as TaskState,
+      logPath: String(j.log_path),
+      submitted: parseJavaDate(j.submitted, 'submitted').epochMs,
+      raw: j,
+    };
     if (state === 'COMPLETED' || state === 'ERROR') {
       // What the backend does on a finished task: parse started/finished, read timestamp as a number.
       out.started = parseJavaDate(j.started, 'started').epochMs;
       out.finished = parseJavaDate(j.finished, 'finished').epochMs;
-      if (typeof j.timestamp !== 'number' || !Number.isFinite(j.timestamp)) throw new ContractError(`getStatus: timestamp ${JSON.stringify(j.timestamp)} is not a number`);
+      if (typeof j.timestamp !== 'number' || !Number.isFinite(j.timestamp))
+        throw new ContractError(`getStatus: timestamp ${JSON.stringify(j.timestamp)} is not a number`);
       out.elapsedSec = j.timestamp;
     }
     return out;
@@ -138,7 +171,8 @@ export class EssedumExecutorClient {
     const r = await this.call('GET', `/execute/${encodeURIComponent(taskId)}/getLog`);
     if (r.status !== 200) throw new ContractError(`getLog: HTTP ${r.status}: ${r.text}`);
     const logs = (r.json as { logs?: unknown })?.logs;
-    if (logs === null || typeof logs !== 'object' || Array.isArray(logs)) throw new ContractError(`getLog: 'logs' is not an object: ${r.text}`);
+    if (logs === null || typeof logs !== 'object' || Array.isArray(logs))
+      throw new ContractError(`getLog: 'logs' is not an object: ${r.text}`);
     const content = (logs as { content?: unknown }).content;
     if (typeof content !== 'string') throw new ContractError(`getLog: logs.content is not a string: ${r.text}`);
     return content;
@@ -158,8 +192,14 @@ export class EssedumExecutorClient {
     if (!Array.isArray(r.json)) throw new ContractError(`list: not an array: ${r.text}`);
     if (r.json.length > 100) throw new ContractError(`list: ${r.json.length} items, more than 100`);
     return r.json.map((x: Record<string, unknown>) => {
-      if (typeof x.id !== 'string' || !(TASK_STATES as readonly string[]).includes(x.status as string) || !('pid' in x)) throw new ContractError(`list: bad item ${JSON.stringify(x)}`);
-      return { id: x.id, pid: x.pid, status: x.status as TaskState, submitted: parseJavaDate(x.submitted, 'submitted').epochMs };
+      if (typeof x.id !== 'string' || !(TASK_STATES as readonly string[]).includes(x.status as string) || !('pid' in x))
+        throw new ContractError(`list: bad item ${JSON.stringify(x)}`);
+      return {
+        id: x.id,
+        pid: x.pid,
+        status: x.status as TaskState,
+        submitted: parseJavaDate(x.submitted, 'submitted').epochMs,
+      };
     });
   }
 
@@ -181,7 +221,12 @@ export class EssedumExecutorClient {
   }
 
   /** MLOps call with the query parameters and Referer header the backend adds. */
-  mlops(method: 'GET' | 'POST' | 'DELETE', path: string, params: MlopsParams, body?: unknown): Promise<{ status: number; text: string; json: unknown }> {
+  mlops(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    params: MlopsParams,
+    body?: unknown,
+  ): Promise<{ status: number; text: string; json: unknown }> {
     return this.call(method, path, {
       query: {
         adapter_instance: params.adapterInstance,
@@ -204,10 +249,26 @@ export interface MlopsParams {
 }
 
 /** Record fields every MLOps reply item carries (the Essedum backend reads all of them). */
-export const RECORD_FIELDS = ['sourceId', 'name', 'status', 'type', 'adapter', 'rawPayload', 'createdOn', 'createdBy', 'syncDate', 'description', 'project', 'artifacts', 'deployment'] as const;
+export const RECORD_FIELDS = [
+  'sourceId',
+  'name',
+  'status',
+  'type',
+  'adapter',
+  'rawPayload',
+  'createdOn',
+  'createdBy',
+  'syncDate',
+  'description',
+  'project',
+  'artifacts',
+  'deployment',
+] as const;
 
 export function assertRecord(x: unknown): Record<string, unknown> {
-  if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new ContractError(`record is not an object: ${JSON.stringify(x)}`);
-  for (const f of RECORD_FIELDS) if (!(f in x)) throw new ContractError(`record misses '${f}': ${JSON.stringify(x).slice(0, 500)}`);
+  if (x === null || typeof x !== 'object' || Array.isArray(x))
+    throw new ContractError(`record is not an object: ${JSON.stringify(x)}`);
+  for (const f of RECORD_FIELDS)
+    if (!(f in x)) throw new ContractError(`record misses '${f}': ${JSON.stringify(x).slice(0, 500)}`);
   return x as Record<string, unknown>;
 }

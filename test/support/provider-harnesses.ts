@@ -39,7 +39,11 @@ export function sageMakerHarness(): ProviderHarness {
   let fake: FakeSageMaker;
   let provider: JobProvider;
   const name = (job: JobRecord) => refName(job, 'name');
-  const ops: Record<ThrottledCall, string> = { submit: 'CreateTrainingJob', poll: 'ListTrainingJobs', cancel: 'StopTrainingJob' };
+  const ops: Record<ThrottledCall, string> = {
+    submit: 'CreateTrainingJob',
+    poll: 'ListTrainingJobs',
+    cancel: 'StopTrainingJob',
+  };
   return {
     async start() {
       fake = await new FakeSageMaker({ credentials: { [accessKey]: secret } }).start();
@@ -54,7 +58,10 @@ export function sageMakerHarness(): ProviderHarness {
         SAGEMAKER_LIST_RATE_PER_SEC: '1000',
         SAGEMAKER_API_RATE_PER_SEC: '1000',
       };
-      provider = await createSageMakerProvider({ config: { env, defaultMaxRuntimeSec: 7200 } as unknown as Config, blobs: undefined as never });
+      provider = await createSageMakerProvider({
+        config: { env, defaultMaxRuntimeSec: 7200 } as unknown as Config,
+        blobs: undefined as never,
+      });
     },
     stop: () => fake.close(),
     provider: () => provider,
@@ -64,7 +71,11 @@ export function sageMakerHarness(): ProviderHarness {
         channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }],
       }),
     derivedName: (key) => sageMakerJobName('cjo', 'training', key),
-    runsNamed: (n) => fake.allJobs('training').filter((j) => j.name === n).map((j) => j.name),
+    runsNamed: (n) =>
+      fake
+        .allJobs('training')
+        .filter((j) => j.name === n)
+        .map((j) => j.name),
     // SageMaker jobs are InProgress from the moment Create returns.
     startRun: async () => {},
     stopRunElsewhere: async (job) => void fake.setStatus('training', name(job), 'Stopped'),
@@ -72,7 +83,10 @@ export function sageMakerHarness(): ProviderHarness {
     confirmStop: async () => void fake.completeStopping('training'),
     // SageMaker never deletes a training job; one it does not have (another account or region, a
     // mistyped name) answers ValidationException, which is what a vanished run looks like.
-    vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, name: sageMakerJobName('cjo', 'training', `${job.id}-gone`) } }),
+    vanish: async (job) => ({
+      ...job,
+      providerRef: { ...job.providerRef, name: sageMakerJobName('cjo', 'training', `${job.id}-gone`) },
+    }),
     throttleNext: (call) => fake.failNext(ops[call], THROTTLING),
   };
 }
@@ -87,7 +101,11 @@ class StubCredential implements TokenCredential {
 /** Azure ML command jobs against the HTTPS Resource Manager fake. */
 export function azureMlHarness(): ProviderHarness {
   const token = 'eyJ0ZXN0IjoiYXp1cmUtbWwifQ.fake-arm-token';
-  const scope = { subscriptionId: '00000000-1111-2222-3333-444444444444', resourceGroup: 'rg-ml', workspace: 'ws-jobs' };
+  const scope = {
+    subscriptionId: '00000000-1111-2222-3333-444444444444',
+    resourceGroup: 'rg-ml',
+    workspace: 'ws-jobs',
+  };
   let fake: FakeAzureMl;
   let provider: JobProvider;
   const name = (job: JobRecord) => refName(job, 'jobName');
@@ -103,11 +121,19 @@ export function azureMlHarness(): ProviderHarness {
         AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
         AZUREML_RETRY_DELAY_MS: '10',
       });
-      provider = await createAzureMlProvider(settings, { credential: new StubCredential(token), trustedCa: fake.ca, sleep: noSleep });
+      provider = await createAzureMlProvider(settings, {
+        credential: new StubCredential(token),
+        trustedCa: fake.ca,
+        sleep: noSleep,
+      });
     },
     stop: () => fake.stop(),
     provider: () => provider,
-    newJob: () => providerJob('azure-ml', newJobId(), 'command', { command: 'python run.py', environment: 'azureml:sklearn-env:3' }),
+    newJob: () =>
+      providerJob('azure-ml', newJobId(), 'command', {
+        command: 'python run.py',
+        environment: 'azureml:sklearn-env:3',
+      }),
     derivedName: azureMlJobName,
     runsNamed: (n) => [...fake.jobs.keys()].filter((k) => k === n),
     startRun: async (job) => fake.setStatus(name(job), 'Running'),
@@ -154,16 +180,25 @@ export function azureBatchHarness(): ProviderHarness {
         AZURE_BATCH_RETRY_BASE_MS: '1',
         AZURE_BATCH_RETRY_MAX_WAIT_MS: '5000',
       });
-      provider = await createAzureBatchProvider({ config, blobs: await AzureBlobStore.create(config) }, { sleep: noSleep });
+      provider = await createAzureBatchProvider(
+        { config, blobs: await AzureBlobStore.create(config) },
+        { sleep: noSleep },
+      );
     },
     stop: () => fake.stop(),
     provider: () => provider,
-    newJob: () => providerJob('azure-batch', newJobId(), undefined, undefined, { body: { rows: 1000, estimated_runtime_sec: 10, max_runtime_sec: 1800 } }),
+    newJob: () =>
+      providerJob('azure-batch', newJobId(), undefined, undefined, {
+        body: { rows: 1000, estimated_runtime_sec: 10, max_runtime_sec: 1800 },
+      }),
     derivedName: taskIdFor,
     runsNamed: (n) => (fake.task(poolJob, n) ? [n] : []),
     startRun: (job) => fake.startTask(poolJob, task(job)),
     stopRunElsewhere: (job) =>
-      fake.completeTask(poolJob, task(job), { exitCode: 137, failureInfo: { category: 'UserError', code: 'TaskEnded', message: 'Task Was Ended by User Request' } }),
+      fake.completeTask(poolJob, task(job), {
+        exitCode: 137,
+        failureInfo: { category: 'UserError', code: 'TaskEnded', message: 'Task Was Ended by User Request' },
+      }),
     // Terminate ends the task before it answers: the next poll already sees it completed.
     stopsAsynchronously: false,
     confirmStop: async () => {},
@@ -183,7 +218,9 @@ export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
       if (transport === 'rest') {
         const rest = await new VertexRestFake({ requireBearer: TEST_TOKEN }).start();
         fake = rest;
-        provider = await createVertexProvider(fakeSettings(rest, { VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient() });
+        provider = await createVertexProvider(fakeSettings(rest, { VERTEX_READ_RETRIES: '0' }), {
+          authClient: staticAuthClient(),
+        });
       } else {
         const g = await new VertexGrpcFake().start();
         fake = g;
@@ -196,7 +233,10 @@ export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
           VERTEX_RETRY_BASE_MS: '1',
           VERTEX_READ_RETRIES: '0',
         });
-        provider = await createVertexProvider(settings, { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+        provider = await createVertexProvider(settings, {
+          authClient: staticAuthClient(),
+          sslCreds: grpc.credentials.createInsecure(),
+        });
       }
     },
     async stop() {
@@ -206,7 +246,11 @@ export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
     provider: () => provider,
     newJob: () => providerJob('vertex', newJobId(), 'custom', CUSTOM_SPEC),
     derivedName: jobLabelValue,
-    runsNamed: (label) => fake.service.all('customJobs').filter((r) => (r.body.labels as Record<string, string> | undefined)?.cjo_job_id === label).map((r) => r.name),
+    runsNamed: (label) =>
+      fake.service
+        .all('customJobs')
+        .filter((r) => (r.body.labels as Record<string, string> | undefined)?.cjo_job_id === label)
+        .map((r) => r.name),
     startRun: async (job) => void fake.service.setState(name(job), 'JOB_STATE_RUNNING'),
     stopRunElsewhere: async (job) => void fake.service.setState(name(job), 'JOB_STATE_CANCELLED'),
     stopsAsynchronously: true,

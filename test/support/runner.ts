@@ -15,7 +15,10 @@ export interface TestRunner extends LocalRunner {
  * The local runner on the shared test Azurite, with its own tables, queues and containers (so test
  * files can run side by side), an OS-chosen port, fast timers and a small simulation time scale.
  */
-export async function startTestRunner(env: Record<string, string> = {}, options: Partial<LocalRunnerOptions> = {}): Promise<TestRunner> {
+export async function startTestRunner(
+  env: Record<string, string> = {},
+  options: Partial<LocalRunnerOptions> = {},
+): Promise<TestRunner> {
   const id = Math.random().toString(36).slice(2, 8);
   const runner = await startLocalRunner({
     env: {
@@ -55,12 +58,21 @@ export async function startTestRunner(env: Record<string, string> = {}, options:
     ...runner,
     api,
     post: (path, body, headers = {}) =>
-      api(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      api(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
   };
 }
 
 /** Polls until `check` returns a value, or fails with the last value seen. */
-export async function waitFor<T>(probe: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  check: (v: T) => boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   do {

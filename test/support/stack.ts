@@ -32,7 +32,12 @@ export function spawnStack(env: Record<string, string>, options: { built?: boole
   Object.assign(childEnv, env);
   // `built`: the compiled app, as `npm start` runs it (its local runs then start without tsx too).
   const args = options.built ? ['dist/src/local/start.js'] : ['--import', 'tsx', 'src/local/start.ts'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -45,7 +50,9 @@ export function spawnStack(env: Record<string, string>, options: { built?: boole
       }
     };
     child.stdout.on('data', check);
-    void exited.then((e) => reject(new Error(`the stack exited before it was ready (${JSON.stringify(e)}): ${out.slice(-2000)}`)));
+    void exited.then((e) =>
+      reject(new Error(`the stack exited before it was ready (${JSON.stringify(e)}): ${out.slice(-2000)}`)),
+    );
   });
   ready.catch(() => undefined);
   return {

@@ -55,12 +55,29 @@ export async function throttleDeps(
  * Creates `n` jobs at the provider (through its real submit) and stores them as dispatched, the way
  * the dispatch use case leaves them. `record(i)` builds job i (its id names the cloud job).
  */
-export async function seedDispatched(deps: Deps, provider: JobProvider, records: readonly JobRecord[]): Promise<JobRecord[]> {
+export async function seedDispatched(
+  deps: Deps,
+  provider: JobProvider,
+  records: readonly JobRecord[],
+): Promise<JobRecord[]> {
   return mapLimit(records, 16, async (job) => {
     const outcome: SubmitOutcome = await provider.submit(job);
     const at = deps.now().toISOString();
-    const stored: JobRecord = { ...job, status: 'dispatched', providerRef: outcome.ref, dispatchedAt: at, updatedAt: at };
-    await deps.store.create(stored, { seq: 0, at, type: 'transition', from: null, to: 'dispatched', reason: 'seeded by the throttling test' });
+    const stored: JobRecord = {
+      ...job,
+      status: 'dispatched',
+      providerRef: outcome.ref,
+      dispatchedAt: at,
+      updatedAt: at,
+    };
+    await deps.store.create(stored, {
+      seq: 0,
+      at,
+      type: 'transition',
+      from: null,
+      to: 'dispatched',
+      reason: 'seeded by the throttling test',
+    });
     return stored;
   });
 }
@@ -80,7 +97,13 @@ export interface DrainOutcome {
  * Runs poll cycles as the timer would, waiting out each Retry-After on the fake clock, until no job
  * of the provider is active (or `maxCycles` ran). `between` runs before each cycle (fault schedules).
  */
-export async function drain(deps: Deps, providerName: string, ids: readonly string[], clock: FakeClock, options: { maxCycles: number; intervalMs?: number }): Promise<DrainOutcome> {
+export async function drain(
+  deps: Deps,
+  providerName: string,
+  ids: readonly string[],
+  clock: FakeClock,
+  options: { maxCycles: number; intervalMs?: number },
+): Promise<DrainOutcome> {
   resetPollBackoff();
   const start = clock.now();
   let cycles = 0;

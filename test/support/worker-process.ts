@@ -67,7 +67,10 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
         let entry: WorkerLogLine;
         try {
           const parsed: unknown = JSON.parse(line);
-          entry = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>), stream } : { text: line, stream };
+          entry =
+            parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+              ? { ...(parsed as Record<string, unknown>), stream }
+              : { text: line, stream };
         } catch {
           entry = { text: line, stream };
         }
@@ -80,7 +83,11 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
   collect('stderr');
   const exited = new Promise<WorkerExit>((res) => {
     child.once('exit', (code, signal) => {
-      readyReject(new Error(`worker exited before it started (code ${String(code)}, signal ${String(signal)}): ${JSON.stringify(logs).slice(0, 2000)}`));
+      readyReject(
+        new Error(
+          `worker exited before it started (code ${String(code)}, signal ${String(signal)}): ${JSON.stringify(logs).slice(0, 2000)}`,
+        ),
+      );
       res({ code, signal });
     });
   });
@@ -103,7 +110,11 @@ export function spawnWorker(env: Readonly<Record<string, string | undefined>>, m
  * A second worker in the test process (the runner's deps), with its own id and time scale: the
  * replica that picks up what a stopped or crashed worker process left behind.
  */
-export function startInProcessWorker(deps: Deps, mode: 'actor' | 'spark', overrides: Partial<WorkerOptions> = {}): JobWorker {
+export function startInProcessWorker(
+  deps: Deps,
+  mode: 'actor' | 'spark',
+  overrides: Partial<WorkerOptions> = {},
+): JobWorker {
   const worker = new JobWorker(deps, { ...workerOptions(deps.config, mode), maxPollMs: 500, ...overrides });
   worker.start();
   return worker;

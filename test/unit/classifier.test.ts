@@ -5,7 +5,8 @@ import { loadConfig } from '../../src/lib/config.js';
 
 const base = loadConfig({}).classifier;
 const reference: ClassifierConfig = { ...base, preset: 'reference', weights: CLASSIFIER_PRESETS.reference };
-const classify = (body: Record<string, unknown>, cfg: ClassifierConfig = base) => classifyJob(parseSubmission(body), cfg)!;
+const classify = (body: Record<string, unknown>, cfg: ClassifierConfig = base) =>
+  classifyJob(parseSubmission(body), cfg)!;
 
 describe('classifyJob (readme preset, the default)', () => {
   it('routes the seed README examples where the README formula says', () => {
@@ -25,15 +26,25 @@ describe('classifyJob (readme preset, the default)', () => {
   });
 
   it('keeps cost exactly 4 in batch-jobs and sends anything above to ml-jobs', () => {
-    expect(classify({ rows: 4_000_000, estimated_runtime_sec: 0 })).toMatchObject({ cost: 4, queue: 'batch-jobs', rule: 'default' });
+    expect(classify({ rows: 4_000_000, estimated_runtime_sec: 0 })).toMatchObject({
+      cost: 4,
+      queue: 'batch-jobs',
+      rule: 'default',
+    });
     expect(classify({ rows: 0, estimated_runtime_sec: 40 })).toMatchObject({ cost: 4, queue: 'batch-jobs' });
-    expect(classify({ rows: 4_000_001, estimated_runtime_sec: 0 })).toMatchObject({ queue: 'ml-jobs', rule: 'cost-above-ml' });
+    expect(classify({ rows: 4_000_001, estimated_runtime_sec: 0 })).toMatchObject({
+      queue: 'ml-jobs',
+      rule: 'cost-above-ml',
+    });
   });
 
   it('keeps cost exactly 10 in ml-jobs and sends anything above to spark-jobs', () => {
     expect(classify({ rows: 10_000_000, estimated_runtime_sec: 0 })).toMatchObject({ cost: 10, queue: 'ml-jobs' });
     expect(classify({ rows: 3_000_000, estimated_runtime_sec: 70 })).toMatchObject({ cost: 10, queue: 'ml-jobs' });
-    expect(classify({ rows: 10_000_001, estimated_runtime_sec: 0 })).toMatchObject({ queue: 'spark-jobs', rule: 'cost-above-spark' });
+    expect(classify({ rows: 10_000_001, estimated_runtime_sec: 0 })).toMatchObject({
+      queue: 'spark-jobs',
+      rule: 'cost-above-spark',
+    });
   });
 
   it('multiplies the cost of high-priority jobs by 1.5', () => {
@@ -45,16 +56,32 @@ describe('classifyJob (readme preset, the default)', () => {
 
   it('records the inputs, weights, rule and an explanation on the decision', () => {
     const d = classify({ rows: 5_000_000, estimated_runtime_sec: 10 });
-    expect(d.inputs).toEqual({ rows: 5_000_000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false });
+    expect(d.inputs).toEqual({
+      rows: 5_000_000,
+      estimated_runtime_sec: 10,
+      priority: 'normal',
+      latency_sensitive: false,
+    });
     expect(d.weights).toEqual(CLASSIFIER_PRESETS.readme);
     expect(d.explanation).toContain('= 6 > 4');
     expect(d.provider).toBe('local');
   });
 
   it('honours a target queue and a target provider', () => {
-    expect(classify({ rows: 1, target: 'spark-jobs' })).toMatchObject({ queue: 'spark-jobs', rule: 'target-queue', provider: 'worker' });
-    expect(classify({ rows: 1, target: 'sagemaker' })).toMatchObject({ queue: 'batch-jobs', rule: 'target-provider', provider: 'sagemaker' });
-    expect(classify({ rows: 1, latency_sensitive: true, target: 'vertex' })).toMatchObject({ queue: 'ml-jobs', provider: 'vertex' });
+    expect(classify({ rows: 1, target: 'spark-jobs' })).toMatchObject({
+      queue: 'spark-jobs',
+      rule: 'target-queue',
+      provider: 'worker',
+    });
+    expect(classify({ rows: 1, target: 'sagemaker' })).toMatchObject({
+      queue: 'batch-jobs',
+      rule: 'target-provider',
+      provider: 'sagemaker',
+    });
+    expect(classify({ rows: 1, latency_sensitive: true, target: 'vertex' })).toMatchObject({
+      queue: 'ml-jobs',
+      provider: 'vertex',
+    });
     expect(classifyJob(parseSubmission({ target: 'nowhere' }), base)).toBeUndefined();
   });
 });
@@ -67,16 +94,31 @@ describe('classifyJob (reference preset)', () => {
   });
 
   it('doubles the cost of high-priority jobs', () => {
-    expect(jobCost({ rows: 1_000_000, estimated_runtime_sec: 60, priority: 'high' }, CLASSIFIER_PRESETS.reference)).toBe(4);
+    expect(
+      jobCost({ rows: 1_000_000, estimated_runtime_sec: 60, priority: 'high' }, CLASSIFIER_PRESETS.reference),
+    ).toBe(4);
   });
 });
 
 describe('classifier settings', () => {
   it('lets every weight and threshold be overridden, and names the preset as customised', () => {
-    const cfg = loadConfig({ CLASSIFIER_PRESET: 'reference', CLASSIFIER_SPARK_THRESHOLD: '100', CLASSIFIER_ROW_WEIGHT: '0.00001' }).classifier;
+    const cfg = loadConfig({
+      CLASSIFIER_PRESET: 'reference',
+      CLASSIFIER_SPARK_THRESHOLD: '100',
+      CLASSIFIER_ROW_WEIGHT: '0.00001',
+    }).classifier;
     expect(cfg.preset).toBe('reference+custom');
-    expect(cfg.weights).toMatchObject({ perRow: 0.00001, perSecond: 1 / 60, sparkThreshold: 100, mlThreshold: 4, highPriorityFactor: 2 });
-    expect(classifyJob(parseSubmission({ rows: 5_000_000, estimated_runtime_sec: 0 }), cfg)).toMatchObject({ cost: 50, queue: 'ml-jobs' });
+    expect(cfg.weights).toMatchObject({
+      perRow: 0.00001,
+      perSecond: 1 / 60,
+      sparkThreshold: 100,
+      mlThreshold: 4,
+      highPriorityFactor: 2,
+    });
+    expect(classifyJob(parseSubmission({ rows: 5_000_000, estimated_runtime_sec: 0 }), cfg)).toMatchObject({
+      cost: 50,
+      queue: 'ml-jobs',
+    });
   });
 
   it('refuses thresholds in the wrong order and unknown presets at start-up', () => {

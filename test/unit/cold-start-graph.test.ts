@@ -12,7 +12,14 @@ function staticImports(file: string): string[] {
   for (const m of text.matchAll(/^\s*import\s+(?!type\b)([^'"]*?)\s*from\s*['"]([^'"]+)['"]/gm)) {
     const clause = m[1]!;
     // `import { type A, type B } from 'x'` erases entirely.
-    if (/^\{[^}]*\}$/.test(clause) && clause.slice(1, -1).split(',').every((p) => p.trim() === '' || p.trim().startsWith('type '))) continue;
+    if (
+      /^\{[^}]*\}$/.test(clause) &&
+      clause
+        .slice(1, -1)
+        .split(',')
+        .every((p) => p.trim() === '' || p.trim().startsWith('type '))
+    )
+      continue;
     out.push(m[2]!);
   }
   for (const m of text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)) out.push(m[1]!);

@@ -6,21 +6,38 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EssedumCommandSpec } from '../../src/lib/app/essedum/execute-spec.js';
 import { parseCommandSandboxSettings } from '../../src/lib/command-sandbox-settings.js';
 import { ConfigurationError } from '../../src/lib/errors.js';
-import { canSwitchUser, createCommandSandbox, SandboxUnavailableError, type SandboxLease } from '../../src/worker/command-sandbox.js';
+import {
+  canSwitchUser,
+  createCommandSandbox,
+  SandboxUnavailableError,
+  type SandboxLease,
+} from '../../src/worker/command-sandbox.js';
 import { runCommand, type RunCommandInput } from '../../src/worker/run-command.js';
 import type { StopReason } from '../../src/worker/simulate.js';
 
 const ROOT = canSwitchUser();
 const quiet = { warn: () => undefined };
 
-const spec = (command: string): EssedumCommandSpec => ({ command, storage: 'local', bucket: '', input_artifacts: [], project_id: 'p', name: 'n', version: '1', environment: {} });
+const spec = (command: string): EssedumCommandSpec => ({
+  command,
+  storage: 'local',
+  bucket: '',
+  input_artifacts: [],
+  project_id: 'p',
+  name: 'n',
+  version: '1',
+  environment: {},
+});
 
 /** A pool of its own per test, away from the default pool other test files use. */
 let nextBase = 62_000 + (process.pid % 50) * 40;
 const pool = (count: number) => {
   const base = nextBase;
   nextBase += count;
-  return createCommandSandbox(parseCommandSandboxSettings({ COMMAND_UID_BASE: String(base), COMMAND_UID_COUNT: String(count) }), { ...quiet, retryMs: 50 });
+  return createCommandSandbox(
+    parseCommandSandboxSettings({ COMMAND_UID_BASE: String(base), COMMAND_UID_COUNT: String(count) }),
+    { ...quiet, retryMs: 50 },
+  );
 };
 
 const input = (command: string, over: Partial<RunCommandInput> = {}): RunCommandInput => ({
@@ -79,7 +96,10 @@ describe('where the process cannot switch users', () => {
 
   it('runs as the orchestrator’s user only when COMMAND_SANDBOX=none says so, with a warning', async () => {
     const warnings: string[] = [];
-    const sandbox = createCommandSandbox(parseCommandSandboxSettings({ COMMAND_SANDBOX: 'none' }), { warn: (m) => warnings.push(m), canSwitchUser: () => false });
+    const sandbox = createCommandSandbox(parseCommandSandboxSettings({ COMMAND_SANDBOX: 'none' }), {
+      warn: (m) => warnings.push(m),
+      canSwitchUser: () => false,
+    });
     const r = await runCommand(input('id -u', { sandbox }));
     expect(r.kind).toBe('succeeded');
     expect(r.log.trim()).toBe(String(process.getuid!()));
@@ -96,7 +116,11 @@ describe('command uid pool', () => {
     const base = nextBase;
     const sandbox = pool(2);
     // Another process holds the first uid of the pool.
-    const other = spawn(process.execPath, ['-e', `require('net').createServer().listen('\\0cjo-command-uid-${base}', () => console.log('held'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const other = spawn(
+      process.execPath,
+      ['-e', `require('net').createServer().listen('\\0cjo-command-uid-${base}', () => console.log('held'))`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     strangers.push(other);
     await new Promise<void>((res) => other.stdout!.once('data', () => res()));
     const first = (await sandbox.acquire())!;
@@ -172,9 +196,12 @@ describe('stop, timeout and exit kill every process of a command', () => {
     chmodSync(dirname(secretFile), 0o711);
     const saved: string[] = [];
     const r = await runCommand(
-      input(`cat ${secretFile} || echo "read refused"; cd outputs; ln -s ${secretFile} soft; ln ${secretFile} hard 2>/dev/null; echo mine > own; ln own own-again`, {
-        onOutputs: async (files) => void saved.push(...files.map((f) => `${f.name}=${readFileSync(f.path, 'utf8')}`)),
-      }),
+      input(
+        `cat ${secretFile} || echo "read refused"; cd outputs; ln -s ${secretFile} soft; ln ${secretFile} hard 2>/dev/null; echo mine > own; ln own own-again`,
+        {
+          onOutputs: async (files) => void saved.push(...files.map((f) => `${f.name}=${readFileSync(f.path, 'utf8')}`)),
+        },
+      ),
     );
     expect(r.kind).toBe('succeeded');
     expect(r.log).toContain('read refused');

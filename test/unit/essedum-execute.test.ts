@@ -13,7 +13,16 @@ const job = (over: Partial<JobRecord>): JobRecord => ({
   id: 'j-01jd3m2x00000000000000000a',
   status: 'submitted',
   source: 'essedum-execute',
-  spec: { rows: 1, estimated_runtime_sec: 1, priority: 'normal', latency_sensitive: false, data: {}, labels: {}, kind: ESSEDUM_EXECUTE_KIND, spec: { command: 'true' } },
+  spec: {
+    rows: 1,
+    estimated_runtime_sec: 1,
+    priority: 'normal',
+    latency_sensitive: false,
+    data: {},
+    labels: {},
+    kind: ESSEDUM_EXECUTE_KIND,
+    spec: { command: 'true' },
+  },
   createdAt: '2026-11-23T10:00:00.000Z',
   updatedAt: '2026-11-23T10:00:00.000Z',
   attempts: 0,
@@ -47,7 +56,15 @@ describe('Essedum dates', () => {
   });
 
   it('the test parser rejects what the Java pattern rejects', () => {
-    for (const bad of ['2026-11-23T10:00:00.123456+00:00', '2026-11-23 10:00:00.123+00:00', '2026-11-23 10:00:00.123456', '2026-11-23 10:00:00.123456+0000', '2026-02-30 10:00:00.000000Z', '2026-11-23 24:00:00.000000Z', 1700000000]) {
+    for (const bad of [
+      '2026-11-23T10:00:00.123456+00:00',
+      '2026-11-23 10:00:00.123+00:00',
+      '2026-11-23 10:00:00.123456',
+      '2026-11-23 10:00:00.123456+0000',
+      '2026-02-30 10:00:00.000000Z',
+      '2026-11-23 24:00:00.000000Z',
+      1700000000,
+    ]) {
       expect(() => parseJavaDate(bad), String(bad)).toThrow(ContractError);
     }
     expect(parseJavaDate('2026-11-23 12:00:00.500000+02:00').epochMs).toBe(Date.parse('2026-11-23T10:00:00.500Z'));
@@ -57,12 +74,25 @@ describe('Essedum dates', () => {
 
 describe('getStatus reply', () => {
   it('gives a finished job started, finished and timestamp (elapsed seconds, a number)', () => {
-    const r = statusReply(job({ status: 'succeeded', startedAt: '2026-11-23T10:00:01.000Z', finishedAt: '2026-11-23T10:00:03.250Z' }), 'c/x');
-    expect(r).toMatchObject({ task_status: 'COMPLETED', started: '2026-11-23 10:00:01.000000+00:00', finished: '2026-11-23 10:00:03.250000+00:00', timestamp: 2.25, pid: null, log_path: 'c/x' });
+    const r = statusReply(
+      job({ status: 'succeeded', startedAt: '2026-11-23T10:00:01.000Z', finishedAt: '2026-11-23T10:00:03.250Z' }),
+      'c/x',
+    );
+    expect(r).toMatchObject({
+      task_status: 'COMPLETED',
+      started: '2026-11-23 10:00:01.000000+00:00',
+      finished: '2026-11-23 10:00:03.250000+00:00',
+      timestamp: 2.25,
+      pid: null,
+      log_path: 'c/x',
+    });
   });
 
   it('never leaves started or timestamp empty on a job that failed before it ran', () => {
-    const r = statusReply(job({ status: 'failed', dispatchedAt: '2026-11-23T10:00:02.000Z', finishedAt: '2026-11-23T10:00:05.000Z' }), 'c/x');
+    const r = statusReply(
+      job({ status: 'failed', dispatchedAt: '2026-11-23T10:00:02.000Z', finishedAt: '2026-11-23T10:00:05.000Z' }),
+      'c/x',
+    );
     expect(r.task_status).toBe('ERROR');
     expect(r.started).toBe('2026-11-23 10:00:02.000000+00:00');
     expect(r.timestamp).toBe(3);
@@ -73,7 +103,12 @@ describe('getStatus reply', () => {
 
   it('leaves finished and timestamp null while the job runs', () => {
     const r = statusReply(job({ status: 'running', startedAt: '2026-11-23T10:00:01.000Z' }), 'c/x');
-    expect(r).toMatchObject({ task_status: 'RUNNING', finished: null, timestamp: null, started: '2026-11-23 10:00:01.000000+00:00' });
+    expect(r).toMatchObject({
+      task_status: 'RUNNING',
+      finished: null,
+      timestamp: null,
+      started: '2026-11-23 10:00:01.000000+00:00',
+    });
   });
 });
 
@@ -98,7 +133,11 @@ describe('/execute body', () => {
     expect(JSON.stringify(p.spec)).not.toContain('s3cr3t-value');
     expect(JSON.stringify(p.spec)).not.toContain('AKIA-TEST');
     expect(JSON.stringify(p.spec)).not.toContain('minio:9000');
-    expect(p.secrets).toEqual({ [SECRET_KEYS.endpoint]: 'http://minio:9000', [SECRET_KEYS.accessKey]: 'AKIA-TEST', [SECRET_KEYS.secretKey]: 's3cr3t-value' });
+    expect(p.secrets).toEqual({
+      [SECRET_KEYS.endpoint]: 'http://minio:9000',
+      [SECRET_KEYS.accessKey]: 'AKIA-TEST',
+      [SECRET_KEYS.secretKey]: 's3cr3t-value',
+    });
     expect(p.spec.input_artifacts).toEqual(['data/a.csv', 'data/b.csv']);
     expect(p.spec.environment).toEqual({ A: '1' });
     expect(p.routing).toMatchObject({ rows: 2000, latency_sensitive: true, target: 'local' });
@@ -118,7 +157,10 @@ describe('/execute body', () => {
         return (e as ValidationError).issues.map((i) => i.field);
       }
     };
-    expect(fields({ ...body, credentials: { endpoint: 'http://x', access_key: '', secret_key: '' } })).toEqual(['credentials.access_key', 'credentials.secret_key']);
+    expect(fields({ ...body, credentials: { endpoint: 'http://x', access_key: '', secret_key: '' } })).toEqual([
+      'credentials.access_key',
+      'credentials.secret_key',
+    ]);
     expect(fields({ ...body, command: ' ' })).toEqual(['command']);
     expect(fields({ ...body, input_artifacts: 'a/../../etc/passwd' })).toEqual(['input_artifacts.0']);
     expect(fields({ ...body, storage: 'local', bucket: ARTIFACTS, credentials: '' })).toEqual([]);
@@ -151,7 +193,9 @@ describe('SigV4', () => {
 describe('Essedum settings', () => {
   it('defaults to execute disabled and no adapters, and names bad settings', () => {
     expect(parseEssedumSettings({})).toMatchObject({ executeEnabled: false, adapters: {}, commandTimeoutSec: 3600 });
-    expect(parseEssedumSettings({ ESSEDUM_EXECUTE_ENABLED: 'true', ESSEDUM_ADAPTERS: '{"sm":{"provider":"sagemaker"}}' })).toMatchObject({ executeEnabled: true, adapters: { sm: { provider: 'sagemaker' } } });
+    expect(
+      parseEssedumSettings({ ESSEDUM_EXECUTE_ENABLED: 'true', ESSEDUM_ADAPTERS: '{"sm":{"provider":"sagemaker"}}' }),
+    ).toMatchObject({ executeEnabled: true, adapters: { sm: { provider: 'sagemaker' } } });
     expect(() => parseEssedumSettings({ ESSEDUM_ADAPTERS: '{"x":{"provider":"aws"}}' })).toThrow(/ESSEDUM_ADAPTERS/);
     expect(() => parseEssedumSettings({ ESSEDUM_ADAPTERS: 'not json' })).toThrow(/not JSON/);
     expect(() => parseEssedumSettings({ ESSEDUM_EXECUTE_ENABLED: 'yes' })).toThrow(/ESSEDUM_EXECUTE_ENABLED/);
@@ -171,7 +215,13 @@ describe('where an /execute command runs', () => {
 
   it('moves a command off an ML provider: to the batch provider, else the spark workers', () => {
     expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker' }), 'none')).toBe('batch-jobs');
-    expect(commandTarget(spec(big), cfg({ ML_JOBS_PROVIDER: 'sagemaker', BATCH_JOBS_PROVIDER: 'azure-batch' }), 'credentials')).toBe('spark-jobs');
+    expect(
+      commandTarget(
+        spec(big),
+        cfg({ ML_JOBS_PROVIDER: 'sagemaker', BATCH_JOBS_PROVIDER: 'azure-batch' }),
+        'credentials',
+      ),
+    ).toBe('spark-jobs');
   });
 
   it('runs commands reading Blob Storage artifacts on the queue workers only', () => {

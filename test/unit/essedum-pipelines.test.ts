@@ -8,38 +8,85 @@ import { AUTOML_BODY, BATCH_BODY } from '../fakes/vertex/fixtures.js';
 import { RECORD_FIELDS } from '../support/essedum-client.js';
 
 const depsWith = (env: Record<string, string>, configured: string[]): Deps =>
-  ({ config: { env }, providers: { configured: () => configured, get: async () => undefined as never } }) as unknown as Deps;
+  ({
+    config: { env },
+    providers: { configured: () => configured, get: async () => undefined as never },
+  }) as unknown as Deps;
 
 describe('adapter resolution', () => {
   const env = { ESSEDUM_ADAPTERS: JSON.stringify({ sm: { provider: 'sagemaker' }, vx: { provider: 'vertex' } }) };
 
   it('maps adapter_instance to the provider named in our settings', () => {
-    expect(resolveAdapter(depsWith(env, ['sagemaker', 'vertex']), { adapterInstance: 'sm' })).toEqual({ adapter: 'sm', provider: 'sagemaker' });
+    expect(resolveAdapter(depsWith(env, ['sagemaker', 'vertex']), { adapterInstance: 'sm' })).toEqual({
+      adapter: 'sm',
+      provider: 'sagemaker',
+    });
   });
 
   it('refuses an unknown adapter unless a default provider is set, and a provider this deployment has not configured', () => {
-    expect(() => resolveAdapter(depsWith(env, ['sagemaker']), { adapterInstance: 'other', referer: 'http://attacker/creds' })).toThrow(ValidationError);
-    expect(resolveAdapter(depsWith({ ...env, ESSEDUM_DEFAULT_ADAPTER_PROVIDER: 'sagemaker' }, ['sagemaker']), { adapterInstance: 'other' })).toEqual({ adapter: 'other', provider: 'sagemaker' });
-    expect(resolveAdapter(depsWith({ ESSEDUM_DEFAULT_ADAPTER_PROVIDER: 'vertex' }, ['vertex']), {})).toEqual({ adapter: 'default:vertex', provider: 'vertex' });
-    expect(() => resolveAdapter(depsWith(env, ['sagemaker']), { adapterInstance: 'vx' })).toThrow(ProviderNotConfiguredError);
+    expect(() =>
+      resolveAdapter(depsWith(env, ['sagemaker']), { adapterInstance: 'other', referer: 'http://attacker/creds' }),
+    ).toThrow(ValidationError);
+    expect(
+      resolveAdapter(depsWith({ ...env, ESSEDUM_DEFAULT_ADAPTER_PROVIDER: 'sagemaker' }, ['sagemaker']), {
+        adapterInstance: 'other',
+      }),
+    ).toEqual({ adapter: 'other', provider: 'sagemaker' });
+    expect(resolveAdapter(depsWith({ ESSEDUM_DEFAULT_ADAPTER_PROVIDER: 'vertex' }, ['vertex']), {})).toEqual({
+      adapter: 'default:vertex',
+      provider: 'vertex',
+    });
+    expect(() => resolveAdapter(depsWith(env, ['sagemaker']), { adapterInstance: 'vx' })).toThrow(
+      ProviderNotConfiguredError,
+    );
   });
 });
 
 describe('translation of Essedum bodies', () => {
   it('uses each provider’s own translation', async () => {
-    await expect(translate('azure-ml', 'training', 'train', { compute: 'c', dataset_name: 'd', task_type: 'regression', target_column_name: 't' })).resolves.toMatchObject({ kind: 'automl', spec: { task: 'regression', targetColumn: 't' } });
     await expect(
-      translate('sagemaker', 'training', 'automl', { input_data_config: { s3_uri: 's3://b/k.csv' }, target_attribute_name: 'y', problem_type: 'Regression' }),
-    ).resolves.toMatchObject({ kind: 'automl', spec: { target_attribute: 'y', problem_type: 'Regression', objective_metric: 'MSE' } });
-    await expect(translate('sagemaker', 'inference', undefined, { ModelName: 'm', TransformInput: { DataSource: { S3DataSource: { S3Uri: 's3://b/in/' } } } })).resolves.toMatchObject({ kind: 'transform' });
-    await expect(translate('vertex', 'training', 'automl', AUTOML_BODY)).resolves.toMatchObject({ kind: 'training_pipeline', spec: { displayName: 'churn-automl' } });
-    await expect(translate('vertex', 'inference', undefined, BATCH_BODY)).resolves.toMatchObject({ kind: 'batch_prediction' });
+      translate('azure-ml', 'training', 'train', {
+        compute: 'c',
+        dataset_name: 'd',
+        task_type: 'regression',
+        target_column_name: 't',
+      }),
+    ).resolves.toMatchObject({ kind: 'automl', spec: { task: 'regression', targetColumn: 't' } });
+    await expect(
+      translate('sagemaker', 'training', 'automl', {
+        input_data_config: { s3_uri: 's3://b/k.csv' },
+        target_attribute_name: 'y',
+        problem_type: 'Regression',
+      }),
+    ).resolves.toMatchObject({
+      kind: 'automl',
+      spec: { target_attribute: 'y', problem_type: 'Regression', objective_metric: 'MSE' },
+    });
+    await expect(
+      translate('sagemaker', 'inference', undefined, {
+        ModelName: 'm',
+        TransformInput: { DataSource: { S3DataSource: { S3Uri: 's3://b/in/' } } },
+      }),
+    ).resolves.toMatchObject({ kind: 'transform' });
+    await expect(translate('vertex', 'training', 'automl', AUTOML_BODY)).resolves.toMatchObject({
+      kind: 'training_pipeline',
+      spec: { displayName: 'churn-automl' },
+    });
+    await expect(translate('vertex', 'inference', undefined, BATCH_BODY)).resolves.toMatchObject({
+      kind: 'batch_prediction',
+    });
   });
 
   it('runs Azure ML inference as a command job and refuses bodies the provider rejects, naming the field', async () => {
-    await expect(translate('azure-ml', 'inference', undefined, { command: 'python score.py', environment: 'azureml:env:1' })).resolves.toMatchObject({ kind: 'command' });
-    await expect(translate('azure-ml', 'inference', undefined, {})).rejects.toMatchObject({ issues: expect.arrayContaining([expect.objectContaining({ field: 'spec.command' })]) });
-    await expect(translate('sagemaker', 'training', 'train', { Bucket: 'b' })).rejects.toMatchObject({ issues: expect.arrayContaining([expect.objectContaining({ field: 'inputs' })]) });
+    await expect(
+      translate('azure-ml', 'inference', undefined, { command: 'python score.py', environment: 'azureml:env:1' }),
+    ).resolves.toMatchObject({ kind: 'command' });
+    await expect(translate('azure-ml', 'inference', undefined, {})).rejects.toMatchObject({
+      issues: expect.arrayContaining([expect.objectContaining({ field: 'spec.command' })]),
+    });
+    await expect(translate('sagemaker', 'training', 'train', { Bucket: 'b' })).rejects.toMatchObject({
+      issues: expect.arrayContaining([expect.objectContaining({ field: 'inputs' })]),
+    });
   });
 
   it('the route table knows the same training types as the use case', () => {
@@ -62,7 +109,17 @@ describe('pipeline record', () => {
         target: 'sagemaker',
         kind: 'transform',
         spec: {},
-        data: { essedum: { type: 'inference', adapter: 'sm', project: 'p', name: 'score', description: null, createdBy: null, rawPayload: { ModelName: 'm' } } },
+        data: {
+          essedum: {
+            type: 'inference',
+            adapter: 'sm',
+            project: 'p',
+            name: 'score',
+            description: null,
+            createdBy: null,
+            rawPayload: { ModelName: 'm' },
+          },
+        },
       },
       provider: 'sagemaker',
       providerRef: { name: 'cjo-t-abc' },
@@ -73,6 +130,16 @@ describe('pipeline record', () => {
     };
     const rec = pipelineRecord(job);
     for (const f of RECORD_FIELDS) expect(rec).toHaveProperty(f);
-    expect(rec).toMatchObject({ sourceId: job.id, name: 'score', status: 'RUNNING', type: 'inference', adapter: 'sm', project: 'p', rawPayload: { ModelName: 'm' }, jobStatus: 'cancelling', deployment: { provider: 'sagemaker', kind: 'transform', providerRef: { name: 'cjo-t-abc' } } });
+    expect(rec).toMatchObject({
+      sourceId: job.id,
+      name: 'score',
+      status: 'RUNNING',
+      type: 'inference',
+      adapter: 'sm',
+      project: 'p',
+      rawPayload: { ModelName: 'm' },
+      jobStatus: 'cancelling',
+      deployment: { provider: 'sagemaker', kind: 'transform', providerRef: { name: 'cjo-t-abc' } },
+    });
   });
 });

@@ -12,7 +12,10 @@ import { parseCommandSandboxSettings } from '../../src/lib/command-sandbox-setti
 
 // The sandbox this machine supports: a uid of its own per command where the tests run as root (CI),
 // the unsandboxed mode elsewhere (the sandbox's own tests cover both).
-const sandbox = createCommandSandbox(parseCommandSandboxSettings({ COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none' }), { warn: () => undefined });
+const sandbox = createCommandSandbox(
+  parseCommandSandboxSettings({ COMMAND_SANDBOX: canSwitchUser() ? 'uid' : 'none' }),
+  { warn: () => undefined },
+);
 
 const spec = (over: Partial<EssedumCommandSpec> = {}): EssedumCommandSpec => ({
   command: 'true',
@@ -51,7 +54,9 @@ describe('runCommand', () => {
   afterAll(() => s3.stop());
 
   it('runs the command in its own folder and returns its output as the log', async () => {
-    const i = input({ spec: spec({ command: 'echo out; echo err >&2; pwd; mkdir -p outputs/m && echo 42 > outputs/m/x.txt' }) });
+    const i = input({
+      spec: spec({ command: 'echo out; echo err >&2; pwd; mkdir -p outputs/m && echo 42 > outputs/m/x.txt' }),
+    });
     const seen: string[] = [];
     const r = await runCommand({ ...i, onOutputs: async (files) => void seen.push(...files.map((f) => f.name)) });
     expect(r.kind).toBe('succeeded');
@@ -83,7 +88,10 @@ describe('runCommand', () => {
   it('stops the whole process group on a stop request', async () => {
     let stop = false;
     const marker = join(tmpdir(), `cjo-rc-marker-${process.pid}-${Date.now()}`);
-    const i = input({ spec: spec({ command: `(sleep 2; touch ${marker}) & sleep 30` }), shouldStop: () => (stop ? 'cancel' : undefined) });
+    const i = input({
+      spec: spec({ command: `(sleep 2; touch ${marker}) & sleep 30` }),
+      shouldStop: () => (stop ? 'cancel' : undefined),
+    });
     const running = runCommand(i);
     setTimeout(() => (stop = true), 300);
     const r = await running;
@@ -94,10 +102,19 @@ describe('runCommand', () => {
   });
 
   it('fetches S3 artifacts with SigV4 and removes secrets from the log even when the command prints them', async () => {
-    const secrets = { [SECRET_KEYS.endpoint]: s3.url, [SECRET_KEYS.accessKey]: 'AKIDTEST', [SECRET_KEYS.secretKey]: 'secret-key-value-123' };
+    const secrets = {
+      [SECRET_KEYS.endpoint]: s3.url,
+      [SECRET_KEYS.accessKey]: 'AKIDTEST',
+      [SECRET_KEYS.secretKey]: 'secret-key-value-123',
+    };
     const r = await runCommand(
       input({
-        spec: spec({ storage: 'minio', bucket: 'bucket1', input_artifacts: ['data/in put.csv'], command: 'cat "inputs/data/in put.csv"; echo "key=$ESSEDUM_STORAGE_SECRET_KEY"' }),
+        spec: spec({
+          storage: 'minio',
+          bucket: 'bucket1',
+          input_artifacts: ['data/in put.csv'],
+          command: 'cat "inputs/data/in put.csv"; echo "key=$ESSEDUM_STORAGE_SECRET_KEY"',
+        }),
         secrets,
       }),
     );
@@ -105,12 +122,25 @@ describe('runCommand', () => {
     expect(r.log).toContain('a,b\n1,2');
     expect(r.log).toContain('key=****');
     expect(r.log).not.toContain('secret-key-value-123');
-    expect(s3.requests.at(-1)).toMatchObject({ outcome: 'OK', accessKey: 'AKIDTEST', path: '/bucket1/data/in%20put.csv' });
+    expect(s3.requests.at(-1)).toMatchObject({
+      outcome: 'OK',
+      accessKey: 'AKIDTEST',
+      path: '/bucket1/data/in%20put.csv',
+    });
   });
 
   it('fails with ARTIFACT_FETCH_FAILED when S3 refuses, without running the command', async () => {
-    const secrets = { [SECRET_KEYS.endpoint]: s3.url, [SECRET_KEYS.accessKey]: 'AKIDTEST', [SECRET_KEYS.secretKey]: 'wrong-secret-xyz' };
-    const r = await runCommand(input({ spec: spec({ storage: 's3', bucket: 'bucket1', input_artifacts: ['data/in put.csv'], command: 'echo ran' }), secrets }));
+    const secrets = {
+      [SECRET_KEYS.endpoint]: s3.url,
+      [SECRET_KEYS.accessKey]: 'AKIDTEST',
+      [SECRET_KEYS.secretKey]: 'wrong-secret-xyz',
+    };
+    const r = await runCommand(
+      input({
+        spec: spec({ storage: 's3', bucket: 'bucket1', input_artifacts: ['data/in put.csv'], command: 'echo ran' }),
+        secrets,
+      }),
+    );
     expect(r).toMatchObject({ kind: 'failed', code: 'ARTIFACT_FETCH_FAILED' });
     expect(r.log).toContain('SignatureDoesNotMatch');
     expect(r.log).not.toContain('ran\n');
@@ -118,8 +148,16 @@ describe('runCommand', () => {
   });
 
   it('getObject reports S3 error codes', async () => {
-    await expect(getObject({ endpoint: s3.url, accessKey: 'AKIDTEST', secretKey: 'secret-key-value-123' }, 'bucket1', 'nope', { allowlist: LOOPBACK_S3 })).rejects.toMatchObject({ s3Code: 'NoSuchKey', status: 404 });
-    await expect(getObject({ endpoint: s3.url, accessKey: 'OTHER', secretKey: 'x' }, 'bucket1', 'nope', { allowlist: LOOPBACK_S3 })).rejects.toBeInstanceOf(S3Error);
+    await expect(
+      getObject({ endpoint: s3.url, accessKey: 'AKIDTEST', secretKey: 'secret-key-value-123' }, 'bucket1', 'nope', {
+        allowlist: LOOPBACK_S3,
+      }),
+    ).rejects.toMatchObject({ s3Code: 'NoSuchKey', status: 404 });
+    await expect(
+      getObject({ endpoint: s3.url, accessKey: 'OTHER', secretKey: 'x' }, 'bucket1', 'nope', {
+        allowlist: LOOPBACK_S3,
+      }),
+    ).rejects.toBeInstanceOf(S3Error);
   });
 
   it('redact replaces every secret occurrence, longest first', () => {

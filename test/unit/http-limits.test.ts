@@ -11,7 +11,8 @@ function depthOf(v: unknown): number {
 }
 function itemsOf(v: unknown): number {
   if (Array.isArray(v)) return v.length + v.reduce((n: number, x) => n + itemsOf(x), 0);
-  if (v && typeof v === 'object') return Object.keys(v).length + Object.values(v).reduce((n: number, x) => n + itemsOf(x), 0);
+  if (v && typeof v === 'object')
+    return Object.keys(v).length + Object.values(v).reduce((n: number, x) => n + itemsOf(x), 0);
   return 0;
 }
 const limitOf = (text: string, depth: number, items: number) => {
@@ -27,10 +28,15 @@ const limitOf = (text: string, depth: number, items: number) => {
 describe('checkJsonShape', () => {
   it('refuses exactly the values nested deeper than the limit, whatever the strings inside hold', () => {
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), (value, limit, pretty) => {
-        const text = JSON.stringify(value, null, pretty ? 2 : undefined);
-        expect(limitOf(text, limit, 1e9)).toBe(depthOf(value) > limit ? 'MAX_JSON_DEPTH' : undefined);
-      }),
+      fc.property(
+        fc.jsonValue({ maxDepth: 8 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.boolean(),
+        (value, limit, pretty) => {
+          const text = JSON.stringify(value, null, pretty ? 2 : undefined);
+          expect(limitOf(text, limit, 1e9)).toBe(depthOf(value) > limit ? 'MAX_JSON_DEPTH' : undefined);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -54,20 +60,29 @@ describe('checkJsonShape', () => {
 describe('problemResponse', () => {
   it('stays small whatever the number and size of the issues', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ field: fc.string({ maxLength: 5000 }), message: fc.string({ maxLength: 5000 }) }), { maxLength: 300 }), fc.string({ maxLength: 20_000 }), (issues, instance) => {
-        const reply = problemResponse(new ValidationError(issues), instance);
-        const body = JSON.parse(String(reply.body)) as { errors: unknown[]; errorsOmitted?: number };
-        expect(body.errors.length).toBe(Math.min(issues.length, MAX_LISTED_ISSUES));
-        expect(body.errorsOmitted ?? 0).toBe(Math.max(0, issues.length - MAX_LISTED_ISSUES));
-        // 20 issues × 2 strings × (240 + note) plus a 2 000-character detail, with JSON escaping.
-        expect(String(reply.body).length).toBeLessThan(80_000);
-      }),
+      fc.property(
+        fc.array(fc.record({ field: fc.string({ maxLength: 5000 }), message: fc.string({ maxLength: 5000 }) }), {
+          maxLength: 300,
+        }),
+        fc.string({ maxLength: 20_000 }),
+        (issues, instance) => {
+          const reply = problemResponse(new ValidationError(issues), instance);
+          const body = JSON.parse(String(reply.body)) as { errors: unknown[]; errorsOmitted?: number };
+          expect(body.errors.length).toBe(Math.min(issues.length, MAX_LISTED_ISSUES));
+          expect(body.errorsOmitted ?? 0).toBe(Math.max(0, issues.length - MAX_LISTED_ISSUES));
+          // 20 issues × 2 strings × (240 + note) plus a 2 000-character detail, with JSON escaping.
+          expect(String(reply.body).length).toBeLessThan(80_000);
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('names no internals for an unknown error', () => {
-    const reply = problemResponse(new Error('ENOENT: /work/secret/path at Object.<anonymous> (/home/x/y.ts:1:2)'), '/api/jobs');
+    const reply = problemResponse(
+      new Error('ENOENT: /work/secret/path at Object.<anonymous> (/home/x/y.ts:1:2)'),
+      '/api/jobs',
+    );
     expect(reply.status).toBe(500);
     expect(String(reply.body)).not.toMatch(/ENOENT|\/work\/|\/home\//);
   });

@@ -20,7 +20,10 @@ function inMemoryLeftovers(store: InMemoryJobStore): IndexLeftovers {
               : where.provider
                 ? listPrefix('v', where.provider)
                 : listPrefix('all', '');
-      store.index.upsert(pk, inMemoryIndexRowKey({ id: jobId, createdAt }), { jobId, ...(seq !== undefined && { seq }) });
+      store.index.upsert(pk, inMemoryIndexRowKey({ id: jobId, createdAt }), {
+        jobId,
+        ...(seq !== undefined && { seq }),
+      });
     },
     async count(jobId) {
       let n = 0;
@@ -41,7 +44,8 @@ describe('InMemoryJobStore index repair', () => {
     const patient = new InMemoryJobStore();
     const prompt = new InMemoryJobStore({ orphanGraceMs: -1 }); // -1: even a row written this very millisecond is old
     const ghost = newJobId();
-    for (const store of [patient, prompt]) await inMemoryLeftovers(store).plant({ status: 'submitted' }, ghost, new Date().toISOString(), 1);
+    for (const store of [patient, prompt])
+      await inMemoryLeftovers(store).plant({ status: 'submitted' }, ghost, new Date().toISOString(), 1);
 
     expect((await patient.list({ status: 'submitted', limit: 10 })).jobs).toEqual([]);
     expect(await inMemoryLeftovers(patient).count(ghost)).toBe(1); // young: may be a create in flight

@@ -14,11 +14,23 @@ function fieldsOf(fn: () => unknown): string[] {
 
 describe('parseSubmission', () => {
   it("fills the seed's defaults", () => {
-    expect(parseSubmission({})).toEqual({ rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false, data: {}, labels: {} });
+    expect(parseSubmission({})).toEqual({
+      rows: 1000,
+      estimated_runtime_sec: 10,
+      priority: 'normal',
+      latency_sensitive: false,
+      data: {},
+      labels: {},
+    });
   });
 
   it("accepts the seed's alias spellings", () => {
-    const spec = parseSubmission({ nr_of_rows: 7, estimated_runtime: 3.5, latency_sensitivity: true, priority: 'high' });
+    const spec = parseSubmission({
+      nr_of_rows: 7,
+      estimated_runtime: 3.5,
+      latency_sensitivity: true,
+      priority: 'high',
+    });
     expect(spec).toMatchObject({ rows: 7, estimated_runtime_sec: 3.5, latency_sensitive: true, priority: 'high' });
   });
 
@@ -45,7 +57,9 @@ describe('parseSubmission', () => {
     const many = Object.fromEntries(Array.from({ length: LIMITS.maxLabels + 1 }, (_, i) => [`k${i}`, 'v']));
     expect(fieldsOf(() => parseSubmission({ labels: many }))).toEqual(['labels']);
     expect(fieldsOf(() => parseSubmission({ labels: { 'bad key': 'v' } }))).toEqual(['labels.bad key']);
-    expect(fieldsOf(() => parseSubmission({ labels: { ok: 'x'.repeat(LIMITS.maxLabelValueLength + 1) } }))).toEqual(['labels.ok']);
+    expect(fieldsOf(() => parseSubmission({ labels: { ok: 'x'.repeat(LIMITS.maxLabelValueLength + 1) } }))).toEqual([
+      'labels.ok',
+    ]);
   });
 
   it('rejects unknown fields by name in strict mode and ignores them in lenient mode', () => {

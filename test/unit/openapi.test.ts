@@ -8,7 +8,15 @@ import { httpFunction } from '../../src/functions/define.js';
 import { buildOpenApi, openApiDocument } from '../../src/lib/http/openapi.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[]; parameters?: Array<{ name: string; in: string }> }>> };
+type Doc = {
+  paths: Record<
+    string,
+    Record<
+      string,
+      { responses: Record<string, unknown>; security?: unknown[]; parameters?: Array<{ name: string; in: string }> }
+    >
+  >;
+};
 
 describe('OpenAPI document', () => {
   it('is the committed docs/openapi.json (run `npm run openapi` after changing a route or schema)', () => {
@@ -25,8 +33,12 @@ describe('OpenAPI document', () => {
 
   it('documents every HTTP function, method by method, and only those', () => {
     const doc = buildOpenApi() as Doc;
-    const expected = FUNCTIONS.filter((f) => f.kind === 'http').flatMap((f) => f.methods.map((m) => `${m.toLowerCase()} /api/${f.route}`));
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`));
+    const expected = FUNCTIONS.filter((f) => f.kind === 'http').flatMap((f) =>
+      f.methods.map((m) => `${m.toLowerCase()} /api/${f.route}`),
+    );
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((m) => `${m} ${path}`),
+    );
     expect(documented.sort()).toEqual(expected.sort());
     expect(expected).toContain('get /api/service/v1/pipelines/training/{id}/get');
     expect(expected).toContain('post /api/execute');
@@ -37,12 +49,23 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/api/health']!.get!.security).toEqual([]);
     expect(doc.paths['/api/openapi.json']!.get!.security).toEqual([]);
     expect(doc.paths['/api/jobs']!.get!.responses['401']).toBeDefined();
-    expect(doc.paths['/api/jobs']!.post!.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header')).toBe(true);
-    expect(doc.paths['/api/jobs']!.get!.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['status', 'queue', 'provider', 'limit', 'continuationToken']));
+    expect(
+      doc.paths['/api/jobs']!.post!.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header'),
+    ).toBe(true);
+    expect(doc.paths['/api/jobs']!.get!.parameters?.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['status', 'queue', 'provider', 'limit', 'continuationToken']),
+    );
   });
 
   it('refuses to build while a route is undocumented', () => {
-    const stray = httpFunction({ name: 'strayRoute', route: 'stray', methods: ['GET'], load: async () => ({}), deps: false, handler: async () => ({ status: 204 }) });
+    const stray = httpFunction({
+      name: 'strayRoute',
+      route: 'stray',
+      methods: ['GET'],
+      load: async () => ({}),
+      deps: false,
+      handler: async () => ({ status: 204 }),
+    });
     expect(() => buildOpenApi([...FUNCTIONS, stray])).toThrow(/strayRoute/);
   });
 });

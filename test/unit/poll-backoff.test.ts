@@ -6,7 +6,9 @@ import type { QueueTransport } from '../../src/lib/ports/queue.js';
 describe('PollBackoff', () => {
   it('doubles the idle wait up to the maximum and restarts after work is found', () => {
     const b = new PollBackoff(50, 1000);
-    expect([b.empty(), b.empty(), b.empty(), b.empty(), b.empty(), b.empty(), b.empty()]).toEqual([50, 100, 200, 400, 800, 1000, 1000]);
+    expect([b.empty(), b.empty(), b.empty(), b.empty(), b.empty(), b.empty(), b.empty()]).toEqual([
+      50, 100, 200, 400, 800, 1000, 1000,
+    ]);
     b.reset();
     expect(b.empty()).toBe(50);
   });

@@ -14,11 +14,16 @@ describe('queueMessageBody (the function edge)', () => {
   it('reads a claim-checked body back from Blob Storage, keeping reason fields beside the reference', async () => {
     const blobs = new InMemoryBlobStore();
     await blobs.put('payloads', 'claims/q/1.json', JSON.stringify({ jobId: 'big', secrets: { k: 'v' } }));
-    const body = await queueMessageBody({ [CLAIM_CHECK_FIELD]: 'payloads/claims/q/1.json', [DEAD_LETTER_REASON_FIELD]: 'Poison' }, blobs);
+    const body = await queueMessageBody(
+      { [CLAIM_CHECK_FIELD]: 'payloads/claims/q/1.json', [DEAD_LETTER_REASON_FIELD]: 'Poison' },
+      blobs,
+    );
     expect(body).toEqual({ jobId: 'big', secrets: { k: 'v' }, [DEAD_LETTER_REASON_FIELD]: 'Poison' });
   });
 
   it('fails when the claim-checked payload is gone, so the message is retried and then poisoned', async () => {
-    await expect(queueMessageBody({ [CLAIM_CHECK_FIELD]: 'payloads/claims/q/missing.json' }, new InMemoryBlobStore())).rejects.toThrow(/missing/);
+    await expect(
+      queueMessageBody({ [CLAIM_CHECK_FIELD]: 'payloads/claims/q/missing.json' }, new InMemoryBlobStore()),
+    ).rejects.toThrow(/missing/);
   });
 });

@@ -104,7 +104,11 @@ describe('withRetries', () => {
   it('retries a retriable error after its delay, and returns the first success', async () => {
     const slept: number[] = [];
     const op = failing([new Error('503'), new Error('503')]);
-    const result = await withRetries(op, { attempts: 5, delayMs: (_e, attempt) => backoffDelay(attempt, 10), sleep: async (ms) => void slept.push(ms) });
+    const result = await withRetries(op, {
+      attempts: 5,
+      delayMs: (_e, attempt) => backoffDelay(attempt, 10),
+      sleep: async (ms) => void slept.push(ms),
+    });
     expect(result).toBe('ok');
     expect(op.calls()).toBe(3);
     expect(slept).toEqual([10, 20]);
@@ -135,7 +139,14 @@ describe('withRetries', () => {
 
     const slept: number[] = [];
     const long = failing([new Error('429')]);
-    await expect(withRetries(long, { attempts: 5, maxWaitMs: 1000, delayMs: () => 60_000, sleep: async (ms) => void slept.push(ms) })).rejects.toThrow('429');
+    await expect(
+      withRetries(long, {
+        attempts: 5,
+        maxWaitMs: 1000,
+        delayMs: () => 60_000,
+        sleep: async (ms) => void slept.push(ms),
+      }),
+    ).rejects.toThrow('429');
     expect(long.calls()).toBe(1);
     expect(slept).toEqual([]);
   });
@@ -143,7 +154,12 @@ describe('withRetries', () => {
   it('runs beforeAttempt before every attempt (a limiter takes a token per request)', async () => {
     let taken = 0;
     const op = failing([new Error('x')]);
-    await withRetries(op, { attempts: 3, delayMs: () => 0, sleep: async () => undefined, beforeAttempt: async () => void taken++ });
+    await withRetries(op, {
+      attempts: 3,
+      delayMs: () => 0,
+      sleep: async () => undefined,
+      beforeAttempt: async () => void taken++,
+    });
     expect(taken).toBe(2);
   });
 });

@@ -27,7 +27,9 @@ describe('runKey and the provider-side names derived from it', () => {
     'Azure Batch output blob': (key) => blobNamesFor(key, 'outputs').outputs['result.json'],
     'Azure ML job name': azureMlJobName,
     'Vertex label value': jobLabelValue,
-    ...Object.fromEntries(SAGEMAKER_KINDS.map((kind) => [`SageMaker ${kind} name`, (key: string) => sageMakerJobName('cjo', kind, key)])),
+    ...Object.fromEntries(
+      SAGEMAKER_KINDS.map((kind) => [`SageMaker ${kind} name`, (key: string) => sageMakerJobName('cjo', kind, key)]),
+    ),
   };
 
   for (const [what, derive] of Object.entries(derivations)) {
@@ -40,6 +42,7 @@ describe('runKey and the provider-side names derived from it', () => {
   }
 
   it('keeps SageMaker names valid for every kind and attempt', () => {
-    for (const kind of SAGEMAKER_KINDS) for (const n of [1, 2, 99]) expect(isValidJobName(kind, sageMakerJobName('cjo', kind, attempt(n)))).toBe(true);
+    for (const kind of SAGEMAKER_KINDS)
+      for (const n of [1, 2, 99]) expect(isValidJobName(kind, sageMakerJobName('cjo', kind, attempt(n)))).toBe(true);
   });
 });

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkStorageEndpoint } from '../../src/lib/app/essedum/endpoint-guard.js';
 import { commandRunRefusal, parseExecuteBody, refuseCommandKind } from '../../src/lib/app/essedum/execute-spec.js';
-import { addressAllowed, isPublicAddress, matchAllowEntry, parseEndpointAllowlist } from '../../src/lib/core/endpoint-allowlist.js';
+import {
+  addressAllowed,
+  isPublicAddress,
+  matchAllowEntry,
+  parseEndpointAllowlist,
+} from '../../src/lib/core/endpoint-allowlist.js';
 import { environmentNameProblem } from '../../src/lib/core/environment-names.js';
 import { SPEC_DEFAULTS, type JobRecord } from '../../src/lib/core/job.js';
 import { oneShotSpecDocument } from '../../src/lib/core/one-shot-spec.js';
@@ -37,7 +42,8 @@ describe('the command kind belongs to /execute', () => {
   it('lets a runner run a command only for a record from /execute while /execute is on', () => {
     expect(commandRunRefusal('essedum-execute', true)).toBeUndefined();
     expect(commandRunRefusal('essedum-execute', false)?.code).toBe('EXECUTE_DISABLED');
-    for (const origin of ['api', 'submit-job', undefined, 'essedum-execute ']) expect(commandRunRefusal(origin, true)?.code).toBe('COMMAND_NOT_FROM_EXECUTE');
+    for (const origin of ['api', 'submit-job', undefined, 'essedum-execute '])
+      expect(commandRunRefusal(origin, true)?.code).toBe('COMMAND_NOT_FROM_EXECUTE');
   });
 });
 
@@ -46,7 +52,13 @@ describe('one-shot runs (local provider, Azure Batch task) re-check the gate', (
     id: 'j-oneshot-gate',
     status: 'dispatched',
     source,
-    spec: { ...SPEC_DEFAULTS, data: {}, labels: {}, kind: 'essedum-execute', spec: { command: `touch ${marker}`, storage: 'local' } },
+    spec: {
+      ...SPEC_DEFAULTS,
+      data: {},
+      labels: {},
+      kind: 'essedum-execute',
+      spec: { command: `touch ${marker}`, storage: 'local' },
+    },
     createdAt: new Date().toISOString(),
     updatedAt: new Date().toISOString(),
     attempts: 1,
@@ -60,7 +72,13 @@ describe('one-shot runs (local provider, Azure Batch task) re-check the gate', (
     else process.env.ESSEDUM_EXECUTE_ENABLED = enabled;
     try {
       const exit = await runOnce(join(dir, 'spec.json'), dir, 0.001);
-      return { exit, status: JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as { state: string; error?: { code: string } } };
+      return {
+        exit,
+        status: JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as {
+          state: string;
+          error?: { code: string };
+        },
+      };
     } finally {
       if (saved === undefined) delete process.env.ESSEDUM_EXECUTE_ENABLED;
       else process.env.ESSEDUM_EXECUTE_ENABLED = saved;
@@ -91,19 +109,59 @@ describe('one-shot runs (local provider, Azure Batch task) re-check the gate', (
 describe('environment names a job may set', () => {
   it('refuses variables that hijack interpreters, the loader or the shell, and reserved ones, in any case', () => {
     const hostile = [
-      'NODE_OPTIONS', 'node_options', 'NODE_PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'PATH', 'Path', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH',
-      'PERL5OPT', 'PERLLIB', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'DYLD_INSERT_LIBRARIES', 'IFS', 'SHELLOPTS', 'PS4', 'HOME',
-      'ESSEDUM_EXECUTE_ENABLED', 'CJO_JOB_ID', 'AZ_BATCH_NODE_ID', 'IDENTITY_ENDPOINT', 'HTTPS_PROXY', 'GLIBC_TUNABLES', 'SIMULATION_TIME_SCALE',
-      '1ABC', 'A-B', 'A B', '', 'A'.repeat(65),
+      'NODE_OPTIONS',
+      'node_options',
+      'NODE_PATH',
+      'LD_PRELOAD',
+      'LD_LIBRARY_PATH',
+      'PATH',
+      'Path',
+      'BASH_ENV',
+      'ENV',
+      'PYTHONSTARTUP',
+      'PYTHONPATH',
+      'PERL5OPT',
+      'PERLLIB',
+      'RUBYOPT',
+      'JAVA_TOOL_OPTIONS',
+      '_JAVA_OPTIONS',
+      'DYLD_INSERT_LIBRARIES',
+      'IFS',
+      'SHELLOPTS',
+      'PS4',
+      'HOME',
+      'ESSEDUM_EXECUTE_ENABLED',
+      'CJO_JOB_ID',
+      'AZ_BATCH_NODE_ID',
+      'IDENTITY_ENDPOINT',
+      'HTTPS_PROXY',
+      'GLIBC_TUNABLES',
+      'SIMULATION_TIME_SCALE',
+      '1ABC',
+      'A-B',
+      'A B',
+      '',
+      'A'.repeat(65),
     ];
     for (const name of hostile) expect(environmentNameProblem(name), name).toBeDefined();
-    for (const name of ['MY_VAR', 'model_dir', 'TRAINING_EPOCHS', 'A', 'NODEJS_LIKE_BUT_NOT', 'PATHX']) expect(environmentNameProblem(name), name).toBeUndefined();
+    for (const name of ['MY_VAR', 'model_dir', 'TRAINING_EPOCHS', 'A', 'NODEJS_LIKE_BUT_NOT', 'PATHX'])
+      expect(environmentNameProblem(name), name).toBeUndefined();
   });
 
   it('answers a Batch job setting NODE_OPTIONS with a 400 naming the variable, at submission', async () => {
-    expect(await fieldsOf(() => validateProviderSpec('azure-batch', undefined, { environment: { NODE_OPTIONS: '--require /tmp/x.js' } }))).toEqual(['spec.environment.NODE_OPTIONS']);
-    expect(await fieldsOf(() => validateProviderSpec('azure-batch', undefined, { environment: { LD_PRELOAD: '/tmp/x.so', OK_NAME: '1' } }))).toEqual(['spec.environment.LD_PRELOAD']);
-    expect(await fieldsOf(() => validateProviderSpec('azure-batch', undefined, { environment: { EPOCHS: '3' } }))).toEqual([]);
+    expect(
+      await fieldsOf(() =>
+        validateProviderSpec('azure-batch', undefined, { environment: { NODE_OPTIONS: '--require /tmp/x.js' } }),
+      ),
+    ).toEqual(['spec.environment.NODE_OPTIONS']);
+    expect(
+      await fieldsOf(() =>
+        validateProviderSpec('azure-batch', undefined, { environment: { LD_PRELOAD: '/tmp/x.so', OK_NAME: '1' } }),
+      ),
+    ).toEqual(['spec.environment.LD_PRELOAD']);
+    expect(
+      await fieldsOf(() => validateProviderSpec('azure-batch', undefined, { environment: { EPOCHS: '3' } })),
+    ).toEqual([]);
   });
 
   it('applies the same rule to an /execute environment', async () => {
@@ -134,7 +192,9 @@ describe('storage "local" artifacts come from one container', () => {
 
 describe('storage endpoint allow-list', () => {
   it('parses host, wildcard, IPv4 and IPv6 entries with optional ports, and names bad ones', () => {
-    const { entries, problems } = parseEndpointAllowlist('minio.corp:9000, *.s3.amazonaws.com 10.1.2.3:9000,[::1]:9000');
+    const { entries, problems } = parseEndpointAllowlist(
+      'minio.corp:9000, *.s3.amazonaws.com 10.1.2.3:9000,[::1]:9000',
+    );
     expect(problems).toEqual([]);
     expect(entries).toEqual([
       { host: 'minio.corp', wildcard: false, port: 9000 },
@@ -156,7 +216,24 @@ describe('storage endpoint allow-list', () => {
   });
 
   it('classifies metadata, link-local, loopback, private and unspecified addresses as not public (strings only, never contacted)', () => {
-    for (const a of ['169.254.169.254', '127.0.0.1', '127.0.0.2', '10.0.0.1', '172.16.0.1', '192.168.1.1', '100.100.100.200', '0.0.0.0', '::', '::1', 'fe80::1', 'fd00:ec2::254', '::ffff:169.254.169.254', '::ffff:127.0.0.1', '224.0.0.1', '255.255.255.255']) {
+    for (const a of [
+      '169.254.169.254',
+      '127.0.0.1',
+      '127.0.0.2',
+      '10.0.0.1',
+      '172.16.0.1',
+      '192.168.1.1',
+      '100.100.100.200',
+      '0.0.0.0',
+      '::',
+      '::1',
+      'fe80::1',
+      'fd00:ec2::254',
+      '::ffff:169.254.169.254',
+      '::ffff:127.0.0.1',
+      '224.0.0.1',
+      '255.255.255.255',
+    ]) {
       expect(isPublicAddress(a), a).toBe(false);
     }
     for (const a of ['93.184.216.34', '2606:4700:4700::1111']) expect(isPublicAddress(a), a).toBe(true);
@@ -176,11 +253,24 @@ describe('storage endpoint allow-list', () => {
 
   it('refuses a listed name whose DNS answers with a metadata address, even beside a public one (fake resolver, nothing contacted)', async () => {
     const entries = parseEndpointAllowlist('*.example.com').entries;
-    const resolver = (answers: string[]) => async () => answers.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-    expect(await fieldsOf(() => checkStorageEndpoint('https://files.example.com', entries, resolver(['93.184.216.34', '169.254.169.254'])))).toEqual(['credentials.endpoint']);
-    expect(await fieldsOf(() => checkStorageEndpoint('https://files.example.com', entries, resolver(['::ffff:a9fe:a9fe'])))).toEqual(['credentials.endpoint']);
-    expect(await fieldsOf(() => checkStorageEndpoint('ftp://files.example.com', entries, resolver(['93.184.216.34'])))).toEqual(['credentials.endpoint']);
-    expect(await fieldsOf(() => checkStorageEndpoint('https://user:pw@files.example.com', entries, resolver(['93.184.216.34'])))).toEqual(['credentials.endpoint']);
+    const resolver = (answers: string[]) => async () =>
+      answers.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    expect(
+      await fieldsOf(() =>
+        checkStorageEndpoint('https://files.example.com', entries, resolver(['93.184.216.34', '169.254.169.254'])),
+      ),
+    ).toEqual(['credentials.endpoint']);
+    expect(
+      await fieldsOf(() => checkStorageEndpoint('https://files.example.com', entries, resolver(['::ffff:a9fe:a9fe']))),
+    ).toEqual(['credentials.endpoint']);
+    expect(
+      await fieldsOf(() => checkStorageEndpoint('ftp://files.example.com', entries, resolver(['93.184.216.34']))),
+    ).toEqual(['credentials.endpoint']);
+    expect(
+      await fieldsOf(() =>
+        checkStorageEndpoint('https://user:pw@files.example.com', entries, resolver(['93.184.216.34'])),
+      ),
+    ).toEqual(['credentials.endpoint']);
     const ok = await checkStorageEndpoint('files.example.com', entries, resolver(['93.184.216.34']));
     expect(ok).toMatchObject({ address: '93.184.216.34', family: 4 });
     expect(ok.url.protocol).toBe('https:');
@@ -188,6 +278,10 @@ describe('storage endpoint allow-list', () => {
 
   it('allows no endpoint at all by default', async () => {
     expect(parseEssedumSettings({}).storageEndpointAllowlist).toEqual([]);
-    expect(await fieldsOf(() => checkStorageEndpoint('https://s3.amazonaws.com', [], async () => [{ address: '93.184.216.34', family: 4 }]))).toEqual(['credentials.endpoint']);
+    expect(
+      await fieldsOf(() =>
+        checkStorageEndpoint('https://s3.amazonaws.com', [], async () => [{ address: '93.184.216.34', family: 4 }]),
+      ),
+    ).toEqual(['credentials.endpoint']);
   });
 });

@@ -27,8 +27,20 @@ describe('job state machine', () => {
     const at = new Date('2026-01-01T00:00:00Z');
     const job = { ...makeJob(), status: 'dispatched' as const };
     const { job: next, event } = transition(job, 'running', 'node started', { at });
-    expect(event).toEqual({ seq: job.eventSeq, at: at.toISOString(), type: 'transition', from: 'dispatched', to: 'running', reason: 'node started' });
-    expect(next).toMatchObject({ status: 'running', startedAt: at.toISOString(), updatedAt: at.toISOString(), eventSeq: job.eventSeq + 1 });
+    expect(event).toEqual({
+      seq: job.eventSeq,
+      at: at.toISOString(),
+      type: 'transition',
+      from: 'dispatched',
+      to: 'running',
+      reason: 'node started',
+    });
+    expect(next).toMatchObject({
+      status: 'running',
+      startedAt: at.toISOString(),
+      updatedAt: at.toISOString(),
+      eventSeq: job.eventSeq + 1,
+    });
     const done = transition(next, 'succeeded', 'ok', { at }).job;
     expect(done.finishedAt).toBe(at.toISOString());
   });
@@ -47,6 +59,11 @@ describe('job state machine', () => {
     const job = makeJob();
     const { job: next, event } = note(job, 'node preempted; task requeued');
     expect(next.status).toBe(job.status);
-    expect(event).toMatchObject({ type: 'note', from: 'submitted', to: 'submitted', reason: 'node preempted; task requeued' });
+    expect(event).toMatchObject({
+      type: 'note',
+      from: 'submitted',
+      to: 'submitted',
+      reason: 'node preempted; task requeued',
+    });
   });
 });

@@ -5,7 +5,13 @@ import { SubscriptionCache, deliveriesFor, type Webhooks } from '../../src/lib/a
 import { inCidrs, parseCidrList } from '../../src/lib/core/endpoint-allowlist.js';
 import type { JobEvent, JobRecord } from '../../src/lib/core/job.js';
 import { parseSubmission } from '../../src/lib/core/job.js';
-import { newWebhookSecret, signWebhook, subscriptionMatches, webhookIdOf, type Subscription } from '../../src/lib/core/webhooks.js';
+import {
+  newWebhookSecret,
+  signWebhook,
+  subscriptionMatches,
+  webhookIdOf,
+  type Subscription,
+} from '../../src/lib/core/webhooks.js';
 import { ValidationError } from '../../src/lib/errors.js';
 import type { WebhookStore } from '../../src/lib/ports/webhook-store.js';
 import { parseWebhookSettings } from '../../src/lib/webhook-settings.js';
@@ -32,9 +38,17 @@ describe('signWebhook', () => {
   it('produces a signature the standardwebhooks package verifies, and only with the right secret', () => {
     const secret = newWebhookSecret();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    const body = JSON.stringify({ type: 'job.succeeded', timestamp: '2026-12-04T10:00:00.000Z', data: { jobId: 'j-1' } });
+    const body = JSON.stringify({
+      type: 'job.succeeded',
+      timestamp: '2026-12-04T10:00:00.000Z',
+      data: { jobId: 'j-1' },
+    });
     const ts = Math.floor(Date.now() / 1000);
-    const headers = { 'webhook-id': 'msg_abc', 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, 'msg_abc', ts, body) };
+    const headers = {
+      'webhook-id': 'msg_abc',
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signWebhook(secret, 'msg_abc', ts, body),
+    };
     expect(new Webhook(secret).verify(body, headers)).toMatchObject({ type: 'job.succeeded' });
     expect(() => new Webhook(newWebhookSecret()).verify(body, headers)).toThrow();
     expect(() => new Webhook(secret).verify(`${body} `, headers)).toThrow();
@@ -68,12 +82,16 @@ describe('checkWebhookUrl', () => {
   });
 
   it('refuses http unless WEBHOOK_ALLOW_HTTP, and other schemes always', async () => {
-    expect((await refusal(checkWebhookUrl('http://hooks.example.com/x', settings, 'url', resolver))).message).toMatch(/WEBHOOK_ALLOW_HTTP/);
+    expect((await refusal(checkWebhookUrl('http://hooks.example.com/x', settings, 'url', resolver))).message).toMatch(
+      /WEBHOOK_ALLOW_HTTP/,
+    );
     const withHttp = parseWebhookSettings({ WEBHOOK_ALLOW_HTTP: 'true' });
     await expect(checkWebhookUrl('http://hooks.example.com/x', withHttp, 'url', resolver)).resolves.toBeDefined();
     expect((await refusal(checkWebhookUrl('file:///etc/passwd', withHttp, 'url', resolver))).field).toBe('url');
     expect((await refusal(checkWebhookUrl('not a url', withHttp, 'notify.url', resolver))).field).toBe('notify.url');
-    expect((await refusal(checkWebhookUrl('https://u:p@hooks.example.com/', withHttp, 'url', resolver))).message).toMatch(/user name/);
+    expect(
+      (await refusal(checkWebhookUrl('https://u:p@hooks.example.com/', withHttp, 'url', resolver))).message,
+    ).toMatch(/user name/);
   });
 
   it('refuses private, link-local (metadata), CGNAT, unspecified, loopback and unique-local addresses after resolution', async () => {
@@ -82,13 +100,36 @@ describe('checkWebhookUrl', () => {
       expect(issue.field).toBe('url');
       expect(issue.message).toMatch(/resolves to/);
     }
-    for (const literal of ['https://127.0.0.2/', 'https://[::1]/', 'https://169.254.169.254/latest/meta-data', 'https://[::ffff:10.0.0.1]/']) {
-      expect((await refusal(checkWebhookUrl(literal, settings, 'url', dns({ '127.0.0.2': ['127.0.0.2'], '::1': ['::1'], '169.254.169.254': ['169.254.169.254'], '10.0.0.1': ['10.0.0.1'] })))).field).toBe('url');
+    for (const literal of [
+      'https://127.0.0.2/',
+      'https://[::1]/',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[::ffff:10.0.0.1]/',
+    ]) {
+      expect(
+        (
+          await refusal(
+            checkWebhookUrl(
+              literal,
+              settings,
+              'url',
+              dns({
+                '127.0.0.2': ['127.0.0.2'],
+                '::1': ['::1'],
+                '169.254.169.254': ['169.254.169.254'],
+                '10.0.0.1': ['10.0.0.1'],
+              }),
+            ),
+          )
+        ).field,
+      ).toBe('url');
     }
   });
 
   it('admits exactly the addresses WEBHOOK_ALLOWED_CIDRS lists', async () => {
-    await expect(checkWebhookUrl('https://127.0.0.1:9/', settings, 'url', dns({ '127.0.0.1': ['127.0.0.1'] }))).resolves.toMatchObject({ address: '127.0.0.1' });
+    await expect(
+      checkWebhookUrl('https://127.0.0.1:9/', settings, 'url', dns({ '127.0.0.1': ['127.0.0.1'] })),
+    ).resolves.toMatchObject({ address: '127.0.0.1' });
     expect(inCidrs('127.0.0.2', settings.allowedCidrs)).toBe(false);
     expect(inCidrs('::ffff:127.0.0.1', settings.allowedCidrs)).toBe(true);
   });
@@ -101,7 +142,9 @@ describe('checkWebhookUrl', () => {
       resolved = true;
       return [{ address: '93.184.216.34', family: 4 }];
     };
-    expect((await refusal(checkWebhookUrl('https://evil.test/', narrow, 'url', spy))).message).toMatch(/WEBHOOK_HOST_ALLOWLIST/);
+    expect((await refusal(checkWebhookUrl('https://evil.test/', narrow, 'url', spy))).message).toMatch(
+      /WEBHOOK_HOST_ALLOWLIST/,
+    );
     expect(resolved).toBe(false);
   });
 });
@@ -116,15 +159,22 @@ describe('parseWebhookSettings', () => {
   });
 
   it('names every bad setting', () => {
-    expect(() => parseWebhookSettings({ WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/99', WEBHOOK_RETRY_SCHEDULE_SEC: '5,-1', WEBHOOK_ALLOW_HTTP: 'maybe' })).toThrow(
-      /WEBHOOK_ALLOW_HTTP.*WEBHOOK_ALLOWED_CIDRS.*WEBHOOK_RETRY_SCHEDULE_SEC/,
-    );
+    expect(() =>
+      parseWebhookSettings({
+        WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/99',
+        WEBHOOK_RETRY_SCHEDULE_SEC: '5,-1',
+        WEBHOOK_ALLOW_HTTP: 'maybe',
+      }),
+    ).toThrow(/WEBHOOK_ALLOW_HTTP.*WEBHOOK_ALLOWED_CIDRS.*WEBHOOK_RETRY_SCHEDULE_SEC/);
     expect(parseCidrList('127.0.0.1/32, ::1/128').cidrs).toHaveLength(2);
   });
 });
 
 describe('matching transitions to targets', () => {
-  const job = (labels: Record<string, string>, notify?: { url: string; events: Array<'succeeded' | 'failed'> }): JobRecord => ({
+  const job = (
+    labels: Record<string, string>,
+    notify?: { url: string; events: Array<'succeeded' | 'failed'> },
+  ): JobRecord => ({
     id: 'j-1',
     status: 'succeeded',
     source: 'api',
@@ -134,8 +184,22 @@ describe('matching transitions to targets', () => {
     attempts: 1,
     eventSeq: 6,
   });
-  const event = (to: JobEvent['to'], type: JobEvent['type'] = 'transition'): JobEvent => ({ seq: 5, at: '2026-12-04T10:00:01.000Z', type, from: 'running', to, reason: 'done' });
-  const sub = (over: Partial<Subscription>): Subscription => ({ id: 'sub_a', url: 'https://h/', events: ['succeeded'], createdAt: '', secret: newWebhookSecret(), ...over });
+  const event = (to: JobEvent['to'], type: JobEvent['type'] = 'transition'): JobEvent => ({
+    seq: 5,
+    at: '2026-12-04T10:00:01.000Z',
+    type,
+    from: 'running',
+    to,
+    reason: 'done',
+  });
+  const sub = (over: Partial<Subscription>): Subscription => ({
+    id: 'sub_a',
+    url: 'https://h/',
+    events: ['succeeded'],
+    createdAt: '',
+    secret: newWebhookSecret(),
+    ...over,
+  });
 
   it('needs the event and every label of the subscription', () => {
     expect(subscriptionMatches(sub({ labels: { team: 'a' } }), job({ team: 'a', x: 'y' }), 'succeeded')).toBe(true);
@@ -147,12 +211,17 @@ describe('matching transitions to targets', () => {
     let reads = 0;
     let now = 0;
     const subs = [sub({ id: 'sub_a' }), sub({ id: 'sub_b', labels: { team: 'other' } })];
-    const store = { listSubscriptions: async () => {
+    const store = {
+      listSubscriptions: async () => {
         reads++;
         return subs;
       },
     } as unknown as WebhookStore;
-    const webhooks = { settings: parseWebhookSettings({}), store, subscriptions: new SubscriptionCache(store, 1000, () => now) } as Webhooks;
+    const webhooks = {
+      settings: parseWebhookSettings({}),
+      store,
+      subscriptions: new SubscriptionCache(store, 1000, () => now),
+    } as Webhooks;
     const j = job({ team: 'a' }, { url: 'https://h/', events: ['succeeded'] });
     const messages = await deliveriesFor(webhooks, j, event('succeeded'));
     expect(messages.map((m) => `${m.target.kind}:${m.target.id}`).sort()).toEqual(['job:j-1', 'subscription:sub_a']);

@@ -15,7 +15,12 @@ export class AzureBlobStore implements BlobStore {
     return new AzureBlobStore(new BlobServiceClient(blobServiceUri, await azureCredential(config)));
   }
 
-  async put(container: string, name: string, content: string | Uint8Array, contentType = 'application/json'): Promise<void> {
+  async put(
+    container: string,
+    name: string,
+    content: string | Uint8Array,
+    contentType = 'application/json',
+  ): Promise<void> {
     const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     await this.service
       .getContainerClient(container)
@@ -38,7 +43,8 @@ export class AzureBlobStore implements BlobStore {
 
   async list(container: string, prefix: string): Promise<string[]> {
     const names: string[] = [];
-    for await (const blob of this.service.getContainerClient(container).listBlobsFlat({ prefix })) names.push(blob.name);
+    for await (const blob of this.service.getContainerClient(container).listBlobsFlat({ prefix }))
+      names.push(blob.name);
     return names;
   }
 

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../ports/blob-store.js';
-import { CLAIM_CHECK_FIELD, type MessageBody, type QueueDepth, type QueueTransport, type ReceiveOptions, type ReceivedMessage, type SendOptions } from '../ports/queue.js';
+import {
+  CLAIM_CHECK_FIELD,
+  type MessageBody,
+  type QueueDepth,
+  type QueueTransport,
+  type ReceiveOptions,
+  type ReceivedMessage,
+  type SendOptions,
+} from '../ports/queue.js';
 
 /**
  * Wraps any transport: bodies larger than the threshold are stored as a blob and the message

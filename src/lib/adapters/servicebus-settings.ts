@@ -18,7 +18,8 @@ export const SERVICEBUS_SETTINGS = [
   {
     name: 'ServiceBus__fullyQualifiedNamespace',
     scope: ['app', 'worker'],
-    description: 'Identity-based connection: the namespace host, e.g. mynamespace.servicebus.windows.net (DefaultAzureCredential; reading queue counts needs Azure Service Bus Data Owner on the queue; a worker needs only Data Receiver on its queue, which must then exist already).',
+    description:
+      'Identity-based connection: the namespace host, e.g. mynamespace.servicebus.windows.net (DefaultAzureCredential; reading queue counts needs Azure Service Bus Data Owner on the queue; a worker needs only Data Receiver on its queue, which must then exist already).',
   },
   {
     name: 'ServiceBus__administrationEndpoint',
@@ -52,7 +53,10 @@ const Schema = z.object({
   ServiceBus__fullyQualifiedNamespace: text.transform((v, ctx) => {
     if (v === undefined) return undefined;
     // People paste the endpoint form; the SDK wants the bare host.
-    const host = v.replace(/^sb:\/\//i, '').replace(/^https:\/\//i, '').replace(/\/+$/, '');
+    const host = v
+      .replace(/^sb:\/\//i, '')
+      .replace(/^https:\/\//i, '')
+      .replace(/\/+$/, '');
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
       ctx.addIssue({ code: 'custom', message: `ServiceBus__fullyQualifiedNamespace must be a host name, got '${v}'` });
       return z.NEVER;
@@ -88,14 +92,19 @@ export function parseServiceBusSettings(env: Readonly<Record<string, string | un
     ServiceBus__fullyQualifiedNamespace: env.ServiceBus__fullyQualifiedNamespace,
     ServiceBus__administrationEndpoint: env.ServiceBus__administrationEndpoint,
   });
-  if (!r.success) throw new ConfigurationError(`Invalid Service Bus settings: ${r.error.issues.map((i) => i.message).join('; ')}`);
+  if (!r.success)
+    throw new ConfigurationError(`Invalid Service Bus settings: ${r.error.issues.map((i) => i.message).join('; ')}`);
   const s = r.data;
   if (!s.ServiceBus && !s.ServiceBus__fullyQualifiedNamespace) {
-    throw new ConfigurationError('QUEUE_TRANSPORT=servicebus needs ServiceBus (connection string) or ServiceBus__fullyQualifiedNamespace');
+    throw new ConfigurationError(
+      'QUEUE_TRANSPORT=servicebus needs ServiceBus (connection string) or ServiceBus__fullyQualifiedNamespace',
+    );
   }
   return {
     ...(s.ServiceBus ? { connectionString: s.ServiceBus } : {}),
-    ...(s.ServiceBus__fullyQualifiedNamespace ? { fullyQualifiedNamespace: s.ServiceBus__fullyQualifiedNamespace } : {}),
+    ...(s.ServiceBus__fullyQualifiedNamespace
+      ? { fullyQualifiedNamespace: s.ServiceBus__fullyQualifiedNamespace }
+      : {}),
     ...(s.ServiceBus__administrationEndpoint ? { administrationEndpoint: s.ServiceBus__administrationEndpoint } : {}),
   };
 }

@@ -122,7 +122,11 @@ export class ServiceBusTransport implements QueueTransport {
     // whole call instead of leaving it half sent.
     const batches: ServiceBusMessageBatch[] = [await sender.createMessageBatch()];
     for (const body of messages) {
-      const message: ServiceBusMessage = { body, contentType: 'application/json', ...(scheduled && { scheduledEnqueueTimeUtc: scheduled }) };
+      const message: ServiceBusMessage = {
+        body,
+        contentType: 'application/json',
+        ...(scheduled && { scheduledEnqueueTimeUtc: scheduled }),
+      };
       let batch = batches[batches.length - 1]!;
       if (batch.tryAddMessage(message)) continue;
       if (batch.count > 0) {
@@ -233,7 +237,11 @@ export class ServiceBusTransport implements QueueTransport {
    * (where it cannot go further) it is handed over as `{ [INVALID_BODY_FIELD]: text }` so the
    * dead-letter handler can record and complete it.
    */
-  private async toReceivedOrSetAside(receiver: ServiceBusReceiver, m: ServiceBusReceivedMessage, fromDeadLetter: boolean): Promise<ReceivedMessage | undefined> {
+  private async toReceivedOrSetAside(
+    receiver: ServiceBusReceiver,
+    m: ServiceBusReceivedMessage,
+    fromDeadLetter: boolean,
+  ): Promise<ReceivedMessage | undefined> {
     let body: MessageBody;
     try {
       body = decodeBody(m.body);
@@ -241,14 +249,21 @@ export class ServiceBusTransport implements QueueTransport {
       if (fromDeadLetter) return this.toReceived(receiver, m, { [INVALID_BODY_FIELD]: rawText(m.body) });
       await receiver.deadLetterMessage(m, {
         deadLetterReason: INVALID_BODY_REASON,
-        deadLetterErrorDescription: (error instanceof Error ? error.message : String(error)).slice(0, MAX_DEAD_LETTER_TEXT),
+        deadLetterErrorDescription: (error instanceof Error ? error.message : String(error)).slice(
+          0,
+          MAX_DEAD_LETTER_TEXT,
+        ),
       });
       return undefined;
     }
     return this.toReceived(receiver, m, body);
   }
 
-  private toReceived(receiver: ServiceBusReceiver, m: ServiceBusReceivedMessage, decoded: MessageBody): ReceivedMessage {
+  private toReceived(
+    receiver: ServiceBusReceiver,
+    m: ServiceBusReceivedMessage,
+    decoded: MessageBody,
+  ): ReceivedMessage {
     let body = decoded;
     if (m.deadLetterReason !== undefined || m.deadLetterErrorDescription !== undefined) {
       // Service Bus keeps the reason beside the body; the port promises it inside.
@@ -298,7 +313,11 @@ export class ServiceBusTransport implements QueueTransport {
  * for one message (which returns as soon as it arrives) and then topping up with a short wait bounds
  * that to {@link TOP_UP_WAIT_MS}.
  */
-async function receiveQuickly(receiver: ServiceBusReceiver, max: number, maxWaitTimeInMs: number): Promise<ServiceBusReceivedMessage[]> {
+async function receiveQuickly(
+  receiver: ServiceBusReceiver,
+  max: number,
+  maxWaitTimeInMs: number,
+): Promise<ServiceBusReceivedMessage[]> {
   const first = await receiver.receiveMessages(1, { maxWaitTimeInMs });
   if (first.length === 0 || max === 1) return first;
   try {
@@ -332,12 +351,18 @@ export function decodeBody(raw: unknown): MessageBody {
   let value: unknown = raw;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) value = Buffer.from(value).toString('utf8');
   if (typeof value === 'string') value = JSON.parse(value);
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('Service Bus message body is not a JSON object');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new Error('Service Bus message body is not a JSON object');
   return value as MessageBody;
 }
 
 function rawText(raw: unknown): string {
-  const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : JSON.stringify(raw) ?? String(raw);
+  const text =
+    Buffer.isBuffer(raw) || raw instanceof Uint8Array
+      ? Buffer.from(raw).toString('utf8')
+      : typeof raw === 'string'
+        ? raw
+        : (JSON.stringify(raw) ?? String(raw));
   return text.slice(0, 10_000);
 }
 

@@ -52,7 +52,9 @@ export class StorageQueueTransport implements QueueTransport {
     const client = this.client(queue);
     const delay = Math.max(0, Math.round(options?.delaySec ?? 0));
     // Storage Queues have no batch send; parallel sends are the batch.
-    await Promise.all(messages.map((m) => client.sendMessage(encode(m), delay > 0 ? { visibilityTimeout: delay } : {})));
+    await Promise.all(
+      messages.map((m) => client.sendMessage(encode(m), delay > 0 ? { visibilityTimeout: delay } : {})),
+    );
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<ReceivedMessage[]> {
@@ -98,11 +100,20 @@ export class StorageQueueTransport implements QueueTransport {
           throw e;
         }),
     ]);
-    return { active: main.approximateMessagesCount ?? 0, deadLetter: poison.approximateMessagesCount ?? 0, scheduled: 0 };
+    return {
+      active: main.approximateMessagesCount ?? 0,
+      deadLetter: poison.approximateMessagesCount ?? 0,
+      scheduled: 0,
+    };
   }
 
   async ensure(queues: readonly string[]): Promise<void> {
-    await Promise.all(queues.flatMap((q) => [this.client(q).createIfNotExists(), this.client(this.deadLetterQueueOf(q)).createIfNotExists()]));
+    await Promise.all(
+      queues.flatMap((q) => [
+        this.client(q).createIfNotExists(),
+        this.client(this.deadLetterQueueOf(q)).createIfNotExists(),
+      ]),
+    );
   }
 
   async close(): Promise<void> {
@@ -119,6 +130,7 @@ export function decode(text: string): MessageBody {
   const trimmed = text.trim();
   const raw = trimmed.startsWith('{') ? trimmed : Buffer.from(trimmed, 'base64').toString('utf8');
   const parsed: unknown = JSON.parse(raw);
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('queue message is not a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('queue message is not a JSON object');
   return parsed as MessageBody;
 }

@@ -1,10 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TableEntity, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import type { Config } from '../config.js';
-import { ACTIVE_STATUSES, type JobEvent, type JobRecord, type JobSource, type JobStatus, type JobSummary } from '../core/job.js';
+import {
+  ACTIVE_STATUSES,
+  type JobEvent,
+  type JobRecord,
+  type JobSource,
+  type JobStatus,
+  type JobSummary,
+} from '../core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../core/page-token.js';
 import { ConcurrencyError, JobExistsError, NotFoundError } from '../errors.js';
-import type { IdempotencyBinding, IdempotencyClaim, JobListQuery, JobPage, JobStore, JobUpdate } from '../ports/job-store.js';
+import type {
+  IdempotencyBinding,
+  IdempotencyClaim,
+  JobListQuery,
+  JobPage,
+  JobStore,
+  JobUpdate,
+} from '../ports/job-store.js';
 import { backoffDelay, mapLimit, sleep } from '../retry.js';
 import { azureCredential } from './azure-credential.js';
 
@@ -105,16 +119,26 @@ export class TableJobStore implements JobStore {
     this.orphanGraceMs = options.orphanGraceMs ?? TableJobStore.DEFAULT_ORPHAN_GRACE_MS;
   }
 
-  static async create(config: Config, tables: Partial<Config['tables']> = {}, options: TableJobStoreOptions = {}): Promise<TableJobStore> {
+  static async create(
+    config: Config,
+    tables: Partial<Config['tables']> = {},
+    options: TableJobStoreOptions = {},
+  ): Promise<TableJobStore> {
     const { TableClient } = await import('@azure/data-tables');
     const names = { ...config.tables, ...tables };
     const { connectionString, tableServiceUri } = config.storage;
     const make = async (name: string): Promise<TableClient> => {
-      if (connectionString) return TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
+      if (connectionString)
+        return TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
       if (!tableServiceUri) throw new Error('JobsStorage or JobsStorage__tableServiceUri is required');
       return new TableClient(tableServiceUri, name, await azureCredential(config));
     };
-    return new TableJobStore(await make(names.jobs), await make(names.idempotency), options.shards ?? config.tableShards, options);
+    return new TableJobStore(
+      await make(names.jobs),
+      await make(names.idempotency),
+      options.shards ?? config.tableShards,
+      options,
+    );
   }
 
   async ensure(): Promise<void> {
@@ -139,7 +163,8 @@ export class TableJobStore implements JobStore {
       try {
         const meta = await this.table.getEntity<{ count: number }>(META_PK, META_SHARDS_RK);
         const count = Number(meta.count);
-        if (!Number.isInteger(count) || count < 1 || count > MAX_TABLE_SHARDS) throw new Error(`table ${this.table.tableName}: bad shard count ${String(meta.count)}`);
+        if (!Number.isInteger(count) || count < 1 || count > MAX_TABLE_SHARDS)
+          throw new Error(`table ${this.table.tableName}: bad shard count ${String(meta.count)}`);
         this.shards = count;
         return count;
       } catch (error) {
@@ -163,7 +188,8 @@ export class TableJobStore implements JobStore {
     // Serialise first: a record that cannot be stored fails before anything is written.
     const record = toEntity(await this.shardOf(job.id), job);
     const actions: TransactionAction[] = [['create', record]];
-    for (const event of [firstEvent, ...later]) actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
+    for (const event of [firstEvent, ...later])
+      actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
     for (const row of indexRows(record.partitionKey, job)) actions.push(['create', row]);
     try {
       const response = await this.table.submitTransaction(actions);
@@ -197,7 +223,8 @@ export class TableJobStore implements JobStore {
       if ('unchanged' in update) return read.job;
       const record = toEntity(pk, update.job);
       const actions: TransactionAction[] = [['update', record, 'Replace', { etag: read.etag }]];
-      for (const event of 'earlier' in update ? (update.earlier ?? []) : []) actions.push(['create', eventEntity(pk, id, event)]);
+      for (const event of 'earlier' in update ? (update.earlier ?? []) : [])
+        actions.push(['create', eventEntity(pk, id, event)]);
       if (update.event) actions.push(['create', eventEntity(pk, id, update.event)]);
       const keep = indexRows(pk, update.job);
       const kept = new Set(keep.map((r) => r.rowKey));
@@ -207,7 +234,8 @@ export class TableJobStore implements JobStore {
         // A transaction fails whole when it deletes a row that is not there (only hand-edited data
         // lacks one): delete only the rows that exist.
         const present = await Promise.all(gone.map((r) => this.exists(pk, r.rowKey)));
-        for (const [i, r] of gone.entries()) if (present[i]) actions.push(['delete', { partitionKey: pk, rowKey: r.rowKey }]);
+        for (const [i, r] of gone.entries())
+          if (present[i]) actions.push(['delete', { partitionKey: pk, rowKey: r.rowKey }]);
       } else {
         for (const r of gone) actions.push(['delete', { partitionKey: pk, rowKey: r.rowKey }]);
       }
@@ -241,7 +269,10 @@ export class TableJobStore implements JobStore {
     const { odata } = await import('@azure/data-tables');
     const from = `evt~${id}~`;
     const iter = this.table.listEntities<TableEntity<{ doc: string }>>({
-      queryOptions: { filter: odata`PartitionKey eq ${await this.shardOf(id)} and RowKey ge ${from} and RowKey lt ${`${from}~`}`, select: ['doc'] },
+      queryOptions: {
+        filter: odata`PartitionKey eq ${await this.shardOf(id)} and RowKey ge ${from} and RowKey lt ${`${from}~`}`,
+        select: ['doc'],
+      },
     });
     for await (const e of iter) out.push(JSON.parse(e.doc) as JobEvent);
     return out.sort((a, b) => a.seq - b.seq);
@@ -255,13 +286,19 @@ export class TableJobStore implements JobStore {
   }
 
   listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
-    return this.page(query, async (row) => summaryFromEntity(row.jobId, row as unknown as Record<string, unknown>) ?? this.readSummary(row.jobId));
+    return this.page(
+      query,
+      async (row) =>
+        summaryFromEntity(row.jobId, row as unknown as Record<string, unknown>) ?? this.readSummary(row.jobId),
+    );
   }
 
   async listActive(provider: string, limit = 5000): Promise<JobRecord[]> {
     const prefix = listPrefix('a', provider);
     const isActive = (p: Probe) => p.provider === provider && activeStatus(p.status);
-    const perShard = await Promise.all((await this.shardKeys()).map((pk) => this.scanRange(pk, prefix, undefined, limit)));
+    const perShard = await Promise.all(
+      (await this.shardKeys()).map((pk) => this.scanRange(pk, prefix, undefined, limit)),
+    );
     const rows = perShard.flatMap((s) => s.rows).slice(0, limit);
     const found = await mapLimit(rows, 32, async (row) => {
       const read = await this.read(row.jobId);
@@ -275,7 +312,11 @@ export class TableJobStore implements JobStore {
     const out: JobRecord[] = [];
     let token: string | undefined;
     do {
-      const page = await this.list({ status, limit: Math.min(1000, limit - out.length), ...(token && { continuationToken: token }) });
+      const page = await this.list({
+        status,
+        limit: Math.min(1000, limit - out.length),
+        ...(token && { continuationToken: token }),
+      });
       out.push(...page.jobs);
       token = page.continuationToken;
     } while (token && out.length < limit);
@@ -322,9 +363,13 @@ export class TableJobStore implements JobStore {
     const { list, key, matches } = pickIndex(query);
     const prefix = listPrefix(list, key);
     const extra = (p: Probe) =>
-      (!query.queue || p.queue === query.queue) && (!query.provider || p.provider === query.provider) && (!query.source || p.source === query.source);
+      (!query.queue || p.queue === query.queue) &&
+      (!query.provider || p.provider === query.provider) &&
+      (!query.source || p.source === query.source);
     const pageSize = Math.min(1000, query.limit);
-    const cursors = (await this.shardKeys()).map((pk) => new ShardCursor(this, pk, prefix, after && prefix + cursorRowKey(after), pageSize));
+    const cursors = (await this.shardKeys()).map(
+      (pk) => new ShardCursor(this, pk, prefix, after && prefix + cursorRowKey(after), pageSize),
+    );
     const out: T[] = [];
     let last: string | undefined;
     let scanned = 0;
@@ -372,8 +417,11 @@ export class TableJobStore implements JobStore {
     const filter = afterRowKey
       ? odata`PartitionKey eq ${pk} and RowKey gt ${from} and RowKey lt ${`${prefix}~`}`
       : odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${`${prefix}~`}`;
-    const pages = this.table.listEntities<IndexRow>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize, ...(next && { continuationToken: next }) });
-    for await (const page of pages) return { rows: [...page], ...(page.continuationToken && { next: page.continuationToken }) };
+    const pages = this.table
+      .listEntities<IndexRow>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: pageSize, ...(next && { continuationToken: next }) });
+    for await (const page of pages)
+      return { rows: [...page], ...(page.continuationToken && { next: page.continuationToken }) };
     return { rows: [] };
   }
 
@@ -381,7 +429,12 @@ export class TableJobStore implements JobStore {
    * Whether an index row shows its job, is skipped (the job is not there, or not in the row's state,
    * yet) or is stale; a stale row is deleted on the spot, conditional on its ETag.
    */
-  private async judge(row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrderedPrefix?: string): Promise<Verdict> {
+  private async judge(
+    row: TableEntityResult<IndexRow>,
+    probe: Probe | undefined,
+    matches: (p: Probe) => boolean,
+    timeOrderedPrefix?: string,
+  ): Promise<Verdict> {
     const verdict = this.verdict(row, probe, matches, timeOrderedPrefix);
     if (verdict === 'stale') {
       await this.table.deleteEntity(row.partitionKey!, row.rowKey!, { etag: row.etag }).catch((error: unknown) => {
@@ -391,7 +444,12 @@ export class TableJobStore implements JobStore {
     return verdict;
   }
 
-  private verdict(row: TableEntityResult<IndexRow>, probe: Probe | undefined, matches: (p: Probe) => boolean, timeOrderedPrefix?: string): Verdict {
+  private verdict(
+    row: TableEntityResult<IndexRow>,
+    probe: Probe | undefined,
+    matches: (p: Probe) => boolean,
+    timeOrderedPrefix?: string,
+  ): Verdict {
     const old = () => Date.now() - Date.parse(row.timestamp ?? '') > this.orphanGraceMs;
     if (!probe) return old() ? 'stale' : 'skip';
     // A row for the same id at another time: not this job's row.
@@ -428,7 +486,9 @@ export class TableJobStore implements JobStore {
   private async readSummary(id: string): Promise<{ probe: Probe; value: JobSummary } | undefined> {
     if (!isSafeKey(id)) return undefined;
     try {
-      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`, { queryOptions: { select: [...SUMMARY_COLUMNS] } });
+      const e = await this.table.getEntity<Record<string, unknown>>(await this.shardOf(id), `job~${id}`, {
+        queryOptions: { select: [...SUMMARY_COLUMNS] },
+      });
       return summaryFromEntity(id, e);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -518,8 +578,13 @@ export type IndexList = 'all' | 's' | 'q' | 'v' | 'o' | 'a';
 export const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
 
 /** The lists a job appears in, as (list, key) pairs: what its index rows are. */
-export function indexEntries(job: Pick<JobRecord, 'status' | 'source' | 'queue' | 'provider'>): Array<{ list: IndexList; key: string }> {
-  const out: Array<{ list: IndexList; key: string }> = [{ list: 'all', key: '' }, { list: 's', key: job.status }];
+export function indexEntries(
+  job: Pick<JobRecord, 'status' | 'source' | 'queue' | 'provider'>,
+): Array<{ list: IndexList; key: string }> {
+  const out: Array<{ list: IndexList; key: string }> = [
+    { list: 'all', key: '' },
+    { list: 's', key: job.status },
+  ];
   if (INDEXED_SOURCES.has(job.source)) out.push({ list: 'o', key: job.source });
   if (job.queue) out.push({ list: 'q', key: job.queue });
   if (job.provider) out.push({ list: 'v', key: job.provider });
@@ -528,11 +593,16 @@ export function indexEntries(job: Pick<JobRecord, 'status' | 'source' | 'queue' 
 }
 
 /** The list a query reads and what a row there promises about its job. */
-export function pickIndex(query: JobListQuery): { list: IndexList; key: string; matches: (p: Pick<Probe, 'status' | 'queue' | 'provider' | 'source'>) => boolean } {
+export function pickIndex(query: JobListQuery): {
+  list: IndexList;
+  key: string;
+  matches: (p: Pick<Probe, 'status' | 'queue' | 'provider' | 'source'>) => boolean;
+} {
   if (query.status) return { list: 's', key: query.status, matches: (p) => p.status === query.status };
   if (query.queue) return { list: 'q', key: query.queue, matches: (p) => p.queue === query.queue };
   if (query.provider) return { list: 'v', key: query.provider, matches: (p) => p.provider === query.provider };
-  if (query.source && INDEXED_SOURCES.has(query.source)) return { list: 'o', key: query.source, matches: (p) => p.source === query.source };
+  if (query.source && INDEXED_SOURCES.has(query.source))
+    return { list: 'o', key: query.source, matches: (p) => p.source === query.source };
   // Other sources are filtered out of the full list (no list of their own: see INDEXED_SOURCES).
   return { list: 'all', key: '', matches: () => true };
 }
@@ -571,7 +641,19 @@ function rowKeyCursor(rowKey: string): PageCursor | undefined {
 }
 
 /** Summary columns of a record and of every index row (`sv` marks entities that have them). */
-const SUMMARY_COLUMNS = ['sv', 'status', 'source', 'queue', 'provider', 'priority', 'labels', 'errorCode', 'createdAt', 'updatedAt', 'eventSeq'] as const;
+const SUMMARY_COLUMNS = [
+  'sv',
+  'status',
+  'source',
+  'queue',
+  'provider',
+  'priority',
+  'labels',
+  'errorCode',
+  'createdAt',
+  'updatedAt',
+  'eventSeq',
+] as const;
 
 function summaryColumns(job: JobRecord): Record<string, unknown> {
   const labels = job.spec.labels ?? {};
@@ -593,12 +675,23 @@ function summaryColumns(job: JobRecord): Record<string, unknown> {
 function indexRows(pk: string, job: JobRecord): Array<TableEntity<Record<string, unknown>>> {
   const summary = summaryColumns(job);
   const rk = indexRowKey(job);
-  return indexEntries(job).map(({ list, key }) => ({ partitionKey: pk, rowKey: listPrefix(list, key) + rk, jobId: job.id, seq: job.eventSeq, ...summary }));
+  return indexEntries(job).map(({ list, key }) => ({
+    partitionKey: pk,
+    rowKey: listPrefix(list, key) + rk,
+    jobId: job.id,
+    seq: job.eventSeq,
+    ...summary,
+  }));
 }
 
 function toEntity(pk: string, job: JobRecord): TableEntity<Record<string, unknown>> {
   const doc = JSON.stringify(job);
-  const entity: TableEntity<Record<string, unknown>> = { partitionKey: pk, rowKey: `job~${job.id}`, ...summaryColumns(job), chunks: Math.ceil(doc.length / 30_000) };
+  const entity: TableEntity<Record<string, unknown>> = {
+    partitionKey: pk,
+    rowKey: `job~${job.id}`,
+    ...summaryColumns(job),
+    chunks: Math.ceil(doc.length / 30_000),
+  };
   for (let i = 0, n = 0; i < doc.length; i += 30_000, n++) entity[`d${n}`] = doc.slice(i, i + 30_000);
   return entity;
 }
@@ -643,7 +736,12 @@ function summaryFromEntity(id: string, e: Record<string, unknown>): { probe: Pro
 }
 
 function eventEntity(pk: string, jobId: string, event: JobEvent): TableEntity<{ doc: string; to: string }> {
-  return { partitionKey: pk, rowKey: `evt~${jobId}~${String(event.seq).padStart(10, '0')}`, to: event.to, doc: JSON.stringify(event) };
+  return {
+    partitionKey: pk,
+    rowKey: `evt~${jobId}~${String(event.seq).padStart(10, '0')}`,
+    to: event.to,
+    doc: JSON.stringify(event),
+  };
 }
 
 function statusOf(error: unknown): number | undefined {

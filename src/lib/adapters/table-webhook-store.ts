@@ -22,11 +22,15 @@ export class TableWebhookStore implements WebhookStore {
     private readonly deliveries: TableClient,
   ) {}
 
-  static async create(config: Config, settings: Pick<WebhookSettings, 'subscriptionsTable' | 'deliveriesTable'>): Promise<TableWebhookStore> {
+  static async create(
+    config: Config,
+    settings: Pick<WebhookSettings, 'subscriptionsTable' | 'deliveriesTable'>,
+  ): Promise<TableWebhookStore> {
     const { TableClient } = await import('@azure/data-tables');
     const { connectionString, tableServiceUri } = config.storage;
     const make = async (name: string): Promise<TableClient> => {
-      if (connectionString) return TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
+      if (connectionString)
+        return TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
       if (!tableServiceUri) throw new Error('JobsStorage or JobsStorage__tableServiceUri is required');
       return new TableClient(tableServiceUri, name, await azureCredential(config));
     };
@@ -49,7 +53,9 @@ export class TableWebhookStore implements WebhookStore {
   async listSubscriptions(limit = 1000): Promise<Subscription[]> {
     const { odata } = await import('@azure/data-tables');
     const out: Subscription[] = [];
-    const iter = this.subs.listEntities<TableEntity<{ doc: string }>>({ queryOptions: { filter: odata`PartitionKey eq ${'sub'}` } });
+    const iter = this.subs.listEntities<TableEntity<{ doc: string }>>({
+      queryOptions: { filter: odata`PartitionKey eq ${'sub'}` },
+    });
     try {
       for await (const e of iter) {
         out.push(JSON.parse(e.doc) as Subscription);
@@ -95,7 +101,9 @@ export class TableWebhookStore implements WebhookStore {
     const doc = JSON.stringify(attempt);
     const partitions = [`j~${attempt.jobId}`, ...(attempt.subscriptionId ? [`s~${attempt.subscriptionId}`] : [])];
     // Upsert: a redelivered message records the same attempt again without a conflict.
-    await Promise.all(partitions.map((pk) => this.deliveries.upsertEntity({ partitionKey: pk, rowKey, doc }, 'Replace')));
+    await Promise.all(
+      partitions.map((pk) => this.deliveries.upsertEntity({ partitionKey: pk, rowKey, doc }, 'Replace')),
+    );
   }
 
   deliveriesOfJob(jobId: string, limit: number): Promise<DeliveryAttempt[]> {
@@ -109,7 +117,9 @@ export class TableWebhookStore implements WebhookStore {
   private async attempts(partitionKey: string, limit: number): Promise<DeliveryAttempt[]> {
     const { odata } = await import('@azure/data-tables');
     const out: DeliveryAttempt[] = [];
-    const iter = this.deliveries.listEntities<TableEntity<{ doc: string }>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } });
+    const iter = this.deliveries.listEntities<TableEntity<{ doc: string }>>({
+      queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+    });
     for await (const e of iter) {
       out.push(JSON.parse(e.doc) as DeliveryAttempt);
       if (out.length >= limit) break;

@@ -40,7 +40,9 @@ export async function cancelJob(deps: Deps, id: string, reason = 'cancel request
     } catch (error) {
       // The poller re-issues the stop while the provider still reports the job running.
       return deps.store.update(id, (current) =>
-        note(current, `stop request to ${updated.provider} failed, will retry: ${describeError(error)}`, { at: deps.now() }),
+        note(current, `stop request to ${updated.provider} failed, will retry: ${describeError(error)}`, {
+          at: deps.now(),
+        }),
       );
     }
   }

@@ -50,17 +50,21 @@ export async function handleDispatchMessage(deps: Deps, raw: MessageBody): Promi
       });
       if (outcome.status !== 'running') return dispatched;
       // Already running at the provider: both steps of the history in one write.
-      const running = transition(dispatched.job, 'running', `${providerName} reports the job running`, { at: deps.now() });
+      const running = transition(dispatched.job, 'running', `${providerName} reports the job running`, {
+        at: deps.now(),
+      });
       return { ...running, earlier: [dispatched.event] };
     });
     if (after.status === 'cancelled') {
       // A cancel landed while we were submitting: stop what we just started so billing stops too.
       await provider.cancel({ ...after, attempts: attempt, providerRef: outcome.ref });
       await deps.store.update(job.id, (current) =>
-        note(current, `stopped the ${providerName} job started by a dispatch that raced the cancel`, { at: deps.now(), detail: { ref: outcome.ref } }),
+        note(current, `stopped the ${providerName} job started by a dispatch that raced the cancel`, {
+          at: deps.now(),
+          detail: { ref: outcome.ref },
+        }),
       );
       return;
     }
   });
 }
-

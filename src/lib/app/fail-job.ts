@@ -6,7 +6,8 @@ import type { JobUpdate } from '../ports/job-store.js';
 
 /** Error details safe to store and show: a code and a message, never a stack. */
 export function toJobError(error: unknown, fallbackCode = 'INTERNAL'): JobError {
-  if (error instanceof ProviderRejectedError) return { code: error.providerCode, message: error.message, category: 'provider' };
+  if (error instanceof ProviderRejectedError)
+    return { code: error.providerCode, message: error.message, category: 'provider' };
   if (error instanceof OrchestratorError) return { code: error.code, message: error.message };
   return { code: fallbackCode, message: describeError(error) };
 }
@@ -19,7 +20,12 @@ export function failedUpdate(current: JobRecord, error: JobError, reason: string
 }
 
 /** Moves a job to `failed` unless it already ended. `undefined` when there is no such job. */
-export async function failJob(deps: Deps, jobId: string, error: JobError, reason: string): Promise<JobRecord | undefined> {
+export async function failJob(
+  deps: Deps,
+  jobId: string,
+  error: JobError,
+  reason: string,
+): Promise<JobRecord | undefined> {
   try {
     return await deps.store.update(jobId, (current) => failedUpdate(current, error, reason, deps.now()));
   } catch (e) {
@@ -33,7 +39,12 @@ export async function failJob(deps: Deps, jobId: string, error: JobError, reason
  * outages, lost races) and unknown infrastructure errors are rethrown so the message is redelivered;
  * errors that will never heal fail the job with the reason and let the message be consumed.
  */
-export async function settleOrRetry(deps: Deps, jobId: string, stage: string, work: () => Promise<void>): Promise<void> {
+export async function settleOrRetry(
+  deps: Deps,
+  jobId: string,
+  stage: string,
+  work: () => Promise<void>,
+): Promise<void> {
   try {
     await work();
   } catch (error) {

@@ -22,7 +22,9 @@ export async function handleDeadLetter(
   const jobId = typeof body.jobId === 'string' ? body.jobId : undefined;
   const reason = str(body[DEAD_LETTER_REASON_FIELD]) ?? platformReason?.reason ?? MAX_DELIVERIES_REASON;
   const description =
-    str(body[DEAD_LETTER_DESCRIPTION_FIELD]) ?? platformReason?.description ?? `the message failed on every delivery from ${sourceQueue}`;
+    str(body[DEAD_LETTER_DESCRIPTION_FIELD]) ??
+    platformReason?.description ??
+    `the message failed on every delivery from ${sourceQueue}`;
   instruments().deadLetters.add(1, { queue: sourceQueue, reason });
   if (!jobId) {
     deps.log.error('dead-lettered message without a job id', { queue: sourceQueue, reason });
@@ -37,7 +39,11 @@ export async function handleDeadLetter(
   try {
     await deps.store.update(jobId, (c) =>
       c.lease && Date.parse(c.lease.until) > deps.now().getTime() && !isTerminal(c.status)
-        ? note(c, `a copy of this job's message was dead-lettered from ${sourceQueue} (${reason}); the run under ${c.lease.owner} is alive and continues`, { at: deps.now() })
+        ? note(
+            c,
+            `a copy of this job's message was dead-lettered from ${sourceQueue} (${reason}); the run under ${c.lease.owner} is alive and continues`,
+            { at: deps.now() },
+          )
         : failedUpdate(c, error, `dead-lettered from ${sourceQueue}: ${reason}: ${description}`, deps.now()),
     );
   } catch (e) {

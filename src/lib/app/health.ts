@@ -10,7 +10,10 @@ export interface HealthReport {
 const CHECK_TIMEOUT_MS = 3000;
 
 /** One probe of table, queue and blob storage; `onFailure` receives each failure's message for the log. */
-export async function probeHealth(deps: Deps, onFailure: (dependency: string, message: string) => void = () => undefined): Promise<HealthReport> {
+export async function probeHealth(
+  deps: Deps,
+  onFailure: (dependency: string, message: string) => void = () => undefined,
+): Promise<HealthReport> {
   const check = async (dependency: string, fn: () => Promise<unknown>) => {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -48,7 +51,11 @@ const cache = new WeakMap<Deps, CachedProbe>();
  * The health report, probed at most once per HEALTH_CACHE_SEC per set of dependencies. Concurrent
  * callers share the probe in flight (single-flight), so a flood of health checks costs one probe.
  */
-export function health(deps: Deps, onFailure?: (dependency: string, message: string) => void, now = Date.now()): Promise<HealthReport> {
+export function health(
+  deps: Deps,
+  onFailure?: (dependency: string, message: string) => void,
+  now = Date.now(),
+): Promise<HealthReport> {
   const ttlMs = deps.config.healthCacheSec * 1000;
   const cached = cache.get(deps);
   if (cached && now - cached.at < ttlMs) return cached.report;

@@ -30,7 +30,10 @@ export function parseJobMessage(body: unknown): JobMessage {
  * that job's context, else the context stored on the record (a timer or list sweep re-sending it),
  * else whatever is active.
  */
-export function jobMessage(job: string | Pick<JobRecord, 'id' | 'trace'>, secrets?: Record<string, string>): JobMessage {
+export function jobMessage(
+  job: string | Pick<JobRecord, 'id' | 'trace'>,
+  secrets?: Record<string, string>,
+): JobMessage {
   const jobId = typeof job === 'string' ? job : job.id;
   const stored = typeof job === 'string' ? undefined : job.trace;
   const carrier = currentJobId() !== jobId && stored ? stored : currentTraceCarrier();

@@ -37,10 +37,17 @@ let cycleSeq = 0;
 const lastPoll = new Map<string, { at: number; error?: string }>();
 
 /** What this instance knows of a provider's polling: last cycle and back-off, if any. */
-export function pollStateOf(providerName: string): { lastPollAt?: number; lastPollError?: string; backingOffUntil?: number } {
+export function pollStateOf(providerName: string): {
+  lastPollAt?: number;
+  lastPollError?: string;
+  backingOffUntil?: number;
+} {
   const last = lastPoll.get(providerName);
   const until = backoffUntil.get(providerName);
-  return { ...(last && { lastPollAt: last.at, ...(last.error && { lastPollError: last.error }) }), ...(until !== undefined && until > Date.now() && { backingOffUntil: until }) };
+  return {
+    ...(last && { lastPollAt: last.at, ...(last.error && { lastPollError: last.error }) }),
+    ...(until !== undefined && until > Date.now() && { backingOffUntil: until }),
+  };
 }
 
 /** Default pause after an outage that gave no Retry-After. */
@@ -99,7 +106,8 @@ async function pollCycle(deps: Deps, providerName: string): Promise<PollSummary>
       reports = error.reports;
       unread = new Set(error.unread);
     } else if (error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError) {
-      const wait = error instanceof ProviderThrottledError ? error.retryAfterMs : (error.retryAfterMs ?? UNAVAILABLE_BACKOFF_MS);
+      const wait =
+        error instanceof ProviderThrottledError ? error.retryAfterMs : (error.retryAfterMs ?? UNAVAILABLE_BACKOFF_MS);
       backoffUntil.set(providerName, now + wait);
       lastPoll.set(providerName, { at: now, error: error.message });
       deps.log.warn('poll backed off', { provider: providerName, retryAfterMs: wait, error: error.message });
@@ -110,7 +118,12 @@ async function pollCycle(deps: Deps, providerName: string): Promise<PollSummary>
   }
   if (throttled) {
     backoffUntil.set(providerName, now + throttled.retryAfterMs);
-    deps.log.warn('poll throttled part-way', { provider: providerName, retryAfterMs: throttled.retryAfterMs, reports: reports.length, carried: unread.size });
+    deps.log.warn('poll throttled part-way', {
+      provider: providerName,
+      retryAfterMs: throttled.retryAfterMs,
+      reports: reports.length,
+      carried: unread.size,
+    });
   } else {
     backoffUntil.delete(providerName);
   }
@@ -124,17 +137,27 @@ async function pollCycle(deps: Deps, providerName: string): Promise<PollSummary>
     if (!job) continue;
     if (report.status !== 'running' && report.status !== 'dispatched') settled.add(job.id);
     // Per-job work runs in the job's own trace, linked to this cycle: one job stays one trace.
-    const moved = await inJobTrace('poll.apply', job, { 'provider.name': providerName, 'provider.status': report.status, ...(report.nativeStatus && { 'provider.native_status': report.nativeStatus }) }, () =>
-      applyReport(deps, provider, job, report),
+    const moved = await inJobTrace(
+      'poll.apply',
+      job,
+      {
+        'provider.name': providerName,
+        'provider.status': report.status,
+        ...(report.nativeStatus && { 'provider.native_status': report.nativeStatus }),
+      },
+      () => applyReport(deps, provider, job, report),
     );
     if (moved) changed++;
   }
   // Past the limit and still running by the provider's own account: stop it and fail the job. A job
   // this cycle did not reach (throttled part-way) waits for the cycle that reads it.
   const timedOut = overdue.filter((j) => !settled.has(j.id) && !unread.has(j.id));
-  for (const job of timedOut) await inJobTrace('poll.timeout', job, { 'provider.name': providerName }, () => timeOut(deps, provider, job));
+  for (const job of timedOut)
+    await inJobTrace('poll.timeout', job, { 'provider.name': providerName }, () => timeOut(deps, provider, job));
   const summary = { ...base, active: active.length, reports: reports.length, changed, timedOut: timedOut.length };
-  return throttled ? { ...summary, error: throttled.message, retryAfterMs: throttled.retryAfterMs, carried: unread.size } : summary;
+  return throttled
+    ? { ...summary, error: throttled.message, retryAfterMs: throttled.retryAfterMs, carried: unread.size }
+    : summary;
 }
 
 function leastRecentlyReadFirst(providerName: string, jobs: readonly JobRecord[]): JobRecord[] {
@@ -198,28 +221,46 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
       case 'dispatched':
         return unchanged;
       case 'running':
-        return current.status === 'dispatched' ? transition(current, 'running', `started${native}`, { at, patch: refPatch }) : unchanged;
+        return current.status === 'dispatched'
+          ? transition(current, 'running', `started${native}`, { at, patch: refPatch })
+          : unchanged;
       case 'cancelling':
-        return current.status === 'cancelling' ? unchanged : transition(current, 'cancelling', `stopping${native}`, { at, patch: refPatch });
+        return current.status === 'cancelling'
+          ? unchanged
+          : transition(current, 'cancelling', `stopping${native}`, { at, patch: refPatch });
       case 'succeeded':
         return transition(current, 'succeeded', `completed${native}`, { at, patch: { ...refPatch, ...resultPatch } });
       case 'failed':
         return transition(current, 'failed', `failed${native}: ${report.error?.message ?? 'no reason given'}`, {
           at,
-          patch: { ...refPatch, ...resultPatch, error: report.error ?? { code: 'PROVIDER_FAILED', message: 'The provider reported failure without a reason.' } },
+          patch: {
+            ...refPatch,
+            ...resultPatch,
+            error: report.error ?? {
+              code: 'PROVIDER_FAILED',
+              message: 'The provider reported failure without a reason.',
+            },
+          },
         });
       case 'cancelled':
         return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
       case 'missing': {
-        if (current.status === 'cancelling') return transition(current, 'cancelled', `${provider.name} no longer has the job`, { at });
+        if (current.status === 'cancelling')
+          return transition(current, 'cancelled', `${provider.name} no longer has the job`, { at });
         // A run just created may not be visible yet: only a job gone for longer counts as lost.
         const since = Date.parse(current.dispatchedAt ?? current.updatedAt);
         if (at.getTime() - since < deps.config.stuckAfterSec * 1000) return unchanged;
         return lostRunUpdate(deps, current, `${provider.name} has no record of the run`, at);
       }
       case 'lost':
-        if (current.status === 'cancelling') return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
-        return lostRunUpdate(deps, current, report.error?.message ?? `the ${provider.name} run ended without a result${native}`, at);
+        if (current.status === 'cancelling')
+          return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
+        return lostRunUpdate(
+          deps,
+          current,
+          report.error?.message ?? `the ${provider.name} run ended without a result${native}`,
+          at,
+        );
       default: {
         const unreachable: never = report.status;
         throw new Error(`unhandled observed status ${String(unreachable)}`);
@@ -233,7 +274,9 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
   }
   // Still running although we asked it to stop: ask again (the first stop call may have failed).
   if (updated.status === 'cancelling' && (report.status === 'running' || report.status === 'dispatched')) {
-    await provider.cancel(updated).catch((error: unknown) => deps.log.warn('stop retry failed', { jobId: job.id, error: describeError(error) }));
+    await provider
+      .cancel(updated)
+      .catch((error: unknown) => deps.log.warn('stop retry failed', { jobId: job.id, error: describeError(error) }));
   }
   return updated.status !== before;
 }
@@ -248,13 +291,27 @@ export function lostRunUpdate(deps: Deps, current: JobRecord, cause: string, at:
   const attempt = current.attempts;
   const max = deps.config.maxAttempts;
   if (attempt >= max) {
-    return transition(current, 'failed', `attempt ${attempt} lost (${cause}); ${attempt} of ${max} attempts lost to infrastructure`, {
-      at,
-      patch: { error: { code: 'INFRASTRUCTURE_LOST', message: `All ${attempt} attempts were lost to infrastructure, the last because ${cause}.`, category: 'infrastructure' } },
-      detail: { attempt, maxAttempts: max, cause },
-    });
+    return transition(
+      current,
+      'failed',
+      `attempt ${attempt} lost (${cause}); ${attempt} of ${max} attempts lost to infrastructure`,
+      {
+        at,
+        patch: {
+          error: {
+            code: 'INFRASTRUCTURE_LOST',
+            message: `All ${attempt} attempts were lost to infrastructure, the last because ${cause}.`,
+            category: 'infrastructure',
+          },
+        },
+        detail: { attempt, maxAttempts: max, cause },
+      },
+    );
   }
-  const noted = note(current, `attempt ${attempt} lost: ${cause}; re-dispatching as attempt ${attempt + 1} of ${max}`, { at, detail: { attempt, maxAttempts: max, cause } });
+  const noted = note(current, `attempt ${attempt} lost: ${cause}; re-dispatching as attempt ${attempt + 1} of ${max}`, {
+    at,
+    detail: { attempt, maxAttempts: max, cause },
+  });
   const requeued = transition(noted.job, 'queued', `re-dispatch after lost attempt ${attempt}`, {
     at,
     patch: { dispatchedAt: undefined, startedAt: undefined, progress: undefined, heartbeatAt: undefined },

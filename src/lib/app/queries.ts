@@ -37,7 +37,9 @@ export const ListQuerySchema = z
     message: `at most ${LIST_LIMITS.full} with view=full`,
   });
 
-export type JobListing = { readonly view: 'summary'; readonly page: JobPage<JobSummary> } | { readonly view: 'full'; readonly page: JobPage };
+export type JobListing =
+  | { readonly view: 'summary'; readonly page: JobPage<JobSummary> }
+  | { readonly view: 'full'; readonly page: JobPage };
 
 /** `GET /api/jobs`: a page of summaries, or of full records with `view=full`. */
 export async function listJobs(deps: Deps, query: Record<string, string | undefined>): Promise<JobListing> {
@@ -49,7 +51,9 @@ export async function listJobs(deps: Deps, query: Record<string, string | undefi
     ...(q.provider && { provider: q.provider }),
     ...(q.continuationToken && { continuationToken: q.continuationToken }),
   };
-  return q.view === 'full' ? { view: 'full', page: await deps.store.list(listQuery) } : { view: 'summary', page: await deps.store.listSummaries(listQuery) };
+  return q.view === 'full'
+    ? { view: 'full', page: await deps.store.list(listQuery) }
+    : { view: 'summary', page: await deps.store.listSummaries(listQuery) };
 }
 
 export async function jobEvents(deps: Deps, id: string): Promise<JobEvent[]> {
@@ -101,7 +105,10 @@ export async function jobLogs(deps: Deps, id: string, tailBytes: number): Promis
 export const StatusQuerySchema = z.object({ detail: z.enum(['true', 'false']).optional() });
 
 /** Depth of every queue: the seed's flat `{queue: waiting}` map, or full detail with `detail=true`. */
-export async function queueStatus(deps: Deps, query: Record<string, string | undefined> = {}): Promise<Record<string, QueueDepth | number>> {
+export async function queueStatus(
+  deps: Deps,
+  query: Record<string, string | undefined> = {},
+): Promise<Record<string, QueueDepth | number>> {
   const { detail } = parseOrThrow(StatusQuerySchema, query);
   const names = Object.values(deps.config.queues);
   const depths = await Promise.all(names.map((q) => deps.queues.depth(q)));

@@ -71,7 +71,9 @@ export class QueueConsumer {
     const { queue, batchSize, newBatchThreshold, maxInFlight, lockSec, maxPollMs } = this.options;
     const backoff = new PollBackoff(50, maxPollMs);
     const idleWait = this.options.idleWait ?? sleepingWait;
-    const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const stopped = new Promise<void>((resolve) =>
+      this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     while (this.running) {
       const room = maxInFlight - this.inFlight.size;
       if (this.inFlight.size > newBatchThreshold || room <= 0) {

@@ -35,7 +35,10 @@ export async function cleanupFinished(deps: Deps): Promise<number> {
     if (candidates.length === 0) continue;
     const done = new Set(await provider.cleanup(candidates));
     for (const id of done) {
-      await deps.store.update(id, (c) => ({ job: { ...c, providerRef: { ...c.providerRef, cleanedUp: true } }, quiet: true as const }));
+      await deps.store.update(id, (c) => ({
+        job: { ...c, providerRef: { ...c.providerRef, cleanedUp: true } },
+        quiet: true as const,
+      }));
       cleaned++;
     }
   }
@@ -59,14 +62,24 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
   for (const status of ['submitted', 'queued'] as const satisfies readonly JobStatus[]) {
     for (const job of (await deps.store.listByStatus(status, 500)).filter(stale)) {
       if ((job.resends ?? 0) >= MAX_RESENDS) {
-        await failJob(deps, job.id, { code: 'STUCK', message: `No progress in '${status}' after ${MAX_RESENDS} re-sends.` }, `stuck in ${status}`);
+        await failJob(
+          deps,
+          job.id,
+          { code: 'STUCK', message: `No progress in '${status}' after ${MAX_RESENDS} re-sends.` },
+          `stuck in ${status}`,
+        );
         failed++;
         continue;
       }
       const queue = status === 'submitted' ? deps.config.queues.intake : job.queue;
       if (!queue) continue;
       await deps.store.update(job.id, (c) =>
-        c.status === status ? note(c, `no progress for ${deps.config.stuckAfterSec} s; message re-sent to ${queue}`, { at: deps.now(), patch: { resends: (c.resends ?? 0) + 1 } }) : { job: c, unchanged: true },
+        c.status === status
+          ? note(c, `no progress for ${deps.config.stuckAfterSec} s; message re-sent to ${queue}`, {
+              at: deps.now(),
+              patch: { resends: (c.resends ?? 0) + 1 },
+            })
+          : { job: c, unchanged: true },
       );
       await deps.queues.send(queue, [jobMessage(job)]);
       resent++;
@@ -78,7 +91,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
     if (job.status === 'cancelling' || now - lastSign <= cutoff || !job.queue) continue;
     const updated = await deps.store.update(job.id, (c) =>
       c.status === 'dispatched' || c.status === 'running'
-        ? transition(c, 'queued', `worker ${c.lease?.owner ?? '?'} went silent; job returned to ${c.queue}`, { at: deps.now(), patch: { lease: undefined } })
+        ? transition(c, 'queued', `worker ${c.lease?.owner ?? '?'} went silent; job returned to ${c.queue}`, {
+            at: deps.now(),
+            patch: { lease: undefined },
+          })
         : { job: c, unchanged: true },
     );
     if (updated.status === 'queued') {

@@ -26,11 +26,16 @@ export async function releaseHostedRuns(deps: Deps, graceSec: number): Promise<R
       try {
         const after = await deps.store.update(run.jobId, (c) =>
           (c.status === 'dispatched' || c.status === 'running') && c.attempts === run.attempt
-            ? transition(c, 'queued', `released on shutdown: ${name} run of attempt ${run.attempt} did not finish within ${graceSec} s; runs again as attempt ${run.attempt + 1}`, {
-                at: deps.now(),
-                patch: { dispatchedAt: undefined, startedAt: undefined, progress: undefined, heartbeatAt: undefined },
-                detail: { attempt: run.attempt },
-              })
+            ? transition(
+                c,
+                'queued',
+                `released on shutdown: ${name} run of attempt ${run.attempt} did not finish within ${graceSec} s; runs again as attempt ${run.attempt + 1}`,
+                {
+                  at: deps.now(),
+                  patch: { dispatchedAt: undefined, startedAt: undefined, progress: undefined, heartbeatAt: undefined },
+                  detail: { attempt: run.attempt },
+                },
+              )
             : { job: c, unchanged: true },
         );
         if (after.status === 'queued' && after.queue) {

@@ -76,7 +76,12 @@ export interface RunControl {
  * the job fails and the message is dead-lettered. `message.body` is the real body (claim checks are
  * resolved by the host's transport).
  */
-export async function runWorkerJob(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, control: RunControl = {}): Promise<void> {
+export async function runWorkerJob(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  control: RunControl = {},
+): Promise<void> {
   let jobId: string;
   let secrets: Record<string, string>;
   try {
@@ -101,14 +106,23 @@ function leaseMs(ctx: WorkerJobContext): number {
   return Math.max(ctx.lockSec * 1000, ctx.heartbeatSec * 3000);
 }
 
-async function execute(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, control: RunControl, jobId: string, secrets: Record<string, string>): Promise<void> {
+async function execute(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  control: RunControl,
+  jobId: string,
+  secrets: Record<string, string>,
+): Promise<void> {
   const job = await deps.store.get(jobId);
   if (!job || isTerminal(job.status)) {
     await message.complete();
     return;
   }
   if (job.status === 'cancelling') {
-    await finish(deps, jobId, (j) => transition(j, 'cancelled', `cancelled before ${ctx.workerId} started it`, { at: deps.now() }));
+    await finish(deps, jobId, (j) =>
+      transition(j, 'cancelled', `cancelled before ${ctx.workerId} started it`, { at: deps.now() }),
+    );
     await message.complete();
     return;
   }
@@ -122,7 +136,13 @@ async function execute(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessa
     // Service Bus dead-letters a message past its max delivery count by itself; Storage Queues only
     // count dequeues. Without this, a job that takes its worker down on every run (out of memory,
     // a crash) would be restarted forever on Storage, where Service Bus gives up on it.
-    await giveUp(deps, ctx, message, jobId, `delivered ${message.deliveryCount} times (limit ${ctx.maxDeliveries}) without finishing`);
+    await giveUp(
+      deps,
+      ctx,
+      message,
+      jobId,
+      `delivered ${message.deliveryCount} times (limit ${ctx.maxDeliveries}) without finishing`,
+    );
     return;
   }
 
@@ -174,19 +194,35 @@ async function execute(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessa
  * a redelivery inside the same process must not take over a run that is still going. Returns the
  * run id, or undefined when someone else has the job (the message is then settled).
  */
-async function claim(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, jobId: string): Promise<string | undefined> {
+async function claim(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  jobId: string,
+): Promise<string | undefined> {
   const runId = `${ctx.workerId}/${randomUUID().slice(0, 8)}`;
   const lease = () => ({ owner: runId, until: new Date(deps.now().getTime() + leaseMs(ctx)).toISOString() });
   const claimed = await deps.store.update(jobId, (c) => {
     if (isTerminal(c.status) || c.status === 'cancelling') return { job: c, unchanged: true };
     if (c.lease && Date.parse(c.lease.until) > deps.now().getTime()) return { job: c, unchanged: true };
-    const patch = { lease: lease(), attempts: c.attempts + 1, progress: { done: 0, total: c.spec.rows, unit: 'rows' as const } };
+    const patch = {
+      lease: lease(),
+      attempts: c.attempts + 1,
+      progress: { done: 0, total: c.spec.rows, unit: 'rows' as const },
+    };
     if (c.status === 'queued') {
       // Claimed and running in one write: both steps stay in the history.
       const claim = transition(c, 'dispatched', `claimed by ${runId}`, { at: deps.now(), patch });
-      return { ...transition(claim.job, 'running', `running on ${ctx.workerId}`, { at: deps.now() }), earlier: [claim.event] };
+      return {
+        ...transition(claim.job, 'running', `running on ${ctx.workerId}`, { at: deps.now() }),
+        earlier: [claim.event],
+      };
     }
-    return note(c, `taken over by ${runId} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`, { at: deps.now(), patch });
+    return note(
+      c,
+      `taken over by ${runId} (previous lease ${c.lease ? `of ${c.lease.owner} ` : ''}expired); restarting`,
+      { at: deps.now(), patch },
+    );
   });
   if (claimed.lease?.owner !== runId) {
     if (isTerminal(claimed.status)) await message.complete();
@@ -194,7 +230,11 @@ async function claim(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage
     return undefined;
   }
   if (claimed.status === 'dispatched') {
-    await deps.store.update(jobId, (c) => (c.status === 'dispatched' ? transition(c, 'running', `running on ${ctx.workerId}`, { at: deps.now() }) : { job: c, unchanged: true }));
+    await deps.store.update(jobId, (c) =>
+      c.status === 'dispatched'
+        ? transition(c, 'running', `running on ${ctx.workerId}`, { at: deps.now() })
+        : { job: c, unchanged: true },
+    );
   }
   return runId;
 }
@@ -204,7 +244,14 @@ async function claim(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage
  * write at a time and at most one per heartbeat interval. Sees a cancel request and a lease taken
  * by someone else, and asks the run to stop for them.
  */
-function jobHeartbeat(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, control: RunControl, jobId: string, runId: string) {
+function jobHeartbeat(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  control: RunControl,
+  jobId: string,
+  runId: string,
+) {
   let lastBeat = 0;
   let lost = false;
   let beats: Promise<void> = Promise.resolve();
@@ -216,12 +263,25 @@ function jobHeartbeat(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessag
         lastBeat = t;
         // A lost message lock is not fatal: the lease on the job record is what keeps a redelivered
         // copy from running the job again; that copy completes once it sees the job finished.
-        await message.renewLock().catch((error: unknown) => deps.log.warn('lock renewal failed; the lease still holds', { jobId, error: describeError(error) }));
+        await message
+          .renewLock()
+          .catch((error: unknown) =>
+            deps.log.warn('lock renewal failed; the lease still holds', { jobId, error: describeError(error) }),
+          );
         const until = new Date(deps.now().getTime() + leaseMs(ctx)).toISOString();
         const current = await deps.store
           .update(jobId, (c) =>
             c.lease?.owner === runId && !isTerminal(c.status)
-              ? { job: { ...c, heartbeatAt: deps.now().toISOString(), progress: { done, total, unit: 'rows' }, lease: { owner: runId, until }, updatedAt: deps.now().toISOString() }, quiet: true as const }
+              ? {
+                  job: {
+                    ...c,
+                    heartbeatAt: deps.now().toISOString(),
+                    progress: { done, total, unit: 'rows' },
+                    lease: { owner: runId, until },
+                    updatedAt: deps.now().toISOString(),
+                  },
+                  quiet: true as const,
+                }
               : { job: c, unchanged: true },
           )
           .catch(() => undefined);
@@ -237,19 +297,41 @@ function jobHeartbeat(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessag
   return Object.assign(beat, { settled: () => beats });
 }
 
-async function settleOutcome(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, job: JobRecord, runId: string, limitMs: number, { outcome, log }: WorkerJobResult): Promise<void> {
+async function settleOutcome(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  job: JobRecord,
+  runId: string,
+  limitMs: number,
+  { outcome, log }: WorkerJobResult,
+): Promise<void> {
   const jobId = job.id;
   switch (outcome.kind) {
     case 'succeeded': {
       const info = await saveResult(deps, job, ctx.workerId, 'succeeded', outcome.result);
-      await writeLog(deps, jobId, log ?? `${ctx.mode} worker ${ctx.workerId} processed ${String(outcome.result.rows_processed)} rows\n`);
-      await finish(deps, jobId, (c) => transition(c, 'succeeded', `completed on ${runId}`, { at: deps.now(), patch: { result: info, progress: { done: job.spec.rows, total: job.spec.rows, unit: 'rows' } } }));
+      await writeLog(
+        deps,
+        jobId,
+        log ?? `${ctx.mode} worker ${ctx.workerId} processed ${String(outcome.result.rows_processed)} rows\n`,
+      );
+      await finish(deps, jobId, (c) =>
+        transition(c, 'succeeded', `completed on ${runId}`, {
+          at: deps.now(),
+          patch: { result: info, progress: { done: job.spec.rows, total: job.spec.rows, unit: 'rows' } },
+        }),
+      );
       await settle(deps, message);
       return;
     }
     case 'failed': {
       await writeLog(deps, jobId, log ?? '', `${outcome.code}: ${outcome.message}\n`);
-      await finish(deps, jobId, (c) => transition(c, 'failed', `failed on ${runId}: ${outcome.message}`, { at: deps.now(), patch: { error: { code: outcome.code, message: outcome.message } } }));
+      await finish(deps, jobId, (c) =>
+        transition(c, 'failed', `failed on ${runId}: ${outcome.message}`, {
+          at: deps.now(),
+          patch: { error: { code: outcome.code, message: outcome.message } },
+        }),
+      );
       await settle(deps, message);
       return;
     }
@@ -257,23 +339,38 @@ async function settleOutcome(deps: Deps, ctx: WorkerJobContext, message: Receive
       switch (outcome.reason) {
         case 'cancel':
           if (log !== undefined) await writeLog(deps, jobId, log);
-          await finish(deps, jobId, (c) => transition(c, 'cancelled', `stopped by ${runId} after ${outcome.rowsDone} rows`, { at: deps.now() }));
+          await finish(deps, jobId, (c) =>
+            transition(c, 'cancelled', `stopped by ${runId} after ${outcome.rowsDone} rows`, { at: deps.now() }),
+          );
           await settle(deps, message);
           return;
         case 'timeout':
-          if (log !== undefined) await writeLog(deps, jobId, log, `TIMEOUT: the command ran longer than ${limitMs / 1000} s\n`);
-          await finish(deps, jobId, (c) => transition(c, 'failed', `timed out on ${runId}`, { at: deps.now(), patch: { error: { code: 'TIMEOUT', message: `The job ran longer than ${limitMs / 1000} s.` } } }));
+          if (log !== undefined)
+            await writeLog(deps, jobId, log, `TIMEOUT: the command ran longer than ${limitMs / 1000} s\n`);
+          await finish(deps, jobId, (c) =>
+            transition(c, 'failed', `timed out on ${runId}`, {
+              at: deps.now(),
+              patch: { error: { code: 'TIMEOUT', message: `The job ran longer than ${limitMs / 1000} s.` } },
+            }),
+          );
           await settle(deps, message);
           return;
         case 'release': {
           // Shutdown: give the job back. The partial run is discarded; it restarts from the beginning.
           const released = await deps.store.update(jobId, (c) =>
             c.lease?.owner === runId && (c.status === 'running' || c.status === 'dispatched')
-              ? transition(c, 'queued', `released by ${runId} on shutdown after ${outcome.rowsDone} rows; will restart`, { at: deps.now(), patch: { lease: undefined, progress: undefined } })
+              ? transition(
+                  c,
+                  'queued',
+                  `released by ${runId} on shutdown after ${outcome.rowsDone} rows; will restart`,
+                  { at: deps.now(), patch: { lease: undefined, progress: undefined } },
+                )
               : { job: c, unchanged: true },
           );
           if (released.status === 'cancelling') {
-            await finish(deps, jobId, (c) => transition(c, 'cancelled', `stopped by ${ctx.workerId} on shutdown`, { at: deps.now() }));
+            await finish(deps, jobId, (c) =>
+              transition(c, 'cancelled', `stopped by ${ctx.workerId} on shutdown`, { at: deps.now() }),
+            );
             await message.complete();
           } else {
             await message.abandon();
@@ -293,22 +390,44 @@ async function settleOutcome(deps: Deps, ctx: WorkerJobContext, message: Receive
 }
 
 /** Past the delivery limit: fail the job (the dead-letter handler's wording) and dead-letter the message. */
-async function giveUp(deps: Deps, ctx: WorkerJobContext, message: ReceivedMessage, jobId: string, description: string): Promise<void> {
-  await failJob(deps, jobId, { code: 'DEAD_LETTERED', message: `${MAX_DELIVERIES_REASON}: ${description}` }, `dead-lettered by ${ctx.workerId}: ${MAX_DELIVERIES_REASON}: ${description}`);
+async function giveUp(
+  deps: Deps,
+  ctx: WorkerJobContext,
+  message: ReceivedMessage,
+  jobId: string,
+  description: string,
+): Promise<void> {
+  await failJob(
+    deps,
+    jobId,
+    { code: 'DEAD_LETTERED', message: `${MAX_DELIVERIES_REASON}: ${description}` },
+    `dead-lettered by ${ctx.workerId}: ${MAX_DELIVERIES_REASON}: ${description}`,
+  );
   await message.deadLetter(MAX_DELIVERIES_REASON, description);
 }
 
 /** Completes a message whose job is finished; a lost lock only means a redelivered copy will do it. */
 async function settle(deps: Deps, message: ReceivedMessage): Promise<void> {
-  await message.complete().catch((error: unknown) => deps.log.warn('complete failed; a redelivered copy will find the job finished', { error: describeError(error) }));
+  await message
+    .complete()
+    .catch((error: unknown) =>
+      deps.log.warn('complete failed; a redelivered copy will find the job finished', { error: describeError(error) }),
+    );
 }
 
-async function finish(deps: Deps, jobId: string, move: (job: JobRecord) => ReturnType<typeof transition>): Promise<void> {
+async function finish(
+  deps: Deps,
+  jobId: string,
+  move: (job: JobRecord) => ReturnType<typeof transition>,
+): Promise<void> {
   await deps.store.update(jobId, (c) => (isTerminal(c.status) ? { job: c, unchanged: true } : move(c)));
 }
 
 async function writeLog(deps: Deps, jobId: string, stdout: string, stderr = ''): Promise<void> {
   const names = logBlobNames(jobId);
   const container = deps.config.containers.results;
-  await Promise.all([deps.blobs.put(container, names.stdout, stdout, 'text/plain'), deps.blobs.put(container, names.stderr, stderr, 'text/plain')]);
+  await Promise.all([
+    deps.blobs.put(container, names.stdout, stdout, 'text/plain'),
+    deps.blobs.put(container, names.stderr, stderr, 'text/plain'),
+  ]);
 }

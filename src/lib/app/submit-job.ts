@@ -46,7 +46,9 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
   const decision = classifyJob(spec, deps.config.classifier);
   if (!decision) {
     const known = [...Object.values(deps.config.classifier.queues), ...deps.config.classifier.providers];
-    throw new ValidationError([{ field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` }]);
+    throw new ValidationError([
+      { field: 'target', message: `unknown target '${spec.target}'; use one of ${known.join(', ')}` },
+    ]);
   }
   // A job routed to a cloud ML provider must carry a kind and a spec that provider accepts, or it
   // would be accepted now and fail at dispatch. Batch task options (its environment above all) are
@@ -65,7 +67,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
       ]);
     }
     const batchWithSpec = decision.provider === 'azure-batch' && spec.spec !== undefined;
-    if (kinds || spec.kind !== undefined || batchWithSpec) await validateProviderSpec(decision.provider, spec.kind, spec.spec);
+    if (kinds || spec.kind !== undefined || batchWithSpec)
+      await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
 
   if (spec.notify) {
@@ -81,8 +84,14 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
   let id = newJobId(now.getTime());
   let createdAt = now.toISOString();
   if (key) {
-    const hash = createHash('sha256').update(`${request.source}\n${JSON.stringify(spec)}`).digest('hex');
-    const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, { jobId: id, requestHash: hash, jobCreatedAt: createdAt });
+    const hash = createHash('sha256')
+      .update(`${request.source}\n${JSON.stringify(spec)}`)
+      .digest('hex');
+    const claim = await deps.store.claimIdempotencyKey(`${request.source}:${key}`, {
+      jobId: id,
+      requestHash: hash,
+      jobCreatedAt: createdAt,
+    });
     if (!claim.created) {
       if (claim.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
       tagJob(claim.jobId);
@@ -145,7 +154,11 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     // The job is recorded; the reconciler re-sends submitted jobs. Secrets cannot be re-sent, so
     // for a job that carries them the send failure is the caller's to retry.
     if (request.secrets) throw error;
-    deps.log.warn('class-queue send failed; reconciler will retry', { jobId: id, queue: routed.queue, error: String(error) });
+    deps.log.warn('class-queue send failed; reconciler will retry', {
+      jobId: id,
+      queue: routed.queue,
+      error: String(error),
+    });
   }
   return { job, replayed: false, ...(notifySecret && { notifySecret }) };
 }

@@ -6,8 +6,22 @@ import type { ClassifierWeights, JobSpec, RoutingDecision, RoutingRule } from '.
  * ("5 000 000 rows, 100 s → ml-jobs") holds. See README › Classification.
  */
 export const CLASSIFIER_PRESETS = {
-  readme: { perRow: 1 / 1_000_000, perSecond: 1 / 10, highPriorityFactor: 1.5, lowPriorityFactor: 1, sparkThreshold: 10, mlThreshold: 4 },
-  reference: { perRow: 1 / 1_000_000, perSecond: 1 / 60, highPriorityFactor: 2, lowPriorityFactor: 1, sparkThreshold: 10, mlThreshold: 4 },
+  readme: {
+    perRow: 1 / 1_000_000,
+    perSecond: 1 / 10,
+    highPriorityFactor: 1.5,
+    lowPriorityFactor: 1,
+    sparkThreshold: 10,
+    mlThreshold: 4,
+  },
+  reference: {
+    perRow: 1 / 1_000_000,
+    perSecond: 1 / 60,
+    highPriorityFactor: 2,
+    lowPriorityFactor: 1,
+    sparkThreshold: 10,
+    mlThreshold: 4,
+  },
 } as const satisfies Record<string, ClassifierWeights>;
 export type ClassifierPreset = keyof typeof CLASSIFIER_PRESETS;
 
@@ -34,7 +48,10 @@ export interface ClassifierConfig {
 export const WORKER_PROVIDER = 'worker';
 
 /** Cost under the given weights, rounded to 1e-9 so `4 000 000 rows` is exactly 4 and not 4.000000000000001. */
-export function jobCost(spec: Pick<JobSpec, 'rows' | 'estimated_runtime_sec' | 'priority'>, w: ClassifierWeights): number {
+export function jobCost(
+  spec: Pick<JobSpec, 'rows' | 'estimated_runtime_sec' | 'priority'>,
+  w: ClassifierWeights,
+): number {
   const base = spec.rows * w.perRow + spec.estimated_runtime_sec * w.perSecond;
   const factor = spec.priority === 'high' ? w.highPriorityFactor : spec.priority === 'low' ? w.lowPriorityFactor : 1;
   return Math.round(base * factor * 1e9) / 1e9;
@@ -48,7 +65,11 @@ export function jobCost(spec: Pick<JobSpec, 'rows' | 'estimated_runtime_sec' | '
  * Returns `undefined` for a `target` that names neither a queue nor a provider (the caller reports
  * it as a validation error on `target`).
  */
-export function classifyJob(spec: JobSpec, config: ClassifierConfig, now: Date = new Date()): RoutingDecision | undefined {
+export function classifyJob(
+  spec: JobSpec,
+  config: ClassifierConfig,
+  now: Date = new Date(),
+): RoutingDecision | undefined {
   const { weights: w, queues: q } = config;
   const cost = jobCost(spec, w);
   const byCost = (): { rule: RoutingRule; queue: string } => {
@@ -100,8 +121,20 @@ export function classifyJob(spec: JobSpec, config: ClassifierConfig, now: Date =
   };
 }
 
-function explain(rule: RoutingRule, cost: number, w: ClassifierWeights, spec: JobSpec, queue: string, provider: string): string {
-  const factor = spec.priority === 'high' ? ` × ${w.highPriorityFactor} (high priority)` : spec.priority === 'low' && w.lowPriorityFactor !== 1 ? ` × ${w.lowPriorityFactor} (low priority)` : '';
+function explain(
+  rule: RoutingRule,
+  cost: number,
+  w: ClassifierWeights,
+  spec: JobSpec,
+  queue: string,
+  provider: string,
+): string {
+  const factor =
+    spec.priority === 'high'
+      ? ` × ${w.highPriorityFactor} (high priority)`
+      : spec.priority === 'low' && w.lowPriorityFactor !== 1
+        ? ` × ${w.lowPriorityFactor} (low priority)`
+        : '';
   const sum = `${spec.rows} rows × ${w.perRow} + ${spec.estimated_runtime_sec} s × ${w.perSecond}`;
   const formula = `cost = ${factor ? `(${sum})${factor}` : sum} = ${cost}`;
   switch (rule) {

@@ -68,13 +68,18 @@ export function canonicalAddress(address: string): string {
 export function matchAllowEntry(entries: readonly AllowEntry[], host: string, port: number): AllowEntry | undefined {
   const h = normaliseHost(host);
   const portOk = (e: AllowEntry) => e.port === undefined || e.port === port;
-  return entries.find((e) => !e.wildcard && e.host === h && portOk(e)) ?? entries.find((e) => e.wildcard && h.endsWith(`.${e.host}`) && portOk(e));
+  return (
+    entries.find((e) => !e.wildcard && e.host === h && portOk(e)) ??
+    entries.find((e) => e.wildcard && h.endsWith(`.${e.host}`) && portOk(e))
+  );
 }
 
 /** A URL's hostname as an entry would spell it (IP literals canonical, names lower-case). */
 export function normaliseHost(host: string): string {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return ipaddr.isValid(bare) && (ipaddr.IPv6.isValid(bare) || ipaddr.IPv4.isValidFourPartDecimal(bare)) ? canonicalAddress(bare) : bare.replace(/\.$/, '');
+  return ipaddr.isValid(bare) && (ipaddr.IPv6.isValid(bare) || ipaddr.IPv4.isValidFourPartDecimal(bare))
+    ? canonicalAddress(bare)
+    : bare.replace(/\.$/, '');
 }
 
 /**

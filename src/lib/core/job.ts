@@ -43,7 +43,10 @@ export const LIMITS = {
 const nonNegativeNumber = z.number().finite().nonnegative();
 const labelKey = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'label keys use letters, digits, "_", "." and "-", starting with a letter or digit')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'label keys use letters, digits, "_", "." and "-", starting with a letter or digit',
+  )
   .max(LIMITS.maxLabelKeyLength);
 
 /** Longest webhook URL accepted (a URL is stored and re-sent with every delivery). */
@@ -110,7 +113,12 @@ export interface JobSpec {
 }
 
 /** Defaults are the seed's: 1 000 rows, 10 s, normal priority, not latency sensitive. */
-export const SPEC_DEFAULTS = { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false } as const;
+export const SPEC_DEFAULTS = {
+  rows: 1000,
+  estimated_runtime_sec: 10,
+  priority: 'normal',
+  latency_sensitive: false,
+} as const;
 
 /** Turns zod issues into field paths a client can act on. */
 export function zodIssues(error: z.ZodError): FieldIssue[] {
@@ -129,13 +137,22 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix = '
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new ValidationError(
-      zodIssues(parsed.error).map((i) => ({ ...i, field: prefix ? (i.field ? `${prefix}.${i.field}` : prefix) : i.field })),
+      zodIssues(parsed.error).map((i) => ({
+        ...i,
+        field: prefix ? (i.field ? `${prefix}.${i.field}` : prefix) : i.field,
+      })),
     );
   }
   return parsed.data;
 }
 
-function pickAlias<T>(issues: FieldIssue[], name: string, alias: string, a: T | undefined, b: T | undefined): T | undefined {
+function pickAlias<T>(
+  issues: FieldIssue[],
+  name: string,
+  alias: string,
+  a: T | undefined,
+  b: T | undefined,
+): T | undefined {
   if (a !== undefined && b !== undefined && a !== b) {
     issues.push({ field: alias, message: `conflicts with '${name}'; send one of them` });
   }
@@ -150,8 +167,20 @@ export function parseSubmission(body: unknown, mode: 'strict' | 'lenient' = 'str
   const raw = parseOrThrow(mode === 'strict' ? StrictSubmissionSchema : LenientSubmissionSchema, body);
   const issues: FieldIssue[] = [];
   const rows = pickAlias(issues, 'rows', 'nr_of_rows', raw.rows, raw.nr_of_rows);
-  const runtime = pickAlias(issues, 'estimated_runtime_sec', 'estimated_runtime', raw.estimated_runtime_sec, raw.estimated_runtime);
-  const latency = pickAlias(issues, 'latency_sensitive', 'latency_sensitivity', raw.latency_sensitive, raw.latency_sensitivity);
+  const runtime = pickAlias(
+    issues,
+    'estimated_runtime_sec',
+    'estimated_runtime',
+    raw.estimated_runtime_sec,
+    raw.estimated_runtime,
+  );
+  const latency = pickAlias(
+    issues,
+    'latency_sensitive',
+    'latency_sensitivity',
+    raw.latency_sensitive,
+    raw.latency_sensitivity,
+  );
   if (issues.length > 0) throw new ValidationError(issues);
   return {
     rows: rows ?? SPEC_DEFAULTS.rows,
@@ -189,7 +218,13 @@ export interface RoutingDecision {
   readonly decidedAt: string;
 }
 
-export type RoutingRule = 'target-queue' | 'target-provider' | 'latency-sensitive' | 'cost-above-spark' | 'cost-above-ml' | 'default';
+export type RoutingRule =
+  | 'target-queue'
+  | 'target-provider'
+  | 'latency-sensitive'
+  | 'cost-above-spark'
+  | 'cost-above-ml'
+  | 'default';
 
 export interface ClassifierWeights {
   /** Cost per row (README: 1 / 1 000 000). */

@@ -39,7 +39,8 @@ export function decodePageToken(token: string): PageCursor | undefined {
   return parsed.success ? { t: parsed.data.t, id: parsed.data.id } : undefined;
 }
 
-export const BAD_PAGE_TOKEN_MESSAGE = 'is not a continuation token this API issued; repeat the first request without it';
+export const BAD_PAGE_TOKEN_MESSAGE =
+  'is not a continuation token this API issued; repeat the first request without it';
 
 /** {@link decodePageToken}, as a 400 naming `continuationToken` when the token is not ours. */
 export function parsePageToken(token: string): PageCursor {

@@ -51,7 +51,8 @@ export function transition(
   if (to === 'queued') Object.assign(stamps, { queuedAt: at });
   if (to === 'dispatched' && !job.dispatchedAt) Object.assign(stamps, { dispatchedAt: at });
   if (to === 'running' && !job.startedAt) Object.assign(stamps, { startedAt: at });
-  if (to === 'succeeded' || to === 'failed' || to === 'cancelled') Object.assign(stamps, { finishedAt: at, lease: undefined });
+  if (to === 'succeeded' || to === 'failed' || to === 'cancelled')
+    Object.assign(stamps, { finishedAt: at, lease: undefined });
   if (to === 'cancelling' && !job.cancelRequestedAt) Object.assign(stamps, { cancelRequestedAt: at });
   const event: JobEvent = {
     seq: job.eventSeq,
@@ -62,7 +63,14 @@ export function transition(
     reason,
     ...(options.detail && { detail: options.detail }),
   };
-  const next: JobRecord = { ...job, ...stamps, ...options.patch, status: to, updatedAt: at, eventSeq: job.eventSeq + 1 };
+  const next: JobRecord = {
+    ...job,
+    ...stamps,
+    ...options.patch,
+    status: to,
+    updatedAt: at,
+    eventSeq: job.eventSeq + 1,
+  };
   return { job: next, event };
 }
 

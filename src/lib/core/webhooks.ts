@@ -35,7 +35,9 @@ export const SubscriptionRequestSchema = z.strictObject({
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;
 
 /** Who a delivery goes to: a subscription, or the job's own `notify`. */
-export type WebhookTarget = { readonly kind: 'subscription'; readonly id: string } | { readonly kind: 'job'; readonly id: string };
+export type WebhookTarget =
+  | { readonly kind: 'subscription'; readonly id: string }
+  | { readonly kind: 'job'; readonly id: string };
 
 /** A subscription as stored (the secret never leaves the store except in the 201 of its creation). */
 export interface Subscription {
@@ -91,19 +93,29 @@ export function signWebhook(secret: string, webhookId: string, timestampSec: num
 
 /** A stable message id: the same for every attempt of one event to one target, different otherwise. */
 export function webhookIdOf(jobId: string, seq: number, target: WebhookTarget): string {
-  const digest = createHash('sha256').update(`${jobId}\n${seq}\n${target.kind}:${target.id}`).digest('base64url').slice(0, 26);
+  const digest = createHash('sha256')
+    .update(`${jobId}\n${seq}\n${target.kind}:${target.id}`)
+    .digest('base64url')
+    .slice(0, 26);
   return `msg_${digest}`;
 }
 
 /** Whether a subscription wants this job's move into `status`: the event and every label match. */
-export function subscriptionMatches(sub: Pick<Subscription, 'events' | 'labels'>, job: JobRecord, status: JobStatus): boolean {
+export function subscriptionMatches(
+  sub: Pick<Subscription, 'events' | 'labels'>,
+  job: JobRecord,
+  status: JobStatus,
+): boolean {
   if (!sub.events.includes(status)) return false;
   const labels = job.spec.labels ?? {};
   return Object.entries(sub.labels ?? {}).every(([k, v]) => labels[k] === v);
 }
 
 /** The body every delivery of a job event carries (`data` is small and fixed-shape: no job `data`). */
-export function webhookPayload(job: JobRecord, event: JobEvent): { type: string; timestamp: string; data: Record<string, unknown> } {
+export function webhookPayload(
+  job: JobRecord,
+  event: JobEvent,
+): { type: string; timestamp: string; data: Record<string, unknown> } {
   return {
     type: eventTypeOf(event.to),
     timestamp: event.at,

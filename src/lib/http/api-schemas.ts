@@ -20,7 +20,10 @@ export const ProblemSchema = z
     detail: z.string().optional(),
     instance: z.string().optional(),
     code: z.string().optional().describe('Stable error code, e.g. VALIDATION_FAILED'),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe('One entry per bad field'),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .describe('One entry per bad field'),
   })
   .describe('RFC 9457 problem document (application/problem+json).');
 
@@ -70,36 +73,43 @@ export const JobSchema = z
     progress: z.looseObject({ done: z.number(), total: z.number(), unit: z.string() }).optional(),
     runner: z.string().optional(),
     cancelRequestedAt: timestamp.optional(),
-    result: z.looseObject({ location: z.string().optional(), summary: z.record(z.string(), z.unknown()).optional() }).optional(),
+    result: z
+      .looseObject({ location: z.string().optional(), summary: z.record(z.string(), z.unknown()).optional() })
+      .optional(),
     error: z.looseObject({ code: z.string(), message: z.string(), category: z.string().optional() }).optional(),
     attempts: z.number().int().optional(),
     resends: z.number().int().optional(),
     links: z.record(z.string(), z.string()).optional(),
-    notifySecret: z.string().optional().describe('Signing secret of the `notify` webhook: only in the reply that created the job'),
+    notifySecret: z
+      .string()
+      .optional()
+      .describe('Signing secret of the `notify` webhook: only in the reply that created the job'),
   })
   .describe('A job: state, where it went and why. List pages may carry a summary of these fields.');
 
-export const JobPageSchema = z
-  .looseObject({ jobs: z.array(JobSchema), continuationToken: z.string().optional().describe('Pass back to get the next page') })
-  ;
+export const JobPageSchema = z.looseObject({
+  jobs: z.array(JobSchema),
+  continuationToken: z.string().optional().describe('Pass back to get the next page'),
+});
 
-export const JobEventSchema = z
-  .looseObject({
-    seq: z.number().int(),
-    at: timestamp,
-    type: z.enum(['transition', 'note']),
-    from: status.nullable(),
-    to: status,
-    reason: z.string(),
-    detail: z.record(z.string(), z.unknown()).optional(),
-  })
-  ;
+export const JobEventSchema = z.looseObject({
+  seq: z.number().int(),
+  at: timestamp,
+  type: z.enum(['transition', 'note']),
+  from: status.nullable(),
+  to: status,
+  reason: z.string(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
 
 export const JobEventsSchema = z.looseObject({ jobId: z.string(), events: z.array(JobEventSchema) });
 
-export const JobLogsSchema = z
-  .looseObject({ jobId: z.string(), stdout: z.string(), stderr: z.string(), source: z.string() })
-  ;
+export const JobLogsSchema = z.looseObject({
+  jobId: z.string(),
+  stdout: z.string(),
+  stderr: z.string(),
+  source: z.string(),
+});
 
 export const JobResultSchema = z.record(z.string(), z.unknown()).describe('The result document the job left.');
 
@@ -124,7 +134,9 @@ export const SubscriptionSchema = z
   .describe('A webhook subscription (its secret is shown only when it is created).');
 
 export const SubscriptionCreatedSchema = SubscriptionSchema.extend({
-  secret: z.string().describe('`whsec_` + base64 key for verifying `webhook-signature` (Standard Webhooks); shown this once'),
+  secret: z
+    .string()
+    .describe('`whsec_` + base64 key for verifying `webhook-signature` (Standard Webhooks); shown this once'),
 });
 
 export const SubscriptionListSchema = z.looseObject({ subscriptions: z.array(SubscriptionSchema) });
@@ -152,77 +164,77 @@ export const DeliveriesSchema = z.looseObject({
   deliveries: z.array(DeliveryAttemptSchema),
 });
 
-export const QueueDepthSchema = z
-  .looseObject({ active: z.number().int(), deadLetter: z.number().int(), scheduled: z.number().int() })
-  ;
+export const QueueDepthSchema = z.looseObject({
+  active: z.number().int(),
+  deadLetter: z.number().int(),
+  scheduled: z.number().int(),
+});
 
 export const QueueStatusSchema = z
   .record(z.string(), z.union([z.number().int(), QueueDepthSchema]))
   .describe('Queue name → waiting messages, or → QueueDepth with detail=true.');
 
-export const HealthSchema = z
-  .looseObject({
-    status: z.enum(['healthy', 'degraded']),
-    checks: z.record(z.string(), z.looseObject({ ok: z.boolean(), detail: z.string().optional() })),
-  })
-  ;
+export const HealthSchema = z.looseObject({
+  status: z.enum(['healthy', 'degraded']),
+  checks: z.record(z.string(), z.looseObject({ ok: z.boolean(), detail: z.string().optional() })),
+});
 
-export const ProviderStateSchema = z
-  .looseObject({
-    name: z.string(),
-    configured: z.boolean(),
-    activeJobs: z.number().int().nullable().describe('Jobs the provider owns now (dispatched, running, cancelling); null when not configured'),
-    lastPollAt: timestamp.nullable().describe('Last poll cycle in this instance, if any'),
-    lastPollError: z.string().nullable(),
-    backingOffUntil: timestamp.nullable().describe('Set while the poller waits after a throttle or outage'),
-  })
-  ;
+export const ProviderStateSchema = z.looseObject({
+  name: z.string(),
+  configured: z.boolean(),
+  activeJobs: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Jobs the provider owns now (dispatched, running, cancelling); null when not configured'),
+  lastPollAt: timestamp.nullable().describe('Last poll cycle in this instance, if any'),
+  lastPollError: z.string().nullable(),
+  backingOffUntil: timestamp.nullable().describe('Set while the poller waits after a throttle or outage'),
+});
 
 export const ProvidersSchema = z.looseObject({ providers: z.array(ProviderStateSchema) });
 
 const taskStatus = z.enum(['WAITING', 'RUNNING', 'COMPLETED', 'ERROR', 'CANCELLED']);
 export const EssedumNotFoundSchema = z.object({ error: z.string() });
-export const ExecuteAcceptedSchema = z
-  .object({ task_id: z.string(), task_status: z.literal('Submitted'), log_path: z.string() })
-  ;
-export const ExecuteStatusSchema = z
-  .object({
-    task_id: z.string(),
-    pid: z.number().int().nullable(),
-    task_status: taskStatus,
-    log_path: z.string(),
-    submitted: z.string(),
-    started: z.string().nullable(),
-    finished: z.string().nullable(),
-    timestamp: z.number().nullable(),
-  })
-  ;
+export const ExecuteAcceptedSchema = z.object({
+  task_id: z.string(),
+  task_status: z.literal('Submitted'),
+  log_path: z.string(),
+});
+export const ExecuteStatusSchema = z.object({
+  task_id: z.string(),
+  pid: z.number().int().nullable(),
+  task_status: taskStatus,
+  log_path: z.string(),
+  submitted: z.string(),
+  started: z.string().nullable(),
+  finished: z.string().nullable(),
+  timestamp: z.number().nullable(),
+});
 export const ExecuteLogSchema = z.object({ logs: z.object({ content: z.string() }) });
 export const ExecuteStopSchema = z.object({ 'Task cancelled': z.boolean() });
-export const ExecuteListSchema = z
-  .array(z.object({ id: z.string(), pid: z.number().int().nullable(), status: taskStatus, submitted: z.string() }))
-  ;
+export const ExecuteListSchema = z.array(
+  z.object({ id: z.string(), pid: z.number().int().nullable(), status: taskStatus, submitted: z.string() }),
+);
 
-export const PipelineRecordSchema = z
-  .looseObject({
-    sourceId: z.string(),
-    name: z.string(),
-    status: taskStatus,
-    type: z.string(),
-    adapter: z.string().nullable(),
-    rawPayload: z.unknown(),
-    createdOn: timestamp,
-    createdBy: z.string().nullable(),
-    syncDate: timestamp,
-    description: z.string().nullable(),
-    project: z.string().nullable(),
-    artifacts: z.record(z.string(), z.unknown()),
-    deployment: z.looseObject({}),
-    jobStatus: status,
-    deleted: z.boolean().optional(),
-    message: z.string().optional(),
-  })
-  ;
+export const PipelineRecordSchema = z.looseObject({
+  sourceId: z.string(),
+  name: z.string(),
+  status: taskStatus,
+  type: z.string(),
+  adapter: z.string().nullable(),
+  rawPayload: z.unknown(),
+  createdOn: timestamp,
+  createdBy: z.string().nullable(),
+  syncDate: timestamp,
+  description: z.string().nullable(),
+  project: z.string().nullable(),
+  artifacts: z.record(z.string(), z.unknown()),
+  deployment: z.looseObject({}),
+  jobStatus: status,
+  deleted: z.boolean().optional(),
+  message: z.string().optional(),
+});
 export const PipelineListSchema = z.array(PipelineRecordSchema);
 
 /** Body of the Essedum MLOps create routes: forwarded from the Essedum UI, provider-native. */

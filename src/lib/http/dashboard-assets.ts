@@ -31,7 +31,8 @@ const TYPES: Record<string, string> = {
 
 /** The page may load only its own scripts and styles and talk only to this API. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -39,7 +40,11 @@ const SECURITY_HEADERS = {
 export async function dashboardPage(): Promise<HttpResponseInit> {
   const html = await readFile(join(uiDir(), 'index.html')).catch(() => undefined);
   if (!html) throw new NotFoundError('Dashboard build', 'dist/ui/index.html (run npm run build)');
-  return { status: 200, body: html, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS } };
+  return {
+    status: 200,
+    body: html,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS },
+  };
 }
 
 /** Asset names are Vite's content-hashed file names: nothing else (no path separators, no dot files). */
@@ -51,5 +56,9 @@ export async function dashboardAsset(file: string): Promise<HttpResponseInit> {
   if (!ASSET_NAME.test(file) || file.includes('..') || !type) throw new NotFoundError('Asset', file);
   const bytes = await readFile(join(uiDir(), 'assets', file)).catch(() => undefined);
   if (!bytes) throw new NotFoundError('Asset', file);
-  return { status: 200, body: bytes, headers: { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', ...SECURITY_HEADERS } };
+  return {
+    status: 200,
+    body: bytes,
+    headers: { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', ...SECURITY_HEADERS },
+  };
 }

@@ -62,8 +62,14 @@ export function problemResponse(error: unknown, instance: string, context?: Invo
   const known = error instanceof OrchestratorError ? error : undefined;
   const code: ErrorCode = known?.code ?? 'INTERNAL';
   const status = STATUS_OF[code];
-  if (!known || status >= 500) context?.error?.(`request failed: ${code}`, error instanceof Error ? error.stack : String(error));
-  const detail = known && status < 500 ? known.message : status === 500 ? 'An unexpected error occurred; it has been logged.' : known?.message;
+  if (!known || status >= 500)
+    context?.error?.(`request failed: ${code}`, error instanceof Error ? error.stack : String(error));
+  const detail =
+    known && status < 500
+      ? known.message
+      : status === 500
+        ? 'An unexpected error occurred; it has been logged.'
+        : known?.message;
   const body: Record<string, unknown> = {
     type: `/problems/${code.toLowerCase().replace(/_/g, '-')}`,
     title: TITLES[code] ?? (status >= 500 ? 'Server error' : 'Request failed'),
@@ -102,7 +108,8 @@ export interface BodyLimits {
 export async function readJsonBody(request: HttpRequest, limits: BodyLimits): Promise<unknown> {
   const type = request.headers.get('content-type');
   const mediaType = type?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) throw new UnsupportedMediaTypeError(type === null ? null : clip(type, 100));
+  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json'))
+    throw new UnsupportedMediaTypeError(type === null ? null : clip(type, 100));
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limits.maxBodyBytes) throw new PayloadTooLargeError(limits.maxBodyBytes);
   const bytes = await readBounded(request, limits.maxBodyBytes);
@@ -239,7 +246,13 @@ export function jobSummaryView(job: JobSummary): Record<string, unknown> {
 
 function jobLinks(id: string): Record<string, string> {
   const base = `/api/jobs/${id}`;
-  return { self: base, events: `${base}/events`, result: `${base}/result`, logs: `${base}/logs`, cancel: `${base}/cancel` };
+  return {
+    self: base,
+    events: `${base}/events`,
+    result: `${base}/result`,
+    logs: `${base}/logs`,
+    cancel: `${base}/cancel`,
+  };
 }
 
 /**
@@ -247,7 +260,9 @@ function jobLinks(id: string): Record<string, string> {
  * reveals the server's directory layout.
  */
 function localRef(ref: ProviderRef): ProviderRef {
-  return Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, typeof v === 'string' && isAbsolute(v) ? basename(v) : v]));
+  return Object.fromEntries(
+    Object.entries(ref).map(([k, v]) => [k, typeof v === 'string' && isAbsolute(v) ? basename(v) : v]),
+  );
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {

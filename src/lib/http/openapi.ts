@@ -50,7 +50,12 @@ const SUBSCRIPTION_ID = 'sub_AAAAAAAAAAAAAAAA';
 const SUBSCRIPTION_EXAMPLES: ExampleSet = {
   endings: {
     summary: 'Tell a receiver when forecasting jobs end',
-    value: { url: 'https://hooks.example.com/cjo', events: ['succeeded', 'failed', 'cancelled'], labels: { team: 'forecasting' }, description: 'forecasting alerts' },
+    value: {
+      url: 'https://hooks.example.com/cjo',
+      events: ['succeeded', 'failed', 'cancelled'],
+      labels: { team: 'forecasting' },
+      description: 'forecasting alerts',
+    },
   },
 };
 const WEBHOOK_DOC =
@@ -72,22 +77,47 @@ const README_EXAMPLES: ExampleSet = {
 };
 
 const SEED_EXAMPLES: ExampleSet = {
-  latencySensitive: { summary: 'Latency-sensitive → actor-jobs', value: { latency_sensitive: true, rows: 100, estimated_runtime_sec: 1 } },
-  bigHigh: { summary: 'Big, high priority → spark-jobs', value: { rows: 50000000, estimated_runtime_sec: 300, priority: 'high' } },
-  medium: { summary: '5 M rows, 100 s → spark-jobs under the README formula', value: { rows: 5000000, estimated_runtime_sec: 100, priority: 'normal' } },
+  latencySensitive: {
+    summary: 'Latency-sensitive → actor-jobs',
+    value: { latency_sensitive: true, rows: 100, estimated_runtime_sec: 1 },
+  },
+  bigHigh: {
+    summary: 'Big, high priority → spark-jobs',
+    value: { rows: 50000000, estimated_runtime_sec: 300, priority: 'high' },
+  },
+  medium: {
+    summary: '5 M rows, 100 s → spark-jobs under the README formula',
+    value: { rows: 5000000, estimated_runtime_sec: 100, priority: 'normal' },
+  },
 };
 
 const EXECUTE_EXAMPLES: ExampleSet = {
   echo: {
     summary: 'Run a command with no input artifacts',
-    value: { bucket: '', project_id: 'demo', name: 'hello', version: '1', input_artifacts: '', command: 'echo hello', storage: 'local', configs: { estimated_runtime_sec: 1 } },
+    value: {
+      bucket: '',
+      project_id: 'demo',
+      name: 'hello',
+      version: '1',
+      input_artifacts: '',
+      command: 'echo hello',
+      storage: 'local',
+      configs: { estimated_runtime_sec: 1 },
+    },
   },
 };
 
 const TRAINING_EXAMPLES: ExampleSet = {
   sagemakerTrain: {
     summary: 'SageMaker Autopilot training, as the Essedum UI sends it',
-    value: { RoleArn: 'arn:aws:iam::123456789012:role/SageMakerExecution', Bucket: 'ml-bucket', S3Prefix: 'churn', inputs: 's3://ml-bucket/churn/train.csv', target_attribute_name: 'churned', content_type: 'text/csv' },
+    value: {
+      RoleArn: 'arn:aws:iam::123456789012:role/SageMakerExecution',
+      Bucket: 'ml-bucket',
+      S3Prefix: 'churn',
+      inputs: 's3://ml-bucket/churn/train.csv',
+      target_attribute_name: 'churned',
+      content_type: 'text/csv',
+    },
   },
 };
 
@@ -97,7 +127,10 @@ const INFERENCE_EXAMPLES: ExampleSet = {
     value: {
       TransformJobName: 'nightly-scoring',
       ModelName: 'churn-model',
-      TransformInput: { DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/score/in/' } }, ContentType: 'text/csv' },
+      TransformInput: {
+        DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/score/in/' } },
+        ContentType: 'text/csv',
+      },
       TransformOutput: { S3OutputPath: 's3://ml-bucket/score/out/' },
       TransformResources: { InstanceType: 'ml.m5.large', InstanceCount: 1 },
     },
@@ -112,7 +145,8 @@ const essedumNotFound: Reply = { description: 'Unknown id (the executors’ own 
 const OPERATIONS: Record<string, Operation> = {
   jobsCreate: {
     summary: 'Submit a job',
-    description: 'Validates, classifies and queues the job. The same Idempotency-Key with the same body returns the same job.',
+    description:
+      'Validates, classifies and queues the job. The same Idempotency-Key with the same body returns the same job.',
     tags: ['jobs'],
     idempotencyKey: true,
     body: { schema: 'JobSubmission', examples: { ...README_EXAMPLES, ...SEED_EXAMPLES } },
@@ -121,7 +155,10 @@ const OPERATIONS: Record<string, Operation> = {
         ...jobOk('Accepted: the job, with its routing decision'),
         headers: {
           Location: { description: 'URL of the job', schema: { type: 'string' } },
-          'idempotent-replayed': { description: '`true` when an earlier submission with this key was returned', schema: { type: 'string' } },
+          'idempotent-replayed': {
+            description: '`true` when an earlier submission with this key was returned',
+            schema: { type: 'string' },
+          },
         },
       },
     },
@@ -175,7 +212,8 @@ const OPERATIONS: Record<string, Operation> = {
   },
   jobsDeliveries: {
     summary: 'Webhook deliveries about the job',
-    description: 'Every attempt (its own `notify` and every subscription’s), newest first: outcome, status code, error, duration, next retry.',
+    description:
+      'Every attempt (its own `notify` and every subscription’s), newest first: outcome, status code, error, duration, next retry.',
     tags: ['webhooks'],
     query: DeliveriesQuerySchema,
     queryExamples: { limit: 50 },
@@ -188,7 +226,13 @@ const OPERATIONS: Record<string, Operation> = {
     description: `${WEBHOOK_DOC} The reply carries the signing secret; it is never shown again.`,
     tags: ['webhooks'],
     body: { schema: 'SubscriptionRequest', examples: SUBSCRIPTION_EXAMPLES },
-    replies: { 201: { description: 'Created, with its secret', schema: 'SubscriptionCreated', headers: { Location: { description: 'URL of the subscription', schema: { type: 'string' } } } } },
+    replies: {
+      201: {
+        description: 'Created, with its secret',
+        schema: 'SubscriptionCreated',
+        headers: { Location: { description: 'URL of the subscription', schema: { type: 'string' } } },
+      },
+    },
     problems: [400, 413, 415],
   },
   subscriptionsList: {
@@ -226,7 +270,13 @@ const OPERATIONS: Record<string, Operation> = {
     tags: ['compatibility'],
     idempotencyKey: true,
     body: { schema: 'SeedSubmission', examples: SEED_EXAMPLES },
-    replies: { 200: { description: 'Submitted', schema: 'SeedSubmitReply', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } } },
+    replies: {
+      200: {
+        description: 'Submitted',
+        schema: 'SeedSubmitReply',
+        headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } },
+      },
+    },
     problems: [400, 413, 415, 422],
   },
   queuesStatus: {
@@ -251,7 +301,11 @@ const OPERATIONS: Record<string, Operation> = {
     tags: ['operations'],
     anonymous: true,
     replies: {
-      200: { description: 'The OpenAPI 3.1 document', contentType: 'application/json', headers: { ETag: { schema: { type: 'string' } } } },
+      200: {
+        description: 'The OpenAPI 3.1 document',
+        contentType: 'application/json',
+        headers: { ETag: { schema: { type: 'string' } } },
+      },
       304: { description: 'Not modified (If-None-Match matched the ETag)' },
     },
   },
@@ -272,7 +326,10 @@ const OPERATIONS: Record<string, Operation> = {
     tags: ['dashboard'],
     anonymous: true,
     pathExamples: { file: 'index.js' },
-    replies: { 200: { description: 'The asset', contentType: 'application/octet-stream' }, 404: { description: 'No such asset', schema: 'Problem', contentType: 'application/problem+json' } },
+    replies: {
+      200: { description: 'The asset', contentType: 'application/octet-stream' },
+      404: { description: 'No such asset', schema: 'Problem', contentType: 'application/problem+json' },
+    },
   },
   essedumExecuteCreate: {
     summary: 'Essedum: run a command',
@@ -308,7 +365,10 @@ const OPERATIONS: Record<string, Operation> = {
 };
 
 const MLOPS_QUERY = z.object({
-  adapter_instance: z.string().optional().describe('Essedum adapter instance; mapped to a provider by ESSEDUM_ADAPTERS'),
+  adapter_instance: z
+    .string()
+    .optional()
+    .describe('Essedum adapter instance; mapped to a provider by ESSEDUM_ADAPTERS'),
   project: z.string().optional(),
   isCached: z.string().optional(),
   isInstance: z.string().optional(),
@@ -327,19 +387,38 @@ function pipelineOps(): Record<string, Operation> {
     replies: { 200: rec('The new pipeline record') },
     problems: [400, 413, 415, 501],
   });
-  const list = (summary: string): Operation => ({ summary, tags, query: MLOPS_QUERY, queryExamples: { adapter_instance: 'sm-prod', project: 'churn' }, replies: { 200: { description: 'Records, newest first', schema: 'PipelineList' } }, problems: [400] });
+  const list = (summary: string): Operation => ({
+    summary,
+    tags,
+    query: MLOPS_QUERY,
+    queryExamples: { adapter_instance: 'sm-prod', project: 'churn' },
+    replies: { 200: { description: 'Records, newest first', schema: 'PipelineList' } },
+    problems: [400],
+  });
   return {
-    essedumTrainingCreate: { ...create('Essedum: start a training pipeline', TRAINING_EXAMPLES), pathExamples: { trainingType: 'train' }, replies: { 200: rec('The new pipeline record'), 404: essedumNotFound } },
+    essedumTrainingCreate: {
+      ...create('Essedum: start a training pipeline', TRAINING_EXAMPLES),
+      pathExamples: { trainingType: 'train' },
+      replies: { 200: rec('The new pipeline record'), 404: essedumNotFound },
+    },
     essedumTrainingList: list('Essedum: training pipelines'),
     essedumTrainingGet: { summary: 'Essedum: a training pipeline', tags, ...byId },
     essedumTrainingCancel: { summary: 'Essedum: cancel a training pipeline', tags, ...byId },
-    essedumTrainingDelete: { summary: 'Essedum: stop and delete a training pipeline (the record is kept)', tags, ...byId },
+    essedumTrainingDelete: {
+      summary: 'Essedum: stop and delete a training pipeline (the record is kept)',
+      tags,
+      ...byId,
+    },
     essedumProjectPipelineDelete: { summary: 'Essedum: stop and delete a pipeline of either type', tags, ...byId },
     essedumInferenceCreate: create('Essedum: start an inference (batch prediction) pipeline', INFERENCE_EXAMPLES),
     essedumInferenceList: list('Essedum: inference pipelines'),
     essedumInferenceGet: { summary: 'Essedum: an inference pipeline', tags, ...byId },
     essedumInferenceCancel: { summary: 'Essedum: cancel an inference pipeline', tags, ...byId },
-    essedumInferenceDelete: { summary: 'Essedum: stop and delete an inference pipeline (the record is kept)', tags, ...byId },
+    essedumInferenceDelete: {
+      summary: 'Essedum: stop and delete an inference pipeline (the record is kept)',
+      tags,
+      ...byId,
+    },
   };
 }
 
@@ -403,7 +482,12 @@ function responseComponents(): Record<string, Json> {
 }
 
 function convert(reg: z.core.$ZodRegistry<{ id: string }>, io: 'input' | 'output'): Record<string, Json> {
-  const out = z.toJSONSchema(reg, { target: 'draft-2020-12', io, unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  const out = z.toJSONSchema(reg, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
   return Object.fromEntries(Object.entries(out.schemas).map(([id, s]) => [id, stripMeta(s as Json)]));
 }
 
@@ -414,9 +498,15 @@ function stripMeta(schema: Json): Json {
 }
 
 function querySchema(schema: z.ZodObject): Record<string, { schema: Json; required: boolean }> {
-  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, Json>; required?: string[] };
+  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, Json>;
+    required?: string[];
+  };
   return Object.fromEntries(
-    Object.entries(json.properties ?? {}).map(([name, s]) => [name, { schema: s, required: json.required?.includes(name) ?? false }]),
+    Object.entries(json.properties ?? {}).map(([name, s]) => [
+      name,
+      { schema: s, required: json.required?.includes(name) ?? false },
+    ]),
   );
 }
 
@@ -426,7 +516,8 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
   const parameters: Json[] = [];
   for (const name of [...fn.route.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)) {
     const example = op.pathExamples?.[name];
-    const schema: Json = name === 'trainingType' ? { type: 'string', enum: ['automl', 'custom_script', 'train'] } : { type: 'string' };
+    const schema: Json =
+      name === 'trainingType' ? { type: 'string', enum: ['automl', 'custom_script', 'train'] } : { type: 'string' };
     parameters.push({ name, in: 'path', required: true, schema, ...(example !== undefined && { example }) });
   }
   if (op.query) {
@@ -446,7 +537,13 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
     });
   }
   if (fn.route.startsWith('service/v1/')) {
-    parameters.push({ name: 'Referer', in: 'header', required: false, description: 'Sent by the Essedum backend; accepted and never dereferenced.', schema: { type: 'string' } });
+    parameters.push({
+      name: 'Referer',
+      in: 'header',
+      required: false,
+      description: 'Sent by the Essedum backend; accepted and never dereferenced.',
+      schema: { type: 'string' },
+    });
   }
 
   const responses: Json = {};
@@ -455,7 +552,9 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
     responses[status] = {
       description: reply.description,
       ...(reply.headers && { headers: reply.headers }),
-      ...((reply.schema || reply.contentType) && { content: { [contentType]: { schema: reply.schema ? ref(reply.schema) : {} } } }),
+      ...((reply.schema || reply.contentType) && {
+        content: { [contentType]: { schema: reply.schema ? ref(reply.schema) : {} } },
+      }),
     };
   }
   const problems = new Set(op.problems ?? []);
@@ -470,7 +569,10 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
       content: { 'application/problem+json': { schema: ref('Problem') } },
     };
   }
-  responses['405'] = { description: 'Method not allowed on this path', content: { 'application/problem+json': { schema: ref('Problem') } } };
+  responses['405'] = {
+    description: 'Method not allowed on this path',
+    content: { 'application/problem+json': { schema: ref('Problem') } },
+  };
 
   return {
     operationId: `${fn.name}${fn.methods.length > 1 ? method[0]!.toUpperCase() + method.slice(1).toLowerCase() : ''}`,
@@ -480,7 +582,10 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
     ...(op.anonymous ? { security: [] } : {}),
     ...(parameters.length > 0 && { parameters }),
     ...(op.body && {
-      requestBody: { required: true, content: { 'application/json': { schema: ref(op.body.schema), examples: op.body.examples } } },
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: ref(op.body.schema), examples: op.body.examples } },
+      },
     }),
     responses,
   };
@@ -492,7 +597,8 @@ export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS)
   const paths: Record<string, Json> = {};
   for (const fn of functions.filter((f): f is HttpFunction => f.kind === 'http')) {
     const op = ops[fn.name];
-    if (!op) throw new Error(`OpenAPI: HTTP function '${fn.name}' (${fn.route}) is not documented in src/lib/http/openapi.ts`);
+    if (!op)
+      throw new Error(`OpenAPI: HTTP function '${fn.name}' (${fn.route}) is not documented in src/lib/http/openapi.ts`);
     const path = `/api/${fn.route}`;
     paths[path] ??= {};
     const item = paths[path];
@@ -521,7 +627,12 @@ export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS)
     paths,
     components: {
       securitySchemes: {
-        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'Azure Functions key (or the local runner’s LOCAL_API_KEY); `?code=` works too.' },
+        functionKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-functions-key',
+          description: 'Azure Functions key (or the local runner’s LOCAL_API_KEY); `?code=` works too.',
+        },
       },
       schemas: { ...requestComponents(), ...responseComponents() },
     },

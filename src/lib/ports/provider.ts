@@ -6,7 +6,10 @@ import type { JobError, JobRecord, JobStatus, ProviderRef } from '../core/job.js
  * node was preempted): the job is re-dispatched as a new attempt, never failed for it (see
  * JOB_MAX_ATTEMPTS). `failed` is only for a run the provider itself reports failed.
  */
-export type ObservedStatus = Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'> | 'missing' | 'lost';
+export type ObservedStatus =
+  | Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'>
+  | 'missing'
+  | 'lost';
 
 export interface SubmitOutcome {
   /** Handle the provider needs to find the job again; stored on the job. */

@@ -53,6 +53,8 @@ export interface ProviderDescriptor<N extends string = string, S extends PollSch
 }
 
 /** Keeps the descriptor's names literal, so provider names and schedule settings are closed unions. */
-export function defineProvider<const N extends string, const S extends PollScheduleSetting>(descriptor: ProviderDescriptor<N, S>): ProviderDescriptor<N, S> {
+export function defineProvider<const N extends string, const S extends PollScheduleSetting>(
+  descriptor: ProviderDescriptor<N, S>,
+): ProviderDescriptor<N, S> {
   return descriptor;
 }

@@ -16,7 +16,10 @@ export function knownProviders(): string[] {
 }
 
 /** Every provider the registry hands out is traced (one span and one count per port call). */
-export function createProviderRegistry(ctx: ProviderContext, extraProviders: Record<string, JobProvider> = {}): ProviderRegistry {
+export function createProviderRegistry(
+  ctx: ProviderContext,
+  extraProviders: Record<string, JobProvider> = {},
+): ProviderRegistry {
   const built = new Map<string, Promise<JobProvider>>();
   const configured = (name: string) => providerDescriptor(name)?.isConfigured(ctx.config.env) ?? false;
   const extra = Object.fromEntries(Object.entries(extraProviders).map(([n, p]) => [n, tracedProvider(p)]));
@@ -51,6 +54,10 @@ export async function requiredJobKinds(provider: string): Promise<readonly strin
  * field rather than a job that fails at dispatch. Loads only the provider's schema module (zod),
  * never its SDK. Unknown providers accept anything (routing rejects them).
  */
-export async function validateProviderSpec(provider: string, kind: string | undefined, spec: Record<string, unknown> | undefined): Promise<void> {
+export async function validateProviderSpec(
+  provider: string,
+  kind: string | undefined,
+  spec: Record<string, unknown> | undefined,
+): Promise<void> {
   await providerDescriptor(provider)?.validateSpec(kind, spec);
 }

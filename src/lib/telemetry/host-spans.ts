@@ -29,10 +29,22 @@ export async function traceHttp(
   const host = invocation?.traceContext;
   const parent = host?.traceParent
     ? contextFromCarrier({ traceparent: host.traceParent, tracestate: host.traceState })
-    : contextFromCarrier({ traceparent: request.headers.get('traceparent') ?? undefined, tracestate: request.headers.get('tracestate') ?? undefined });
+    : contextFromCarrier({
+        traceparent: request.headers.get('traceparent') ?? undefined,
+        tracestate: request.headers.get('tracestate') ?? undefined,
+      });
   return inSpan(
     `${request.method} /api/${route}`,
-    { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': request.method, 'http.route': `/api/${route}`, 'faas.name': name, 'faas.trigger': 'http' } },
+    {
+      kind: SpanKind.SERVER,
+      parent,
+      attributes: {
+        'http.request.method': request.method,
+        'http.route': `/api/${route}`,
+        'faas.name': name,
+        'faas.trigger': 'http',
+      },
+    },
     async (span) => {
       const response = await handle();
       const status = response.status ?? 200;
@@ -47,16 +59,37 @@ export async function traceHttp(
  * The consumer span of a queue function, child of the trace context the message carries (the
  * job's trace), with `job.id` from the message.
  */
-export async function traceQueueMessage(name: string, queueSetting: string, body: Readonly<Record<string, unknown>> | undefined, handle: () => Promise<void>): Promise<void> {
+export async function traceQueueMessage(
+  name: string,
+  queueSetting: string,
+  body: Readonly<Record<string, unknown>> | undefined,
+  handle: () => Promise<void>,
+): Promise<void> {
   await ensureTelemetry();
   // The host knows the queue by its setting (the name is resolved from app settings at binding time).
-  await inMessageSpan(name, undefined, body, { 'faas.name': name, 'faas.trigger': 'pubsub', 'cjo.queue_setting': queueSetting }, handle);
+  await inMessageSpan(
+    name,
+    undefined,
+    body,
+    { 'faas.name': name, 'faas.trigger': 'pubsub', 'cjo.queue_setting': queueSetting },
+    handle,
+  );
 }
 
 /** The span of a timer tick: under the host's invocation span where there is one, else a root (a tick serves no one job). */
-export async function traceTimer(name: string, invocation: Pick<InvocationContext, 'traceContext'> | undefined, handle: () => Promise<void>): Promise<void> {
+export async function traceTimer(
+  name: string,
+  invocation: Pick<InvocationContext, 'traceContext'> | undefined,
+  handle: () => Promise<void>,
+): Promise<void> {
   await ensureTelemetry();
   const host = invocation?.traceContext;
-  const parent = contextFromCarrier(host?.traceParent ? { traceparent: host.traceParent, tracestate: host.traceState } : undefined);
-  await inSpan(name, { kind: SpanKind.INTERNAL, parent, attributes: { 'faas.name': name, 'faas.trigger': 'timer' } }, handle);
+  const parent = contextFromCarrier(
+    host?.traceParent ? { traceparent: host.traceParent, tracestate: host.traceState } : undefined,
+  );
+  await inSpan(
+    name,
+    { kind: SpanKind.INTERNAL, parent, attributes: { 'faas.name': name, 'faas.trigger': 'timer' } },
+    handle,
+  );
 }

@@ -22,7 +22,9 @@ export function instrumentedStore(store: JobStore): JobStore {
     if (last) {
       // One write may carry several steps (claimed and running at once): each counts as itself.
       const { before, change } = last;
-      const steps = [...('earlier' in change ? (change.earlier ?? []) : []), change.event].filter((e): e is JobEvent => e?.type === 'transition');
+      const steps = [...('earlier' in change ? (change.earlier ?? []) : []), change.event].filter(
+        (e): e is JobEvent => e?.type === 'transition',
+      );
       let prev = before;
       steps.forEach((step, i) => {
         const next = i === steps.length - 1 ? after : { ...after, status: step.to };
@@ -36,7 +38,9 @@ export function instrumentedStore(store: JobStore): JobStore {
     await store.create(job, firstEvent, later);
     instruments().transitions.add(1, { from: 'none', to: firstEvent.to });
     // Created already past its first state (classified at submission): those steps count too.
-    for (const step of later ?? []) if (step.type === 'transition' && step.from) recordTransition({ ...job, status: step.from }, { ...job, status: step.to }, step.at);
+    for (const step of later ?? [])
+      if (step.type === 'transition' && step.from)
+        recordTransition({ ...job, status: step.from }, { ...job, status: step.to }, step.at);
   };
   return new Proxy(store, {
     get(target, prop) {

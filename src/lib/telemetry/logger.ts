@@ -31,7 +31,9 @@ export function parseLogLevel(value: string | undefined): LogLevel {
  * `jobId` or the active job context) and the active trace and span ids, so every line can be
  * found from its trace and the other way round. Lines below `level` are dropped before any work.
  */
-export function createLogger(options: { level?: LogLevel; sink?: LogSink; base?: Record<string, unknown> } = {}): Required<Logger> {
+export function createLogger(
+  options: { level?: LogLevel; sink?: LogSink; base?: Record<string, unknown> } = {},
+): Required<Logger> {
   const min = LOG_LEVELS.indexOf(options.level ?? 'info');
   const sink = options.sink ?? consoleSink;
   const emit = (level: LogLevel, msg: string, fields: Record<string, unknown> = {}) => {
@@ -51,7 +53,13 @@ export function createLogger(options: { level?: LogLevel; sink?: LogSink; base?:
     try {
       text = JSON.stringify(line, errorReplacer);
     } catch {
-      text = JSON.stringify({ time: line.time, level, msg, ...(job && { [JOB_ID]: job }), note: 'fields could not be serialised' });
+      text = JSON.stringify({
+        time: line.time,
+        level,
+        msg,
+        ...(job && { [JOB_ID]: job }),
+        note: 'fields could not be serialised',
+      });
     }
     sink(level, text);
   };

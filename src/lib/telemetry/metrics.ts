@@ -1,4 +1,11 @@
-import { context, createContextKey, metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  metrics,
+  type Counter,
+  type Histogram,
+  type MeterProvider,
+} from '@opentelemetry/api';
 import type { JobRecord, JobStatus } from '../core/job.js';
 import { TRACER_NAME } from './trace.js';
 
@@ -34,13 +41,28 @@ export function instruments(): JobInstruments {
   const meter = provider.getMeter(TRACER_NAME);
   const instruments: JobInstruments = {
     transitions: meter.createCounter('cjo.job.transitions', { description: 'Jobs entering a state.' }),
-    queuedSeconds: meter.createHistogram('cjo.job.queued.duration', { unit: 's', description: 'Time a job spent queued.' }),
-    dispatchedSeconds: meter.createHistogram('cjo.job.dispatched.duration', { unit: 's', description: 'Time a job spent dispatched before it ran or ended.' }),
-    runSeconds: meter.createHistogram('cjo.job.run.duration', { unit: 's', description: 'Run time of a job by provider.' }),
+    queuedSeconds: meter.createHistogram('cjo.job.queued.duration', {
+      unit: 's',
+      description: 'Time a job spent queued.',
+    }),
+    dispatchedSeconds: meter.createHistogram('cjo.job.dispatched.duration', {
+      unit: 's',
+      description: 'Time a job spent dispatched before it ran or ended.',
+    }),
+    runSeconds: meter.createHistogram('cjo.job.run.duration', {
+      unit: 's',
+      description: 'Run time of a job by provider.',
+    }),
     providerCalls: meter.createCounter('cjo.provider.calls', { description: 'Provider API calls (port level).' }),
-    pollCycleCalls: meter.createHistogram('cjo.poll.provider_calls', { description: 'Provider API calls per poll cycle.' }),
-    pollCycleThrottles: meter.createHistogram('cjo.poll.throttles', { description: 'Throttled provider API calls per poll cycle.' }),
-    deadLetters: meter.createCounter('cjo.dead_letters', { description: 'Messages handled from a dead-letter / poison queue.' }),
+    pollCycleCalls: meter.createHistogram('cjo.poll.provider_calls', {
+      description: 'Provider API calls per poll cycle.',
+    }),
+    pollCycleThrottles: meter.createHistogram('cjo.poll.throttles', {
+      description: 'Throttled provider API calls per poll cycle.',
+    }),
+    deadLetters: meter.createCounter('cjo.dead_letters', {
+      description: 'Messages handled from a dead-letter / poison queue.',
+    }),
   };
   cached = { provider, instruments };
   return instruments;
@@ -99,7 +121,12 @@ export async function countingPollCycle<T>(provider: string, fn: () => Promise<T
 }
 
 /** Counts one provider call (and adds it to the active poll cycle's count, if any). */
-export function recordProviderCall(attrs: { provider: string; operation: string; outcome: 'ok' | 'error'; throttled: boolean }): void {
+export function recordProviderCall(attrs: {
+  provider: string;
+  operation: string;
+  outcome: 'ok' | 'error';
+  throttled: boolean;
+}): void {
   instruments().providerCalls.add(1, attrs);
   const cycle = context.active().getValue(POLL_CYCLE_KEY) as PollCycleCount | undefined;
   if (cycle) {

@@ -6,7 +6,8 @@ export const TELEMETRY_SETTINGS = [
     name: 'LOG_LEVEL',
     scope: ['app', 'worker', 'local'],
     default: 'info',
-    description: 'Lowest level the one logger prints: debug, info, warn or error. Every line is JSON with job.id and the trace and span ids.',
+    description:
+      'Lowest level the one logger prints: debug, info, warn or error. Every line is JSON with job.id and the trace and span ids.',
   },
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -17,7 +18,8 @@ export const TELEMETRY_SETTINGS = [
   {
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     scope: ['app', 'worker'],
-    description: 'ClientId=<managed identity client id>;Authorization=AAD: telemetry is sent with an Entra ID token of that identity (local auth is disabled on the component).',
+    description:
+      'ClientId=<managed identity client id>;Authorization=AAD: telemetry is sent with an Entra ID token of that identity (local auth is disabled on the component).',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -38,12 +40,14 @@ export const TELEMETRY_SETTINGS = [
   {
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
     scope: ['local'],
-    description: 'Headers sent with every OTLP export, as k=v pairs separated by commas (values URL-encoded), e.g. an API key of a hosted collector.',
+    description:
+      'Headers sent with every OTLP export, as k=v pairs separated by commas (values URL-encoded), e.g. an API key of a hosted collector.',
     secret: true,
   },
   {
     name: 'OTEL_SERVICE_NAME',
     scope: ['local'],
-    description: 'service.name of the exported telemetry; default cloud-job-orchestrator-<api|local|worker-actor|worker-spark>.',
+    description:
+      'service.name of the exported telemetry; default cloud-job-orchestrator-<api|local|worker-actor|worker-spark>.',
   },
 ] as const satisfies readonly SettingInfo[];

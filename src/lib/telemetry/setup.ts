@@ -38,7 +38,12 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Which exporter the settings ask for. Pure, for tests and the startup log line. */
 export function telemetryMode(env: Env): Exclude<TelemetryMode, 'test'> {
   if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) return 'azure-monitor';
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT?.trim()) return 'otlp';
+  if (
+    env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() ||
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ||
+    env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT?.trim()
+  )
+    return 'otlp';
   return 'context-only';
 }
 
@@ -63,7 +68,8 @@ export function parseOtlpHeaders(value: string | undefined): Record<string, stri
 
 /** Signal URL per the OTel spec: the per-signal endpoint as is, else `<endpoint>/v1/<signal>`. */
 export function otlpUrl(env: Env, signal: 'traces' | 'metrics'): string | undefined {
-  const specific = signal === 'traces' ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
+  const specific =
+    signal === 'traces' ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
   if (specific?.trim()) return specific.trim();
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   return base ? `${base.replace(/\/+$/, '')}/v1/${signal}` : undefined;
@@ -114,10 +120,14 @@ async function start(env: Env, options: TelemetryOptions): Promise<Started> {
     let credential: import('@azure/identity').ManagedIdentityCredential | undefined;
     if (aad !== false) {
       const { ManagedIdentityCredential } = await import('@azure/identity');
-      credential = typeof aad === 'string' ? new ManagedIdentityCredential({ clientId: aad }) : new ManagedIdentityCredential();
+      credential =
+        typeof aad === 'string' ? new ManagedIdentityCredential({ clientId: aad }) : new ManagedIdentityCredential();
     }
     useAzureMonitor({
-      azureMonitorExporterOptions: { connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING!.trim(), ...(credential && { credential }) },
+      azureMonitorExporterOptions: {
+        connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING!.trim(),
+        ...(credential && { credential }),
+      },
       resource: resourceFromAttributes({ 'service.name': serviceName }),
     });
     const { metrics, trace } = await import('@opentelemetry/api');
@@ -131,12 +141,13 @@ async function start(env: Env, options: TelemetryOptions): Promise<Started> {
     };
   }
 
-  const [{ NodeTracerProvider }, { BatchSpanProcessor, SimpleSpanProcessor }, { resourceFromAttributes }, api] = await Promise.all([
-    import('@opentelemetry/sdk-trace-node'),
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/api'),
-  ]);
+  const [{ NodeTracerProvider }, { BatchSpanProcessor, SimpleSpanProcessor }, { resourceFromAttributes }, api] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/api'),
+    ]);
   const resource = resourceFromAttributes({ 'service.name': serviceName });
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   if (options.spanExporter) spanProcessors.push(new SimpleSpanProcessor(options.spanExporter));
@@ -154,7 +165,9 @@ async function start(env: Env, options: TelemetryOptions): Promise<Started> {
         import('@opentelemetry/exporter-metrics-otlp-http'),
         import('@opentelemetry/sdk-metrics'),
       ]);
-      readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metricsUrl, headers }) }));
+      readers.push(
+        new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metricsUrl, headers }) }),
+      );
     }
   }
   // Even with no exporter the provider is registered: it installs the AsyncLocalStorage context

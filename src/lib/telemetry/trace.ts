@@ -81,7 +81,11 @@ export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: S
   const jobId = options.jobId ?? (parent.getValue(JOB_ID_KEY) as string | undefined);
   if (jobId) parent = contextWithJob(jobId, parent);
   const attributes: Attributes = { ...options.attributes, ...(jobId && { [JOB_ID]: jobId }) };
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes, ...(options.links && { links: options.links }) }, parent);
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes, ...(options.links && { links: options.links }) },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {
@@ -97,7 +101,12 @@ export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: S
  * linked to the active span: for work a sweep (poll cycle, reconciler) does for many jobs, so each
  * job stays one trace while the sweep stays findable from it.
  */
-export function inJobTrace<T>(name: string, job: { readonly id: string; readonly trace?: TraceCarrier }, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+export function inJobTrace<T>(
+  name: string,
+  job: { readonly id: string; readonly trace?: TraceCarrier },
+  attributes: Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
   const sweep = trace.getActiveSpan()?.spanContext();
   const links = sweep && trace.isSpanContextValid(sweep) ? [{ context: sweep }] : undefined;
   const parent = job.trace?.traceparent ? contextFromCarrier(job.trace as Record<string, unknown>) : context.active();
@@ -108,11 +117,22 @@ export function inJobTrace<T>(name: string, job: { readonly id: string; readonly
  * Runs `fn` as the consumer span of one queue message: child of the trace context the message
  * carries (the job's trace), with `job.id` from the message body.
  */
-export function inMessageSpan<T>(name: string, queue: string | undefined, body: Readonly<Record<string, unknown>> | undefined, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+export function inMessageSpan<T>(
+  name: string,
+  queue: string | undefined,
+  body: Readonly<Record<string, unknown>> | undefined,
+  attributes: Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
   const jobId = typeof body?.jobId === 'string' ? body.jobId : undefined;
   return inSpan(
     name,
-    { kind: SpanKind.CONSUMER, parent: contextFromCarrier(body), ...(jobId && { jobId }), attributes: { ...(queue && { 'messaging.destination.name': queue }), ...attributes } },
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromCarrier(body),
+      ...(jobId && { jobId }),
+      attributes: { ...(queue && { 'messaging.destination.name': queue }), ...attributes },
+    },
     fn,
   );
 }
@@ -137,7 +157,8 @@ export function currentTraceCarrier(ctx: Context = context.active()): TraceCarri
 export function contextFromCarrier(carrier: Readonly<Record<string, unknown>> | undefined): Context {
   if (!carrier) return ROOT_CONTEXT;
   const fields: Record<string, string> = {};
-  for (const key of ['traceparent', 'tracestate'] as const) if (typeof carrier[key] === 'string') fields[key] = carrier[key] as string;
+  for (const key of ['traceparent', 'tracestate'] as const)
+    if (typeof carrier[key] === 'string') fields[key] = carrier[key] as string;
   return fields.traceparent ? propagation.extract(ROOT_CONTEXT, fields) : ROOT_CONTEXT;
 }
 

@@ -10,10 +10,19 @@ import { inSpan, SpanKind } from './trace.js';
  * point every use case reaches a cloud through, whatever SDK the provider uses underneath.
  */
 export function tracedProvider(provider: JobProvider): JobProvider {
-  const call = <T>(operation: string, jobId: string | undefined, attributes: Attributes, fn: () => Promise<T>): Promise<T> =>
+  const call = <T>(
+    operation: string,
+    jobId: string | undefined,
+    attributes: Attributes,
+    fn: () => Promise<T>,
+  ): Promise<T> =>
     inSpan(
       `provider.${operation}`,
-      { kind: SpanKind.CLIENT, ...(jobId && { jobId }), attributes: { 'provider.name': provider.name, 'provider.operation': operation, ...attributes } },
+      {
+        kind: SpanKind.CLIENT,
+        ...(jobId && { jobId }),
+        attributes: { 'provider.name': provider.name, 'provider.operation': operation, ...attributes },
+      },
       async (span) => {
         try {
           const out = await fn();
@@ -21,7 +30,9 @@ export function tracedProvider(provider: JobProvider): JobProvider {
           recordProviderCall({ provider: provider.name, operation, outcome: 'ok', throttled: false });
           return out;
         } catch (error) {
-          const throttled = error instanceof ProviderThrottledError || (error as { code?: unknown } | null)?.code === 'PROVIDER_THROTTLED';
+          const throttled =
+            error instanceof ProviderThrottledError ||
+            (error as { code?: unknown } | null)?.code === 'PROVIDER_THROTTLED';
           span.setAttributes({ 'provider.outcome': 'error', 'provider.throttled': throttled });
           recordProviderCall({ provider: provider.name, operation, outcome: 'error', throttled });
           throw error;
@@ -33,12 +44,16 @@ export function tracedProvider(provider: JobProvider): JobProvider {
     get name() {
       return provider.name;
     },
-    submit: (job, secrets) => call('submit', job.id, { 'job.attempt': job.attempts }, () => provider.submit(job, secrets)),
+    submit: (job, secrets) =>
+      call('submit', job.id, { 'job.attempt': job.attempts }, () => provider.submit(job, secrets)),
     poll: (jobs) => call('poll', undefined, { 'provider.jobs': jobs.length }, () => provider.poll(jobs)),
     cancel: (job) => call('cancel', job.id, {}, () => provider.cancel(job)),
     ...(result && { result: (job) => call('result', job.id, {}, () => result.call(provider, job)) }),
     ...(logs && { logs: (job, tail) => call('logs', job.id, {}, () => logs.call(provider, job, tail)) }),
-    ...(cleanup && { cleanup: (jobs) => call('cleanup', undefined, { 'provider.jobs': jobs.length }, () => cleanup.call(provider, jobs)) }),
+    ...(cleanup && {
+      cleanup: (jobs) =>
+        call('cleanup', undefined, { 'provider.jobs': jobs.length }, () => cleanup.call(provider, jobs)),
+    }),
     ...(shutdown && { shutdown: (graceMs) => shutdown.call(provider, graceMs) }),
   };
 }

@@ -102,11 +102,21 @@ export interface CompleteTaskOptions {
   readonly stderr?: string;
   /** Files written into the working directory, e.g. `{ 'result.json': '{…}' }`. */
   readonly workingFiles?: Record<string, string>;
-  readonly failureInfo?: { category: string; code: string; message: string; details?: Array<{ name: string; value: string }> };
+  readonly failureInfo?: {
+    category: string;
+    code: string;
+    message: string;
+    details?: Array<{ name: string; value: string }>;
+  };
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -213,12 +223,17 @@ export class FakeBatchService {
     const task = this.mustTask(jobId, taskId);
     if (outcome.stdout !== undefined) this.writeOutput(jobId, taskId, 'stdout.txt', outcome.stdout);
     if (outcome.stderr !== undefined) this.writeOutput(jobId, taskId, 'stderr.txt', outcome.stderr);
-    for (const [name, content] of Object.entries(outcome.workingFiles ?? {})) task.files.set(`wd/${name}`, Buffer.from(content));
+    for (const [name, content] of Object.entries(outcome.workingFiles ?? {}))
+      task.files.set(`wd/${name}`, Buffer.from(content));
     const failure =
       outcome.failureInfo ??
       (outcome.exitCode === 0
         ? undefined
-        : { category: 'UserError', code: 'FailureExitCode', message: 'The task exited with an exit code representing a failure' });
+        : {
+            category: 'UserError',
+            code: 'FailureExitCode',
+            message: 'The task exited with an exit code representing a failure',
+          });
     await this.uploadOutputs(task, failure === undefined);
     this.finish(task, outcome.exitCode, failure);
   }
@@ -251,7 +266,9 @@ export class FakeBatchService {
         method: req.method ?? 'GET',
         path: decodeURIComponent(url.pathname),
         query: Object.fromEntries(url.searchParams),
-        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')])),
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
+        ),
         body,
         status,
       });
@@ -259,71 +276,149 @@ export class FakeBatchService {
     try {
       body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : undefined;
       const version = url.searchParams.get('api-version');
-      if (!version) throw new HttpError(400, 'MissingRequiredQueryParameter', 'A query parameter that\'s mandatory for this request is not specified: api-version');
-      if (!FAKE_API_VERSIONS.includes(version)) throw new HttpError(400, 'InvalidQueryParameterValue', `Value for one of the query parameters specified in the request URI is invalid: api-version ${version}`);
+      if (!version)
+        throw new HttpError(
+          400,
+          'MissingRequiredQueryParameter',
+          "A query parameter that's mandatory for this request is not specified: api-version",
+        );
+      if (!FAKE_API_VERSIONS.includes(version))
+        throw new HttpError(
+          400,
+          'InvalidQueryParameterValue',
+          `Value for one of the query parameters specified in the request URI is invalid: api-version ${version}`,
+        );
       this.authenticate(req, url, raw);
-      const fault = this.faults.find((f) => f.left > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(url.pathname)));
+      const fault = this.faults.find(
+        (f) => f.left > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(url.pathname)),
+      );
       if (fault) {
         fault.left -= 1;
-        throw new HttpError(fault.status, fault.code, fault.message ?? fault.code, fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) });
+        throw new HttpError(
+          fault.status,
+          fault.code,
+          fault.message ?? fault.code,
+          fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) },
+        );
       }
       if (this.quota) {
         const q = this.quota.take();
         if (!q.ok) {
           this.throttledByQuota++;
-          throw new HttpError(429, 'TooManyRequests', 'The server is busy: the account request rate was exceeded.', { 'retry-after': String(Math.max(1, Math.ceil(q.retryAfterMs / 1000))) });
+          throw new HttpError(429, 'TooManyRequests', 'The server is busy: the account request rate was exceeded.', {
+            'retry-after': String(Math.max(1, Math.ceil(q.retryAfterMs / 1000))),
+          });
         }
       }
       const drawn = this.faultPlan?.next() ?? 'ok';
-      if (drawn === 'throttle') throw new HttpError(429, 'TooManyRequests', 'The server is busy.', { 'retry-after': '1' });
-      if (drawn === 'server-error') throw Math.random() < 0.5 ? new HttpError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.') : new HttpError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
+      if (drawn === 'throttle')
+        throw new HttpError(429, 'TooManyRequests', 'The server is busy.', { 'retry-after': '1' });
+      if (drawn === 'server-error')
+        throw Math.random() < 0.5
+          ? new HttpError(
+              503,
+              'ServerBusy',
+              'The server is currently unable to receive requests. Please retry your request.',
+            )
+          : new HttpError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
       const result = await this.route(req.method ?? 'GET', url, body, req);
       record(result.status);
       if (drawn === 'timeout') return; // done, but the reply is lost: the socket stays open until the client gives up
-      res.writeHead(result.status, { 'request-id': randomUUID(), 'DataServiceVersion': '3.0', ...result.headers });
+      res.writeHead(result.status, { 'request-id': randomUUID(), DataServiceVersion: '3.0', ...result.headers });
       res.end(result.payload);
     } catch (error) {
-      const e = error instanceof HttpError ? error : error instanceof SyntaxError ? new HttpError(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.') : new HttpError(500, 'InternalError', String(error));
+      const e =
+        error instanceof HttpError
+          ? error
+          : error instanceof SyntaxError
+            ? new HttpError(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.')
+            : new HttpError(500, 'InternalError', String(error));
       record(e.status);
-      res.writeHead(e.status, { 'Content-Type': 'application/json;odata=minimalmetadata', 'request-id': randomUUID(), ...e.headers });
-      res.end(req.method === 'HEAD' ? undefined : JSON.stringify({
-        'odata.metadata': `${this.url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element`,
-        code: e.code,
-        message: { lang: 'en-US', value: `${e.message}\nRequestId:${randomUUID()}\nTime:${this.now()}` },
-      }));
+      res.writeHead(e.status, {
+        'Content-Type': 'application/json;odata=minimalmetadata',
+        'request-id': randomUUID(),
+        ...e.headers,
+      });
+      res.end(
+        req.method === 'HEAD'
+          ? undefined
+          : JSON.stringify({
+              'odata.metadata': `${this.url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element`,
+              code: e.code,
+              message: { lang: 'en-US', value: `${e.message}\nRequestId:${randomUUID()}\nTime:${this.now()}` },
+            }),
+      );
     }
   }
 
   /** Documented SharedKey scheme: HMAC-SHA256 over verb, standard headers, ocp-* headers and the resource. */
   private authenticate(req: IncomingMessage, url: URL, raw: Buffer): void {
     const auth = req.headers.authorization;
-    if (!auth) throw new HttpError(401, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.');
+    if (!auth)
+      throw new HttpError(
+        401,
+        'AuthenticationFailed',
+        'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.',
+      );
     if (auth.startsWith('Bearer ')) {
       if (this.options.bearerTokens?.includes(auth.slice(7))) return;
       throw new HttpError(401, 'AuthenticationFailed', 'The bearer token is not valid.');
     }
     const key = this.options.sharedKey;
     const m = /^SharedKey ([^:]+):(.+)$/.exec(auth);
-    if (!key || !m || m[1] !== key.accountName) throw new HttpError(401, 'AuthenticationFailed', 'Unknown account or authorization scheme.');
+    if (!key || !m || m[1] !== key.accountName)
+      throw new HttpError(401, 'AuthenticationFailed', 'Unknown account or authorization scheme.');
     const h = (name: string): string => {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : (v ?? '');
     };
-    const ocp = Object.keys(req.headers).filter((n) => n.startsWith('ocp-')).sort().map((n) => `${n}:${h(n)}\n`).join('');
-    const params = [...new Set(url.searchParams.keys())].sort().map((n) => `\n${n}:${url.searchParams.getAll(n).join(',')}`).join('');
+    const ocp = Object.keys(req.headers)
+      .filter((n) => n.startsWith('ocp-'))
+      .sort()
+      .map((n) => `${n}:${h(n)}\n`)
+      .join('');
+    const params = [...new Set(url.searchParams.keys())]
+      .sort()
+      .map((n) => `\n${n}:${url.searchParams.getAll(n).join(',')}`)
+      .join('');
     const resource = `/${key.accountName}${url.pathname}${params}`;
     // Zero-length bodies may be signed with an empty Content-Length or with 0.
     const lengths = raw.length === 0 ? ['', '0'] : [String(raw.length)];
     const ok = lengths.some((length) => {
-      const standard = [req.method, h('content-encoding'), h('content-language'), length, h('content-md5'), h('content-type'), h('date'), h('if-modified-since'), h('if-match'), h('if-none-match'), h('if-unmodified-since'), h('range')];
+      const standard = [
+        req.method,
+        h('content-encoding'),
+        h('content-language'),
+        length,
+        h('content-md5'),
+        h('content-type'),
+        h('date'),
+        h('if-modified-since'),
+        h('if-match'),
+        h('if-none-match'),
+        h('if-unmodified-since'),
+        h('range'),
+      ];
       const stringToSign = `${standard.join('\n')}\n${ocp}${resource}`;
-      const expected = createHmac('sha256', Buffer.from(key.accountKey, 'base64')).update(stringToSign, 'utf8').digest('base64');
+      const expected = createHmac('sha256', Buffer.from(key.accountKey, 'base64'))
+        .update(stringToSign, 'utf8')
+        .digest('base64');
       return expected === m[2];
     });
-    if (!ok) throw new HttpError(403, 'AuthenticationFailed', 'The MAC signature found in the HTTP request is not the same as any computed signature.');
+    if (!ok)
+      throw new HttpError(
+        403,
+        'AuthenticationFailed',
+        'The MAC signature found in the HTTP request is not the same as any computed signature.',
+      );
   }
 
-  private async route(method: string, url: URL, body: unknown, req: IncomingMessage): Promise<{ status: number; headers?: Record<string, string>; payload?: string | Buffer }> {
+  private async route(
+    method: string,
+    url: URL,
+    body: unknown,
+    req: IncomingMessage,
+  ): Promise<{ status: number; headers?: Record<string, string>; payload?: string | Buffer }> {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const [a, b, c, d, e, ...rest] = parts;
     if (a === 'pools' && parts.length === 1 && method === 'POST') return this.addPool(body as Record<string, unknown>);
@@ -332,10 +427,13 @@ export class FakeBatchService {
       this.createJob(body as Record<string, unknown>);
       return this.created(`${this.url}/jobs/${(body as { id: string }).id}`);
     }
-    if (a === 'jobs' && parts.length === 2 && method === 'GET') return this.json(200, { id: this.mustJob(b!).id, state: 'active' });
-    if (a === 'jobs' && c === 'tasks' && parts.length === 3 && method === 'POST') return this.addTask(b!, body as Record<string, unknown>);
+    if (a === 'jobs' && parts.length === 2 && method === 'GET')
+      return this.json(200, { id: this.mustJob(b!).id, state: 'active' });
+    if (a === 'jobs' && c === 'tasks' && parts.length === 3 && method === 'POST')
+      return this.addTask(b!, body as Record<string, unknown>);
     if (a === 'jobs' && c === 'tasks' && parts.length === 3 && method === 'GET') return this.listTasks(b!, url);
-    if (a === 'jobs' && c === 'tasks' && parts.length === 4 && method === 'GET') return this.json(200, project(this.taskJson(b!, this.mustTask(b!, d!)), url.searchParams.get('$select')));
+    if (a === 'jobs' && c === 'tasks' && parts.length === 4 && method === 'GET')
+      return this.json(200, project(this.taskJson(b!, this.mustTask(b!, d!)), url.searchParams.get('$select')));
     if (a === 'jobs' && c === 'tasks' && parts.length === 4 && method === 'DELETE') {
       const job = this.mustJob(b!);
       this.mustTask(b!, d!);
@@ -343,25 +441,60 @@ export class FakeBatchService {
       job.order = job.order.filter((id) => id !== d!.toLowerCase());
       return { status: 200 };
     }
-    if (a === 'jobs' && c === 'tasks' && e === 'terminate' && parts.length === 5 && method === 'POST') return this.terminate(b!, d!);
-    if (a === 'jobs' && c === 'tasks' && e === 'files' && parts.length === 5 && method === 'GET') return this.listFiles(b!, d!, url);
+    if (a === 'jobs' && c === 'tasks' && e === 'terminate' && parts.length === 5 && method === 'POST')
+      return this.terminate(b!, d!);
+    if (a === 'jobs' && c === 'tasks' && e === 'files' && parts.length === 5 && method === 'GET')
+      return this.listFiles(b!, d!, url);
     if (a === 'jobs' && c === 'tasks' && e === 'files' && rest.length > 0 && (method === 'GET' || method === 'HEAD')) {
       return this.getFile(b!, d!, rest.join('/'), method, req.headers['ocp-range']);
     }
-    throw new HttpError(404, 'InvalidUri', `The requested URI does not represent any resource on the server: ${method} ${url.pathname}`);
+    throw new HttpError(
+      404,
+      'InvalidUri',
+      `The requested URI does not represent any resource on the server: ${method} ${url.pathname}`,
+    );
   }
 
   private addPool(pool: Record<string, unknown>): { status: number; headers: Record<string, string> } {
     const id = String(pool.id ?? '');
-    if (!ID.test(id)) throw new HttpError(400, 'InvalidPropertyValue', 'The value provided for one of the properties in the request body is invalid: id');
-    if (!pool.vmSize) throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: vmSize');
-    if (pool.cloudServiceConfiguration) throw new HttpError(400, 'InvalidPropertyValue', 'CloudServiceConfiguration pools are retired; use virtualMachineConfiguration.');
+    if (!ID.test(id))
+      throw new HttpError(
+        400,
+        'InvalidPropertyValue',
+        'The value provided for one of the properties in the request body is invalid: id',
+      );
+    if (!pool.vmSize)
+      throw new HttpError(
+        400,
+        'MissingRequiredProperty',
+        'A required property was not specified in the request body: vmSize',
+      );
+    if (pool.cloudServiceConfiguration)
+      throw new HttpError(
+        400,
+        'InvalidPropertyValue',
+        'CloudServiceConfiguration pools are retired; use virtualMachineConfiguration.',
+      );
     const vm = pool.virtualMachineConfiguration as Record<string, unknown> | undefined;
-    if (!vm?.imageReference || !vm.nodeAgentSKUId) throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: virtualMachineConfiguration');
+    if (!vm?.imageReference || !vm.nodeAgentSKUId)
+      throw new HttpError(
+        400,
+        'MissingRequiredProperty',
+        'A required property was not specified in the request body: virtualMachineConfiguration',
+      );
     if (pool.enableAutoScale === true) {
-      if (!pool.autoScaleFormula) throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: autoScaleFormula');
+      if (!pool.autoScaleFormula)
+        throw new HttpError(
+          400,
+          'MissingRequiredProperty',
+          'A required property was not specified in the request body: autoScaleFormula',
+        );
       if (pool.targetDedicatedNodes !== undefined || pool.targetLowPriorityNodes !== undefined) {
-        throw new HttpError(400, 'InvalidPropertyValue', 'targetDedicatedNodes cannot be specified when enableAutoScale is true');
+        throw new HttpError(
+          400,
+          'InvalidPropertyValue',
+          'targetDedicatedNodes cannot be specified when enableAutoScale is true',
+        );
       }
     }
     if (this.pools.has(id.toLowerCase())) throw new HttpError(409, 'PoolExists', 'The specified pool already exists.');
@@ -371,8 +504,18 @@ export class FakeBatchService {
 
   private createJob(job: Record<string, unknown>): FakeJob {
     const id = String(job.id ?? '');
-    if (!ID.test(id)) throw new HttpError(400, 'InvalidPropertyValue', 'The value provided for one of the properties in the request body is invalid: id');
-    if (!(job.poolInfo as { poolId?: string } | undefined)?.poolId) throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: poolInfo');
+    if (!ID.test(id))
+      throw new HttpError(
+        400,
+        'InvalidPropertyValue',
+        'The value provided for one of the properties in the request body is invalid: id',
+      );
+    if (!(job.poolInfo as { poolId?: string } | undefined)?.poolId)
+      throw new HttpError(
+        400,
+        'MissingRequiredProperty',
+        'A required property was not specified in the request body: poolInfo',
+      );
     if (this.jobs.has(id.toLowerCase())) throw new HttpError(409, 'JobExists', 'The specified job already exists.');
     const created: FakeJob = { id, body: job, creationTime: this.now(), tasks: new Map(), order: [] };
     this.jobs.set(id.toLowerCase(), created);
@@ -382,16 +525,39 @@ export class FakeBatchService {
   private addTask(jobId: string, body: Record<string, unknown>): { status: number; headers: Record<string, string> } {
     const job = this.mustJob(jobId);
     const id = String(body.id ?? '');
-    if (!ID.test(id)) throw new HttpError(400, 'InvalidPropertyValue', 'The value provided for one of the properties in the request body is invalid: id');
-    if (!body.commandLine) throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: commandLine');
+    if (!ID.test(id))
+      throw new HttpError(
+        400,
+        'InvalidPropertyValue',
+        'The value provided for one of the properties in the request body is invalid: id',
+      );
+    if (!body.commandLine)
+      throw new HttpError(
+        400,
+        'MissingRequiredProperty',
+        'A required property was not specified in the request body: commandLine',
+      );
     for (const rf of (body.resourceFiles as Array<Record<string, unknown>> | undefined) ?? []) {
       const sources = ['httpUrl', 'storageContainerUrl', 'autoStorageContainerName'].filter((k) => rf[k] !== undefined);
-      if (sources.length !== 1) throw new HttpError(400, 'InvalidPropertyValue', 'A resource file needs exactly one of httpUrl, storageContainerUrl, autoStorageContainerName');
+      if (sources.length !== 1)
+        throw new HttpError(
+          400,
+          'InvalidPropertyValue',
+          'A resource file needs exactly one of httpUrl, storageContainerUrl, autoStorageContainerName',
+        );
     }
     for (const of of (body.outputFiles as Array<Record<string, unknown>> | undefined) ?? []) {
       const dest = (of.destination as { container?: { containerUrl?: string } } | undefined)?.container;
-      if (!of.filePattern || !dest?.containerUrl || !(of.uploadOptions as { uploadCondition?: string } | undefined)?.uploadCondition) {
-        throw new HttpError(400, 'MissingRequiredProperty', 'A required property was not specified in the request body: outputFiles');
+      if (
+        !of.filePattern ||
+        !dest?.containerUrl ||
+        !(of.uploadOptions as { uploadCondition?: string } | undefined)?.uploadCondition
+      ) {
+        throw new HttpError(
+          400,
+          'MissingRequiredProperty',
+          'A required property was not specified in the request body: outputFiles',
+        );
       }
     }
     if (job.tasks.has(id.toLowerCase())) throw new HttpError(409, 'TaskExists', 'The specified task already exists.');
@@ -407,14 +573,19 @@ export class FakeBatchService {
     const maxText = url.searchParams.get('maxresults');
     const max = maxText === null ? MAX_PAGE : Number(maxText);
     if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE) {
-      throw new HttpError(400, 'InvalidQueryParameterValue', `Value for one of the query parameters specified in the request URI is invalid: maxresults ${maxText}`);
+      throw new HttpError(
+        400,
+        'InvalidQueryParameterValue',
+        `Value for one of the query parameters specified in the request URI is invalid: maxresults ${maxText}`,
+      );
     }
     const filterText = url.searchParams.get('$filter');
     let filter: ((row: Record<string, unknown>) => boolean) | undefined;
     try {
       filter = filterText ? compileFilter(filterText, TASK_FILTER_PROPERTIES) : undefined;
     } catch (error) {
-      if (error instanceof FilterSyntaxError) throw new HttpError(400, 'InvalidQueryParameterValue', `$filter: ${error.message}`);
+      if (error instanceof FilterSyntaxError)
+        throw new HttpError(400, 'InvalidQueryParameterValue', `$filter: ${error.message}`);
       throw error;
     }
     const skip = Number(url.searchParams.get('$skiptoken') ?? '0');
@@ -441,14 +612,23 @@ export class FakeBatchService {
 
   private async terminate(jobId: string, taskId: string): Promise<{ status: number; headers: Record<string, string> }> {
     const task = this.mustTask(jobId, taskId);
-    if (task.state === 'completed') throw new HttpError(409, 'TaskCompleted', 'The specified task is already completed.');
+    if (task.state === 'completed')
+      throw new HttpError(409, 'TaskCompleted', 'The specified task is already completed.');
     const started = task.state === 'running';
     if (started) await this.uploadOutputs(task, false);
-    this.finish(task, started ? 137 : undefined, { category: 'UserError', code: 'TaskEnded', message: 'Task Was Ended by User Request' });
+    this.finish(task, started ? 137 : undefined, {
+      category: 'UserError',
+      code: 'TaskEnded',
+      message: 'Task Was Ended by User Request',
+    });
     return { status: 204, headers: { DataServiceId: `${this.url}/jobs/${jobId}/tasks/${taskId}/terminate` } };
   }
 
-  private listFiles(jobId: string, taskId: string, url: URL): { status: number; headers: Record<string, string>; payload: string } {
+  private listFiles(
+    jobId: string,
+    taskId: string,
+    url: URL,
+  ): { status: number; headers: Record<string, string>; payload: string } {
     const task = this.mustTask(jobId, taskId);
     const recursive = url.searchParams.get('recursive') === 'true';
     const names = new Set<string>();
@@ -462,23 +642,48 @@ export class FakeBatchService {
         name,
         url: `${this.url}/jobs/${jobId}/tasks/${taskId}/files/${name}`,
         isDirectory: content === undefined,
-        ...(content ? { properties: { contentLength: content.length, contentType: 'application/octet-stream', lastModified: task.lastModified, creationTime: task.creationTime } } : {}),
+        ...(content
+          ? {
+              properties: {
+                contentLength: content.length,
+                contentType: 'application/octet-stream',
+                lastModified: task.lastModified,
+                creationTime: task.creationTime,
+              },
+            }
+          : {}),
       };
     });
     return this.json(200, { 'odata.metadata': `${this.url}/$metadata#files`, value });
   }
 
-  private getFile(jobId: string, taskId: string, path: string, method: string, range: string | string[] | undefined): { status: number; headers: Record<string, string>; payload?: Buffer } {
+  private getFile(
+    jobId: string,
+    taskId: string,
+    path: string,
+    method: string,
+    range: string | string[] | undefined,
+  ): { status: number; headers: Record<string, string>; payload?: Buffer } {
     const task = this.mustTask(jobId, taskId);
     const content = task.files.get(path);
     if (!content) throw new HttpError(404, 'FileNotFound', 'The specified file does not exist.');
     let slice = content;
     if (typeof range === 'string') {
       const m = /^bytes=(\d+)-(\d*)$/.exec(range);
-      if (!m) throw new HttpError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format: ocp-range');
+      if (!m)
+        throw new HttpError(
+          400,
+          'InvalidHeaderValue',
+          'The value for one of the HTTP headers is not in the correct format: ocp-range',
+        );
       const start = Number(m[1]);
       const end = m[2] ? Math.min(Number(m[2]), content.length - 1) : content.length - 1;
-      if (start >= content.length && content.length > 0) throw new HttpError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.');
+      if (start >= content.length && content.length > 0)
+        throw new HttpError(
+          416,
+          'InvalidRange',
+          'The range specified is invalid for the current size of the resource.',
+        );
       slice = content.subarray(start, end + 1);
     }
     const headers = {
@@ -540,7 +745,15 @@ export class FakeBatchService {
       if (!content) continue;
       const container = new URL(String(of.destination.container.containerUrl));
       const target = `${container.origin}${container.pathname}/${of.destination.container.path ?? pattern.split('/').pop()}${container.search}`;
-      const response = await fetch(target, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-08-06', 'Content-Type': 'application/octet-stream' }, body: content });
+      const response = await fetch(target, {
+        method: 'PUT',
+        headers: {
+          'x-ms-blob-type': 'BlockBlob',
+          'x-ms-version': '2021-08-06',
+          'Content-Type': 'application/octet-stream',
+        },
+        body: content,
+      });
       task.uploads.push({ filePattern: pattern, url: target, status: response.status });
     }
   }
@@ -555,13 +768,20 @@ export class FakeBatchService {
       lastModified: task.lastModified,
       state: task.state,
       stateTransitionTime: task.stateTransitionTime,
-      ...(task.previousState ? { previousState: task.previousState, previousStateTransitionTime: task.previousStateTransitionTime } : {}),
+      ...(task.previousState
+        ? { previousState: task.previousState, previousStateTransitionTime: task.previousStateTransitionTime }
+        : {}),
       commandLine: body.commandLine,
       ...(body.containerSettings ? { containerSettings: body.containerSettings } : {}),
       ...(body.resourceFiles ? { resourceFiles: body.resourceFiles } : {}),
       ...(body.outputFiles ? { outputFiles: body.outputFiles } : {}),
       ...(body.environmentSettings ? { environmentSettings: body.environmentSettings } : {}),
-      constraints: { maxWallClockTime: 'P10675199DT2H48M5.4775807S', retentionTime: 'P7D', maxTaskRetryCount: 0, ...(body.constraints as object | undefined) },
+      constraints: {
+        maxWallClockTime: 'P10675199DT2H48M5.4775807S',
+        retentionTime: 'P7D',
+        maxTaskRetryCount: 0,
+        ...(body.constraints as object | undefined),
+      },
       requiredSlots: body.requiredSlots ?? 1,
       executionInfo: { ...task.executionInfo },
       ...(task.nodeInfo ? { nodeInfo: task.nodeInfo } : {}),
@@ -591,11 +811,23 @@ export class FakeBatchService {
   }
 
   private created(location: string): { status: number; headers: Record<string, string> } {
-    return { status: 201, headers: { Location: location, DataServiceId: location, ETag: `0x${randomUUID().slice(0, 8)}`, 'Last-Modified': new Date(this.clock).toUTCString() } };
+    return {
+      status: 201,
+      headers: {
+        Location: location,
+        DataServiceId: location,
+        ETag: `0x${randomUUID().slice(0, 8)}`,
+        'Last-Modified': new Date(this.clock).toUTCString(),
+      },
+    };
   }
 
   private json(status: number, payload: unknown): { status: number; headers: Record<string, string>; payload: string } {
-    return { status, headers: { 'Content-Type': 'application/json;odata=minimalmetadata' }, payload: JSON.stringify(payload) };
+    return {
+      status,
+      headers: { 'Content-Type': 'application/json;odata=minimalmetadata' },
+      payload: JSON.stringify(payload),
+    };
   }
 }
 

@@ -99,13 +99,20 @@ function compare(op: string, left: unknown, right: unknown): boolean {
     b = String(right).toLowerCase();
   }
   switch (op) {
-    case 'eq': return a === b;
-    case 'ne': return a !== b;
-    case 'gt': return a > b;
-    case 'ge': return a >= b;
-    case 'lt': return a < b;
-    case 'le': return a <= b;
-    default: throw new FilterSyntaxError(`unknown operator ${op}`);
+    case 'eq':
+      return a === b;
+    case 'ne':
+      return a !== b;
+    case 'gt':
+      return a > b;
+    case 'ge':
+      return a >= b;
+    case 'lt':
+      return a < b;
+    case 'le':
+      return a <= b;
+    default:
+      throw new FilterSyntaxError(`unknown operator ${op}`);
   }
 }
 
@@ -130,7 +137,8 @@ export function compileFilter(input: string, allowed: ReadonlySet<string>): Pred
     if (t.kind !== 'ident') throw new FilterSyntaxError(`expected a property, got '${t.value}'`);
     if (!allowed.has(t.value)) throw new FilterSyntaxError(`the property '${t.value}' cannot be filtered on`);
     const op = next();
-    if (op.kind !== 'ident' || !COMPARATORS.has(op.value)) throw new FilterSyntaxError(`expected a comparison after ${t.value}`);
+    if (op.kind !== 'ident' || !COMPARATORS.has(op.value))
+      throw new FilterSyntaxError(`expected a comparison after ${t.value}`);
     const lit = next();
     let value: unknown;
     if (lit.kind === 'string') value = lit.value;

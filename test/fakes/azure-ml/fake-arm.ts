@@ -27,8 +27,20 @@ import { createSelfSignedCert } from './self-signed-cert.js';
  */
 
 export type FakeJobStatus =
-  | 'NotStarted' | 'Starting' | 'Provisioning' | 'Preparing' | 'Queued' | 'Running' | 'Finalizing'
-  | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled' | 'NotResponding' | 'Paused' | 'Unknown';
+  | 'NotStarted'
+  | 'Starting'
+  | 'Provisioning'
+  | 'Preparing'
+  | 'Queued'
+  | 'Running'
+  | 'Finalizing'
+  | 'CancelRequested'
+  | 'Completed'
+  | 'Failed'
+  | 'Canceled'
+  | 'NotResponding'
+  | 'Paused'
+  | 'Unknown';
 
 export type RequestKind = 'list' | 'get' | 'put' | 'cancel' | 'operation' | 'environment' | 'other';
 
@@ -53,7 +65,13 @@ export interface Fault {
 interface StoredJob {
   name: string;
   seq: number;
-  doc: { id: string; name: string; type: string; properties: Record<string, unknown>; systemData: Record<string, unknown> };
+  doc: {
+    id: string;
+    name: string;
+    type: string;
+    properties: Record<string, unknown>;
+    systemData: Record<string, unknown>;
+  };
 }
 
 interface Operation {
@@ -97,7 +115,6 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-
 export class FakeAzureMl {
   readonly requests: RecordedRequest[] = [];
   readonly jobs = new Map<string, StoredJob>();
@@ -113,9 +130,12 @@ export class FakeAzureMl {
   private constructor(
     private readonly server: Server,
     readonly ca: string,
-    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone' | 'readLimit' | 'clock'>> & Pick<FakeAzureMlOptions, 'readLimit' | 'clock'> & { cancelPollsUntilDone: number },
+    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone' | 'readLimit' | 'clock'>> &
+      Pick<FakeAzureMlOptions, 'readLimit' | 'clock'> & { cancelPollsUntilDone: number },
   ) {
-    this.readQuota = opts.readLimit ? new QuotaBucket(opts.readLimit.perSec, opts.readLimit.burst, opts.clock) : undefined;
+    this.readQuota = opts.readLimit
+      ? new QuotaBucket(opts.readLimit.perSec, opts.readLimit.burst, opts.clock)
+      : undefined;
   }
 
   static async start(options: FakeAzureMlOptions): Promise<FakeAzureMl> {
@@ -178,7 +198,11 @@ export class FakeAzureMl {
     if (status === 'Completed') {
       const outputs = { ...(props.outputs as Record<string, unknown> | undefined) };
       if (props.jobType === 'AutoML') {
-        outputs.best_model = { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount', uri: `azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.${name}/outputs/mlflow-model` };
+        outputs.best_model = {
+          jobOutputType: 'mlflow_model',
+          mode: 'ReadWriteMount',
+          uri: `azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.${name}/outputs/mlflow-model`,
+        };
       }
       props.outputs = outputs;
     }
@@ -213,10 +237,9 @@ export class FakeAzureMl {
   private store(name: string, properties: Record<string, unknown>): StoredJob {
     const wsid = this.workspacePath;
     const outputs = Object.fromEntries(
-      Object.entries((properties.outputs as Record<string, Record<string, unknown>> | undefined) ?? {}).map(([k, v]) => [
-        k,
-        { ...v, uri: v.uri ?? `azureml://datastores/workspaceblobstore/paths/azureml/${name}/${k}/` },
-      ]),
+      Object.entries((properties.outputs as Record<string, Record<string, unknown>> | undefined) ?? {}).map(
+        ([k, v]) => [k, { ...v, uri: v.uri ?? `azureml://datastores/workspaceblobstore/paths/azureml/${name}/${k}/` }],
+      ),
     );
     const job: StoredJob = {
       name,
@@ -231,8 +254,14 @@ export class FakeAzureMl {
           status: 'NotStarted',
           isArchived: false,
           services: {
-            Studio: { jobServiceType: 'Studio', endpoint: `https://ml.azure.com/runs/${name}?wsid=${wsid}&tid=00000000-0000-0000-0000-000000000000` },
-            Tracking: { jobServiceType: 'Tracking', endpoint: `azureml://westeurope.api.azureml.ms/mlflow/v1.0${wsid}` },
+            Studio: {
+              jobServiceType: 'Studio',
+              endpoint: `https://ml.azure.com/runs/${name}?wsid=${wsid}&tid=00000000-0000-0000-0000-000000000000`,
+            },
+            Tracking: {
+              jobServiceType: 'Tracking',
+              endpoint: `azureml://westeurope.api.azureml.ms/mlflow/v1.0${wsid}`,
+            },
           },
         },
         systemData: { createdAt: new Date().toISOString(), createdByType: 'Application' },
@@ -252,7 +281,12 @@ export class FakeAzureMl {
       try {
         body = JSON.parse(raw);
       } catch {
-        return this.send(res, 400, { error: { code: 'InvalidRequestContent', message: 'The request content was invalid and could not be deserialized.' } });
+        return this.send(res, 400, {
+          error: {
+            code: 'InvalidRequestContent',
+            message: 'The request content was invalid and could not be deserialized.',
+          },
+        });
       }
     }
     const method = req.method ?? 'GET';
@@ -267,12 +301,32 @@ export class FakeAzureMl {
     });
 
     const auth = req.headers.authorization;
-    if (!auth) return this.send(res, 401, { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } });
-    if (auth !== `Bearer ${this.opts.token}`) return this.send(res, 401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
+    if (!auth)
+      return this.send(res, 401, {
+        error: {
+          code: 'AuthenticationFailed',
+          message: "Authentication failed. The 'Authorization' header is missing.",
+        },
+      });
+    if (auth !== `Bearer ${this.opts.token}`)
+      return this.send(res, 401, {
+        error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' },
+      });
     const apiVersion = url.searchParams.get('api-version');
-    if (!apiVersion) return this.send(res, 400, { error: { code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' } });
+    if (!apiVersion)
+      return this.send(res, 400, {
+        error: {
+          code: 'MissingApiVersionParameter',
+          message: 'The api-version query parameter (?api-version=) is required for all requests.',
+        },
+      });
     if (!this.opts.apiVersions.includes(apiVersion)) {
-      return this.send(res, 400, { error: { code: 'InvalidApiVersionParameter', message: `The api-version '${apiVersion}' is invalid. The supported versions are '${this.opts.apiVersions.join(',')}'.` } });
+      return this.send(res, 400, {
+        error: {
+          code: 'InvalidApiVersionParameter',
+          message: `The api-version '${apiVersion}' is invalid. The supported versions are '${this.opts.apiVersions.join(',')}'.`,
+        },
+      });
     }
 
     if (method === 'GET' && this.readQuota) {
@@ -283,7 +337,12 @@ export class FakeAzureMl {
         return this.send(
           res,
           429,
-          { error: { code: 'TooManyRequests', message: `The request was throttled: the read quota of this principal is used up. Retry after ${seconds} seconds.` } },
+          {
+            error: {
+              code: 'TooManyRequests',
+              message: `The request was throttled: the read quota of this principal is used up. Retry after ${seconds} seconds.`,
+            },
+          },
           { 'retry-after': String(seconds), 'x-ms-ratelimit-remaining-subscription-reads': '0' },
         );
       }
@@ -294,15 +353,31 @@ export class FakeAzureMl {
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
-      return this.send(res, fault.status, { error: fault.error ?? { code: fault.status === 429 ? 'TooManyRequests' : 'InternalServerError', message: `injected ${fault.status}` } }, fault.headers);
+      return this.send(
+        res,
+        fault.status,
+        {
+          error: fault.error ?? {
+            code: fault.status === 429 ? 'TooManyRequests' : 'InternalServerError',
+            message: `injected ${fault.status}`,
+          },
+        },
+        fault.headers,
+      );
     }
 
     const ws = this.workspacePath.toLowerCase();
     const path = url.pathname;
     const lower = path.toLowerCase();
-    const opMatch = /^\/subscriptions\/[^/]+\/providers\/microsoft\.machinelearningservices\/locations\/[^/]+\/mfeoperationresults\/(.+)$/.exec(lower);
+    const opMatch =
+      /^\/subscriptions\/[^/]+\/providers\/microsoft\.machinelearningservices\/locations\/[^/]+\/mfeoperationresults\/(.+)$/.exec(
+        lower,
+      );
     if (opMatch) return this.pollOperation(res, decodeURIComponent(path.split('/').pop()!));
-    if (!lower.startsWith(ws)) return this.send(res, 404, { error: { code: 'ResourceNotFound', message: `The Resource under '${path}' was not found.` } });
+    if (!lower.startsWith(ws))
+      return this.send(res, 404, {
+        error: { code: 'ResourceNotFound', message: `The Resource under '${path}' was not found.` },
+      });
     const rest = path.slice(ws.length);
 
     if (method === 'GET' && /^\/jobs\/?$/.test(rest)) return this.list(res, url);
@@ -332,7 +407,13 @@ export class FakeAzureMl {
   }
 
   private notFound(res: ServerResponse, name: string): void {
-    this.send(res, 404, { error: { code: 'UserError', message: `Job ${name} was not found in workspace ${this.opts.workspace}.`, innerError: { code: 'NotFoundError' } } });
+    this.send(res, 404, {
+      error: {
+        code: 'UserError',
+        message: `Job ${name} was not found in workspace ${this.opts.workspace}.`,
+        innerError: { code: 'NotFoundError' },
+      },
+    });
   }
 
   private userError(res: ServerResponse, message: string, inner?: Record<string, unknown>): void {
@@ -346,7 +427,9 @@ export class FakeAzureMl {
     if (problem) return this.userError(res, problem);
     const existing = this.jobs.get(name);
     if (!existing) return this.send(res, 201, this.store(name, props).doc);
-    const changed = Object.keys(props).filter((k) => !MUTABLE.has(k) && !READ_ONLY.has(k) && canonical(props[k]) !== canonical(existing.doc.properties[k]));
+    const changed = Object.keys(props).filter(
+      (k) => !MUTABLE.has(k) && !READ_ONLY.has(k) && canonical(props[k]) !== canonical(existing.doc.properties[k]),
+    );
     if (changed.length > 0) {
       return this.userError(
         res,
@@ -368,7 +451,8 @@ export class FakeAzureMl {
     if (p.jobType === 'AutoML') {
       const t = p.taskDetails as Record<string, unknown> | undefined;
       if (!t || typeof t.taskType !== 'string') return 'AutoML job: taskDetails.taskType is required.';
-      if (!(t.trainingData as { uri?: unknown } | undefined)?.uri) return 'AutoML job: taskDetails.trainingData.uri is required.';
+      if (!(t.trainingData as { uri?: unknown } | undefined)?.uri)
+        return 'AutoML job: taskDetails.trainingData.uri is required.';
       if (typeof t.targetColumnName !== 'string') return 'AutoML job: taskDetails.targetColumnName is required.';
       return undefined;
     }
@@ -426,9 +510,13 @@ export class FakeAzureMl {
 
   private putEnvironment(res: ServerResponse, key: string, body: unknown): void {
     const props = (body as { properties?: Record<string, unknown> } | undefined)?.properties;
-    if (!props || typeof props.image !== 'string') return this.userError(res, 'Environment version: properties.image is required.');
+    if (!props || typeof props.image !== 'string')
+      return this.userError(res, 'Environment version: properties.image is required.');
     const existing = this.environments.get(key);
-    if (existing && existing.image !== props.image) return this.send(res, 409, { error: { code: 'UserError', message: 'Environment version exists with a different image.' } });
+    if (existing && existing.image !== props.image)
+      return this.send(res, 409, {
+        error: { code: 'UserError', message: 'Environment version exists with a different image.' },
+      });
     this.environments.set(key, props);
     this.send(res, existing ? 200 : 201, { name: key.split(':')[1], properties: props });
   }

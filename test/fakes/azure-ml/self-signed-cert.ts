@@ -81,7 +81,10 @@ export function createSelfSignedCert(commonName = 'localhost'): SelfSignedCert {
   );
   const signature = sign('sha256', tbs, privateKey);
   const der = seq(tbs, ecdsaSha256, bits(signature));
-  const cert = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END CERTIFICATE-----\n`;
+  const cert = `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END CERTIFICATE-----\n`;
   // Parse once so a malformed encoding fails here, not as an obscure TLS handshake error.
   new X509Certificate(cert);
   return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };

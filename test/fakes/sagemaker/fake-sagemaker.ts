@@ -60,11 +60,23 @@ export interface InjectedError {
 }
 
 export const THROTTLING: InjectedError = { type: 'ThrottlingException', message: 'Rate exceeded', status: 400 };
-export const INTERNAL_FAILURE: InjectedError = { type: 'InternalFailure', message: 'An internal error occurred.', status: 500 };
-export const SERVICE_UNAVAILABLE: InjectedError = { type: 'ServiceUnavailable', message: 'Service is unavailable.', status: 503 };
+export const INTERNAL_FAILURE: InjectedError = {
+  type: 'InternalFailure',
+  message: 'An internal error occurred.',
+  status: 500,
+};
+export const SERVICE_UNAVAILABLE: InjectedError = {
+  type: 'ServiceUnavailable',
+  message: 'Service is unavailable.',
+  status: 503,
+};
 
 class FakeError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -89,8 +101,16 @@ const KIND_OF_OP: Readonly<Record<string, FakeKind>> = {
   ListTransformJobs: 'transform',
   StopTransformJob: 'transform',
 };
-const ARN_TYPE: Readonly<Record<FakeKind, string>> = { training: 'training-job', automl: 'automl-job', transform: 'transform-job' };
-const NAME_FIELD: Readonly<Record<FakeKind, string>> = { training: 'TrainingJobName', automl: 'AutoMLJobName', transform: 'TransformJobName' };
+const ARN_TYPE: Readonly<Record<FakeKind, string>> = {
+  training: 'training-job',
+  automl: 'automl-job',
+  transform: 'transform-job',
+};
+const NAME_FIELD: Readonly<Record<FakeKind, string>> = {
+  training: 'TrainingJobName',
+  automl: 'AutoMLJobName',
+  transform: 'TransformJobName',
+};
 const MAX_NAME: Readonly<Record<FakeKind, number>> = { training: 63, automl: 32, transform: 63 };
 
 export interface FakeSageMakerOptions {
@@ -121,7 +141,11 @@ export class FakeSageMaker {
   readonly region: string;
   readonly accountId: string;
   readonly requests: RecordedRequest[] = [];
-  private readonly jobs: Record<FakeKind, Map<string, FakeJob>> = { training: new Map(), automl: new Map(), transform: new Map() };
+  private readonly jobs: Record<FakeKind, Map<string, FakeJob>> = {
+    training: new Map(),
+    automl: new Map(),
+    transform: new Map(),
+  };
   private readonly injected = new Map<string, Array<InjectedError | null>>();
   private readonly hanging = new Map<string, number>();
   private server?: Server;
@@ -235,7 +259,12 @@ export class FakeSageMaker {
   }
 
   /** Creates a job directly (as if someone else had called Create), e.g. for paging and bench setups. */
-  seedJob(kind: FakeKind, name: string, status: FakeStatus = 'InProgress', request: Record<string, unknown> = {}): FakeJob {
+  seedJob(
+    kind: FakeKind,
+    name: string,
+    status: FakeStatus = 'InProgress',
+    request: Record<string, unknown> = {},
+  ): FakeJob {
     return this.addJob(kind, name, request, status);
   }
 
@@ -259,10 +288,12 @@ export class FakeSageMaker {
     let body: Record<string, unknown> = {};
     const record: RecordedRequest = { op, headers: flatHeaders(req), body };
     try {
-      if (req.method !== 'POST' || (req.url ?? '/') !== '/') throw new FakeError(404, 'UnknownOperationException', `${req.method} ${req.url}`);
+      if (req.method !== 'POST' || (req.url ?? '/') !== '/')
+        throw new FakeError(404, 'UnknownOperationException', `${req.method} ${req.url}`);
       if (!op) throw new FakeError(400, 'UnknownOperationException', `missing or foreign X-Amz-Target '${target}'`);
       const contentType = String(req.headers['content-type'] ?? '');
-      if (!contentType.startsWith('application/x-amz-json-1.1')) throw new FakeError(400, 'SerializationException', `unexpected Content-Type ${contentType}`);
+      if (!contentType.startsWith('application/x-amz-json-1.1'))
+        throw new FakeError(400, 'SerializationException', `unexpected Content-Type ${contentType}`);
       try {
         body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       } catch {
@@ -281,13 +312,22 @@ export class FakeSageMaker {
       const injected = queue?.shift();
       if (injected) {
         record.error = injected.type;
-        return send(res, injected.status, { __type: injected.type, message: injected.message ?? injected.type }, injected.headers);
+        return send(
+          res,
+          injected.status,
+          { __type: injected.type, message: injected.message ?? injected.type },
+          injected.headers,
+        );
       }
-      if (this.options.listCallsPerSecond !== undefined && op.startsWith('List')) this.rateLimit(this.options.listCallsPerSecond);
+      if (this.options.listCallsPerSecond !== undefined && op.startsWith('List'))
+        this.rateLimit(this.options.listCallsPerSecond);
       this.takeQuota(op);
       const fault = this.faultPlan?.next() ?? 'ok';
       if (fault === 'throttle') throw new FakeError(400, 'ThrottlingException', 'Rate exceeded');
-      if (fault === 'server-error') throw Math.random() < 0.5 ? new FakeError(500, 'InternalFailure', 'An internal error occurred.') : new FakeError(503, 'ServiceUnavailable', 'Service is unavailable.');
+      if (fault === 'server-error')
+        throw Math.random() < 0.5
+          ? new FakeError(500, 'InternalFailure', 'An internal error occurred.')
+          : new FakeError(503, 'ServiceUnavailable', 'Service is unavailable.');
       const out = this.dispatch(op, body);
       if (op.startsWith('Create')) {
         const name = String(body[NAME_FIELD[KIND_OF_OP[op]!]] ?? '').toLowerCase();
@@ -311,24 +351,45 @@ export class FakeSageMaker {
     const auth = String(req.headers.authorization ?? '');
     if (!auth) throw new FakeError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     const m = AUTH_PATTERN.exec(auth);
-    if (!m) throw new FakeError(400, 'IncompleteSignatureException', `malformed Authorization header: ${auth.slice(0, 40)}…`);
+    if (!m)
+      throw new FakeError(400, 'IncompleteSignatureException', `malformed Authorization header: ${auth.slice(0, 40)}…`);
     const [, , date, region, service, signed] = m;
-    if (service !== 'sagemaker') throw new FakeError(403, 'InvalidSignatureException', `credential scope names service '${service}'`);
-    if (region !== this.region) throw new FakeError(403, 'InvalidSignatureException', `credential scope names region '${region}', expected '${this.region}'`);
+    if (service !== 'sagemaker')
+      throw new FakeError(403, 'InvalidSignatureException', `credential scope names service '${service}'`);
+    if (region !== this.region)
+      throw new FakeError(
+        403,
+        'InvalidSignatureException',
+        `credential scope names region '${region}', expected '${this.region}'`,
+      );
     const amzDate = String(req.headers['x-amz-date'] ?? '');
-    if (!amzDate.startsWith(date ?? '-')) throw new FakeError(403, 'InvalidSignatureException', 'X-Amz-Date does not match the credential scope');
+    if (!amzDate.startsWith(date ?? '-'))
+      throw new FakeError(403, 'InvalidSignatureException', 'X-Amz-Date does not match the credential scope');
     const signedHeaders = (signed ?? '').split(';');
     for (const h of ['host', 'x-amz-date', 'x-amz-target']) {
-      if (!signedHeaders.includes(h)) throw new FakeError(403, 'InvalidSignatureException', `header ${h} is not signed`);
+      if (!signedHeaders.includes(h))
+        throw new FakeError(403, 'InvalidSignatureException', `header ${h} is not signed`);
     }
     const known = this.options.credentials;
     if (!known) return;
     const [, keyId, , , , , signature] = m;
     const secret = known[keyId ?? ''];
-    if (secret === undefined) throw new FakeError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
-    const expected = sigV4(req, rawBody, { secret, date: date!, region: region!, service: service!, signedHeaders, amzDate });
+    if (secret === undefined)
+      throw new FakeError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    const expected = sigV4(req, rawBody, {
+      secret,
+      date: date!,
+      region: region!,
+      service: service!,
+      signedHeaders,
+      amzDate,
+    });
     if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature ?? ''))) {
-      throw new FakeError(403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
+      throw new FakeError(
+        403,
+        'InvalidSignatureException',
+        'The request signature we calculated does not match the signature you provided.',
+      );
     }
   }
 
@@ -382,29 +443,53 @@ export class FakeSageMaker {
 
   private checkName(kind: FakeKind, name: unknown): string {
     const field = NAME_FIELD[kind];
-    if (typeof name !== 'string' || name.length === 0) throw validation(`1 validation error detected: Value null at '${lcFirst(field)}' failed to satisfy constraint: Member must not be null`);
-    if (name.length > MAX_NAME[kind]) throw validation(`1 validation error detected: Value '${name}' at '${lcFirst(field)}' failed to satisfy constraint: Member must have length less than or equal to ${MAX_NAME[kind]}`);
-    if (!NAME_PATTERN.test(name)) throw validation(`1 validation error detected: Value '${name}' at '${lcFirst(field)}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*`);
+    if (typeof name !== 'string' || name.length === 0)
+      throw validation(
+        `1 validation error detected: Value null at '${lcFirst(field)}' failed to satisfy constraint: Member must not be null`,
+      );
+    if (name.length > MAX_NAME[kind])
+      throw validation(
+        `1 validation error detected: Value '${name}' at '${lcFirst(field)}' failed to satisfy constraint: Member must have length less than or equal to ${MAX_NAME[kind]}`,
+      );
+    if (!NAME_PATTERN.test(name))
+      throw validation(
+        `1 validation error detected: Value '${name}' at '${lcFirst(field)}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*`,
+      );
     return name;
   }
 
   private checkRole(role: unknown): void {
-    if (typeof role !== 'string' || role.length < 20 || !ROLE_PATTERN.test(role)) throw validation(`Value '${String(role)}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+`);
+    if (typeof role !== 'string' || role.length < 20 || !ROLE_PATTERN.test(role))
+      throw validation(
+        `Value '${String(role)}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+`,
+      );
   }
 
   private checkS3(uri: unknown, field: string): void {
-    if (typeof uri !== 'string' || !S3_PATTERN.test(uri)) throw validation(`Value '${String(uri)}' at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$`);
+    if (typeof uri !== 'string' || !S3_PATTERN.test(uri))
+      throw validation(
+        `Value '${String(uri)}' at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$`,
+      );
   }
 
   private ensureNew(kind: FakeKind, name: string): void {
     const existing = this.job(kind, name);
     if (existing) {
       const what = { training: 'Training job', automl: 'AutoML job', transform: 'Transform job' }[kind];
-      throw new FakeError(400, 'ResourceInUse', `${what} names must be unique within an AWS account and region, and a ${what.toLowerCase()} with this name already exists (${existing.arn})`);
+      throw new FakeError(
+        400,
+        'ResourceInUse',
+        `${what} names must be unique within an AWS account and region, and a ${what.toLowerCase()} with this name already exists (${existing.arn})`,
+      );
     }
   }
 
-  private addJob(kind: FakeKind, name: string, request: Record<string, unknown>, status: FakeStatus = 'InProgress'): FakeJob {
+  private addJob(
+    kind: FakeKind,
+    name: string,
+    request: Record<string, unknown>,
+    status: FakeStatus = 'InProgress',
+  ): FakeJob {
     this.clock += 10;
     const job: FakeJob = {
       kind,
@@ -426,18 +511,33 @@ export class FakeSageMaker {
     const name = this.checkName('training', b.TrainingJobName);
     this.checkRole(b.RoleArn);
     const algo = obj(b.AlgorithmSpecification);
-    if (!algo) throw validation("Value null at 'algorithmSpecification' failed to satisfy constraint: Member must not be null");
-    if (!['File', 'Pipe', 'FastFile'].includes(String(algo.TrainingInputMode))) throw validation("Value at 'algorithmSpecification.trainingInputMode' failed to satisfy constraint: Member must satisfy enum value set: [Pipe, File, FastFile]");
-    if ((algo.TrainingImage === undefined) === (algo.AlgorithmName === undefined)) throw validation('Exactly one of TrainingImage or AlgorithmName must be specified.');
+    if (!algo)
+      throw validation("Value null at 'algorithmSpecification' failed to satisfy constraint: Member must not be null");
+    if (!['File', 'Pipe', 'FastFile'].includes(String(algo.TrainingInputMode)))
+      throw validation(
+        "Value at 'algorithmSpecification.trainingInputMode' failed to satisfy constraint: Member must satisfy enum value set: [Pipe, File, FastFile]",
+      );
+    if ((algo.TrainingImage === undefined) === (algo.AlgorithmName === undefined))
+      throw validation('Exactly one of TrainingImage or AlgorithmName must be specified.');
     this.checkS3(obj(b.OutputDataConfig)?.S3OutputPath, 'outputDataConfig.s3OutputPath');
     const rc = obj(b.ResourceConfig);
-    if (!rc || typeof rc.InstanceType !== 'string' || !Number.isInteger(rc.InstanceCount) || !Number.isInteger(rc.VolumeSizeInGB)) throw validation('ResourceConfig needs InstanceType, InstanceCount and VolumeSizeInGB.');
+    if (
+      !rc ||
+      typeof rc.InstanceType !== 'string' ||
+      !Number.isInteger(rc.InstanceCount) ||
+      !Number.isInteger(rc.VolumeSizeInGB)
+    )
+      throw validation('ResourceConfig needs InstanceType, InstanceCount and VolumeSizeInGB.');
     const sc = obj(b.StoppingCondition);
     const maxRuntime = sc?.MaxRuntimeInSeconds;
-    if (!sc || typeof maxRuntime !== 'number' || maxRuntime < 1 || maxRuntime > 2_419_200) throw validation("Value at 'stoppingCondition.maxRuntimeInSeconds' failed to satisfy constraint: Member must have value between 1 and 2419200");
+    if (!sc || typeof maxRuntime !== 'number' || maxRuntime < 1 || maxRuntime > 2_419_200)
+      throw validation(
+        "Value at 'stoppingCondition.maxRuntimeInSeconds' failed to satisfy constraint: Member must have value between 1 and 2419200",
+      );
     const hp = obj(b.HyperParameters) ?? {};
     if (Object.keys(hp).length > 100) throw validation('HyperParameters: at most 100 entries');
-    for (const [k, v] of Object.entries(hp)) if (typeof v !== 'string') throw validation(`Hyperparameter '${k}' must be a string`);
+    for (const [k, v] of Object.entries(hp))
+      if (typeof v !== 'string') throw validation(`Hyperparameter '${k}' must be a string`);
     const channels = Array.isArray(b.InputDataConfig) ? (b.InputDataConfig as Array<Record<string, unknown>>) : [];
     if (channels.length > 20) throw validation('InputDataConfig: at most 20 channels');
     const names = new Set<string>();
@@ -454,20 +554,34 @@ export class FakeSageMaker {
     const name = this.checkName('automl', b.AutoMLJobName);
     this.checkRole(b.RoleArn);
     const channels = b.AutoMLJobInputDataConfig;
-    if (!Array.isArray(channels) || channels.length < 1 || channels.length > 2) throw validation("Value at 'autoMLJobInputDataConfig' failed to satisfy constraint: Member must have length between 1 and 2");
+    if (!Array.isArray(channels) || channels.length < 1 || channels.length > 2)
+      throw validation(
+        "Value at 'autoMLJobInputDataConfig' failed to satisfy constraint: Member must have length between 1 and 2",
+      );
     for (const c of channels as Array<Record<string, unknown>>) {
-      this.checkS3(obj(obj(c.DataSource)?.S3DataSource)?.S3Uri, 'autoMLJobInputDataConfig.dataSource.s3DataSource.s3Uri');
-      if (c.ContentType !== undefined && !['text/csv;header=present', 'x-application/vnd.amazon+parquet'].includes(String(c.ContentType))) {
-        throw validation(`ContentType ${String(c.ContentType)} is not supported; use text/csv;header=present or x-application/vnd.amazon+parquet`);
+      this.checkS3(
+        obj(obj(c.DataSource)?.S3DataSource)?.S3Uri,
+        'autoMLJobInputDataConfig.dataSource.s3DataSource.s3Uri',
+      );
+      if (
+        c.ContentType !== undefined &&
+        !['text/csv;header=present', 'x-application/vnd.amazon+parquet'].includes(String(c.ContentType))
+      ) {
+        throw validation(
+          `ContentType ${String(c.ContentType)} is not supported; use text/csv;header=present or x-application/vnd.amazon+parquet`,
+        );
       }
     }
     this.checkS3(obj(b.OutputDataConfig)?.S3OutputPath, 'outputDataConfig.s3OutputPath');
     const ptc = obj(b.AutoMLProblemTypeConfig);
-    if (!ptc || Object.keys(ptc).length !== 1) throw validation('AutoMLProblemTypeConfig must set exactly one problem type configuration.');
+    if (!ptc || Object.keys(ptc).length !== 1)
+      throw validation('AutoMLProblemTypeConfig must set exactly one problem type configuration.');
     const tab = obj(ptc.TabularJobConfig);
     if (tab) {
-      if (typeof tab.TargetAttributeName !== 'string' || !tab.TargetAttributeName) throw validation('TabularJobConfig.TargetAttributeName must not be null');
-      if ((tab.ProblemType === undefined) !== (b.AutoMLJobObjective === undefined)) throw validation('For tabular problem types, provide both ProblemType and AutoMLJobObjective, or neither.');
+      if (typeof tab.TargetAttributeName !== 'string' || !tab.TargetAttributeName)
+        throw validation('TabularJobConfig.TargetAttributeName must not be null');
+      if ((tab.ProblemType === undefined) !== (b.AutoMLJobObjective === undefined))
+        throw validation('For tabular problem types, provide both ProblemType and AutoMLJobObjective, or neither.');
     }
     this.ensureNew('automl', name);
     return { AutoMLJobArn: this.addJob('automl', name, b).arn };
@@ -475,11 +589,16 @@ export class FakeSageMaker {
 
   private createTransform(b: Record<string, unknown>): Record<string, unknown> {
     const name = this.checkName('transform', b.TransformJobName);
-    if (typeof b.ModelName !== 'string' || !b.ModelName) throw validation("Value null at 'modelName' failed to satisfy constraint: Member must not be null");
-    this.checkS3(obj(obj(obj(b.TransformInput)?.DataSource)?.S3DataSource)?.S3Uri, 'transformInput.dataSource.s3DataSource.s3Uri');
+    if (typeof b.ModelName !== 'string' || !b.ModelName)
+      throw validation("Value null at 'modelName' failed to satisfy constraint: Member must not be null");
+    this.checkS3(
+      obj(obj(obj(b.TransformInput)?.DataSource)?.S3DataSource)?.S3Uri,
+      'transformInput.dataSource.s3DataSource.s3Uri',
+    );
     this.checkS3(obj(b.TransformOutput)?.S3OutputPath, 'transformOutput.s3OutputPath');
     const tr = obj(b.TransformResources);
-    if (!tr || typeof tr.InstanceType !== 'string' || !Number.isInteger(tr.InstanceCount)) throw validation('TransformResources needs InstanceType and InstanceCount.');
+    if (!tr || typeof tr.InstanceType !== 'string' || !Number.isInteger(tr.InstanceCount))
+      throw validation('TransformResources needs InstanceType and InstanceCount.');
     this.ensureNew('transform', name);
     return { TransformJobArn: this.addJob('transform', name, b).arn };
   }
@@ -497,13 +616,30 @@ export class FakeSageMaker {
 
   private list(kind: FakeKind, b: Record<string, unknown>): Record<string, unknown> {
     const max = b.MaxResults === undefined ? 10 : Number(b.MaxResults);
-    if (!Number.isInteger(max) || max < 1 || max > 100) throw validation(`1 validation error detected: Value '${String(b.MaxResults)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100`);
+    if (!Number.isInteger(max) || max < 1 || max > 100)
+      throw validation(
+        `1 validation error detected: Value '${String(b.MaxResults)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100`,
+      );
     const contains = b.NameContains;
-    if (contains !== undefined && (typeof contains !== 'string' || contains.length > 63 || !/^[a-zA-Z0-9-]+$/.test(contains))) throw validation(`Value '${String(contains)}' at 'nameContains' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9\\-]+`);
+    if (
+      contains !== undefined &&
+      (typeof contains !== 'string' || contains.length > 63 || !/^[a-zA-Z0-9-]+$/.test(contains))
+    )
+      throw validation(
+        `Value '${String(contains)}' at 'nameContains' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9\\-]+`,
+      );
     const status = b.StatusEquals;
-    if (status !== undefined && !STATUSES.includes(String(status))) throw validation(`Value '${String(status)}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`);
+    if (status !== undefined && !STATUSES.includes(String(status)))
+      throw validation(
+        `Value '${String(status)}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`,
+      );
     const time = (f: string): number | undefined => (typeof b[f] === 'number' ? (b[f] as number) * 1000 : undefined);
-    const [cAfter, cBefore, mAfter, mBefore] = ['CreationTimeAfter', 'CreationTimeBefore', 'LastModifiedTimeAfter', 'LastModifiedTimeBefore'].map(time);
+    const [cAfter, cBefore, mAfter, mBefore] = [
+      'CreationTimeAfter',
+      'CreationTimeBefore',
+      'LastModifiedTimeAfter',
+      'LastModifiedTimeBefore',
+    ].map(time);
     const sortBy = String(b.SortBy ?? (kind === 'automl' ? 'Name' : 'CreationTime'));
     const order = String(b.SortOrder ?? 'Descending');
     const query = JSON.stringify({ kind, contains, status, cAfter, cBefore, mAfter, mBefore, sortBy, order });
@@ -527,16 +663,24 @@ export class FakeSageMaker {
         (mAfter === undefined || j.lastModifiedTime > mAfter) &&
         (mBefore === undefined || j.lastModifiedTime < mBefore),
     );
-    const key = (j: FakeJob): string | number => (sortBy === 'Name' ? j.name : sortBy === 'Status' ? j.status : j.creationTime);
+    const key = (j: FakeJob): string | number =>
+      sortBy === 'Name' ? j.name : sortBy === 'Status' ? j.status : j.creationTime;
     rows.sort((a, z) => {
       const [x, y] = [key(a), key(z)];
       const c = x < y ? -1 : x > y ? 1 : 0;
       return order === 'Ascending' ? c : -c;
     });
     const page = rows.slice(offset, offset + max);
-    const next = offset + max < rows.length ? Buffer.from(JSON.stringify({ o: offset + max, q: hash(query) })).toString('base64') : undefined;
+    const next =
+      offset + max < rows.length
+        ? Buffer.from(JSON.stringify({ o: offset + max, q: hash(query) })).toString('base64')
+        : undefined;
     const summaries = page.map((j) => summaryBody(j));
-    const field = { training: 'TrainingJobSummaries', automl: 'AutoMLJobSummaries', transform: 'TransformJobSummaries' }[kind];
+    const field = {
+      training: 'TrainingJobSummaries',
+      automl: 'AutoMLJobSummaries',
+      transform: 'TransformJobSummaries',
+    }[kind];
     return { [field]: summaries, ...(next && { NextToken: next }) };
   }
 
@@ -545,7 +689,8 @@ export class FakeSageMaker {
     const job = this.job(kind, name);
     if (!job) throw new FakeError(400, 'ResourceNotFound', `Could not find job ${name}.`);
     if (job.status === 'Stopping') return {};
-    if (job.status !== 'InProgress') throw validation(`The request was rejected because the job is in status ${job.status}.`);
+    if (job.status !== 'InProgress')
+      throw validation(`The request was rejected because the job is in status ${job.status}.`);
     this.setStatus(kind, job.name, 'Stopping');
     return {};
   }
@@ -621,7 +766,9 @@ function describeBody(j: FakeJob): Record<string, unknown> {
         TrainingEndTime: secs(j.endTime),
         LastModifiedTime: secs(j.lastModifiedTime),
         SecondaryStatusTransitions: [{ Status: j.secondaryStatus, StartTime: secs(j.lastModifiedTime) }],
-        FinalMetricDataList: done ? Object.entries(j.metrics).map(([MetricName, Value]) => ({ MetricName, Value, Timestamp: secs(j.endTime) })) : undefined,
+        FinalMetricDataList: done
+          ? Object.entries(j.metrics).map(([MetricName, Value]) => ({ MetricName, Value, Timestamp: secs(j.endTime) }))
+          : undefined,
         TrainingTimeInSeconds: j.endTime && j.startTime ? Math.round((j.endTime - j.startTime) / 1000) : undefined,
         BillableTimeInSeconds: j.endTime && j.startTime ? Math.round((j.endTime - j.startTime) / 1000) : undefined,
       });
@@ -655,8 +802,16 @@ function describeBody(j: FakeJob): Record<string, unknown> {
                 CandidateSteps: [],
                 CandidateStatus: 'Completed',
                 InferenceContainers: [
-                  { Image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-sklearn-automl:2.5-1-cpu-py3', ModelDataUrl: `${out}/${j.name}/data-processor-models/${candidate}/output/model.tar.gz`, Environment: {} },
-                  { Image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1', ModelDataUrl: `${out}/${j.name}/tuning/${candidate}/output/model.tar.gz`, Environment: {} },
+                  {
+                    Image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-sklearn-automl:2.5-1-cpu-py3',
+                    ModelDataUrl: `${out}/${j.name}/data-processor-models/${candidate}/output/model.tar.gz`,
+                    Environment: {},
+                  },
+                  {
+                    Image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1',
+                    ModelDataUrl: `${out}/${j.name}/tuning/${candidate}/output/model.tar.gz`,
+                    Environment: {},
+                  },
                 ],
                 CreationTime: secs(j.creationTime),
                 EndTime: secs(j.endTime),
@@ -671,7 +826,11 @@ function describeBody(j: FakeJob): Record<string, unknown> {
               }
             : undefined,
         ResolvedAttributes: {
-          AutoMLProblemTypeResolvedAttributes: { TabularResolvedAttributes: { ProblemType: obj(obj(r.AutoMLProblemTypeConfig)?.TabularJobConfig)?.ProblemType ?? 'BinaryClassification' } },
+          AutoMLProblemTypeResolvedAttributes: {
+            TabularResolvedAttributes: {
+              ProblemType: obj(obj(r.AutoMLProblemTypeConfig)?.TabularJobConfig)?.ProblemType ?? 'BinaryClassification',
+            },
+          },
         },
       });
     }
@@ -710,7 +869,10 @@ function sigV4(
   const canonical = [
     req.method ?? 'POST',
     url.pathname,
-    [...url.searchParams].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'),
+    [...url.searchParams]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('&'),
     p.signedHeaders.map((h) => `${h}:${headerValue(h)}\n`).join(''),
     p.signedHeaders.join(';'),
     sha(body),
@@ -721,7 +883,12 @@ function sigV4(
   return createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/x-amz-json-1.1',

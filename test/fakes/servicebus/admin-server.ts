@@ -74,7 +74,11 @@ export class ServiceBusAdminServer {
     const apiVersion = url.searchParams.get('api-version');
     const body = await readBody(req);
     const authHeader = req.headers.authorization ?? '';
-    const auth: AdminRequestRecord['auth'] = authHeader.startsWith('SharedAccessSignature ') ? 'sas' : authHeader.startsWith('Bearer ') ? 'bearer' : 'none';
+    const auth: AdminRequestRecord['auth'] = authHeader.startsWith('SharedAccessSignature ')
+      ? 'sas'
+      : authHeader.startsWith('Bearer ')
+        ? 'bearer'
+        : 'none';
     const send = (status: number, xml: string) => {
       this.requests.push({ method: req.method ?? '', path, apiVersion, auth, status });
       res.writeHead(status, { 'content-type': 'application/atom+xml;type=entry;charset=utf-8' });
@@ -87,10 +91,19 @@ export class ServiceBusAdminServer {
       if (!check.ok) return send(401, errorXml(401, `InvalidSignature: ${check.reason}`));
       // The SDK signs the https URL of the namespace (this stand-in is reached by rewriting it).
       if (!check.token.resource.startsWith(`https://${this.options.namespaceHost.toLowerCase()}/`)) {
-        return send(401, errorXml(401, `InvalidAudience: '${check.token.resource}' is not a URL of ${this.options.namespaceHost}`));
+        return send(
+          401,
+          errorXml(401, `InvalidAudience: '${check.token.resource}' is not a URL of ${this.options.namespaceHost}`),
+        );
       }
       if (this.options.withoutManage?.has(check.token.keyName)) {
-        return send(401, errorXml(401, `Unauthorized: Manage,EntityRead claims required for this operation (key '${check.token.keyName}').`));
+        return send(
+          401,
+          errorXml(
+            401,
+            `Unauthorized: Manage,EntityRead claims required for this operation (key '${check.token.keyName}').`,
+          ),
+        );
       }
     } else if (!(auth === 'bearer' && this.options.acceptBearer)) {
       return send(401, errorXml(401, 'MissingToken: The request has no valid authorization header.'));
@@ -104,10 +117,17 @@ export class ServiceBusAdminServer {
         return send(200, this.entry(queue, apiVersion));
       }
       case 'PUT': {
-        if (!/<QueueDescription\b/.test(body)) return send(400, errorXml(400, 'The request body must be an ATOM entry with a QueueDescription.'));
+        if (!/<QueueDescription\b/.test(body))
+          return send(400, errorXml(400, 'The request body must be an ATOM entry with a QueueDescription.'));
         if (this.broker.queue(path)) {
           if (req.headers['if-match'] === '*') return send(200, this.entry(this.broker.queue(path)!, apiVersion));
-          return send(409, errorXml(409, `SubCode=40900. Conflict. The messaging entity '${this.options.namespaceHost}/${path}' already exists. To know more visit https://aka.ms/sbResourceMgrExceptions.`));
+          return send(
+            409,
+            errorXml(
+              409,
+              `SubCode=40900. Conflict. The messaging entity '${this.options.namespaceHost}/${path}' already exists. To know more visit https://aka.ms/sbResourceMgrExceptions.`,
+            ),
+          );
         }
         const lock = /<LockDuration>([^<]+)<\/LockDuration>/.exec(body)?.[1];
         const maxDelivery = /<MaxDeliveryCount>(\d+)<\/MaxDeliveryCount>/.exec(body)?.[1];
@@ -119,7 +139,8 @@ export class ServiceBusAdminServer {
         return send(201, this.entry(queue, apiVersion));
       }
       case 'DELETE': {
-        if (!this.broker.deleteQueue(path)) return send(404, errorXml(404, `The messaging entity '${path}' could not be found.`));
+        if (!this.broker.deleteQueue(path))
+          return send(404, errorXml(404, `The messaging entity '${path}' could not be found.`));
         return send(200, '');
       }
       default:

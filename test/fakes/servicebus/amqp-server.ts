@@ -19,7 +19,13 @@ const MAX_MESSAGE_SIZE = 262_144;
 export interface AmqpRecord {
   readonly saslMechanisms: string[];
   readonly putTokens: Array<{ name: string; type: string; ok: boolean; reason?: string; token?: string }>;
-  readonly attaches: Array<{ role: 'sender' | 'receiver'; address: string; sndSettleMode?: number; rcvSettleMode?: number; refused?: string }>;
+  readonly attaches: Array<{
+    role: 'sender' | 'receiver';
+    address: string;
+    sndSettleMode?: number;
+    rcvSettleMode?: number;
+    refused?: string;
+  }>;
   readonly management: Array<{ entity: string; operation: string; statusCode: number }>;
   readonly transfers: Array<{ address: string; format: number; messages: number }>;
   readonly settlements: Array<{ kind: Settlement['kind'] | 'released'; ok: boolean; via: 'link' | 'management' }>;
@@ -51,7 +57,15 @@ interface ConnState {
  * batches and the `$management` request/response operations (renew-lock, peek, update-disposition).
  */
 export class ServiceBusAmqpServer {
-  readonly record: AmqpRecord = { saslMechanisms: [], putTokens: [], attaches: [], management: [], transfers: [], settlements: [], drains: 0 };
+  readonly record: AmqpRecord = {
+    saslMechanisms: [],
+    putTokens: [],
+    attaches: [],
+    management: [],
+    transfers: [],
+    settlements: [],
+    drains: 0,
+  };
   private readonly container: any;
   private server: Server | undefined;
   private readonly consumers = new Map<Entity, Set<Link>>();
@@ -168,7 +182,12 @@ export class ServiceBusAmqpServer {
     c.on('modified', (ctx: any) => {
       const state = ctx.delivery.remote_state ?? {};
       const annotations = state.message_annotations as Record<string, unknown> | undefined;
-      this.onDisposition(ctx.delivery, state.undeliverable_here ? { kind: 'defer', ...(annotations ? { annotations } : {}) } : { kind: 'abandon', ...(annotations ? { annotations } : {}) });
+      this.onDisposition(
+        ctx.delivery,
+        state.undeliverable_here
+          ? { kind: 'defer', ...(annotations ? { annotations } : {}) }
+          : { kind: 'abandon', ...(annotations ? { annotations } : {}) },
+      );
     });
     c.on('rejected', (ctx: any) => {
       const error = ctx.delivery.remote_state?.error ?? {};
@@ -257,12 +276,18 @@ export class ServiceBusAmqpServer {
     if (!entity || entity.isDeadLetter !== /\/\$deadletterqueue/i.test(entityPath)) {
       return refuse('amqp:not-found', `The messaging entity '${entityPath}' could not be found.`);
     }
-    if (!this.isAuthorized(connection, address)) return refuse('amqp:unauthorized-access', `Unauthorized access to '${address}'. Put a token on $cbs first.`);
+    if (!this.isAuthorized(connection, address))
+      return refuse('amqp:unauthorized-access', `Unauthorized access to '${address}'. Put a token on $cbs first.`);
     if (entity.isDeadLetter && !/\$management$/i.test(address)) {
       return refuse('amqp:not-allowed', 'Messages cannot be sent to a dead-letter queue.');
     }
     link.local.attach.max_message_size = MAX_MESSAGE_SIZE;
-    this.record.attaches.push({ role: 'sender', address, sndSettleMode: link.remote.attach.snd_settle_mode, rcvSettleMode: link.remote.attach.rcv_settle_mode });
+    this.record.attaches.push({
+      role: 'sender',
+      address,
+      sndSettleMode: link.remote.attach.snd_settle_mode,
+      rcvSettleMode: link.remote.attach.rcv_settle_mode,
+    });
     link.add_credit(1000);
   }
 
@@ -279,7 +304,10 @@ export class ServiceBusAmqpServer {
         const entityPath = address.replace(/\/\$management$/i, '');
         if (!this.broker.entity(entityPath)) {
           this.record.attaches.push({ role: 'receiver', address, refused: 'amqp:not-found' });
-          link.close({ condition: 'amqp:not-found', description: `The messaging entity '${entityPath}' could not be found.` });
+          link.close({
+            condition: 'amqp:not-found',
+            description: `The messaging entity '${entityPath}' could not be found.`,
+          });
           return;
         }
       }
@@ -300,7 +328,12 @@ export class ServiceBusAmqpServer {
       link.close({ condition: 'amqp:unauthorized-access', description: `Unauthorized access to '${address}'.` });
       return;
     }
-    this.record.attaches.push({ role: 'receiver', address, sndSettleMode: link.remote.attach.snd_settle_mode, rcvSettleMode: link.remote.attach.rcv_settle_mode });
+    this.record.attaches.push({
+      role: 'receiver',
+      address,
+      sndSettleMode: link.remote.attach.snd_settle_mode,
+      rcvSettleMode: link.remote.attach.rcv_settle_mode,
+    });
     this.registerConsumer(link, entity);
   }
 
@@ -379,8 +412,13 @@ export class ServiceBusAmqpServer {
     this.record.settlements.push({ kind: settlement.kind, ok: result.ok, via: 'link' });
     // Peek-lock links settle in mode "second": the client waits for our settled disposition, an
     // error state (lock lost) makes its settle call fail.
-    const outcomes = rhea.message as unknown as { accepted(): { described(): unknown }; rejected(f: unknown): { described(): unknown } };
-    const state = result.ok ? outcomes.accepted().described() : outcomes.rejected({ error: { condition: result.condition, description: result.description } }).described();
+    const outcomes = rhea.message as unknown as {
+      accepted(): { described(): unknown };
+      rejected(f: unknown): { described(): unknown };
+    };
+    const state = result.ok
+      ? outcomes.accepted().described()
+      : outcomes.rejected({ error: { condition: result.condition, description: result.description } }).described();
     delivery.update(true, state);
     // The client settles its side on seeing ours and sends nothing more; forget the delivery.
     delivery.remote_settled = true;
@@ -407,7 +445,10 @@ export class ServiceBusAmqpServer {
     }
     const entity = this.broker.entity(address);
     if (!entity || !this.isAuthorized(connection, address)) {
-      delivery.reject({ condition: entity ? 'amqp:unauthorized-access' : 'amqp:not-found', description: `cannot send to '${address}'` });
+      delivery.reject({
+        condition: entity ? 'amqp:unauthorized-access' : 'amqp:not-found',
+        description: `cannot send to '${address}'`,
+      });
       return;
     }
     const messages = ctx.format === BATCH_MESSAGE_FORMAT ? unpackBatch(ctx.message as Buffer) : [ctx.message];
@@ -432,10 +473,17 @@ export class ServiceBusAmqpServer {
     const entity = this.broker.entity(entityPath);
     const respond = (statusCode: number, statusDescription: string, body?: unknown, errorCondition?: string) => {
       this.record.management.push({ entity: entityPath, operation, statusCode });
-      this.reply(connection, request, { statusCode, statusDescription, ...(errorCondition ? { errorCondition } : {}) }, body);
+      this.reply(
+        connection,
+        request,
+        { statusCode, statusDescription, ...(errorCondition ? { errorCondition } : {}) },
+        body,
+      );
     };
-    if (!entity) return respond(404, `The messaging entity '${entityPath}' could not be found.`, undefined, 'amqp:not-found');
-    if (!this.isAuthorized(connection, `${entityPath}/$management`)) return respond(401, 'Unauthorized', undefined, 'amqp:unauthorized-access');
+    if (!entity)
+      return respond(404, `The messaging entity '${entityPath}' could not be found.`, undefined, 'amqp:not-found');
+    if (!this.isAuthorized(connection, `${entityPath}/$management`))
+      return respond(401, 'Unauthorized', undefined, 'amqp:unauthorized-access');
     const body = (request.body ?? {}) as Record<string, unknown>;
     const tokens = toArray(body['lock-tokens']).map(uuidToString);
     switch (operation) {
@@ -444,7 +492,12 @@ export class ServiceBusAmqpServer {
         for (const t of tokens) {
           const until = this.broker.renew(t);
           if (until === undefined) {
-            return respond(410, `The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue. Reference:${t}`, undefined, 'com.microsoft:message-lock-lost');
+            return respond(
+              410,
+              `The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue. Reference:${t}`,
+              undefined,
+              'com.microsoft:message-lock-lost',
+            );
           }
           expirations.push(new Date(until));
         }
@@ -453,22 +506,32 @@ export class ServiceBusAmqpServer {
       case 'com.microsoft:update-disposition': {
         const status = String(body['disposition-status'] ?? '');
         const settlement: Settlement | undefined =
-          status === 'completed' ? { kind: 'complete' }
-          : status === 'abandoned' ? { kind: 'abandon' }
-          : status === 'defered' ? { kind: 'defer' }
-          : status === 'suspended'
-            ? {
-                kind: 'deadLetter',
-                ...(body['deadletter-reason'] !== undefined ? { reason: String(body['deadletter-reason']) } : {}),
-                ...(body['deadletter-description'] !== undefined ? { description: String(body['deadletter-description']) } : {}),
-              }
-            : undefined;
+          status === 'completed'
+            ? { kind: 'complete' }
+            : status === 'abandoned'
+              ? { kind: 'abandon' }
+              : status === 'defered'
+                ? { kind: 'defer' }
+                : status === 'suspended'
+                  ? {
+                      kind: 'deadLetter',
+                      ...(body['deadletter-reason'] !== undefined ? { reason: String(body['deadletter-reason']) } : {}),
+                      ...(body['deadletter-description'] !== undefined
+                        ? { description: String(body['deadletter-description']) }
+                        : {}),
+                    }
+                  : undefined;
         if (!settlement) return respond(400, `unknown disposition-status '${status}'`, undefined, 'amqp:invalid-field');
         for (const t of tokens) {
           const lock = this.broker.findLock(t);
           if (!lock) {
             this.record.settlements.push({ kind: settlement.kind, ok: false, via: 'management' });
-            return respond(410, `The lock supplied is invalid. Reference:${t}`, undefined, 'com.microsoft:message-lock-lost');
+            return respond(
+              410,
+              `The lock supplied is invalid. Reference:${t}`,
+              undefined,
+              'com.microsoft:message-lock-lost',
+            );
           }
           this.broker.settle(lock, settlement);
           this.record.settlements.push({ kind: settlement.kind, ok: true, via: 'management' });
@@ -486,13 +549,22 @@ export class ServiceBusAmqpServer {
             message_id: m.messageId,
             delivery_count: m.deliveryCount,
             application_properties: m.applicationProperties,
-            message_annotations: { ...m.messageAnnotations, 'x-opt-sequence-number': rhea.types.wrap_long(m.sequenceNumber), 'x-opt-enqueued-time': m.enqueuedTime },
+            message_annotations: {
+              ...m.messageAnnotations,
+              'x-opt-sequence-number': rhea.types.wrap_long(m.sequenceNumber),
+              'x-opt-enqueued-time': m.enqueuedTime,
+            },
           }),
         }));
         return respond(200, 'OK', { messages });
       }
       default:
-        return respond(501, `The operation '${operation}' is not supported by the stand-in.`, undefined, 'amqp:not-implemented');
+        return respond(
+          501,
+          `The operation '${operation}' is not supported by the stand-in.`,
+          undefined,
+          'amqp:not-implemented',
+        );
     }
   }
 }
@@ -514,7 +586,11 @@ export function dotnetGuidBytes(uuid: string): Buffer {
 }
 
 function uuidToString(v: unknown): string {
-  const b = Buffer.isBuffer(v) ? v : Buffer.isBuffer((v as { value?: unknown })?.value) ? ((v as { value: Buffer }).value) : undefined;
+  const b = Buffer.isBuffer(v)
+    ? v
+    : Buffer.isBuffer((v as { value?: unknown })?.value)
+      ? (v as { value: Buffer }).value
+      : undefined;
   if (!b) return String(v);
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -154,12 +154,20 @@ export class Broker {
     const properties = (amqp.properties as Record<string, unknown> | undefined) ?? {};
     const annotations = { ...((amqp.message_annotations as Record<string, unknown> | undefined) ?? {}) };
     const scheduledRaw = annotations['x-opt-scheduled-enqueue-time'];
-    const scheduledFor = scheduledRaw instanceof Date ? scheduledRaw.getTime() : typeof scheduledRaw === 'number' ? scheduledRaw : undefined;
+    const scheduledFor =
+      scheduledRaw instanceof Date
+        ? scheduledRaw.getTime()
+        : typeof scheduledRaw === 'number'
+          ? scheduledRaw
+          : undefined;
     const now = this.clock.now();
     const message: StoredMessage = {
       sequenceNumber: this.nextSequence++,
       // Service Bus assigns a message id when the sender set none (the JS SDK never sets one).
-      messageId: typeof amqp.message_id === 'string' || typeof amqp.message_id === 'number' ? String(amqp.message_id) : (properties.message_id as string | undefined) ?? randomUUID().replace(/-/g, ''),
+      messageId:
+        typeof amqp.message_id === 'string' || typeof amqp.message_id === 'number'
+          ? String(amqp.message_id)
+          : ((properties.message_id as string | undefined) ?? randomUUID().replace(/-/g, '')),
       enqueuedTime: new Date(scheduledFor && scheduledFor > now ? scheduledFor : now),
       deliveryCount: 0,
       amqp,

@@ -88,7 +88,12 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
   const amqpPort = await amqp.listen();
   const namespaceHost = '127.0.0.1';
   // The SDK's administration client derives https://<host>:<port>/ from the connection string's endpoint.
-  const admin = new ServiceBusAdminServer(broker, { keys, withoutManage: new Set(Object.keys(options.listenSendKeys ?? {})), acceptBearer: options.acceptIdentityTokens ?? false, namespaceHost: `${namespaceHost}:${amqpPort}` });
+  const admin = new ServiceBusAdminServer(broker, {
+    keys,
+    withoutManage: new Set(Object.keys(options.listenSendKeys ?? {})),
+    acceptBearer: options.acceptIdentityTokens ?? false,
+    namespaceHost: `${namespaceHost}:${amqpPort}`,
+  });
   const adminPort = await admin.listen();
   const sweeper = clock ? undefined : setInterval(() => broker.sweep(), options.sweepIntervalMs ?? 20);
   sweeper?.unref();
@@ -132,10 +137,27 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions =
 function selfSignedCertificate(host: string): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sb-standin-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${host}`,
-      '-addext', `subjectAltName=IP:${host}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${host}`,
+        '-addext',
+        `subjectAltName=IP:${host}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -33,7 +33,8 @@ export function checkSasToken(raw: string, keys: Readonly<Record<string, string>
   if (key === undefined) return { ok: false, reason: `unknown key name '${keyName}'` };
   const expected = createHmac('sha256', key).update(`${sr}\n${se}`).digest();
   const given = Buffer.from(decodeURIComponent(sig), 'base64');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'signature mismatch' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: 'signature mismatch' };
   const expiry = Number(se);
   if (!Number.isFinite(expiry) || expiry * 1000 <= nowMs) return { ok: false, reason: 'token expired' };
   return { ok: true, token: { resource: decodeURIComponent(sr), signature: sig, expiry, keyName } };

@@ -31,7 +31,11 @@ export function fakeSettings(fake: VertexRestFake, extra: Record<string, string>
 
 let seq = 0;
 /** A job record as the dispatch/poll use cases would hand it to the provider. */
-export function makeJob(kind: string | undefined, spec: Record<string, unknown> | undefined, over: Partial<JobRecord> = {}): JobRecord {
+export function makeJob(
+  kind: string | undefined,
+  spec: Record<string, unknown> | undefined,
+  over: Partial<JobRecord> = {},
+): JobRecord {
   seq++;
   const id = `j-01jd3m2x7k9q8w4e5r6t7y${String(seq).padStart(4, '0')}`;
   return providerJob('vertex', id, kind, spec, { createdAt: '2026-11-23T10:00:00.000Z', over });
@@ -58,7 +62,12 @@ export const CUSTOM_SPEC = {
 export const AUTOML_BODY = {
   display_name: 'churn-automl',
   training_task_definition: 'gs://google-cloud-aiplatform/schema/trainingjob/definition/automl_tabular_1.0.0.yaml',
-  training_task_inputs: { targetColumn: 'churned', predictionType: 'classification', budgetMilliNodeHours: 1000, transformations: [{ auto: { column_name: 'age' } }] },
+  training_task_inputs: {
+    targetColumn: 'churned',
+    predictionType: 'classification',
+    budgetMilliNodeHours: 1000,
+    transformations: [{ auto: { column_name: 'age' } }],
+  },
   input_data_config: { dataset_id: '123456' },
   model_to_upload: { display_name: 'churn-model' },
 };

@@ -26,19 +26,41 @@ export type FakeKind = 'customJobs' | 'trainingPipelines' | 'batchPredictionJobs
 export const FAKE_KINDS: readonly FakeKind[] = ['customJobs', 'trainingPipelines', 'batchPredictionJobs'];
 
 export const JOB_STATES = [
-  'JOB_STATE_UNSPECIFIED', 'JOB_STATE_QUEUED', 'JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED',
-  'JOB_STATE_FAILED', 'JOB_STATE_CANCELLING', 'JOB_STATE_CANCELLED', 'JOB_STATE_PAUSED', 'JOB_STATE_EXPIRED',
-  'JOB_STATE_UPDATING', 'JOB_STATE_PARTIALLY_SUCCEEDED',
+  'JOB_STATE_UNSPECIFIED',
+  'JOB_STATE_QUEUED',
+  'JOB_STATE_PENDING',
+  'JOB_STATE_RUNNING',
+  'JOB_STATE_SUCCEEDED',
+  'JOB_STATE_FAILED',
+  'JOB_STATE_CANCELLING',
+  'JOB_STATE_CANCELLED',
+  'JOB_STATE_PAUSED',
+  'JOB_STATE_EXPIRED',
+  'JOB_STATE_UPDATING',
+  'JOB_STATE_PARTIALLY_SUCCEEDED',
 ] as const;
 export const PIPELINE_STATES = [
-  'PIPELINE_STATE_UNSPECIFIED', 'PIPELINE_STATE_QUEUED', 'PIPELINE_STATE_PENDING', 'PIPELINE_STATE_RUNNING',
-  'PIPELINE_STATE_SUCCEEDED', 'PIPELINE_STATE_FAILED', 'PIPELINE_STATE_CANCELLING', 'PIPELINE_STATE_CANCELLED',
+  'PIPELINE_STATE_UNSPECIFIED',
+  'PIPELINE_STATE_QUEUED',
+  'PIPELINE_STATE_PENDING',
+  'PIPELINE_STATE_RUNNING',
+  'PIPELINE_STATE_SUCCEEDED',
+  'PIPELINE_STATE_FAILED',
+  'PIPELINE_STATE_CANCELLING',
+  'PIPELINE_STATE_CANCELLED',
   'PIPELINE_STATE_PAUSED',
 ] as const;
-const JOB_TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', 'JOB_STATE_PARTIALLY_SUCCEEDED']);
+const JOB_TERMINAL = new Set([
+  'JOB_STATE_SUCCEEDED',
+  'JOB_STATE_FAILED',
+  'JOB_STATE_CANCELLED',
+  'JOB_STATE_EXPIRED',
+  'JOB_STATE_PARTIALLY_SUCCEEDED',
+]);
 const PIPELINE_TERMINAL = new Set(['PIPELINE_STATE_SUCCEEDED', 'PIPELINE_STATE_FAILED', 'PIPELINE_STATE_CANCELLED']);
 
-export const statesOf = (kind: FakeKind): readonly string[] => (kind === 'trainingPipelines' ? PIPELINE_STATES : JOB_STATES);
+export const statesOf = (kind: FakeKind): readonly string[] =>
+  kind === 'trainingPipelines' ? PIPELINE_STATES : JOB_STATES;
 const prefixOf = (kind: FakeKind) => (kind === 'trainingPipelines' ? 'PIPELINE_STATE_' : 'JOB_STATE_');
 export const isTerminalState = (kind: FakeKind, state: string) =>
   kind === 'trainingPipelines' ? PIPELINE_TERMINAL.has(state) : JOB_TERMINAL.has(state);
@@ -196,7 +218,10 @@ export class VertexFakeService {
 
   /** Resource by full name, or the first one whose any label value equals `labelValue`. */
   find(nameOrLabel: string): StoredResource | undefined {
-    return this.resources.get(nameOrLabel) ?? this.all().find((r) => Object.values((r.body.labels ?? {}) as Record<string, string>).includes(nameOrLabel));
+    return (
+      this.resources.get(nameOrLabel) ??
+      this.all().find((r) => Object.values((r.body.labels ?? {}) as Record<string, string>).includes(nameOrLabel))
+    );
   }
 
   all(kind?: FakeKind): StoredResource[] {
@@ -224,7 +249,9 @@ export class VertexFakeService {
         `Quota exceeded for quota metric 'Resource management (CRUD) requests' and limit 'Resource management (CRUD) requests per minute per region' of service 'aiplatform.googleapis.com' for consumer 'project:${this.project}'.`,
       );
     }
-    const fault = this.faults.find((f) => f.times > 0 && (!f.verb || f.verb === call.verb) && (!f.kind || f.kind === call.kind));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && (!f.verb || f.verb === call.verb) && (!f.kind || f.kind === call.kind),
+    );
     if (fault) {
       fault.times--;
       throw new FakeRpcError(fault.status, fault.message ?? `Injected ${fault.status}`, fault.retryDelaySec);
@@ -241,11 +268,24 @@ export class VertexFakeService {
     switch (kind) {
       case 'customJobs': {
         const pools = (body.jobSpec as { workerPoolSpecs?: unknown[] } | undefined)?.workerPoolSpecs;
-        if (!Array.isArray(pools) || pools.length === 0) throw new FakeRpcError('INVALID_ARGUMENT', 'job_spec.worker_pool_specs is required.');
+        if (!Array.isArray(pools) || pools.length === 0)
+          throw new FakeRpcError('INVALID_ARGUMENT', 'job_spec.worker_pool_specs is required.');
         pools.forEach((p, i) => {
-          const pool = p as { machineSpec?: { machineType?: unknown }; containerSpec?: { imageUri?: unknown }; pythonPackageSpec?: unknown };
-          if (!pool.machineSpec?.machineType) throw new FakeRpcError('INVALID_ARGUMENT', `worker_pool_specs[${i}].machine_spec.machine_type is required.`);
-          if (!pool.containerSpec?.imageUri && !pool.pythonPackageSpec) throw new FakeRpcError('INVALID_ARGUMENT', `worker_pool_specs[${i}] needs a container_spec or python_package_spec.`);
+          const pool = p as {
+            machineSpec?: { machineType?: unknown };
+            containerSpec?: { imageUri?: unknown };
+            pythonPackageSpec?: unknown;
+          };
+          if (!pool.machineSpec?.machineType)
+            throw new FakeRpcError(
+              'INVALID_ARGUMENT',
+              `worker_pool_specs[${i}].machine_spec.machine_type is required.`,
+            );
+          if (!pool.containerSpec?.imageUri && !pool.pythonPackageSpec)
+            throw new FakeRpcError(
+              'INVALID_ARGUMENT',
+              `worker_pool_specs[${i}] needs a container_spec or python_package_spec.`,
+            );
         });
         break;
       }
@@ -259,8 +299,10 @@ export class VertexFakeService {
         this.checkLabels((body.modelToUpload as { labels?: unknown } | undefined)?.labels, 'model_to_upload.labels');
         break;
       case 'batchPredictionJobs':
-        if (!body.inputConfig || !body.outputConfig) throw new FakeRpcError('INVALID_ARGUMENT', 'input_config and output_config are required.');
-        if (!body.model && !body.unmanagedContainerModel) throw new FakeRpcError('INVALID_ARGUMENT', 'model is required.');
+        if (!body.inputConfig || !body.outputConfig)
+          throw new FakeRpcError('INVALID_ARGUMENT', 'input_config and output_config are required.');
+        if (!body.model && !body.unmanagedContainerModel)
+          throw new FakeRpcError('INVALID_ARGUMENT', 'model is required.');
         break;
     }
     const r = this.store(kind, body);
@@ -273,7 +315,13 @@ export class VertexFakeService {
     return r;
   }
 
-  list(kind: FakeKind, parent: string, filter: string, pageSize: number, pageToken: string): { items: StoredResource[]; nextPageToken: string } {
+  list(
+    kind: FakeKind,
+    parent: string,
+    filter: string,
+    pageSize: number,
+    pageToken: string,
+  ): { items: StoredResource[]; nextPageToken: string } {
     this.checkParent(parent);
     const predicate = this.parseFilter(kind, filter);
     if (pageSize < 0) throw new FakeRpcError('INVALID_ARGUMENT', 'page_size must not be negative.');
@@ -314,14 +362,21 @@ export class VertexFakeService {
     const r: StoredResource = {
       kind,
       name,
-      body: { ...body, name, state: `${prefixOf(kind)}${kind === 'trainingPipelines' ? 'PENDING' : 'QUEUED'}`, createTime: now, updateTime: now },
+      body: {
+        ...body,
+        name,
+        state: `${prefixOf(kind)}${kind === 'trainingPipelines' ? 'PENDING' : 'QUEUED'}`,
+        createTime: now,
+        updateTime: now,
+      },
     };
     this.resources.set(name, r);
     return r;
   }
 
   private checkParent(parent: string): void {
-    if (parent !== this.parent) throw new FakeRpcError('NOT_FOUND', `Location ${parent} is not found or access is unauthorized.`);
+    if (parent !== this.parent)
+      throw new FakeRpcError('NOT_FOUND', `Location ${parent} is not found or access is unauthorized.`);
   }
 
   private checkLabels(labels: unknown, field: string): void {
@@ -330,7 +385,8 @@ export class VertexFakeService {
     if (entries.length > 64) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: at most 64 labels.`);
     for (const [k, v] of entries) {
       if (!LABEL_KEY.test(k)) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: invalid label key "${k}".`);
-      if (typeof v !== 'string' || !LABEL_VALUE.test(v)) throw new FakeRpcError('INVALID_ARGUMENT', `${field}: invalid label value for "${k}".`);
+      if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+        throw new FakeRpcError('INVALID_ARGUMENT', `${field}: invalid label value for "${k}".`);
     }
   }
 
@@ -343,20 +399,23 @@ export class VertexFakeService {
       let m = /^labels\.([^\s=!:"]+)\s*:\s*\*$/.exec(term);
       if (m) {
         const key = m[1]!;
-        if (!FILTER_LABEL_KEY.test(key)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+        if (!FILTER_LABEL_KEY.test(key))
+          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
         return (r) => Object.hasOwn((r.body.labels ?? {}) as object, key);
       }
       m = /^labels\.([^\s=!:"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([a-z0-9_-]+))$/.exec(term);
       if (m) {
         const key = m[1]!;
-        if (!FILTER_LABEL_KEY.test(key)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+        if (!FILTER_LABEL_KEY.test(key))
+          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
         const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
         return (r) => ((r.body.labels ?? {}) as Record<string, string>)[key] === value;
       }
       m = /^state\s*(!=|=)\s*(?:"([A-Z_]+)"|([A-Z_]+))$/.exec(term);
       if (m) {
         const state = m[2] ?? m[3]!;
-        if (!statesOf(kind).includes(state)) throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: "${state}" is not a state of ${kind}.`);
+        if (!statesOf(kind).includes(state))
+          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: "${state}" is not a state of ${kind}.`);
         return m[1] === '=' ? (r) => r.body.state === state : (r) => r.body.state !== state;
       }
       throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: unsupported term "${term}".`);

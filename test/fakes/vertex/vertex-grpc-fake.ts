@@ -20,11 +20,19 @@ const PROTO_DIRS = [
 ];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type ProtoValue = { nullValue?: unknown; numberValue?: number; stringValue?: string; boolValue?: boolean; structValue?: { fields?: Record<string, ProtoValue> }; listValue?: { values?: ProtoValue[] } };
+type ProtoValue = {
+  nullValue?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: { fields?: Record<string, ProtoValue> };
+  listValue?: { values?: ProtoValue[] };
+};
 
 function valueToJson(v: ProtoValue | undefined): Json {
   if (!v) return null;
-  if (v.structValue) return Object.fromEntries(Object.entries(v.structValue.fields ?? {}).map(([k, x]) => [k, valueToJson(x)]));
+  if (v.structValue)
+    return Object.fromEntries(Object.entries(v.structValue.fields ?? {}).map(([k, x]) => [k, valueToJson(x)]));
   if (v.listValue) return (v.listValue.values ?? []).map(valueToJson);
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.numberValue !== undefined) return v.numberValue;
@@ -37,7 +45,9 @@ function jsonToValue(j: unknown): ProtoValue {
   if (typeof j === 'string') return { stringValue: j };
   if (typeof j === 'boolean') return { boolValue: j };
   if (Array.isArray(j)) return { listValue: { values: j.map(jsonToValue) } };
-  return { structValue: { fields: Object.fromEntries(Object.entries(j as object).map(([k, v]) => [k, jsonToValue(v)])) } };
+  return {
+    structValue: { fields: Object.fromEntries(Object.entries(j as object).map(([k, v]) => [k, jsonToValue(v)])) },
+  };
 }
 function isoToTimestamp(s: unknown): unknown {
   if (typeof s !== 'string') return s;
@@ -53,9 +63,11 @@ function fromWire(body: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body };
   for (const f of VALUE_FIELDS) if (out[f] !== undefined) out[f] = valueToJson(out[f] as ProtoValue);
   const model = out.modelToUpload as Record<string, unknown> | undefined;
-  if (model?.metadata !== undefined) out.modelToUpload = { ...model, metadata: valueToJson(model.metadata as ProtoValue) };
+  if (model?.metadata !== undefined)
+    out.modelToUpload = { ...model, metadata: valueToJson(model.metadata as ProtoValue) };
   const spec = out.jobSpec as { scheduling?: { timeout?: { seconds?: string | number } } } | undefined;
-  if (spec?.scheduling?.timeout) out.jobSpec = { ...spec, scheduling: { ...spec.scheduling, timeout: `${spec.scheduling.timeout.seconds ?? 0}s` } };
+  if (spec?.scheduling?.timeout)
+    out.jobSpec = { ...spec, scheduling: { ...spec.scheduling, timeout: `${spec.scheduling.timeout.seconds ?? 0}s` } };
   return out;
 }
 
@@ -65,7 +77,8 @@ function toWire(r: StoredResource): Record<string, unknown> {
   for (const f of VALUE_FIELDS) if (out[f] !== undefined) out[f] = jsonToValue(out[f]);
   for (const f of TIMESTAMPS) if (out[f] !== undefined) out[f] = isoToTimestamp(out[f]);
   const spec = out.jobSpec as { scheduling?: { timeout?: unknown } } | undefined;
-  if (typeof spec?.scheduling?.timeout === 'string') spec.scheduling.timeout = { seconds: spec.scheduling.timeout.replace(/s$/, '') };
+  if (typeof spec?.scheduling?.timeout === 'string')
+    spec.scheduling.timeout = { seconds: spec.scheduling.timeout.replace(/s$/, '') };
   return out;
 }
 
@@ -82,7 +95,13 @@ const rpcTypes = protobuf.Root.fromJSON({
         },
         rpc: {
           nested: {
-            Status: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 }, details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 } } },
+            Status: {
+              fields: {
+                code: { type: 'int32', id: 1 },
+                message: { type: 'string', id: 2 },
+                details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 },
+              },
+            },
             RetryInfo: { fields: { retry_delay: { type: 'google.protobuf.Duration', id: 1 } } },
           },
         },
@@ -96,7 +115,13 @@ function statusDetails(code: number, message: string, retryDelaySec: number): Bu
   const Status = rpcTypes.lookupType('google.rpc.Status');
   const retry = RetryInfo.encode(RetryInfo.create({ retry_delay: { seconds: retryDelaySec, nanos: 0 } })).finish();
   return Buffer.from(
-    Status.encode(Status.create({ code, message, details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }] })).finish(),
+    Status.encode(
+      Status.create({
+        code,
+        message,
+        details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }],
+      }),
+    ).finish(),
   );
 }
 
@@ -118,14 +143,17 @@ export class VertexGrpcFake {
   }
 
   async start(credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<this> {
-    const def = protoLoader.loadSync(['google/cloud/aiplatform/v1/job_service.proto', 'google/cloud/aiplatform/v1/pipeline_service.proto'], {
-      includeDirs: PROTO_DIRS,
-      keepCase: false,
-      longs: String,
-      enums: String,
-      defaults: false,
-      oneofs: false,
-    });
+    const def = protoLoader.loadSync(
+      ['google/cloud/aiplatform/v1/job_service.proto', 'google/cloud/aiplatform/v1/pipeline_service.proto'],
+      {
+        includeDirs: PROTO_DIRS,
+        keepCase: false,
+        longs: String,
+        enums: String,
+        defaults: false,
+        oneofs: false,
+      },
+    );
     const pkg = grpc.loadPackageDefinition(def) as unknown as {
       google: { cloud: { aiplatform: { v1: Record<string, { service: grpc.ServiceDefinition }> } } };
     };
@@ -161,7 +189,13 @@ export class VertexGrpcFake {
     s.forceShutdown();
   }
 
-  private handle(verb: Verb, kind: FakeKind, target: (req: Record<string, unknown>) => string, extra: (req: Record<string, unknown>) => object, fn: (req: Record<string, unknown>) => unknown): Handler {
+  private handle(
+    verb: Verb,
+    kind: FakeKind,
+    target: (req: Record<string, unknown>) => string,
+    extra: (req: Record<string, unknown>) => object,
+    fn: (req: Record<string, unknown>) => unknown,
+  ): Handler {
     return (call, cb) => {
       const req = call.request;
       const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
@@ -174,35 +208,62 @@ export class VertexGrpcFake {
         if (last) last.outcome = e.status;
         const metadata = new grpc.Metadata();
         const code = RPC_STATUS[e.status].code;
-        if (e.retryDelaySec !== undefined) metadata.set('grpc-status-details-bin', statusDetails(code, e.message, e.retryDelaySec));
+        if (e.retryDelaySec !== undefined)
+          metadata.set('grpc-status-details-bin', statusDetails(code, e.message, e.retryDelaySec));
         cb({ code, details: e.message, metadata });
       }
     };
   }
 
   private create(kind: FakeKind, field: string): Handler {
-    return this.handle('create', kind, (r) => String(r.parent), (r) => ({ body: fromWire((r[field] ?? {}) as Record<string, unknown>) }), (r) =>
-      toWire(this.service.create(kind, String(r.parent), fromWire((r[field] ?? {}) as Record<string, unknown>))),
+    return this.handle(
+      'create',
+      kind,
+      (r) => String(r.parent),
+      (r) => ({ body: fromWire((r[field] ?? {}) as Record<string, unknown>) }),
+      (r) => toWire(this.service.create(kind, String(r.parent), fromWire((r[field] ?? {}) as Record<string, unknown>))),
     );
   }
 
   private get(kind: FakeKind): Handler {
-    return this.handle('get', kind, (r) => String(r.name), () => ({}), (r) => toWire(this.service.get(kind, String(r.name))));
+    return this.handle(
+      'get',
+      kind,
+      (r) => String(r.name),
+      () => ({}),
+      (r) => toWire(this.service.get(kind, String(r.name))),
+    );
   }
 
   private list(kind: FakeKind): Handler {
-    const args = (r: Record<string, unknown>) => ({ filter: String(r.filter ?? ''), pageSize: Number(r.pageSize ?? 0), pageToken: String(r.pageToken ?? '') });
-    return this.handle('list', kind, (r) => String(r.parent), args, (r) => {
-      const a = args(r);
-      const page = this.service.list(kind, String(r.parent), a.filter, a.pageSize, a.pageToken);
-      return { [kind]: page.items.map(toWire), nextPageToken: page.nextPageToken };
+    const args = (r: Record<string, unknown>) => ({
+      filter: String(r.filter ?? ''),
+      pageSize: Number(r.pageSize ?? 0),
+      pageToken: String(r.pageToken ?? ''),
     });
+    return this.handle(
+      'list',
+      kind,
+      (r) => String(r.parent),
+      args,
+      (r) => {
+        const a = args(r);
+        const page = this.service.list(kind, String(r.parent), a.filter, a.pageSize, a.pageToken);
+        return { [kind]: page.items.map(toWire), nextPageToken: page.nextPageToken };
+      },
+    );
   }
 
   private cancel(kind: FakeKind): Handler {
-    return this.handle('cancel', kind, (r) => String(r.name), () => ({}), (r) => {
-      this.service.cancel(kind, String(r.name));
-      return {};
-    });
+    return this.handle(
+      'cancel',
+      kind,
+      (r) => String(r.name),
+      () => ({}),
+      (r) => {
+        this.service.cancel(kind, String(r.name));
+        return {};
+      },
+    );
   }
 }

@@ -53,13 +53,16 @@ export class VertexRestFake {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString();
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    );
     const svc = this.service;
     try {
       const path = decodeURIComponent(url.pathname);
       const m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/([A-Za-z]+)(?:\/([^/:]+))?(:cancel)?$/.exec(path);
       const kind = m?.[2] as FakeKind | undefined;
-      if (!m || !kind || !FAKE_KINDS.includes(kind)) throw new FakeRpcError('NOT_FOUND', `No route for ${req.method} ${path}`);
+      if (!m || !kind || !FAKE_KINDS.includes(kind))
+        throw new FakeRpcError('NOT_FOUND', `No route for ${req.method} ${path}`);
       const parent = m[1]!;
       const id = m[3];
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
@@ -112,29 +115,59 @@ export class VertexRestFake {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 const ACCELERATORS: Record<string, number> = {
-  ACCELERATOR_TYPE_UNSPECIFIED: 0, NVIDIA_TESLA_P100: 2, NVIDIA_TESLA_V100: 3, NVIDIA_TESLA_P4: 4, NVIDIA_TESLA_T4: 5,
-  TPU_V2: 6, TPU_V3: 7, NVIDIA_TESLA_A100: 8, NVIDIA_A100_80GB: 9, TPU_V4_POD: 10, NVIDIA_L4: 11, TPU_V5_LITEPOD: 12,
-  NVIDIA_H100_80GB: 13, NVIDIA_H100_MEGA_80GB: 14, NVIDIA_H200_141GB: 15, NVIDIA_B200: 16, NVIDIA_GB200: 17, NVIDIA_RTX_PRO_6000: 18,
+  ACCELERATOR_TYPE_UNSPECIFIED: 0,
+  NVIDIA_TESLA_P100: 2,
+  NVIDIA_TESLA_V100: 3,
+  NVIDIA_TESLA_P4: 4,
+  NVIDIA_TESLA_T4: 5,
+  TPU_V2: 6,
+  TPU_V3: 7,
+  NVIDIA_TESLA_A100: 8,
+  NVIDIA_A100_80GB: 9,
+  TPU_V4_POD: 10,
+  NVIDIA_L4: 11,
+  TPU_V5_LITEPOD: 12,
+  NVIDIA_H100_80GB: 13,
+  NVIDIA_H100_MEGA_80GB: 14,
+  NVIDIA_H200_141GB: 15,
+  NVIDIA_B200: 16,
+  NVIDIA_GB200: 17,
+  NVIDIA_RTX_PRO_6000: 18,
 };
-const STRATEGIES: Record<string, number> = { STRATEGY_UNSPECIFIED: 0, ON_DEMAND: 1, LOW_COST: 2, STANDARD: 3, SPOT: 4, FLEX_START: 6 };
+const STRATEGIES: Record<string, number> = {
+  STRATEGY_UNSPECIFIED: 0,
+  ON_DEMAND: 1,
+  LOW_COST: 2,
+  STANDARD: 3,
+  SPOT: 4,
+  FLEX_START: 6,
+};
 const nameOf = (table: Record<string, number>, v: unknown) =>
   typeof v === 'number' ? (Object.entries(table).find(([, n]) => n === v)?.[0] ?? v) : v;
 
 /** Incoming enums may be numbers (int encoding): store names, like the service's own model. */
 function fromWire(body: Record<string, unknown>): Record<string, unknown> {
   const copy = structuredClone(body);
-  const pools = (copy.jobSpec as { workerPoolSpecs?: { machineSpec?: Record<string, unknown> }[]; scheduling?: Record<string, unknown> } | undefined);
+  const pools = copy.jobSpec as
+    | { workerPoolSpecs?: { machineSpec?: Record<string, unknown> }[]; scheduling?: Record<string, unknown> }
+    | undefined;
   for (const p of pools?.workerPoolSpecs ?? []) {
-    if (p.machineSpec?.acceleratorType !== undefined) p.machineSpec.acceleratorType = nameOf(ACCELERATORS, p.machineSpec.acceleratorType);
+    if (p.machineSpec?.acceleratorType !== undefined)
+      p.machineSpec.acceleratorType = nameOf(ACCELERATORS, p.machineSpec.acceleratorType);
   }
-  if (pools?.scheduling?.strategy !== undefined) pools.scheduling.strategy = nameOf(STRATEGIES, pools.scheduling.strategy);
+  if (pools?.scheduling?.strategy !== undefined)
+    pools.scheduling.strategy = nameOf(STRATEGIES, pools.scheduling.strategy);
   const dedicated = copy.dedicatedResources as { machineSpec?: Record<string, unknown> } | undefined;
-  if (dedicated?.machineSpec?.acceleratorType !== undefined) dedicated.machineSpec.acceleratorType = nameOf(ACCELERATORS, dedicated.machineSpec.acceleratorType);
+  if (dedicated?.machineSpec?.acceleratorType !== undefined)
+    dedicated.machineSpec.acceleratorType = nameOf(ACCELERATORS, dedicated.machineSpec.acceleratorType);
   return copy;
 }
 
@@ -143,7 +176,9 @@ function render(r: StoredResource, intEnums: boolean): Record<string, unknown> {
   const out = structuredClone(r.body);
   if (!intEnums) return out;
   out.state = statesOf(r.kind).indexOf(String(out.state));
-  const spec = out.jobSpec as { workerPoolSpecs?: { machineSpec?: Record<string, unknown> }[]; scheduling?: Record<string, unknown> } | undefined;
+  const spec = out.jobSpec as
+    | { workerPoolSpecs?: { machineSpec?: Record<string, unknown> }[]; scheduling?: Record<string, unknown> }
+    | undefined;
   for (const p of spec?.workerPoolSpecs ?? []) {
     const a = p.machineSpec?.acceleratorType;
     if (typeof a === 'string' && p.machineSpec) p.machineSpec.acceleratorType = ACCELERATORS[a] ?? 0;

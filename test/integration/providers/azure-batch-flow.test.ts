@@ -36,7 +36,14 @@ async function queuedJob(): Promise<JobRecord> {
     attempts: 0,
     eventSeq: 1,
   };
-  await deps.store.create(job, { seq: 0, at: at.toISOString(), type: 'transition', from: null, to: 'queued', reason: 'test' });
+  await deps.store.create(job, {
+    seq: 0,
+    at: at.toISOString(),
+    type: 'transition',
+    from: null,
+    to: 'queued',
+    reason: 'test',
+  });
   return job;
 }
 
@@ -58,7 +65,12 @@ beforeAll(async () => {
   const store = await TableJobStore.create(config, { jobs: `flowjobs${suffix}`, idempotency: `flowidem${suffix}` });
   await store.ensure();
   const provider = await createAzureBatchProvider({ config, blobs }, { sleep: async () => undefined });
-  deps = await createDeps(config, { blobs, store, providers: createProviderRegistry({ config, blobs }, { 'azure-batch': provider }), log: silent });
+  deps = await createDeps(config, {
+    blobs,
+    store,
+    providers: createProviderRegistry({ config, blobs }, { 'azure-batch': provider }),
+    log: silent,
+  });
 });
 
 afterAll(async () => {
@@ -75,11 +87,19 @@ describe('Azure Batch through the dispatch, poll and cancel use cases', () => {
     await fake.startTask(POOL_JOB, job.id);
     await pollProvider(deps, 'azure-batch');
     const running = await deps.store.get(job.id);
-    await fake.completeTask(POOL_JOB, job.id, { exitCode: 0, stdout: 'done\n', workingFiles: { 'result.json': JSON.stringify({ rows: 1000 }) } });
+    await fake.completeTask(POOL_JOB, job.id, {
+      exitCode: 0,
+      stdout: 'done\n',
+      workingFiles: { 'result.json': JSON.stringify({ rows: 1000 }) },
+    });
     await pollProvider(deps, 'azure-batch');
     const finished = await deps.store.get(job.id);
 
-    expect(dispatched).toMatchObject({ status: 'dispatched', attempts: 1, providerRef: { batchJobId: POOL_JOB, taskId: job.id } });
+    expect(dispatched).toMatchObject({
+      status: 'dispatched',
+      attempts: 1,
+      providerRef: { batchJobId: POOL_JOB, taskId: job.id },
+    });
     expect(fake.requests.filter((r) => r.method === 'POST' && r.path === `/jobs/${POOL_JOB}/tasks`)).toHaveLength(1);
     expect(running?.status).toBe('running');
     expect(finished).toMatchObject({ status: 'succeeded', result: { summary: { document: { rows: 1000 } } } });

@@ -41,10 +41,16 @@ function envFor(url: string, extra: Record<string, string> = {}): Record<string,
   };
 }
 
-async function makeProvider(extra: Record<string, string> = {}, credential?: TokenCredential): Promise<AzureBatchProvider> {
+async function makeProvider(
+  extra: Record<string, string> = {},
+  credential?: TokenCredential,
+): Promise<AzureBatchProvider> {
   const cfg = loadConfig(envFor(fake.url, extra));
   // Retry waits are recorded, not slept: tests never depend on wall-clock time.
-  return createAzureBatchProvider({ config: cfg, blobs }, { sleep: async (ms) => void sleeps.push(ms), ...(credential ? { credential } : {}) });
+  return createAzureBatchProvider(
+    { config: cfg, blobs },
+    { sleep: async (ms) => void sleeps.push(ms), ...(credential ? { credential } : {}) },
+  );
 }
 const sleeps: number[] = [];
 
@@ -60,7 +66,15 @@ function jobRecord(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     id,
     status: 'dispatched',
     source: 'api',
-    spec: { rows: 1000, estimated_runtime_sec: 10, priority: 'normal', latency_sensitive: false, data: { x: 1 }, labels: {}, max_runtime_sec: 1800 },
+    spec: {
+      rows: 1000,
+      estimated_runtime_sec: 10,
+      priority: 'normal',
+      latency_sensitive: false,
+      data: { x: 1 },
+      labels: {},
+      max_runtime_sec: 1800,
+    },
     createdAt: at,
     updatedAt: at,
     dispatchedAt: at,
@@ -79,7 +93,10 @@ async function dispatch(overrides: Partial<JobRecord> = {}): Promise<JobRecord> 
 const withStatus = (job: JobRecord, status: JobStatus): JobRecord => ({ ...job, status });
 
 beforeAll(async () => {
-  fake = new FakeBatchService({ sharedKey: { accountName: ACCOUNT, accountKey: KEY }, bearerTokens: ['entra-token-1'] });
+  fake = new FakeBatchService({
+    sharedKey: { accountName: ACCOUNT, accountKey: KEY },
+    bearerTokens: ['entra-token-1'],
+  });
   await fake.start();
   config = loadConfig(envFor(fake.url));
   blobs = await AzureBlobStore.create(config);
@@ -106,9 +123,17 @@ describe('Azure Batch provider › submit', () => {
     expect(body.cloudServiceConfiguration).toBeUndefined();
     expect(body.vmSize).toBe('Standard_D2s_v3');
     expect(body.taskSlotsPerNode).toBe(4);
-    expect(body.virtualMachineConfiguration.imageReference).toEqual({ publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' });
+    expect(body.virtualMachineConfiguration.imageReference).toEqual({
+      publisher: 'microsoft-dsvm',
+      offer: 'ubuntu-hpc',
+      sku: '2204',
+      version: 'latest',
+    });
     expect(body.virtualMachineConfiguration.nodeAgentSKUId).toBe('batch.node.ubuntu 22.04');
-    expect(body.virtualMachineConfiguration.containerConfiguration).toEqual({ type: 'dockerCompatible', containerImageNames: ['myacr.azurecr.io/cjo-worker:1.0'] });
+    expect(body.virtualMachineConfiguration.containerConfiguration).toEqual({
+      type: 'dockerCompatible',
+      containerImageNames: ['myacr.azurecr.io/cjo-worker:1.0'],
+    });
     expect(body.enableAutoScale).toBe(true);
     expect(body.targetDedicatedNodes).toBeUndefined();
     expect(body.autoScaleEvaluationInterval).toBe('PT5M');
@@ -120,7 +145,11 @@ describe('Azure Batch provider › submit', () => {
     expect(job.providerRef).toMatchObject({ poolId: 'cjo-pool', batchJobId: POOL_JOB, taskId: job.id });
     const task = fake.task(POOL_JOB, job.id)!.body as Record<string, any>;
     expect(task.commandLine).toBe('node /app/dist/src/worker/main.js --once --spec job-spec.json --out .');
-    expect(task.containerSettings).toEqual({ imageName: 'myacr.azurecr.io/cjo-worker:1.0', workingDirectory: 'taskWorkingDirectory', containerRunOptions: '--rm' });
+    expect(task.containerSettings).toEqual({
+      imageName: 'myacr.azurecr.io/cjo-worker:1.0',
+      workingDirectory: 'taskWorkingDirectory',
+      containerRunOptions: '--rm',
+    });
     expect(task.constraints).toEqual({ maxWallClockTime: 'PT1800S', retentionTime: 'PT3600S', maxTaskRetryCount: 2 });
     expect(task.environmentSettings).toContainEqual({ name: 'CJO_JOB_ID', value: job.id });
     expect(task.environmentSettings).toContainEqual({ name: 'SIMULATION_TIME_SCALE', value: '1' });
@@ -139,14 +168,21 @@ describe('Azure Batch provider › submit', () => {
     expect(input.searchParams.get('se')).toBeTruthy();
     expect(input.pathname).toContain(`/batch-staging-it/${job.id}/job-spec.json`);
 
-    expect(task.outputFiles.map((o: any) => o.filePattern)).toEqual(['result.json', 'status.json', '../stdout.txt', '../stderr.txt']);
+    expect(task.outputFiles.map((o: any) => o.filePattern)).toEqual([
+      'result.json',
+      'status.json',
+      '../stdout.txt',
+      '../stderr.txt',
+    ]);
     for (const output of task.outputFiles) {
       const container = new URL(output.destination.container.containerUrl);
       expect(container.searchParams.get('sig')).toBeTruthy();
       expect(container.searchParams.get('sp')).not.toContain('r');
       expect(container.searchParams.get('sp')).toContain('w');
       expect(output.uploadOptions.uploadCondition).toBe('taskcompletion');
-      expect(output.destination.container.path).toMatch(new RegExp(`^azure-batch/${job.id}/(result\\.json|status\\.json|stdout\\.txt|stderr\\.txt)$`));
+      expect(output.destination.container.path).toMatch(
+        new RegExp(`^azure-batch/${job.id}/(result\\.json|status\\.json|stdout\\.txt|stderr\\.txt)$`),
+      );
     }
     // No account key in anything the node receives.
     expect(JSON.stringify(task)).not.toContain('AccountKey');
@@ -158,7 +194,10 @@ describe('Azure Batch provider › submit', () => {
     expect(spec).toEqual({ jobId: job.id, origin: 'api', spec: job.spec });
     // … but the output SAS cannot list or read what others wrote.
     const outputUrl = new URL(task.outputFiles[0].destination.container.containerUrl);
-    const listed = await fetch(`${outputUrl.origin}${outputUrl.pathname}?restype=container&comp=list&${outputUrl.search.slice(1)}`, { headers: { 'x-ms-version': '2021-08-06' } });
+    const listed = await fetch(
+      `${outputUrl.origin}${outputUrl.pathname}?restype=container&comp=list&${outputUrl.search.slice(1)}`,
+      { headers: { 'x-ms-version': '2021-08-06' } },
+    );
     expect(listed.status).toBe(403);
   });
 
@@ -187,18 +226,29 @@ describe('Azure Batch provider › submit', () => {
   });
 
   it('rejects VM sizes outside the allowed list and gives an allowed size its own pool', async () => {
-    await expect(provider.submit(jobRecord(newJobId(), { spec: { ...jobRecord('x').spec, spec: { vmSize: 'Standard_NC24' } } }))).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      provider.submit(jobRecord(newJobId(), { spec: { ...jobRecord('x').spec, spec: { vmSize: 'Standard_NC24' } } })),
+    ).rejects.toBeInstanceOf(ValidationError);
 
-    const job = await dispatch({ spec: { ...jobRecord('x').spec, spec: { vmSize: 'Standard_D4s_v3', requiredSlots: 2 } } });
+    const job = await dispatch({
+      spec: { ...jobRecord('x').spec, spec: { vmSize: 'Standard_D4s_v3', requiredSlots: 2 } },
+    });
 
-    expect(job.providerRef).toMatchObject({ poolId: 'cjo-pool-standard_d4s_v3', batchJobId: 'cjo-cjo-pool-standard_d4s_v3' });
+    expect(job.providerRef).toMatchObject({
+      poolId: 'cjo-pool-standard_d4s_v3',
+      batchJobId: 'cjo-cjo-pool-standard_d4s_v3',
+    });
     expect(fake.pools.get('cjo-pool-standard_d4s_v3')?.vmSize).toBe('Standard_D4s_v3');
   });
 });
 
 describe('Azure Batch provider › what a task can write', () => {
   const put = (url: string, body: string) =>
-    fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-08-06', 'content-type': 'text/plain' }, body });
+    fetch(url, {
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-08-06', 'content-type': 'text/plain' },
+      body,
+    });
   /** The blob URL Batch builds from an output file destination: container URL + path + the URL's SAS. */
   const blobUrl = (containerUrl: string, path: string) => {
     const c = new URL(containerUrl);
@@ -208,7 +258,9 @@ describe('Azure Batch provider › what a task can write', () => {
   it("refuses a task's output SAS on another job's result and log blobs and on any other name", async () => {
     const mine = await dispatch();
     const other = await dispatch();
-    const outputs = (fake.task(POOL_JOB, mine.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+    const outputs = (fake.task(POOL_JOB, mine.id)!.body as Record<string, any>).outputFiles as Array<
+      Record<string, any>
+    >;
     const stdout = outputs.find((o) => o.filePattern === '../stdout.txt')!.destination.container;
 
     // Its own stdout: writable.
@@ -225,7 +277,9 @@ describe('Azure Batch provider › what a task can write', () => {
     }
     expect(await blobs.get('batch-results-it', `azure-batch/${other.id}/stdout.txt`)).toBeUndefined();
     // Each output file carries its own SAS, scoped to its own blob.
-    expect(new Set(outputs.map((o) => new URL(o.destination.container.containerUrl).searchParams.get('sig'))).size).toBe(4);
+    expect(
+      new Set(outputs.map((o) => new URL(o.destination.container.containerUrl).searchParams.get('sig'))).size,
+    ).toBe(4);
     for (const o of outputs) expect(new URL(o.destination.container.containerUrl).searchParams.get('sr')).toBe('b');
   });
 
@@ -233,7 +287,9 @@ describe('Azure Batch provider › what a task can write', () => {
     const before = Date.now();
     const job = await dispatch({ spec: { ...jobRecord('x').spec, max_runtime_sec: 600 } });
     const settings = provider.settings;
-    const outputs = (fake.task(POOL_JOB, job.id)!.body as Record<string, any>).outputFiles as Array<Record<string, any>>;
+    const outputs = (fake.task(POOL_JOB, job.id)!.body as Record<string, any>).outputFiles as Array<
+      Record<string, any>
+    >;
 
     for (const o of outputs) {
       const expiry = Date.parse(new URL(o.destination.container.containerUrl).searchParams.get('se')!);
@@ -252,17 +308,30 @@ describe('Azure Batch provider › poll', () => {
     expect(await provider.poll([job])).toEqual([]);
     expect(countCalls(fake.requests)).toEqual({ list: 1, get: 0, other: 0 });
     const list = fake.requests[0]!;
-    expect(list.query).toMatchObject({ $filter: "state ne 'completed'", $select: 'id,state,stateTransitionTime,executionInfo', maxresults: '1000' });
+    expect(list.query).toMatchObject({
+      $filter: "state ne 'completed'",
+      $select: 'id,state,stateTransitionTime,executionInfo',
+      maxresults: '1000',
+    });
 
     await fake.startTask(POOL_JOB, job.id);
     const [running] = await provider.poll([job]);
     expect(running).toMatchObject({ jobId: job.id, status: 'running', nativeStatus: 'running' });
 
-    await fake.completeTask(POOL_JOB, job.id, { exitCode: 0, stdout: 'hello\nworld\n', stderr: '', workingFiles: { 'result.json': JSON.stringify({ rows: 1000, ok: true }) } });
+    await fake.completeTask(POOL_JOB, job.id, {
+      exitCode: 0,
+      stdout: 'hello\nworld\n',
+      stderr: '',
+      workingFiles: { 'result.json': JSON.stringify({ rows: 1000, ok: true }) },
+    });
     const [done] = await provider.poll([withStatus(job, 'running')]);
 
     expect(done).toMatchObject({ jobId: job.id, status: 'succeeded', nativeStatus: 'completed' });
-    expect(done!.result).toMatchObject({ location: `batch-results-it/azure-batch/${job.id}/result.json`, exitCode: 0, document: { rows: 1000, ok: true } });
+    expect(done!.result).toMatchObject({
+      location: `batch-results-it/azure-batch/${job.id}/result.json`,
+      exitCode: 0,
+      document: { rows: 1000, ok: true },
+    });
     expect(fake.task(POOL_JOB, job.id)!.uploads.map((u) => u.status)).toEqual([201, 201, 201]);
     const logs = await provider.logs(withStatus(job, 'succeeded'), 6);
     expect(logs).toMatchObject({ stdout: 'world\n', stderr: '' });
@@ -298,20 +367,34 @@ describe('Azure Batch provider › poll', () => {
     const [program, entry, ...args] = String(body.commandLine).split(' ');
     expect([program, entry]).toEqual(['node', '/app/dist/src/worker/main.js']);
     const workerSource = fileURLToPath(new URL('../../../src/worker/main.ts', import.meta.url));
-    const env = Object.fromEntries((body.environmentSettings as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    const env = Object.fromEntries(
+      (body.environmentSettings as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
+    );
     // tsx resolved here: the task directory has no node_modules.
-    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), workerSource, ...args], { cwd: wd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), workerSource, ...args], {
+      cwd: wd,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     // spawnSync blocked the event loop for the whole run: let it see the keep-alive sockets Azurite
     // closed meanwhile, or the upload below may be written to a dead one ("other side closed").
     await new Promise((resume) => setTimeout(resume, 100));
     const workingFiles = Object.fromEntries(
-      ['result.json', 'status.json'].filter((f) => existsSync(join(wd, f))).map((f) => [f, readFileSync(join(wd, f), 'utf8')]),
+      ['result.json', 'status.json']
+        .filter((f) => existsSync(join(wd, f)))
+        .map((f) => [f, readFileSync(join(wd, f), 'utf8')]),
     );
-    await fake.completeTask(POOL_JOB, job.id, { exitCode: run.status ?? -1, stdout: run.stdout, stderr: run.stderr, workingFiles });
+    await fake.completeTask(POOL_JOB, job.id, {
+      exitCode: run.status ?? -1,
+      stdout: run.stdout,
+      stderr: run.stderr,
+      workingFiles,
+    });
 
     const [report] = await quick.poll([{ ...job, status: outcome.status, providerRef: outcome.ref }]);
 
-    expect(run.stderr).toBe("");
+    expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(report).toMatchObject({ status: 'succeeded', result: { document: { jobId: job.id } } });
     expect((await quick.logs({ ...job, status: 'succeeded' }, 10_000))?.stdout).toContain(`job ${job.id}: succeeded`);
@@ -320,7 +403,12 @@ describe('Azure Batch provider › poll', () => {
   it("leads a failure with the worker's own error from status.json", async () => {
     const job = await dispatch();
     await fake.startTask(POOL_JOB, job.id);
-    const status = { state: 'failed', exitCode: 1, finishedAt: new Date().toISOString(), error: { code: 'SIMULATED_FAILURE', message: 'row 17 is malformed' } };
+    const status = {
+      state: 'failed',
+      exitCode: 1,
+      finishedAt: new Date().toISOString(),
+      error: { code: 'SIMULATED_FAILURE', message: 'row 17 is malformed' },
+    };
     await fake.completeTask(POOL_JOB, job.id, { exitCode: 1, workingFiles: { 'status.json': JSON.stringify(status) } });
 
     const [report] = await provider.poll([withStatus(job, 'running')]);
@@ -348,7 +436,12 @@ describe('Azure Batch provider › poll', () => {
     fake.clearRequests();
     const changed = await provider.poll(jobs);
 
-    expect(changed.map((r) => [r.jobId, r.status]).sort()).toEqual([[ids[2499], 'succeeded'], [ids[7], 'running']].sort());
+    expect(changed.map((r) => [r.jobId, r.status]).sort()).toEqual(
+      [
+        [ids[2499], 'succeeded'],
+        [ids[7], 'running'],
+      ].sort(),
+    );
     // 3 pages of unfinished tasks + 1 query for tasks completed since dispatch.
     expect(countCalls(fake.requests)).toEqual({ list: 4, get: 0, other: 0 });
   });
@@ -403,7 +496,9 @@ describe('Azure Batch provider › throttling and outages', () => {
   });
   it('refuses a wrong account key once (403 AuthenticationFailed) as unavailable, without retrying', async () => {
     const wrong = await makeProvider({ AZURE_BATCH_ACCOUNT_KEY: randomBytes(32).toString('base64') });
-    const job = jobRecord(newJobId(), { providerRef: { batchJobId: POOL_JOB, taskId: 'whatever', poolId: 'cjo-pool' } });
+    const job = jobRecord(newJobId(), {
+      providerRef: { batchJobId: POOL_JOB, taskId: 'whatever', poolId: 'cjo-pool' },
+    });
 
     const error = await wrong.poll([job]).catch((e: unknown) => e);
 

@@ -25,9 +25,16 @@ class StubCredential implements TokenCredential {
 }
 
 let counter = 0;
-function jobRecord(kind: string | undefined, spec: Record<string, unknown> | undefined, over: Partial<JobRecord> = {}): JobRecord {
+function jobRecord(
+  kind: string | undefined,
+  spec: Record<string, unknown> | undefined,
+  over: Partial<JobRecord> = {},
+): JobRecord {
   counter += 1;
-  return providerJob('azure-ml', `j-01jd3m2x7k9q8w4e5r6t7y${String(counter).padStart(4, '0')}`, kind, spec, { body: { labels: { team: 'forecast' } }, over });
+  return providerJob('azure-ml', `j-01jd3m2x7k9q8w4e5r6t7y${String(counter).padStart(4, '0')}`, kind, spec, {
+    body: { labels: { team: 'forecast' } },
+    over,
+  });
 }
 
 const commandSpec = {
@@ -51,7 +58,14 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
 
   async function startWith(options: Partial<FakeAzureMlOptions> = {}, env: Record<string, string> = {}): Promise<void> {
     await fake?.stop();
-    fake = await FakeAzureMl.start({ subscriptionId: SUB, resourceGroup: RG, workspace: WS, token: TOKEN, pageSize: 3, ...options });
+    fake = await FakeAzureMl.start({
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      workspace: WS,
+      token: TOKEN,
+      pageSize: 3,
+      ...options,
+    });
     settings = parseAzureMlSettings({
       AZUREML_SUBSCRIPTION_ID: SUB,
       AZUREML_RESOURCE_GROUP: RG,
@@ -63,7 +77,11 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       ...env,
     });
     credential = new StubCredential();
-    provider = await createAzureMlProvider(settings, { credential, trustedCa: fake.ca, sleep: async (ms) => void sleeps.push(ms) });
+    provider = await createAzureMlProvider(settings, {
+      credential,
+      trustedCa: fake.ca,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
   }
 
   beforeAll(async () => startWith());
@@ -83,7 +101,11 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
 
       const outcome = await provider.submit(job);
 
-      expect(outcome).toEqual({ ref: { jobName: job.id, nativeStatus: 'NotStarted' }, attached: false, status: 'dispatched' });
+      expect(outcome).toEqual({
+        ref: { jobName: job.id, nativeStatus: 'NotStarted' },
+        attached: false,
+        status: 'dispatched',
+      });
       const put = fake.requests.find((r) => r.kind === 'put')!;
       expect(put.path).toBe(`${WS_PATH}/jobs/${job.id}`);
       expect(put.query['api-version']).toBe('2024-04-01');
@@ -117,7 +139,8 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
 
       await provider.submit(job);
 
-      const props = (fake.requests.find((r) => r.kind === 'put')!.body as { properties: Record<string, unknown> }).properties;
+      const props = (fake.requests.find((r) => r.kind === 'put')!.body as { properties: Record<string, unknown> })
+        .properties;
       expect(props).toMatchObject({
         jobType: 'AutoML',
         computeId: `${WS_PATH}/computes/gpu-cluster`,
@@ -154,7 +177,11 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       fake.normaliseStored(job.id, {
         inputs: {
           epochs: { jobInputType: 'literal', value: '5' },
-          data: { jobInputType: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/data/', mode: 'ReadOnlyMount' },
+          data: {
+            jobInputType: 'uri_folder',
+            uri: 'azureml://datastores/workspaceblobstore/paths/data/',
+            mode: 'ReadOnlyMount',
+          },
         },
       });
       fake.setStatus(job.id, 'Running');
@@ -177,7 +204,7 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       expect(fake.environments.size).toBe(1);
       const [envKey, env] = [...fake.environments.entries()][0]!;
       expect(env.image).toBe(spec.image);
-      const envId = (fake.jobs.get(second.id)!.doc.properties.environmentId as string);
+      const envId = fake.jobs.get(second.id)!.doc.properties.environmentId as string;
       expect(envId).toBe(`${WS_PATH}/environments/${envKey.split(':')[0]}/versions/1`);
     });
 
@@ -202,7 +229,10 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
     });
 
     it('treats a refused token as unavailable (configuration), never as a job failure', async () => {
-      const bad = await createAzureMlProvider(settings, { credential: new StubCredential('expired'), trustedCa: fake.ca });
+      const bad = await createAzureMlProvider(settings, {
+        credential: new StubCredential('expired'),
+        trustedCa: fake.ca,
+      });
 
       const err = await bad.submit(jobRecord('command', commandSpec)).catch((e: unknown) => e);
 
@@ -241,9 +271,19 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       expect(lists[1]!.query.$skipToken).toBeDefined();
       expect(fake.count('get')).toBe(0);
       expect(reports).toEqual([
-        { jobId: jobs[1]!.id, status: 'running', nativeStatus: 'Running', ref: { jobName: jobs[1]!.id, nativeStatus: 'Running' } },
+        {
+          jobId: jobs[1]!.id,
+          status: 'running',
+          nativeStatus: 'Running',
+          ref: { jobName: jobs[1]!.id, nativeStatus: 'Running' },
+        },
         // Queued is still "dispatched" for us, but the new native status is worth recording.
-        { jobId: jobs[5]!.id, status: 'dispatched', nativeStatus: 'Queued', ref: { jobName: jobs[5]!.id, nativeStatus: 'Queued' } },
+        {
+          jobId: jobs[5]!.id,
+          status: 'dispatched',
+          nativeStatus: 'Queued',
+          ref: { jobName: jobs[5]!.id, nativeStatus: 'Queued' },
+        },
       ]);
     });
 
@@ -285,7 +325,12 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
     });
 
     it('reports the best model of a completed AutoML job', async () => {
-      const t = fromEssedumTrain({ compute: 'c', dataset_name: 'd:1', task_type: 'regression', target_column_name: 'y' });
+      const t = fromEssedumTrain({
+        compute: 'c',
+        dataset_name: 'd:1',
+        task_type: 'regression',
+        target_column_name: 'y',
+      });
       const job = jobRecord(t.kind, t.spec);
       const outcome = await provider.submit(job);
       fake.setStatus(job.id, 'Completed');
@@ -293,7 +338,9 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       const [report] = await provider.poll([advanced(job, outcome.status, outcome.ref)]);
 
       expect(report?.status).toBe('succeeded');
-      expect(report?.result?.bestModelUri).toBe(`azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.${job.id}/outputs/mlflow-model`);
+      expect(report?.result?.bestModelUri).toBe(
+        `azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.${job.id}/outputs/mlflow-model`,
+      );
     });
 
     it('reports a failed job with its error and Studio link', async () => {
@@ -384,12 +431,18 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       await provider.poll([oldest!]);
       expect(fake.count('list')).toBe(2);
 
-      await provider.cleanup!([...newestThree.map((j) => advanced(j, 'succeeded', j.providerRef)), advanced(oldest!, 'running', oldest!.providerRef)]);
+      await provider.cleanup!([
+        ...newestThree.map((j) => advanced(j, 'succeeded', j.providerRef)),
+        advanced(oldest!, 'running', oldest!.providerRef),
+      ]);
 
       for (const j of newestThree) expect(fake.jobs.get(j.id)?.doc.properties.isArchived).toBe(true);
       expect(fake.jobs.get(oldest!.id)?.doc.properties.isArchived).toBe(false);
       const archivePut = fake.requests.find((r) => r.kind === 'put')!;
-      expect((archivePut.body as { properties: Record<string, unknown> }).properties).toMatchObject({ isArchived: true, jobType: 'Command' });
+      expect((archivePut.body as { properties: Record<string, unknown> }).properties).toMatchObject({
+        isArchived: true,
+        jobType: 'Command',
+      });
       expect((archivePut.body as { properties: Record<string, unknown> }).properties.status).toBeUndefined();
       fake.clearRequests();
       const [report] = await provider.poll([advanced(oldest!, 'dispatched', oldest!.providerRef)]);

@@ -1,5 +1,10 @@
 import { providerContract } from '../../contract/provider.contract.js';
-import { azureBatchHarness, azureMlHarness, sageMakerHarness, vertexHarness } from '../../support/provider-harnesses.js';
+import {
+  azureBatchHarness,
+  azureMlHarness,
+  sageMakerHarness,
+  vertexHarness,
+} from '../../support/provider-harnesses.js';
 
 // The rules every provider keeps (test/contract/provider.contract.ts), against each wire fake.
 providerContract('Azure Batch', azureBatchHarness);

@@ -3,11 +3,22 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/lib/config.js';
 import type { JobRecord, JobStatus } from '../../../src/lib/core/job.js';
 import { providerJob } from '../../support/jobs.js';
-import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
+import {
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
 import { fromEssedumInference, fromEssedumTrain } from '../../../src/lib/app/essedum/translate/sagemaker.js';
 import { createProvider } from '../../../src/lib/providers/sagemaker/provider.js';
-import { FakeSageMaker, INTERNAL_FAILURE, SERVICE_UNAVAILABLE, THROTTLING } from '../../fakes/sagemaker/fake-sagemaker.js';
+import {
+  FakeSageMaker,
+  INTERNAL_FAILURE,
+  SERVICE_UNAVAILABLE,
+  THROTTLING,
+} from '../../fakes/sagemaker/fake-sagemaker.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';
 const CREATED = '2026-11-23T11:00:00.000Z';
@@ -44,7 +55,11 @@ function newId(): string {
 }
 
 function job(kind: string | undefined, spec: Record<string, unknown>, overrides: Partial<JobRecord> = {}): JobRecord {
-  return providerJob('sagemaker', newId(), kind, spec, { body: { max_runtime_sec: 3600 }, createdAt: CREATED, over: { eventSeq: 3, ...overrides } });
+  return providerJob('sagemaker', newId(), kind, spec, {
+    body: { max_runtime_sec: 3600 },
+    createdAt: CREATED,
+    over: { eventSeq: 3, ...overrides },
+  });
 }
 
 const trainingSpec = {
@@ -89,12 +104,19 @@ describe('SageMaker provider › submit', () => {
 
     const [create] = fake.callsTo('CreateTrainingJob');
     expect(create?.headers['x-amz-target']).toBe('SageMaker.CreateTrainingJob');
-    expect(create?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/sagemaker\/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(create?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/sagemaker\/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     expect(create?.body).toMatchObject({
       TrainingJobName: name,
       RoleArn: ROLE,
       AlgorithmSpecification: { TrainingImage: trainingSpec.image, TrainingInputMode: 'File' },
-      InputDataConfig: [{ ChannelName: 'train', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/data/train/' } } }],
+      InputDataConfig: [
+        {
+          ChannelName: 'train',
+          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/data/train/' } },
+        },
+      ],
       OutputDataConfig: { S3OutputPath: 's3://ml-bucket/outputs' },
       ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 30 },
       StoppingCondition: { MaxRuntimeInSeconds: 3600 },
@@ -134,10 +156,19 @@ describe('SageMaker provider › submit', () => {
       AutoMLJobName: name,
       RoleArn: 'arn:aws:iam::123456789012:role/Essedum',
       AutoMLJobInputDataConfig: [
-        { ChannelType: 'training', ContentType: 'text/csv;header=present', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://essedum-data/projects/p1/train.csv' } } },
+        {
+          ChannelType: 'training',
+          ContentType: 'text/csv;header=present',
+          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://essedum-data/projects/p1/train.csv' } },
+        },
       ],
       OutputDataConfig: { S3OutputPath: 's3://essedum-data/projects/p1/output' },
-      AutoMLProblemTypeConfig: { TabularJobConfig: { TargetAttributeName: 'churn', CompletionCriteria: { MaxCandidates: 1, MaxAutoMLJobRuntimeInSeconds: 3600 } } },
+      AutoMLProblemTypeConfig: {
+        TabularJobConfig: {
+          TargetAttributeName: 'churn',
+          CompletionCriteria: { MaxCandidates: 1, MaxAutoMLJobRuntimeInSeconds: 3600 },
+        },
+      },
     });
     expect(fake.callsTo('DescribeAutoMLJobV2')).toHaveLength(1);
   });
@@ -146,7 +177,11 @@ describe('SageMaker provider › submit', () => {
     const spec = fromEssedumInference({
       TransformJobName: 'whatever-the-ui-chose',
       ModelName: 'churn-model',
-      TransformInput: { DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/batch/in/' } }, ContentType: 'text/csv', SplitType: 'Line' },
+      TransformInput: {
+        DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://ml-bucket/batch/in/' } },
+        ContentType: 'text/csv',
+        SplitType: 'Line',
+      },
       TransformOutput: { S3OutputPath: 's3://ml-bucket/batch/out/', AssembleWith: 'Line' },
       TransformResources: { InstanceType: 'ml.m5.xlarge', InstanceCount: 2 },
     });
@@ -160,7 +195,10 @@ describe('SageMaker provider › submit', () => {
       TransformInput: { ContentType: 'text/csv', SplitType: 'Line' },
       TransformOutput: { S3OutputPath: 's3://ml-bucket/batch/out/', AssembleWith: 'Line' },
       TransformResources: { InstanceType: 'ml.m5.xlarge', InstanceCount: 2 },
-      Tags: [{ Key: 'orchestrator-job-id', Value: j.id }, { Key: 'essedum-job-name', Value: 'whatever-the-ui-chose' }],
+      Tags: [
+        { Key: 'orchestrator-job-id', Value: j.id },
+        { Key: 'essedum-job-name', Value: 'whatever-the-ui-chose' },
+      ],
     });
   });
 
@@ -169,13 +207,20 @@ describe('SageMaker provider › submit', () => {
       (e: unknown) => e instanceof ValidationError && e.issues.some((i) => i.field === 'spec.kind'),
     );
     await expect(provider.submit(job('hyperparameter-tuning', {}))).rejects.toSatisfy(
-      (e: unknown) => e instanceof ValidationError && e.issues[0]?.field === 'spec.kind' && /hyperparameter-tuning/.test(e.issues[0].message),
+      (e: unknown) =>
+        e instanceof ValidationError &&
+        e.issues[0]?.field === 'spec.kind' &&
+        /hyperparameter-tuning/.test(e.issues[0].message),
     );
     expect(fake.callsTo()).toHaveLength(0);
   });
 
   it('fails the job with the message of a ValidationException', async () => {
-    fake.failNext('CreateTrainingJob', { type: 'ValidationException', status: 400, message: 'Requested image 763104351884.dkr.ecr/xgboost:9 not found.' });
+    fake.failNext('CreateTrainingJob', {
+      type: 'ValidationException',
+      status: 400,
+      message: 'Requested image 763104351884.dkr.ecr/xgboost:9 not found.',
+    });
     const error = await provider.submit(job('training', trainingSpec)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderRejectedError);
     expect(error).toMatchObject({ providerCode: 'ValidationException' });
@@ -184,7 +229,10 @@ describe('SageMaker provider › submit', () => {
 
   it('backs off, without failing the job, when Create is throttled or SageMaker answers 5xx', async () => {
     fake.failNext('CreateTrainingJob', THROTTLING);
-    await expect(provider.submit(job('training', trainingSpec))).rejects.toMatchObject({ constructor: ProviderThrottledError, retryAfterMs: 1234 });
+    await expect(provider.submit(job('training', trainingSpec))).rejects.toMatchObject({
+      constructor: ProviderThrottledError,
+      retryAfterMs: 1234,
+    });
     fake.failNext('CreateTrainingJob', SERVICE_UNAVAILABLE);
     await expect(provider.submit(job('training', trainingSpec))).rejects.toBeInstanceOf(ProviderUnavailableError);
   });
@@ -197,9 +245,17 @@ describe('SageMaker provider › poll', () => {
     fake.resetRequests();
 
     const first = await provider.poll([j]);
-    expect(only(first, j.id)).toMatchObject({ status: 'running', nativeStatus: 'InProgress', notes: ['SageMaker: Starting'] });
+    expect(only(first, j.id)).toMatchObject({
+      status: 'running',
+      nativeStatus: 'InProgress',
+      notes: ['SageMaker: Starting'],
+    });
     expect(fake.callsTo('ListTrainingJobs')).toHaveLength(1);
-    expect(fake.callsTo('ListTrainingJobs')[0]?.body).toMatchObject({ NameContains: 'cjo-t-', StatusEquals: 'InProgress', MaxResults: 100 });
+    expect(fake.callsTo('ListTrainingJobs')[0]?.body).toMatchObject({
+      NameContains: 'cjo-t-',
+      StatusEquals: 'InProgress',
+      MaxResults: 100,
+    });
     expect(fake.callsTo('ListTrainingJobs')[0]?.body.LastModifiedTimeAfter).toEqual(expect.any(Number));
     expect(fake.callsTo('DescribeTrainingJob')).toHaveLength(0);
 
@@ -208,7 +264,11 @@ describe('SageMaker provider › poll', () => {
 
     fake.setSecondaryStatus('training', name, 'Training');
     const phase = await provider.poll([j]);
-    expect(only(phase, j.id)).toMatchObject({ status: 'running', notes: ['SageMaker: Training'], ref: { secondaryStatus: 'Training' } });
+    expect(only(phase, j.id)).toMatchObject({
+      status: 'running',
+      notes: ['SageMaker: Training'],
+      ref: { secondaryStatus: 'Training' },
+    });
     j = { ...j, providerRef: { ...j.providerRef, ...phase[0]?.ref } };
 
     fake.setStatus('training', name, 'Completed', { metrics: { 'validation:auc': 0.91 } });
@@ -231,10 +291,16 @@ describe('SageMaker provider › poll', () => {
 
   it('reports a failed job with SageMaker’s failure reason and its category', async () => {
     const j = await submitted(job('training', trainingSpec), 'running');
-    fake.setStatus('training', String(j.providerRef?.name), 'Failed', { failureReason: 'AlgorithmError: ExecuteUserScriptError: exit code 1' });
+    fake.setStatus('training', String(j.providerRef?.name), 'Failed', {
+      failureReason: 'AlgorithmError: ExecuteUserScriptError: exit code 1',
+    });
     expect(only(await provider.poll([j]), j.id)).toMatchObject({
       status: 'failed',
-      error: { code: 'SAGEMAKER_JOB_FAILED', message: 'AlgorithmError: ExecuteUserScriptError: exit code 1', category: 'user-code' },
+      error: {
+        code: 'SAGEMAKER_JOB_FAILED',
+        message: 'AlgorithmError: ExecuteUserScriptError: exit code 1',
+        category: 'user-code',
+      },
       result: { failureReason: 'AlgorithmError: ExecuteUserScriptError: exit code 1' },
     });
   });
@@ -246,7 +312,11 @@ describe('SageMaker provider › poll', () => {
   });
 
   it('reports the best AutoML candidate and a transform job’s output location', async () => {
-    const essedum = fromEssedumTrain({ Bucket: 'essedum-data', inputs: 's3://essedum-data/t.csv', target_attribute_name: 'y' });
+    const essedum = fromEssedumTrain({
+      Bucket: 'essedum-data',
+      inputs: 's3://essedum-data/t.csv',
+      target_attribute_name: 'y',
+    });
     const a = await submitted(job('automl', essedum.spec), 'running');
     const t = await submitted(
       job('transform', { model_name: 'm1', input: { s3_uri: 's3://ml-bucket/in/' } }),
@@ -261,13 +331,20 @@ describe('SageMaker provider › poll', () => {
       result: {
         kind: 'automl',
         outputPath: 's3://essedum-data/output',
-        bestCandidate: { objective: { metric: 'F1', value: 0.87 }, inferenceContainers: [expect.anything(), expect.anything()] },
+        bestCandidate: {
+          objective: { metric: 'F1', value: 0.87 },
+          inferenceContainers: [expect.anything(), expect.anything()],
+        },
         modelArtifacts: expect.stringMatching(/^s3:\/\/essedum-data\/output\/.+\/model\.tar\.gz$/),
       },
     });
     expect(only(reports, t.id)).toMatchObject({
       status: 'succeeded',
-      result: { kind: 'transform', modelName: 'm1', outputPath: `s3://ml-bucket/outputs/${String(t.providerRef?.name)}` },
+      result: {
+        kind: 'transform',
+        modelName: 'm1',
+        outputPath: `s3://ml-bucket/outputs/${String(t.providerRef?.name)}`,
+      },
     });
   });
 
@@ -315,7 +392,10 @@ describe('SageMaker provider › poll', () => {
   it('stays under a List quota of 2 calls per second with the client-side limit at 1 per second', async () => {
     const quota = await new FakeSageMaker({ listCallsPerSecond: 2 }).start();
     try {
-      const config = { env: { ...env(), SAGEMAKER_ENDPOINT: quota.endpoint, SAGEMAKER_LIST_RATE_PER_SEC: '1' }, defaultMaxRuntimeSec: 7200 } as unknown as Config;
+      const config = {
+        env: { ...env(), SAGEMAKER_ENDPOINT: quota.endpoint, SAGEMAKER_LIST_RATE_PER_SEC: '1' },
+        defaultMaxRuntimeSec: 7200,
+      } as unknown as Config;
       const limited = await createProvider({ config, blobs: undefined as never });
       const jobs: JobRecord[] = [];
       for (let i = 0; i < 250; i++) {
@@ -335,7 +415,11 @@ describe('SageMaker provider › poll', () => {
   it('returns the full result document of a finished job on request', async () => {
     const j = await submitted(job('training', trainingSpec), 'running');
     fake.setStatus('training', String(j.providerRef?.name), 'Completed', { metrics: { accuracy: 0.5 } });
-    expect(await provider.result?.(j)).toMatchObject({ kind: 'training', finalMetrics: { accuracy: 0.5 }, arn: fake.job('training', String(j.providerRef?.name))?.arn });
+    expect(await provider.result?.(j)).toMatchObject({
+      kind: 'training',
+      finalMetrics: { accuracy: 0.5 },
+      arn: fake.job('training', String(j.providerRef?.name))?.arn,
+    });
   });
 
   it('says a job is missing when SageMaker has none by that name (training answers ValidationException, AutoML ResourceNotFound)', async () => {
@@ -378,7 +462,9 @@ describe('SageMaker provider › poll', () => {
     fake.failNext('DescribeTrainingJob', THROTTLING, 1, 1);
     const partial = await provider.poll([a, b]).catch((e: unknown) => e);
     expect(partial).toBeInstanceOf(PollThrottledError);
-    expect((partial as PollThrottledError).reports).toEqual([expect.objectContaining({ jobId: a.id, status: 'succeeded' })]);
+    expect((partial as PollThrottledError).reports).toEqual([
+      expect.objectContaining({ jobId: a.id, status: 'succeeded' }),
+    ]);
     expect((partial as PollThrottledError).unread).toEqual([b.id]);
 
     fake.failNext('DescribeTrainingJob', THROTTLING);
@@ -407,7 +493,10 @@ describe('SageMaker provider › cancel', () => {
   });
 
   it('stops AutoML and transform jobs through their own Stop APIs', async () => {
-    const a = await submitted(job('automl', { inputs: [{ s3_uri: 's3://b/t.csv' }], target_attribute: 'y' }), 'running');
+    const a = await submitted(
+      job('automl', { inputs: [{ s3_uri: 's3://b/t.csv' }], target_attribute: 'y' }),
+      'running',
+    );
     const t = await submitted(job('transform', { model_name: 'm1', input: { s3_uri: 's3://b/in/' } }), 'running');
     await provider.cancel(a);
     await provider.cancel(t);
@@ -436,7 +525,11 @@ describe('SageMaker provider › SDK behaviour against the fake', () => {
   });
 
   it('signs with the static credentials from the settings, including a session token', async () => {
-    const temp = await makeProvider({ SAGEMAKER_ACCESS_KEY_ID: 'AKIDTEMP', SAGEMAKER_SECRET_ACCESS_KEY: 'temporary-secret', SAGEMAKER_SESSION_TOKEN: 'session-token-1' });
+    const temp = await makeProvider({
+      SAGEMAKER_ACCESS_KEY_ID: 'AKIDTEMP',
+      SAGEMAKER_SECRET_ACCESS_KEY: 'temporary-secret',
+      SAGEMAKER_SESSION_TOKEN: 'session-token-1',
+    });
     await temp.submit(job('training', trainingSpec));
     const [create] = fake.callsTo('CreateTrainingJob');
     expect(create?.error).toBeUndefined();
@@ -453,7 +546,12 @@ describe('SageMaker provider › SDK behaviour against the fake', () => {
   });
 
   it('enforces MaxResults ≤ 100 and reports the code as the error name', async () => {
-    const client = new SageMakerClient({ region: fake.region, endpoint: fake.endpoint, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, maxAttempts: 1 });
+    const client = new SageMakerClient({
+      region: fake.region,
+      endpoint: fake.endpoint,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      maxAttempts: 1,
+    });
     const error = await client.send(new ListTrainingJobsCommand({ MaxResults: 101 })).catch((e: unknown) => e);
     client.destroy();
     expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });

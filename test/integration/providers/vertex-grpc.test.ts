@@ -10,7 +10,14 @@ import { createVertexProvider, type VertexProvider } from '../../../src/lib/prov
 import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { VertexGrpcFake } from '../../fakes/vertex/vertex-grpc-fake.js';
-import { AUTOML_BODY, CUSTOM_SPEC, TEST_TOKEN, applied, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
+import {
+  AUTOML_BODY,
+  CUSTOM_SPEC,
+  TEST_TOKEN,
+  applied,
+  makeJob,
+  staticAuthClient,
+} from '../../fakes/vertex/fixtures.js';
 
 /**
  * The production transport (gRPC) against a grpc-js server built from the package's own .proto
@@ -36,7 +43,10 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
 
   beforeEach(async () => {
     fake = await new VertexGrpcFake().start();
-    provider = await createVertexProvider(settings(), { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+    provider = await createVertexProvider(settings(), {
+      authClient: staticAuthClient(),
+      sslCreds: grpc.credentials.createInsecure(),
+    });
   });
   afterEach(async () => {
     await provider.close();
@@ -61,7 +71,12 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
       displayName: 'train-resnet',
       labels: { cjo_job_id: job.id },
       jobSpec: {
-        workerPoolSpecs: [{ machineSpec: { machineType: 'n1-standard-8', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 1 }, replicaCount: '1' }],
+        workerPoolSpecs: [
+          {
+            machineSpec: { machineType: 'n1-standard-8', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 1 },
+            replicaCount: '1',
+          },
+        ],
         scheduling: { timeout: '3600s' },
       },
     });
@@ -69,7 +84,7 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     expect(create.headers['x-goog-api-client']).toMatch(/grpc\//);
   });
 
-  it('sends a pipeline\'s task inputs as a protobuf Value the service can read back as JSON', async () => {
+  it("sends a pipeline's task inputs as a protobuf Value the service can read back as JSON", async () => {
     const t = fromEssedumTrainingPipeline(AUTOML_BODY);
 
     await provider.submit(makeJob(t.kind, t.spec));
@@ -87,16 +102,26 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     expect(running).toMatchObject({ status: 'running', nativeStatus: 'JOB_STATE_RUNNING' });
     job = applied(job, 'running', running!.ref);
 
-    fake.service.setState(name, 'JOB_STATE_FAILED', { error: { code: 13, message: 'replica workerpool0-0 exited with a non-zero status of 1' } });
+    fake.service.setState(name, 'JOB_STATE_FAILED', {
+      error: { code: 13, message: 'replica workerpool0-0 exited with a non-zero status of 1' },
+    });
     const [failed] = await provider.poll([job]);
-    expect(failed).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', message: expect.stringContaining('non-zero status') }, result: { outputDirectory: 'gs://bucket-out/run-1' } });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: { code: 'INTERNAL', message: expect.stringContaining('non-zero status') },
+      result: { outputDirectory: 'gs://bucket-out/run-1' },
+    });
   });
 
   it('pages at 100 with page tokens', async () => {
     const jobs: JobRecord[] = [];
     for (let i = 0; i < 150; i++) {
       const job = makeJob('custom', CUSTOM_SPEC);
-      const r = fake.service.seed('customJobs', { displayName: job.id, labels: { cjo_job_id: job.id } }, 'JOB_STATE_RUNNING');
+      const r = fake.service.seed(
+        'customJobs',
+        { displayName: job.id, labels: { cjo_job_id: job.id } },
+        'JOB_STATE_RUNNING',
+      );
       jobs.push({ ...job, providerRef: { kind: 'custom', name: r.name, labelValue: job.id } });
     }
     fake.service.calls.length = 0;
@@ -111,7 +136,10 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
   });
 
   it('backs off on RESOURCE_EXHAUSTED (code 8) and UNAVAILABLE (code 14), never failing the job', async () => {
-    const p = await createVertexProvider(settings({ VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+    const p = await createVertexProvider(settings({ VERTEX_READ_RETRIES: '0' }), {
+      authClient: staticAuthClient(),
+      sslCreds: grpc.credentials.createInsecure(),
+    });
     const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
 
     fake.service.failNext({ verb: 'list', status: 'RESOURCE_EXHAUSTED' });
@@ -126,7 +154,10 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
   });
 
   it('honours the RetryInfo delay the service sends in the status details', async () => {
-    const p = await createVertexProvider(settings({ VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient(), sslCreds: grpc.credentials.createInsecure() });
+    const p = await createVertexProvider(settings({ VERTEX_READ_RETRIES: '0' }), {
+      authClient: staticAuthClient(),
+      sslCreds: grpc.credentials.createInsecure(),
+    });
     const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
     fake.service.failNext({ verb: 'list', status: 'RESOURCE_EXHAUSTED', retryDelaySec: 42 });
 
@@ -169,11 +200,29 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
 function selfSignedCert(): { cert: Buffer; key: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'vertex-fake-tls-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'pipe' },
+    );
     return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

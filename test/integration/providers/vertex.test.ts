@@ -5,12 +5,29 @@ import type { BlobStore } from '../../../src/lib/ports/blob-store.js';
 import { descriptor as vertexDescriptor } from '../../../src/lib/providers/vertex/index.js';
 import * as vertexModule from '../../../src/lib/providers/vertex/provider.js';
 import { v1 } from '@google-cloud/aiplatform';
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../../src/lib/errors.js';
-import { fromEssedumBatchPrediction, fromEssedumTrainingPipeline } from '../../../src/lib/app/essedum/translate/vertex.js';
+import {
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../../src/lib/errors.js';
+import {
+  fromEssedumBatchPrediction,
+  fromEssedumTrainingPipeline,
+} from '../../../src/lib/app/essedum/translate/vertex.js';
 import { createVertexProvider, type VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { VertexRestFake } from '../../fakes/vertex/vertex-rest-fake.js';
-import { AUTOML_BODY, BATCH_BODY, CUSTOM_SPEC, TEST_TOKEN, applied, fakeSettings, makeJob, staticAuthClient } from '../../fakes/vertex/fixtures.js';
+import {
+  AUTOML_BODY,
+  BATCH_BODY,
+  CUSTOM_SPEC,
+  TEST_TOKEN,
+  applied,
+  fakeSettings,
+  makeJob,
+  staticAuthClient,
+} from '../../fakes/vertex/fixtures.js';
 
 describe('VertexProvider against the REST fake (real @google-cloud/aiplatform client)', () => {
   let fake: VertexRestFake;
@@ -33,7 +50,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
   describe('submit', () => {
     it('creates a CustomJob carrying the job-id label, with the worker pool as specified', async () => {
-      const job = makeJob('custom', CUSTOM_SPEC, { spec: { ...makeJob('custom', CUSTOM_SPEC).spec, max_runtime_sec: 3600 } });
+      const job = makeJob('custom', CUSTOM_SPEC, {
+        spec: { ...makeJob('custom', CUSTOM_SPEC).spec, max_runtime_sec: 3600 },
+      });
 
       const out = await provider.submit(job);
 
@@ -43,11 +62,19 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(String(out.ref.name)).toMatch(/^projects\/test-project\/locations\/us-central1\/customJobs\/\d+$/);
       const create = fake.service.calls.find((c) => c.verb === 'create')!;
       expect(create.body?.labels).toEqual({ cjo_job_id: job.id });
-      type CustomJobSpec = { workerPoolSpecs: Record<string, unknown>[]; scheduling: { timeout: string }; baseOutputDirectory: unknown };
+      type CustomJobSpec = {
+        workerPoolSpecs: Record<string, unknown>[];
+        scheduling: { timeout: string };
+        baseOutputDirectory: unknown;
+      };
       const jobSpec = create.body!.jobSpec as CustomJobSpec;
       const pool = jobSpec.workerPoolSpecs[0]!;
       expect(pool.machineSpec).toEqual({ machineType: 'n1-standard-8', acceleratorType: 5, acceleratorCount: 1 });
-      expect(pool.containerSpec).toEqual({ imageUri: 'us-docker.pkg.dev/p/r/trainer:1', args: ['--epochs', '3'], env: [{ name: 'LR', value: '0.01' }] });
+      expect(pool.containerSpec).toEqual({
+        imageUri: 'us-docker.pkg.dev/p/r/trainer:1',
+        args: ['--epochs', '3'],
+        env: [{ name: 'LR', value: '0.01' }],
+      });
       expect(jobSpec.scheduling.timeout).toBe('3600s');
       expect(jobSpec.baseOutputDirectory).toEqual({ outputUriPrefix: 'gs://bucket-out/run-1' });
     });
@@ -72,7 +99,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
       expect(again.attached).toBe(true);
       expect(again.ref.name).toBe(first.ref.name);
-      expect(fake.service.all('customJobs').filter((r) => (r.body.labels as any)?.cjo_job_id === job.id)).toHaveLength(1);
+      expect(fake.service.all('customJobs').filter((r) => (r.body.labels as any)?.cjo_job_id === job.id)).toHaveLength(
+        1,
+      );
       expect(fake.service.count('create')).toBe(0);
       const lookup = fake.service.calls.find((c) => c.verb === 'list')!;
       expect(lookup.filter).toBe(`labels.cjo_job_id="${job.id}"`);
@@ -118,7 +147,11 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
       const create = fake.service.calls.find((c) => c.verb === 'create')!;
       expect(create.kind).toBe('batchPredictionJobs');
-      expect(create.body).toMatchObject({ model: BATCH_BODY.model, modelParameters: { confidenceThreshold: 0.5 }, inputConfig: BATCH_BODY.inputConfig });
+      expect(create.body).toMatchObject({
+        model: BATCH_BODY.model,
+        modelParameters: { confidenceThreshold: 0.5 },
+        inputConfig: BATCH_BODY.inputConfig,
+      });
     });
 
     it('rejects an unknown kind before calling Vertex', async () => {
@@ -130,7 +163,10 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
     });
 
     it('reports a request Vertex refuses as ProviderRejectedError with the canonical code', async () => {
-      const job = makeJob('batch_prediction', { ...BATCH_BODY, model: 'projects/test-project/locations/us-central1/models/42' });
+      const job = makeJob('batch_prediction', {
+        ...BATCH_BODY,
+        model: 'projects/test-project/locations/us-central1/models/42',
+      });
       fake.service.failNext({ verb: 'create', status: 'INVALID_ARGUMENT', message: 'model not deployable' });
 
       const err = await provider.submit(job).catch((e: unknown) => e);
@@ -150,7 +186,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
       fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_RUNNING');
       const running = await provider.poll([job]);
-      expect(running).toEqual([expect.objectContaining({ jobId: job.id, status: 'running', nativeStatus: 'JOB_STATE_RUNNING' })]);
+      expect(running).toEqual([
+        expect.objectContaining({ jobId: job.id, status: 'running', nativeStatus: 'JOB_STATE_RUNNING' }),
+      ]);
       job = applied(job, 'running', running[0]!.ref);
 
       fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_SUCCEEDED');
@@ -161,7 +199,10 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
         expect.objectContaining({
           status: 'succeeded',
           nativeStatus: 'JOB_STATE_SUCCEEDED',
-          result: expect.objectContaining({ resourceName: job.providerRef!.name, outputDirectory: 'gs://bucket-out/run-1' }),
+          result: expect.objectContaining({
+            resourceName: job.providerRef!.name,
+            outputDirectory: 'gs://bucket-out/run-1',
+          }),
         }),
       ]);
       expect(fake.service.count('list', before)).toBe(1);
@@ -177,19 +218,28 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       const t = fromEssedumTrainingPipeline(AUTOML_BODY);
       const job = applied(await submitted(makeJob(t.kind, t.spec)), 'running');
       fake.service.setState(String(job.providerRef!.name), 'PIPELINE_STATE_SUCCEEDED', {
-        modelToUpload: { displayName: 'churn-model', name: 'projects/test-project/locations/us-central1/models/777', versionId: '1' },
+        modelToUpload: {
+          displayName: 'churn-model',
+          name: 'projects/test-project/locations/us-central1/models/777',
+          versionId: '1',
+        },
       });
 
       const [report] = await provider.poll([job]);
 
-      expect(report).toMatchObject({ status: 'succeeded', result: { model: 'projects/test-project/locations/us-central1/models/777', modelVersionId: '1' } });
+      expect(report).toMatchObject({
+        status: 'succeeded',
+        result: { model: 'projects/test-project/locations/us-central1/models/777', modelVersionId: '1' },
+      });
     });
 
     it('fails a job with the error Vertex recorded, and keeps partial batch results as success with a note', async () => {
       const b = fromEssedumBatchPrediction(BATCH_BODY);
       const failing = applied(await submitted(makeJob(b.kind, b.spec)), 'running');
       const partial = applied(await submitted(makeJob(b.kind, b.spec)), 'running');
-      fake.service.setState(String(failing.providerRef!.name), 'JOB_STATE_FAILED', { error: { code: 3, message: 'instances file is not JSONL' } });
+      fake.service.setState(String(failing.providerRef!.name), 'JOB_STATE_FAILED', {
+        error: { code: 3, message: 'instances file is not JSONL' },
+      });
       fake.service.setState(String(partial.providerRef!.name), 'JOB_STATE_PARTIALLY_SUCCEEDED', {
         outputInfo: { gcsOutputDirectory: 'gs://bucket-out/preds/prediction-1' },
         completionStats: { successfulCount: '90', failedCount: '10' },
@@ -199,11 +249,18 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       const reports = await provider.poll([failing, partial]);
       const byId = new Map(reports.map((r) => [r.jobId, r]));
 
-      expect(byId.get(failing.id)).toMatchObject({ status: 'failed', error: { code: 'INVALID_ARGUMENT', message: 'instances file is not JSONL' } });
+      expect(byId.get(failing.id)).toMatchObject({
+        status: 'failed',
+        error: { code: 'INVALID_ARGUMENT', message: 'instances file is not JSONL' },
+      });
       expect(byId.get(partial.id)).toMatchObject({
         status: 'succeeded',
         nativeStatus: 'JOB_STATE_PARTIALLY_SUCCEEDED',
-        result: { gcsOutputDirectory: 'gs://bucket-out/preds/prediction-1', completionStats: { successfulCount: 90, failedCount: 10 }, partialFailures: [{ code: 'INVALID_ARGUMENT', message: 'row 7 malformed' }] },
+        result: {
+          gcsOutputDirectory: 'gs://bucket-out/preds/prediction-1',
+          completionStats: { successfulCount: 90, failedCount: 10 },
+          partialFailures: [{ code: 'INVALID_ARGUMENT', message: 'row 7 malformed' }],
+        },
       });
       expect(byId.get(partial.id)?.notes?.[0]).toMatch(/partially succeeded/);
     });
@@ -212,8 +269,15 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       const jobs: JobRecord[] = [];
       for (let i = 0; i < 230; i++) {
         const job = makeJob('custom', CUSTOM_SPEC);
-        const r = fake.service.seed('customJobs', { displayName: job.id, labels: { cjo_job_id: job.id } }, 'JOB_STATE_RUNNING');
-        jobs.push({ ...job, providerRef: { kind: 'custom', name: r.name, labelValue: job.id, state: 'JOB_STATE_QUEUED' } });
+        const r = fake.service.seed(
+          'customJobs',
+          { displayName: job.id, labels: { cjo_job_id: job.id } },
+          'JOB_STATE_RUNNING',
+        );
+        jobs.push({
+          ...job,
+          providerRef: { kind: 'custom', name: r.name, labelValue: job.id, state: 'JOB_STATE_QUEUED' },
+        });
       }
       fake.service.calls.length = 0;
 
@@ -241,7 +305,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
     });
 
     it('throws ProviderThrottledError with the server retry delay when throttling persists — never a failed job', async () => {
-      const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient() });
+      const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), {
+        authClient: staticAuthClient(),
+      });
       const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
       fake.service.failNext({ verb: 'list', status: 'RESOURCE_EXHAUSTED', retryDelaySec: 7 });
 
@@ -268,7 +334,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       const b = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
       fake.service.setState(String(a.providerRef!.name), 'JOB_STATE_SUCCEEDED');
       fake.service.setState(String(b.providerRef!.name), 'JOB_STATE_SUCCEEDED');
-      const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), { authClient: staticAuthClient() });
+      const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), {
+        authClient: staticAuthClient(),
+      });
       fake.service.failNext({ verb: 'get', status: 'UNAVAILABLE' });
 
       const reports = await p.poll([a, b]);
@@ -282,7 +350,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       const settings = fakeSettings(fake);
       await fake.stop(); // the port is now closed
       const p = await createVertexProvider({ ...settings, readRetries: 0 }, { authClient: staticAuthClient() });
-      const job = makeJob('custom', CUSTOM_SPEC, { providerRef: { kind: 'custom', name: `${settings.project}/x`, labelValue: 'x' } });
+      const job = makeJob('custom', CUSTOM_SPEC, {
+        providerRef: { kind: 'custom', name: `${settings.project}/x`, labelValue: 'x' },
+      });
 
       const err = await p.poll([job]).catch((e: unknown) => e);
 
@@ -322,7 +392,10 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       await provider.cancel(pipeline);
       await provider.cancel(batch);
 
-      expect(fake.service.calls.filter((c) => c.verb === 'cancel').map((c) => c.kind)).toEqual(['trainingPipelines', 'batchPredictionJobs']);
+      expect(fake.service.calls.filter((c) => c.verb === 'cancel').map((c) => c.kind)).toEqual([
+        'trainingPipelines',
+        'batchPredictionJobs',
+      ]);
       expect(fake.service.find(String(pipeline.providerRef!.name))!.body.state).toBe('PIPELINE_STATE_CANCELLING');
     });
 
@@ -338,13 +411,23 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
   describe('the fake itself (documented behaviour the provider relies on)', () => {
     function client() {
-      return new v1.JobServiceClient({ fallback: 'rest', protocol: 'http', apiEndpoint: '127.0.0.1', port: fake.port, authClient: staticAuthClient() } as any);
+      return new v1.JobServiceClient({
+        fallback: 'rest',
+        protocol: 'http',
+        apiEndpoint: '127.0.0.1',
+        port: fake.port,
+        authClient: staticAuthClient(),
+      } as any);
     }
 
     it('coerces a page size above 100 and returns a next page token', async () => {
-      for (let i = 0; i < 120; i++) fake.service.seed('batchPredictionJobs', { displayName: `b${i}`, labels: { paging: 'x' } });
+      for (let i = 0; i < 120; i++)
+        fake.service.seed('batchPredictionJobs', { displayName: `b${i}`, labels: { paging: 'x' } });
       const c = client();
-      const [items, , raw] = await c.listBatchPredictionJobs({ parent: fake.service.parent, filter: 'labels.paging="x"', pageSize: 500 }, { autoPaginate: false });
+      const [items, , raw] = await c.listBatchPredictionJobs(
+        { parent: fake.service.parent, filter: 'labels.paging="x"', pageSize: 500 },
+        { autoPaginate: false },
+      );
 
       expect(items).toHaveLength(100);
       expect(raw?.nextPageToken).toBeTruthy();
@@ -353,7 +436,9 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
 
     it('rejects a filter outside the documented grammar with INVALID_ARGUMENT', async () => {
       const c = client();
-      const err = (await c.listCustomJobs({ parent: fake.service.parent, filter: 'labels.cjo-job-id="j-1"' }, { autoPaginate: false }).catch((e: unknown) => e)) as { code?: number };
+      const err = (await c
+        .listCustomJobs({ parent: fake.service.parent, filter: 'labels.cjo-job-id="j-1"' }, { autoPaginate: false })
+        .catch((e: unknown) => e)) as { code?: number };
 
       expect(err.code).toBe(400);
       expect(fake.service.calls.at(-1)?.outcome).toBe('INVALID_ARGUMENT');
@@ -384,7 +469,10 @@ describe('the vertex provider module (settings only, as the registry builds it)'
       VERTEX_TRANSPORT: 'rest',
     };
     expect(vertexDescriptor.isConfigured(env)).toBe(true);
-    const provider = (await vertexModule.createProvider({ config: loadConfig(env), blobs: {} as BlobStore })) as VertexProvider;
+    const provider = (await vertexModule.createProvider({
+      config: loadConfig(env),
+      blobs: {} as BlobStore,
+    })) as VertexProvider;
     try {
       const out = await provider.submit(makeJob('custom', CUSTOM_SPEC));
 
@@ -397,7 +485,9 @@ describe('the vertex provider module (settings only, as the registry builds it)'
       expect(claims.iss).toBe(key.client_email);
       expect(claims.sub).toBe(key.client_email);
       expect(String(claims.scope ?? claims.aud)).toMatch(/cloud-platform|aiplatform/);
-      expect(verify('sha256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature!, 'base64url'))).toBe(true);
+      expect(
+        verify('sha256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature!, 'base64url')),
+      ).toBe(true);
     } finally {
       await provider.close();
       await fake.stop();

@@ -40,8 +40,18 @@ async function setUp(options: FakeBatchOptions, env: Record<string, string>, clo
   // Task outputs travel through real SAS URLs, so blobs live in Azurite here; jobs in memory.
   const blobs = await AzureBlobStore.create(config);
   await blobs.ensure([config.containers.results, config.containers.payloads, settings.stagingContainer]);
-  const limiter = new TokenBucket({ ratePerSec: settings.requestRatePerSec, burst: settings.requestBurst, now: clock.now, sleep: clock.sleep });
-  return throttleDeps(config, (b) => createAzureBatchProvider({ config, blobs: b }, { now: clock.now, sleep: clock.sleep, limiter }), clock, blobs);
+  const limiter = new TokenBucket({
+    ratePerSec: settings.requestRatePerSec,
+    burst: settings.requestBurst,
+    now: clock.now,
+    sleep: clock.sleep,
+  });
+  return throttleDeps(
+    config,
+    (b) => createAzureBatchProvider({ config, blobs: b }, { now: clock.now, sleep: clock.sleep, limiter }),
+    clock,
+    blobs,
+  );
 }
 
 async function queue(deps: Deps, n: number, clock: FakeClock): Promise<JobRecord[]> {
@@ -58,7 +68,8 @@ async function queue(deps: Deps, n: number, clock: FakeClock): Promise<JobRecord
     attempts: 0,
     eventSeq: 1,
   }));
-  for (const job of jobs) await deps.store.create(job, { seq: 0, at, type: 'transition', from: null, to: 'queued', reason: 'test' });
+  for (const job of jobs)
+    await deps.store.create(job, { seq: 0, at, type: 'transition', from: null, to: 'queued', reason: 'test' });
   return jobs;
 }
 
@@ -81,16 +92,28 @@ describe('Azure Batch polling under the account request quota', () => {
   it(`finishes ${N} tasks completed at once, paced by the client limiter, without a single 429`, async () => {
     const clock = new FakeClock();
     const limit = { perSec: 20, burst: 20 };
-    const deps = await setUp({ requestLimit: limit, quotaClock: clock.now }, { AZURE_BATCH_REQUEST_RATE_PER_SEC: '20', AZURE_BATCH_REQUEST_BURST: '20' }, clock);
+    const deps = await setUp(
+      { requestLimit: limit, quotaClock: clock.now },
+      { AZURE_BATCH_REQUEST_RATE_PER_SEC: '20', AZURE_BATCH_REQUEST_BURST: '20' },
+      clock,
+    );
     const jobs = await queue(deps, N, clock);
     expect((await dispatchAll(deps, jobs)).every((d) => d === 1)).toBe(true);
     await mapLimit(jobs, 8, (job) => fake!.completeTask(POOL_JOB, job.id, { exitCode: 0 }));
 
-    const r = await drain(deps, 'azure-batch', jobs.map((j) => j.id), clock, { maxCycles: 50 });
+    const r = await drain(
+      deps,
+      'azure-batch',
+      jobs.map((j) => j.id),
+      clock,
+      { maxCycles: 50 },
+    );
 
     expect(r.statuses).toEqual({ succeeded: N });
     expect(fake!.throttledByQuota).toBe(0);
-    console.info(`azure-batch: ${N} tasks, ${limit.perSec} calls/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (dispatch and poll calls / limit = ${(fake!.requests.length / limit.perSec).toFixed(1)} s)`);
+    console.info(
+      `azure-batch: ${N} tasks, ${limit.perSec} calls/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (dispatch and poll calls / limit = ${(fake!.requests.length / limit.perSec).toFixed(1)} s)`,
+    );
   });
 });
 
@@ -99,7 +122,13 @@ describe('Azure Batch dispatch and polling with injected faults', () => {
     const clock = new FakeClock();
     const deps = await setUp(
       { faults: { error: 0.2, timeout: 0.05, seed: 14 } },
-      { AZURE_BATCH_REQUEST_RATE_PER_SEC: '10000', AZURE_BATCH_REQUEST_BURST: '10000', AZURE_BATCH_REQUEST_TIMEOUT_MS: '1500', AZURE_BATCH_RETRY_ATTEMPTS: '2', AZURE_BATCH_RETRY_BASE_MS: '100' },
+      {
+        AZURE_BATCH_REQUEST_RATE_PER_SEC: '10000',
+        AZURE_BATCH_REQUEST_BURST: '10000',
+        AZURE_BATCH_REQUEST_TIMEOUT_MS: '1500',
+        AZURE_BATCH_RETRY_ATTEMPTS: '2',
+        AZURE_BATCH_RETRY_BASE_MS: '100',
+      },
       clock,
     );
     const jobs = await queue(deps, FAULT_JOBS, clock);
@@ -107,7 +136,13 @@ describe('Azure Batch dispatch and polling with injected faults', () => {
     const deliveries = await dispatchAll(deps, jobs);
     const dispatched = await mapLimit(jobs, 32, (job) => deps.store.get(job.id));
     await mapLimit(jobs, 8, (job) => fake!.completeTask(POOL_JOB, job.id, { exitCode: 0 }));
-    const r = await drain(deps, 'azure-batch', jobs.map((j) => j.id), clock, { maxCycles: 3000 });
+    const r = await drain(
+      deps,
+      'azure-batch',
+      jobs.map((j) => j.id),
+      clock,
+      { maxCycles: 3000 },
+    );
 
     expect(deliveries.every(Number.isFinite)).toBe(true);
     expect(dispatched.every((j) => j?.status === 'dispatched')).toBe(true);

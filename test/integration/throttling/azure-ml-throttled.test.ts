@@ -10,7 +10,9 @@ import { providerJob } from '../../support/jobs.js';
 import { drain, MASS_JOBS as N, seedDispatched, throttleConfig, throttleDeps } from '../../support/throttle-harness.js';
 
 const TOKEN = 'throttle-token';
-const credential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const credential: TokenCredential = {
+  getToken: async (): Promise<AccessToken> => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
 const WS = { subscriptionId: 'sub-thr', resourceGroup: 'rg-thr', workspace: 'ws-thr' };
 
 let fake: FakeAzureMl | undefined;
@@ -20,7 +22,12 @@ afterEach(async () => {
 });
 
 /** N jobs finished at Azure ML at once, polled to the end against a read quota of `quota`. */
-async function massCompletion(n: number, quota: RateLimit, client: { ratePerSec: number; burst: number }, maxCycles: number) {
+async function massCompletion(
+  n: number,
+  quota: RateLimit,
+  client: { ratePerSec: number; burst: number },
+  maxCycles: number,
+) {
   const clock = new FakeClock();
   fake = await FakeAzureMl.start({ ...WS, token: TOKEN, pageSize: 100, readLimit: quota, clock: clock.now });
   const env = {
@@ -34,15 +41,39 @@ async function massCompletion(n: number, quota: RateLimit, client: { ratePerSec:
   };
   const config = throttleConfig(env);
   const settings = parseAzureMlSettings(env);
-  const readLimiter = new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst, now: clock.now, sleep: clock.sleep });
-  const provider = await createAzureMlProvider(settings, { credential, trustedCa: fake.ca, sleep: clock.sleep, readLimiter });
+  const readLimiter = new TokenBucket({
+    ratePerSec: settings.readRatePerSec,
+    burst: settings.readBurst,
+    now: clock.now,
+    sleep: clock.sleep,
+  });
+  const provider = await createAzureMlProvider(settings, {
+    credential,
+    trustedCa: fake.ca,
+    sleep: clock.sleep,
+    readLimiter,
+  });
   const deps = await throttleDeps(config, provider, clock);
-  const records = Array.from({ length: n }, () => providerJob('azure-ml', newJobId(), 'command', { command: 'echo hi', environment: 'azureml:env:1' }, { createdAt: new Date(clock.now()).toISOString() }));
+  const records = Array.from({ length: n }, () =>
+    providerJob(
+      'azure-ml',
+      newJobId(),
+      'command',
+      { command: 'echo hi', environment: 'azureml:env:1' },
+      { createdAt: new Date(clock.now()).toISOString() },
+    ),
+  );
   const jobs = await seedDispatched(deps, provider, records);
   for (const job of jobs) fake.setStatus(String(job.providerRef?.jobName), 'Completed');
   fake.clearRequests();
 
-  const outcome = await drain(deps, 'azure-ml', jobs.map((j) => j.id), clock, { maxCycles });
+  const outcome = await drain(
+    deps,
+    'azure-ml',
+    jobs.map((j) => j.id),
+    clock,
+    { maxCycles },
+  );
   const throttled = [...fake.throttled.values()].reduce((a, b) => a + b, 0);
   return { ...outcome, throttled, creates: fake.count('put'), gets: fake.count('get') };
 }
@@ -67,6 +98,8 @@ describe('Azure ML polling under Resource Manager read throttling', () => {
     expect(r.statuses).toEqual({ succeeded: N });
     expect(r.throttled).toBe(0);
     expect(r.gets).toBe(N);
-    console.info(`azure-ml: ${N} jobs, ${limit.perSec} reads/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`);
+    console.info(
+      `azure-ml: ${N} jobs, ${limit.perSec} reads/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`,
+    );
   });
 });

@@ -15,7 +15,10 @@ import { providerJob } from '../../support/jobs.js';
 import { drain, MASS_JOBS as N, seedDispatched, throttleConfig, throttleDeps } from '../../support/throttle-harness.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/SageMakerExecution';
-const trainingSpec = { image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1', channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }] };
+const trainingSpec = {
+  image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1',
+  channels: [{ name: 'train', s3_uri: 's3://ml-bucket/data/train/' }],
+};
 
 /** Lost replies cost a real client timeout each, so `npm test` runs fewer; CI runs 1 000. */
 const FAULT_JOBS = process.env.THROTTLE_TEST_JOBS ? N : 60;
@@ -25,7 +28,11 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function setUp(options: FakeSageMakerOptions, env: Record<string, string>, clock: FakeClock): Promise<{ deps: Deps; provider: SageMakerProvider; config: Config }> {
+async function setUp(
+  options: FakeSageMakerOptions,
+  env: Record<string, string>,
+  clock: FakeClock,
+): Promise<{ deps: Deps; provider: SageMakerProvider; config: Config }> {
   fake = await new FakeSageMaker(options).start();
   const all = {
     SAGEMAKER_REGION: fake.region,
@@ -46,7 +53,13 @@ async function setUp(options: FakeSageMakerOptions, env: Record<string, string>,
 
 function trainingJobs(n: number, clock: FakeClock, over: Partial<JobRecord> = {}): JobRecord[] {
   const at = new Date(clock.now()).toISOString();
-  return Array.from({ length: n }, () => providerJob('sagemaker', newJobId(), 'training', trainingSpec, { body: { max_runtime_sec: 3600 }, createdAt: at, over }));
+  return Array.from({ length: n }, () =>
+    providerJob('sagemaker', newJobId(), 'training', trainingSpec, {
+      body: { max_runtime_sec: 3600 },
+      createdAt: at,
+      over,
+    }),
+  );
 }
 
 describe('SageMaker polling under per-API throttling', () => {
@@ -59,15 +72,24 @@ describe('SageMaker polling under per-API throttling', () => {
       clock,
     );
     const jobs = await seedDispatched(deps, provider, trainingJobs(N, clock));
-    for (const job of jobs) fake!.setStatus('training', String(job.providerRef?.name), 'Completed', { metrics: { 'validation:auc': 0.9 } });
+    for (const job of jobs)
+      fake!.setStatus('training', String(job.providerRef?.name), 'Completed', { metrics: { 'validation:auc': 0.9 } });
     fake!.resetRequests();
 
-    const r = await drain(deps, 'sagemaker', jobs.map((j) => j.id), clock, { maxCycles: 50 });
+    const r = await drain(
+      deps,
+      'sagemaker',
+      jobs.map((j) => j.id),
+      clock,
+      { maxCycles: 50 },
+    );
 
     expect(r.statuses).toEqual({ succeeded: N });
     expect(fake!.throttledByQuota).toBe(0);
     expect(fake!.callsTo('DescribeTrainingJob')).toHaveLength(N);
-    console.info(`sagemaker: ${N} jobs, ${limit.perSec} calls/s per API: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`);
+    console.info(
+      `sagemaker: ${N} jobs, ${limit.perSec} calls/s per API: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`,
+    );
   });
 });
 
@@ -76,12 +98,24 @@ describe('SageMaker dispatch and polling with injected faults', () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 23, 12, 0, 0));
     const { deps } = await setUp(
       { faults: { error: 0.2, timeout: 0.05, seed: 14 } },
-      { SAGEMAKER_LIST_RATE_PER_SEC: '1000', SAGEMAKER_API_RATE_PER_SEC: '1000', SAGEMAKER_REQUEST_TIMEOUT_MS: '1500', SAGEMAKER_MAX_DESCRIBES_PER_POLL: '1000' },
+      {
+        SAGEMAKER_LIST_RATE_PER_SEC: '1000',
+        SAGEMAKER_API_RATE_PER_SEC: '1000',
+        SAGEMAKER_REQUEST_TIMEOUT_MS: '1500',
+        SAGEMAKER_MAX_DESCRIBES_PER_POLL: '1000',
+      },
       clock,
     );
     const queued = trainingJobs(FAULT_JOBS, clock, { status: 'queued', queue: 'ml-jobs', attempts: 0 });
     for (const job of queued) {
-      await deps.store.create(job, { seq: 0, at: job.createdAt, type: 'transition', from: null, to: 'queued', reason: 'test' });
+      await deps.store.create(job, {
+        seq: 0,
+        at: job.createdAt,
+        type: 'transition',
+        from: null,
+        to: 'queued',
+        reason: 'test',
+      });
     }
 
     // The queue redelivers a message whose handler threw; count deliveries per job.
@@ -99,7 +133,13 @@ describe('SageMaker dispatch and polling with injected faults', () => {
     const dispatched = await mapLimit(queued, 32, async (job) => deps.store.get(job.id));
     for (const job of fake!.allJobs('training')) fake!.setStatus('training', job.name, 'Completed');
 
-    const r = await drain(deps, 'sagemaker', queued.map((j) => j.id), clock, { maxCycles: 3000 });
+    const r = await drain(
+      deps,
+      'sagemaker',
+      queued.map((j) => j.id),
+      clock,
+      { maxCycles: 3000 },
+    );
 
     expect(deliveries.every(Number.isFinite)).toBe(true);
     expect(deliveries.some((d) => d > 1)).toBe(true);

@@ -27,9 +27,18 @@ afterEach(async () => {
  * N CustomJobs finished at Vertex AI at once, polled to the end against a per-region CRUD quota of
  * `quota` (switched on once the jobs are created, so seeding is not what gets throttled).
  */
-async function massCompletion(transport: Transport, n: number, quota: RateLimit, client: { ratePerSec: number; burst: number; retries?: number }, maxCycles: number) {
+async function massCompletion(
+  transport: Transport,
+  n: number,
+  quota: RateLimit,
+  client: { ratePerSec: number; burst: number; retries?: number },
+  maxCycles: number,
+) {
   const clock = new FakeClock();
-  const f = transport === 'rest' ? await new VertexRestFake({ quotaClock: clock.now }).start() : await new VertexGrpcFake({ quotaClock: clock.now }).start();
+  const f =
+    transport === 'rest'
+      ? await new VertexRestFake({ quotaClock: clock.now }).start()
+      : await new VertexGrpcFake({ quotaClock: clock.now }).start();
   fake = f;
   const env = {
     VERTEX_PROJECT: f.service.project,
@@ -44,18 +53,34 @@ async function massCompletion(transport: Transport, n: number, quota: RateLimit,
   };
   const config = throttleConfig(env);
   const settings = parseVertexSettings(env);
-  const api = await createSdkVertexApi(settings, { authClient: staticAuthClient(), ...(transport === 'grpc' && { sslCreds: grpc.credentials.createInsecure() }) });
-  const readLimiter = new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst, now: clock.now, sleep: clock.sleep });
+  const api = await createSdkVertexApi(settings, {
+    authClient: staticAuthClient(),
+    ...(transport === 'grpc' && { sslCreds: grpc.credentials.createInsecure() }),
+  });
+  const readLimiter = new TokenBucket({
+    ratePerSec: settings.readRatePerSec,
+    burst: settings.readBurst,
+    now: clock.now,
+    sleep: clock.sleep,
+  });
   const p = new VertexProvider(settings, api, clock.sleep, readLimiter);
   provider = p;
   const deps = await throttleDeps(config, p, clock);
-  const records = Array.from({ length: n }, () => providerJob('vertex', newJobId(), 'custom', CUSTOM_SPEC, { createdAt: new Date(clock.now()).toISOString() }));
+  const records = Array.from({ length: n }, () =>
+    providerJob('vertex', newJobId(), 'custom', CUSTOM_SPEC, { createdAt: new Date(clock.now()).toISOString() }),
+  );
   const jobs = await seedDispatched(deps, p, records);
   for (const job of jobs) f.service.setState(String(job.providerRef?.name), 'JOB_STATE_SUCCEEDED');
   f.service.setCrudLimit(quota);
   const from = f.service.calls.length;
 
-  const outcome = await drain(deps, 'vertex', jobs.map((j) => j.id), clock, { maxCycles });
+  const outcome = await drain(
+    deps,
+    'vertex',
+    jobs.map((j) => j.id),
+    clock,
+    { maxCycles },
+  );
   const calls = f.service.calls.slice(from);
   return {
     ...outcome,
@@ -72,7 +97,13 @@ describe('Vertex AI polling under the per-region CRUD request quota', () => {
       // The fake is stricter than the quota the client is sized for, so RESOURCE_EXHAUSTED comes.
       // No in-cycle retries: every throttle ends its cycle, so what is exercised is the cycle keeping
       // what it read and carrying the rest (with retries, backoff inside the cycle often absorbs them).
-      const r = await massCompletion(transport, 60, { perSec: 5, burst: 5 }, { ratePerSec: 10, burst: 10, retries: 0 }, 30);
+      const r = await massCompletion(
+        transport,
+        60,
+        { perSec: 5, burst: 5 },
+        { ratePerSec: 10, burst: 10, retries: 0 },
+        30,
+      );
 
       expect(r.statuses).toEqual({ succeeded: 60 });
       expect(r.throttled).toBeGreaterThan(0);
@@ -93,6 +124,8 @@ describe('Vertex AI polling under the per-region CRUD request quota', () => {
     expect(r.statuses).toEqual({ succeeded: N });
     expect(r.throttled).toBe(0);
     expect(r.gets).toBe(N);
-    console.info(`vertex: ${N} jobs, ${limit.perSec} requests/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`);
+    console.info(
+      `vertex: ${N} jobs, ${limit.perSec} requests/s: ${r.cycles} cycle(s), ${(r.elapsedMs / 1000).toFixed(1)} s on the fake clock (N/limit = ${N / limit.perSec} s)`,
+    );
   });
 });

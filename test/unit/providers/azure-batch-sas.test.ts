@@ -32,7 +32,9 @@ describe('azure-batch SAS issuer', () => {
     const issuer = await createSasIssuer(entraService(requests), () => NOW);
 
     const read = new URL(await issuer.readBlobUrl('staging', 'j-1/job-spec.json', new Date(NOW + 3600_000)));
-    const write = new URL(await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 2 * DAY)));
+    const write = new URL(
+      await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 2 * DAY)),
+    );
 
     expect(read.pathname).toBe('/staging/j-1/job-spec.json');
     expect(read.searchParams.get('sp')).toBe('r');
@@ -50,14 +52,19 @@ describe('azure-batch SAS issuer', () => {
   it('caps a user-delegation SAS at the 7-day key lifetime', async () => {
     const issuer = await createSasIssuer(entraService([]), () => NOW);
 
-    const write = new URL(await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 30 * DAY)));
+    const write = new URL(
+      await issuer.writeBlobContainerUrl('results', 'azure-batch/j-1/stdout.txt', new Date(NOW + 30 * DAY)),
+    );
 
     expect(Date.parse(write.searchParams.get('se')!)).toBeLessThanOrEqual(NOW + 7 * DAY);
   });
 
   it('signs with the account key locally (Azurite over http) without asking for a delegation key', async () => {
     const key = Buffer.from('k'.repeat(32)).toString('base64');
-    const service = new BlobServiceClient('http://127.0.0.1:10000/devstoreaccount1', new StorageSharedKeyCredential('devstoreaccount1', key));
+    const service = new BlobServiceClient(
+      'http://127.0.0.1:10000/devstoreaccount1',
+      new StorageSharedKeyCredential('devstoreaccount1', key),
+    );
     service.getUserDelegationKey = (() => {
       throw new Error('must not be called with a shared key');
     }) as never;

@@ -12,7 +12,14 @@ import {
 import { ESSEDUM_TRAIN_DEFAULTS, fromEssedumTrain } from '../../../src/lib/app/essedum/translate/azure-ml.js';
 import { isAzureMlConfigured, parseAzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
 
-const ws: WorkspaceScope = { subscriptionId: 'sub', resourceGroup: 'rg', workspace: 'ws1', experiment: 'exp', tagKey: 'cjo-job-id', defaultCompute: 'cpu' };
+const ws: WorkspaceScope = {
+  subscriptionId: 'sub',
+  resourceGroup: 'rg',
+  workspace: 'ws1',
+  experiment: 'exp',
+  tagKey: 'cjo-job-id',
+  defaultCompute: 'cpu',
+};
 const WS = '/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1';
 
 function job(kind: string, spec: Record<string, unknown>, extra: Partial<JobRecord['spec']> = {}): JobRecord {
@@ -20,7 +27,17 @@ function job(kind: string, spec: Record<string, unknown>, extra: Partial<JobReco
     id: 'j-01jd3m2x7k9q8w4e5r6t7y8u9i',
     status: 'queued',
     source: 'essedum-pipeline',
-    spec: { rows: 1, estimated_runtime_sec: 1, priority: 'normal', latency_sensitive: false, data: {}, labels: {}, kind, spec, ...extra },
+    spec: {
+      rows: 1,
+      estimated_runtime_sec: 1,
+      priority: 'normal',
+      latency_sensitive: false,
+      data: {},
+      labels: {},
+      kind,
+      spec,
+      ...extra,
+    },
     createdAt: '2026-11-23T10:00:00.000Z',
     updatedAt: '2026-11-23T10:00:00.000Z',
     attempts: 0,
@@ -39,7 +56,14 @@ function issuesOf(fn: () => unknown): string[] {
 }
 
 describe('fromEssedumTrain', () => {
-  const body = { compute: 'cluster-a', dataset_name: 'churn', name: 'churn-run', task_type: 'Classification', target_column_name: 'y', metrics_type: 'accuracy' };
+  const body = {
+    compute: 'cluster-a',
+    dataset_name: 'churn',
+    name: 'churn-run',
+    task_type: 'Classification',
+    target_column_name: 'y',
+    metrics_type: 'accuracy',
+  };
 
   it("keeps the original's defaults: 5 CV folds, 180 minutes, 5 trials", () => {
     const t = fromEssedumTrain(body);
@@ -57,7 +81,13 @@ describe('fromEssedumTrain', () => {
   });
 
   it('lets the body override the defaults and ignores fields it does not know', () => {
-    const t = fromEssedumTrain({ ...body, n_cross_validations: 10, timeout_minutes: 30, max_trials: 20, adapter_instance: 'x' });
+    const t = fromEssedumTrain({
+      ...body,
+      n_cross_validations: 10,
+      timeout_minutes: 30,
+      max_trials: 20,
+      adapter_instance: 'x',
+    });
     expect(t.spec.crossValidations).toBe(10);
     expect(t.spec.limits).toEqual({ timeoutMinutes: 30, maxTrials: 20 });
   });
@@ -65,13 +95,17 @@ describe('fromEssedumTrain', () => {
   it('reads a bare dataset name as its latest version and keeps explicit references', () => {
     expect(fromEssedumTrain(body).spec.trainingData).toBe('azureml:churn@latest');
     expect(fromEssedumTrain({ ...body, dataset_name: 'churn:4' }).spec.trainingData).toBe('azureml:churn:4');
-    expect(fromEssedumTrain({ ...body, dataset_name: 'azureml://datastores/d/paths/t/' }).spec.trainingData).toBe('azureml://datastores/d/paths/t/');
+    expect(fromEssedumTrain({ ...body, dataset_name: 'azureml://datastores/d/paths/t/' }).spec.trainingData).toBe(
+      'azureml://datastores/d/paths/t/',
+    );
   });
 
   it("names Essedum's fields in errors", () => {
     expect(issuesOf(() => fromEssedumTrain({ ...body, metrics_type: 'r2_score' }))).toEqual(['metrics_type']);
     expect(issuesOf(() => fromEssedumTrain({ ...body, task_type: 'clustering' }))).toEqual(['task_type']);
-    expect(issuesOf(() => fromEssedumTrain({ compute: 'c' }))).toEqual(expect.arrayContaining(['dataset_name', 'target_column_name']));
+    expect(issuesOf(() => fromEssedumTrain({ compute: 'c' }))).toEqual(
+      expect.arrayContaining(['dataset_name', 'target_column_name']),
+    );
   });
 });
 
@@ -82,17 +116,35 @@ describe('parseAzureMlJobSpec', () => {
   });
 
   it('rejects unknown fields, so a typo is not silently dropped', () => {
-    expect(issuesOf(() => parseAzureMlJobSpec('command', { command: 'x', image: 'i', enviroment: 'e' }))).toEqual(['spec.enviroment']);
+    expect(issuesOf(() => parseAzureMlJobSpec('command', { command: 'x', image: 'i', enviroment: 'e' }))).toEqual([
+      'spec.enviroment',
+    ]);
   });
 
   it('checks the metric against the task and normalises its spelling', () => {
-    expect(issuesOf(() => parseAzureMlJobSpec('automl', { task: 'regression', trainingData: 'azureml:t:1', targetColumn: 'y', primaryMetric: 'Accuracy' }))).toEqual(['spec.primaryMetric']);
-    const ok = parseAzureMlJobSpec('automl', { task: 'regression', trainingData: 'azureml:t:1', targetColumn: 'y', primaryMetric: 'normalized_root_mean_squared_error' });
+    expect(
+      issuesOf(() =>
+        parseAzureMlJobSpec('automl', {
+          task: 'regression',
+          trainingData: 'azureml:t:1',
+          targetColumn: 'y',
+          primaryMetric: 'Accuracy',
+        }),
+      ),
+    ).toEqual(['spec.primaryMetric']);
+    const ok = parseAzureMlJobSpec('automl', {
+      task: 'regression',
+      trainingData: 'azureml:t:1',
+      targetColumn: 'y',
+      primaryMetric: 'normalized_root_mean_squared_error',
+    });
     expect(ok.spec).toMatchObject({ primaryMetric: 'NormalizedRootMeanSquaredError' });
   });
 
   it('needs a time column for forecasting', () => {
-    expect(issuesOf(() => parseAzureMlJobSpec('automl', { task: 'forecasting', trainingData: 't', targetColumn: 'y' }))).toEqual(['spec.forecasting']);
+    expect(
+      issuesOf(() => parseAzureMlJobSpec('automl', { task: 'forecasting', trainingData: 't', targetColumn: 'y' })),
+    ).toEqual(['spec.forecasting']);
   });
 
   it('refuses kinds it cannot run', () => {
@@ -108,7 +160,13 @@ describe('buildJobBody', () => {
       trainingData: 'azureml:sales:3',
       targetColumn: 'units',
       primaryMetric: 'r2_score',
-      limits: { timeoutMinutes: 60, trialTimeoutMinutes: 10, maxTrials: 8, maxConcurrentTrials: 2, enableEarlyTermination: true },
+      limits: {
+        timeoutMinutes: 60,
+        trialTimeoutMinutes: 10,
+        maxTrials: 8,
+        maxConcurrentTrials: 2,
+        enableEarlyTermination: true,
+      },
       crossValidations: 'auto',
       forecasting: { timeColumn: 'date', horizon: 14, timeSeriesIdColumns: ['store'] },
     });
@@ -125,15 +183,29 @@ describe('buildJobBody', () => {
         trainingData: { jobInputType: 'mltable', uri: 'azureml:sales:3' },
         targetColumnName: 'units',
         primaryMetric: 'R2Score',
-        limitSettings: { timeout: 'PT60M', trialTimeout: 'PT10M', maxTrials: 8, maxConcurrentTrials: 2, enableEarlyTermination: true },
+        limitSettings: {
+          timeout: 'PT60M',
+          trialTimeout: 'PT10M',
+          maxTrials: 8,
+          maxConcurrentTrials: 2,
+          enableEarlyTermination: true,
+        },
         nCrossValidations: { mode: 'Auto' },
-        forecastingSettings: { timeColumnName: 'date', forecastHorizon: { mode: 'Custom', value: 14 }, timeSeriesIdColumnNames: ['store'] },
+        forecastingSettings: {
+          timeColumnName: 'date',
+          forecastHorizon: { mode: 'Custom', value: 14 },
+          timeSeriesIdColumnNames: ['store'],
+        },
       },
     });
   });
 
   it("uses the job's max_runtime_sec as the command timeout and never lets a label replace our tag", () => {
-    const j = job('command', { command: 'run', environment: 'azureml:e:2' }, { max_runtime_sec: 600, labels: { 'cjo-job-id': 'spoof', team: 'a' } });
+    const j = job(
+      'command',
+      { command: 'run', environment: 'azureml:e:2' },
+      { max_runtime_sec: 600, labels: { 'cjo-job-id': 'spoof', team: 'a' } },
+    );
     const body = buildJobBody(j, parseAzureMlJobSpec(j.spec.kind, j.spec.spec), ws);
     expect(body.properties.limits).toEqual({ jobLimitsType: 'Command', timeout: 'PT600S' });
     expect(body.properties.tags).toEqual({ 'cjo-job-id': j.id, team: 'a' });
@@ -142,12 +214,16 @@ describe('buildJobBody', () => {
   it('asks for a compute when neither the spec nor the settings give one', () => {
     const j = job('command', { command: 'run', environment: 'azureml:e:2' });
     const { defaultCompute: _omit, ...noDefault } = ws;
-    expect(issuesOf(() => buildJobBody(j, parseAzureMlJobSpec(j.spec.kind, j.spec.spec), noDefault))).toEqual(['spec.compute']);
+    expect(issuesOf(() => buildJobBody(j, parseAzureMlJobSpec(j.spec.kind, j.spec.spec), noDefault))).toEqual([
+      'spec.compute',
+    ]);
   });
 
   it('turns short environment ids into ARM ids and passes other forms through', () => {
     expect(environmentId(ws, 'azureml:sk-env:7')).toBe(`${WS}/environments/sk-env/versions/7`);
-    expect(environmentId(ws, 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest')).toBe('azureml://registries/azureml/environments/sklearn-1.5/labels/latest');
+    expect(environmentId(ws, 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest')).toBe(
+      'azureml://registries/azureml/environments/sklearn-1.5/labels/latest',
+    );
   });
 });
 
@@ -181,11 +257,18 @@ describe('Azure ML settings', () => {
   });
 
   it('defaults the endpoint, api-version and tag key', () => {
-    expect(parseAzureMlSettings(base)).toMatchObject({ armEndpoint: 'https://management.azure.com', apiVersion: '2024-04-01', tagKey: 'cjo-job-id', retries: 2 });
+    expect(parseAzureMlSettings(base)).toMatchObject({
+      armEndpoint: 'https://management.azure.com',
+      apiVersion: '2024-04-01',
+      tagKey: 'cjo-job-id',
+      retries: 2,
+    });
   });
 
   it('refuses a plain-http endpoint, since the bearer token would travel in clear', () => {
-    expect(() => parseAzureMlSettings({ ...base, AZUREML_ARM_ENDPOINT: 'http://127.0.0.1:8080' })).toThrow(ConfigurationError);
+    expect(() => parseAzureMlSettings({ ...base, AZUREML_ARM_ENDPOINT: 'http://127.0.0.1:8080' })).toThrow(
+      ConfigurationError,
+    );
   });
 
   it('names every bad setting at once', () => {
@@ -206,9 +289,18 @@ describe('Azure ML settings', () => {
 describe('the azure-ml provider descriptor', () => {
   it('says when the provider is configured, lists its settings and loads the provider only on demand', async () => {
     const { descriptor } = await import('../../../src/lib/providers/azure-ml/index.js');
-    expect(descriptor.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's', AZUREML_RESOURCE_GROUP: 'rg', AZUREML_WORKSPACE: 'ws1' })).toBe(true);
+    expect(
+      descriptor.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's', AZUREML_RESOURCE_GROUP: 'rg', AZUREML_WORKSPACE: 'ws1' }),
+    ).toBe(true);
     expect(descriptor.isConfigured({ AZUREML_SUBSCRIPTION_ID: 's' })).toBe(false);
-    expect(descriptor.settings.map((s) => s.name)).toEqual(expect.arrayContaining(['AZUREML_ARM_ENDPOINT', 'AZUREML_API_VERSION', 'AZUREML_DEFAULT_COMPUTE', 'AZUREML_TAG_KEY']));
+    expect(descriptor.settings.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'AZUREML_ARM_ENDPOINT',
+        'AZUREML_API_VERSION',
+        'AZUREML_DEFAULT_COMPUTE',
+        'AZUREML_TAG_KEY',
+      ]),
+    );
     expect(typeof (await descriptor.load()).createProvider).toBe('function');
   });
 });

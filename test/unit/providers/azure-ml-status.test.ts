@@ -37,7 +37,10 @@ describe('mapAzureMlStatus', () => {
   });
 
   it('holds a status invented after this api-version, naming it', () => {
-    expect(mapAzureMlStatus('Hibernating')).toEqual({ kind: 'hold', note: "Azure ML reports a status this api-version does not know: 'Hibernating'" });
+    expect(mapAzureMlStatus('Hibernating')).toEqual({
+      kind: 'hold',
+      note: "Azure ML reports a status this api-version does not know: 'Hibernating'",
+    });
     expect(mapAzureMlStatus(undefined).kind).toBe('hold');
   });
 });

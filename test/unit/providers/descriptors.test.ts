@@ -15,7 +15,9 @@ const PROVIDERS_DIR = join(ROOT, 'src/lib/providers');
 
 describe('provider descriptors', () => {
   it('lists every provider folder once, each exporting its descriptor from index.ts', async () => {
-    const folders = readdirSync(PROVIDERS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const folders = readdirSync(PROVIDERS_DIR, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     expect([...PROVIDER_NAMES].sort()).toEqual(folders.sort());
     for (const name of folders) {
       const { descriptor } = (await import(join(PROVIDERS_DIR, name, 'index.ts'))) as { descriptor: { name: string } };
@@ -36,7 +38,9 @@ describe('provider descriptors', () => {
 
   it('derives one poll function per provider, on the provider’s schedule setting', () => {
     const timers = FUNCTIONS.filter((f) => f.kind === 'timer' && f.name !== 'reconcile');
-    expect(timers.map((f) => [f.name, f.kind === 'timer' && f.scheduleSetting])).toEqual(PROVIDERS.map((p) => [p.pollFunction, p.pollSchedule.name]));
+    expect(timers.map((f) => [f.name, f.kind === 'timer' && f.scheduleSetting])).toEqual(
+      PROVIDERS.map((p) => [p.pollFunction, p.pollSchedule.name]),
+    );
     expect(new Set(PROVIDERS.map((p) => p.pollFunction)).size).toBe(PROVIDERS.length);
   });
 
@@ -59,13 +63,17 @@ describe('provider descriptors', () => {
       expect((error as ValidationError).issues.map((i) => i.field).join(' ')).toMatch(/kind/);
     }
     await expect(validateProviderSpec('local', 'anything', { any: 'thing' })).resolves.toBeUndefined();
-    await expect(validateProviderSpec('azure-batch', undefined, { vmSize: 42 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(validateProviderSpec('azure-batch', undefined, { vmSize: 42 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   it('loads no cloud SDK with the descriptors, and each SDK only when its provider is created (fresh process)', () => {
     // A fresh process: the test runner's own module cache would hide what the modules load.
     const dir = mkdtempSync(join(tmpdir(), 'descriptor-lazy-'));
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     const script = join(dir, 'probe.mts');
     writeFileSync(
       script,

@@ -10,8 +10,13 @@ import { CANCEL_MARKER, DISPATCH_SECRETS_ENV } from '../../../src/worker/one-sho
 import { providerJob } from '../../support/jobs.js';
 import { waitFor } from '../../support/runner.js';
 
-const provider = (dir: string) => new LocalProvider({ config: loadConfig({ LOCAL_PROVIDER_DIR: dir, SIMULATION_TIME_SCALE: '1' }), blobs: {} as BlobStore });
-const job = (id: string) => providerJob('local', id, undefined, undefined, { body: { rows: 1_000_000, estimated_runtime_sec: 600 } });
+const provider = (dir: string) =>
+  new LocalProvider({
+    config: loadConfig({ LOCAL_PROVIDER_DIR: dir, SIMULATION_TIME_SCALE: '1' }),
+    blobs: {} as BlobStore,
+  });
+const job = (id: string) =>
+  providerJob('local', id, undefined, undefined, { body: { rows: 1_000_000, estimated_runtime_sec: 600 } });
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -77,11 +82,21 @@ describe('local provider: no signal to a PID it did not start', () => {
     await provider(base).submit(j);
     const dir = join(base, 'j-marker');
     // The run is under way (it reports progress) before the stop is asked for.
-    await waitFor(async () => (existsSync(join(dir, 'stdout.txt')) ? statSync(join(dir, 'stdout.txt')).size : 0), (n) => n > 0, 30_000, 'the run to start');
+    await waitFor(
+      async () => (existsSync(join(dir, 'stdout.txt')) ? statSync(join(dir, 'stdout.txt')).size : 0),
+      (n) => n > 0,
+      30_000,
+      'the run to start',
+    );
     // Another provider object: nothing of the first one's memory, as after a restart.
     const restarted = provider(base);
     await restarted.cancel(j);
-    const report = await waitFor(async () => (await restarted.poll([j]))[0]!, (r) => r.status === 'cancelled', 30_000, 'the run to stop');
+    const report = await waitFor(
+      async () => (await restarted.poll([j]))[0]!,
+      (r) => r.status === 'cancelled',
+      30_000,
+      'the run to stop',
+    );
     expect(report.nativeStatus).toBe('exit 143');
   }, 60_000);
 });
@@ -93,12 +108,22 @@ describe('local provider: what a run and a reply reveal', () => {
     process.env.IDENTITY_HEADER = 'planted-identity-header';
     try {
       const env = oneShotEnv(
-        { JobsStorage: 'DefaultEndpointsProtocol=http;AccountKey=planted', LOCAL_API_KEY: 'planted-key', AWS_SECRET_ACCESS_KEY: 'planted-aws', ESSEDUM_MAX_LOG_BYTES: '2048', COMMAND_SANDBOX: 'uid' },
+        {
+          JobsStorage: 'DefaultEndpointsProtocol=http;AccountKey=planted',
+          LOCAL_API_KEY: 'planted-key',
+          AWS_SECRET_ACCESS_KEY: 'planted-aws',
+          ESSEDUM_MAX_LOG_BYTES: '2048',
+          COMMAND_SANDBOX: 'uid',
+        },
         0.5,
         { storage_secret_key: 'its-own' },
       );
       expect(Object.values(env).join('\n')).not.toMatch(/planted/);
-      expect(env).toMatchObject({ ESSEDUM_MAX_LOG_BYTES: '2048', COMMAND_SANDBOX: 'uid', SIMULATION_TIME_SCALE: '0.5' });
+      expect(env).toMatchObject({
+        ESSEDUM_MAX_LOG_BYTES: '2048',
+        COMMAND_SANDBOX: 'uid',
+        SIMULATION_TIME_SCALE: '0.5',
+      });
       expect(JSON.parse(env[DISPATCH_SECRETS_ENV]!)).toEqual({ storage_secret_key: 'its-own' });
     } finally {
       process.env = saved;

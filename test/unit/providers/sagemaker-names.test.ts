@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isValidJobName, namePrefixFor, NAME_MAX_LENGTH, sageMakerJobName, SAGEMAKER_KINDS } from '../../../src/lib/providers/sagemaker/names.js';
+import {
+  isValidJobName,
+  namePrefixFor,
+  NAME_MAX_LENGTH,
+  sageMakerJobName,
+  SAGEMAKER_KINDS,
+} from '../../../src/lib/providers/sagemaker/names.js';
 
 const ID = 'j-01jd3m2x7k9q8w4e5r6t7y8u9i';
 

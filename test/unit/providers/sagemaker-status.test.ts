@@ -12,8 +12,12 @@ import {
   transformOutcome,
 } from '../../../src/lib/providers/sagemaker/status.js';
 
-const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode }, $fault: httpStatusCode >= 500 ? 'server' : 'client' });
-const sdkError = (name: string, message: string, status: number, extra: object = {}) => Object.assign(new Error(message), { name, ...meta(status), ...extra });
+const meta = (httpStatusCode: number) => ({
+  $metadata: { httpStatusCode },
+  $fault: httpStatusCode >= 500 ? 'server' : 'client',
+});
+const sdkError = (name: string, message: string, status: number, extra: object = {}) =>
+  Object.assign(new Error(message), { name, ...meta(status), ...extra });
 
 describe('mapSageMakerStatus', () => {
   it('maps every documented status, and never maps Stopping or Stopped to success', () => {
@@ -45,18 +49,43 @@ describe('Describe outcomes', () => {
     });
     expect(o).toMatchObject({
       status: 'succeeded',
-      result: { modelArtifacts: 's3://o/cjo-t-x/output/model.tar.gz', finalMetrics: { 'train:loss': 0.1 }, trainingTimeSec: 42, logs: { group: '/aws/sagemaker/TrainingJobs', streamPrefix: 'cjo-t-x/' } },
+      result: {
+        modelArtifacts: 's3://o/cjo-t-x/output/model.tar.gz',
+        finalMetrics: { 'train:loss': 0.1 },
+        trainingTimeSec: 42,
+        logs: { group: '/aws/sagemaker/TrainingJobs', streamPrefix: 'cjo-t-x/' },
+      },
     });
   });
 
   it('turns a training job stopped by its stopping condition into a timeout failure', () => {
-    const base = { $metadata: {}, TrainingJobName: 'n', TrainingJobArn: 'a', ModelArtifacts: undefined, StoppingCondition: {}, CreationTime: new Date(0) };
-    expect(trainingOutcome({ ...base, TrainingJobStatus: 'Stopped', SecondaryStatus: 'MaxRuntimeExceeded' })).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
-    expect(trainingOutcome({ ...base, TrainingJobStatus: 'Stopped', SecondaryStatus: 'Stopped' }).status).toBe('cancelled');
+    const base = {
+      $metadata: {},
+      TrainingJobName: 'n',
+      TrainingJobArn: 'a',
+      ModelArtifacts: undefined,
+      StoppingCondition: {},
+      CreationTime: new Date(0),
+    };
+    expect(
+      trainingOutcome({ ...base, TrainingJobStatus: 'Stopped', SecondaryStatus: 'MaxRuntimeExceeded' }),
+    ).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
+    expect(trainingOutcome({ ...base, TrainingJobStatus: 'Stopped', SecondaryStatus: 'Stopped' }).status).toBe(
+      'cancelled',
+    );
   });
 
   it('keeps an unknown future status as running rather than guessing an outcome', () => {
-    const o = transformOutcome({ $metadata: {}, TransformJobName: 'n', TransformJobArn: 'a', TransformJobStatus: 'Paused' as never, ModelName: 'm', TransformInput: undefined, TransformResources: undefined, CreationTime: new Date(0) });
+    const o = transformOutcome({
+      $metadata: {},
+      TransformJobName: 'n',
+      TransformJobArn: 'a',
+      TransformJobStatus: 'Paused' as never,
+      ModelName: 'm',
+      TransformInput: undefined,
+      TransformResources: undefined,
+      CreationTime: new Date(0),
+    });
     expect(o).toMatchObject({ status: 'running', nativeStatus: 'Paused' });
   });
 
@@ -74,7 +103,14 @@ describe('Describe outcomes', () => {
       AutoMLJobSecondaryStatus: 'Failed',
       FailureReason: 'ClientError: The target attribute y is not in the dataset',
     });
-    expect(o).toMatchObject({ status: 'failed', error: { code: 'SAGEMAKER_JOB_FAILED', category: 'user', message: 'ClientError: The target attribute y is not in the dataset' } });
+    expect(o).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'SAGEMAKER_JOB_FAILED',
+        category: 'user',
+        message: 'ClientError: The target attribute y is not in the dataset',
+      },
+    });
   });
 
   it('categorises failure reasons by SageMaker’s prefix', () => {
@@ -87,11 +123,17 @@ describe('Describe outcomes', () => {
 
 describe('SageMaker error mapping', () => {
   it('treats throttling and 5xx as transient, honouring Retry-After', () => {
-    expect(transientError(sdkError('ThrottlingException', 'Rate exceeded', 400), 500)).toBeInstanceOf(ProviderThrottledError);
-    const withHeader = sdkError('ThrottlingException', 'Rate exceeded', 400, { $response: { headers: { 'retry-after': '3' } } });
+    expect(transientError(sdkError('ThrottlingException', 'Rate exceeded', 400), 500)).toBeInstanceOf(
+      ProviderThrottledError,
+    );
+    const withHeader = sdkError('ThrottlingException', 'Rate exceeded', 400, {
+      $response: { headers: { 'retry-after': '3' } },
+    });
     expect(transientError(withHeader, 500)).toMatchObject({ retryAfterMs: 3000 });
     expect(transientError(sdkError('InternalFailure', 'boom', 500), 500)).toBeInstanceOf(ProviderUnavailableError);
-    expect(transientError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 500)).toBeInstanceOf(ProviderUnavailableError);
+    expect(
+      transientError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 500),
+    ).toBeInstanceOf(ProviderUnavailableError);
     expect(transientError(sdkError('ValidationException', 'bad', 400), 500)).toBeUndefined();
   });
 
@@ -103,11 +145,29 @@ describe('SageMaker error mapping', () => {
   });
 
   it('backs off on a busy quota but rejects a quota of zero', () => {
-    expect(createError(sdkError('ResourceLimitExceeded', 'The account-level service limit ml.m5.large for training job usage is 4 Instances, with current utilization of 4 Instances', 400), 1000)).toMatchObject({
+    expect(
+      createError(
+        sdkError(
+          'ResourceLimitExceeded',
+          'The account-level service limit ml.m5.large for training job usage is 4 Instances, with current utilization of 4 Instances',
+          400,
+        ),
+        1000,
+      ),
+    ).toMatchObject({
       constructor: ProviderThrottledError,
       retryAfterMs: 60_000,
     });
-    expect(createError(sdkError('ResourceLimitExceeded', "The account-level service limit 'ml.p4d.24xlarge for training job usage' is 0 Instances", 400), 1000)).toBeInstanceOf(ProviderRejectedError);
+    expect(
+      createError(
+        sdkError(
+          'ResourceLimitExceeded',
+          "The account-level service limit 'ml.p4d.24xlarge for training job usage' is 0 Instances",
+          400,
+        ),
+        1000,
+      ),
+    ).toBeInstanceOf(ProviderRejectedError);
   });
 });
 
@@ -121,9 +181,15 @@ describe('SageMaker settings', () => {
   });
 
   it('names every bad setting', () => {
-    expect(() => parseSageMakerSettings({ SAGEMAKER_REGION: 'Europe', SAGEMAKER_ACCESS_KEY_ID: 'AKID', SAGEMAKER_NAME_PREFIX: 'Bad_Prefix' })).toThrow(
-      /SAGEMAKER_REGION.*SAGEMAKER_NAME_PREFIX|SAGEMAKER_NAME_PREFIX.*SAGEMAKER_REGION/,
+    expect(() =>
+      parseSageMakerSettings({
+        SAGEMAKER_REGION: 'Europe',
+        SAGEMAKER_ACCESS_KEY_ID: 'AKID',
+        SAGEMAKER_NAME_PREFIX: 'Bad_Prefix',
+      }),
+    ).toThrow(/SAGEMAKER_REGION.*SAGEMAKER_NAME_PREFIX|SAGEMAKER_NAME_PREFIX.*SAGEMAKER_REGION/);
+    expect(() => parseSageMakerSettings({ SAGEMAKER_REGION: 'eu-west-1', SAGEMAKER_ACCESS_KEY_ID: 'AKID' })).toThrow(
+      /SAGEMAKER_SECRET_ACCESS_KEY/,
     );
-    expect(() => parseSageMakerSettings({ SAGEMAKER_REGION: 'eu-west-1', SAGEMAKER_ACCESS_KEY_ID: 'AKID' })).toThrow(/SAGEMAKER_SECRET_ACCESS_KEY/);
   });
 });

@@ -7,11 +7,19 @@ import type { VertexApi, VertexPage } from '../../../src/lib/providers/vertex/cl
 import { VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
 import { CUSTOM_SPEC, makeJob } from '../../fakes/vertex/fixtures.js';
 
-const settings = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_RETRY_BASE_MS: '5' });
+const settings = parseVertexSettings({
+  VERTEX_PROJECT: 'test-project',
+  VERTEX_LOCATION: 'us-central1',
+  VERTEX_RETRY_BASE_MS: '5',
+});
 const PARENT = 'projects/test-project/locations/us-central1';
 
 /** A scripted VertexApi: list/get answers come from the test; every call is recorded. */
-function scripted(opts: { list?: (filter: string) => VertexPage; get?: (name: string) => VertexResourceView; failures?: unknown[] }) {
+function scripted(opts: {
+  list?: (filter: string) => VertexPage;
+  get?: (name: string) => VertexResourceView;
+  failures?: unknown[];
+}) {
   const calls: string[] = [];
   const failures = [...(opts.failures ?? [])];
   const maybeFail = () => {
@@ -52,8 +60,18 @@ describe('VertexProvider (scripted API)', () => {
     const { api, calls } = scripted({
       list: () => ({
         resources: [
-          { name: `${PARENT}/customJobs/2`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id }, createTime: ts(200) },
-          { name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id }, createTime: ts(100) },
+          {
+            name: `${PARENT}/customJobs/2`,
+            state: 'JOB_STATE_RUNNING',
+            labels: { cjo_job_id: job.id },
+            createTime: ts(200),
+          },
+          {
+            name: `${PARENT}/customJobs/1`,
+            state: 'JOB_STATE_RUNNING',
+            labels: { cjo_job_id: job.id },
+            createTime: ts(100),
+          },
         ],
       }),
     });
@@ -67,50 +85,93 @@ describe('VertexProvider (scripted API)', () => {
   it('finds a job whose handle was never stored (crash after create) by its label', async () => {
     const job = makeJob('custom', CUSTOM_SPEC); // no providerRef at all
     const { api } = scripted({
-      list: () => ({ resources: [{ name: `${PARENT}/customJobs/7`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id } }] }),
+      list: () => ({
+        resources: [{ name: `${PARENT}/customJobs/7`, state: 'JOB_STATE_RUNNING', labels: { cjo_job_id: job.id } }],
+      }),
     });
 
     const [report] = await new VertexProvider(settings, api).poll([job]);
 
-    expect(report).toMatchObject({ jobId: job.id, status: 'running', ref: { kind: 'custom', name: `${PARENT}/customJobs/7`, labelValue: job.id } });
+    expect(report).toMatchObject({
+      jobId: job.id,
+      status: 'running',
+      ref: { kind: 'custom', name: `${PARENT}/customJobs/7`, labelValue: job.id },
+    });
   });
 
   it('never moves a running job back to dispatched', async () => {
-    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' } });
-    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }] }) });
+    const job = makeJob('custom', CUSTOM_SPEC, {
+      status: 'running',
+      providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' },
+    });
+    const { api } = scripted({
+      list: () => ({
+        resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }],
+      }),
+    });
 
     expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
   });
 
   it('reports a native state change that keeps our status, for the history (paused)', async () => {
-    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' } });
-    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PAUSED', labels: { cjo_job_id: 'x' } }] }) });
+    const job = makeJob('custom', CUSTOM_SPEC, {
+      status: 'running',
+      providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_RUNNING' },
+    });
+    const { api } = scripted({
+      list: () => ({
+        resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PAUSED', labels: { cjo_job_id: 'x' } }],
+      }),
+    });
 
     const [report] = await new VertexProvider(settings, api).poll([job]);
 
-    expect(report).toMatchObject({ status: 'running', nativeStatus: 'JOB_STATE_PAUSED', notes: ['paused at Vertex AI'], ref: { state: 'JOB_STATE_PAUSED' } });
+    expect(report).toMatchObject({
+      status: 'running',
+      nativeStatus: 'JOB_STATE_PAUSED',
+      notes: ['paused at Vertex AI'],
+      ref: { state: 'JOB_STATE_PAUSED' },
+    });
   });
 
   it('says so when a job asked to stop is still running (so the stop is asked again), and stays quiet while CANCELLING', async () => {
     const ref = { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' };
     const job = makeJob('custom', CUSTOM_SPEC, { status: 'cancelling', providerRef: ref });
-    const listing = (state: string) => scripted({ list: () => ({ resources: [{ name: ref.name, state, labels: { cjo_job_id: 'x' } }] }) }).api;
+    const listing = (state: string) =>
+      scripted({ list: () => ({ resources: [{ name: ref.name, state, labels: { cjo_job_id: 'x' } }] }) }).api;
 
-    expect(await new VertexProvider(settings, listing('JOB_STATE_RUNNING')).poll([job])).toEqual([{ jobId: job.id, status: 'running', nativeStatus: 'JOB_STATE_RUNNING' }]);
+    expect(await new VertexProvider(settings, listing('JOB_STATE_RUNNING')).poll([job])).toEqual([
+      { jobId: job.id, status: 'running', nativeStatus: 'JOB_STATE_RUNNING' },
+    ]);
     expect(await new VertexProvider(settings, listing('JOB_STATE_CANCELLING')).poll([job])).toEqual([]);
   });
 
   it('does not repeat a same-status report when nothing noteworthy happened', async () => {
-    const job = makeJob('custom', CUSTOM_SPEC, { status: 'dispatched', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_QUEUED' } });
-    const { api } = scripted({ list: () => ({ resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }] }) });
+    const job = makeJob('custom', CUSTOM_SPEC, {
+      status: 'dispatched',
+      providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x', state: 'JOB_STATE_QUEUED' },
+    });
+    const { api } = scripted({
+      list: () => ({
+        resources: [{ name: `${PARENT}/customJobs/1`, state: 'JOB_STATE_PENDING', labels: { cjo_job_id: 'x' } }],
+      }),
+    });
 
     expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
   });
 
   it('hands back what it learned when throttled part-way through the gets, naming the jobs it did not read', async () => {
-    const finished = (n: number) => makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` } });
+    const finished = (n: number) =>
+      makeJob('custom', CUSTOM_SPEC, {
+        status: 'running',
+        providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` },
+      });
     const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
-    const noRetry = parseVertexSettings({ VERTEX_PROJECT: 'test-project', VERTEX_LOCATION: 'us-central1', VERTEX_READ_RETRIES: '0' });
+    const noRetry = parseVertexSettings({
+      VERTEX_PROJECT: 'test-project',
+      VERTEX_LOCATION: 'us-central1',
+      VERTEX_READ_RETRIES: '0',
+    });
 
     const partly = scripted({ get, failures: [undefined, grpcError(8)] });
     const [one, two] = [finished(1), finished(2)];
@@ -122,7 +183,9 @@ describe('VertexProvider (scripted API)', () => {
     expect((cut as PollThrottledError).unread).toHaveLength(1);
 
     const wholly = scripted({ get, failures: [undefined, grpcError(8), grpcError(8)] });
-    const none = await new VertexProvider(noRetry, wholly.api).poll([finished(1), finished(2)]).catch((e: unknown) => e);
+    const none = await new VertexProvider(noRetry, wholly.api)
+      .poll([finished(1), finished(2)])
+      .catch((e: unknown) => e);
     expect(none).toBeInstanceOf(ProviderThrottledError);
     expect((none as PollThrottledError).reports).toEqual([]);
   });
@@ -130,10 +193,16 @@ describe('VertexProvider (scripted API)', () => {
   it('sleeps for the server retry hint between read retries, and gives up at once on a long hint', async () => {
     const slept: number[] = [];
     const sleep = async (ms: number) => void slept.push(ms);
-    const job = makeJob('custom', CUSTOM_SPEC, { status: 'running', providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' } });
+    const job = makeJob('custom', CUSTOM_SPEC, {
+      status: 'running',
+      providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' },
+    });
 
     const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
-    const short = scripted({ get, failures: [grpcError(8, { statusDetails: [{ retryDelay: { seconds: 2 } }] }), grpcError(14)] });
+    const short = scripted({
+      get,
+      failures: [grpcError(8, { statusDetails: [{ retryDelay: { seconds: 2 } }] }), grpcError(14)],
+    });
     const [report] = await new VertexProvider(settings, short.api, sleep).poll([job]);
     expect(slept).toEqual([2000, 10]); // the hint, then base 5 ms × 2^1
     expect(report?.status).toBe('succeeded');
@@ -148,7 +217,9 @@ describe('VertexProvider (scripted API)', () => {
   it('never retries a create', async () => {
     const { api, calls } = scripted({ failures: [undefined, grpcError(14)] });
 
-    await expect(new VertexProvider(settings, api).submit(makeJob('custom', CUSTOM_SPEC))).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    await expect(new VertexProvider(settings, api).submit(makeJob('custom', CUSTOM_SPEC))).rejects.toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+    });
     expect(calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
   });
 });

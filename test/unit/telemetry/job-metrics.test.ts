@@ -25,7 +25,9 @@ describe('job metrics', () => {
     const at = (s: number) => new Date(t0 + s * 1000);
     const before = await t.counter('cjo.job.transitions', { from: 'queued', to: 'dispatched' });
 
-    await store.update(job.id, (c) => transition(c, 'queued', 'classified', { at: at(1), patch: { queue: 'batch-jobs', provider: 'local' } }));
+    await store.update(job.id, (c) =>
+      transition(c, 'queued', 'classified', { at: at(1), patch: { queue: 'batch-jobs', provider: 'local' } }),
+    );
     await store.update(job.id, (c) => transition(c, 'dispatched', 'submitted', { at: at(4) }));
     await store.update(job.id, (c) => transition(c, 'running', 'started', { at: at(5) }));
     await store.update(job.id, (c) => ({ job: c, unchanged: true }));
@@ -36,7 +38,10 @@ describe('job metrics', () => {
     const queued = await t.histogram('cjo.job.queued.duration', { queue: 'batch-jobs' });
     expect(queued).toEqual({ count: 1, sum: 3 });
     expect(await t.histogram('cjo.job.dispatched.duration', { provider: 'local' })).toEqual({ count: 1, sum: 1 });
-    expect(await t.histogram('cjo.job.run.duration', { provider: 'local', outcome: 'succeeded' })).toEqual({ count: 1, sum: 10 });
+    expect(await t.histogram('cjo.job.run.duration', { provider: 'local', outcome: 'succeeded' })).toEqual({
+      count: 1,
+      sum: 10,
+    });
   });
 
   it('passes every other store method through to the store itself', async () => {
@@ -71,7 +76,10 @@ describe('job metrics', () => {
       await expect(provider.poll([job])).rejects.toBeInstanceOf(PollThrottledError);
     });
 
-    const cycle = { calls: await t.histogram('cjo.poll.provider_calls', { provider: 'fake' }), throttles: await t.histogram('cjo.poll.throttles', { provider: 'fake' }) };
+    const cycle = {
+      calls: await t.histogram('cjo.poll.provider_calls', { provider: 'fake' }),
+      throttles: await t.histogram('cjo.poll.throttles', { provider: 'fake' }),
+    };
     expect(cycle).toEqual({ calls: { count: 1, sum: 2 }, throttles: { count: 1, sum: 1 } });
     expect(await t.counter('cjo.provider.calls', { provider: 'fake', operation: 'poll', throttled: true })).toBe(1);
     const spans = (await t.finished()).filter((s) => s.name === 'provider.poll');

@@ -5,7 +5,10 @@ import { startTestTelemetry, type TestTelemetry } from '../../support/telemetry.
 
 function capture(level?: LogLevel) {
   const lines: Array<{ level: LogLevel; line: Record<string, unknown> }> = [];
-  const log = createLogger({ ...(level && { level }), sink: (l, text) => lines.push({ level: l, line: JSON.parse(text) as Record<string, unknown> }) });
+  const log = createLogger({
+    ...(level && { level }),
+    sink: (l, text) => lines.push({ level: l, line: JSON.parse(text) as Record<string, unknown> }),
+  });
   return { log, lines };
 }
 

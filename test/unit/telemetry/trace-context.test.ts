@@ -44,7 +44,9 @@ describe('trace context through a queue message', () => {
       inside = withJob('j-2', () => jobMessage({ id: 'j-2', trace: stored }));
     });
     expect(inside.traceparent).not.toBe(stored.traceparent);
-    expect(inside.traceparent?.slice(3, 35)).toBe(((await t.finished()).find((s) => s.name === 'dispatch')!).spanContext().traceId);
+    expect(inside.traceparent?.slice(3, 35)).toBe(
+      (await t.finished()).find((s) => s.name === 'dispatch')!.spanContext().traceId,
+    );
   });
 
   it('accepts a message with a malformed or missing traceparent and starts a new trace for it', async () => {
@@ -66,7 +68,9 @@ describe('trace context through a queue message', () => {
   });
 
   it('records a thrown error on the span and rethrows it', async () => {
-    await expect(inSpan('boom', { jobId: 'j-5' }, async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    await expect(inSpan('boom', { jobId: 'j-5' }, async () => Promise.reject(new Error('disk full')))).rejects.toThrow(
+      'disk full',
+    );
     const span = (await t.finished()).find((s) => s.name === 'boom')!;
     expect(span.status.code).toBe(2); // ERROR
     expect(span.events.some((e) => e.name === 'exception')).toBe(true);

@@ -36,7 +36,11 @@ function refuse(message: string): never {
  * the check and the connection cannot redirect the request. Throws a {@link ValidationError} naming
  * `credentials.endpoint`.
  */
-export async function checkStorageEndpoint(endpoint: string, allowlist: readonly AllowEntry[], resolve: ResolveHost = resolveAll): Promise<CheckedEndpoint> {
+export async function checkStorageEndpoint(
+  endpoint: string,
+  allowlist: readonly AllowEntry[],
+  resolve: ResolveHost = resolveAll,
+): Promise<CheckedEndpoint> {
   let url: URL;
   try {
     url = endpointUrl(endpoint);
@@ -49,7 +53,9 @@ export async function checkStorageEndpoint(endpoint: string, allowlist: readonly
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const entry = matchAllowEntry(allowlist, host, port);
   if (!entry) {
-    refuse(`'${host}:${port}' is not in ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST${allowlist.length === 0 ? ' (empty: no storage endpoint is allowed)' : ''}`);
+    refuse(
+      `'${host}:${port}' is not in ESSEDUM_STORAGE_ENDPOINT_ALLOWLIST${allowlist.length === 0 ? ' (empty: no storage endpoint is allowed)' : ''}`,
+    );
   }
   let addresses: ReadonlyArray<{ address: string; family: number }>;
   try {
@@ -59,7 +65,10 @@ export async function checkStorageEndpoint(endpoint: string, allowlist: readonly
   }
   if (addresses.length === 0) refuse(`'${host}' does not resolve`);
   const denied = addresses.find((a) => !addressAllowed(entry, a.address));
-  if (denied) refuse(`'${host}' resolves to ${denied.address}, an address the allow-list does not admit (loopback, private, link-local or reserved)`);
+  if (denied)
+    refuse(
+      `'${host}' resolves to ${denied.address}, an address the allow-list does not admit (loopback, private, link-local or reserved)`,
+    );
   const first = addresses[0]!;
   return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
 }

@@ -26,7 +26,9 @@ export function isCommandKind(kind: string | undefined): boolean {
  */
 export function refuseCommandKind(source: JobSource, spec: Pick<JobSpec, 'kind'>): void {
   if (source !== COMMAND_ORIGIN && isCommandKind(spec.kind)) {
-    throw new ValidationError([{ field: 'kind', message: `'${ESSEDUM_EXECUTE_KIND}' jobs are created only by POST /api/execute` }]);
+    throw new ValidationError([
+      { field: 'kind', message: `'${ESSEDUM_EXECUTE_KIND}' jobs are created only by POST /api/execute` },
+    ]);
   }
 }
 
@@ -38,16 +40,26 @@ export function refuseCommandKind(source: JobSource, spec: Pick<JobSpec, 'kind'>
  */
 export function commandRunRefusal(origin: string | undefined, executeEnabled: boolean): JobError | undefined {
   if (origin !== COMMAND_ORIGIN) {
-    return { code: 'COMMAND_NOT_FROM_EXECUTE', message: 'This job asks to run a command but was not created by POST /api/execute; it was not run.' };
+    return {
+      code: 'COMMAND_NOT_FROM_EXECUTE',
+      message: 'This job asks to run a command but was not created by POST /api/execute; it was not run.',
+    };
   }
   if (!executeEnabled) {
-    return { code: 'EXECUTE_DISABLED', message: 'Running commands is disabled (ESSEDUM_EXECUTE_ENABLED=false); this command job was not run.' };
+    return {
+      code: 'EXECUTE_DISABLED',
+      message: 'Running commands is disabled (ESSEDUM_EXECUTE_ENABLED=false); this command job was not run.',
+    };
   }
   return undefined;
 }
 
 /** Names of the dispatch secrets an /execute job carries (never stored; see submitJob `secrets`). */
-export const SECRET_KEYS = { endpoint: 'storage_endpoint', accessKey: 'storage_access_key', secretKey: 'storage_secret_key' } as const;
+export const SECRET_KEYS = {
+  endpoint: 'storage_endpoint',
+  accessKey: 'storage_access_key',
+  secretKey: 'storage_secret_key',
+} as const;
 
 const text = z.string().max(4096);
 
@@ -66,14 +78,24 @@ export const ExecuteBodySchema = z.object({
   storage: z.enum(['minio', 's3', 'local']).default('local'),
   credentials: z
     .union([
-      z.object({ endpoint: z.string().max(2048).default(''), access_key: z.string().max(1024).default(''), secret_key: z.string().max(4096).default('') }),
+      z.object({
+        endpoint: z.string().max(2048).default(''),
+        access_key: z.string().max(1024).default(''),
+        secret_key: z.string().max(4096).default(''),
+      }),
       z.literal(''),
       z.null(),
     ])
     .optional(),
   configs: z.union([z.record(z.string(), z.unknown()), z.literal(''), z.null()]).optional(),
   // The original executors turn a string environment into {} — keep that.
-  environment: z.union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)), z.string(), z.null()]).optional(),
+  environment: z
+    .union([
+      z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)),
+      z.string(),
+      z.null(),
+    ])
+    .optional(),
 });
 
 /** Routing hints an Essedum job may carry in `configs` (all optional). */
@@ -118,14 +140,17 @@ export function parseExecuteBody(body: unknown, artifactsContainer: string): Par
     .map((a) => a.trim())
     .filter(Boolean);
   for (const [i, a] of artifacts.entries()) {
-    if (a.split('/').some((seg) => seg === '..')) throw new ValidationError([{ field: `input_artifacts.${i}`, message: 'must not contain ".." segments' }]);
+    if (a.split('/').some((seg) => seg === '..'))
+      throw new ValidationError([{ field: `input_artifacts.${i}`, message: 'must not contain ".." segments' }]);
   }
   // `storage: "local"` reads our own Blob Storage: only from the one container meant for it, never
   // from the containers holding other jobs' results, payloads or the platform's secrets.
   let bucket = b.bucket;
   if (b.storage === 'local' && artifacts.length > 0) {
     if (bucket && bucket !== artifactsContainer) {
-      throw new ValidationError([{ field: 'bucket', message: `storage "local" artifacts come only from the container '${artifactsContainer}'` }]);
+      throw new ValidationError([
+        { field: 'bucket', message: `storage "local" artifacts come only from the container '${artifactsContainer}'` },
+      ]);
     }
     bucket = artifactsContainer;
   }
@@ -133,9 +158,15 @@ export function parseExecuteBody(body: unknown, artifactsContainer: string): Par
   if (b.storage !== 'local' && artifacts.length > 0) {
     const missing = (['endpoint', 'access_key', 'secret_key'] as const).filter((k) => !creds?.[k]);
     if (missing.length > 0) {
-      throw new ValidationError(missing.map((k) => ({ field: `credentials.${k}`, message: `required to fetch input artifacts from ${b.storage}` })));
+      throw new ValidationError(
+        missing.map((k) => ({
+          field: `credentials.${k}`,
+          message: `required to fetch input artifacts from ${b.storage}`,
+        })),
+      );
     }
-    if (!b.bucket) throw new ValidationError([{ field: 'bucket', message: `required to fetch input artifacts from ${b.storage}` }]);
+    if (!b.bucket)
+      throw new ValidationError([{ field: 'bucket', message: `required to fetch input artifacts from ${b.storage}` }]);
   }
   const secrets: Record<string, string> = {};
   if (creds?.endpoint) secrets[SECRET_KEYS.endpoint] = creds.endpoint;
@@ -167,7 +198,8 @@ export function parseExecuteBody(body: unknown, artifactsContainer: string): Par
 /** Reads a stored command spec back (worker side); throws when the job is not an /execute job. */
 export function commandSpecOf(spec: Record<string, unknown> | undefined): EssedumCommandSpec {
   const s = spec as Partial<EssedumCommandSpec> | undefined;
-  if (!s || typeof s.command !== 'string' || !s.command) throw new ValidationError([{ field: 'spec.command', message: 'an /execute job needs a command' }]);
+  if (!s || typeof s.command !== 'string' || !s.command)
+    throw new ValidationError([{ field: 'spec.command', message: 'an /execute job needs a command' }]);
   return {
     command: s.command,
     storage: s.storage ?? 'local',

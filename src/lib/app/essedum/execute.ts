@@ -58,11 +58,15 @@ export class EssedumTaskNotFoundError extends NotFoundError {
 export function assertExecuteAllowed(deps: Deps): void {
   const settings = parseEssedumSettings(deps.config.env);
   if (!settings.executeEnabled) {
-    throw new FeatureDisabledError('Running commands through /execute is disabled; set ESSEDUM_EXECUTE_ENABLED=true to enable it.');
+    throw new FeatureDisabledError(
+      'Running commands through /execute is disabled; set ESSEDUM_EXECUTE_ENABLED=true to enable it.',
+    );
   }
   const inAzure = Boolean(deps.config.env.WEBSITE_SITE_NAME?.trim());
   if (!inAzure && !deps.config.local.apiKey) {
-    throw new FeatureDisabledError('ESSEDUM_EXECUTE_ENABLED is set but LOCAL_API_KEY is not: the local runner executes commands only for callers that present a key.');
+    throw new FeatureDisabledError(
+      'ESSEDUM_EXECUTE_ENABLED is set but LOCAL_API_KEY is not: the local runner executes commands only for callers that present a key.',
+    );
   }
 }
 
@@ -96,7 +100,12 @@ export function commandTarget(spec: JobSpec, config: ClassifierConfig, needs: Ar
     const why = COMMAND_PROVIDERS.has(decision.provider)
       ? `${decision.provider}, which cannot fetch these input_artifacts (${needs === 'credentials' ? 'it never receives storage credentials' : 'it has no Blob Storage access'})`
       : `${decision.provider}, which cannot run shell commands`;
-    throw new ValidationError([{ field: 'configs.target', message: `'${spec.target}' runs on ${why}; use ${needs === 'blob-store' ? 'a worker queue' : 'a worker queue or local'}` }]);
+    throw new ValidationError([
+      {
+        field: 'configs.target',
+        message: `'${spec.target}' runs on ${why}; use ${needs === 'blob-store' ? 'a worker queue' : 'a worker queue or local'}`,
+      },
+    ]);
   }
   return fits(config.batchProvider) ? config.queues.batch : config.queues.spark;
 }
@@ -140,11 +149,18 @@ export async function submitExecute(deps: Deps, body: unknown): Promise<ExecuteA
     spec: { ...parsed.spec },
     ...(r.target !== undefined && { target: r.target }),
   };
-  const needs: ArtifactNeeds = parsed.spec.input_artifacts.length === 0 ? 'none' : parsed.spec.storage === 'local' ? 'blob-store' : 'credentials';
+  const needs: ArtifactNeeds =
+    parsed.spec.input_artifacts.length === 0 ? 'none' : parsed.spec.storage === 'local' ? 'blob-store' : 'credentials';
   const target = commandTarget(spec, deps.config.classifier, needs);
   if (target !== spec.target) spec = { ...spec, target };
   const secrets = Object.keys(parsed.secrets).length > 0 ? parsed.secrets : undefined;
-  const { job } = await submitJob(deps, { body: undefined, mode: 'lenient', source: 'essedum-execute', spec, ...(secrets && { secrets }) });
+  const { job } = await submitJob(deps, {
+    body: undefined,
+    mode: 'lenient',
+    source: 'essedum-execute',
+    spec,
+    ...(secrets && { secrets }),
+  });
   return { task_id: job.id, task_status: 'Submitted', log_path: logPathOf(deps, job.id) };
 }
 
@@ -197,7 +213,13 @@ const LOG_TAIL_BYTES = 1024 * 1024;
 export async function executeLog(deps: Deps, id: string): Promise<{ logs: { content: string } }> {
   await executeJob(deps, id);
   const logs = await jobLogs(deps, id, LOG_TAIL_BYTES);
-  return { logs: { content: logs.stderr ? `${logs.stdout}${logs.stdout && !logs.stdout.endsWith('\n') ? '\n' : ''}${logs.stderr}` : logs.stdout } };
+  return {
+    logs: {
+      content: logs.stderr
+        ? `${logs.stdout}${logs.stdout && !logs.stdout.endsWith('\n') ? '\n' : ''}${logs.stderr}`
+        : logs.stdout,
+    },
+  };
 }
 
 /**
@@ -208,13 +230,17 @@ export async function executeLog(deps: Deps, id: string): Promise<{ logs: { cont
 export async function executeStop(deps: Deps, id: string): Promise<{ 'Task cancelled': boolean }> {
   const job = await executeJob(deps, id);
   if (isTerminal(job.status)) return { 'Task cancelled': false };
-  const after = await cancelJob(deps, id, 'stop requested via Essedum /execute/{id}/stop').catch(async (error: unknown) => {
-    // Finished between our read and the cancel: report what it finished as.
-    const current = await deps.store.get(id);
-    if (current && isTerminal(current.status)) return current;
-    throw error;
-  });
-  return { 'Task cancelled': (after.status === 'cancelling' || after.status === 'cancelled') && !isTerminal(job.status) };
+  const after = await cancelJob(deps, id, 'stop requested via Essedum /execute/{id}/stop').catch(
+    async (error: unknown) => {
+      // Finished between our read and the cancel: report what it finished as.
+      const current = await deps.store.get(id);
+      if (current && isTerminal(current.status)) return current;
+      throw error;
+    },
+  );
+  return {
+    'Task cancelled': (after.status === 'cancelling' || after.status === 'cancelled') && !isTerminal(job.status),
+  };
 }
 
 export interface TaskListItem {
@@ -234,6 +260,11 @@ export async function executeList(deps: Deps, max = 100): Promise<TaskListItem[]
   const { jobs } = await deps.store.list({ source: 'essedum-execute', limit: max });
   return jobs.map((job) => {
     const pid = job.providerRef?.pid;
-    return { id: job.id, pid: typeof pid === 'number' ? pid : null, status: taskStatus(job.status), submitted: formatEssedumDate(job.createdAt) };
+    return {
+      id: job.id,
+      pid: typeof pid === 'number' ? pid : null,
+      status: taskStatus(job.status),
+      submitted: formatEssedumDate(job.createdAt),
+    };
   });
 }

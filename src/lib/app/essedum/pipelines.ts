@@ -72,34 +72,55 @@ export function resolveAdapter(deps: Deps, ctx: MlopsContext): { adapter: string
 }
 
 /** Body → `{kind, spec}` for a provider, by the Essedum translation for that provider (translate/<provider>.ts). */
-export async function translate(provider: EssedumPipelineProvider, type: PipelineType, trainingType: TrainingType | undefined, body: unknown): Promise<{ kind: string; spec: Record<string, unknown> }> {
+export async function translate(
+  provider: EssedumPipelineProvider,
+  type: PipelineType,
+  trainingType: TrainingType | undefined,
+  body: unknown,
+): Promise<{ kind: string; spec: Record<string, unknown> }> {
   switch (provider) {
     case 'azure-ml': {
       const [m, t] = await Promise.all([import('../../providers/azure-ml/spec.js'), import('./translate/azure-ml.js')]);
       // Batch inference on Azure ML is a scoring script run as a command job; the executors' contract
       // defines no other Azure ML inference body, so the body is that command job's spec.
-      if (type === 'inference' || trainingType === 'custom_script') return m.parseAzureMlJobSpec('command', body) as { kind: string; spec: Record<string, unknown> };
+      if (type === 'inference' || trainingType === 'custom_script')
+        return m.parseAzureMlJobSpec('command', body) as { kind: string; spec: Record<string, unknown> };
       return t.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
     }
     case 'sagemaker': {
-      const [m, t] = await Promise.all([import('../../providers/sagemaker/spec.js'), import('./translate/sagemaker.js')]);
+      const [m, t] = await Promise.all([
+        import('../../providers/sagemaker/spec.js'),
+        import('./translate/sagemaker.js'),
+      ]);
       if (type === 'inference') return t.fromEssedumInference(body) as { kind: string; spec: Record<string, unknown> };
       switch (trainingType) {
         case 'automl':
           return t.fromEssedumAutoml(body) as { kind: string; spec: Record<string, unknown> };
         case 'custom_script':
-          return m.validateSageMakerSpec('training', body, { kind: 'kind', spec: 'body' }) as { kind: string; spec: Record<string, unknown> };
+          return m.validateSageMakerSpec('training', body, { kind: 'kind', spec: 'body' }) as {
+            kind: string;
+            spec: Record<string, unknown>;
+          };
         default:
           return t.fromEssedumTrain(body) as { kind: string; spec: Record<string, unknown> };
       }
     }
     case 'vertex': {
       const [m, t] = await Promise.all([import('../../providers/vertex/spec.js'), import('./translate/vertex.js')]);
-      if (type === 'inference') return t.fromEssedumBatchPrediction(body) as { kind: string; spec: Record<string, unknown> };
+      if (type === 'inference')
+        return t.fromEssedumBatchPrediction(body) as { kind: string; spec: Record<string, unknown> };
       // A custom script arrives as a CustomJob body (jobSpec.workerPoolSpecs); AutoML and training
       // pipelines as a TrainingPipeline body.
-      if (trainingType === 'custom_script' && body && typeof body === 'object' && ('jobSpec' in body || 'job_spec' in body)) {
-        return m.parseVertexJobSpec({ kind: 'custom', spec: body as Record<string, unknown> }) as { kind: string; spec: Record<string, unknown> };
+      if (
+        trainingType === 'custom_script' &&
+        body &&
+        typeof body === 'object' &&
+        ('jobSpec' in body || 'job_spec' in body)
+      ) {
+        return m.parseVertexJobSpec({ kind: 'custom', spec: body as Record<string, unknown> }) as {
+          kind: string;
+          spec: Record<string, unknown>;
+        };
       }
       return t.fromEssedumTrainingPipeline(body) as { kind: string; spec: Record<string, unknown> };
     }
@@ -110,7 +131,8 @@ export async function translate(provider: EssedumPipelineProvider, type: Pipelin
   }
 }
 
-const str = (v: unknown, max = 512): string | null => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : null);
+const str = (v: unknown, max = 512): string | null =>
+  typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : null;
 
 /** The display name the Essedum bodies carry, whichever provider's spelling they use. */
 function nameOf(body: unknown): string | null {
@@ -119,8 +141,15 @@ function nameOf(body: unknown): string | null {
 }
 
 /** Submits a training or inference pipeline; returns the job (as a record via {@link pipelineRecord}). */
-export async function submitPipeline(deps: Deps, ctx: MlopsContext, type: PipelineType, trainingType: TrainingType | undefined, body: unknown): Promise<JobRecord> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError([{ field: '', message: 'the body must be a JSON object' }]);
+export async function submitPipeline(
+  deps: Deps,
+  ctx: MlopsContext,
+  type: PipelineType,
+  trainingType: TrainingType | undefined,
+  body: unknown,
+): Promise<JobRecord> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ValidationError([{ field: '', message: 'the body must be a JSON object' }]);
   const { adapter, provider } = resolveAdapter(deps, ctx);
   const translated = await translate(provider, type, trainingType, body);
   const raw = JSON.stringify(body);
@@ -133,7 +162,8 @@ export async function submitPipeline(deps: Deps, ctx: MlopsContext, type: Pipeli
     name: nameOf(body),
     description: str(b.description, 2000),
     createdBy: str(b.createdBy ?? b.created_by, 256),
-    rawPayload: Buffer.byteLength(raw) <= MAX_RAW_PAYLOAD_BYTES ? body : { truncated: true, bytes: Buffer.byteLength(raw) },
+    rawPayload:
+      Buffer.byteLength(raw) <= MAX_RAW_PAYLOAD_BYTES ? body : { truncated: true, bytes: Buffer.byteLength(raw) },
   };
   const spec: JobSpec = {
     rows: SPEC_DEFAULTS.rows,
@@ -193,7 +223,12 @@ export async function getPipeline(deps: Deps, id: string, type: PipelineType): P
 }
 
 /** Lists pipeline jobs of one type, newest first, for the adapter's provider (and project, when given). */
-export async function listPipelines(deps: Deps, ctx: MlopsContext, type: PipelineType, max = 100): Promise<Record<string, unknown>[]> {
+export async function listPipelines(
+  deps: Deps,
+  ctx: MlopsContext,
+  type: PipelineType,
+  max = 100,
+): Promise<Record<string, unknown>[]> {
   const { adapter, provider } = resolveAdapter(deps, ctx);
   const project = str(ctx.project, 256);
   const out: Record<string, unknown>[] = [];
@@ -220,11 +255,13 @@ export async function listPipelines(deps: Deps, ctx: MlopsContext, type: Pipelin
 export async function cancelPipeline(deps: Deps, id: string, type: PipelineType): Promise<Record<string, unknown>> {
   const job = await pipelineJob(deps, id, type);
   if (isTerminal(job.status)) return pipelineRecord(job);
-  const after = await cancelJob(deps, id, `cancel requested via Essedum ${type} pipeline route`).catch(async (error: unknown) => {
-    const current = await deps.store.get(id);
-    if (current && isTerminal(current.status)) return current;
-    throw error;
-  });
+  const after = await cancelJob(deps, id, `cancel requested via Essedum ${type} pipeline route`).catch(
+    async (error: unknown) => {
+      const current = await deps.store.get(id);
+      if (current && isTerminal(current.status)) return current;
+      throw error;
+    },
+  );
   return pipelineRecord(after);
 }
 
@@ -237,5 +274,9 @@ export async function deletePipeline(deps: Deps, id: string, type?: PipelineType
   const m = job && pipelineMeta(job);
   if (!job || !m || (type && m.type !== type)) throw new PipelineNotFoundError(id);
   const record = await cancelPipeline(deps, id, m.type);
-  return { ...record, deleted: true, message: 'the provider job is stopped; the orchestrator keeps the record and its history' };
+  return {
+    ...record,
+    deleted: true,
+    message: 'the provider job is stopped; the orchestrator keeps the record and its history',
+  };
 }

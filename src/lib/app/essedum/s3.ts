@@ -41,7 +41,10 @@ export interface SignInput {
 
 /** `yyyyMMddTHHmmssZ`. */
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /**
@@ -69,7 +72,9 @@ export function signV4(input: SignInput): Record<string, string> {
     .join('&');
   // url.pathname is already percent-encoded by URL; decode it and encode the SigV4 way.
   const path = uriEncode(decodeURIComponent(input.url.pathname || '/'), true);
-  const canonicalRequest = [input.method.toUpperCase(), path, query, canonicalHeaders, signedHeaders, payloadHash].join('\n');
+  const canonicalRequest = [input.method.toUpperCase(), path, query, canonicalHeaders, signedHeaders, payloadHash].join(
+    '\n',
+  );
   const scope = `${day}/${input.region}/${service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', stamp, scope, sha256(canonicalRequest)].join('\n');
   const key = hmac(hmac(hmac(hmac(`AWS4${input.secretKey}`, day), input.region), service), 'aws4_request');
@@ -94,7 +99,11 @@ export function regionOf(url: URL): string {
 }
 
 export class S3Error extends Error {
-  constructor(readonly status: number, readonly s3Code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly s3Code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'S3Error';
   }
@@ -115,11 +124,18 @@ export interface GetObjectOptions {
  * address only (TLS still verifies the host name). Throws {@link S3Error} with S3's error code for
  * a non-2xx answer, a ValidationError naming `credentials.endpoint` for a refused endpoint.
  */
-export async function getObject(loc: S3Location, bucket: string, key: string, options: GetObjectOptions): Promise<Buffer> {
+export async function getObject(
+  loc: S3Location,
+  bucket: string,
+  key: string,
+  options: GetObjectOptions,
+): Promise<Buffer> {
   const checked = await checkStorageEndpoint(loc.endpoint, options.allowlist, options.resolve);
   const base = checked.url;
   const prefix = base.pathname.replace(/\/+$/, '');
-  const url = new URL(`${base.protocol}//${base.host}${prefix}/${uriEncode(bucket)}/${uriEncode(key.replace(/^\/+/, ''), true)}`);
+  const url = new URL(
+    `${base.protocol}//${base.host}${prefix}/${uriEncode(bucket)}/${uriEncode(key.replace(/^\/+/, ''), true)}`,
+  );
   const headers = signV4({
     method: 'GET',
     url,
@@ -139,7 +155,12 @@ export async function getObject(loc: S3Location, bucket: string, key: string, op
 }
 
 /** One GET whose connection can only go to the checked address: DNS is answered from the check. */
-async function pinnedGet(url: URL, headers: Record<string, string>, to: CheckedEndpoint, timeoutMs: number): Promise<{ status: number; statusText: string; body: Buffer }> {
+async function pinnedGet(
+  url: URL,
+  headers: Record<string, string>,
+  to: CheckedEndpoint,
+  timeoutMs: number,
+): Promise<{ status: number; statusText: string; body: Buffer }> {
   const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const lookup: LookupFunction = (_host, opts, callback) => {
     if (opts.all) callback(null, [{ address: to.address, family: to.family }]);
@@ -149,7 +170,13 @@ async function pinnedGet(url: URL, headers: Record<string, string>, to: CheckedE
     const req = mod.request(url, { method: 'GET', headers, lookup, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolvePromise({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -72,7 +72,8 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
       ...extra,
     });
   if (!target) {
-    const error = message.target.kind === 'subscription' ? 'the subscription was deleted' : 'the job has no notify target';
+    const error =
+      message.target.kind === 'subscription' ? 'the subscription was deleted' : 'the job has no notify target';
     await record('dropped', { error }, '');
     return { outcome: 'dropped', error };
   }
@@ -92,13 +93,23 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
       'webhook-signature': signWebhook(target.secret, message.webhookId, timestamp, text),
     };
     const statusCode = await postPinned(checked, headers, text, settings.timeoutMs);
-    result = statusCode >= 200 && statusCode < 300 ? { ok: true, statusCode } : { ok: false, statusCode, error: `HTTP ${statusCode}` };
+    result =
+      statusCode >= 200 && statusCode < 300
+        ? { ok: true, statusCode }
+        : { ok: false, statusCode, error: `HTTP ${statusCode}` };
   } catch (error) {
-    const text = error instanceof ValidationError ? `refused: ${error.issues.map((i) => i.message).join('; ')}` : describe(error, settings.timeoutMs);
+    const text =
+      error instanceof ValidationError
+        ? `refused: ${error.issues.map((i) => i.message).join('; ')}`
+        : describe(error, settings.timeoutMs);
     result = { ok: false, error: text.slice(0, 512) };
   }
   const durationMs = Math.round(performance.now() - t0);
-  const extra = { durationMs, ...(result.statusCode !== undefined && { statusCode: result.statusCode }), ...(result.error && { error: result.error }) };
+  const extra = {
+    durationMs,
+    ...(result.statusCode !== undefined && { statusCode: result.statusCode }),
+    ...(result.error && { error: result.error }),
+  };
 
   if (result.ok) {
     await record('delivered', extra, host);
@@ -107,7 +118,12 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
   const delay = retryDelaySec(settings.retryScheduleSec, message.attempt);
   if (delay === undefined) {
     await record('dead-lettered', extra, host);
-    await deadLetter(deps, message, 'WebhookRetriesExhausted', `attempt ${message.attempt} to ${host}: ${result.error ?? 'failed'}`);
+    await deadLetter(
+      deps,
+      message,
+      'WebhookRetriesExhausted',
+      `attempt ${message.attempt} to ${host}: ${result.error ?? 'failed'}`,
+    );
     return { outcome: 'dead-lettered', ...extra };
   }
   const nextRetryAt = new Date(started.getTime() + delay * 1000).toISOString();
@@ -150,7 +166,12 @@ function describe(error: unknown, timeoutMs: number): string {
  * TLS still verifies the host name. Redirects are not followed (a 3xx counts as a failure), so a
  * receiver cannot bounce the request somewhere the check did not see.
  */
-async function postPinned(to: CheckedEndpoint, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+async function postPinned(
+  to: CheckedEndpoint,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<number> {
   const mod = to.url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const lookup: LookupFunction = (_host, opts, callback) => {
     if (opts.all) callback(null, [{ address: to.address, family: to.family }]);
@@ -160,7 +181,13 @@ async function postPinned(to: CheckedEndpoint, headers: Record<string, string>, 
   return new Promise((resolve, reject) => {
     const req = mod.request(
       to.url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(payload.length) }, lookup, agent: false, signal: AbortSignal.timeout(timeoutMs) },
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(payload.length) },
+        lookup,
+        agent: false,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
       (res) => {
         let seen = 0;
         res.on('data', (chunk: Buffer) => {

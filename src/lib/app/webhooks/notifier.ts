@@ -1,5 +1,11 @@
 import type { JobEvent, JobRecord } from '../../core/job.js';
-import { subscriptionMatches, webhookIdOf, webhookPayload, type Subscription, type WebhookTarget } from '../../core/webhooks.js';
+import {
+  subscriptionMatches,
+  webhookIdOf,
+  webhookPayload,
+  type Subscription,
+  type WebhookTarget,
+} from '../../core/webhooks.js';
 import type { Logger } from '../../deps.js';
 import type { JobStore, JobUpdate } from '../../ports/job-store.js';
 import type { MessageBody, QueueTransport } from '../../ports/queue.js';
@@ -68,7 +74,13 @@ export async function deliveriesFor(webhooks: Webhooks, job: JobRecord, event: J
   }
   if (targets.length === 0) return [];
   const payload = webhookPayload(job, event);
-  return targets.map((target) => ({ webhookId: webhookIdOf(job.id, event.seq, target), jobId: job.id, target, attempt: 1, payload }));
+  return targets.map((target) => ({
+    webhookId: webhookIdOf(job.id, event.seq, target),
+    jobId: job.id,
+    target,
+    attempt: 1,
+    payload,
+  }));
 }
 
 /**

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseOrThrow, type NotifyRequest } from '../../core/job.js';
-import { newWebhookSecret, SubscriptionRequestSchema, type DeliveryAttempt, type Subscription } from '../../core/webhooks.js';
+import {
+  newWebhookSecret,
+  SubscriptionRequestSchema,
+  type DeliveryAttempt,
+  type Subscription,
+} from '../../core/webhooks.js';
 import type { Deps } from '../../deps.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { webhooksOf } from './deliver-webhook.js';
@@ -12,7 +17,10 @@ export type SubscriptionView = Omit<Subscription, 'secret'> & { readonly links: 
 
 export function subscriptionView(sub: Subscription): SubscriptionView {
   const { secret: _secret, ...rest } = sub;
-  return { ...rest, links: { self: `/api/subscriptions/${sub.id}`, deliveries: `/api/subscriptions/${sub.id}/deliveries` } };
+  return {
+    ...rest,
+    links: { self: `/api/subscriptions/${sub.id}`, deliveries: `/api/subscriptions/${sub.id}/deliveries` },
+  };
 }
 
 /** Most subscriptions a deployment holds: every transition is matched against all of them. */
@@ -100,6 +108,12 @@ export async function checkNotify(deps: Deps, notify: NotifyRequest): Promise<vo
  */
 export async function registerJobNotify(deps: Deps, jobId: string, notify: NotifyRequest): Promise<string | undefined> {
   const secret = newWebhookSecret();
-  const created = await webhooksOf(deps).store.createJobTarget({ jobId, url: notify.url, events: [...notify.events], secret, createdAt: deps.now().toISOString() });
+  const created = await webhooksOf(deps).store.createJobTarget({
+    jobId,
+    url: notify.url,
+    events: [...notify.events],
+    secret,
+    createdAt: deps.now().toISOString(),
+  });
   return created ? secret : undefined;
 }

@@ -16,7 +16,12 @@ export type { CheckedEndpoint, ResolveHost };
  * changes its answer between check and connection cannot redirect it. Throws a
  * {@link ValidationError} naming `field`.
  */
-export async function checkWebhookUrl(raw: string, settings: WebhookSettings, field: string, resolve: ResolveHost = resolveAll): Promise<CheckedEndpoint> {
+export async function checkWebhookUrl(
+  raw: string,
+  settings: WebhookSettings,
+  field: string,
+  resolve: ResolveHost = resolveAll,
+): Promise<CheckedEndpoint> {
   const refuse = (message: string): never => {
     throw new ValidationError([{ field, message }]);
   };
@@ -28,7 +33,9 @@ export async function checkWebhookUrl(raw: string, settings: WebhookSettings, fi
   }
   const schemes = settings.allowHttp ? ['https:', 'http:'] : ['https:'];
   if (!schemes.includes(url.protocol)) {
-    refuse(`scheme '${url.protocol.replace(/:$/, '')}' is not allowed; use ${settings.allowHttp ? 'https or http' : 'https (http needs WEBHOOK_ALLOW_HTTP)'}`);
+    refuse(
+      `scheme '${url.protocol.replace(/:$/, '')}' is not allowed; use ${settings.allowHttp ? 'https or http' : 'https (http needs WEBHOOK_ALLOW_HTTP)'}`,
+    );
   }
   if (url.username || url.password) refuse('must not carry a user name or password');
   const host = normaliseHost(url.hostname);
@@ -46,7 +53,9 @@ export async function checkWebhookUrl(raw: string, settings: WebhookSettings, fi
   // Every address must pass: a name answering with a public and a metadata address is refused.
   const denied = addresses.find((a) => !isPublicAddress(a.address) && !inCidrs(a.address, settings.allowedCidrs));
   if (denied) {
-    refuse(`'${host}' resolves to ${denied.address}, a loopback, private, link-local or reserved address that WEBHOOK_ALLOWED_CIDRS does not admit`);
+    refuse(
+      `'${host}' resolves to ${denied.address}, a loopback, private, link-local or reserved address that WEBHOOK_ALLOWED_CIDRS does not admit`,
+    );
   }
   const first = addresses[0]!;
   return { url, address: first.address, family: first.family === 6 ? 6 : 4 };

@@ -8,14 +8,22 @@ import { AZURE_BATCH_SETTINGS, isAzureBatchConfigured } from './catalog.js';
 export const descriptor = defineProvider({
   name: 'azure-batch',
   pollFunction: 'pollAzureBatch',
-  pollSchedule: { name: 'POLL_AZURE_BATCH_SCHEDULE', scope: ['app'], default: '*/30 * * * * *', description: 'NCRONTAB schedule of the Azure Batch poller.' },
+  pollSchedule: {
+    name: 'POLL_AZURE_BATCH_SCHEDULE',
+    scope: ['app'],
+    default: '*/30 * * * * *',
+    description: 'NCRONTAB schedule of the Azure Batch poller.',
+  },
   settings: AZURE_BATCH_SETTINGS,
   isConfigured: isAzureBatchConfigured,
   load: () => import('./provider.js'),
   async validateSpec(_kind, spec) {
     // Per-job task options (VM size, retries, environment names) are checked again at dispatch
     // against the provider's settings; the environment rule needs none, so it holds here already.
-    const [{ BatchJobOptionsSchema }, { parseOrThrow }] = await Promise.all([import('./mapping.js'), import('../../core/job.js')]);
+    const [{ BatchJobOptionsSchema }, { parseOrThrow }] = await Promise.all([
+      import('./mapping.js'),
+      import('../../core/job.js'),
+    ]);
     parseOrThrow(BatchJobOptionsSchema, spec ?? {}, 'spec');
   },
 });

@@ -9,7 +9,12 @@ import type { JobError, JobRecord, ProviderRef } from '../../core/job.js';
 import { parseOrThrow, runKey } from '../../core/job.js';
 import { environmentName } from '../../core/environment-names.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import {
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../errors.js';
 import type { ObservedStatus, PollReport } from '../../ports/provider.js';
 import { parseRetryAfter } from '../../retry.js';
 import type { AzureBatchSettings } from './settings.js';
@@ -88,12 +93,19 @@ export interface ResolvedJobOptions {
  * Validates `spec.spec` against the provider limits (allowed VM sizes, retry cap, slots per node).
  * Throws {@link ValidationError} with `spec.<field>` paths.
  */
-export function resolveJobOptions(job: JobRecord, settings: AzureBatchSettings, defaultMaxRuntimeSec: number): ResolvedJobOptions {
+export function resolveJobOptions(
+  job: JobRecord,
+  settings: AzureBatchSettings,
+  defaultMaxRuntimeSec: number,
+): ResolvedJobOptions {
   const options = parseOrThrow(BatchJobOptionsSchema, job.spec.spec ?? {}, 'spec');
   const vmSize = options.vmSize ?? settings.vmSize;
   const issues = [];
   if (!settings.allowedVmSizes.includes(vmSize.toLowerCase())) {
-    issues.push({ field: 'spec.vmSize', message: `VM size '${vmSize}' is not allowed; allowed: ${settings.allowedVmSizes.join(', ')}` });
+    issues.push({
+      field: 'spec.vmSize',
+      message: `VM size '${vmSize}' is not allowed; allowed: ${settings.allowedVmSizes.join(', ')}`,
+    });
   }
   if (options.maxTaskRetryCount !== undefined && options.maxTaskRetryCount > settings.maxTaskRetries) {
     issues.push({ field: 'spec.maxTaskRetryCount', message: `at most ${settings.maxTaskRetries} retries are allowed` });
@@ -135,13 +147,18 @@ export function autoscaleFormula(slotsPerNode: number, maxNodes: number): string
 export function registryOf(settings: AzureBatchSettings): BatchServiceModels.ContainerRegistry | undefined {
   const r = settings.registry;
   if (!r) return undefined;
-  if (r.identityResourceId) return { registryServer: r.server, identityReference: { resourceId: r.identityResourceId } };
+  if (r.identityResourceId)
+    return { registryServer: r.server, identityReference: { resourceId: r.identityResourceId } };
   if (r.userName && r.password) return { registryServer: r.server, userName: r.userName, password: r.password };
   return { registryServer: r.server };
 }
 
 /** Pool definition: VirtualMachineConfiguration (never the retired CloudServiceConfiguration) with containers. */
-export function buildPoolAddParameter(settings: AzureBatchSettings, poolId: string, vmSize: string): BatchServiceModels.PoolAddParameter {
+export function buildPoolAddParameter(
+  settings: AzureBatchSettings,
+  poolId: string,
+  vmSize: string,
+): BatchServiceModels.PoolAddParameter {
   const registry = registryOf(settings);
   return {
     id: poolId,
@@ -170,7 +187,10 @@ export function buildPoolAddParameter(settings: AzureBatchSettings, poolId: stri
 }
 
 /** Blob names of one job's staged input and uploaded outputs. */
-export function blobNamesFor(jobId: string, outputPrefix: string): { spec: string; outputs: Record<OutputFileName, string> } {
+export function blobNamesFor(
+  jobId: string,
+  outputPrefix: string,
+): { spec: string; outputs: Record<OutputFileName, string> } {
   return {
     spec: `${jobId}/${SPEC_FILE}`,
     outputs: {
@@ -200,7 +220,10 @@ export interface TaskInputs {
  * in the task working directory (`wd/`), where the resource file lands and result.json is written;
  * stdout.txt/stderr.txt live one level up, in the task directory, hence `../`.
  */
-export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskInputs): BatchServiceModels.TaskAddParameter {
+export function buildTaskAddParameter(
+  settings: AzureBatchSettings,
+  input: TaskInputs,
+): BatchServiceModels.TaskAddParameter {
   const registry = registryOf(settings);
   const upload = (filePattern: string, name: OutputFileName): BatchServiceModels.OutputFile => ({
     filePattern,
@@ -244,7 +267,10 @@ export function buildTaskAddParameter(settings: AzureBatchSettings, input: TaskI
 export const POLL_SELECT = 'id,state,stateTransitionTime,executionInfo';
 
 /** Provider handle stored on the job. Counters let a later poll notice retries and requeues. */
-export function refFor(options: Pick<ResolvedJobOptions, 'poolId' | 'batchJobId' | 'taskId'>, task?: TaskSnapshot): ProviderRef {
+export function refFor(
+  options: Pick<ResolvedJobOptions, 'poolId' | 'batchJobId' | 'taskId'>,
+  task?: TaskSnapshot,
+): ProviderRef {
   return {
     poolId: options.poolId,
     batchJobId: options.batchJobId,
@@ -303,15 +329,24 @@ function observeCompleted(task: TaskSnapshot, job: JobRecord): { status: Observe
     if (!cancelRequested(job) && /maximum|wall ?clock|execution time/i.test(detail)) {
       return {
         status: 'failed',
-        error: { code: 'MaxWallClockTimeExceeded', message: `The task ran longer than its maximum wall clock time. ${detail.trim()}`.trim(), ...(category ? { category } : {}) },
+        error: {
+          code: 'MaxWallClockTimeExceeded',
+          message: `The task ran longer than its maximum wall clock time. ${detail.trim()}`.trim(),
+          ...(category ? { category } : {}),
+        },
       };
     }
     return { status: 'cancelled' };
   }
-  const succeeded = info?.result === 'success' || (info?.result === undefined && failure === undefined && exitCode === 0);
+  const succeeded =
+    info?.result === 'success' || (info?.result === undefined && failure === undefined && exitCode === 0);
   if (succeeded && failure === undefined) return { status: 'succeeded' };
   const code = failure?.code ?? (exitCode !== undefined ? 'NonZeroExitCode' : 'TaskFailed');
-  const parts = [failure?.message, exitCode !== undefined ? `exit code ${exitCode}` : undefined, failureDetail(failure) || undefined].filter(Boolean);
+  const parts = [
+    failure?.message,
+    exitCode !== undefined ? `exit code ${exitCode}` : undefined,
+    failureDetail(failure) || undefined,
+  ].filter(Boolean);
   return {
     status: 'failed',
     error: { code, message: parts.join('; ') || 'The task failed.', ...(category ? { category } : {}) },
@@ -332,7 +367,9 @@ export function reportFor(task: TaskSnapshot, job: JobRecord): Omit<PollReport, 
   const requeues = task.executionInfo?.requeueCount ?? knownRequeues;
   const notes: string[] = [];
   if (requeues > knownRequeues) {
-    notes.push(`Batch requeued the task ${requeues - knownRequeues} time(s) (node preempted or lost); requeue count ${requeues}.`);
+    notes.push(
+      `Batch requeued the task ${requeues - knownRequeues} time(s) (node preempted or lost); requeue count ${requeues}.`,
+    );
   }
   if (retries > knownRetries) notes.push(`Batch retried the task after a failed attempt; retry count ${retries}.`);
 
@@ -366,7 +403,8 @@ export function batchErrorMessage(error: unknown): string {
   const e = error as BatchRestErrorLike | null;
   const m = e?.body?.message ?? e?.message;
   if (typeof m === 'string') return m;
-  if (m && typeof m === 'object' && 'value' in m && typeof (m as { value: unknown }).value === 'string') return (m as { value: string }).value;
+  if (m && typeof m === 'object' && 'value' in m && typeof (m as { value: unknown }).value === 'string')
+    return (m as { value: string }).value;
   return String(e?.code ?? 'unknown error');
 }
 
@@ -392,7 +430,12 @@ export function toProviderError(error: unknown, fallbackRetryMs: number): Error 
     case 'throttled':
       return new ProviderThrottledError(PROVIDER_NAME, retryAfter ?? fallbackRetryMs, error);
     case 'unavailable':
-      return new ProviderUnavailableError(PROVIDER_NAME, `${e?.statusCode ?? 'network'} ${e?.code ?? ''} ${message}`.replace(/\s+/g, ' ').trim(), error, retryAfter);
+      return new ProviderUnavailableError(
+        PROVIDER_NAME,
+        `${e?.statusCode ?? 'network'} ${e?.code ?? ''} ${message}`.replace(/\s+/g, ' ').trim(),
+        error,
+        retryAfter,
+      );
     case 'rejected':
       return new ProviderRejectedError(PROVIDER_NAME, e?.code ?? String(e?.statusCode ?? 'Unknown'), message, error);
   }

@@ -11,7 +11,13 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { BatchServiceClient, BatchServiceModels } from '@azure/batch';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
-import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
+import {
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  describeError,
+} from '../../errors.js';
 import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket, withRetries } from '../../retry.js';
 import type { ProviderContext } from '../provider-context.js';
@@ -61,7 +67,10 @@ export interface AzureBatchProviderOptions {
 }
 
 /** Creates the Azure Batch provider. Imports the Batch SDK lazily (cold start of other functions). */
-export async function createAzureBatchProvider(ctx: ProviderContext, options: AzureBatchProviderOptions = {}): Promise<AzureBatchProvider> {
+export async function createAzureBatchProvider(
+  ctx: ProviderContext,
+  options: AzureBatchProviderOptions = {},
+): Promise<AzureBatchProvider> {
   const settings = parseAzureBatchSettings(ctx.config.env);
   const batch = await import('@azure/batch');
   const msRest = await import('@azure/ms-rest-js');
@@ -72,7 +81,10 @@ export async function createAzureBatchProvider(ctx: ProviderContext, options: Az
     const { azureCredential } = await import('../../adapters/azure-credential.js');
     const tokenCredential = options.credential ?? (await azureCredential(ctx.config));
     // A bare TokenCredential would ask for the management scope, which Batch rejects.
-    credentials = new msRest.AzureIdentityCredentialAdapter(tokenCredential, 'https://batch.core.windows.net//.default');
+    credentials = new msRest.AzureIdentityCredentialAdapter(
+      tokenCredential,
+      'https://batch.core.windows.net//.default',
+    );
   }
   // The SDK's default policies never retry 429 and retry 503 only after ~30 s ignoring Retry-After;
   // we switch them off and retry in `call()` with our own, configurable policy.
@@ -91,8 +103,17 @@ export async function createAzureBatchProvider(ctx: ProviderContext, options: Az
   });
   const blobService = options.blobService ?? (await blobServiceOf(ctx));
   const sas = await createSasIssuer(blobService, options.now);
-  const limiter = options.limiter ?? new TokenBucket({ ratePerSec: settings.requestRatePerSec, burst: settings.requestBurst });
-  return new AzureBatchProvider(ctx, settings, client, sas, options.now ?? Date.now, options.sleep ?? realSleep, limiter);
+  const limiter =
+    options.limiter ?? new TokenBucket({ ratePerSec: settings.requestRatePerSec, burst: settings.requestBurst });
+  return new AzureBatchProvider(
+    ctx,
+    settings,
+    client,
+    sas,
+    options.now ?? Date.now,
+    options.sleep ?? realSleep,
+    limiter,
+  );
 }
 
 async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
@@ -143,7 +164,12 @@ export class AzureBatchProvider implements JobProvider {
       Promise.all([
         this.sas.readBlobUrl(this.settings.stagingContainer, blobs.spec, new Date(inputExpiry)),
         // One SAS per output blob: the task can write its own outputs and nothing else.
-        Promise.all(OUTPUT_FILES.map(async (f) => [f, await this.sas.writeBlobContainerUrl(results, blobs.outputs[f], new Date(outputExpiry))] as const)),
+        Promise.all(
+          OUTPUT_FILES.map(
+            async (f) =>
+              [f, await this.sas.writeBlobContainerUrl(results, blobs.outputs[f], new Date(outputExpiry))] as const,
+          ),
+        ),
       ]),
     );
     const task = buildTaskAddParameter(this.settings, {
@@ -169,7 +195,11 @@ export class AzureBatchProvider implements JobProvider {
     const existing = await this.call(() =>
       this.client.task.get(options.batchJobId, options.taskId, { taskGetOptions: { select: POLL_SELECT } }),
     );
-    return { ref: refFor(options, existing), attached: true, status: existing.state === 'running' ? 'running' : 'dispatched' };
+    return {
+      ref: refFor(options, existing),
+      attached: true,
+      status: existing.state === 'running' ? 'running' : 'dispatched',
+    };
   }
 
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
@@ -177,7 +207,8 @@ export class AzureBatchProvider implements JobProvider {
     const groups = [...this.groupByBatchJob(jobs)];
     for (const [i, [batchJobId, group]] of groups.entries()) {
       const polled = await this.pollBatchJob(batchJobId, group).catch((error: unknown) => {
-        if (error instanceof ProviderThrottledError) return { reports: [] as PollReport[], cut: { error, unread: group.map((j) => j.id) } };
+        if (error instanceof ProviderThrottledError)
+          return { reports: [] as PollReport[], cut: { error, unread: group.map((j) => j.id) } };
         throw error;
       });
       reports.push(...polled.reports);
@@ -196,14 +227,20 @@ export class AzureBatchProvider implements JobProvider {
       await this.call(() => this.client.task.terminate(batchJobId, taskId));
     } catch (error) {
       // Already gone or already finished: the next poll reports what really happened.
-      if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound', 'TaskCompleted', 'JobCompleted'].includes(error.providerCode)) return;
+      if (
+        error instanceof ProviderRejectedError &&
+        ['TaskNotFound', 'JobNotFound', 'TaskCompleted', 'JobCompleted'].includes(error.providerCode)
+      )
+        return;
       throw error;
     }
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
     const name = blobNamesFor(runKey(job), this.settings.outputPrefix).outputs['result.json'];
-    const content = await this.storage('read result.json', () => this.ctx.blobs.get(this.ctx.config.containers.results, name));
+    const content = await this.storage('read result.json', () =>
+      this.ctx.blobs.get(this.ctx.config.containers.results, name),
+    );
     return content ? parseResultDocument(content) : undefined;
   }
 
@@ -213,10 +250,17 @@ export class AzureBatchProvider implements JobProvider {
       const names = blobNamesFor(runKey(job), this.settings.outputPrefix).outputs;
       const container = this.ctx.config.containers.results;
       const [stdout, stderr] = await this.storage('read uploaded logs', () =>
-        Promise.all([this.ctx.blobs.get(container, names['stdout.txt']), this.ctx.blobs.get(container, names['stderr.txt'])]),
+        Promise.all([
+          this.ctx.blobs.get(container, names['stdout.txt']),
+          this.ctx.blobs.get(container, names['stderr.txt']),
+        ]),
       );
       if (stdout !== undefined || stderr !== undefined) {
-        return { stdout: tailOf(stdout, tail), stderr: tailOf(stderr, tail), source: `blob:${container}/${this.settings.outputPrefix}/${runKey(job)}/` };
+        return {
+          stdout: tailOf(stdout, tail),
+          stderr: tailOf(stderr, tail),
+          source: `blob:${container}/${this.settings.outputPrefix}/${runKey(job)}/`,
+        };
       }
       // Nothing uploaded (the upload itself failed, or the task never ran): the node keeps the
       // files until the task's retention time runs out.
@@ -241,11 +285,15 @@ export class AzureBatchProvider implements JobProvider {
       try {
         await this.call(() => this.client.task.deleteMethod(batchJobId, taskId));
       } catch (error) {
-        if (!(error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode))) throw error;
+        if (!(error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode)))
+          throw error;
       }
       // Only the staged input goes: the uploaded outputs are the job's result and logs.
       await this.storage('delete the staged spec', () =>
-        this.ctx.blobs.delete(this.settings.stagingContainer, blobNamesFor(runKey(job), this.settings.outputPrefix).spec),
+        this.ctx.blobs.delete(
+          this.settings.stagingContainer,
+          blobNamesFor(runKey(job), this.settings.outputPrefix).spec,
+        ),
       );
       done.push(job.id);
     }
@@ -290,14 +338,20 @@ export class AzureBatchProvider implements JobProvider {
     const rest = group.filter((job) => !seen.has(this.locate(job).taskId));
     if (rest.length > 0) {
       const since = Math.min(...rest.map((job) => Date.parse(job.dispatchedAt ?? job.createdAt))) - TIME_FILTER_SKEW_MS;
-      await this.listTasks(batchJobId, `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`, take);
+      await this.listTasks(
+        batchJobId,
+        `state eq 'completed' and stateTransitionTime ge datetime'${new Date(since).toISOString()}'`,
+        take,
+      );
     }
     let cut: { error: ProviderThrottledError; unread: string[] } | undefined;
     const unlisted = group.filter((job) => !seen.has(this.locate(job).taskId));
     for (const [i, job] of unlisted.entries()) {
       const { taskId } = this.locate(job);
       try {
-        take(await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })));
+        take(
+          await this.call(() => this.client.task.get(batchJobId, taskId, { taskGetOptions: { select: POLL_SELECT } })),
+        );
       } catch (error) {
         if (error instanceof ProviderRejectedError && ['TaskNotFound', 'JobNotFound'].includes(error.providerCode)) {
           missing.push({ jobId: job.id, status: 'missing', nativeStatus: error.providerCode });
@@ -330,7 +384,9 @@ export class AzureBatchProvider implements JobProvider {
     let page: BatchServiceModels.TaskListResponse;
     try {
       page = await this.call(() =>
-        this.client.task.list(batchJobId, { taskListOptions: { filter, select: POLL_SELECT, maxResults: MAX_PAGE_SIZE } }),
+        this.client.task.list(batchJobId, {
+          taskListOptions: { filter, select: POLL_SELECT, maxResults: MAX_PAGE_SIZE },
+        }),
       );
     } catch (error) {
       // No pool job yet means no tasks yet; the per-task check reports them missing.
@@ -350,7 +406,8 @@ export class AzureBatchProvider implements JobProvider {
     const summary: Record<string, unknown> = { location, exitCode: task.executionInfo?.exitCode ?? 0 };
     try {
       const document = await this.result(job);
-      if (document !== undefined && JSON.stringify(document).length <= MAX_INLINE_RESULT_BYTES) summary.document = document;
+      if (document !== undefined && JSON.stringify(document).length <= MAX_INLINE_RESULT_BYTES)
+        summary.document = document;
     } catch (error) {
       // The job did succeed; a result we cannot read now is still at `location`.
       summary.readError = describeError(error);
@@ -370,7 +427,11 @@ export class AzureBatchProvider implements JobProvider {
     if (!report.error || typeof error?.code !== 'string' || typeof error.message !== 'string') return report;
     return {
       ...report,
-      error: { ...report.error, code: error.code, message: `${error.message} (Batch: ${report.error.code}: ${report.error.message})` },
+      error: {
+        ...report.error,
+        code: error.code,
+        message: `${error.message} (Batch: ${report.error.code}: ${report.error.message})`,
+      },
     };
   }
 
@@ -394,7 +455,11 @@ export class AzureBatchProvider implements JobProvider {
       } catch (error) {
         if (error instanceof ProviderRejectedError && error.providerCode === 'PoolExists') return;
         if (error instanceof ProviderRejectedError && error.providerCode === 'PoolBeingDeleted') {
-          throw new ProviderUnavailableError(PROVIDER_NAME, `pool '${poolId}' is being deleted; retry once it is gone`, error);
+          throw new ProviderUnavailableError(
+            PROVIDER_NAME,
+            `pool '${poolId}' is being deleted; retry once it is gone`,
+            error,
+          );
         }
         throw error;
       }
@@ -432,19 +497,30 @@ export class AzureBatchProvider implements JobProvider {
     return { batchJobId, taskId };
   }
 
-  private async taskFileTail(batchJobId: string, taskId: string, file: string, tailBytes: number): Promise<string | undefined> {
+  private async taskFileTail(
+    batchJobId: string,
+    taskId: string,
+    file: string,
+    tailBytes: number,
+  ): Promise<string | undefined> {
     try {
       const props = await this.call(() => this.client.file.getPropertiesFromTask(batchJobId, taskId, file));
       const length = props.contentLength ?? 0;
       if (length === 0 || tailBytes === 0) return '';
       const start = Math.max(0, length - tailBytes);
       const response = await this.call(() =>
-        this.client.file.getFromTask(batchJobId, taskId, file, { fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${length - 1}` } }),
+        this.client.file.getFromTask(batchJobId, taskId, file, {
+          fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${length - 1}` },
+        }),
       );
       return response.readableStreamBody ? (await readAll(response.readableStreamBody)).toString('utf8') : '';
     } catch (error) {
       // Not started yet (no node, no files) or already cleaned up.
-      if (error instanceof ProviderRejectedError && ['404', 'TaskNotFound', 'JobNotFound', 'FileNotFound', '409', 'TaskNotStarted'].includes(error.providerCode)) return undefined;
+      if (
+        error instanceof ProviderRejectedError &&
+        ['404', 'TaskNotFound', 'JobNotFound', 'FileNotFound', '409', 'TaskNotStarted'].includes(error.providerCode)
+      )
+        return undefined;
       throw error;
     }
   }
@@ -457,7 +533,9 @@ export class AzureBatchProvider implements JobProvider {
   private async call<T>(op: () => Promise<T>): Promise<T> {
     const { attempts, baseMs, maxWaitMs } = this.settings.retry;
     const statusOf = (error: unknown) => (error as BatchRestErrorLike | null)?.statusCode;
-    const waitAfter = (error: unknown, attempt: number) => parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after')) ?? backoffDelay(attempt, baseMs);
+    const waitAfter = (error: unknown, attempt: number) =>
+      parseRetryAfter((error as BatchRestErrorLike | null)?.response?.headers?.get('retry-after')) ??
+      backoffDelay(attempt, baseMs);
     return withRetries(op, {
       attempts,
       maxWaitMs,
@@ -514,7 +592,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 function parseResultDocument(content: Buffer): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(content.toString('utf8'));
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : { value: parsed };
   } catch {
     return { unparsed: content.subarray(0, 4096).toString('utf8') };
   }

@@ -39,25 +39,39 @@ export async function createSasIssuer(service: BlobServiceClient, now: () => num
     return key;
   };
 
-  const sign = async (values: Omit<import('@azure/storage-blob').BlobSASSignatureValues, 'startsOn' | 'protocol'>): Promise<string> => {
+  const sign = async (
+    values: Omit<import('@azure/storage-blob').BlobSASSignatureValues, 'startsOn' | 'protocol'>,
+  ): Promise<string> => {
     const startsOn = new Date(now() - CLOCK_SKEW_MS);
     if (sharedKey) {
       return sb.generateBlobSASQueryParameters({ ...values, startsOn, protocol }, sharedKey).toString();
     }
     const expiresOn = new Date(Math.min(values.expiresOn!.getTime(), startsOn.getTime() + MAX_DELEGATION_MS));
     const key = await delegationKey(startsOn, expiresOn);
-    return sb.generateBlobSASQueryParameters({ ...values, expiresOn, startsOn, protocol }, key, service.accountName).toString();
+    return sb
+      .generateBlobSASQueryParameters({ ...values, expiresOn, startsOn, protocol }, key, service.accountName)
+      .toString();
   };
 
   return {
     async readBlobUrl(container, blobName, expiresOn) {
       const blob = service.getContainerClient(container).getBlobClient(blobName);
-      const sas = await sign({ containerName: container, blobName, permissions: sb.BlobSASPermissions.parse('r'), expiresOn });
+      const sas = await sign({
+        containerName: container,
+        blobName,
+        permissions: sb.BlobSASPermissions.parse('r'),
+        expiresOn,
+      });
       return `${blob.url}?${sas}`;
     },
     async writeBlobContainerUrl(container, blobName, expiresOn) {
       const client = service.getContainerClient(container);
-      const sas = await sign({ containerName: container, blobName, permissions: sb.BlobSASPermissions.parse('cw'), expiresOn });
+      const sas = await sign({
+        containerName: container,
+        blobName,
+        permissions: sb.BlobSASPermissions.parse('cw'),
+        expiresOn,
+      });
       return `${client.url}?${sas}`;
     },
   };

@@ -20,7 +20,12 @@ export interface AzureBatchSettings {
   readonly nodeCount: number;
   readonly autoscaleFormula?: string;
   readonly autoscaleInterval: string;
-  readonly image: { readonly publisher: string; readonly offer: string; readonly sku: string; readonly version: string };
+  readonly image: {
+    readonly publisher: string;
+    readonly offer: string;
+    readonly sku: string;
+    readonly version: string;
+  };
   readonly nodeAgentSku: string;
   readonly workerImage: string;
   readonly workerEntry: string;
@@ -44,11 +49,19 @@ export interface AzureBatchSettings {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const containerName = z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/, 'container names are 3-63 lower-case letters, digits and single hyphens');
-const batchId = z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, 'ids use letters, digits, "-" and "_" (at most 50, leaving room for suffixes)');
-const isoDuration = z.string().regex(/^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?$/, 'an ISO 8601 duration such as PT5M');
+const containerName = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/,
+    'container names are 3-63 lower-case letters, digits and single hyphens',
+  );
+const batchId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,50}$/, 'ids use letters, digits, "-" and "_" (at most 50, leaving room for suffixes)');
+const isoDuration = z
+  .string()
+  .regex(/^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?$/, 'an ISO 8601 duration such as PT5M');
 
 const schema = z.object({
   AZURE_BATCH_ACCOUNT_URL: z.url({ protocol: /^https?$/ }),
@@ -72,7 +85,9 @@ const schema = z.object({
   AZURE_BATCH_REGISTRY_USERNAME: z.string().optional(),
   AZURE_BATCH_REGISTRY_PASSWORD: z.string().optional(),
   AZURE_BATCH_STAGING_CONTAINER: containerName,
-  AZURE_BATCH_OUTPUT_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/, 'a blob path prefix without leading or trailing "/"'),
+  AZURE_BATCH_OUTPUT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/, 'a blob path prefix without leading or trailing "/"'),
   AZURE_BATCH_INPUT_SAS_TTL_SEC: int(300, 7 * 24 * 3600),
   AZURE_BATCH_OUTPUT_SAS_MARGIN_SEC: int(0, 7 * 24 * 3600),
   AZURE_BATCH_MAX_TASK_RETRIES: int(0, 100),
@@ -103,16 +118,22 @@ export function parseAzureBatchSettings(env: Env): AzureBatchSettings {
   }
   const s = parsed.data;
   const problems: string[] = [];
-  if (s.AZURE_BATCH_ACCOUNT_KEY && !s.AZURE_BATCH_ACCOUNT_NAME) problems.push('AZURE_BATCH_ACCOUNT_NAME is required with AZURE_BATCH_ACCOUNT_KEY');
-  const hasRegistryCreds = Boolean(s.AZURE_BATCH_REGISTRY_USERNAME || s.AZURE_BATCH_REGISTRY_PASSWORD || s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID);
-  if (hasRegistryCreds && !s.AZURE_BATCH_REGISTRY_SERVER) problems.push('AZURE_BATCH_REGISTRY_SERVER is required with registry credentials');
+  if (s.AZURE_BATCH_ACCOUNT_KEY && !s.AZURE_BATCH_ACCOUNT_NAME)
+    problems.push('AZURE_BATCH_ACCOUNT_NAME is required with AZURE_BATCH_ACCOUNT_KEY');
+  const hasRegistryCreds = Boolean(
+    s.AZURE_BATCH_REGISTRY_USERNAME || s.AZURE_BATCH_REGISTRY_PASSWORD || s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID,
+  );
+  if (hasRegistryCreds && !s.AZURE_BATCH_REGISTRY_SERVER)
+    problems.push('AZURE_BATCH_REGISTRY_SERVER is required with registry credentials');
   if (Boolean(s.AZURE_BATCH_REGISTRY_USERNAME) !== Boolean(s.AZURE_BATCH_REGISTRY_PASSWORD)) {
     problems.push('AZURE_BATCH_REGISTRY_USERNAME and AZURE_BATCH_REGISTRY_PASSWORD go together');
   }
   if (problems.length > 0) throw new ConfigurationError(`Invalid Azure Batch settings: ${problems.join('; ')}`);
 
   const [publisher, offer, sku, version] = s.AZURE_BATCH_IMAGE.split(':') as [string, string, string, string];
-  const allowed = s.AZURE_BATCH_ALLOWED_VM_SIZES.split(',').map((v) => v.trim()).filter(Boolean);
+  const allowed = s.AZURE_BATCH_ALLOWED_VM_SIZES.split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   return {
     accountUrl: s.AZURE_BATCH_ACCOUNT_URL.replace(/\/+$/, ''),
     ...(s.AZURE_BATCH_ACCOUNT_KEY && s.AZURE_BATCH_ACCOUNT_NAME
@@ -135,7 +156,9 @@ export function parseAzureBatchSettings(env: Env): AzureBatchSettings {
       ? {
           registry: {
             server: s.AZURE_BATCH_REGISTRY_SERVER,
-            ...(s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID ? { identityResourceId: s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID } : {}),
+            ...(s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID
+              ? { identityResourceId: s.AZURE_BATCH_REGISTRY_IDENTITY_RESOURCE_ID }
+              : {}),
             ...(s.AZURE_BATCH_REGISTRY_USERNAME ? { userName: s.AZURE_BATCH_REGISTRY_USERNAME } : {}),
             ...(s.AZURE_BATCH_REGISTRY_PASSWORD ? { password: s.AZURE_BATCH_REGISTRY_PASSWORD } : {}),
           },
@@ -147,7 +170,11 @@ export function parseAzureBatchSettings(env: Env): AzureBatchSettings {
     outputSasMarginSec: s.AZURE_BATCH_OUTPUT_SAS_MARGIN_SEC,
     maxTaskRetries: s.AZURE_BATCH_MAX_TASK_RETRIES,
     retentionSec: s.AZURE_BATCH_RETENTION_SEC,
-    retry: { attempts: s.AZURE_BATCH_RETRY_ATTEMPTS, baseMs: s.AZURE_BATCH_RETRY_BASE_MS, maxWaitMs: s.AZURE_BATCH_RETRY_MAX_WAIT_MS },
+    retry: {
+      attempts: s.AZURE_BATCH_RETRY_ATTEMPTS,
+      baseMs: s.AZURE_BATCH_RETRY_BASE_MS,
+      maxWaitMs: s.AZURE_BATCH_RETRY_MAX_WAIT_MS,
+    },
     requestRatePerSec: s.AZURE_BATCH_REQUEST_RATE_PER_SEC,
     requestBurst: s.AZURE_BATCH_REQUEST_BURST,
     requestTimeoutMs: s.AZURE_BATCH_REQUEST_TIMEOUT_MS,

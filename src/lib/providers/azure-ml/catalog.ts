@@ -5,25 +5,100 @@ import type { SettingInfo } from '../../config.js';
 
 /** Every setting the Azure ML provider reads. Part of the settings catalogue through the descriptor. */
 export const AZURE_ML_SETTINGS = [
-  { name: 'AZUREML_SUBSCRIPTION_ID', scope: ['provider'], description: 'Azure subscription id of the Azure Machine Learning workspace.' },
-  { name: 'AZUREML_RESOURCE_GROUP', scope: ['provider'], description: 'Resource group of the Azure Machine Learning workspace.' },
-  { name: 'AZUREML_WORKSPACE', scope: ['provider'], description: 'Name of the Azure Machine Learning workspace jobs are created in.' },
-  { name: 'AZUREML_ARM_ENDPOINT', scope: ['provider'], default: 'https://management.azure.com', description: 'Azure Resource Manager endpoint (sovereign clouds, or a local fake in tests). Must be https: tokens are never sent in clear text.' },
-  { name: 'AZUREML_API_VERSION', scope: ['provider'], default: '2024-04-01', description: 'api-version of the Microsoft.MachineLearningServices jobs API. 2024-04-01 or newer keeps AutoML limit and metric settings.' },
-  { name: 'AZUREML_DEFAULT_COMPUTE', scope: ['provider'], description: 'Compute cluster name (or ARM id) used when a job spec names none.' },
-  { name: 'AZUREML_TAG_KEY', scope: ['provider'], default: 'cjo-job-id', description: 'Tag key carrying our job id on every Azure ML job; polling lists jobs having this tag.' },
-  { name: 'AZUREML_EXPERIMENT', scope: ['provider'], default: 'cloud-job-orchestrator', description: 'Experiment name for jobs whose spec names none.' },
-  { name: 'AZUREML_REQUEST_TIMEOUT_MS', scope: ['provider'], default: '30000', description: 'Timeout of one Resource Manager request.' },
-  { name: 'AZUREML_RETRIES', scope: ['provider'], default: '2', description: 'In-call retries of a 5xx or network failure before it surfaces as ProviderUnavailable (429 is never retried in-call: its Retry-After is handed to the caller).' },
-  { name: 'AZUREML_RETRY_DELAY_MS', scope: ['provider'], default: '500', description: 'First delay of the in-call 5xx retry (doubles each time, capped by Retry-After when the service sends one).' },
-  { name: 'AZUREML_READ_RATE_PER_SEC', scope: ['provider'], default: '25', description: 'Client-side pace of Resource Manager reads (GETs), in reads per second. ARM refills 25 reads/s per principal into a bucket of 250; a poll cycle stays under it instead of running into 429s.' },
-  { name: 'AZUREML_READ_BURST', scope: ['provider'], default: '250', description: 'Reads that may go at once after a quiet spell (the size of the client-side token bucket; ARM documents 250).' },
-  { name: 'AZUREML_CANCEL_WAIT_MS', scope: ['provider'], default: '10000', description: 'How long cancel follows the cancel operation (202 + Location) before leaving the confirmation to the poller.' },
+  {
+    name: 'AZUREML_SUBSCRIPTION_ID',
+    scope: ['provider'],
+    description: 'Azure subscription id of the Azure Machine Learning workspace.',
+  },
+  {
+    name: 'AZUREML_RESOURCE_GROUP',
+    scope: ['provider'],
+    description: 'Resource group of the Azure Machine Learning workspace.',
+  },
+  {
+    name: 'AZUREML_WORKSPACE',
+    scope: ['provider'],
+    description: 'Name of the Azure Machine Learning workspace jobs are created in.',
+  },
+  {
+    name: 'AZUREML_ARM_ENDPOINT',
+    scope: ['provider'],
+    default: 'https://management.azure.com',
+    description:
+      'Azure Resource Manager endpoint (sovereign clouds, or a local fake in tests). Must be https: tokens are never sent in clear text.',
+  },
+  {
+    name: 'AZUREML_API_VERSION',
+    scope: ['provider'],
+    default: '2024-04-01',
+    description:
+      'api-version of the Microsoft.MachineLearningServices jobs API. 2024-04-01 or newer keeps AutoML limit and metric settings.',
+  },
+  {
+    name: 'AZUREML_DEFAULT_COMPUTE',
+    scope: ['provider'],
+    description: 'Compute cluster name (or ARM id) used when a job spec names none.',
+  },
+  {
+    name: 'AZUREML_TAG_KEY',
+    scope: ['provider'],
+    default: 'cjo-job-id',
+    description: 'Tag key carrying our job id on every Azure ML job; polling lists jobs having this tag.',
+  },
+  {
+    name: 'AZUREML_EXPERIMENT',
+    scope: ['provider'],
+    default: 'cloud-job-orchestrator',
+    description: 'Experiment name for jobs whose spec names none.',
+  },
+  {
+    name: 'AZUREML_REQUEST_TIMEOUT_MS',
+    scope: ['provider'],
+    default: '30000',
+    description: 'Timeout of one Resource Manager request.',
+  },
+  {
+    name: 'AZUREML_RETRIES',
+    scope: ['provider'],
+    default: '2',
+    description:
+      'In-call retries of a 5xx or network failure before it surfaces as ProviderUnavailable (429 is never retried in-call: its Retry-After is handed to the caller).',
+  },
+  {
+    name: 'AZUREML_RETRY_DELAY_MS',
+    scope: ['provider'],
+    default: '500',
+    description:
+      'First delay of the in-call 5xx retry (doubles each time, capped by Retry-After when the service sends one).',
+  },
+  {
+    name: 'AZUREML_READ_RATE_PER_SEC',
+    scope: ['provider'],
+    default: '25',
+    description:
+      'Client-side pace of Resource Manager reads (GETs), in reads per second. ARM refills 25 reads/s per principal into a bucket of 250; a poll cycle stays under it instead of running into 429s.',
+  },
+  {
+    name: 'AZUREML_READ_BURST',
+    scope: ['provider'],
+    default: '250',
+    description:
+      'Reads that may go at once after a quiet spell (the size of the client-side token bucket; ARM documents 250).',
+  },
+  {
+    name: 'AZUREML_CANCEL_WAIT_MS',
+    scope: ['provider'],
+    default: '10000',
+    description:
+      'How long cancel follows the cancel operation (202 + Location) before leaving the confirmation to the poller.',
+  },
 ] as const satisfies readonly SettingInfo[];
 
 /** True when subscription, resource group and workspace are all set. */
 export function isAzureMlConfigured(env: Readonly<Record<string, string | undefined>>): boolean {
-  return ['AZUREML_SUBSCRIPTION_ID', 'AZUREML_RESOURCE_GROUP', 'AZUREML_WORKSPACE'].every((k) => (env[k] ?? '').trim() !== '');
+  return ['AZUREML_SUBSCRIPTION_ID', 'AZUREML_RESOURCE_GROUP', 'AZUREML_WORKSPACE'].every(
+    (k) => (env[k] ?? '').trim() !== '',
+  );
 }
 
 /** The job kinds this provider runs, as `JobRecord.spec.kind`. */

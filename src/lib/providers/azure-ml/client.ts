@@ -95,8 +95,16 @@ export class ArmClient {
     pipeline.addPolicy(core.setClientRequestIdPolicy());
     if (opts.trustedCa !== undefined) pipeline.addPolicy(core.tlsPolicy({ ca: opts.trustedCa }));
     // Same audience the generated ARM clients ask for: "<endpoint>/.default".
-    pipeline.addPolicy(core.bearerTokenAuthenticationPolicy({ credential: opts.credential, scopes: [`${opts.endpoint}/.default`] }));
-    return new ArmClient(opts, pipeline, opts.httpClient ?? core.createDefaultHttpClient(), core.createPipelineRequest, core.createHttpHeaders);
+    pipeline.addPolicy(
+      core.bearerTokenAuthenticationPolicy({ credential: opts.credential, scopes: [`${opts.endpoint}/.default`] }),
+    );
+    return new ArmClient(
+      opts,
+      pipeline,
+      opts.httpClient ?? core.createDefaultHttpClient(),
+      core.createPipelineRequest,
+      core.createHttpHeaders,
+    );
   }
 
   get endpoint(): string {
@@ -111,7 +119,11 @@ export class ArmClient {
    * Returns 2xx–4xx responses for the caller to interpret; throws {@link ProviderThrottledError}
    * on 429 and {@link ProviderUnavailableError} on 5xx or network failure (after the in-call retries).
    */
-  async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH', target: string, body?: unknown): Promise<ArmResponse> {
+  async send(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH',
+    target: string,
+    body?: unknown,
+  ): Promise<ArmResponse> {
     const url = this.resolve(target);
     const limiter = method === 'GET' ? this.opts.readLimiter : undefined;
     // Failures that never reached the service: retried on back-off alone (there is no Retry-After).
@@ -124,12 +136,19 @@ export class ArmClient {
             url,
             method,
             timeout: this.opts.requestTimeoutMs,
-            headers: this.createHeaders({ accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) }),
+            headers: this.createHeaders({
+              accept: 'application/json',
+              ...(body !== undefined && { 'content-type': 'application/json' }),
+            }),
             ...(body !== undefined && { body: JSON.stringify(body) }),
           });
           res = await this.pipeline.sendRequest(this.httpClient, req);
         } catch (error) {
-          const failure = new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} failed: ${describeError(error)}`, error);
+          const failure = new ProviderUnavailableError(
+            PROVIDER,
+            `${method} ${new URL(url).pathname} failed: ${describeError(error)}`,
+            error,
+          );
           unsent.add(failure);
           throw failure;
         }
@@ -139,11 +158,20 @@ export class ArmClient {
           const e = armError(response);
           // Other reads of this process wait out a short Retry-After; a long one is the poller's to honour.
           limiter?.pause(Math.min(retryAfterMs ?? DEFAULT_THROTTLE_MS, MAX_INLINE_WAIT_MS));
-          throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_THROTTLE_MS, new Error(`${e.code}: ${e.message}`));
+          throw new ProviderThrottledError(
+            PROVIDER,
+            retryAfterMs ?? DEFAULT_THROTTLE_MS,
+            new Error(`${e.code}: ${e.message}`),
+          );
         }
         if (response.status >= 500) {
           const e = armError(response);
-          throw new ProviderUnavailableError(PROVIDER, `${method} ${new URL(url).pathname} answered ${response.status} ${e.code}: ${e.message}`, undefined, retryAfterMs);
+          throw new ProviderUnavailableError(
+            PROVIDER,
+            `${method} ${new URL(url).pathname} answered ${response.status} ${e.code}: ${e.message}`,
+            undefined,
+            retryAfterMs,
+          );
         }
         return response;
       },
@@ -170,7 +198,10 @@ export class ArmClient {
     const url = new URL(target);
     if (url.origin !== new URL(this.opts.endpoint).origin) {
       // A nextLink or Location elsewhere would receive our ARM token: refuse rather than follow.
-      throw new ProviderUnavailableError(PROVIDER, `refusing to follow a link outside ${this.opts.endpoint}: ${url.origin}`);
+      throw new ProviderUnavailableError(
+        PROVIDER,
+        `refusing to follow a link outside ${this.opts.endpoint}: ${url.origin}`,
+      );
     }
     // ARM's links carry the api-version; add ours if one ever does not, rather than get a 400.
     if (!url.searchParams.has('api-version')) url.searchParams.set('api-version', this.opts.apiVersion);

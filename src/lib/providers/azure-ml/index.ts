@@ -8,7 +8,12 @@ import { AZURE_ML_JOB_KINDS, AZURE_ML_SETTINGS, isAzureMlConfigured } from './ca
 export const descriptor = defineProvider({
   name: 'azure-ml',
   pollFunction: 'pollAzureMl',
-  pollSchedule: { name: 'POLL_AZURE_ML_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Azure ML poller.' },
+  pollSchedule: {
+    name: 'POLL_AZURE_ML_SCHEDULE',
+    scope: ['app'],
+    default: '0 * * * * *',
+    description: 'NCRONTAB schedule of the Azure ML poller.',
+  },
   settings: AZURE_ML_SETTINGS,
   jobKinds: AZURE_ML_JOB_KINDS,
   isConfigured: isAzureMlConfigured,

@@ -1,10 +1,23 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import {
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { parseRetryAfter, sleep, TokenBucket } from '../../retry.js';
 import { ArmClient, PROVIDER, armError, type ArmResponse } from './client.js';
-import { azureMlJobName, buildJobBody, imageEnvironmentName, parseAzureMlJobSpec, workspaceId, type AzureMlJobSpec } from './spec.js';
+import {
+  azureMlJobName,
+  buildJobBody,
+  imageEnvironmentName,
+  parseAzureMlJobSpec,
+  workspaceId,
+  type AzureMlJobSpec,
+} from './spec.js';
 import type { AzureMlSettings } from './settings.js';
 import { mapAzureMlStatus } from './status.js';
 import { azureCredential } from '../../adapters/azure-credential.js';
@@ -39,7 +52,10 @@ export interface AzureMlProviderDeps {
 }
 
 /** Creates the Azure ML provider; the core REST pipeline is loaded here, not at module load. */
-export async function createAzureMlProvider(settings: AzureMlSettings, deps: AzureMlProviderDeps): Promise<JobProvider> {
+export async function createAzureMlProvider(
+  settings: AzureMlSettings,
+  deps: AzureMlProviderDeps,
+): Promise<JobProvider> {
   const client = await ArmClient.create({
     endpoint: settings.armEndpoint,
     apiVersion: settings.apiVersion,
@@ -49,7 +65,8 @@ export async function createAzureMlProvider(settings: AzureMlSettings, deps: Azu
     retryDelayMs: settings.retryDelayMs,
     ...(deps.trustedCa !== undefined && { trustedCa: deps.trustedCa }),
     ...(deps.sleep !== undefined && { sleep: deps.sleep }),
-    readLimiter: deps.readLimiter ?? new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
+    readLimiter:
+      deps.readLimiter ?? new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
   });
   return new AzureMlProvider(settings, client, deps.sleep ?? sleep);
 }
@@ -84,10 +101,14 @@ class AzureMlProvider implements JobProvider {
     let body: { properties: Record<string, unknown> };
     try {
       parsed = parseAzureMlJobSpec(job.spec.kind, job.spec.spec);
-      const envId = parsed.kind === 'command' && parsed.spec.image !== undefined ? await this.ensureImageEnvironment(parsed.spec.image) : undefined;
+      const envId =
+        parsed.kind === 'command' && parsed.spec.image !== undefined
+          ? await this.ensureImageEnvironment(parsed.spec.image)
+          : undefined;
       body = buildJobBody(job, parsed, this.settings, envId);
     } catch (error) {
-      if (error instanceof ValidationError) throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
+      if (error instanceof ValidationError)
+        throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
       throw error;
     }
     const name = this.nameOf(job);
@@ -113,7 +134,11 @@ class AzureMlProvider implements JobProvider {
   private ownedOrReject(job: JobRecord, doc: ArmJob): ArmJob {
     const owner = doc.properties?.tags?.[this.settings.tagKey];
     if (owner !== undefined && owner !== null && owner !== job.id) {
-      throw new ProviderRejectedError(PROVIDER, 'JobNameTaken', `Azure ML job '${doc.name}' belongs to '${owner}', not '${job.id}'`);
+      throw new ProviderRejectedError(
+        PROVIDER,
+        'JobNameTaken',
+        `Azure ML job '${doc.name}' belongs to '${owner}', not '${job.id}'`,
+      );
     }
     return doc;
   }
@@ -133,7 +158,11 @@ class AzureMlProvider implements JobProvider {
   private async ensureImageEnvironment(image: string): Promise<string> {
     const path = `${this.ws}/environments/${imageEnvironmentName(image)}/versions/1`;
     const res = await this.client.send('PUT', path, {
-      properties: { image, osType: 'Linux', description: `Container image ${image}, created by the Cloud Job Orchestrator` },
+      properties: {
+        image,
+        osType: 'Linux',
+        description: `Container image ${image}, created by the Cloud Job Orchestrator`,
+      },
     });
     // 409: the version exists; its name is derived from this very image, so it is the one we want.
     if (res.status === 200 || res.status === 201 || res.status === 409) return path;
@@ -163,7 +192,11 @@ class AzureMlProvider implements JobProvider {
     if (wanted.size === 0) return [];
 
     const listed = new Map<string, ArmJob>();
-    const query = new URLSearchParams({ 'api-version': this.settings.apiVersion, tag: this.settings.tagKey, listViewType: 'ActiveOnly' });
+    const query = new URLSearchParams({
+      'api-version': this.settings.apiVersion,
+      tag: this.settings.tagKey,
+      listViewType: 'ActiveOnly',
+    });
     let next: string | undefined = `${this.ws}/jobs?${query.toString()}`;
     while (next !== undefined) {
       const res = await this.client.send('GET', next);
@@ -185,7 +218,13 @@ class AzureMlProvider implements JobProvider {
       } catch (error) {
         // Keep what this cycle learned; the jobs from here on are read first next cycle.
         if (error instanceof ProviderThrottledError) {
-          throw new PollThrottledError(PROVIDER, error.retryAfterMs, reports, order.slice(i).map(([, j]) => j.id), error);
+          throw new PollThrottledError(
+            PROVIDER,
+            error.retryAfterMs,
+            reports,
+            order.slice(i).map(([, j]) => j.id),
+            error,
+          );
         }
         throw error;
       }
@@ -206,11 +245,21 @@ class AzureMlProvider implements JobProvider {
   private rejectionAsUnavailable(res: ArmResponse, what: string): Error {
     const e = armError(res);
     // A 4xx on a read is a configuration problem (workspace, permissions), never the job's fault.
-    return new ProviderUnavailableError(PROVIDER, `${what} answered ${res.status} ${e.code}: ${e.message}`, undefined, parseRetryAfter(res.header('retry-after')));
+    return new ProviderUnavailableError(
+      PROVIDER,
+      `${what} answered ${res.status} ${e.code}: ${e.message}`,
+      undefined,
+      parseRetryAfter(res.header('retry-after')),
+    );
   }
 
   /** One job's report, or undefined when nothing changed since the last poll. */
-  private async reportFor(job: JobRecord, name: string, listedDoc: ArmJob, fresh: boolean): Promise<PollReport | undefined> {
+  private async reportFor(
+    job: JobRecord,
+    name: string,
+    listedDoc: ArmJob,
+    fresh: boolean,
+  ): Promise<PollReport | undefined> {
     const native = listedDoc.properties?.status ?? 'Unknown';
     const previousNative = job.providerRef?.nativeStatus;
     const mapped = mapAzureMlStatus(native);
@@ -278,7 +327,13 @@ class AzureMlProvider implements JobProvider {
       const pending = res.status === 202 || (asyncOp !== undefined && res.status === 200 && isInProgress(body?.status));
       if (pending) continue;
       if (res.status >= 400 || body?.status === 'Failed') {
-        const e = res.status >= 400 ? armError(res) : { code: body?.error?.code ?? 'CancelFailed', message: body?.error?.message ?? 'the cancel operation failed' };
+        const e =
+          res.status >= 400
+            ? armError(res)
+            : {
+                code: body?.error?.code ?? 'CancelFailed',
+                message: body?.error?.message ?? 'the cancel operation failed',
+              };
         throw new ProviderUnavailableError(PROVIDER, `cancel of '${name}' failed: ${e.code}: ${e.message}`);
       }
       return;
@@ -308,7 +363,10 @@ class AzureMlProvider implements JobProvider {
       const native = typeof props.status === 'string' ? props.status : undefined;
       // Never archive a job that is still running at Azure ML, nor one that is not ours.
       if (native === undefined || !TERMINAL_NATIVE.has(native)) continue;
-      if (props.isArchived === true || (props.tags as Record<string, unknown> | undefined)?.[this.settings.tagKey] !== job.id) {
+      if (
+        props.isArchived === true ||
+        (props.tags as Record<string, unknown> | undefined)?.[this.settings.tagKey] !== job.id
+      ) {
         done.push(job.id);
         continue;
       }

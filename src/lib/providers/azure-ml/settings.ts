@@ -30,7 +30,9 @@ const SettingsSchema = z.object({
   AZUREML_SUBSCRIPTION_ID: text.pipe(z.string({ message: 'AZUREML_SUBSCRIPTION_ID is required' })),
   AZUREML_RESOURCE_GROUP: text.pipe(z.string({ message: 'AZUREML_RESOURCE_GROUP is required' })),
   AZUREML_WORKSPACE: text.pipe(
-    z.string({ message: 'AZUREML_WORKSPACE is required' }).regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/, 'AZUREML_WORKSPACE is not a valid workspace name'),
+    z
+      .string({ message: 'AZUREML_WORKSPACE is required' })
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/, 'AZUREML_WORKSPACE is not a valid workspace name'),
   ),
   AZUREML_ARM_ENDPOINT: text.transform((v, ctx) => {
     const raw = v ?? 'https://management.azure.com';
@@ -48,7 +50,9 @@ const SettingsSchema = z.object({
     }
     return url.origin;
   }),
-  AZUREML_API_VERSION: text.transform((v) => v ?? '2024-04-01').pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'AZUREML_API_VERSION looks like 2024-04-01')),
+  AZUREML_API_VERSION: text
+    .transform((v) => v ?? '2024-04-01')
+    .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'AZUREML_API_VERSION looks like 2024-04-01')),
   AZUREML_DEFAULT_COMPUTE: text,
   AZUREML_TAG_KEY: text.transform((v) => v ?? 'cjo-job-id'),
   AZUREML_EXPERIMENT: text.transform((v) => v ?? 'cloud-job-orchestrator'),
@@ -78,7 +82,6 @@ export interface AzureMlSettings {
   readonly readRatePerSec: number;
   readonly readBurst: number;
 }
-
 
 /** Parses the provider's settings; throws {@link ConfigurationError} naming every bad one. */
 export function parseAzureMlSettings(env: Readonly<Record<string, string | undefined>>): AzureMlSettings {

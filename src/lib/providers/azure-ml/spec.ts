@@ -17,7 +17,9 @@ const INPUT_MODES = ['ReadOnlyMount', 'ReadWriteMount', 'Download', 'Direct', 'E
 const OUTPUT_MODES = ['ReadWriteMount', 'Upload', 'Direct'] as const;
 
 const nonEmpty = z.string().trim().min(1);
-const ioName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'input and output names are letters, digits and "_", not starting with a digit');
+const ioName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'input and output names are letters, digits and "_", not starting with a digit');
 
 const CommandInputSchema = z.union([
   z.string().describe('a literal value'),
@@ -61,7 +63,13 @@ export type CommandSpec = z.infer<typeof CommandSpecSchema>;
 
 /** Primary metrics the service accepts per task (api-version 2024-04-01). */
 export const PRIMARY_METRICS = {
-  classification: ['AUCWeighted', 'Accuracy', 'NormMacroRecall', 'AveragePrecisionScoreWeighted', 'PrecisionScoreWeighted'],
+  classification: [
+    'AUCWeighted',
+    'Accuracy',
+    'NormMacroRecall',
+    'AveragePrecisionScoreWeighted',
+    'PrecisionScoreWeighted',
+  ],
   regression: ['SpearmanCorrelation', 'NormalizedRootMeanSquaredError', 'R2Score', 'NormalizedMeanAbsoluteError'],
   forecasting: ['SpearmanCorrelation', 'NormalizedRootMeanSquaredError', 'R2Score', 'NormalizedMeanAbsoluteError'],
 } as const;
@@ -123,12 +131,18 @@ export const AutoMlSpecSchema = z
       ctx.addIssue({ code: 'custom', path: ['forecasting'], message: 'forecasting needs forecasting.timeColumn' });
     }
     if (s.task !== 'forecasting' && s.forecasting !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['forecasting'], message: 'only a forecasting task takes forecasting settings' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forecasting'],
+        message: 'only a forecasting task takes forecasting settings',
+      });
     }
   });
 export type AutoMlSpec = z.infer<typeof AutoMlSpecSchema>;
 
-export type AzureMlJobSpec = { readonly kind: 'command'; readonly spec: CommandSpec } | { readonly kind: 'automl'; readonly spec: AutoMlSpec };
+export type AzureMlJobSpec =
+  | { readonly kind: 'command'; readonly spec: CommandSpec }
+  | { readonly kind: 'automl'; readonly spec: AutoMlSpec };
 
 /**
  * Validates `spec.kind` / `spec.spec` of a job bound for Azure ML. Throws {@link ValidationError}
@@ -140,12 +154,16 @@ export function parseAzureMlJobSpec(kind: string | undefined, spec: unknown): Az
       return { kind, spec: parseOrThrow(CommandSpecSchema, spec ?? {}, 'spec') };
     case 'automl': {
       const parsed = parseOrThrow(AutoMlSpecSchema, spec ?? {}, 'spec');
-      const metric = parsed.primaryMetric === undefined ? undefined : normalisePrimaryMetric(parsed.task, parsed.primaryMetric);
+      const metric =
+        parsed.primaryMetric === undefined ? undefined : normalisePrimaryMetric(parsed.task, parsed.primaryMetric);
       return { kind, spec: { ...parsed, ...(metric !== undefined && { primaryMetric: metric }) } };
     }
     default:
       throw new ValidationError([
-        { field: 'kind', message: `Azure ML runs kinds ${AZURE_ML_JOB_KINDS.map((k) => `'${k}'`).join(' and ')}${kind ? `, not '${kind}'` : '; none was given'}` },
+        {
+          field: 'kind',
+          message: `Azure ML runs kinds ${AZURE_ML_JOB_KINDS.map((k) => `'${k}'`).join(' and ')}${kind ? `, not '${kind}'` : '; none was given'}`,
+        },
       ]);
   }
 }
@@ -158,7 +176,11 @@ export function parseAzureMlJobSpec(kind: string | undefined, spec: unknown): Az
 export function azureMlJobName(jobId: string): string {
   if (/^[a-z0-9][a-z0-9_-]{0,199}$/.test(jobId)) return jobId;
   const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 12);
-  const base = jobId.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 180);
+  const base = jobId
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 180);
   return `${base || 'job'}-${hash}`;
 }
 
@@ -184,7 +206,9 @@ export function workspaceId(ws: WorkspaceScope): string {
 function computeId(ws: WorkspaceScope, compute: string | undefined): string {
   const name = compute ?? ws.defaultCompute;
   if (name === undefined) {
-    throw new ValidationError([{ field: 'spec.compute', message: 'no compute given and AZUREML_DEFAULT_COMPUTE is not set' }]);
+    throw new ValidationError([
+      { field: 'spec.compute', message: 'no compute given and AZUREML_DEFAULT_COMPUTE is not set' },
+    ]);
   }
   if (name.startsWith('/subscriptions/')) return name;
   return `${workspaceId(ws)}/computes/${name.replace(/^azureml:/, '')}`;
@@ -209,7 +233,12 @@ function tagsFor(job: JobRecord, ws: WorkspaceScope): Record<string, string> {
  * The `PUT …/jobs/{name}` body for a job. `environmentIdOverride` is the id of the environment
  * created for `image`. Throws {@link ValidationError} when no compute can be chosen.
  */
-export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: WorkspaceScope, environmentIdOverride?: string): { properties: Record<string, unknown> } {
+export function buildJobBody(
+  job: JobRecord,
+  parsed: AzureMlJobSpec,
+  ws: WorkspaceScope,
+  environmentIdOverride?: string,
+): { properties: Record<string, unknown> } {
   const common = {
     computeId: computeId(ws, parsed.spec.compute),
     experimentName: parsed.spec.experimentName ?? ws.experiment,
@@ -221,7 +250,8 @@ export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: Workspa
   if (parsed.kind === 'command') {
     const s = parsed.spec;
     const envId = environmentIdOverride ?? (s.environment !== undefined ? environmentId(ws, s.environment) : undefined);
-    if (envId === undefined) throw new ValidationError([{ field: 'spec.environment', message: 'give exactly one of environment or image' }]);
+    if (envId === undefined)
+      throw new ValidationError([{ field: 'spec.environment', message: 'give exactly one of environment or image' }]);
     const timeout = s.timeoutSec ?? job.spec.max_runtime_sec;
     return {
       properties: {
@@ -234,18 +264,26 @@ export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: Workspa
           inputs: Object.fromEntries(
             Object.entries(s.inputs).map(([k, v]) => [
               k,
-              typeof v === 'string' ? { jobInputType: 'literal', value: v } : { jobInputType: v.type, uri: v.uri, ...(v.mode && { mode: v.mode }) },
+              typeof v === 'string'
+                ? { jobInputType: 'literal', value: v }
+                : { jobInputType: v.type, uri: v.uri, ...(v.mode && { mode: v.mode }) },
             ]),
           ),
         }),
         ...(s.outputs !== undefined && {
           outputs: Object.fromEntries(
-            Object.entries(s.outputs).map(([k, v]) => [k, { jobOutputType: v.type, ...(v.uri && { uri: v.uri }), ...(v.mode && { mode: v.mode }) }]),
+            Object.entries(s.outputs).map(([k, v]) => [
+              k,
+              { jobOutputType: v.type, ...(v.uri && { uri: v.uri }), ...(v.mode && { mode: v.mode }) },
+            ]),
           ),
         }),
         ...(s.environmentVariables !== undefined && { environmentVariables: s.environmentVariables }),
         ...((s.instanceCount !== undefined || s.instanceType !== undefined) && {
-          resources: { ...(s.instanceCount !== undefined && { instanceCount: s.instanceCount }), ...(s.instanceType && { instanceType: s.instanceType }) },
+          resources: {
+            ...(s.instanceCount !== undefined && { instanceCount: s.instanceCount }),
+            ...(s.instanceType && { instanceType: s.instanceType }),
+          },
         }),
         ...(timeout !== undefined && { limits: { jobLimitsType: 'Command', timeout: isoSeconds(timeout) } }),
       },
@@ -253,7 +291,9 @@ export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: Workspa
   }
   const s = parsed.spec;
   const limits = s.limits ?? {};
-  const timeoutMinutes = limits.timeoutMinutes ?? (job.spec.max_runtime_sec !== undefined ? Math.max(1, Math.floor(job.spec.max_runtime_sec / 60)) : undefined);
+  const timeoutMinutes =
+    limits.timeoutMinutes ??
+    (job.spec.max_runtime_sec !== undefined ? Math.max(1, Math.floor(job.spec.max_runtime_sec / 60)) : undefined);
   const limitSettings = {
     ...(timeoutMinutes !== undefined && { timeout: isoMinutes(timeoutMinutes) }),
     ...(limits.trialTimeoutMinutes !== undefined && { trialTimeout: isoMinutes(limits.trialTimeoutMinutes) }),
@@ -263,7 +303,9 @@ export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: Workspa
     ...(limits.exitScore !== undefined && { exitScore: limits.exitScore }),
   };
   const mltable = (uri: string) => ({ jobInputType: 'mltable', uri });
-  const taskType = ({ classification: 'Classification', regression: 'Regression', forecasting: 'Forecasting' } as const)[s.task];
+  const taskType = (
+    { classification: 'Classification', regression: 'Regression', forecasting: 'Forecasting' } as const
+  )[s.task];
   const metric = s.primaryMetric === undefined ? undefined : normalisePrimaryMetric(s.task, s.primaryMetric);
   return {
     properties: {
@@ -278,15 +320,19 @@ export function buildJobBody(job: JobRecord, parsed: AzureMlJobSpec, ws: Workspa
         ...(metric !== undefined && { primaryMetric: metric }),
         ...(Object.keys(limitSettings).length > 0 && { limitSettings }),
         ...(s.crossValidations !== undefined && {
-          nCrossValidations: s.crossValidations === 'auto' ? { mode: 'Auto' } : { mode: 'Custom', value: s.crossValidations },
+          nCrossValidations:
+            s.crossValidations === 'auto' ? { mode: 'Auto' } : { mode: 'Custom', value: s.crossValidations },
         }),
         ...(s.forecasting !== undefined && {
           forecastingSettings: {
             timeColumnName: s.forecasting.timeColumn,
             ...(s.forecasting.horizon !== undefined && {
-              forecastHorizon: s.forecasting.horizon === 'auto' ? { mode: 'Auto' } : { mode: 'Custom', value: s.forecasting.horizon },
+              forecastHorizon:
+                s.forecasting.horizon === 'auto' ? { mode: 'Auto' } : { mode: 'Custom', value: s.forecasting.horizon },
             }),
-            ...(s.forecasting.timeSeriesIdColumns !== undefined && { timeSeriesIdColumnNames: s.forecasting.timeSeriesIdColumns }),
+            ...(s.forecasting.timeSeriesIdColumns !== undefined && {
+              timeSeriesIdColumnNames: s.forecasting.timeSeriesIdColumns,
+            }),
             ...(s.forecasting.frequency !== undefined && { frequency: s.forecasting.frequency }),
           },
         }),

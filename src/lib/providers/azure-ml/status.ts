@@ -59,7 +59,13 @@ export function mapAzureMlStatus(native: string | undefined): AzureMlStatusMappi
     case 'Paused':
       return { kind: 'hold', note: 'Azure ML reports the job Paused' };
     case 'Unknown':
-      return { kind: 'hold', note: native && native !== 'Unknown' ? `Azure ML reports a status this api-version does not know: '${native}'` : 'Azure ML reports the job status Unknown' };
+      return {
+        kind: 'hold',
+        note:
+          native && native !== 'Unknown'
+            ? `Azure ML reports a status this api-version does not know: '${native}'`
+            : 'Azure ML reports the job status Unknown',
+      };
     default: {
       const unreachable: never = status;
       throw new Error(`unmapped Azure ML status ${String(unreachable)}`);

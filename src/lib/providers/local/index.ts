@@ -7,7 +7,12 @@ import { defineProvider } from '../provider-context.js';
 export const descriptor = defineProvider({
   name: 'local',
   pollFunction: 'pollLocal',
-  pollSchedule: { name: 'POLL_LOCAL_SCHEDULE', scope: ['app'], default: '*/5 * * * * *', description: 'NCRONTAB schedule of the local-provider poller.' },
+  pollSchedule: {
+    name: 'POLL_LOCAL_SCHEDULE',
+    scope: ['app'],
+    default: '*/5 * * * * *',
+    description: 'NCRONTAB schedule of the local-provider poller.',
+  },
   settings: [],
   isConfigured: () => true,
   load: () => import('./provider.js'),

@@ -5,7 +5,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runKey, type JobRecord } from '../../core/job.js';
 import { oneShotSpecDocument } from '../../core/one-shot-spec.js';
-import type { DispatchSecrets, JobLogs, JobProvider, PollReport, StoppedRun, SubmitOutcome } from '../../ports/provider.js';
+import type {
+  DispatchSecrets,
+  JobLogs,
+  JobProvider,
+  PollReport,
+  StoppedRun,
+  SubmitOutcome,
+} from '../../ports/provider.js';
 import { CANCEL_MARKER, DISPATCH_SECRETS_ENV, HOSTED_RUN_ENV } from '../../../worker/one-shot.js';
 import { COMMAND_SANDBOX_SETTINGS } from '../../command-sandbox-settings.js';
 import { ESSEDUM_SETTINGS } from '../../essedum-settings.js';
@@ -30,7 +37,11 @@ const ONE_SHOT_SETTINGS: readonly string[] = [
 const HOST_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_ENV', 'SYSTEMROOT'];
 
 /** The environment of a one-shot run: host basics, the settings it reads, and its job's secrets. */
-export function oneShotEnv(settings: Readonly<Record<string, string | undefined>>, timeScale: number, secrets?: DispatchSecrets): Record<string, string> {
+export function oneShotEnv(
+  settings: Readonly<Record<string, string | undefined>>,
+  timeScale: number,
+  secrets?: DispatchSecrets,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of HOST_ENV) {
     const v = process.env[k];
@@ -132,19 +143,46 @@ export class LocalProvider implements JobProvider {
     if (status) {
       switch (status.state) {
         case 'succeeded':
-          return { jobId: job.id, status: 'succeeded', nativeStatus: 'exit 0', result: (await readJson<Record<string, unknown>>(join(dir, 'result.json'))) ?? {} };
+          return {
+            jobId: job.id,
+            status: 'succeeded',
+            nativeStatus: 'exit 0',
+            result: (await readJson<Record<string, unknown>>(join(dir, 'result.json'))) ?? {},
+          };
         case 'failed':
-          return { jobId: job.id, status: 'failed', nativeStatus: `exit ${status.exitCode}`, error: status.error ?? { code: `EXIT_${status.exitCode}`, message: `worker exited with ${status.exitCode}` } };
+          return {
+            jobId: job.id,
+            status: 'failed',
+            nativeStatus: `exit ${status.exitCode}`,
+            error: status.error ?? {
+              code: `EXIT_${status.exitCode}`,
+              message: `worker exited with ${status.exitCode}`,
+            },
+          };
         case 'cancelled':
           return { jobId: job.id, status: 'cancelled', nativeStatus: `exit ${status.exitCode}` };
       }
     }
-    if (alive) return { jobId: job.id, status: job.status === 'cancelling' ? 'cancelling' : 'running', nativeStatus: `pid ${pid}` };
+    if (alive)
+      return {
+        jobId: job.id,
+        status: job.status === 'cancelling' ? 'cancelling' : 'running',
+        nativeStatus: `pid ${pid}`,
+      };
     // A process stopped before it could install its SIGTERM handler writes no status: the marker says we stopped it.
-    if (existsSync(join(dir, CANCEL_MARKER))) return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
+    if (existsSync(join(dir, CANCEL_MARKER)))
+      return { jobId: job.id, status: 'cancelled', nativeStatus: 'stopped by request' };
     // No status file and no process: it was killed (or the machine restarted) before finishing.
     // The job did not fail, its host did: report the run lost so the job runs again.
-    return { jobId: job.id, status: 'lost', nativeStatus: 'process gone', error: { code: 'WORKER_LOST', message: `the local worker process${pid > 0 ? ` ${pid}` : ''} ended without reporting a result` } };
+    return {
+      jobId: job.id,
+      status: 'lost',
+      nativeStatus: 'process gone',
+      error: {
+        code: 'WORKER_LOST',
+        message: `the local worker process${pid > 0 ? ` ${pid}` : ''} ended without reporting a result`,
+      },
+    };
   }
 
   async cancel(job: JobRecord): Promise<void> {

@@ -2,7 +2,11 @@ import { TokenBucket } from '../../retry.js';
 import type { SageMakerCall, SageMakerOp } from './provider.js';
 import type { SageMakerSettings } from './settings.js';
 
-const LIST_OPS: ReadonlySet<SageMakerOp> = new Set<SageMakerOp>(['ListTrainingJobs', 'ListAutoMLJobs', 'ListTransformJobs']);
+const LIST_OPS: ReadonlySet<SageMakerOp> = new Set<SageMakerOp>([
+  'ListTrainingJobs',
+  'ListAutoMLJobs',
+  'ListTransformJobs',
+]);
 
 /** One token bucket for `rate` calls per second; fractions allowed (0.5 = one call every 2 s), burst ≥ 1. */
 function bucketFor(rate: number, clock: SageMakerClock): TokenBucket {
@@ -19,7 +23,10 @@ export interface SageMakerClock {
  * Builds the SDK client (imported here, on first use, never at module load) and a call function with
  * one client-side rate limiter per API: SageMaker's quotas are per API, and List* ones are low.
  */
-export async function createSageMakerCall(settings: SageMakerSettings, clock: SageMakerClock = {}): Promise<{ call: SageMakerCall; destroy: () => void }> {
+export async function createSageMakerCall(
+  settings: SageMakerSettings,
+  clock: SageMakerClock = {},
+): Promise<{ call: SageMakerCall; destroy: () => void }> {
   const sdk = await import('@aws-sdk/client-sagemaker');
   const client = new sdk.SageMakerClient({
     region: settings.region,

@@ -25,7 +25,14 @@ const THROTTLE_CODES = new Set([
   'RequestLimitExceeded',
   'SlowDown',
 ]);
-const TRANSIENT_CODES = new Set(['ServiceUnavailable', 'ServiceUnavailableException', 'InternalFailure', 'InternalServerError', 'InternalServerException', 'ConflictException']);
+const TRANSIENT_CODES = new Set([
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalServerError',
+  'InternalServerException',
+  'ConflictException',
+]);
 /**
  * The account's credentials were refused. Not the job's fault and it heals when the deployment's
  * credentials are fixed or refreshed (an expired session token), so it never fails a job by itself.
@@ -41,7 +48,17 @@ const AUTH_CODES = new Set([
   'InvalidClientTokenId',
   'CredentialsProviderError',
 ]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError', 'RequestTimeout', 'AbortError']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'TimeoutError',
+  'RequestTimeout',
+  'AbortError',
+]);
 
 export function errorCode(error: unknown): string {
   const e = error as AwsErrorLike | null;
@@ -98,13 +115,25 @@ export function isNameTaken(error: unknown): boolean {
  * Errors that heal with time become {@link ProviderThrottledError} / {@link ProviderUnavailableError};
  * `undefined` otherwise (the caller decides what a client error means where it happened).
  */
-export function transientError(error: unknown, defaultBackoffMs: number): ProviderThrottledError | ProviderUnavailableError | undefined {
+export function transientError(
+  error: unknown,
+  defaultBackoffMs: number,
+): ProviderThrottledError | ProviderUnavailableError | undefined {
   if (isThrottle(error)) return new ProviderThrottledError(PROVIDER, retryAfterMs(error) ?? defaultBackoffMs, error);
   if (AUTH_CODES.has(errorCode(error))) {
-    return new ProviderUnavailableError(PROVIDER, `credentials rejected (${errorCode(error)}): ${errorMessage(error)}`, error);
+    return new ProviderUnavailableError(
+      PROVIDER,
+      `credentials rejected (${errorCode(error)}): ${errorMessage(error)}`,
+      error,
+    );
   }
   if (isTransient(error)) {
-    return new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error, retryAfterMs(error));
+    return new ProviderUnavailableError(
+      PROVIDER,
+      `${errorCode(error)}: ${errorMessage(error)}`,
+      error,
+      retryAfterMs(error),
+    );
   }
   return undefined;
 }

@@ -8,7 +8,12 @@ import { isSageMakerConfigured, SAGEMAKER_KINDS, SAGEMAKER_SETTINGS } from './ca
 export const descriptor = defineProvider({
   name: 'sagemaker',
   pollFunction: 'pollSageMaker',
-  pollSchedule: { name: 'POLL_SAGEMAKER_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the SageMaker poller.' },
+  pollSchedule: {
+    name: 'POLL_SAGEMAKER_SCHEDULE',
+    scope: ['app'],
+    default: '0 * * * * *',
+    description: 'NCRONTAB schedule of the SageMaker poller.',
+  },
   settings: SAGEMAKER_SETTINGS,
   jobKinds: SAGEMAKER_KINDS,
   isConfigured: isSageMakerConfigured,

@@ -25,7 +25,12 @@ import type {
   StopTransformJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { runKey, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { PollThrottledError, ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
+import {
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+} from '../../errors.js';
 import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
 import { isSageMakerKind, parseSageMakerJob } from './spec.js';
@@ -113,7 +118,10 @@ export class SageMakerProvider implements JobProvider {
     try {
       outcome = await this.describe(parsed.kind, name);
     } catch (error) {
-      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, `re-attach to ${name}: ${errorMessage(error)}`, error);
+      throw (
+        transientError(error, this.settings.throttleBackoffMs) ??
+        new ProviderUnavailableError(PROVIDER, `re-attach to ${name}: ${errorMessage(error)}`, error)
+      );
     }
     return {
       ref: refOf(parsed.kind, name, outcome.arn),
@@ -173,7 +181,13 @@ export class SageMakerProvider implements JobProvider {
         // nobody read must not look like one still running, e.g. to the timeout check).
         if (transient && reports.length > 0) {
           const unread = [...describing.slice(i), ...toDescribe.slice(describing.length)].map((d) => d.job.id);
-          throw new PollThrottledError(PROVIDER, transient.retryAfterMs ?? this.settings.throttleBackoffMs, reports, unread, error);
+          throw new PollThrottledError(
+            PROVIDER,
+            transient.retryAfterMs ?? this.settings.throttleBackoffMs,
+            reports,
+            unread,
+            error,
+          );
         }
         throw transient ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
       }
@@ -221,13 +235,18 @@ export class SageMakerProvider implements JobProvider {
       return (await this.describe(kind, this.nameOf(job, kind))).result;
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, errorMessage(error), error);
+      throw (
+        transientError(error, this.settings.throttleBackoffMs) ??
+        new ProviderUnavailableError(PROVIDER, errorMessage(error), error)
+      );
     }
   }
 
   private nameOf(job: JobRecord, kind: SageMakerKind): string {
     const fromRef = job.providerRef?.name;
-    return typeof fromRef === 'string' && fromRef ? fromRef : sageMakerJobName(this.settings.namePrefix, kind, runKey(job));
+    return typeof fromRef === 'string' && fromRef
+      ? fromRef
+      : sageMakerJobName(this.settings.namePrefix, kind, runKey(job));
   }
 
   private async create(request: CreateRequest): Promise<string | undefined> {
@@ -292,7 +311,10 @@ export class SageMakerProvider implements JobProvider {
         } while (token);
       }
     } catch (error) {
-      throw transientError(error, this.settings.throttleBackoffMs) ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
+      throw (
+        transientError(error, this.settings.throttleBackoffMs) ??
+        new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error)
+      );
     }
     return seen;
   }
@@ -313,7 +335,8 @@ export class SageMakerProvider implements JobProvider {
       }
       case 'automl': {
         const page = await this.call('ListAutoMLJobs', filter);
-        for (const s of page.AutoMLJobSummaries ?? []) put(s.AutoMLJobName, s.AutoMLJobStatus, s.AutoMLJobSecondaryStatus);
+        for (const s of page.AutoMLJobSummaries ?? [])
+          put(s.AutoMLJobName, s.AutoMLJobStatus, s.AutoMLJobSecondaryStatus);
         return page.NextToken || undefined;
       }
       case 'transform': {
@@ -340,7 +363,11 @@ function kindOf(job: JobRecord): SageMakerKind | undefined {
 }
 
 /** A history note when the secondary status (training phase) moved on; none when it only repeats the status. */
-function secondaryNote(job: JobRecord, status: string, secondary: string | undefined): Pick<PollReport, 'notes' | 'ref'> {
+function secondaryNote(
+  job: JobRecord,
+  status: string,
+  secondary: string | undefined,
+): Pick<PollReport, 'notes' | 'ref'> {
   if (!secondary || secondary === status || job.providerRef?.secondaryStatus === secondary) return {};
   return { notes: [`SageMaker: ${secondary}`], ref: { secondaryStatus: secondary } };
 }
@@ -367,7 +394,9 @@ function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollRepor
     jobId: job.id,
     status: outcome.status,
     nativeStatus:
-      outcome.secondaryStatus && outcome.secondaryStatus !== outcome.nativeStatus ? `${outcome.nativeStatus}/${outcome.secondaryStatus}` : outcome.nativeStatus,
+      outcome.secondaryStatus && outcome.secondaryStatus !== outcome.nativeStatus
+        ? `${outcome.nativeStatus}/${outcome.secondaryStatus}`
+        : outcome.nativeStatus,
     ...(outcome.error && { error: outcome.error }),
     ...(finished && { result: outcome.result }),
     ...extra,

@@ -38,23 +38,38 @@ function required<T>(value: T | undefined, field: string, message: string): T {
 }
 
 function roleOf(spec: { role_arn?: string | undefined }, ctx: RequestContext): string {
-  return required(spec.role_arn ?? ctx.settings.roleArn, 'spec.spec.role_arn', 'required: this deployment sets no SAGEMAKER_ROLE_ARN default');
+  return required(
+    spec.role_arn ?? ctx.settings.roleArn,
+    'spec.spec.role_arn',
+    'required: this deployment sets no SAGEMAKER_ROLE_ARN default',
+  );
 }
 
 function outputOf(uri: string | undefined, ctx: RequestContext, field: string): string {
-  return required(uri ?? ctx.settings.outputS3Uri, field, 'required: this deployment sets no SAGEMAKER_OUTPUT_S3_URI default');
+  return required(
+    uri ?? ctx.settings.outputS3Uri,
+    field,
+    'required: this deployment sets no SAGEMAKER_OUTPUT_S3_URI default',
+  );
 }
 
 /** The job's runtime limit: its own `max_runtime_sec`, else the deployment default (capped to what SageMaker allows). */
 export function runtimeLimitSec(job: JobRecord, ctx: RequestContext): number {
   const own = job.spec.max_runtime_sec;
   if (own !== undefined && own > SAGEMAKER_MAX_RUNTIME_SEC) {
-    throw new ValidationError([{ field: 'spec.max_runtime_sec', message: `SageMaker allows at most ${SAGEMAKER_MAX_RUNTIME_SEC} s (28 days)` }]);
+    throw new ValidationError([
+      { field: 'spec.max_runtime_sec', message: `SageMaker allows at most ${SAGEMAKER_MAX_RUNTIME_SEC} s (28 days)` },
+    ]);
   }
   return own ?? Math.min(ctx.defaultMaxRuntimeSec, SAGEMAKER_MAX_RUNTIME_SEC);
 }
 
-function trainingRequest(job: JobRecord, name: string, spec: TrainingSpec, ctx: RequestContext): CreateTrainingJobCommandInput {
+function trainingRequest(
+  job: JobRecord,
+  name: string,
+  spec: TrainingSpec,
+  ctx: RequestContext,
+): CreateTrainingJobCommandInput {
   return {
     TrainingJobName: name,
     RoleArn: roleOf(spec, ctx),
@@ -62,7 +77,9 @@ function trainingRequest(job: JobRecord, name: string, spec: TrainingSpec, ctx: 
       TrainingInputMode: spec.input_mode,
       ...(spec.image !== undefined && { TrainingImage: spec.image }),
       ...(spec.algorithm_name !== undefined && { AlgorithmName: spec.algorithm_name }),
-      ...(spec.metric_definitions && { MetricDefinitions: spec.metric_definitions.map((m) => ({ Name: m.name, Regex: m.regex })) }),
+      ...(spec.metric_definitions && {
+        MetricDefinitions: spec.metric_definitions.map((m) => ({ Name: m.name, Regex: m.regex })),
+      }),
     },
     InputDataConfig: spec.channels.map((c) => ({
       ChannelName: c.name,
@@ -79,7 +96,9 @@ function trainingRequest(job: JobRecord, name: string, spec: TrainingSpec, ctx: 
     })),
     OutputDataConfig: { S3OutputPath: outputOf(spec.output_s3_uri, ctx, 'spec.spec.output_s3_uri') },
     ResourceConfig: {
-      InstanceType: (spec.instance_type ?? ctx.settings.defaultInstanceType) as NonNullable<CreateTrainingJobCommandInput['ResourceConfig']>['InstanceType'],
+      InstanceType: (spec.instance_type ?? ctx.settings.defaultInstanceType) as NonNullable<
+        CreateTrainingJobCommandInput['ResourceConfig']
+      >['InstanceType'],
       InstanceCount: spec.instance_count,
       VolumeSizeInGB: spec.volume_size_gb,
     },
@@ -91,11 +110,18 @@ function trainingRequest(job: JobRecord, name: string, spec: TrainingSpec, ctx: 
   };
 }
 
-function automlRequest(job: JobRecord, name: string, spec: AutomlSpec, ctx: RequestContext): CreateAutoMLJobV2CommandInput {
+function automlRequest(
+  job: JobRecord,
+  name: string,
+  spec: AutomlSpec,
+  ctx: RequestContext,
+): CreateAutoMLJobV2CommandInput {
   const completion = {
     MaxAutoMLJobRuntimeInSeconds: spec.total_runtime_sec ?? runtimeLimitSec(job, ctx),
     ...(spec.max_candidates !== undefined && { MaxCandidates: spec.max_candidates }),
-    ...(spec.max_runtime_per_training_job_sec !== undefined && { MaxRuntimePerTrainingJobInSeconds: spec.max_runtime_per_training_job_sec }),
+    ...(spec.max_runtime_per_training_job_sec !== undefined && {
+      MaxRuntimePerTrainingJobInSeconds: spec.max_runtime_per_training_job_sec,
+    }),
   };
   return {
     AutoMLJobName: name,
@@ -117,19 +143,32 @@ function automlRequest(job: JobRecord, name: string, spec: AutomlSpec, ctx: Requ
         ...(spec.mode && { Mode: spec.mode }),
         ...(spec.sample_weight_attribute && { SampleWeightAttributeName: spec.sample_weight_attribute }),
         ...(spec.feature_specification_s3_uri && { FeatureSpecificationS3Uri: spec.feature_specification_s3_uri }),
-        ...(spec.generate_candidate_definitions_only !== undefined && { GenerateCandidateDefinitionsOnly: spec.generate_candidate_definitions_only }),
+        ...(spec.generate_candidate_definitions_only !== undefined && {
+          GenerateCandidateDefinitionsOnly: spec.generate_candidate_definitions_only,
+        }),
       },
     },
     ...(spec.objective_metric && {
-      AutoMLJobObjective: { MetricName: spec.objective_metric as NonNullable<CreateAutoMLJobV2CommandInput['AutoMLJobObjective']>['MetricName'] },
+      AutoMLJobObjective: {
+        MetricName: spec.objective_metric as NonNullable<
+          CreateAutoMLJobV2CommandInput['AutoMLJobObjective']
+        >['MetricName'],
+      },
     }),
-    ...(spec.validation_fraction !== undefined && { DataSplitConfig: { ValidationFraction: spec.validation_fraction } }),
+    ...(spec.validation_fraction !== undefined && {
+      DataSplitConfig: { ValidationFraction: spec.validation_fraction },
+    }),
     RoleArn: roleOf(spec, ctx),
     Tags: tagsFor(job, spec.tags),
   };
 }
 
-function transformRequest(job: JobRecord, name: string, spec: TransformSpec, ctx: RequestContext): CreateTransformJobCommandInput {
+function transformRequest(
+  job: JobRecord,
+  name: string,
+  spec: TransformSpec,
+  ctx: RequestContext,
+): CreateTransformJobCommandInput {
   // Transform output files are named after the input files, so the default location gets the job's
   // own folder; otherwise two jobs over the same input would overwrite each other.
   const defaultOut = ctx.settings.outputS3Uri === undefined ? undefined : `${ctx.settings.outputS3Uri}/${name}`;
@@ -150,7 +189,9 @@ function transformRequest(job: JobRecord, name: string, spec: TransformSpec, ctx
       ...(spec.output.kms_key_id && { KmsKeyId: spec.output.kms_key_id }),
     },
     TransformResources: {
-      InstanceType: (spec.instance_type ?? ctx.settings.defaultInstanceType) as NonNullable<CreateTransformJobCommandInput['TransformResources']>['InstanceType'],
+      InstanceType: (spec.instance_type ?? ctx.settings.defaultInstanceType) as NonNullable<
+        CreateTransformJobCommandInput['TransformResources']
+      >['InstanceType'],
       InstanceCount: spec.instance_count,
     },
     ...(spec.max_concurrent_transforms !== undefined && { MaxConcurrentTransforms: spec.max_concurrent_transforms }),
@@ -169,7 +210,12 @@ function transformRequest(job: JobRecord, name: string, spec: TransformSpec, ctx
 }
 
 /** Builds the create request of a validated job. Throws {@link ValidationError} when a needed default is missing. */
-export function buildCreateRequest(job: JobRecord, name: string, parsed: SageMakerJobSpec, ctx: RequestContext): CreateRequest {
+export function buildCreateRequest(
+  job: JobRecord,
+  name: string,
+  parsed: SageMakerJobSpec,
+  ctx: RequestContext,
+): CreateRequest {
   switch (parsed.kind) {
     case 'training':
       return { kind: 'training', input: trainingRequest(job, name, parsed.spec, ctx) };

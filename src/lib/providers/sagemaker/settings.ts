@@ -10,7 +10,11 @@ export { SAGEMAKER_SETTINGS, isSageMakerConfigured };
 export interface SageMakerSettings {
   readonly region: string;
   readonly endpoint?: string;
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
   readonly roleArn?: string;
   readonly outputS3Uri?: string;
   readonly namePrefix: string;
@@ -39,10 +43,16 @@ export const ROLE_ARN = z
   .string()
   .min(20)
   .max(2048)
-  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/,
+    'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+  );
 
 /** An `s3://bucket/prefix` URI. */
-export const S3_URI = z.string().max(1024).regex(/^(https|s3):\/\/[^/]+\/?.*$/, 'must be an S3 URI (s3://bucket/prefix)');
+export const S3_URI = z
+  .string()
+  .max(1024)
+  .regex(/^(https|s3):\/\/[^/]+\/?.*$/, 'must be an S3 URI (s3://bucket/prefix)');
 
 const schema = z
   .object({
@@ -60,13 +70,14 @@ const schema = z
     SAGEMAKER_API_RATE_PER_SEC: positive(10_000),
     SAGEMAKER_MAX_DESCRIBES_PER_POLL: z.coerce.number().int().min(1).max(100_000),
     SAGEMAKER_THROTTLE_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000),
-    SAGEMAKER_DEFAULT_INSTANCE_TYPE: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large'),
+    SAGEMAKER_DEFAULT_INSTANCE_TYPE: z
+      .string()
+      .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large'),
   })
   .refine((s) => Boolean(s.SAGEMAKER_ACCESS_KEY_ID) === Boolean(s.SAGEMAKER_SECRET_ACCESS_KEY), {
     message: 'set both SAGEMAKER_ACCESS_KEY_ID and SAGEMAKER_SECRET_ACCESS_KEY, or neither (default credential chain)',
     path: ['SAGEMAKER_SECRET_ACCESS_KEY'],
   });
-
 
 /** Parses the provider's settings, throwing {@link ConfigurationError} naming each bad one. */
 export function parseSageMakerSettings(env: Env): SageMakerSettings {

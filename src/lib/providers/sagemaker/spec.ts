@@ -10,16 +10,29 @@ import { ROLE_ARN, S3_URI } from './settings.js';
  * Limits are SageMaker's documented ones, so a bad spec fails at submission, not at the provider.
  */
 
-const instanceType = z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large');
+const instanceType = z
+  .string()
+  .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large');
 export const compressionType = z.enum(['None', 'Gzip']);
 export const s3DataType = z.enum(['S3Prefix', 'ManifestFile', 'AugmentedManifestFile']);
 const tags = z
   .record(z.string().min(1).max(128), z.string().max(256))
   .refine((t) => Object.keys(t).length <= 40, 'at most 40 tags');
 const environment = z
-  .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'environment names are letters, digits and "_"').max(1024), z.string().max(1024))
+  .record(
+    z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'environment names are letters, digits and "_"')
+      .max(1024),
+    z.string().max(1024),
+  )
   .refine((e) => Object.keys(e).length <= 100, 'at most 100 environment variables');
-const resourceName = z.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, 'must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit');
+const resourceName = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/,
+    'must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit',
+  );
 
 const channel = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9.\-_]{1,64}$/, 'channel names are 1-64 letters, digits, ".", "-" or "_"'),
@@ -82,7 +95,9 @@ export const AutomlSpecSchema = z
         z.strictObject({
           s3_uri: S3_URI,
           channel_type: z.enum(['training', 'validation']).default('training'),
-          content_type: z.enum(['text/csv;header=present', 'x-application/vnd.amazon+parquet']).default('text/csv;header=present'),
+          content_type: z
+            .enum(['text/csv;header=present', 'x-application/vnd.amazon+parquet'])
+            .default('text/csv;header=present'),
           compression_type: compressionType.optional(),
           s3_data_type: s3DataType.default('S3Prefix'),
         }),
@@ -112,7 +127,11 @@ export const AutomlSpecSchema = z
     if (s.objective_metric !== undefined && s.problem_type === undefined) {
       ctx.addIssue({ code: 'custom', path: ['problem_type'], message: 'required when objective_metric is given' });
     }
-    if (s.objective_metric !== undefined && s.problem_type !== undefined && !TABULAR_METRICS[s.problem_type].includes(s.objective_metric)) {
+    if (
+      s.objective_metric !== undefined &&
+      s.problem_type !== undefined &&
+      !TABULAR_METRICS[s.problem_type].includes(s.objective_metric)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['objective_metric'],
@@ -120,7 +139,11 @@ export const AutomlSpecSchema = z
       });
     }
     if (s.validation_fraction !== undefined && s.inputs.some((c) => c.channel_type === 'validation')) {
-      ctx.addIssue({ code: 'custom', path: ['validation_fraction'], message: 'cannot be combined with a validation channel' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validation_fraction'],
+        message: 'cannot be combined with a validation channel',
+      });
     }
   });
 export type AutomlSpec = z.infer<typeof AutomlSpecSchema>;
@@ -183,7 +206,9 @@ export function validateSageMakerSpec(
 ): SageMakerJobSpec {
   if (!isSageMakerKind(kind)) {
     const message =
-      kind === undefined ? `required: one of ${SAGEMAKER_KINDS.join(', ')}` : `'${String(kind)}' is not a SageMaker job kind; use one of ${SAGEMAKER_KINDS.join(', ')}`;
+      kind === undefined
+        ? `required: one of ${SAGEMAKER_KINDS.join(', ')}`
+        : `'${String(kind)}' is not a SageMaker job kind; use one of ${SAGEMAKER_KINDS.join(', ')}`;
     throw new ValidationError([{ field: paths.kind, message }]);
   }
   const body = spec ?? {};

@@ -103,7 +103,12 @@ function baseOutcome(
 ): DescribedOutcome {
   if (!isSageMakerStatus(native)) {
     // A status newer than this code: keep the job as it is and say so.
-    return { status: 'running', nativeStatus: String(native), result, ...(secondary && { secondaryStatus: secondary }) };
+    return {
+      status: 'running',
+      nativeStatus: String(native),
+      result,
+      ...(secondary && { secondaryStatus: secondary }),
+    };
   }
   let status = mapSageMakerStatus(native);
   let error: JobError | undefined;
@@ -114,13 +119,23 @@ function baseOutcome(
     status = 'failed';
     error = { code: 'TIMEOUT', message: `SageMaker stopped the job: ${secondary}.`, category: 'timeout' };
   }
-  return { status, nativeStatus: native, ...(secondary && { secondaryStatus: secondary }), ...(error && { error }), result };
+  return {
+    status,
+    nativeStatus: native,
+    ...(secondary && { secondaryStatus: secondary }),
+    ...(error && { error }),
+    result,
+  };
 }
 
 /** Outcome of a DescribeTrainingJob: model artifacts, final metrics, times and the CloudWatch log location. */
 export function trainingOutcome(d: DescribeTrainingJobCommandOutput): DescribedOutcome {
   const name = d.TrainingJobName ?? '';
-  const metrics = Object.fromEntries((d.FinalMetricDataList ?? []).filter((m) => m.MetricName !== undefined).map((m) => [m.MetricName!, m.Value ?? null]));
+  const metrics = Object.fromEntries(
+    (d.FinalMetricDataList ?? [])
+      .filter((m) => m.MetricName !== undefined)
+      .map((m) => [m.MetricName!, m.Value ?? null]),
+  );
   const result: Record<string, unknown> = {
     kind: 'training',
     jobName: name,
@@ -165,14 +180,20 @@ export function automlOutcome(d: DescribeAutoMLJobV2CommandOutput): DescribedOut
     ...(containers.at(-1)?.ModelDataUrl && { modelArtifacts: containers.at(-1)?.ModelDataUrl }),
     ...(d.AutoMLJobArtifacts && {
       notebooks: {
-        ...(d.AutoMLJobArtifacts.CandidateDefinitionNotebookLocation && { candidateDefinition: d.AutoMLJobArtifacts.CandidateDefinitionNotebookLocation }),
-        ...(d.AutoMLJobArtifacts.DataExplorationNotebookLocation && { dataExploration: d.AutoMLJobArtifacts.DataExplorationNotebookLocation }),
+        ...(d.AutoMLJobArtifacts.CandidateDefinitionNotebookLocation && {
+          candidateDefinition: d.AutoMLJobArtifacts.CandidateDefinitionNotebookLocation,
+        }),
+        ...(d.AutoMLJobArtifacts.DataExplorationNotebookLocation && {
+          dataExploration: d.AutoMLJobArtifacts.DataExplorationNotebookLocation,
+        }),
       },
     }),
     ...(problemType && { problemType }),
     ...(iso(d.EndTime) && { endedAt: iso(d.EndTime) }),
     ...(d.FailureReason && { failureReason: d.FailureReason }),
-    ...(d.PartialFailureReasons?.length && { partialFailures: d.PartialFailureReasons.map((p) => p.PartialFailureMessage) }),
+    ...(d.PartialFailureReasons?.length && {
+      partialFailures: d.PartialFailureReasons.map((p) => p.PartialFailureMessage),
+    }),
     // Autopilot's own training jobs log under the training group, named after the AutoML job.
     logs: { group: TRAINING_LOG_GROUP, streamPrefix: d.AutoMLJobName ?? '' },
   };

@@ -35,10 +35,21 @@ export interface VertexClientDeps {
 }
 
 const JOB_METHODS = [
-  'CreateCustomJob', 'GetCustomJob', 'ListCustomJobs', 'CancelCustomJob',
-  'CreateBatchPredictionJob', 'GetBatchPredictionJob', 'ListBatchPredictionJobs', 'CancelBatchPredictionJob',
+  'CreateCustomJob',
+  'GetCustomJob',
+  'ListCustomJobs',
+  'CancelCustomJob',
+  'CreateBatchPredictionJob',
+  'GetBatchPredictionJob',
+  'ListBatchPredictionJobs',
+  'CancelBatchPredictionJob',
 ] as const;
-const PIPELINE_METHODS = ['CreateTrainingPipeline', 'GetTrainingPipeline', 'ListTrainingPipelines', 'CancelTrainingPipeline'] as const;
+const PIPELINE_METHODS = [
+  'CreateTrainingPipeline',
+  'GetTrainingPipeline',
+  'ListTrainingPipelines',
+  'CancelTrainingPipeline',
+] as const;
 
 /**
  * Retry codes, stated rather than inherited: the client retries nothing. Creates must never be
@@ -64,7 +75,10 @@ function noRetryClientConfig(service: string, methods: readonly string[], timeou
           },
         },
         methods: Object.fromEntries(
-          methods.map((m) => [m, { retry_codes_name: 'cjo_never', retry_params_name: 'cjo_single', timeout_millis: timeoutMs }]),
+          methods.map((m) => [
+            m,
+            { retry_codes_name: 'cjo_never', retry_params_name: 'cjo_single', timeout_millis: timeoutMs },
+          ]),
         ),
       },
     },
@@ -77,7 +91,9 @@ export function vertexClientOptions(settings: VertexSettings, deps: VertexClient
     projectId: settings.project,
     apiEndpoint: settings.apiEndpoint,
     port: settings.port,
-    ...(settings.transport === 'rest' ? { fallback: 'rest' as const, protocol: settings.protocol } : { fallback: false }),
+    ...(settings.transport === 'rest'
+      ? { fallback: 'rest' as const, protocol: settings.protocol }
+      : { fallback: false }),
     // The whole key, not just email and private key: its private_key_id becomes the `kid` of the
     // self-signed JWTs the auth library sends, which Google uses to pick the verification key.
     ...(settings.credentials && { credentials: settings.credentials as ClientOptions['credentials'] }),
@@ -99,7 +115,11 @@ export async function createSdkVertexApi(settings: VertexSettings, deps: VertexC
   });
   const pipelines = new mod.v1.PipelineServiceClient({
     ...base,
-    clientConfig: noRetryClientConfig('google.cloud.aiplatform.v1.PipelineService', PIPELINE_METHODS, settings.rpcTimeoutMs),
+    clientConfig: noRetryClientConfig(
+      'google.cloud.aiplatform.v1.PipelineService',
+      PIPELINE_METHODS,
+      settings.rpcTimeoutMs,
+    ),
   });
   const call = { timeout: settings.rpcTimeoutMs };
   const page = { ...call, autoPaginate: false };
@@ -111,9 +131,23 @@ export async function createSdkVertexApi(settings: VertexSettings, deps: VertexC
         case 'custom':
           return view((await jobs.createCustomJob({ parent, customJob: resource as CustomJobResource }, call))[0]);
         case 'training_pipeline':
-          return view((await pipelines.createTrainingPipeline({ parent, trainingPipeline: resource as TrainingPipelineResource }, call))[0]);
+          return view(
+            (
+              await pipelines.createTrainingPipeline(
+                { parent, trainingPipeline: resource as TrainingPipelineResource },
+                call,
+              )
+            )[0],
+          );
         case 'batch_prediction':
-          return view((await jobs.createBatchPredictionJob({ parent, batchPredictionJob: resource as BatchPredictionJobResource }, call))[0]);
+          return view(
+            (
+              await jobs.createBatchPredictionJob(
+                { parent, batchPredictionJob: resource as BatchPredictionJobResource },
+                call,
+              )
+            )[0],
+          );
         default:
           return unreachableKind(kind);
       }

@@ -27,7 +27,16 @@ const HTTP_TO_RPC: Readonly<Record<number, string>> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE', 'UND_ERR_SOCKET', 'ABORT_ERR']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'ABORT_ERR',
+]);
 
 /** What a client error is, whichever transport produced it. */
 export interface VertexErrorInfo {
@@ -43,7 +52,8 @@ function retryAfterFromHeaders(headers: unknown): number | undefined {
   const raw =
     typeof (headers as { get?: unknown }).get === 'function'
       ? (headers as { get(n: string): string | null }).get('retry-after')
-      : ((headers as Record<string, string | undefined>)['retry-after'] ?? (headers as Record<string, string | undefined>)['Retry-After']);
+      : ((headers as Record<string, string | undefined>)['retry-after'] ??
+        (headers as Record<string, string | undefined>)['Retry-After']);
   return parseRetryAfter(raw);
 }
 
@@ -92,8 +102,10 @@ export function inspectVertexError(error: unknown): VertexErrorInfo {
   }
   const httpStatus = typeof e.response?.status === 'number' ? e.response.status : undefined;
   if (status === undefined) {
-    if (httpStatus !== undefined) status = HTTP_TO_RPC[httpStatus] ?? (httpStatus >= 500 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT');
-    else if (typeof e.code === 'number' && e.code >= 0 && e.code < RPC_CODE_NAMES.length) status = RPC_CODE_NAMES[e.code];
+    if (httpStatus !== undefined)
+      status = HTTP_TO_RPC[httpStatus] ?? (httpStatus >= 500 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT');
+    else if (typeof e.code === 'number' && e.code >= 0 && e.code < RPC_CODE_NAMES.length)
+      status = RPC_CODE_NAMES[e.code];
     else if (typeof e.code === 'number' && HTTP_TO_RPC[e.code]) status = HTTP_TO_RPC[e.code];
     else if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) status = e.code;
     else if (typeof e.cause?.code === 'string' && NETWORK_CODES.has(e.cause.code)) status = e.cause.code;
@@ -138,7 +150,11 @@ export function toOrchestratorError(error: unknown, defaultBackoffMs: number): O
     return new ProviderUnavailableError(PROVIDER, `unexpected error: ${info.message}`, error);
   }
   if (info.status === 'UNAUTHENTICATED' || info.status === 'PERMISSION_DENIED') {
-    return new ProviderUnavailableError(PROVIDER, `${info.status} (check VERTEX_CREDENTIALS_JSON / IAM): ${info.message}`, error);
+    return new ProviderUnavailableError(
+      PROVIDER,
+      `${info.status} (check VERTEX_CREDENTIALS_JSON / IAM): ${info.message}`,
+      error,
+    );
   }
   return new ProviderRejectedError(PROVIDER, info.status, info.message, error);
 }

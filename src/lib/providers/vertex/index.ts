@@ -8,7 +8,12 @@ import { isVertexConfigured, VERTEX_KINDS, VERTEX_SETTINGS } from './catalog.js'
 export const descriptor = defineProvider({
   name: 'vertex',
   pollFunction: 'pollVertex',
-  pollSchedule: { name: 'POLL_VERTEX_SCHEDULE', scope: ['app'], default: '0 * * * * *', description: 'NCRONTAB schedule of the Vertex AI poller.' },
+  pollSchedule: {
+    name: 'POLL_VERTEX_SCHEDULE',
+    scope: ['app'],
+    default: '0 * * * * *',
+    description: 'NCRONTAB schedule of the Vertex AI poller.',
+  },
   settings: VERTEX_SETTINGS,
   jobKinds: VERTEX_KINDS,
   isConfigured: isVertexConfigured,

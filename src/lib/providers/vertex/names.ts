@@ -13,7 +13,10 @@ import { GCP_LABEL_VALUE } from './settings.js';
 export function jobLabelValue(jobId: string): string {
   if (jobId.length > 0 && GCP_LABEL_VALUE.test(jobId)) return jobId;
   const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 16);
-  const folded = jobId.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63 - hash.length - 1);
+  const folded = jobId
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_')
+    .slice(0, 63 - hash.length - 1);
   return `${folded}-${hash}`;
 }
 

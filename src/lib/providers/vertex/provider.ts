@@ -15,7 +15,14 @@ import {
 import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './names.js';
 import { inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
 import type { VertexSettings } from './settings.js';
-import { mapNativeState, resourceError, resultSummary, terminalStates, type MappedState, type VertexResourceView } from './status.js';
+import {
+  mapNativeState,
+  resourceError,
+  resultSummary,
+  terminalStates,
+  type MappedState,
+  type VertexResourceView,
+} from './status.js';
 import type { VertexApi, VertexCreateBody } from './client.js';
 import type { ProviderContext } from '../provider-context.js';
 import { createSdkVertexApi, type VertexClientDeps } from './client.js';
@@ -27,7 +34,6 @@ const GET_CONCURRENCY = 8;
 const MAX_INLINE_WAIT_MS = 10_000;
 /** Page size of the single-job label look-up (more than one hit means an earlier race). */
 const LOOKUP_PAGE_SIZE = 10;
-
 
 /** The handle stored on the job: which kind, the Vertex resource name, our label value, last native state. */
 export interface VertexRef {
@@ -95,7 +101,11 @@ export class VertexProvider implements JobProvider {
     const labelValue = jobLabelValue(runKey(job));
     const existing = await this.findByLabel(parsed.kind, labelValue);
     if (existing) {
-      return { ref: toRef(parsed.kind, existing, labelValue), attached: true, status: submitStatus(mapNativeState(parsed.kind, existing.state)) };
+      return {
+        ref: toRef(parsed.kind, existing, labelValue),
+        attached: true,
+        status: submitStatus(mapNativeState(parsed.kind, existing.state)),
+      };
     }
     const body = this.build(parsed, {
       jobId: job.id,
@@ -111,7 +121,11 @@ export class VertexProvider implements JobProvider {
     } catch (error) {
       throw toOrchestratorError(error, this.settings.throttleBackoffMs);
     }
-    return { ref: toRef(parsed.kind, created, labelValue), attached: false, status: submitStatus(mapNativeState(parsed.kind, created.state)) };
+    return {
+      ref: toRef(parsed.kind, created, labelValue),
+      attached: false,
+      status: submitStatus(mapNativeState(parsed.kind, created.state)),
+    };
   }
 
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
@@ -130,12 +144,16 @@ export class VertexProvider implements JobProvider {
       try {
         reports.push(...(await this.pollKind(kind, group)));
       } catch (error) {
-        const converted = error instanceof PollThrottledError ? error : toOrchestratorError(error, this.settings.throttleBackoffMs);
+        const converted =
+          error instanceof PollThrottledError ? error : toOrchestratorError(error, this.settings.throttleBackoffMs);
         if (converted instanceof ProviderThrottledError) {
           // Throttled: stop spending quota on the other kinds this cycle, and hand back what was learned.
           const partial = converted instanceof PollThrottledError ? converted : undefined;
           const learned = [...reports, ...(partial?.reports ?? [])];
-          const unread = [...(partial?.unread ?? group.map((g) => g.job.id)), ...kinds.slice(i + 1).flatMap(([, g]) => g.map((x) => x.job.id))];
+          const unread = [
+            ...(partial?.unread ?? group.map((g) => g.job.id)),
+            ...kinds.slice(i + 1).flatMap(([, g]) => g.map((x) => x.job.id)),
+          ];
           throw new PollThrottledError(PROVIDER, converted.retryAfterMs, learned, unread, converted);
         }
         firstError ??= converted;
@@ -200,14 +218,19 @@ export class VertexProvider implements JobProvider {
     return mine.sort((a, b) => createdAt(a) - createdAt(b))[0];
   }
 
-  private async pollKind(kind: VertexKind, group: readonly { job: JobRecord; ref: VertexRef }[]): Promise<PollReport[]> {
+  private async pollKind(
+    kind: VertexKind,
+    group: readonly { job: JobRecord; ref: VertexRef }[],
+  ): Promise<PollReport[]> {
     const wanted = new Set(group.map((g) => g.ref.labelValue));
     const found = new Map<string, VertexResourceView>();
     const filter = activeResourcesFilter(this.settings.labelKey, terminalStates(kind));
     let pageToken: string | undefined;
     do {
       const token = pageToken;
-      const page = await this.withReadRetries(() => this.api.list(kind, this.parent, filter, this.settings.pageSize, token));
+      const page = await this.withReadRetries(() =>
+        this.api.list(kind, this.parent, filter, this.settings.pageSize, token),
+      );
       for (const r of page.resources) {
         const lv = r.labels?.[this.settings.labelKey];
         if (lv && wanted.has(lv)) {
@@ -267,7 +290,11 @@ export class VertexProvider implements JobProvider {
       resource = await this.findByLabel(kind, ref.labelValue);
     }
     if (!resource) {
-      return { jobId: job.id, status: 'missing', notes: [`Vertex AI has no ${kind} resource for this job (deleted outside the orchestrator?)`] };
+      return {
+        jobId: job.id,
+        status: 'missing',
+        notes: [`Vertex AI has no ${kind} resource for this job (deleted outside the orchestrator?)`],
+      };
     }
     return this.report(kind, job, ref, resource) ?? undefined;
   }
@@ -276,7 +303,12 @@ export class VertexProvider implements JobProvider {
    * A report when our status changed, or when a noteworthy native state (paused, updating) is new.
    * Same-status reports without a note are not sent: the poll use case stores nothing for them.
    */
-  private report(kind: VertexKind, job: JobRecord, ref: VertexRef, resource: VertexResourceView): PollReport | undefined {
+  private report(
+    kind: VertexKind,
+    job: JobRecord,
+    ref: VertexRef,
+    resource: VertexResourceView,
+  ): PollReport | undefined {
     const mapped = mapNativeState(kind, resource.state);
     const native = resource.state === undefined || resource.state === null ? undefined : String(resource.state);
     if (job.status === 'cancelling' && !mapped.terminal) {
@@ -348,7 +380,10 @@ function buildReport(
  * Builds the provider from already-parsed settings; tests pass an auth client (and, for gRPC,
  * insecure channel credentials). The SDK is loaded here, on first use.
  */
-export async function createVertexProvider(settings: VertexSettings, deps: VertexClientDeps = {}): Promise<VertexProvider> {
+export async function createVertexProvider(
+  settings: VertexSettings,
+  deps: VertexClientDeps = {},
+): Promise<VertexProvider> {
   return new VertexProvider(settings, await createSdkVertexApi(settings, deps));
 }
 

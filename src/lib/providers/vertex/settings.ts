@@ -25,7 +25,8 @@ export interface VertexSettings {
   readonly rpcTimeoutMs: number;
 }
 
-const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v);
+const blankToUndefined = (v: unknown) =>
+  typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v;
 const int = (min: number, max: number, dflt: number) =>
   z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(dflt));
 
@@ -38,14 +39,37 @@ const ServiceAccountKey = z.looseObject({ client_email: z.string().min(1), priva
 
 const Schema = z
   .object({
-    VERTEX_PROJECT: z.preprocess(blankToUndefined, z.string().regex(/^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'not a project id (6-30 lowercase letters, digits, hyphens)')),
-    VERTEX_LOCATION: z.preprocess(blankToUndefined, z.string().regex(/^[a-z]+(?:-[a-z0-9]+)+$|^global$/, 'not a region such as us-central1')),
+    VERTEX_PROJECT: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(
+          /^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+          'not a project id (6-30 lowercase letters, digits, hyphens)',
+        ),
+    ),
+    VERTEX_LOCATION: z.preprocess(
+      blankToUndefined,
+      z.string().regex(/^[a-z]+(?:-[a-z0-9]+)+$|^global$/, 'not a region such as us-central1'),
+    ),
     VERTEX_CREDENTIALS_JSON: z.preprocess(blankToUndefined, z.string().optional()),
-    VERTEX_API_ENDPOINT: z.preprocess(blankToUndefined, z.string().regex(/^[A-Za-z0-9.[\]:-]+$/, 'a host name or IP, without scheme or path').optional()),
+    VERTEX_API_ENDPOINT: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9.[\]:-]+$/, 'a host name or IP, without scheme or path')
+        .optional(),
+    ),
     VERTEX_API_PORT: int(1, 65535, 443),
     VERTEX_API_PROTOCOL: z.preprocess(blankToUndefined, z.enum(['https', 'http']).default('https')),
     VERTEX_TRANSPORT: z.preprocess(blankToUndefined, z.enum(['grpc', 'rest']).default('grpc')),
-    VERTEX_LABEL_KEY: z.preprocess(blankToUndefined, z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lowercase letters, digits and "_", starting with a letter, at most 63').default('cjo_job_id')),
+    VERTEX_LABEL_KEY: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/, 'lowercase letters, digits and "_", starting with a letter, at most 63')
+        .default('cjo_job_id'),
+    ),
     VERTEX_PAGE_SIZE: int(1, 100, 100),
     VERTEX_READ_RETRIES: int(0, 10, 2),
     VERTEX_READ_RATE_PER_SEC: int(1, 10_000, 10),
@@ -61,7 +85,6 @@ const Schema = z
       ctx.addIssue({ code: 'custom', path: ['VERTEX_API_PROTOCOL'], message: "'http' needs VERTEX_TRANSPORT=rest" });
     }
   });
-
 
 /**
  * Parses the Vertex settings from the environment. Throws {@link ConfigurationError} naming every
@@ -84,14 +107,19 @@ export function parseVertexSettings(env: Readonly<Record<string, string | undefi
       throw new ConfigurationError('Invalid Vertex settings: VERTEX_CREDENTIALS_JSON is not valid JSON');
     }
     const key = ServiceAccountKey.safeParse(json);
-    if (!key.success) throw new ConfigurationError('Invalid Vertex settings: VERTEX_CREDENTIALS_JSON needs client_email and private_key');
+    if (!key.success)
+      throw new ConfigurationError(
+        'Invalid Vertex settings: VERTEX_CREDENTIALS_JSON needs client_email and private_key',
+      );
     credentials = key.data;
   }
   return Object.freeze({
     project: s.VERTEX_PROJECT,
     location: s.VERTEX_LOCATION,
     ...(credentials && { credentials }),
-    apiEndpoint: s.VERTEX_API_ENDPOINT ?? `${s.VERTEX_LOCATION === 'global' ? '' : `${s.VERTEX_LOCATION}-`}aiplatform.googleapis.com`,
+    apiEndpoint:
+      s.VERTEX_API_ENDPOINT ??
+      `${s.VERTEX_LOCATION === 'global' ? '' : `${s.VERTEX_LOCATION}-`}aiplatform.googleapis.com`,
     port: s.VERTEX_API_PORT,
     protocol: s.VERTEX_API_PROTOCOL,
     transport: s.VERTEX_TRANSPORT,

@@ -16,16 +16,35 @@ export { VERTEX_KINDS, type VertexKind };
 
 /** Accelerators Vertex knows (AcceleratorType in accelerator_type.proto, v1). */
 export const ACCELERATOR_TYPES = [
-  'NVIDIA_TESLA_P100', 'NVIDIA_TESLA_V100', 'NVIDIA_TESLA_P4', 'NVIDIA_TESLA_T4', 'NVIDIA_TESLA_A100',
-  'NVIDIA_A100_80GB', 'NVIDIA_L4', 'NVIDIA_H100_80GB', 'NVIDIA_H100_MEGA_80GB', 'NVIDIA_H200_141GB',
-  'NVIDIA_B200', 'NVIDIA_GB200', 'NVIDIA_RTX_PRO_6000', 'TPU_V2', 'TPU_V3', 'TPU_V4_POD', 'TPU_V5_LITEPOD',
+  'NVIDIA_TESLA_P100',
+  'NVIDIA_TESLA_V100',
+  'NVIDIA_TESLA_P4',
+  'NVIDIA_TESLA_T4',
+  'NVIDIA_TESLA_A100',
+  'NVIDIA_A100_80GB',
+  'NVIDIA_L4',
+  'NVIDIA_H100_80GB',
+  'NVIDIA_H100_MEGA_80GB',
+  'NVIDIA_H200_141GB',
+  'NVIDIA_B200',
+  'NVIDIA_GB200',
+  'NVIDIA_RTX_PRO_6000',
+  'TPU_V2',
+  'TPU_V3',
+  'TPU_V4_POD',
+  'TPU_V5_LITEPOD',
 ] as const satisfies readonly (keyof V1['AcceleratorType'])[];
 
 // Our own label takes one of the 64 labels a Vertex resource may carry.
 const MAX_USER_LABELS = 63;
 const gcpLabels = z
   .record(
-    z.string().regex(GCP_LABEL_KEY, 'label keys: lowercase letter first, then lowercase letters, digits, "_" or "-", at most 63'),
+    z
+      .string()
+      .regex(
+        GCP_LABEL_KEY,
+        'label keys: lowercase letter first, then lowercase letters, digits, "_" or "-", at most 63',
+      ),
     z.string().regex(GCP_LABEL_VALUE, 'label values: lowercase letters, digits, "_" or "-", at most 63'),
   )
   .refine((l) => Object.keys(l).length <= MAX_USER_LABELS, `at most ${MAX_USER_LABELS} labels`);
@@ -72,7 +91,12 @@ export const CustomJobSpecSchema = z
     baseOutputDirectory: gcsUri.optional(),
     serviceAccount: z.email().optional(),
     network: z.string().min(1).optional(),
-    timeoutSec: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+    timeoutSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
     restartJobOnWorkerRestart: z.boolean().optional(),
     schedulingStrategy: z.enum(['STANDARD', 'SPOT', 'FLEX_START']).optional(),
     enableWebAccess: z.boolean().optional(),
@@ -86,11 +110,31 @@ export type CustomJobSpec = z.infer<typeof CustomJobSpecSchema>;
 
 // Output-only fields of the REST resources: a body copied from an earlier GET may carry them.
 const OUTPUT_ONLY = new Set([
-  'name', 'state', 'error', 'createTime', 'startTime', 'endTime', 'updateTime', 'trainingTaskMetadata',
-  'outputInfo', 'partialFailures', 'resourcesConsumed', 'completionStats', 'modelVersionId', 'satisfiesPzs', 'satisfiesPzi',
+  'name',
+  'state',
+  'error',
+  'createTime',
+  'startTime',
+  'endTime',
+  'updateTime',
+  'trainingTaskMetadata',
+  'outputInfo',
+  'partialFailures',
+  'resourcesConsumed',
+  'completionStats',
+  'modelVersionId',
+  'satisfiesPzs',
+  'satisfiesPzi',
 ]);
 // Free-form maps and protobuf Values: their keys are user data, never renamed.
-const OPAQUE = new Set(['labels', 'trainingTaskInputs', 'modelParameters', 'metadata', 'parameters', 'annotationLabels']);
+const OPAQUE = new Set([
+  'labels',
+  'trainingTaskInputs',
+  'modelParameters',
+  'metadata',
+  'parameters',
+  'annotationLabels',
+]);
 
 /**
  * `spec.spec` of a `training_pipeline` job: the native REST TrainingPipeline body (AutoML or
@@ -103,7 +147,10 @@ export const TrainingPipelineSpecSchema = z.looseObject({
   trainingTaskInputs: z.record(z.string(), z.unknown()),
   inputDataConfig: z.looseObject({ datasetId: z.string().min(1) }).optional(),
   modelToUpload: z.looseObject({ displayName: displayName.optional() }).optional(),
-  modelId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'model ids: lowercase letters, digits and "-", at most 63').optional(),
+  modelId: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'model ids: lowercase letters, digits and "-", at most 63')
+    .optional(),
   parentModel: z.string().min(1).optional(),
   labels: gcpLabels.optional(),
 });
@@ -115,16 +162,26 @@ export const BatchPredictionSpecSchema = z
     displayName,
     model: z.string().min(1).optional(),
     unmanagedContainerModel: z.record(z.string(), z.unknown()).optional(),
-    inputConfig: z.looseObject({
-      instancesFormat: z.string().min(1),
-      gcsSource: z.strictObject({ uris: z.array(gcsUri).min(1) }).optional(),
-      bigquerySource: z.strictObject({ inputUri: z.string().regex(/^bq:\/\//, 'a bq:// URI') }).optional(),
-    }).refine((c) => (c.gcsSource === undefined) !== (c.bigquerySource === undefined), 'exactly one of gcsSource and bigquerySource'),
-    outputConfig: z.looseObject({
-      predictionsFormat: z.string().min(1),
-      gcsDestination: z.strictObject({ outputUriPrefix: gcsUri }).optional(),
-      bigqueryDestination: z.strictObject({ outputUri: z.string().regex(/^bq:\/\//, 'a bq:// URI') }).optional(),
-    }).refine((c) => (c.gcsDestination === undefined) !== (c.bigqueryDestination === undefined), 'exactly one of gcsDestination and bigqueryDestination'),
+    inputConfig: z
+      .looseObject({
+        instancesFormat: z.string().min(1),
+        gcsSource: z.strictObject({ uris: z.array(gcsUri).min(1) }).optional(),
+        bigquerySource: z.strictObject({ inputUri: z.string().regex(/^bq:\/\//, 'a bq:// URI') }).optional(),
+      })
+      .refine(
+        (c) => (c.gcsSource === undefined) !== (c.bigquerySource === undefined),
+        'exactly one of gcsSource and bigquerySource',
+      ),
+    outputConfig: z
+      .looseObject({
+        predictionsFormat: z.string().min(1),
+        gcsDestination: z.strictObject({ outputUriPrefix: gcsUri }).optional(),
+        bigqueryDestination: z.strictObject({ outputUri: z.string().regex(/^bq:\/\//, 'a bq:// URI') }).optional(),
+      })
+      .refine(
+        (c) => (c.gcsDestination === undefined) !== (c.bigqueryDestination === undefined),
+        'exactly one of gcsDestination and bigqueryDestination',
+      ),
     modelParameters: z.unknown().optional(),
     labels: gcpLabels.optional(),
   })
@@ -167,7 +224,10 @@ export function parseVertexJobSpec(spec: Pick<JobSpec, 'kind' | 'spec'>): Vertex
   const kind = spec.kind;
   if (kind === undefined || !(VERTEX_KINDS as readonly string[]).includes(kind)) {
     throw new ValidationError([
-      { field: 'spec.kind', message: `Vertex AI runs kinds ${VERTEX_KINDS.join(', ')}; got ${kind === undefined ? 'none' : `'${kind}'`}` },
+      {
+        field: 'spec.kind',
+        message: `Vertex AI runs kinds ${VERTEX_KINDS.join(', ')}; got ${kind === undefined ? 'none' : `'${kind}'`}`,
+      },
     ]);
   }
   const body = spec.spec ?? {};

@@ -4,16 +4,31 @@ import type { VertexKind } from './spec.js';
 
 /** Every `JobState` of Vertex AI v1 (job_state.proto): CustomJob and BatchPredictionJob. */
 export const JOB_STATES = [
-  'JOB_STATE_UNSPECIFIED', 'JOB_STATE_QUEUED', 'JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED',
-  'JOB_STATE_FAILED', 'JOB_STATE_CANCELLING', 'JOB_STATE_CANCELLED', 'JOB_STATE_PAUSED', 'JOB_STATE_EXPIRED',
-  'JOB_STATE_UPDATING', 'JOB_STATE_PARTIALLY_SUCCEEDED',
+  'JOB_STATE_UNSPECIFIED',
+  'JOB_STATE_QUEUED',
+  'JOB_STATE_PENDING',
+  'JOB_STATE_RUNNING',
+  'JOB_STATE_SUCCEEDED',
+  'JOB_STATE_FAILED',
+  'JOB_STATE_CANCELLING',
+  'JOB_STATE_CANCELLED',
+  'JOB_STATE_PAUSED',
+  'JOB_STATE_EXPIRED',
+  'JOB_STATE_UPDATING',
+  'JOB_STATE_PARTIALLY_SUCCEEDED',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** Every `PipelineState` of Vertex AI v1 (pipeline_state.proto): TrainingPipeline. */
 export const PIPELINE_STATES = [
-  'PIPELINE_STATE_UNSPECIFIED', 'PIPELINE_STATE_QUEUED', 'PIPELINE_STATE_PENDING', 'PIPELINE_STATE_RUNNING',
-  'PIPELINE_STATE_SUCCEEDED', 'PIPELINE_STATE_FAILED', 'PIPELINE_STATE_CANCELLING', 'PIPELINE_STATE_CANCELLED',
+  'PIPELINE_STATE_UNSPECIFIED',
+  'PIPELINE_STATE_QUEUED',
+  'PIPELINE_STATE_PENDING',
+  'PIPELINE_STATE_RUNNING',
+  'PIPELINE_STATE_SUCCEEDED',
+  'PIPELINE_STATE_FAILED',
+  'PIPELINE_STATE_CANCELLING',
+  'PIPELINE_STATE_CANCELLED',
   'PIPELINE_STATE_PAUSED',
 ] as const;
 export type PipelineState = (typeof PIPELINE_STATES)[number];
@@ -44,7 +59,11 @@ export function mapJobState(state: JobState): MappedState {
       return { status: 'succeeded', terminal: true };
     // Batch prediction finished with some instances failed: outputs exist, failures are listed.
     case 'JOB_STATE_PARTIALLY_SUCCEEDED':
-      return { status: 'succeeded', terminal: true, note: 'partially succeeded: some instances failed (see result.partialFailures)' };
+      return {
+        status: 'succeeded',
+        terminal: true,
+        note: 'partially succeeded: some instances failed (see result.partialFailures)',
+      };
     case 'JOB_STATE_FAILED':
       return { status: 'failed', terminal: true };
     // Expired: Vertex gave up scheduling or running it within its time limit.
@@ -100,7 +119,8 @@ export function terminalStates(kind: VertexKind): readonly string[] {
  * the poller: it is reported as still running, with the raw value in the history.
  */
 export function mapNativeState(kind: VertexKind, state: unknown): MappedState {
-  const s = typeof state === 'number' ? (kind === 'training_pipeline' ? PIPELINE_STATES[state] : JOB_STATES[state]) : state;
+  const s =
+    typeof state === 'number' ? (kind === 'training_pipeline' ? PIPELINE_STATES[state] : JOB_STATES[state]) : state;
   if (kind === 'training_pipeline') {
     if ((PIPELINE_STATES as readonly unknown[]).includes(s)) return mapPipelineState(s as PipelineState);
   } else if ((JOB_STATES as readonly unknown[]).includes(s)) {
@@ -111,9 +131,23 @@ export function mapNativeState(kind: VertexKind, state: unknown): MappedState {
 
 /** gRPC canonical code names, by number (google.rpc.Code). */
 export const RPC_CODE_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
-  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED',
-  'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
 ] as const;
 
 /** A resource as the client returns it: only the fields the poller reads. */
@@ -163,8 +197,17 @@ export function resultSummary(kind: VertexKind, resource: VertexResourceView): R
       if (nonEmpty(version)) out.modelVersionId = version;
       // Custom-training pipelines write under trainingTaskInputs.baseOutputDirectory (a Struct).
       const dir =
-        get(resource, 'trainingTaskInputs', 'structValue', 'fields', 'baseOutputDirectory', 'structValue', 'fields', 'outputUriPrefix', 'stringValue') ??
-        get(resource, 'trainingTaskInputs', 'baseOutputDirectory', 'outputUriPrefix');
+        get(
+          resource,
+          'trainingTaskInputs',
+          'structValue',
+          'fields',
+          'baseOutputDirectory',
+          'structValue',
+          'fields',
+          'outputUriPrefix',
+          'stringValue',
+        ) ?? get(resource, 'trainingTaskInputs', 'baseOutputDirectory', 'outputUriPrefix');
       if (nonEmpty(dir)) out.outputDirectory = dir;
       break;
     }
@@ -185,7 +228,10 @@ export function resultSummary(kind: VertexKind, resource: VertexResourceView): R
           incompleteCount: Number(stats.incompleteCount ?? 0),
         };
       }
-      const partial = resource.partialFailures as { code?: number | null; message?: string | null }[] | null | undefined;
+      const partial = resource.partialFailures as
+        | { code?: number | null; message?: string | null }[]
+        | null
+        | undefined;
       if (Array.isArray(partial) && partial.length > 0) {
         out.partialFailures = partial.slice(0, 20).map((p) => ({
           code: typeof p.code === 'number' ? (RPC_CODE_NAMES[p.code] ?? String(p.code)) : 'UNKNOWN',

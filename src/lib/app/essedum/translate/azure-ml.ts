@@ -5,7 +5,12 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../../../core/job.js';
 import { ValidationError } from '../../../errors.js';
-import { normalisePrimaryMetric, parseAzureMlJobSpec, PRIMARY_METRICS, type AutoMlSpec } from '../../../providers/azure-ml/spec.js';
+import {
+  normalisePrimaryMetric,
+  parseAzureMlJobSpec,
+  PRIMARY_METRICS,
+  type AutoMlSpec,
+} from '../../../providers/azure-ml/spec.js';
 
 const nonEmpty = z.string().trim().min(1);
 
@@ -64,7 +69,10 @@ export function fromEssedumTrain(body: unknown): { kind: 'automl'; spec: AutoMlS
   // Field paths of metric errors must name Essedum's field, not ours.
   if (b.metrics_type !== undefined && normalisePrimaryMetric(b.task_type, b.metrics_type) === undefined) {
     throw new ValidationError([
-      { field: 'metrics_type', message: `not a ${b.task_type} metric; use one of ${PRIMARY_METRICS[b.task_type].join(', ')}` },
+      {
+        field: 'metrics_type',
+        message: `not a ${b.task_type} metric; use one of ${PRIMARY_METRICS[b.task_type].join(', ')}`,
+      },
     ]);
   }
   const parsed = parseAzureMlJobSpec('automl', spec);

@@ -32,7 +32,10 @@ function automlContentType(contentType: string | undefined): AutomlSpec['inputs'
 }
 
 const joinS3 = (bucket: string, ...parts: string[]): string =>
-  `s3://${bucket}/${parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
+  `s3://${bucket}/${parts
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .filter(Boolean)
+    .join('/')}`;
 
 const EssedumTrainBody = z.object({
   RoleArn: ROLE_ARN.optional(),
@@ -113,7 +116,9 @@ export function fromEssedumAutoml(body: unknown): SageMakerJobSpec & { kind: 'au
     ...(objective && { objective_metric: objective }),
     ...(b.mode && { mode: b.mode }),
     ...(b.max_candidates !== undefined && { max_candidates: b.max_candidates }),
-    ...(b.max_runtime_per_training_job_in_seconds !== undefined && { max_runtime_per_training_job_sec: b.max_runtime_per_training_job_in_seconds }),
+    ...(b.max_runtime_per_training_job_in_seconds !== undefined && {
+      max_runtime_per_training_job_sec: b.max_runtime_per_training_job_in_seconds,
+    }),
     ...(b.total_job_runtime_in_seconds !== undefined && { total_runtime_sec: b.total_job_runtime_in_seconds }),
     ...(b.output_data_config && { output_s3_uri: b.output_data_config.s3_output_path }),
     ...(b.output_data_config?.kms_key_id && { kms_key_id: b.output_data_config.kms_key_id }),
@@ -142,7 +147,11 @@ const EssedumInferenceBody = z.object({
     .optional(),
   TransformResources: z.object({ InstanceType: z.string(), InstanceCount: z.number().int() }).optional(),
   DataProcessing: z
-    .object({ InputFilter: z.string().optional(), OutputFilter: z.string().optional(), JoinSource: z.enum(['Input', 'None']).optional() })
+    .object({
+      InputFilter: z.string().optional(),
+      OutputFilter: z.string().optional(),
+      JoinSource: z.enum(['Input', 'None']).optional(),
+    })
     .optional(),
   MaxConcurrentTransforms: z.number().int().optional(),
   MaxPayloadInMB: z.number().int().optional(),
@@ -159,7 +168,10 @@ export function fromEssedumInference(body: unknown): SageMakerJobSpec & { kind: 
   const b = parseOrThrow(EssedumInferenceBody, body);
   const out = b.TransformOutput;
   const dp = b.DataProcessing;
-  const tagsOut = { ...(b.Tags ?? {}), ...(b.TransformJobName && { 'essedum-job-name': b.TransformJobName.slice(0, 256) }) };
+  const tagsOut = {
+    ...(b.Tags ?? {}),
+    ...(b.TransformJobName && { 'essedum-job-name': b.TransformJobName.slice(0, 256) }),
+  };
   const spec = {
     model_name: b.ModelName,
     input: {
@@ -175,7 +187,10 @@ export function fromEssedumInference(body: unknown): SageMakerJobSpec & { kind: 
       ...(out?.AssembleWith && { assemble_with: out.AssembleWith }),
       ...(out?.KmsKeyId && { kms_key_id: out.KmsKeyId }),
     },
-    ...(b.TransformResources && { instance_type: b.TransformResources.InstanceType, instance_count: b.TransformResources.InstanceCount }),
+    ...(b.TransformResources && {
+      instance_type: b.TransformResources.InstanceType,
+      instance_count: b.TransformResources.InstanceCount,
+    }),
     ...(b.MaxConcurrentTransforms !== undefined && { max_concurrent_transforms: b.MaxConcurrentTransforms }),
     ...(b.MaxPayloadInMB !== undefined && { max_payload_mb: b.MaxPayloadInMB }),
     ...(b.BatchStrategy && { batch_strategy: b.BatchStrategy }),

@@ -4,7 +4,13 @@
  */
 import { parseOrThrow } from '../../../core/job.js';
 import { ValidationError } from '../../../errors.js';
-import { BatchPredictionSpecSchema, normalizeRestBody, TrainingPipelineSpecSchema, type BatchPredictionSpec, type TrainingPipelineSpec } from '../../../providers/vertex/spec.js';
+import {
+  BatchPredictionSpecSchema,
+  normalizeRestBody,
+  TrainingPipelineSpecSchema,
+  type BatchPredictionSpec,
+  type TrainingPipelineSpec,
+} from '../../../providers/vertex/spec.js';
 
 function requireObject(body: unknown, field: string): void {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
