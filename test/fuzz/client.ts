@@ -119,7 +119,7 @@ export function judge(target: string, sent: string, reply: Reply, slowMs = 5000,
   if (reply.status >= 500) broken.push(`status ${reply.status}`);
   if (reply.status < 0) broken.push('no reply (connection closed)');
   const path = target.split('?')[0] ?? '';
-  if (/^\/api\/(jobs|submit-job)(\/|$)/i.test(path) && reply.status >= 400 && reply.status < 500) {
+  if (/^\/api\/(jobs|submit-job|subscriptions)(\/|$)/i.test(path) && reply.status >= 400 && reply.status < 500) {
     if (!reply.contentType.startsWith('application/problem+json'))
       broken.push(`4xx without problem+json (${reply.contentType || 'no content-type'})`);
     else if (method !== 'HEAD') {
