@@ -38,27 +38,35 @@ describe('poll-provider', () => {
 
   it('a poll throttled part-way applies what it read, times out none of the jobs it did not reach, and reads those first next cycle', async () => {
     const h = appHarness({ JOB_DEFAULT_MAX_RUNTIME_SEC: '600' });
+    const kept = await h.seed('running', {}, { max_runtime_sec: 36_000 });
+    h.advance(1);
     const read = await h.seed('running');
     h.advance(1);
     const unread = await h.seed('running');
-    h.provider.setRun(read, { status: 'succeeded' }).setRun(unread, { status: 'running' });
-    h.advance(700); // both overdue
+    for (const job of [kept, unread]) h.provider.setRun(job, { status: 'running' });
+    h.advance(700); // `read` and `unread` are overdue
     h.provider.failNext(
       'poll',
-      new PollThrottledError(h.provider.name, 5_000, [{ jobId: read.id, status: 'succeeded' }], [unread.id]),
+      new PollThrottledError(
+        h.provider.name,
+        5_000,
+        [
+          { jobId: kept.id, status: 'running' },
+          { jobId: read.id, status: 'succeeded' },
+        ],
+        [unread.id],
+      ),
     );
 
     const summary = await pollProvider(h.deps, h.provider.name);
-    expect(summary).toMatchObject({ reports: 1, changed: 1, timedOut: 0, carried: 1 });
+    expect(summary).toMatchObject({ reports: 2, changed: 1, timedOut: 0, carried: 1 });
     expect((await h.store.get(read.id))?.status).toBe('succeeded');
     expect((await h.store.get(unread.id))?.status).toBe('running');
 
-    const later = await h.seed('running');
-    h.provider.setRun(later, { status: 'running' });
+    // Next cycle the carried job goes to the provider before the one read last cycle, though that one is older.
     h.advance(6);
     await pollProvider(h.deps, h.provider.name);
-    // The carried job goes to the provider before the one added since.
-    expect(h.provider.calls.poll.at(-1)?.[0]).toBe(unread.id);
+    expect(h.provider.calls.poll.at(-1)).toEqual([unread.id, kept.id]);
   });
 
   it('reads an overdue job before timing it out: one that finished in time succeeds, one still running is stopped and failed', async () => {
