@@ -22,6 +22,8 @@ type Call = 'submit' | 'poll' | 'cancel';
 export class ScriptedProvider implements JobProvider {
   readonly runs = new Map<string, ScriptedRun>();
   readonly calls: { submit: string[]; poll: string[][]; cancel: string[] } = { submit: [], poll: [], cancel: [] };
+  /** Clean-up of finished runs; a provider without one has none (set it to script one). */
+  cleanup?: (jobs: readonly JobRecord[]) => Promise<string[]>;
   /** Status a new run starts in. */
   startStatus: 'dispatched' | 'running' = 'dispatched';
   private readonly failures: Record<Call, unknown[]> = { submit: [], poll: [], cancel: [] };

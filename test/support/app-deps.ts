@@ -68,7 +68,9 @@ export function appHarness(env: Record<string, string> = {}): AppHarness {
     provider,
     writes: () => writes,
     now,
-    advance: (sec) => void (t += sec * 1000),
+    advance: (sec) => {
+      t += sec * 1000;
+    },
     async seed(status, over = {}, body = {}) {
       const at = now().toISOString();
       const past = status !== 'submitted' && status !== 'queued';

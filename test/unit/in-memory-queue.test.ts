@@ -24,7 +24,12 @@ describe('InMemoryQueueTransport on an injected clock', () => {
   function clocked(kind: 'storage' | 'servicebus' = 'storage') {
     let t = Date.parse('2026-12-04T12:00:00Z');
     const q = new InMemoryQueueTransport({ kind, now: () => t });
-    return { q, advance: (sec: number) => void (t += sec * 1000) };
+    return {
+      q,
+      advance: (sec: number) => {
+        t += sec * 1000;
+      },
+    };
   }
 
   it('settles only through the current lock: a message taken again after its lock expired refuses the old holder', async () => {

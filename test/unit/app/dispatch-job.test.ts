@@ -95,7 +95,10 @@ describe('dispatch-job', () => {
   it('a job the provider refuses for good fails with the reason and the message is consumed', async () => {
     const h = appHarness();
     const job = await h.seed('queued', { provider: h.provider.name });
-    h.provider.failNext('submit', new ProviderRejectedError(h.provider.name, 'QuotaExceeded', 'no GPUs in this region'));
+    h.provider.failNext(
+      'submit',
+      new ProviderRejectedError(h.provider.name, 'QuotaExceeded', 'no GPUs in this region'),
+    );
     await handleDispatchMessage(h.deps, { jobId: job.id });
     const failed = await h.store.get(job.id);
     expect(failed?.status).toBe('failed');
