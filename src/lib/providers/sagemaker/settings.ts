@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import type { SettingInfo } from '../../config.js';
-import { ConfigurationError } from '../../errors.js';
+import { type Env, SettingsReader } from '../../settings.js';
 import { SAGEMAKER_SETTINGS, isSageMakerConfigured } from './catalog.js';
 
-// The list and the configured check live in catalog.ts (light); this module parses them with zod.
+// The list and the configured check live in catalog.ts (light); this module parses them.
 export { SAGEMAKER_SETTINGS, isSageMakerConfigured };
 
 /** Parsed SageMaker settings. */
@@ -27,16 +26,7 @@ export interface SageMakerSettings {
   readonly defaultInstanceType: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-const value = (env: Env, name: (typeof SAGEMAKER_SETTINGS)[number]['name']): string | undefined => {
-  const v = env[name]?.trim();
-  if (v) return v;
-  const s = SAGEMAKER_SETTINGS.find((x) => x.name === name) as SettingInfo | undefined;
-  return s?.default;
-};
-
-const positive = (max: number) => z.coerce.number().finite().positive().max(max);
+type SageMakerSettingName = (typeof SAGEMAKER_SETTINGS)[number]['name'];
 
 /** An IAM role ARN as SageMaker documents it (RoleArn pattern, 20-2048 characters). */
 export const ROLE_ARN = z
@@ -54,60 +44,57 @@ export const S3_URI = z
   .max(1024)
   .regex(/^(https|s3):\/\/[^/]+\/?.*$/, 'must be an S3 URI (s3://bucket/prefix)');
 
-const schema = z
-  .object({
-    SAGEMAKER_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1'),
-    SAGEMAKER_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-    SAGEMAKER_ACCESS_KEY_ID: z.string().optional(),
-    SAGEMAKER_SECRET_ACCESS_KEY: z.string().optional(),
-    SAGEMAKER_SESSION_TOKEN: z.string().optional(),
-    SAGEMAKER_ROLE_ARN: ROLE_ARN.optional(),
-    SAGEMAKER_OUTPUT_S3_URI: S3_URI.optional(),
-    SAGEMAKER_NAME_PREFIX: z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lower-case letters or digits'),
-    SAGEMAKER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10),
-    SAGEMAKER_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000),
-    SAGEMAKER_LIST_RATE_PER_SEC: positive(10_000),
-    SAGEMAKER_API_RATE_PER_SEC: positive(10_000),
-    SAGEMAKER_MAX_DESCRIBES_PER_POLL: z.coerce.number().int().min(1).max(100_000),
-    SAGEMAKER_THROTTLE_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000),
-    SAGEMAKER_DEFAULT_INSTANCE_TYPE: z
-      .string()
-      .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large'),
-  })
-  .refine((s) => Boolean(s.SAGEMAKER_ACCESS_KEY_ID) === Boolean(s.SAGEMAKER_SECRET_ACCESS_KEY), {
-    message: 'set both SAGEMAKER_ACCESS_KEY_ID and SAGEMAKER_SECRET_ACCESS_KEY, or neither (default credential chain)',
-    path: ['SAGEMAKER_SECRET_ACCESS_KEY'],
-  });
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1');
+const endpoint = z.url({ protocol: /^https?$/ });
+const namePrefix = z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1-8 lower-case letters or digits');
+const instanceType = z
+  .string()
+  .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.large');
 
-/** Parses the provider's settings, throwing {@link ConfigurationError} naming each bad one. */
+/** Parses the provider's settings, throwing a ConfigurationError naming each bad one. */
 export function parseSageMakerSettings(env: Env): SageMakerSettings {
-  const raw = Object.fromEntries(SAGEMAKER_SETTINGS.map((s) => [s.name, value(env, s.name)]));
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'SAGEMAKER'}: ${i.message}`);
-    throw new ConfigurationError(`Invalid SageMaker settings: ${issues.join('; ')}`);
-  }
-  const s = parsed.data;
-  return {
-    region: s.SAGEMAKER_REGION,
-    ...(s.SAGEMAKER_ENDPOINT && { endpoint: s.SAGEMAKER_ENDPOINT }),
-    ...(s.SAGEMAKER_ACCESS_KEY_ID &&
-      s.SAGEMAKER_SECRET_ACCESS_KEY && {
-        credentials: {
-          accessKeyId: s.SAGEMAKER_ACCESS_KEY_ID,
-          secretAccessKey: s.SAGEMAKER_SECRET_ACCESS_KEY,
-          ...(s.SAGEMAKER_SESSION_TOKEN && { sessionToken: s.SAGEMAKER_SESSION_TOKEN }),
-        },
-      }),
-    ...(s.SAGEMAKER_ROLE_ARN && { roleArn: s.SAGEMAKER_ROLE_ARN }),
-    ...(s.SAGEMAKER_OUTPUT_S3_URI && { outputS3Uri: s.SAGEMAKER_OUTPUT_S3_URI.replace(/\/+$/, '') }),
-    namePrefix: s.SAGEMAKER_NAME_PREFIX,
-    maxAttempts: s.SAGEMAKER_MAX_ATTEMPTS,
-    requestTimeoutMs: s.SAGEMAKER_REQUEST_TIMEOUT_MS,
-    listRatePerSec: s.SAGEMAKER_LIST_RATE_PER_SEC,
-    apiRatePerSec: s.SAGEMAKER_API_RATE_PER_SEC,
-    maxDescribesPerPoll: s.SAGEMAKER_MAX_DESCRIBES_PER_POLL,
-    throttleBackoffMs: s.SAGEMAKER_THROTTLE_BACKOFF_MS,
-    defaultInstanceType: s.SAGEMAKER_DEFAULT_INSTANCE_TYPE,
+  const read = new SettingsReader<SageMakerSettingName>(env, SAGEMAKER_SETTINGS);
+  /** An optional setting with a shape: checked only when given. */
+  const optional = <T>(name: SageMakerSettingName, schema: z.ZodType<T>): T | undefined =>
+    read.raw(name) === undefined ? undefined : read.parse(name, schema);
+  /** A rate: a number above 0. */
+  const rate = (name: SageMakerSettingName): number => {
+    const n = read.float(name, { min: 0, max: 10_000 });
+    if (n === 0) read.issue(`${name} must be greater than 0`);
+    return n;
   };
+  const regionValue =
+    read.raw('SAGEMAKER_REGION') === undefined
+      ? read.string('SAGEMAKER_REGION')
+      : read.parse('SAGEMAKER_REGION', region);
+  const accessKeyId = read.raw('SAGEMAKER_ACCESS_KEY_ID');
+  const secretAccessKey = read.raw('SAGEMAKER_SECRET_ACCESS_KEY');
+  const sessionToken = read.raw('SAGEMAKER_SESSION_TOKEN');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey))
+    read.issue(
+      'SAGEMAKER_SECRET_ACCESS_KEY: set both SAGEMAKER_ACCESS_KEY_ID and SAGEMAKER_SECRET_ACCESS_KEY, or neither (default credential chain)',
+    );
+  const endpointValue = optional('SAGEMAKER_ENDPOINT', endpoint);
+  const roleArn = optional('SAGEMAKER_ROLE_ARN', ROLE_ARN);
+  const outputS3Uri = optional('SAGEMAKER_OUTPUT_S3_URI', S3_URI);
+  const settings: SageMakerSettings = {
+    region: regionValue,
+    ...(endpointValue && { endpoint: endpointValue }),
+    ...(accessKeyId &&
+      secretAccessKey && {
+        credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) },
+      }),
+    ...(roleArn && { roleArn }),
+    ...(outputS3Uri && { outputS3Uri: outputS3Uri.replace(/\/+$/, '') }),
+    namePrefix: read.parse('SAGEMAKER_NAME_PREFIX', namePrefix),
+    maxAttempts: read.int('SAGEMAKER_MAX_ATTEMPTS', { min: 1, max: 10 }),
+    requestTimeoutMs: read.int('SAGEMAKER_REQUEST_TIMEOUT_MS', { min: 1, max: 600_000 }),
+    listRatePerSec: rate('SAGEMAKER_LIST_RATE_PER_SEC'),
+    apiRatePerSec: rate('SAGEMAKER_API_RATE_PER_SEC'),
+    maxDescribesPerPoll: read.int('SAGEMAKER_MAX_DESCRIBES_PER_POLL', { min: 1, max: 100_000 }),
+    throttleBackoffMs: read.int('SAGEMAKER_THROTTLE_BACKOFF_MS', { min: 0, max: 3_600_000 }),
+    defaultInstanceType: read.parse('SAGEMAKER_DEFAULT_INSTANCE_TYPE', instanceType),
+  };
+  read.check('Invalid SageMaker settings');
+  return settings;
 }
