@@ -312,7 +312,7 @@ async function settleOutcome(
       const info = await saveResult(deps, job, ctx.workerId, 'succeeded', outcome.result);
       await writeLog(
         deps,
-        jobId,
+        job,
         log ?? `${ctx.mode} worker ${ctx.workerId} processed ${String(outcome.result.rows_processed)} rows\n`,
       );
       await finish(deps, jobId, (c) =>
@@ -325,7 +325,7 @@ async function settleOutcome(
       return;
     }
     case 'failed': {
-      await writeLog(deps, jobId, log ?? '', `${outcome.code}: ${outcome.message}\n`);
+      await writeLog(deps, job, log ?? '', `${outcome.code}: ${outcome.message}\n`);
       await finish(deps, jobId, (c) =>
         transition(c, 'failed', `failed on ${runId}: ${outcome.message}`, {
           at: deps.now(),
@@ -338,7 +338,7 @@ async function settleOutcome(
     case 'stopped':
       switch (outcome.reason) {
         case 'cancel':
-          if (log !== undefined) await writeLog(deps, jobId, log);
+          if (log !== undefined) await writeLog(deps, job, log);
           await finish(deps, jobId, (c) =>
             transition(c, 'cancelled', `stopped by ${runId} after ${outcome.rowsDone} rows`, { at: deps.now() }),
           );
@@ -346,7 +346,7 @@ async function settleOutcome(
           return;
         case 'timeout':
           if (log !== undefined)
-            await writeLog(deps, jobId, log, `TIMEOUT: the command ran longer than ${limitMs / 1000} s\n`);
+            await writeLog(deps, job, log, `TIMEOUT: the command ran longer than ${limitMs / 1000} s\n`);
           await finish(deps, jobId, (c) =>
             transition(c, 'failed', `timed out on ${runId}`, {
               at: deps.now(),
@@ -423,11 +423,17 @@ async function finish(
   await deps.store.update(jobId, (c) => (isTerminal(c.status) ? { job: c, unchanged: true } : move(c)));
 }
 
-async function writeLog(deps: Deps, jobId: string, stdout: string, stderr = ''): Promise<void> {
-  const names = logBlobNames(jobId);
+/**
+ * Writes the run's logs. An empty stderr is not written on a job's first run (a missing blob reads
+ * as empty), saving a storage request per job; on a later attempt it is, so an earlier attempt's
+ * stderr is not shown as this one's.
+ */
+async function writeLog(deps: Deps, job: JobRecord, stdout: string, stderr = ''): Promise<void> {
+  const names = logBlobNames(job.id);
   const container = deps.config.containers.results;
+  const firstRun = job.attempts === 0;
   await Promise.all([
     deps.blobs.put(container, names.stdout, stdout, 'text/plain'),
-    deps.blobs.put(container, names.stderr, stderr, 'text/plain'),
+    ...(stderr === '' && firstRun ? [] : [deps.blobs.put(container, names.stderr, stderr, 'text/plain')]),
   ]);
 }
