@@ -8,7 +8,13 @@ import {
 } from '../../src/lib/core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../../src/lib/core/page-token.js';
 // The index layout is the Table adapter's: the double reads the same list rules, not a copy.
-import { indexEntries, indexRowKey, listPrefix, pickIndex } from '../../src/lib/adapters/table-job-store.js';
+import {
+  indexEntries,
+  indexRowKey,
+  listByStatusThroughPages,
+  listPrefix,
+  pickIndex,
+} from '../../src/lib/adapters/table-job-store.js';
 import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
 import type {
@@ -164,19 +170,8 @@ export class InMemoryJobStore implements JobStore {
     return out;
   }
 
-  async listByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
-    const out: JobRecord[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.list({
-        status,
-        limit: Math.min(1000, limit - out.length),
-        ...(token && { continuationToken: token }),
-      });
-      out.push(...page.jobs);
-      token = page.continuationToken;
-    } while (token && out.length < limit);
-    return out;
+  listByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
+    return listByStatusThroughPages(this, status, limit);
   }
 
   async claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {

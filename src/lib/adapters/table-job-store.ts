@@ -63,6 +63,26 @@ interface Remembered {
   readonly at: number;
 }
 
+/** `listByStatus` for any store: full records of one status, following pages up to `limit`. */
+export async function listByStatusThroughPages(
+  store: Pick<JobStore, 'list'>,
+  status: JobStatus,
+  limit: number,
+): Promise<JobRecord[]> {
+  const out: JobRecord[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.list({
+      status,
+      limit: Math.min(1000, limit - out.length),
+      ...(token && { continuationToken: token }),
+    });
+    out.push(...page.jobs);
+    token = page.continuationToken;
+  } while (token && out.length < limit);
+  return out;
+}
+
 /**
  * Job state in Azure Table Storage, sharded so that one job's record, its history and its index
  * rows share one partition:
@@ -308,19 +328,8 @@ export class TableJobStore implements JobStore {
     return found.filter((j): j is JobRecord => j !== undefined);
   }
 
-  async listByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
-    const out: JobRecord[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.list({
-        status,
-        limit: Math.min(1000, limit - out.length),
-        ...(token && { continuationToken: token }),
-      });
-      out.push(...page.jobs);
-      token = page.continuationToken;
-    } while (token && out.length < limit);
-    return out;
+  listByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
+    return listByStatusThroughPages(this, status, limit);
   }
 
   async claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {
