@@ -25,6 +25,7 @@ import type {
   JobStore,
   JobUpdate,
 } from '../../src/lib/ports/job-store.js';
+import { eventsOf } from '../../src/lib/ports/job-store.js';
 
 /** An index row: the job it points at, the job `eventSeq` its write commits, and when it was written. */
 export interface InMemoryIndexRow {
@@ -131,10 +132,7 @@ export class InMemoryJobStore implements JobStore {
     const update = mutate(current);
     if ('unchanged' in update) return this.read(id)!;
     const doc = JSON.stringify(update.job);
-    const events = [
-      ...('earlier' in update ? (update.earlier ?? []) : []),
-      ...(update.event ? [update.event] : []),
-    ].map((e) => JSON.stringify(e));
+    const events = eventsOf(update).map((e) => JSON.stringify(e));
     const next = JSON.parse(doc) as JobRecord;
     this.writeIndexRows(next, current);
     entry.doc = doc;

@@ -19,6 +19,7 @@ import type {
   JobStore,
   JobUpdate,
 } from '../ports/job-store.js';
+import { eventsOf } from '../ports/job-store.js';
 import { backoffDelay, mapLimit, sleep } from '../retry.js';
 import { azureCredential } from './azure-credential.js';
 
@@ -243,9 +244,7 @@ export class TableJobStore implements JobStore {
       if ('unchanged' in update) return read.job;
       const record = toEntity(pk, update.job);
       const actions: TransactionAction[] = [['update', record, 'Replace', { etag: read.etag }]];
-      for (const event of 'earlier' in update ? (update.earlier ?? []) : [])
-        actions.push(['create', eventEntity(pk, id, event)]);
-      if (update.event) actions.push(['create', eventEntity(pk, id, update.event)]);
+      for (const event of eventsOf(update)) actions.push(['create', eventEntity(pk, id, event)]);
       const keep = indexRows(pk, update.job);
       const kept = new Set(keep.map((r) => r.rowKey));
       for (const row of keep) actions.push(['upsert', row, 'Replace']);

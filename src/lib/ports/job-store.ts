@@ -10,6 +10,11 @@ export type JobUpdate =
   /** A write that is not history: heartbeat, progress, lease renewal. */
   | { readonly job: JobRecord; readonly event?: undefined; readonly quiet: true };
 
+/** The events an update commits, in history order: its `earlier` ones, then its own. */
+export function eventsOf(update: JobUpdate): JobEvent[] {
+  return [...('earlier' in update ? (update.earlier ?? []) : []), ...(update.event ? [update.event] : [])];
+}
+
 /** One filter at most is used, in this order: status, queue, provider, source. */
 export interface JobListQuery {
   readonly status?: JobStatus;

@@ -1,5 +1,5 @@
-import type { JobEvent, JobRecord } from '../core/job.js';
-import type { JobStore, JobUpdate } from '../ports/job-store.js';
+import type { JobRecord } from '../core/job.js';
+import { eventsOf, type JobStore, type JobUpdate } from '../ports/job-store.js';
 import { instruments, recordTransition } from './metrics.js';
 
 const INSTRUMENTED = Symbol('cjo.instrumented');
@@ -22,9 +22,7 @@ export function instrumentedStore(store: JobStore): JobStore {
     if (last) {
       // One write may carry several steps (claimed and running at once): each counts as itself.
       const { before, change } = last;
-      const steps = [...('earlier' in change ? (change.earlier ?? []) : []), change.event].filter(
-        (e): e is JobEvent => e?.type === 'transition',
-      );
+      const steps = eventsOf(change).filter((e) => e.type === 'transition');
       let prev = before;
       steps.forEach((step, i) => {
         const next = i === steps.length - 1 ? after : { ...after, status: step.to };

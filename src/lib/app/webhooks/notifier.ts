@@ -7,7 +7,7 @@ import {
   type WebhookTarget,
 } from '../../core/webhooks.js';
 import type { Logger } from '../../deps.js';
-import type { JobStore, JobUpdate } from '../../ports/job-store.js';
+import { eventsOf, type JobStore, type JobUpdate } from '../../ports/job-store.js';
 import type { MessageBody, QueueTransport } from '../../ports/queue.js';
 import type { WebhookStore } from '../../ports/webhook-store.js';
 import type { WebhookSettings } from '../../webhook-settings.js';
@@ -114,8 +114,7 @@ export class NotifyingJobStore implements JobStore {
     let last: JobUpdate | undefined;
     const after = await this.inner.update(id, (current) => (last = mutate(current)));
     // A write may carry several steps (claimed and running at once): each is announced, in order.
-    for (const event of last && 'earlier' in last ? (last.earlier ?? []) : []) await this.notify(after, event);
-    if (last?.event) await this.notify(after, last.event);
+    for (const event of last ? eventsOf(last) : []) await this.notify(after, event);
     return after;
   }
 
