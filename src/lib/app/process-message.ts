@@ -1,5 +1,5 @@
 import { describeError } from '../errors.js';
-import type { ReceivedMessage } from '../ports/queue.js';
+import { DeadLetterRequested, type ReceivedMessage } from '../ports/queue.js';
 
 export type MessageOutcome = 'completed' | 'abandoned' | 'dead-lettered';
 
@@ -23,6 +23,10 @@ export async function processMessage(
     await message.complete();
     return 'completed';
   } catch (error) {
+    if (error instanceof DeadLetterRequested) {
+      await message.deadLetter(error.reason, error.description.slice(0, 1024));
+      return 'dead-lettered';
+    }
     const description = describeError(error).slice(0, 1024);
     if (message.deliveryCount >= options.maxDeliveries) {
       await message.deadLetter(MAX_DELIVERIES_REASON, description);

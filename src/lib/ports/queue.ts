@@ -64,3 +64,20 @@ export const CLAIM_CHECK_FIELD = '$claimCheck';
 /** Marker fields a transport adds when it dead-letters on purpose (Storage has no native reason). */
 export const DEAD_LETTER_REASON_FIELD = '$deadLetterReason';
 export const DEAD_LETTER_DESCRIPTION_FIELD = '$deadLetterDescription';
+
+/**
+ * Thrown by a queue handler to park its message in the dead-letter queue at once, with a reason of
+ * its own. Where the consumer is ours (local runner, workers) it dead-letters immediately; under the
+ * Azure Functions host, which cannot dead-letter from a trigger, it is a failed delivery like any
+ * other, so the handler must throw it again on every redelivery (without repeating side effects)
+ * until the broker's max delivery count moves the message to the dead-letter queue.
+ */
+export class DeadLetterRequested extends Error {
+  constructor(
+    readonly reason: string,
+    readonly description: string,
+  ) {
+    super(`${reason}: ${description}`);
+    this.name = 'DeadLetterRequested';
+  }
+}

@@ -4,7 +4,12 @@ import { JOB_STATUSES } from '../../core/job.js';
 import { retryDelaySec, signWebhook, type DeliveryAttempt, type DeliveryOutcome } from '../../core/webhooks.js';
 import type { Deps } from '../../deps.js';
 import { ConfigurationError, ValidationError } from '../../errors.js';
-import { DEAD_LETTER_DESCRIPTION_FIELD, DEAD_LETTER_REASON_FIELD, type MessageBody } from '../../ports/queue.js';
+import {
+  DEAD_LETTER_DESCRIPTION_FIELD,
+  DEAD_LETTER_REASON_FIELD,
+  DeadLetterRequested,
+  type MessageBody,
+} from '../../ports/queue.js';
 import type { DeliveryMessage, Webhooks } from './notifier.js';
 import { checkWebhookUrl, type CheckedEndpoint } from './url-guard.js';
 
@@ -41,7 +46,8 @@ export function webhooksOf(deps: Deps): Webhooks {
  * signed body to the checked address with a timeout, and records the attempt. A failure schedules
  * the next attempt on the queue after the configured delay (queue visibility), until the schedule
  * runs out; then the delivery is dead-lettered. Receiver failures never throw (the message is
- * done); only the app's own storage failing does, so the host redelivers.
+ * done), except that on Service Bus a dead-lettered message throws {@link DeadLetterRequested};
+ * the app's own storage failing throws too, so the host redelivers.
  */
 export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<DeliveryResult> {
   const webhooks = webhooksOf(deps);
@@ -78,6 +84,17 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
     return { outcome: 'dropped', error };
   }
   const host = safeHost(target.url);
+  const finalAttempt = retryDelaySec(settings.retryScheduleSec, message.attempt) === undefined;
+  if (finalAttempt && deps.queues.kind === 'servicebus') {
+    // A redelivery of a final attempt already dead-lettered (the Functions host cannot dead-letter,
+    // so the message keeps failing until Service Bus moves it): no second POST, no second record.
+    const done = await store.deliveriesOfJob(message.jobId, 200);
+    const dead = done.find(
+      (a) => a.webhookId === message.webhookId && a.attempt === message.attempt && a.outcome === 'dead-lettered',
+    );
+    if (dead)
+      throw new DeadLetterRequested(WEBHOOK_RETRIES_EXHAUSTED, describeAttempt(message.attempt, host, dead.error));
+  }
 
   const t0 = performance.now();
   let result: { ok: boolean; statusCode?: number; error?: string };
@@ -118,12 +135,7 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
   const delay = retryDelaySec(settings.retryScheduleSec, message.attempt);
   if (delay === undefined) {
     await record('dead-lettered', extra, host);
-    await deadLetter(
-      deps,
-      message,
-      'WebhookRetriesExhausted',
-      `attempt ${message.attempt} to ${host}: ${result.error ?? 'failed'}`,
-    );
+    await deadLetter(deps, message, WEBHOOK_RETRIES_EXHAUSTED, describeAttempt(message.attempt, host, result.error));
     return { outcome: 'dead-lettered', ...extra };
   }
   const nextRetryAt = new Date(started.getTime() + delay * 1000).toISOString();
@@ -133,13 +145,21 @@ export async function handleWebhookMessage(deps: Deps, body: unknown): Promise<D
   return { outcome: 'failed', ...extra };
 }
 
+const WEBHOOK_RETRIES_EXHAUSTED = 'WebhookRetriesExhausted';
+
+const describeAttempt = (attempt: number, host: string, error: string | undefined) =>
+  `attempt ${attempt} to ${host}: ${error ?? 'failed'}`;
+
 /**
- * Parks a message on the webhooks queue's poison queue with its reason (Storage). Service Bus has no
- * way to send into a dead-letter queue, so there the record of the attempt is what remains.
+ * Parks a message in the webhooks queue's dead-letter queue with its reason. Storage: sent to the
+ * poison queue (the message itself is then done). Service Bus, where nothing can send into a
+ * dead-letter queue: thrown as {@link DeadLetterRequested}, which our consumers turn into a
+ * dead-letter at once and the Functions host into failed deliveries until Service Bus's max
+ * delivery count moves the message (a redelivered final attempt is not POSTed again, see above).
  */
 async function deadLetter(deps: Deps, body: unknown, reason: string, description: string): Promise<void> {
   deps.log.warn('webhook delivery dead-lettered', { reason, description: description.slice(0, 512) });
-  if (deps.queues.kind !== 'storage') return;
+  if (deps.queues.kind === 'servicebus') throw new DeadLetterRequested(reason, description.slice(0, 1024));
   const bag = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { body };
   await deps.queues.send(deps.queues.deadLetterQueueOf(deps.config.webhookQueue), [
     { ...bag, [DEAD_LETTER_REASON_FIELD]: reason, [DEAD_LETTER_DESCRIPTION_FIELD]: description.slice(0, 1024) },
