@@ -2,6 +2,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { describe, expect, inject, it } from 'vitest';
 import { TableJobStore, indexRowKey, listPrefix, shardIndex } from '../../src/lib/adapters/table-job-store.js';
 import { loadConfig } from '../../src/lib/config.js';
+import { JobExistsError } from '../../src/lib/errors.js';
 import { newJobId } from '../../src/lib/core/ids.js';
 import { describeJobStoreContract, type IndexLeftovers } from '../contract/job-store.contract.js';
 
@@ -136,5 +137,71 @@ describe('TableJobStore shards', () => {
     for (const id of ids.slice(0, 5)) expect((await other.get(id))?.id).toBe(id);
     expect((await other.listByStatus('queued', 1000)).length).toBe(ids.length);
     expect(await other.shardOf(ids[0]!)).toBe(await store.shardOf(ids[0]!));
+  });
+});
+
+describe('TableJobStore group commit', () => {
+  async function oneShardStore() {
+    const connection = inject('storageConnectionString');
+    const store = await TableJobStore.create(loadConfig({ JobsStorage: connection, TABLE_SHARDS: '1' }), tables());
+    await store.ensure();
+    // Count the transactions the store sends (they still go to Azurite).
+    const table = (store as unknown as { table: TableClient }).table;
+    const sizes: number[] = [];
+    const submit = table.submitTransaction.bind(table);
+    table.submitTransaction = (actions, ...rest) => {
+      sizes.push(actions.length);
+      return submit(actions, ...rest);
+    };
+    return { store, sizes };
+  }
+
+  it('writes concurrent creations in shared transactions, each job whole with its history and index rows', async () => {
+    const { store, sizes } = await oneShardStore();
+    const { creationEvent } = await import('../../src/lib/core/state-machine.js');
+    const { makeJob } = await import('../support/jobs.js');
+    const jobs = Array.from({ length: 90 }, () => makeJob());
+    await Promise.all(jobs.map((job) => store.create(job, creationEvent(job, 'group'))));
+    // Fewer transactions than jobs: later arrivals waited for the first and went together, and no
+    // transaction went over the entity-group limit.
+    expect(sizes.length).toBeLessThan(jobs.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(100);
+    for (const job of jobs.slice(0, 10)) {
+      expect((await store.get(job.id))?.status).toBe(job.status);
+      expect((await store.events(job.id)).map((e) => e.reason)).toEqual(['group']);
+    }
+    const listed = await store.listByStatus(jobs[0]!.status, 1000);
+    expect(listed.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+    // What a create remembers is the committed version: an update right after it succeeds at once.
+    const { transition } = await import('../../src/lib/core/state-machine.js');
+    const updated = await store.update(jobs[50]!.id, (j) => transition(j, 'queued', 'next'));
+    expect(updated.status).toBe('queued');
+  });
+
+  it('answers a duplicate in a group with JobExistsError and still writes the others', async () => {
+    const { store, sizes } = await oneShardStore();
+    const { creationEvent } = await import('../../src/lib/core/state-machine.js');
+    const { makeJob } = await import('../support/jobs.js');
+    const first = makeJob();
+    await store.create(first, creationEvent(first, 'original'));
+    // A slow lone creation holds the shard, so the next ones queue up and go as one group.
+    const others = Array.from({ length: 6 }, () => makeJob());
+    const twin = makeJob({ id: first.id });
+    const results = await Promise.allSettled([
+      ...others.slice(0, 3).map((j) => store.create(j, creationEvent(j, 'other'))),
+      store.create(twin, creationEvent(twin, 'twin')),
+      ...others.slice(3).map((j) => store.create(j, creationEvent(j, 'other'))),
+    ]);
+    const twinResult = results[3]!;
+    expect(twinResult.status).toBe('rejected');
+    expect((twinResult as PromiseRejectedResult).reason).toBeInstanceOf(JobExistsError);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(6);
+    for (const j of others) expect((await store.get(j.id))?.id).toBe(j.id);
+    expect((await store.events(first.id)).map((e) => e.reason)).toEqual(['original']);
+    // The refused group was retried job by job: one transaction carried several jobs, and then
+    // each job went on its own.
+    const perJob = sizes[0]!;
+    expect(sizes.some((n) => n > perJob)).toBe(true);
+    expect(sizes.filter((n) => n === perJob).length).toBeGreaterThanOrEqual(1 + 7);
   });
 });

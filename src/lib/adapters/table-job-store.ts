@@ -57,6 +57,23 @@ interface Probe {
 
 type Verdict = 'show' | 'skip' | 'stale';
 
+/** One job's creation waiting for its shard's next group transaction. */
+interface PendingCreate {
+  readonly id: string;
+  readonly actions: TransactionAction[];
+  /** Characters of its entities' values, to keep a group under the transaction's size limit. */
+  readonly bytes: number;
+  resolve(etag: string | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** Characters an entity's values take on the wire, roughly (keys and values as text). */
+function entityChars(entity: TableEntity): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(entity)) n += k.length + (typeof v === 'string' ? v.length : 16) + 8;
+  return n;
+}
+
 /** A version of a record this process read or wrote, tried first by the next update. */
 interface Remembered {
   readonly doc: string;
@@ -124,9 +141,14 @@ export class TableJobStore implements JobStore {
   static readonly REMEMBER_MAX = 2000;
   /** Larger records are not remembered (memory), only re-read. */
   static readonly REMEMBER_MAX_CHARS = 64_000;
+  /** An entity-group transaction holds at most 100 entities and 4 MiB; a group stays within both. */
+  static readonly GROUP_MAX_ENTITIES = 100;
+  static readonly GROUP_MAX_CHARS = 2 * 1024 * 1024;
 
   private readonly orphanGraceMs: number;
   private readonly remembered = new Map<string, Remembered>();
+  /** Creations waiting per shard while that shard's group transaction is in flight. */
+  private readonly pendingCreates = new Map<string, PendingCreate[]>();
   /** The table's shard count once known (see {@link ready}). */
   private shards: number | undefined;
   private resolving: Promise<number> | undefined;
@@ -212,12 +234,83 @@ export class TableJobStore implements JobStore {
     for (const event of [firstEvent, ...later])
       actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
     for (const row of indexRows(record.partitionKey, job)) actions.push(['create', row]);
+    const etag = await new Promise<string | undefined>((resolve, reject) => {
+      const bytes = actions.reduce((n, [, entity]) => n + entityChars(entity as TableEntity), 0);
+      this.enqueueCreate(record.partitionKey, { id: job.id, actions, bytes, resolve, reject });
+    });
+    this.remember(job.id, record, etag);
+  }
+
+  /**
+   * Group commit. Creations in one shard are written by one transaction at a time; those that
+   * arrive while it is in flight wait and then go together in the next one (up to the
+   * entity-group limits). One creation alone goes at once, so nothing waits when the store is
+   * quiet; under load one transaction carries many jobs, each still whole (record, history, index
+   * rows) and all-or-nothing. A refused group (a 409 for one job's id, a size limit) is retried job
+   * by job, so each caller gets its own answer.
+   */
+  private enqueueCreate(pk: string, pending: PendingCreate): void {
+    const queue = this.pendingCreates.get(pk);
+    if (queue) {
+      queue.push(pending);
+      return;
+    }
+    this.pendingCreates.set(pk, [pending]);
+    void this.flushCreates(pk);
+  }
+
+  private async flushCreates(pk: string): Promise<void> {
+    for (;;) {
+      const queue = this.pendingCreates.get(pk);
+      if (!queue || queue.length === 0) {
+        this.pendingCreates.delete(pk);
+        return;
+      }
+      const group: PendingCreate[] = [];
+      let entities = 0;
+      let bytes = 0;
+      while (queue.length > 0) {
+        const next = queue[0]!;
+        const fits =
+          entities + next.actions.length <= TableJobStore.GROUP_MAX_ENTITIES &&
+          bytes + next.bytes <= TableJobStore.GROUP_MAX_CHARS;
+        if (group.length > 0 && !fits) break;
+        group.push(queue.shift()!);
+        entities += next.actions.length;
+        bytes += next.bytes;
+      }
+      // New arrivals join the queue (still in the map) while this group is in flight.
+      await this.commitGroup(group);
+    }
+  }
+
+  private async commitGroup(group: readonly PendingCreate[]): Promise<void> {
+    if (group.length === 1) return this.commitOne(group[0]!);
     try {
-      const response = await this.table.submitTransaction(actions);
-      this.remember(job.id, record, response.subResponses[0]?.etag);
+      const response = await this.table.submitTransaction(group.flatMap((p) => p.actions));
+      let at = 0;
+      for (const p of group) {
+        p.resolve(response.subResponses[at]?.etag);
+        at += p.actions.length;
+      }
     } catch (error) {
-      if (statusOf(error) === 409) throw new JobExistsError(job.id, error);
-      throw error;
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && status < 500) {
+        // Nothing of the group was written: each job on its own, for its own answer.
+        await Promise.all(group.map((p) => this.commitOne(p)));
+        return;
+      }
+      // Not knowing whether the group committed, answer every caller as a single create would.
+      for (const p of group) p.reject(error);
+    }
+  }
+
+  private async commitOne(p: PendingCreate): Promise<void> {
+    try {
+      const response = await this.table.submitTransaction(p.actions);
+      p.resolve(response.subResponses[0]?.etag);
+    } catch (error) {
+      p.reject(statusOf(error) === 409 ? new JobExistsError(p.id, error) : error);
     }
   }
 
