@@ -24,7 +24,26 @@ import { azureCredential } from './azure-credential.js';
  * row first: at most `limit` rows can exist, so the cap holds across any number of instances.
  */
 export class TableCapacityStore implements CapacityStore {
+  private created: Promise<void> | undefined;
+
   constructor(private readonly table: TableClient) {}
+
+  /**
+   * Runs `op`, creating the table first if it does not exist yet (a host that never ran
+   * `ensureResources`, a deployment older than this table): admission must not break dispatch.
+   */
+  private async withTable<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTableMissing(error)) throw error;
+      this.created ??= this.ensure().finally(() => {
+        this.created = undefined;
+      });
+      await this.created;
+      return op();
+    }
+  }
 
   static async create(config: Config, tableName: string): Promise<TableCapacityStore> {
     const { TableClient } = await import('@azure/data-tables');
@@ -41,7 +60,11 @@ export class TableCapacityStore implements CapacityStore {
     await this.table.createTable();
   }
 
-  async acquireSlot(scope: string, jobId: string, limit: number, at: Date): Promise<SlotGrant> {
+  acquireSlot(scope: string, jobId: string, limit: number, at: Date): Promise<SlotGrant> {
+    return this.withTable(() => this.acquireSlotNow(scope, jobId, limit, at));
+  }
+
+  private async acquireSlotNow(scope: string, jobId: string, limit: number, at: Date): Promise<SlotGrant> {
     // Competing instances pick random free rows, so a race costs a retry only when two pick the same.
     for (let round = 0; round < 8; round++) {
       const held = await this.slots(scope);
@@ -67,7 +90,11 @@ export class TableCapacityStore implements CapacityStore {
     throw new ConcurrencyError(`could not take a slot of '${scope}' after 8 races`);
   }
 
-  async releaseSlot(scope: string, jobId: string): Promise<boolean> {
+  releaseSlot(scope: string, jobId: string): Promise<boolean> {
+    return this.withTable(() => this.releaseSlotNow(scope, jobId));
+  }
+
+  private async releaseSlotNow(scope: string, jobId: string): Promise<boolean> {
     let released = false;
     for (const h of await this.slots(scope)) {
       if (h.jobId !== jobId) continue;
@@ -81,14 +108,22 @@ export class TableCapacityStore implements CapacityStore {
     return released;
   }
 
-  async slots(scope: string): Promise<SlotHolder[]> {
+  slots(scope: string): Promise<SlotHolder[]> {
+    return this.withTable(() => this.slotsNow(scope));
+  }
+
+  private async slotsNow(scope: string): Promise<SlotHolder[]> {
     const rows = await this.partition<{ jobId: string; since: string }>(pk('slot', scope), ['jobId', 'since']);
     return rows
       .map((e) => ({ jobId: e.jobId, slot: Number(e.rowKey), since: e.since }))
       .sort((a, b) => a.slot - b.slot);
   }
 
-  async takeToken(scope: string, perMinute: number, at: Date): Promise<TokenGrant> {
+  takeToken(scope: string, perMinute: number, at: Date): Promise<TokenGrant> {
+    return this.withTable(() => this.takeTokenNow(scope, perMinute, at));
+  }
+
+  private async takeTokenNow(scope: string, perMinute: number, at: Date): Promise<TokenGrant> {
     for (let round = 0; round < 10; round++) {
       const current = await this.readBucket(scope);
       const r = takeToken(current?.state, perMinute, at.getTime());
@@ -105,11 +140,19 @@ export class TableCapacityStore implements CapacityStore {
     throw new ConcurrencyError(`the token bucket of '${scope}' lost 10 races`);
   }
 
-  async peekTokens(scope: string, perMinute: number, at: Date): Promise<number> {
+  peekTokens(scope: string, perMinute: number, at: Date): Promise<number> {
+    return this.withTable(() => this.peekTokensNow(scope, perMinute, at));
+  }
+
+  private async peekTokensNow(scope: string, perMinute: number, at: Date): Promise<number> {
     return tokensAt((await this.readBucket(scope))?.state, perMinute, at.getTime());
   }
 
-  async markWaiting(scope: string, jobId: string, at: Date): Promise<void> {
+  markWaiting(scope: string, jobId: string, at: Date): Promise<void> {
+    return this.withTable(() => this.markWaitingNow(scope, jobId, at));
+  }
+
+  private async markWaitingNow(scope: string, jobId: string, at: Date): Promise<void> {
     try {
       await this.table.createEntity({ partitionKey: pk('wait', scope), rowKey: jobId, since: at.toISOString() });
     } catch (error) {
@@ -117,7 +160,11 @@ export class TableCapacityStore implements CapacityStore {
     }
   }
 
-  async clearWaiting(scope: string, jobId: string): Promise<void> {
+  clearWaiting(scope: string, jobId: string): Promise<void> {
+    return this.withTable(() => this.clearWaitingNow(scope, jobId));
+  }
+
+  private async clearWaitingNow(scope: string, jobId: string): Promise<void> {
     try {
       await this.table.deleteEntity(pk('wait', scope), jobId);
     } catch (error) {
@@ -125,7 +172,11 @@ export class TableCapacityStore implements CapacityStore {
     }
   }
 
-  async waiting(scope: string, limit = 1000): Promise<WaitingJob[]> {
+  waiting(scope: string, limit = 1000): Promise<WaitingJob[]> {
+    return this.withTable(() => this.waitingNow(scope, limit));
+  }
+
+  private async waitingNow(scope: string, limit = 1000): Promise<WaitingJob[]> {
     const rows = await this.partition<{ since: string }>(pk('wait', scope), ['since']);
     return rows
       .map((e) => ({ jobId: e.rowKey, since: e.since }))
@@ -133,14 +184,22 @@ export class TableCapacityStore implements CapacityStore {
       .slice(0, limit);
   }
 
-  async recordRefusal(scope: string, refusal: RefusalRecord): Promise<void> {
+  recordRefusal(scope: string, refusal: RefusalRecord): Promise<void> {
+    return this.withTable(() => this.recordRefusalNow(scope, refusal));
+  }
+
+  private async recordRefusalNow(scope: string, refusal: RefusalRecord): Promise<void> {
     await this.table.upsertEntity(
       { partitionKey: pk('state', scope), rowKey: 'refusal', doc: JSON.stringify(refusal) },
       'Replace',
     );
   }
 
-  async lastRefusal(scope: string): Promise<RefusalRecord | undefined> {
+  lastRefusal(scope: string): Promise<RefusalRecord | undefined> {
+    return this.withTable(() => this.lastRefusalNow(scope));
+  }
+
+  private async lastRefusalNow(scope: string): Promise<RefusalRecord | undefined> {
     try {
       const e = await this.table.getEntity<{ doc: string }>(pk('state', scope), 'refusal');
       return JSON.parse(e.doc) as RefusalRecord;
@@ -178,6 +237,12 @@ function pk(kind: 'slot' | 'wait' | 'state', scope: string): string {
 
 function slotKey(slot: number): string {
   return String(slot).padStart(6, '0');
+}
+
+function isTableMissing(error: unknown): boolean {
+  // Point reads carry the code in `code`; queries only in the OData body the message holds.
+  const e = error as { statusCode?: number; code?: string; message?: string } | null;
+  return e?.statusCode === 404 && (e.code === 'TableNotFound' || /TableNotFound/.test(e.message ?? ''));
 }
 
 function statusOf(error: unknown): number | undefined {
