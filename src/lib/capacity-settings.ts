@@ -14,7 +14,7 @@ export const CAPACITY_SETTINGS = [
     default:
       '{"vertex":{"createsPerMin":60},"sagemaker":{"concurrent":20},"azure-batch":{"concurrent":40},"azure-ml":{"createsPerMin":600}}',
     description:
-      'Admission caps per provider, JSON: {"<provider>": {"concurrent": jobs at once, "createsPerMin": job creations per minute}}; either may be left out (no cap). A job over a cap waits in its queue (never failed for it). Defaults from the documented quotas: Vertex AI 60 job creations per minute per region; SageMaker concurrent training jobs (set it to your account quota); Azure Batch 40 tasks (the seed pool: 10 Standard_D2s_v3 nodes × 4 task slots = 20 cores, a common core quota); Azure ML through Resource Manager writes, 10/s. `{}` turns admission control off.',
+      'Admission caps per provider, JSON: {"<provider>": {"concurrent": jobs at once, "createsPerMin": job creations per minute}}; either may be left out (no cap). A key "<provider>/<instance type>" (e.g. "sagemaker/ml.p3.2xlarge", "vertex/NVIDIA_TESLA_T4", "azure-batch/standard_nd6s") caps the jobs naming that instance type, VM size, accelerator or compute, on top of the provider cap. A job over a cap waits in its queue (never failed for it). Defaults from the documented quotas: Vertex AI 60 job creations per minute per region; SageMaker concurrent training jobs (set it to your account quota); Azure Batch 40 tasks (the seed pool: 10 Standard_D2s_v3 nodes × 4 task slots = 20 cores, a common core quota); Azure ML through Resource Manager writes, 10/s. `{}` turns admission control off.',
   },
   {
     name: 'CAPACITY_WAIT_SEC',
@@ -55,7 +55,7 @@ export interface ProviderLimits {
 }
 
 export interface CapacitySettings {
-  /** Caps by provider name; providers not listed are not capped. */
+  /** Caps by provider name or `provider/instance type`; scopes not listed are not capped. */
   readonly limits: Readonly<Record<string, ProviderLimits>>;
   readonly waitSec: number;
   /** Default failover chains by queue name. */
@@ -66,8 +66,13 @@ export interface CapacitySettings {
 }
 
 const providerName = z.enum(PROVIDER_NAMES);
-const LimitsSchema = z.partialRecord(
-  providerName,
+/** `<provider>` or `<provider>/<instance type>` (a per-family quota). */
+const limitKey = z
+  .string()
+  .regex(/^[a-z-]+(\/[A-Za-z0-9_.:-]{1,64})?$/, 'use a provider name, or provider/instance-type')
+  .refine((k) => (PROVIDER_NAMES as readonly string[]).includes(k.split('/')[0]!), 'unknown provider');
+const LimitsSchema = z.record(
+  limitKey,
   z.strictObject({
     concurrent: z.number().int().min(1).max(100_000).optional(),
     createsPerMin: z.number().positive().max(1_000_000).optional(),

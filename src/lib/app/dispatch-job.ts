@@ -56,7 +56,7 @@ async function dispatchOnce(deps: Deps, ctl: CapacityControl, message: JobMessag
   if (!providerName) throw new Error(`job ${job.id} has no provider`);
   const provider = await deps.providers.get(providerName);
 
-  const admission = await admit(ctl, providerName, job.id, deps.now());
+  const admission = await admit(ctl, providerName, job, deps.now());
   if (!admission.admitted) {
     await waitForCapacity(deps, ctl, job, message, {
       reason: admission.reason,

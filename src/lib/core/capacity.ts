@@ -79,3 +79,43 @@ export interface FailoverHistory {
 export function failoverChain(primary: string, fallbacks: readonly string[] | undefined): string[] {
   return [...new Set([primary, ...(fallbacks ?? [])])];
 }
+
+/**
+ * The instance type or family a provider keeps a quota for, read from the job's spec where the job
+ * names one: SageMaker `instance_type`, Vertex the first worker pool's accelerator (GPU quotas are
+ * per accelerator type) else its machine type, Azure ML the compute target, Azure Batch `vmSize`.
+ * `undefined` when the job leaves it to the provider's default.
+ */
+export function instanceTypeOf(provider: string, spec: Record<string, unknown> | undefined): string | undefined {
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  switch (provider) {
+    case 'sagemaker':
+      return text(spec?.instance_type);
+    case 'vertex': {
+      const pools = spec?.workerPoolSpecs;
+      const machine = Array.isArray(pools)
+        ? (pools[0] as { machineSpec?: Record<string, unknown> })?.machineSpec
+        : undefined;
+      return text(machine?.acceleratorType) ?? text(machine?.machineType);
+    }
+    case 'azure-ml':
+      return text(spec?.compute);
+    case 'azure-batch':
+      return text(spec?.vmSize);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The capacity scopes a job counts against at `provider`: the provider itself and, when a cap is
+ * set for it, `provider/<instance type>` (a per-family quota). `capped` says which keys have caps.
+ */
+export function capacityScopes(
+  provider: string,
+  spec: Record<string, unknown> | undefined,
+  capped: (key: string) => boolean,
+): string[] {
+  const type = instanceTypeOf(provider, spec);
+  return [provider, ...(type ? [`${provider}/${type}`] : [])].filter(capped);
+}

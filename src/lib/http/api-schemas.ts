@@ -232,6 +232,17 @@ export const ProviderStateSchema = z.looseObject({
         .looseObject({ at: timestamp, jobId: z.string(), code: z.string(), message: z.string() })
         .nullable(),
       backingOffUntil: timestamp.nullable().describe('Jobs refused for capacity wait until then'),
+      instanceTypes: z
+        .record(
+          z.string(),
+          z.looseObject({
+            concurrent: z.number().int().nullable(),
+            createsPerMin: z.number().nullable(),
+            inUse: z.number().int().nullable(),
+            tokens: z.number().int().nullable(),
+          }),
+        )
+        .describe('Caps per instance type, VM size or accelerator (CAPACITY_LIMITS "<provider>/<type>" keys)'),
     })
     .nullable()
     .describe('Admission control, shared by all instances; null for the workers'),

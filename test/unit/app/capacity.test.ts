@@ -136,6 +136,31 @@ describe('admission control', () => {
     expect((await h.store.get(jobs[2]!.id))?.status).toBe('dispatched');
   });
 
+  it('caps an instance type on top of the provider: jobs naming that VM size wait, others go ahead', async () => {
+    const h = appHarness(
+      {
+        CAPACITY_LIMITS: JSON.stringify({ [BATCH]: { concurrent: 10 }, [`${BATCH}/Standard_NC6`]: { concurrent: 1 } }),
+      },
+      { providers: [BATCH] },
+    );
+    const gpu = { spec: { vmSize: 'Standard_NC6' } };
+    const first = await submit(h, gpu);
+    const second = await submit(h, gpu);
+    const plain = await submit(h);
+    await deliverAll(h);
+    expect((await h.store.get(first.id))?.status).toBe('dispatched');
+    expect((await h.store.get(plain.id))?.status).toBe('dispatched');
+    const held = await h.store.get(second.id);
+    expect(held?.waitingForCapacity?.detail).toMatch(/1 of 1 azure-batch\/Standard_NC6 jobs/);
+    // The waiting job holds no place under the provider's own cap either.
+    expect((await h.capacity.slots(BATCH)).map((s) => s.jobId).sort()).toEqual([first.id, plain.id].sort());
+    await finish(h, first.id);
+    expect(await h.capacity.slots(`${BATCH}/Standard_NC6`)).toEqual([]);
+    h.advance(30);
+    await deliverAll(h);
+    expect((await h.store.get(second.id))?.status).toBe('dispatched');
+  });
+
   it('drops a stale copy of the message of a waiting job, so duplicates never fork a second chain of checks', async () => {
     const h = appHarness({ CAPACITY_LIMITS: JSON.stringify({ [BATCH]: { concurrent: 1 } }) }, { providers: [BATCH] });
     await submit(h);
@@ -334,6 +359,7 @@ describe('GET /api/providers', () => {
       waiting: 1,
       lastRefusal: null,
       backingOffUntil: null,
+      instanceTypes: {},
     });
     expect(byName[LOCAL]).toMatchObject({
       concurrent: null,

@@ -1,4 +1,5 @@
 import { parseCapacitySettings, type CapacitySettings, type ProviderLimits } from '../../capacity-settings.js';
+import { capacityScopes } from '../../core/capacity.js';
 import { ACTIVE_STATUSES, isTerminal, type JobRecord, type JobStatus } from '../../core/job.js';
 import type { Deps } from '../../deps.js';
 import { describeError } from '../../errors.js';
@@ -23,51 +24,76 @@ export type Admission =
       readonly detail: string;
     };
 
+/** The capped scopes a job counts against at `provider` (the provider, its instance type). */
+export function scopesFor(ctl: CapacityControl, provider: string, job: Pick<JobRecord, 'spec'>): string[] {
+  return capacityScopes(provider, job.spec.spec, (key) => ctl.settings.limits[key] !== undefined);
+}
+
 /**
- * Lets a dispatch to `provider` go ahead, or says why it must wait: a place under the provider's
- * concurrency cap (a slot held until the job leaves the provider), then a token of its create-rate
- * cap. A job over either cap waits; nothing here ever fails one.
+ * Lets a dispatch to `provider` go ahead, or says why it must wait: a place under each concurrency
+ * cap the job counts against (a slot held until the job leaves the provider), then a token of each
+ * create-rate cap. A job over any cap waits; nothing here ever fails one.
  */
-export async function admit(ctl: CapacityControl, provider: string, jobId: string, at: Date): Promise<Admission> {
-  const limits = ctl.settings.limits[provider];
+export async function admit(
+  ctl: CapacityControl,
+  provider: string,
+  job: Pick<JobRecord, 'id' | 'spec'>,
+  at: Date,
+): Promise<Admission> {
   const store = ctl.store;
-  if (!limits || !store) return { admitted: true };
-  if (limits.concurrent !== undefined) {
-    const slot = await store.acquireSlot(provider, jobId, limits.concurrent, at);
+  if (!store) return { admitted: true };
+  const scopes = scopesFor(ctl, provider, job);
+  const held: string[] = [];
+  const giveBack = () => Promise.all(held.map((scope) => store.releaseSlot(scope, job.id)));
+  for (const scope of scopes) {
+    const limit = ctl.settings.limits[scope]?.concurrent;
+    if (limit === undefined) continue;
+    const slot = await store.acquireSlot(scope, job.id, limit, at);
     if (!slot.granted) {
+      await giveBack();
       return {
         admitted: false,
         reason: 'concurrency-cap',
         retryAfterSec: ctl.settings.waitSec,
-        detail: `${slot.inUse} of ${limits.concurrent} ${provider} jobs allowed at once are running (CAPACITY_LIMITS)`,
+        detail: `${slot.inUse} of ${limit} ${scope} jobs allowed at once are running (CAPACITY_LIMITS)`,
       };
     }
+    held.push(scope);
   }
-  if (limits.createsPerMin !== undefined) {
-    const token = await store.takeToken(provider, limits.createsPerMin, at);
+  for (const scope of scopes) {
+    const perMinute = ctl.settings.limits[scope]?.createsPerMin;
+    if (perMinute === undefined) continue;
+    const token = await store.takeToken(scope, perMinute, at);
     if (!token.granted) {
-      // The slot waits with the job rather than sit idle under the cap.
-      if (limits.concurrent !== undefined) await store.releaseSlot(provider, jobId);
+      // The slots wait with the job rather than sit idle under their caps.
+      await giveBack();
       return {
         admitted: false,
         reason: 'rate-cap',
         retryAfterSec: Math.max(1, Math.ceil(token.retryAfterMs / 1000)),
-        detail: `${provider} allows ${limits.createsPerMin} job creations per minute and they are used up (CAPACITY_LIMITS)`,
+        detail: `${scope} allows ${perMinute} job creations per minute and they are used up (CAPACITY_LIMITS)`,
       };
     }
   }
   return { admitted: true };
 }
 
-/** Gives back the job's slot at `provider` (no-op without a concurrency cap). Never throws. */
-export async function releaseSlot(deps: Pick<Deps, 'log'>, ctl: CapacityControl, provider: string, jobId: string) {
-  if (ctl.settings.limits[provider]?.concurrent === undefined || !ctl.store) return;
+/** Gives back the job's slots at `provider` (no-op without a concurrency cap). Never throws. */
+export async function releaseSlot(
+  deps: Pick<Deps, 'log'>,
+  ctl: CapacityControl,
+  provider: string,
+  job: Pick<JobRecord, 'id' | 'spec'>,
+): Promise<void> {
+  const store = ctl.store;
+  if (!store) return;
+  const scopes = scopesFor(ctl, provider, job).filter((s) => ctl.settings.limits[s]?.concurrent !== undefined);
   try {
-    await ctl.store.releaseSlot(provider, jobId);
+    await Promise.all(scopes.map((scope) => store.releaseSlot(scope, job.id)));
   } catch (error) {
     // The reconciler's sweep finds the slot of a job that left the provider.
     deps.log.warn('capacity slot release failed; the sweep will release it', {
-      jobId,
+      jobId: job.id,
       provider,
       error: describeError(error),
     });
@@ -100,15 +126,17 @@ export async function sweepCapacity(deps: Deps, graceSec: number): Promise<Sweep
   const cutoff = deps.now().getTime() - graceSec * 1000;
   let slotsReleased = 0;
   let waitsCleared = 0;
-  for (const [provider, limits] of Object.entries(ctl.settings.limits) as [string, ProviderLimits][]) {
+  for (const [scope, limits] of Object.entries(ctl.settings.limits) as [string, ProviderLimits][]) {
+    const provider = scope.split('/')[0]!;
     if (limits.concurrent !== undefined) {
-      for (const holder of await store.slots(provider)) {
+      for (const holder of await store.slots(scope)) {
         if (Date.parse(holder.since) > cutoff) continue;
         const job = await deps.store.get(holder.jobId);
         const holds = job !== undefined && job.provider === provider && ACTIVE.includes(job.status);
-        if (!holds && (await store.releaseSlot(provider, holder.jobId))) slotsReleased++;
+        if (!holds && (await store.releaseSlot(scope, holder.jobId))) slotsReleased++;
       }
     }
+    if (scope !== provider) continue;
     for (const wait of await store.waiting(provider)) {
       if (Date.parse(wait.since) > cutoff) continue;
       const job = await deps.store.get(wait.jobId);
@@ -133,6 +161,13 @@ export interface ProviderCapacityState {
   readonly lastRefusal: { at: string; jobId: string; code: string; message: string } | null;
   /** Until when jobs this provider last refused for capacity back off before their next round. */
   readonly backingOffUntil: string | null;
+  /** Caps per instance type (`<provider>/<type>` keys of CAPACITY_LIMITS) and their use. */
+  readonly instanceTypes: Readonly<
+    Record<
+      string,
+      { concurrent: number | null; createsPerMin: number | null; inUse: number | null; tokens: number | null }
+    >
+  >;
 }
 
 /** Waiting jobs counted per provider, like active jobs: past this the count says "1000". */
@@ -152,6 +187,24 @@ export async function providerCapacityState(deps: Deps, provider: string): Promi
       ])
     : [undefined, undefined, undefined, undefined];
   const until = refusal?.backingOffUntil;
+  const instanceTypes: ProviderCapacityState['instanceTypes'] = Object.fromEntries(
+    await Promise.all(
+      Object.entries(ctl.settings.limits)
+        .filter(([key]) => key.startsWith(`${provider}/`))
+        .map(async ([key, l]) => [
+          key.slice(provider.length + 1),
+          {
+            concurrent: l.concurrent ?? null,
+            createsPerMin: l.createsPerMin ?? null,
+            inUse: store && l.concurrent !== undefined ? (await store.slots(key)).length : null,
+            tokens:
+              store && l.createsPerMin !== undefined
+                ? Math.floor(await store.peekTokens(key, l.createsPerMin, at))
+                : null,
+          },
+        ]),
+    ),
+  );
   return {
     concurrent: limits?.concurrent ?? null,
     createsPerMin: limits?.createsPerMin ?? null,
@@ -162,5 +215,6 @@ export async function providerCapacityState(deps: Deps, provider: string): Promi
       ? { at: refusal.at, jobId: refusal.jobId, code: refusal.code, message: refusal.message }
       : null,
     backingOffUntil: until && Date.parse(until) > at.getTime() ? until : null,
+    instanceTypes,
   };
 }

@@ -149,7 +149,7 @@ export async function failOver(
   error: ProviderCapacityError,
 ): Promise<FailoverOutcome> {
   const at = deps.now();
-  await releaseSlot(deps, ctl, refusedBy, job.id);
+  await releaseSlot(deps, ctl, refusedBy, job);
   const primary = job.decision?.provider ?? refusedBy;
   const history = historyOf(ctl, job, primary);
   const round = currentRound(job);

@@ -1,3 +1,4 @@
+import { capacityScopes } from '../../core/capacity.js';
 import type { JobRecord } from '../../core/job.js';
 import type { Logger } from '../../deps.js';
 import { describeError } from '../../errors.js';
@@ -16,7 +17,7 @@ export class CapacityReleasingJobStore implements JobStore {
   constructor(
     private readonly inner: JobStore,
     private readonly capacity: CapacityStore,
-    /** Providers with a concurrency cap: only their jobs hold slots. */
+    /** Scopes (provider, provider/instance type) with a concurrency cap: only they hold slots. */
     private readonly capped: ReadonlySet<string>,
     private readonly log: Logger,
   ) {}
@@ -44,8 +45,10 @@ export class CapacityReleasingJobStore implements JobStore {
 
   private async release(before: JobRecord, after: JobRecord): Promise<void> {
     try {
-      if (after.provider && this.capped.has(after.provider) && leftProvider(before, after))
-        await this.capacity.releaseSlot(after.provider, after.id);
+      if (after.provider && leftProvider(before, after)) {
+        const scopes = capacityScopes(after.provider, after.spec.spec, (key) => this.capped.has(key));
+        await Promise.all(scopes.map((scope) => this.capacity.releaseSlot(scope, after.id)));
+      }
       const wait = before.waitingForCapacity;
       if (wait && !after.waitingForCapacity) await this.capacity.clearWaiting(wait.provider, after.id);
     } catch (error) {
