@@ -236,6 +236,8 @@ export function jobView(job: JobRecord): Record<string, unknown> {
     ...rest,
     ...(job.providerRef && job.provider === 'local' && { providerRef: localRef(job.providerRef) }),
     ...(lease && { runner: lease.owner }),
+    // The wait's token only matches queue messages to it; it means nothing to a caller.
+    ...(job.waitingForCapacity && { waitingForCapacity: { ...job.waitingForCapacity, token: undefined } }),
     links: jobLinks(job.id),
   };
 }

@@ -9,6 +9,7 @@ import { submitJob } from '../../../src/lib/app/submit-job.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { transition } from '../../../src/lib/core/state-machine.js';
 import { setSharedDeps } from '../../../src/lib/deps.js';
+import { jobView } from '../../../src/lib/http/http.js';
 import { ProviderCapacityError, ProviderThrottledError, ValidationError } from '../../../src/lib/errors.js';
 import { appHarness, type AppHarness } from '../../support/app-deps.js';
 
@@ -65,6 +66,14 @@ describe('admission control', () => {
     expect(waiting?.status).toBe('queued');
     expect(waiting?.waitingForCapacity).toMatchObject({ reason: 'concurrency-cap', provider: BATCH });
     expect(waiting?.waitingForCapacity?.detail).toMatch(/2 of 2 azure-batch jobs/);
+    // GET /api/jobs/{id} shows the wait, without the token that only pairs it with its message.
+    const shown = JSON.parse(JSON.stringify(jobView(waiting!))) as { waitingForCapacity: Record<string, unknown> };
+    expect(shown.waitingForCapacity).toMatchObject({
+      reason: 'concurrency-cap',
+      provider: BATCH,
+      nextCheckAt: expect.any(String),
+    });
+    expect(shown.waitingForCapacity.token).toBeUndefined();
     expect((await history(h, c.id)).at(-1)).toMatchObject({ type: 'note', to: 'queued' });
     expect((await history(h, c.id)).at(-1)?.reason).toMatch(/waiting for capacity/);
     expect(h.providers[BATCH]!.calls.submit).toEqual([a.id, b.id]);
