@@ -142,6 +142,7 @@ var tableNames = {
   idempotency: 'idempotency'
   webhookSubscriptions: 'webhooksubs'
   webhookDeliveries: 'webhookdeliveries'
+  capacity: 'capacity'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
@@ -221,6 +222,7 @@ module storage 'modules/storage.bicep' = {
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
+      tableNames.capacity
     ]
     containerNames: [
       containerNames.results
@@ -322,6 +324,7 @@ module access 'modules/access.bicep' = {
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
+      tableNames.capacity
     ]
     workerTableNames: [
       tableNames.jobs
@@ -377,6 +380,12 @@ param essedumDefaultAdapterProvider string = ''
 
 @description('Storage endpoints Essedum /execute jobs may fetch minio/s3 input artifacts from: host[:port], *.domain[:port] or IP[:port], comma-separated; empty allows none.')
 param essedumStorageEndpointAllowlist string = ''
+
+@description('Admission caps per provider (CAPACITY_LIMITS), JSON: {"<provider>": {"concurrent": n, "createsPerMin": n}}. Set SageMaker and Batch to your account quotas.')
+param capacityLimits string = '{"vertex":{"createsPerMin":60},"sagemaker":{"concurrent":20},"azure-batch":{"concurrent":40},"azure-ml":{"createsPerMin":600}}'
+
+@description('Default capacity failover chain per queue (CAPACITY_FALLBACK_CHAINS), JSON: {"ml-jobs": ["azure-ml", "local"]}.')
+param capacityFallbackChains string = '{}'
 
 @description('Hosts webhook URLs may name (WEBHOOK_HOST_ALLOWLIST): host[:port], *.domain[:port] or IP[:port], comma-separated; * admits any host (resolved addresses must still be public).')
 param webhookHostAllowlist string = '*'
@@ -449,6 +458,12 @@ var apiBaseSettings = {
   WEBHOOK_DELIVERIES_TABLE: tableNames.webhookDeliveries
   WEBHOOK_RETRY_SCHEDULE_SEC: '5,300,1800,7200,18000,36000,36000'
   WEBHOOK_TIMEOUT_SEC: '10'
+  // Admission control and capacity failover (caps per provider from the documented quotas).
+  CAPACITY_TABLE: tableNames.capacity
+  CAPACITY_LIMITS: capacityLimits
+  CAPACITY_WAIT_SEC: '30'
+  CAPACITY_FALLBACK_CHAINS: capacityFallbackChains
+  CAPACITY_RETRY_SCHEDULE_SEC: '60,300,900,1800,3600'
   CLASSIFIER_PRESET: classifierPreset
   ML_JOBS_PROVIDER: mlJobsProvider
   BATCH_JOBS_PROVIDER: batchJobsProvider

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from './config.js';
 import { parseEssedumSettings } from './essedum-settings.js';
 import type { BlobStore } from './ports/blob-store.js';
+import type { CapacityStore } from './ports/capacity-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
@@ -18,6 +19,11 @@ export interface Deps {
   readonly providers: ProviderRegistry;
   readonly now: () => Date;
   readonly log: Logger;
+  /**
+   * Admission state shared by all instances (caps per provider); absent on hosts built without
+   * storage (some tests), where dispatch applies no caps.
+   */
+  readonly capacity?: CapacityStore;
   /** Webhook subscriptions and deliveries; absent on hosts built without them (some tests). */
   readonly webhooks?: Webhooks;
 }
@@ -58,6 +64,19 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
   // with an in-memory store) runs without webhooks.
   const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);
   const webhooks = 'webhooks' in overrides ? overrides.webhooks : hasStorage ? await createWebhooks(config) : undefined;
+  const capacity =
+    'capacity' in overrides ? overrides.capacity : hasStorage ? await createCapacityStore(config) : undefined;
+  if (capacity) {
+    // Every committed transition gives back the admission state the job no longer needs.
+    const [{ CapacityReleasingJobStore }, { parseCapacitySettings }] = await Promise.all([
+      import('./app/capacity/releasing-store.js'),
+      import('./capacity-settings.js'),
+    ]);
+    const capped = Object.entries(parseCapacitySettings(config.env).limits)
+      .filter(([, l]) => l.concurrent !== undefined)
+      .map(([p]) => p);
+    store = new CapacityReleasingJobStore(store, capacity, new Set(capped), log);
+  }
   // Every committed transition passes the notifier, whichever use case or worker made it.
   if (webhooks) {
     const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');
@@ -71,8 +90,18 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     providers,
     now: overrides.now ?? (() => new Date()),
     log,
+    ...(capacity && { capacity }),
     ...(webhooks && { webhooks }),
   };
+}
+
+/** The admission state table on the configured storage account. */
+async function createCapacityStore(config: Config): Promise<CapacityStore> {
+  const [{ parseCapacitySettings }, { TableCapacityStore }] = await Promise.all([
+    import('./capacity-settings.js'),
+    import('./adapters/table-capacity-store.js'),
+  ]);
+  return TableCapacityStore.create(config, parseCapacitySettings(config.env).table);
 }
 
 /** The webhook store and settings on the configured storage account. */
@@ -126,6 +155,7 @@ export async function ensureResources(deps: Deps): Promise<void> {
   await Promise.all([
     deps.store.ensure(),
     deps.webhooks?.store.ensure(),
+    deps.capacity?.ensure(),
     deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
     deps.blobs.ensure([
       config.containers.results,

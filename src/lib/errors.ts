@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'PROVIDER_THROTTLED'
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_REJECTED'
+  | 'PROVIDER_CAPACITY'
+  | 'NO_CAPACITY'
   | 'FEATURE_DISABLED'
   | 'INTERNAL';
 
@@ -206,6 +208,64 @@ export class ProviderRejectedError extends OrchestratorError {
   }
 }
 
+/**
+ * The provider refused to start the job for capacity or quota (SageMaker `ResourceLimitExceeded`,
+ * Vertex `RESOURCE_EXHAUSTED` on a training quota or a stockout, Azure quota and allocation
+ * failures, Batch core/pool/job quotas). Thrown from `submit()`; the dispatch use case moves the
+ * job to its next target rather than failing it. `lasting`: the refusal will not heal by waiting
+ * (a quota of 0, an instance type not enabled), so retrying the same target later is pointless.
+ * Retriable, so a caller that does not handle it redelivers rather than fails the job.
+ */
+export class ProviderCapacityError extends OrchestratorError {
+  readonly lasting: boolean;
+  readonly retryAfterMs?: number;
+  constructor(
+    readonly provider: string,
+    readonly providerCode: string,
+    message: string,
+    options: { cause?: unknown; lasting?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super('PROVIDER_CAPACITY', `${provider} has no capacity for the job (${providerCode}): ${message}`, {
+      cause: options.cause,
+      retriable: true,
+    });
+    this.lasting = options.lasting ?? false;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** One capacity refusal, as a `NO_CAPACITY` failure names it. */
+export interface CapacityRefusal {
+  readonly at: string;
+  readonly provider: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Every target of a job's chain refused for capacity, on every retry the schedule allowed. */
+export class NoCapacityError extends OrchestratorError {
+  constructor(readonly refusals: readonly CapacityRefusal[]) {
+    super('NO_CAPACITY', describeRefusals(refusals));
+  }
+}
+
+/** `no capacity after N refusals: sagemaker ResourceLimitExceeded ×3 (…); vertex RESOURCE_EXHAUSTED (…)`. */
+export function describeRefusals(refusals: readonly CapacityRefusal[]): string {
+  const groups = new Map<string, { count: number; message: string }>();
+  for (const r of refusals) {
+    const key = `${r.provider} ${r.code}`;
+    const g = groups.get(key);
+    if (g) {
+      g.count++;
+      g.message = r.message;
+    } else groups.set(key, { count: 1, message: r.message });
+  }
+  const parts = [...groups].map(
+    ([key, g]) => `${key}${g.count > 1 ? ` ×${g.count}` : ''} (${g.message.slice(0, 160)})`,
+  );
+  return `No capacity after ${refusals.length} refusal(s): ${parts.join('; ')}`;
+}
+
 export class FeatureDisabledError extends OrchestratorError {
   constructor(message: string) {
     super('FEATURE_DISABLED', message);
@@ -216,7 +276,12 @@ export class FeatureDisabledError extends OrchestratorError {
 export function isRetriable(error: unknown): boolean {
   if (error instanceof OrchestratorError) return error.retriable;
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'PROVIDER_THROTTLED' || code === 'PROVIDER_UNAVAILABLE' || code === 'CONCURRENCY_CONFLICT';
+  return (
+    code === 'PROVIDER_THROTTLED' ||
+    code === 'PROVIDER_UNAVAILABLE' ||
+    code === 'PROVIDER_CAPACITY' ||
+    code === 'CONCURRENCY_CONFLICT'
+  );
 }
 
 export function hasCode(error: unknown, code: ErrorCode): boolean {

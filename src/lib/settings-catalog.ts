@@ -1,4 +1,5 @@
 import { SERVICEBUS_SETTINGS } from './adapters/servicebus-settings.js';
+import { CAPACITY_SETTINGS } from './capacity-settings.js';
 import { SETTINGS, type SettingInfo } from './config.js';
 import { COMMAND_SANDBOX_SETTINGS } from './command-sandbox-settings.js';
 import { ESSEDUM_SETTINGS } from './essedum-settings.js';
@@ -21,4 +22,5 @@ export const ALL_SETTINGS: readonly SettingInfo[] = [
   ...PROVIDER_SETTINGS,
   ...WEBHOOK_SETTINGS,
   ...TELEMETRY_SETTINGS,
+  ...CAPACITY_SETTINGS,
 ];

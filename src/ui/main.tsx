@@ -485,6 +485,24 @@ interface ProviderState {
   lastPollAt: string | null;
   lastPollError: string | null;
   backingOffUntil: string | null;
+  capacity: {
+    concurrent: number | null;
+    createsPerMin: number | null;
+    inUse: number | null;
+    tokens: number | null;
+    waiting: number | null;
+    lastRefusal: { at: string; code: string; message: string } | null;
+    backingOffUntil: string | null;
+  } | null;
+}
+
+/** "3 / 20 running · 41 / 60 creations left · 2 waiting", from the admission state. */
+function capacityText(c: NonNullable<ProviderState['capacity']>): string {
+  const parts: string[] = [];
+  if (c.concurrent !== null) parts.push(`${c.inUse ?? '?'} / ${c.concurrent} running`);
+  if (c.createsPerMin !== null) parts.push(`${c.tokens ?? '?'} / ${c.createsPerMin} creations left this minute`);
+  if (c.waiting) parts.push(`${c.waiting} waiting`);
+  return parts.length > 0 ? parts.join(' · ') : 'no cap';
 }
 
 function ProvidersPage() {
@@ -501,6 +519,7 @@ function ProvidersPage() {
             <th>Active jobs</th>
             <th>Last poll</th>
             <th>Back-off</th>
+            <th>Capacity</th>
           </tr>
         </thead>
         <tbody>
@@ -526,11 +545,27 @@ function ProvidersPage() {
                   'no'
                 )}
               </td>
+              <td>
+                {p.capacity ? capacityText(p.capacity) : '—'}
+                {p.capacity?.lastRefusal && (
+                  <div class="muted">
+                    refused {p.capacity.lastRefusal.code} <Time at={p.capacity.lastRefusal.at} />
+                    {p.capacity.backingOffUntil && (
+                      <>
+                        {' '}
+                        · back-off until <Time at={p.capacity.backingOffUntil} />
+                      </>
+                    )}
+                  </div>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
-      <p class="muted">Last poll and back-off are as seen by the instance that answered.</p>
+      <p class="muted">
+        Last poll and back-off are as seen by the instance that answered; capacity is shared by all instances.
+      </p>
     </section>
   );
 }

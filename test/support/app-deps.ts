@@ -5,6 +5,9 @@ import { creationEvent } from '../../src/lib/core/state-machine.js';
 import type { Deps } from '../../src/lib/deps.js';
 import { ProviderNotConfiguredError } from '../../src/lib/errors.js';
 import type { JobProvider } from '../../src/lib/ports/provider.js';
+import { CapacityReleasingJobStore } from '../../src/lib/app/capacity/releasing-store.js';
+import { parseCapacitySettings } from '../../src/lib/capacity-settings.js';
+import { InMemoryCapacityStore } from '../fakes/in-memory-capacity-store.js';
 import { InMemoryQueueTransport } from '../fakes/in-memory-queue.js';
 import { InMemoryBlobStore, InMemoryJobStore } from '../fakes/in-memory-stores.js';
 import { ScriptedProvider } from '../fakes/scripted-provider.js';
@@ -18,6 +21,10 @@ export interface AppHarness {
   readonly store: InMemoryJobStore;
   readonly queues: InMemoryQueueTransport;
   readonly provider: ScriptedProvider;
+  /** Every scripted provider by name (`provider` and those named in the options). */
+  readonly providers: Readonly<Record<string, ScriptedProvider>>;
+  /** Admission state (slots, buckets, waits), shared like the Table one. */
+  readonly capacity: InMemoryCapacityStore;
   /** Store writes (update calls) so far. */
   readonly writes: () => number;
   now(): Date;
@@ -30,7 +37,10 @@ export interface AppHarness {
  * The in-memory JobStore and QueueTransport (both pass the real adapters' contract suites), a
  * scripted provider, and a clock starting at a fixed instant. No Azurite, no timers, no waiting.
  */
-export function appHarness(env: Record<string, string> = {}): AppHarness {
+export function appHarness(
+  env: Record<string, string> = {},
+  options: { providers?: readonly string[] } = {},
+): AppHarness {
   resetPollBackoff();
   let t = Date.parse('2026-12-04T12:00:00.000Z');
   const now = () => new Date(t);
@@ -43,11 +53,20 @@ export function appHarness(env: Record<string, string> = {}): AppHarness {
     return update(id, mutate);
   };
   const queues = new InMemoryQueueTransport({ now: () => t });
-  const provider = new ScriptedProvider();
-  const extra = new Map<string, JobProvider>([[provider.name, provider]]);
+  const names = options.providers?.length ? options.providers : ['scripted'];
+  const scripted = Object.fromEntries(names.map((n) => [n, new ScriptedProvider(n)]));
+  const provider = scripted[names[0]!]!;
+  const extra = new Map<string, JobProvider>(Object.entries(scripted));
+  const capacity = new InMemoryCapacityStore();
+  const capped = Object.entries(parseCapacitySettings(config.env).limits)
+    .filter(([, l]) => l.concurrent !== undefined)
+    .map(([p]) => p);
+  const silentLog = silent;
   const deps: Deps = {
     config,
-    store,
+    // As createDeps builds it: every committed change gives back the admission state it frees.
+    store: new CapacityReleasingJobStore(store, capacity, new Set(capped), silentLog),
+    capacity,
     queues,
     blobs: new InMemoryBlobStore(),
     providers: {
@@ -66,6 +85,8 @@ export function appHarness(env: Record<string, string> = {}): AppHarness {
     store,
     queues,
     provider,
+    providers: scripted,
+    capacity,
     writes: () => writes,
     now,
     advance: (sec) => {

@@ -30,10 +30,25 @@ import { providerJob } from './jobs.js';
 // Each builds the provider the way its integration test does, with retry waits recorded, not slept.
 
 const noSleep = async (): Promise<void> => {};
+
+/**
+ * A documented capacity or quota refusal the provider's wire fake gives the next submit, and the
+ * code and lasting-ness the adapter must report in its ProviderCapacityError.
+ */
+export interface CapacityCase {
+  readonly code: string;
+  readonly lasting: boolean;
+  /** What the service says, for the test's name. */
+  readonly what: string;
+  inject(): void;
+}
+
+/** A harness whose fake can refuse a submit for capacity in each documented way. */
+export type CapacityHarness = ProviderHarness & { readonly capacityRefusals: readonly CapacityCase[] };
 const refName = (job: JobRecord, key: string): string => String(job.providerRef?.[key]);
 
 /** SageMaker training jobs against the SigV4-checking JSON fake. */
-export function sageMakerHarness(): ProviderHarness {
+export function sageMakerHarness(): CapacityHarness {
   const accessKey = 'AKIDEXAMPLE';
   const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
   let fake: FakeSageMaker;
@@ -88,6 +103,54 @@ export function sageMakerHarness(): ProviderHarness {
       providerRef: { ...job.providerRef, name: sageMakerJobName('cjo', 'training', `${job.id}-gone`) },
     }),
     throttleNext: (call) => fake.failNext(ops[call], THROTTLING),
+    capacityRefusals: [
+      {
+        code: 'ResourceLimitExceeded',
+        lasting: false,
+        what: 'the instance quota is in use',
+        inject: () =>
+          fake.failNext('CreateTrainingJob', {
+            type: 'ResourceLimitExceeded',
+            status: 400,
+            message:
+              'The account-level service limit ml.m5.xlarge for training job usage is 4 Instances, with current utilization of 4 Instances and a request delta of 1 Instances.',
+          }),
+      },
+      {
+        code: 'ResourceLimitExceeded',
+        lasting: true,
+        what: 'the instance type has a quota of 0',
+        inject: () =>
+          fake.failNext('CreateTrainingJob', {
+            type: 'ResourceLimitExceeded',
+            status: 400,
+            message: "The account-level service limit 'ml.p4d.24xlarge for training job usage' is 0 Instances.",
+          }),
+      },
+      {
+        code: 'CapacityError',
+        lasting: false,
+        what: 'no instances of the type right now',
+        inject: () =>
+          fake.failNext('CreateTrainingJob', {
+            type: 'CapacityError',
+            status: 400,
+            message:
+              'Unable to provision requested ML compute capacity. Please retry using a different ML instance type.',
+          }),
+      },
+      {
+        code: 'InsufficientCapacityError',
+        lasting: false,
+        what: 'insufficient capacity in the Availability Zones',
+        inject: () =>
+          fake.failNext('CreateTrainingJob', {
+            type: 'InsufficientCapacityError',
+            status: 400,
+            message: 'We currently do not have sufficient capacity for the requested instance type.',
+          }),
+      },
+    ],
   };
 }
 
@@ -99,7 +162,7 @@ class StubCredential implements TokenCredential {
 }
 
 /** Azure ML command jobs against the HTTPS Resource Manager fake. */
-export function azureMlHarness(): ProviderHarness {
+export function azureMlHarness(): CapacityHarness {
   const token = 'eyJ0ZXN0IjoiYXp1cmUtbWwifQ.fake-arm-token';
   const scope = {
     subscriptionId: '00000000-1111-2222-3333-444444444444',
@@ -146,11 +209,68 @@ export function azureMlHarness(): ProviderHarness {
       return job;
     },
     throttleNext: (call) => fake.inject({ kind: kinds[call], status: 429, headers: { 'retry-after': '7' } }),
+    capacityRefusals: (
+      [
+        [
+          'QuotaExceeded',
+          400,
+          false,
+          'Operation results in exceeding quota limits of Standard NCSv3 Family vCPUs. Current Limit: 24, Current Usage: 24, Additional Required: 6.',
+        ],
+        [
+          'QuotaExceeded',
+          400,
+          true,
+          'Operation results in exceeding quota limits of Standard ND Family vCPUs. Current Limit: 0, Additional Required: 40.',
+        ],
+        [
+          'InsufficientQuota',
+          400,
+          false,
+          'The compute cluster cannot grow: the workspace quota for this VM family is used up.',
+        ],
+        [
+          'OperationNotAllowed',
+          409,
+          false,
+          'Operation could not be completed as it results in exceeding approved Total Regional Cores quota.',
+        ],
+        [
+          'AllocationFailed',
+          409,
+          false,
+          'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.',
+        ],
+        [
+          'ZonalAllocationFailed',
+          409,
+          false,
+          'Allocation failed. We do not have sufficient capacity for the requested VM size in this zone.',
+        ],
+        [
+          'OverconstrainedAllocationRequest',
+          409,
+          false,
+          'Allocation failed. VM(s) with the following constraints cannot be allocated.',
+        ],
+        [
+          'SkuNotAvailable',
+          409,
+          true,
+          "The requested VM size 'Standard_ND96amsr_A100_v4' is currently not available in location 'westeurope'.",
+        ],
+      ] as const
+    ).map(([code, status, lasting, message]) => ({
+      code,
+      lasting,
+      what: message,
+      inject: () => fake.inject({ kind: 'put', status, error: { code, message } }),
+    })),
   };
 }
 
 /** Azure Batch tasks against the SharedKey-checking fake, staging through Azurite. */
-export function azureBatchHarness(): ProviderHarness {
+export function azureBatchHarness(): CapacityHarness {
   const account = 'fakebatch';
   const key = randomBytes(32).toString('base64');
   const poolJob = 'cjo-cjo-pool';
@@ -204,11 +324,66 @@ export function azureBatchHarness(): ProviderHarness {
     confirmStop: async () => {},
     vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, taskId: taskIdFor(`${job.id}-gone`) } }),
     throttleNext: (call) => fake.failNext(faults[call]),
+    // Pool and pool-job creation run once per provider, the pool's capacity look once per 30 s:
+    // give each case a fresh harness.
+    capacityRefusals: [
+      {
+        code: 'PoolQuotaReached',
+        lasting: false,
+        what: 'the account has as many pools as its quota allows',
+        inject: () =>
+          fake.failNext({
+            method: 'POST',
+            path: /\/pools$/,
+            status: 409,
+            code: 'PoolQuotaReached',
+            message: 'The specified account has reached its pool quota.',
+          }),
+      },
+      {
+        code: 'ActiveJobAndScheduleQuotaReached',
+        lasting: false,
+        what: 'the account has as many active jobs as its quota allows',
+        inject: () =>
+          fake.failNext({
+            method: 'POST',
+            path: /\/jobs$/,
+            status: 409,
+            code: 'ActiveJobAndScheduleQuotaReached',
+            message: 'The specified account has reached its quota of active jobs and job schedules.',
+          }),
+      },
+      ...(
+        [
+          'AccountCoreQuotaReached',
+          'AccountLowPriorityCoreQuotaReached',
+          'AccountSpotCoreQuotaReached',
+          'AllocationFailed',
+          'AllocationTimedOut',
+        ] as const
+      ).map((code) => ({
+        code,
+        lasting: false,
+        what: `the pool has no node and its last resize failed with ${code}`,
+        inject: () => {
+          // The pool exists already (another dispatch created it); its autoscale could not grow it.
+          fake.pools.set(poolJob.replace(/^cjo-/, ''), {
+            id: poolJob.replace(/^cjo-/, ''),
+            vmSize: 'standard_d2s_v3',
+            state: 'active',
+            allocationState: 'steady',
+            currentDedicatedNodes: 0,
+            currentLowPriorityNodes: 0,
+            resizeErrors: [{ code, message: `Resize failed: ${code}` }],
+          });
+        },
+      })),
+    ],
   };
 }
 
 /** Vertex AI custom jobs through the real @google-cloud/aiplatform client, over REST or gRPC. */
-export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
+export function vertexHarness(transport: 'rest' | 'grpc'): CapacityHarness {
   let fake: VertexRestFake | VertexGrpcFake;
   let provider: VertexProvider;
   const name = (job: JobRecord) => refName(job, 'name');
@@ -260,5 +435,29 @@ export function vertexHarness(transport: 'rest' | 'grpc'): ProviderHarness {
       return job;
     },
     throttleNext: (call) => fake.service.failNext({ verb: verbs[call], status: 'RESOURCE_EXHAUSTED' }),
+    capacityRefusals: (
+      [
+        [
+          false,
+          'training quota in use',
+          "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_training_cpus. Quota 'Custom model training CPUs per region' is 24, requested 32.",
+        ],
+        [
+          false,
+          'a GPU stockout',
+          'The zone does not have enough resources available to fulfill the request (ZONE_RESOURCE_POOL_EXHAUSTED); resources are insufficient in region europe-west4.',
+        ],
+        [
+          true,
+          'a GPU quota of 0',
+          "Quota exceeded for quota metric 'Custom model training Nvidia A100 GPUs per region': limit 0.",
+        ],
+      ] as const
+    ).map(([lasting, what, message]) => ({
+      code: 'RESOURCE_EXHAUSTED',
+      lasting,
+      what,
+      inject: () => fake.service.failNext({ verb: 'create', status: 'RESOURCE_EXHAUSTED', message }),
+    })),
   };
 }

@@ -16,6 +16,8 @@ export const JobMessageSchema = z.object({
   // Malformed trace context is ignored by the propagator, never a reason to refuse the message.
   traceparent: z.string().max(256).optional(),
   tracestate: z.string().max(1024).optional(),
+  /** Set on the delayed copy that holds a capacity wait (see app/capacity/failover.ts). */
+  capacityCheck: z.string().max(64).optional(),
   [DEAD_LETTER_REASON_FIELD]: z.string().optional(),
   [DEAD_LETTER_DESCRIPTION_FIELD]: z.string().optional(),
 });

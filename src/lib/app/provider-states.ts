@@ -1,6 +1,7 @@
 import { WORKER_PROVIDER } from '../core/classifier.js';
 import type { Deps } from '../deps.js';
 import { knownProviders } from '../providers/registry.js';
+import { providerCapacityState, type ProviderCapacityState } from './capacity/admission.js';
 import { pollStateOf } from './poll-provider.js';
 
 export interface ProviderState {
@@ -10,6 +11,12 @@ export interface ProviderState {
   readonly lastPollAt: string | null;
   readonly lastPollError: string | null;
   readonly backingOffUntil: string | null;
+  /**
+   * Admission control: caps (CAPACITY_LIMITS), places in use, creation tokens left, jobs waiting
+   * for this provider and its last capacity refusal with the back-off it started. Shared by all
+   * instances (read from the capacity table). `null` for the workers, which are not capped.
+   */
+  readonly capacity: ProviderCapacityState | null;
 }
 
 /** Most active jobs counted per provider; the count says "1000" rather than reading a huge index. */
@@ -17,7 +24,8 @@ const ACTIVE_COUNT_LIMIT = 1000;
 
 /**
  * Every provider with what an operator wants to see: configured or not, jobs it owns now, and this
- * instance's last poll and back-off (per process: another instance may have polled more recently).
+ * instance's last poll and back-off (per process: another instance may have polled more recently),
+ * and its admission state (caps, in use, waiting, capacity back-off), which all instances share.
  * The KEDA workers appear as `worker` (they are not polled; they report through heartbeats).
  */
 export async function providerStates(deps: Deps): Promise<ProviderState[]> {
@@ -35,6 +43,7 @@ export async function providerStates(deps: Deps): Promise<ProviderState[]> {
         lastPollAt: iso(poll.lastPollAt),
         lastPollError: poll.lastPollError ?? null,
         backingOffUntil: iso(poll.backingOffUntil),
+        capacity: name === WORKER_PROVIDER ? null : await providerCapacityState(deps, name),
       };
     }),
   );

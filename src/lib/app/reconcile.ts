@@ -3,6 +3,7 @@ import { isTerminal, type JobRecord, type JobStatus } from '../core/job.js';
 import { describeError } from '../errors.js';
 import { note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
+import { sweepCapacity } from './capacity/admission.js';
 import { failJob } from './fail-job.js';
 import { jobMessage } from './messages.js';
 
@@ -54,7 +55,9 @@ export async function cleanupFinished(deps: Deps): Promise<number> {
 export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
   const now = deps.now().getTime();
   const cutoff = deps.config.stuckAfterSec * 1000;
-  const stale = (j: JobRecord): boolean => now - Date.parse(j.updatedAt) > cutoff;
+  // A job waiting for capacity is still only when its delayed message is overdue (it went missing).
+  const stale = (j: JobRecord): boolean =>
+    now - Math.max(Date.parse(j.updatedAt), Date.parse(j.waitingForCapacity?.nextCheckAt ?? '') || 0) > cutoff;
   let resent = 0;
   let failed = 0;
   let requeued = 0;
@@ -102,6 +105,9 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
       requeued++;
     }
   }
+  await sweepCapacity(deps, deps.config.stuckAfterSec).catch((error: unknown) => {
+    deps.log.warn('capacity sweep failed; will retry next pass', { error: describeError(error) });
+  });
   const cleanedUp = await cleanupFinished(deps).catch((error: unknown) => {
     deps.log.warn('provider clean-up failed; will retry next pass', { error: describeError(error) });
     return 0;

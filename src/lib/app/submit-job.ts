@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { classifyJob, WORKER_PROVIDER } from '../core/classifier.js';
 import { newJobId } from '../core/ids.js';
-import { parseSubmission, type JobRecord, type JobSource, type JobSpec } from '../core/job.js';
+import { parseSubmission, type JobRecord, type JobSource, type JobSpec, type RoutingDecision } from '../core/job.js';
 import { creationEvent, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
-import { IdempotencyKeyReusedError, JobExistsError, ValidationError } from '../errors.js';
+import { IdempotencyKeyReusedError, JobExistsError, ValidationError, type FieldIssue } from '../errors.js';
 import { refuseCommandKind } from './essedum/execute-spec.js';
 import { currentTraceCarrier, inSpan, tagJob } from '../telemetry/trace.js';
 import { jobMessage } from './messages.js';
@@ -70,6 +70,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     if (kinds || spec.kind !== undefined || batchWithSpec)
       await validateProviderSpec(decision.provider, spec.kind, spec.spec);
   }
+
+  if (spec.fallback?.length) await checkFallback(spec, decision);
 
   if (spec.notify) {
     const { checkNotify } = await import('./webhooks/subscriptions.js');
@@ -161,4 +163,49 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     });
   }
   return { job, replayed: false, ...(notifySecret && { notifySecret }) };
+}
+
+/**
+ * `fallback` names providers the job may fail over to when its provider refuses for capacity. Each
+ * must be a provider (not a queue), other than the one the job is routed to, and able to run this
+ * very job (its kinds and spec), or the failover would only move the failure.
+ */
+async function checkFallback(spec: JobSpec, decision: RoutingDecision): Promise<void> {
+  const fallback = spec.fallback ?? [];
+  if (decision.provider === WORKER_PROVIDER) {
+    throw new ValidationError([
+      {
+        field: 'fallback',
+        message: `this job goes to ${decision.queue}, run by the workers; fallback applies only to jobs dispatched to a provider`,
+      },
+    ]);
+  }
+  const { knownProviders, requiredJobKinds, validateProviderSpec } = await import('../providers/registry.js');
+  const known = knownProviders();
+  const issues: FieldIssue[] = [];
+  for (const [i, name] of fallback.entries()) {
+    const field = `fallback.${i}`;
+    if (!known.includes(name)) {
+      issues.push({ field, message: `unknown provider '${name}'; use one of ${known.join(', ')}` });
+      continue;
+    }
+    if (name === decision.provider) {
+      issues.push({ field, message: `'${name}' is the provider this job is routed to; list only other providers` });
+      continue;
+    }
+    const kinds = await requiredJobKinds(name);
+    if (kinds && spec.kind === undefined) {
+      issues.push({ field, message: `${name} runs only jobs that name a kind (${kinds.join(', ')})` });
+      continue;
+    }
+    if (kinds || spec.kind !== undefined) {
+      try {
+        await validateProviderSpec(name, spec.kind, spec.spec);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.push({ field, message: `${name} cannot run this job: ${error.message}`.slice(0, 240) });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
 }

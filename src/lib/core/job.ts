@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors.js';
+import type { CapacityWait, FailoverHistory } from './capacity.js';
 
 /** Every state a job can be in. Closed: adding one fails compilation wherever states are mapped. */
 export const JOB_STATUSES = [
@@ -38,6 +39,7 @@ export const LIMITS = {
   maxLabelValueLength: 128,
   maxTargetLength: 64,
   maxKindLength: 64,
+  maxFallbacks: 4,
 } as const;
 
 const nonNegativeNumber = z.number().finite().nonnegative();
@@ -88,6 +90,12 @@ const submissionFields = {
   spec: z.record(z.string(), z.unknown()).optional(),
   /** Webhook for this job's transitions; the signing secret is in the submission's reply only. */
   notify: NotifySchema.optional(),
+  /** Providers to fail over to, in order, when the routed one refuses the job for capacity or quota. */
+  fallback: z
+    .array(z.string().min(1).max(LIMITS.maxTargetLength))
+    .max(LIMITS.maxFallbacks)
+    .refine((f) => new Set(f).size === f.length, 'list each provider once')
+    .optional(),
 };
 
 /** `/api/jobs` rejects unknown fields so a typo (`row`) is an error, not a silent default. */
@@ -110,6 +118,7 @@ export interface JobSpec {
   readonly kind?: string;
   readonly spec?: Record<string, unknown>;
   readonly notify?: NotifyRequest;
+  readonly fallback?: readonly string[];
 }
 
 /** Defaults are the seed's: 1 000 rows, 10 s, normal priority, not latency sensitive. */
@@ -194,6 +203,7 @@ export function parseSubmission(body: unknown, mode: 'strict' | 'lenient' = 'str
     ...(raw.kind !== undefined && { kind: raw.kind }),
     ...(raw.spec !== undefined && { spec: raw.spec }),
     ...(raw.notify !== undefined && { notify: raw.notify }),
+    ...(raw.fallback !== undefined && { fallback: raw.fallback }),
   };
 }
 
@@ -216,6 +226,8 @@ export interface RoutingDecision {
   readonly provider: string;
   readonly explanation: string;
   readonly decidedAt: string;
+  /** Capacity failover: the chain of targets and every refusal along it (added at dispatch). */
+  readonly failover?: FailoverHistory;
 }
 
 export type RoutingRule =
@@ -287,6 +299,8 @@ export interface JobRecord {
   readonly error?: JobError;
   /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
   readonly attempts: number;
+  /** Set while a queued job waits for capacity (a cap, or every target refused); cleared when it leaves `queued`. */
+  readonly waitingForCapacity?: CapacityWait;
   /** Times the reconciler re-sent this job's message because it sat still too long. */
   readonly resends?: number;
   /** Next event sequence number: the history is numbered without gaps. */

@@ -49,6 +49,8 @@ export function transition(
   const at = (options.at ?? new Date()).toISOString();
   const stamps: JobPatch = {};
   if (to === 'queued') Object.assign(stamps, { queuedAt: at });
+  // A capacity wait belongs to one stay in `queued`.
+  if (to !== 'queued' && job.waitingForCapacity) Object.assign(stamps, { waitingForCapacity: undefined });
   if (to === 'dispatched' && !job.dispatchedAt) Object.assign(stamps, { dispatchedAt: at });
   if (to === 'running' && !job.startedAt) Object.assign(stamps, { startedAt: at });
   if (to === 'succeeded' || to === 'failed' || to === 'cancelled')

@@ -27,6 +27,35 @@ export const ProblemSchema = z
   })
   .describe('RFC 9457 problem document (application/problem+json).');
 
+export const FailoverSchema = z
+  .looseObject({
+    chain: z.array(z.string()).describe('The routed provider, then its fallbacks, in order'),
+    steps: z.array(
+      z.looseObject({
+        at: timestamp,
+        round: z.number().int(),
+        provider: z.string(),
+        code: z.string().describe("The provider's capacity code (ResourceLimitExceeded, RESOURCE_EXHAUSTED …)"),
+        message: z.string(),
+        next: z.string().optional().describe('Where the job went next; absent when the chain ran out'),
+        outcome: z.enum(['refused', 'skipped']),
+        lasting: z.boolean().optional(),
+      }),
+    ),
+  })
+  .describe('Capacity failover: every refusal along the chain, added at dispatch.');
+
+export const CapacityWaitSchema = z
+  .looseObject({
+    reason: z.enum(['concurrency-cap', 'rate-cap', 'no-capacity']),
+    provider: z.string(),
+    detail: z.string(),
+    since: timestamp,
+    nextCheckAt: timestamp,
+    round: z.number().int().optional(),
+  })
+  .describe('Set while a queued job waits for capacity; it is never failed for a cap.');
+
 export const DecisionSchema = z
   .looseObject({
     preset: z.string(),
@@ -51,6 +80,7 @@ export const DecisionSchema = z
     provider: z.string(),
     explanation: z.string(),
     decidedAt: timestamp,
+    failover: FailoverSchema.optional(),
   })
   .describe('Why the job went where it went.');
 
@@ -79,6 +109,7 @@ export const JobSchema = z
     error: z.looseObject({ code: z.string(), message: z.string(), category: z.string().optional() }).optional(),
     attempts: z.number().int().optional(),
     resends: z.number().int().optional(),
+    waitingForCapacity: CapacityWaitSchema.optional(),
     links: z.record(z.string(), z.string()).optional(),
     notifySecret: z
       .string()
@@ -190,6 +221,31 @@ export const ProviderStateSchema = z.looseObject({
   lastPollAt: timestamp.nullable().describe('Last poll cycle in this instance, if any'),
   lastPollError: z.string().nullable(),
   backingOffUntil: timestamp.nullable().describe('Set while the poller waits after a throttle or outage'),
+  capacity: z
+    .looseObject({
+      concurrent: z.number().int().nullable().describe('Concurrency cap (CAPACITY_LIMITS); null: none'),
+      createsPerMin: z.number().nullable().describe('Create-rate cap per minute; null: none'),
+      inUse: z.number().int().nullable().describe('Jobs holding a place under the concurrency cap'),
+      tokens: z.number().int().nullable().describe('Creations allowed right now by the rate cap'),
+      waiting: z.number().int().nullable().describe('Jobs waiting in their queue for this provider'),
+      lastRefusal: z
+        .looseObject({ at: timestamp, jobId: z.string(), code: z.string(), message: z.string() })
+        .nullable(),
+      backingOffUntil: timestamp.nullable().describe('Jobs refused for capacity wait until then'),
+      instanceTypes: z
+        .record(
+          z.string(),
+          z.looseObject({
+            concurrent: z.number().int().nullable(),
+            createsPerMin: z.number().nullable(),
+            inUse: z.number().int().nullable(),
+            tokens: z.number().int().nullable(),
+          }),
+        )
+        .describe('Caps per instance type, VM size or accelerator (CAPACITY_LIMITS "<provider>/<type>" keys)'),
+    })
+    .nullable()
+    .describe('Admission control, shared by all instances; null for the workers'),
 });
 
 export const ProvidersSchema = z.looseObject({ providers: z.array(ProviderStateSchema) });

@@ -26,6 +26,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   PROVIDER_THROTTLED: 503,
   PROVIDER_UNAVAILABLE: 503,
   PROVIDER_REJECTED: 502,
+  PROVIDER_CAPACITY: 503,
+  NO_CAPACITY: 503,
   PROVIDER_NOT_CONFIGURED: 501,
   CONFIGURATION_INVALID: 500,
   INTERNAL: 500,
@@ -234,6 +236,8 @@ export function jobView(job: JobRecord): Record<string, unknown> {
     ...rest,
     ...(job.providerRef && job.provider === 'local' && { providerRef: localRef(job.providerRef) }),
     ...(lease && { runner: lease.owner }),
+    // The wait's token only matches queue messages to it; it means nothing to a caller.
+    ...(job.waitingForCapacity && { waitingForCapacity: { ...job.waitingForCapacity, token: undefined } }),
     links: jobLinks(job.id),
   };
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../../src/lib/errors.js';
+import {
+  ProviderCapacityError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+} from '../../../src/lib/errors.js';
 import { createError, isNameTaken, isNotFound, transientError } from '../../../src/lib/providers/sagemaker/errors.js';
 import { descriptor } from '../../../src/lib/providers/sagemaker/index.js';
 import { parseSageMakerSettings } from '../../../src/lib/providers/sagemaker/settings.js';
@@ -144,30 +149,28 @@ describe('SageMaker error mapping', () => {
     expect(isNameTaken(sdkError('ResourceInUse', 'names must be unique', 400))).toBe(true);
   });
 
-  it('backs off on a busy quota but rejects a quota of zero', () => {
-    expect(
-      createError(
-        sdkError(
-          'ResourceLimitExceeded',
-          'The account-level service limit ml.m5.large for training job usage is 4 Instances, with current utilization of 4 Instances',
-          400,
-        ),
-        1000,
+  it('refuses for capacity on a busy quota (healable) and on a quota of zero (lasting), never rejecting the job', () => {
+    const busy = createError(
+      sdkError(
+        'ResourceLimitExceeded',
+        'The account-level service limit ml.m5.large for training job usage is 4 Instances, with current utilization of 4 Instances',
+        400,
       ),
-    ).toMatchObject({
-      constructor: ProviderThrottledError,
-      retryAfterMs: 60_000,
-    });
-    expect(
-      createError(
-        sdkError(
-          'ResourceLimitExceeded',
-          "The account-level service limit 'ml.p4d.24xlarge for training job usage' is 0 Instances",
-          400,
-        ),
-        1000,
+      1000,
+    );
+    expect(busy).toBeInstanceOf(ProviderCapacityError);
+    expect(busy).toMatchObject({ providerCode: 'ResourceLimitExceeded', lasting: false, retryAfterMs: 60_000 });
+    const zero = createError(
+      sdkError(
+        'ResourceLimitExceeded',
+        "The account-level service limit 'ml.p4d.24xlarge for training job usage' is 0 Instances",
+        400,
       ),
-    ).toBeInstanceOf(ProviderRejectedError);
+      1000,
+    );
+    expect(zero).toBeInstanceOf(ProviderCapacityError);
+    expect(zero).toMatchObject({ lasting: true });
+    expect(createError(sdkError('ValidationException', 'bad image', 400), 1000)).toBeInstanceOf(ProviderRejectedError);
   });
 });
 

@@ -13,6 +13,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
 import {
   PollThrottledError,
+  ProviderCapacityError,
   ProviderRejectedError,
   ProviderThrottledError,
   ProviderUnavailableError,
@@ -128,6 +129,8 @@ async function blobServiceOf(ctx: ProviderContext): Promise<BlobServiceClient> {
 export class AzureBatchProvider implements JobProvider {
   readonly name = PROVIDER_NAME;
   private readonly pools = new Map<string, Promise<void>>();
+  /** Last capacity look at each pool: when, and the refusal it found (none: the pool can grow). */
+  private readonly poolCapacity = new Map<string, { at: number; refusal?: ProviderCapacityError }>();
   private readonly jobs = new Map<string, Promise<void>>();
   private containers: Promise<void> | undefined;
 
@@ -149,6 +152,7 @@ export class AzureBatchProvider implements JobProvider {
     const options = resolveJobOptions(job, this.settings, this.ctx.config.defaultMaxRuntimeSec);
     await this.ensureContainers();
     await this.ensurePool(options.poolId, options.vmSize);
+    await this.checkPoolCapacity(options.poolId);
     await this.ensureBatchJob(options.batchJobId, options.poolId);
 
     const blobs = blobNamesFor(runKey(job), this.settings.outputPrefix);
@@ -447,6 +451,36 @@ export class AzureBatchProvider implements JobProvider {
     return this.containers;
   }
 
+  /**
+   * A pool whose last resize failed for quota or allocation and that holds no node would leave a
+   * new task pending for ever: refuse it for capacity instead, so dispatch can send the job
+   * elsewhere or make it wait. Looked at once per {@link POOL_CAPACITY_CHECK_MS} per pool.
+   */
+  private async checkPoolCapacity(poolId: string): Promise<void> {
+    const known = this.poolCapacity.get(poolId);
+    if (!known || this.now() - known.at >= POOL_CAPACITY_CHECK_MS) {
+      const pool = await this.call(() =>
+        this.client.pool.get(poolId, {
+          poolGetOptions: { select: 'id,allocationState,resizeErrors,currentDedicatedNodes,currentLowPriorityNodes' },
+        }),
+      );
+      const nodes = (pool.currentDedicatedNodes ?? 0) + (pool.currentLowPriorityNodes ?? 0);
+      const error = nodes === 0 ? pool.resizeErrors?.find((e) => POOL_CAPACITY_CODES.has(e.code ?? '')) : undefined;
+      this.poolCapacity.set(poolId, {
+        at: this.now(),
+        ...(error && {
+          refusal: new ProviderCapacityError(
+            PROVIDER_NAME,
+            error.code ?? 'AllocationFailed',
+            `pool '${poolId}' has no node and its last resize failed: ${error.message ?? error.code}`,
+          ),
+        }),
+      });
+    }
+    const refusal = this.poolCapacity.get(poolId)?.refusal;
+    if (refusal) throw refusal;
+  }
+
   /** Creates the pool once per process; an existing pool (PoolExists) is success. */
   private ensurePool(poolId: string, vmSize: string): Promise<void> {
     return memo(this.pools, poolId, async () => {
@@ -454,6 +488,9 @@ export class AzureBatchProvider implements JobProvider {
         await this.call(() => this.client.pool.add(buildPoolAddParameter(this.settings, poolId, vmSize)));
       } catch (error) {
         if (error instanceof ProviderRejectedError && error.providerCode === 'PoolExists') return;
+        if (error instanceof ProviderRejectedError && error.providerCode === 'PoolQuotaReached') {
+          throw new ProviderCapacityError(PROVIDER_NAME, 'PoolQuotaReached', error.message, { cause: error });
+        }
         if (error instanceof ProviderRejectedError && error.providerCode === 'PoolBeingDeleted') {
           throw new ProviderUnavailableError(
             PROVIDER_NAME,
@@ -482,6 +519,11 @@ export class AzureBatchProvider implements JobProvider {
         );
       } catch (error) {
         if (error instanceof ProviderRejectedError && error.providerCode === 'JobExists') return;
+        if (error instanceof ProviderRejectedError && error.providerCode === 'ActiveJobAndScheduleQuotaReached') {
+          throw new ProviderCapacityError(PROVIDER_NAME, 'ActiveJobAndScheduleQuotaReached', error.message, {
+            cause: error,
+          });
+        }
         throw error;
       }
     });
@@ -565,6 +607,19 @@ export class AzureBatchProvider implements JobProvider {
     }
   }
 }
+
+/** How long a pool's capacity look stays good (one extra GET per pool per this, not per dispatch). */
+const POOL_CAPACITY_CHECK_MS = 30_000;
+
+/** Pool resize error codes that mean quota or no VMs of the size (Batch's PoolResizeErrorCodes). */
+export const POOL_CAPACITY_CODES: ReadonlySet<string> = new Set([
+  'AccountCoreQuotaReached',
+  'AccountLowPriorityCoreQuotaReached',
+  'AccountSpotCoreQuotaReached',
+  'AllocationFailed',
+  'AllocationTimedOut',
+  'AllocationTimedout',
+]);
 
 function memo(map: Map<string, Promise<void>>, key: string, create: () => Promise<void>): Promise<void> {
   let pending = map.get(key);

@@ -1,6 +1,11 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient, Pipeline, PipelineResponse } from '@azure/core-rest-pipeline';
-import { ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
+import {
+  ProviderCapacityError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  describeError,
+} from '../../errors.js';
 import { backoffDelay, parseRetryAfter, sleep as realSleep, withRetries, type TokenBucket } from '../../retry.js';
 
 /**
@@ -220,4 +225,34 @@ function toArmResponse(res: PipelineResponse): ArmResponse {
     }
   }
   return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body };
+}
+
+/**
+ * Resource Manager codes with which Azure ML refuses a job for quota or capacity: the workspace's
+ * or subscription's vCPU quota for the VM family (`QuotaExceeded`, `InsufficientQuota`, and
+ * `OperationNotAllowed` when its message names a quota) and the region having no VMs of the size
+ * (`AllocationFailed`, `ZonalAllocationFailed`, `SkuNotAvailable`, `OverconstrainedAllocationRequest`).
+ */
+export const AZURE_ML_CAPACITY_CODES: ReadonlySet<string> = new Set([
+  'QuotaExceeded',
+  'InsufficientQuota',
+  'AllocationFailed',
+  'ZonalAllocationFailed',
+  'SkuNotAvailable',
+  'OverconstrainedAllocationRequest',
+  'OverconstrainedZonalAllocationRequest',
+]);
+
+/** The capacity refusal a failed write carries, or `undefined` when it is some other error. */
+export function capacityRefusal(res: ArmResponse): ProviderCapacityError | undefined {
+  if (res.status < 400 || res.status >= 500) return undefined;
+  const e = armError(res);
+  const code = [e.innerCode, e.code].find(
+    (c) =>
+      c !== undefined && (AZURE_ML_CAPACITY_CODES.has(c) || (c === 'OperationNotAllowed' && /quota/i.test(e.message))),
+  );
+  if (!code) return undefined;
+  // A quota of 0 for the family (or a size the region does not offer) does not heal by waiting.
+  const lasting = code === 'SkuNotAvailable' || /current limit:? 0\b|limit of 0\b|quota of 0\b/i.test(e.message);
+  return new ProviderCapacityError(PROVIDER, code, e.message, { lasting });
 }

@@ -9,7 +9,7 @@ import {
 } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { parseRetryAfter, sleep, TokenBucket } from '../../retry.js';
-import { ArmClient, PROVIDER, armError, type ArmResponse } from './client.js';
+import { ArmClient, PROVIDER, armError, capacityRefusal, type ArmResponse } from './client.js';
 import {
   azureMlJobName,
   buildJobBody,
@@ -128,6 +128,8 @@ class AzureMlProvider implements JobProvider {
       const existing = await this.client.send('GET', this.jobPath(name));
       if (existing.status === 200) return this.outcome(name, this.ownedOrReject(job, existing.body as ArmJob), true);
     }
+    const capacity = capacityRefusal(res);
+    if (capacity) throw capacity;
     throw this.rejection(res, 'PUT job');
   }
 

@@ -1,4 +1,9 @@
-import { ProviderRejectedError, ProviderThrottledError, ProviderUnavailableError } from '../../errors.js';
+import {
+  ProviderCapacityError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+} from '../../errors.js';
 import { parseRetryAfter } from '../../retry.js';
 
 /** Provider name used in errors and reports. */
@@ -139,17 +144,38 @@ export function transientError(
 }
 
 /**
- * Maps a failed Create call. `ResourceLimitExceeded` usually means "too many jobs right now" and heals
- * when others finish, so it backs off; a limit of 0 (instance type not enabled for the account) never
- * heals and rejects the job, naming the limit.
+ * Codes with which a Create call is refused for capacity or quota. `ResourceLimitExceeded` is the
+ * documented one (too many concurrent jobs, or no quota for the instance type); the
+ * `CapacityError` / `InsufficientCapacity…` names are the ones SageMaker uses for "no instances of
+ * that type right now" (they also appear in a failed job's FailureReason).
+ */
+export const CAPACITY_CODES: ReadonlySet<string> = new Set([
+  'ResourceLimitExceeded',
+  'CapacityError',
+  'InsufficientCapacityError',
+  'InsufficientCapacityException',
+  'InsufficientInstanceCapacity',
+]);
+
+/** A limit of 0: the instance type is not enabled for the account; waiting will not help. */
+const ZERO_LIMIT = /\bis 0\b|limit of 0\b|value of 0\b/i;
+
+/**
+ * Maps a failed Create call. A capacity or quota refusal becomes {@link ProviderCapacityError}, so
+ * dispatch moves the job to its next target (a limit of 0 is `lasting`: it never heals by waiting);
+ * anything else the service refused rejects the job.
  */
 export function createError(error: unknown, defaultBackoffMs: number): Error {
   const transient = transientError(error, defaultBackoffMs);
   if (transient) return transient;
   const code = errorCode(error);
   const message = errorMessage(error);
-  if (code === 'ResourceLimitExceeded' && !/\bis 0\b|limit of 0\b|value of 0\b/i.test(message)) {
-    return new ProviderThrottledError(PROVIDER, Math.max(defaultBackoffMs, 60_000), error);
+  if (CAPACITY_CODES.has(code)) {
+    return new ProviderCapacityError(PROVIDER, code, message, {
+      cause: error,
+      lasting: ZERO_LIMIT.test(message),
+      retryAfterMs: Math.max(defaultBackoffMs, 60_000),
+    });
   }
   return new ProviderRejectedError(PROVIDER, code, message, error);
 }

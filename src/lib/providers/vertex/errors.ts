@@ -1,5 +1,6 @@
 import {
   OrchestratorError,
+  ProviderCapacityError,
   ProviderRejectedError,
   ProviderThrottledError,
   ProviderUnavailableError,
@@ -157,4 +158,29 @@ export function toOrchestratorError(error: unknown, defaultBackoffMs: number): O
     );
   }
   return new ProviderRejectedError(PROVIDER, info.status, info.message, error);
+}
+
+/**
+ * RESOURCE_EXHAUSTED on a create means one of two things. The request-rate quota ("Resource
+ * management (CRUD) requests", "… requests per minute") is throttling: back off and retry the same
+ * call. A resource quota (custom_model_training_* CPUs/GPUs, concurrent jobs) or a stockout
+ * ("resources are insufficient", ZONE_RESOURCE_POOL_EXHAUSTED) is a capacity refusal: the job should
+ * go elsewhere or wait. A quota whose limit is 0 is lasting.
+ */
+const RATE_QUOTA = /requests per minute|\(CRUD\) requests|request rate|requests per (second|100 seconds)/i;
+const CAPACITY_HINT =
+  /quota|insufficient|stockout|resource_pool_exhausted|resources? (are |is )?(not )?available|out of capacity|exceed/i;
+
+/** The error of a failed create: a capacity refusal where Vertex said so, else {@link toOrchestratorError}. */
+export function createErrorOf(error: unknown, defaultBackoffMs: number): OrchestratorError {
+  if (error instanceof OrchestratorError) return error;
+  const info = inspectVertexError(error);
+  if (info.status === 'RESOURCE_EXHAUSTED' && !RATE_QUOTA.test(info.message) && CAPACITY_HINT.test(info.message)) {
+    return new ProviderCapacityError(PROVIDER, 'RESOURCE_EXHAUSTED', info.message, {
+      cause: error,
+      lasting: /\blimit(:| of| is)? 0\b|quota (is|of) 0\b/i.test(info.message),
+      ...(info.retryAfterMs !== undefined && { retryAfterMs: info.retryAfterMs }),
+    });
+  }
+  return toOrchestratorError(error, defaultBackoffMs);
 }

@@ -13,7 +13,7 @@ import {
   type VertexKind,
 } from './spec.js';
 import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './names.js';
-import { inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
+import { createErrorOf, inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
 import type { VertexSettings } from './settings.js';
 import {
   mapNativeState,
@@ -119,7 +119,7 @@ export class VertexProvider implements JobProvider {
       // delivery's label look-up is the only safe way to find out.
       created = await this.api.create(parsed.kind, this.parent, body);
     } catch (error) {
-      throw toOrchestratorError(error, this.settings.throttleBackoffMs);
+      throw createErrorOf(error, this.settings.throttleBackoffMs);
     }
     return {
       ref: toRef(parsed.kind, created, labelValue),
