@@ -1,7 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/lib/core/job.js';
-import { PollThrottledError, ProviderRejectedError } from '../../../src/lib/errors.js';
+import { PollThrottledError, ProviderRejectedError, ProviderUnavailableError } from '../../../src/lib/errors.js';
 import type { JobProvider, PollReport } from '../../../src/lib/ports/provider.js';
 import { createAzureMlProvider } from '../../../src/lib/providers/azure-ml/provider.js';
 import { parseAzureMlSettings } from '../../../src/lib/providers/azure-ml/settings.js';
@@ -354,6 +354,16 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
       await expect(
         provider.submit(assetJob('endpoint-deploy', { endpointName: 'model-check', model: 'azureml:ghost:1' })),
       ).rejects.toMatchObject({ providerCode: 'UserError' });
+    });
+
+    it('waits (ProviderUnavailable, redelivered later) rather than fails a deploy to an endpoint still being created', async () => {
+      const creating = await submit(assetJob('endpoint-create', { name: 'busy-ep' }));
+      const deploy = assetJob('endpoint-deploy', { endpointName: 'busy-ep', model: 'azureml:whatever:1' });
+
+      await expect(provider.submit(deploy)).rejects.toBeInstanceOf(ProviderUnavailableError);
+      expect(fake.requests.filter((r) => r.kind === 'deployment' && r.method === 'PUT')).toHaveLength(0);
+      fake.completeOperations();
+      expect((await poll(creating)).job.status).toBe('succeeded');
     });
 
     it('hands back what a throttled poll cycle learned and names the jobs it did not read', async () => {

@@ -362,6 +362,9 @@ export class AzureMlAssets {
     if (endpoint.status === 404)
       throw new ProviderRejectedError(PROVIDER, 'EndpointNotFound', `no online endpoint '${s.endpointName}'`);
     if (endpoint.status !== 200) throw rejection(endpoint, 'get endpoint');
+    // A deployment cannot be added while the endpoint is being created or updated: wait, not fail.
+    if (mapProvisioningState((endpoint.body as ArmResource).properties?.provisioningState) === 'in-progress')
+      throw busy(s.endpointName);
     const location = (endpoint.body as ArmResource).location ?? (await this.workspaceLocation());
     const res = await this.client.send('PUT', path, {
       location,
@@ -385,6 +388,7 @@ export class AzureMlAssets {
     if (res.status === 409) {
       const again = await this.client.send('GET', path);
       if (again.status === 200) return this.attach(job, path, again.body as ArmResource, extra);
+      throw busy(s.endpointName);
     }
     throw rejection(res, 'PUT deployment');
   }
@@ -412,6 +416,7 @@ export class AzureMlAssets {
     const traffic = (endpoint.body as ArmResource).properties?.traffic ?? {};
     if (targets.some((t) => (traffic[t] ?? 0) > 0)) {
       const operation = await this.setTraffic(endpoint.body as ArmResource, withoutTraffic(traffic, targets));
+      if (operation === 'busy') throw busy(s.endpointName);
       return started({ ...ref, step: 'traffic', ...(operation && { operation }) }, false, 'Updating');
     }
     for (const t of targets) await this.deleteDeployment(s.endpointName, t);
@@ -423,8 +428,11 @@ export class AzureMlAssets {
     if (![200, 202, 204, 404].includes(res.status)) throw rejection(res, 'DELETE deployment');
   }
 
-  /** PUT of the endpoint as read, with new traffic; returns the operation URL. */
-  private async setTraffic(doc: ArmResource, traffic: Record<string, number>): Promise<string | undefined> {
+  /**
+   * PUT of the endpoint as read, with new traffic; returns the operation URL, or `busy` when
+   * another operation holds the endpoint (409: try again later, it is not a failure).
+   */
+  private async setTraffic(doc: ArmResource, traffic: Record<string, number>): Promise<string | 'busy' | undefined> {
     const { provisioningState: _ro, scoringUri: _s, swaggerUri: _w, ...writable } = doc.properties ?? {};
     const res = await this.client.send('PUT', this.endpointPath(doc.name ?? ''), {
       location: doc.location,
@@ -433,6 +441,7 @@ export class AzureMlAssets {
       ...(doc.tags && { tags: doc.tags }),
       properties: { ...writable, traffic },
     });
+    if (res.status === 409) return 'busy';
     if (res.status !== 200 && res.status !== 201) throw rejection(res, 'PUT endpoint traffic');
     return operationUrl(res);
   }
@@ -464,6 +473,7 @@ export class AzureMlAssets {
     const traffic = doc.properties?.traffic ?? {};
     if ((traffic[deployment] ?? 0) !== s.trafficPercent) {
       const operation = await this.setTraffic(doc, withTraffic(traffic, deployment, s.trafficPercent));
+      if (operation === 'busy') return this.running(job, 'Updating');
       const newRef = { ...ref, step: 'traffic', operation: operation ?? '' };
       return {
         jobId: job.id,
@@ -496,7 +506,14 @@ export class AzureMlAssets {
         // Someone routed traffic back meanwhile: move it off again rather than have the delete refused.
         if (targets.some((t) => (traffic[t] ?? 0) > 0)) {
           const operation = await this.setTraffic(doc, withoutTraffic(traffic, targets));
-          return this.running(job, 'Updating', { ...ref, operation: operation ?? '' });
+          if (operation === 'busy') return this.running(job, 'Updating');
+          return {
+            jobId: job.id,
+            status: 'running',
+            nativeStatus: 'Updating',
+            notes: [`traffic was routed back to ${targets.join(', ')}; moving it off again`],
+            ref: { ...ref, operation: operation ?? '' },
+          };
         }
       }
       for (const t of targets) await this.deleteDeployment(endpointName, t);
@@ -683,6 +700,11 @@ function rejection(res: ArmResponse, what: string): Error {
     return new ProviderUnavailableError(PROVIDER, `${what} answered ${res.status} ${e.code}: ${e.message}`);
   }
   return new ProviderRejectedError(PROVIDER, e.innerCode ?? e.code, e.message);
+}
+
+/** The endpoint is in another operation: the dispatch is redelivered later instead of failing. */
+function busy(endpoint: string): Error {
+  return new ProviderUnavailableError(PROVIDER, `online endpoint '${endpoint}' is busy with another operation`);
 }
 
 function unavailable(res: ArmResponse, what: string): Error {

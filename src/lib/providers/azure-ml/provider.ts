@@ -285,6 +285,15 @@ class AzureMlProvider implements JobProvider {
         const report = await this.assets.poll(job, parsed);
         if (report) reports.push(report);
       } catch (error) {
+        // A step the service refuses for good (a traffic update it rejects) ends this job only.
+        if (error instanceof ProviderRejectedError) {
+          reports.push({
+            jobId: job.id,
+            status: 'failed',
+            error: { code: error.providerCode, message: error.message, category: 'provider' },
+          });
+          continue;
+        }
         if (error instanceof ProviderThrottledError) {
           throw new PollThrottledError(
             PROVIDER,
