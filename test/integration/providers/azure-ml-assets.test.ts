@@ -416,3 +416,38 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
     });
   });
 });
+
+describe('Azure ML fake operations that finish by themselves', () => {
+  it('completes an endpoint-create through polls alone (for flows driven by the poller)', async () => {
+    const fake = await FakeAzureMl.start({
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      workspace: WS,
+      token: TOKEN,
+      assetOperationReadsUntilDone: 2,
+    });
+    try {
+      const provider = await createAzureMlProvider(
+        parseAzureMlSettings({
+          AZUREML_SUBSCRIPTION_ID: SUB,
+          AZUREML_RESOURCE_GROUP: RG,
+          AZUREML_WORKSPACE: WS,
+          AZUREML_ARM_ENDPOINT: fake.endpoint,
+        }),
+        { credential: new StubCredential(), trustedCa: fake.ca, sleep: async () => {} },
+      );
+      const job = assetJob('endpoint-create', { name: 'self-ep' });
+      const outcome = await provider.submit(job);
+      const dispatched: JobRecord = { ...job, status: outcome.status, providerRef: outcome.ref };
+
+      const first = await provider.poll([dispatched]);
+      const second = await provider.poll([dispatched]);
+
+      expect(first).toEqual([]); // still Creating: nothing new to report
+      expect(second[0]).toMatchObject({ status: 'succeeded', result: { asset: { name: 'self-ep' } } });
+      expect(fake.pendingOperations).toBe(0);
+    } finally {
+      await fake.stop();
+    }
+  });
+});
