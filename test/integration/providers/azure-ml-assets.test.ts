@@ -321,6 +321,20 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
       expect(fake.endpoints.has('fraud-ep')).toBe(false);
     });
 
+    it('converges concurrent dispatches of one endpoint-create on one endpoint', async () => {
+      const job = assetJob('endpoint-create', {});
+      const pendingBefore = fake.pendingOperations;
+
+      const outcomes = await Promise.all([provider.submit(job), provider.submit(job), provider.submit(job)]);
+
+      const names = new Set(outcomes.map((o) => o.ref.endpointName));
+      expect(names.size).toBe(1);
+      expect(outcomes.filter((o) => !o.attached).length).toBeGreaterThanOrEqual(1);
+      expect([...fake.endpoints.values()].filter((e) => e.tags?.['cjo-job-id'] === job.id)).toHaveLength(1);
+      expect(fake.pendingOperations).toBe(pendingBefore + 1);
+      fake.completeOperations();
+    });
+
     it('reports the operation error when provisioning fails', async () => {
       let job = await submit(assetJob('endpoint-create', {}));
       const name = String(job.providerRef?.endpointName);
