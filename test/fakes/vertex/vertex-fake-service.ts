@@ -410,6 +410,15 @@ export class VertexFakeService {
   // with a client-chosen id (`model_id`, `endpoint_id`) answer ALREADY_EXISTS for a taken id; deleting
   // an endpoint that still has deployed models, or a model deployed somewhere, is FAILED_PRECONDITION.
 
+  /** Forgets every resource, operation, recorded call and pending fault (a shared fake between tests). */
+  reset(): void {
+    this.resources.clear();
+    this.assets.clear();
+    this.operations.clear();
+    this.calls.length = 0;
+    this.faults.length = 0;
+  }
+
   /** The asset by full name. */
   asset(name: string): StoredAsset | undefined {
     return this.assets.get(name);
@@ -515,7 +524,11 @@ export class VertexFakeService {
     return this.startOperation(a.name, 'google.cloud.aiplatform.v1.Endpoint', () => this.publicBody(a));
   }
 
-  deployModel(endpoint: string, deployed: Record<string, unknown>, trafficSplit: Record<string, number>): FakeOperation {
+  deployModel(
+    endpoint: string,
+    deployed: Record<string, unknown>,
+    trafficSplit: Record<string, number>,
+  ): FakeOperation {
     const e = this.getAsset('endpoints', endpoint);
     const model = String(deployed.model ?? '');
     this.getAsset('models', model);
@@ -605,9 +618,7 @@ export class VertexFakeService {
         {
           baselineOutputValue: 0.5,
           instanceOutputValue: 0.75,
-          featureAttributions: Object.fromEntries(
-            Object.keys((instance ?? {}) as object).map((k) => [k, 0.125]),
-          ),
+          featureAttributions: Object.fromEntries(Object.keys((instance ?? {}) as object).map((k) => [k, 0.125])),
           outputIndex: [0],
           approximationError: 0.01,
         },

@@ -66,14 +66,18 @@ export class VertexRestFake {
     const svc = this.service;
     const transport = 'rest' as const;
     const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
-    const op = /^\/(?:v1|ui)\/(projects\/[^/]+\/locations\/[^/]+\/(?:datasets|models|endpoints)\/[^/]+\/operations\/[^/:]+)$/.exec(
-      path,
-    );
+    const op =
+      /^\/(?:v1|ui)\/(projects\/[^/]+\/locations\/[^/]+\/(?:datasets|models|endpoints)\/[^/]+\/operations\/[^/:]+)$/.exec(
+        path,
+      );
     if (op && method === 'GET') {
       svc.begin({ verb: 'get', kind: 'operations', target: op[1]!, headers, transport });
       return renderOperation(svc.getOperation(op[1]!));
     }
-    const m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/(datasets|models|endpoints)(?:\/([^/:]+))?(?::([A-Za-z]+))?$/.exec(path);
+    const m =
+      /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/(datasets|models|endpoints)(?:\/([^/:]+))?(?::([A-Za-z]+))?$/.exec(
+        path,
+      );
     if (!m) return undefined;
     const parent = m[1]!;
     const kind = m[2] as AssetKind;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { grpc } from 'google-gax';
 import type { JobRecord } from '../../../src/lib/core/job.js';
 import { ProviderRejectedError, ProviderThrottledError, ValidationError } from '../../../src/lib/errors.js';
@@ -39,7 +39,9 @@ describe.each<Transport>(['rest', 'grpc'])('Vertex AI asset operations over %s',
   let fake: VertexFakeService;
   let provider: VertexProvider;
 
-  beforeEach(async () => {
+  // One fake and one provider per transport (building the SDK clients costs seconds); the fake
+  // forgets everything between tests, and every test uses jobs of its own.
+  beforeAll(async () => {
     if (transport === 'rest') {
       rest = await new VertexRestFake({ requireBearer: TEST_TOKEN }).start();
       fake = rest.service;
@@ -61,13 +63,12 @@ describe.each<Transport>(['rest', 'grpc'])('Vertex AI asset operations over %s',
       });
     }
   });
-  afterEach(async () => {
+  afterAll(async () => {
     await provider.close();
     await rest?.stop();
     await grpcFake?.stop();
-    rest = undefined;
-    grpcFake = undefined;
   });
+  beforeEach(() => fake.reset());
 
   /** Submits; returns the job as the dispatch use case stores it. */
   async function submitted(kind: string, spec: Record<string, unknown>): Promise<JobRecord> {
@@ -209,7 +210,10 @@ describe.each<Transport>(['rest', 'grpc'])('Vertex AI asset operations over %s',
     const exported = await settle(
       await submitted('model-export', {
         model: model.name,
-        outputConfig: { exportFormatId: 'custom-trained', artifactDestination: { outputUriPrefix: 'gs://bucket-out/x' } },
+        outputConfig: {
+          exportFormatId: 'custom-trained',
+          artifactDestination: { outputUriPrefix: 'gs://bucket-out/x' },
+        },
       }),
     );
     expect(exported.result?.summary).toMatchObject({ asset: { kind: 'model', uri: 'gs://bucket-out/x' } });
@@ -329,8 +333,7 @@ describe.each<Transport>(['rest', 'grpc'])('Vertex AI asset operations over %s',
 
   it('validates asset specs and invoke bodies, naming the field', async () => {
     await expect(provider.submit(makeJob('endpoint-deploy', { endpoint: 'nope', model: 'x' }))).rejects.toSatisfy(
-      (e: unknown) =>
-        e instanceof ValidationError && e.issues.some((i) => i.field === 'spec.spec.endpoint'),
+      (e: unknown) => e instanceof ValidationError && e.issues.some((i) => i.field === 'spec.spec.endpoint'),
     );
     const endpointJob = { ...makeJob('endpoint-create', { displayName: 'ep' }), status: 'succeeded' as const };
     await expect(provider.invokeEndpoint(endpointJob, 'infer', { instances: [] })).rejects.toBeInstanceOf(
