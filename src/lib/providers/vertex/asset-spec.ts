@@ -144,10 +144,13 @@ export type VertexAssetSpec = {
   [K in VertexAssetKind]: { readonly kind: K; readonly spec: VertexAssetSpecs[K] };
 }[VertexAssetKind];
 
-/** Validates an asset operation's `spec.spec`; errors name `spec.spec.<path>`. */
-export function parseVertexAssetSpec<K extends VertexAssetKind>(kind: K, spec: unknown): VertexAssetSpecs[K] {
-  // Lazily imported helpers would create a cycle with spec.ts; the rename is local and small.
-  return parseOrThrow(SCHEMAS[kind] as unknown as z.ZodType<VertexAssetSpecs[K]>, camelKeys(spec), 'spec.spec');
+/** Validates an asset operation's `spec.spec`; errors name `<prefix>.<path>` (`spec.spec.…` by default). */
+export function parseVertexAssetSpec<K extends VertexAssetKind>(
+  kind: K,
+  spec: unknown,
+  prefix = 'spec.spec',
+): VertexAssetSpecs[K] {
+  return parseOrThrow(SCHEMAS[kind] as unknown as z.ZodType<VertexAssetSpecs[K]>, camelKeys(spec), prefix);
 }
 
 // Free-form maps (user data): their keys are never renamed.
