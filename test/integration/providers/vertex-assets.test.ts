@@ -6,7 +6,7 @@ import type { PollReport } from '../../../src/lib/ports/provider.js';
 import { deployedModelIdFor } from '../../../src/lib/providers/vertex/asset-spec.js';
 import { createVertexProvider, type VertexProvider } from '../../../src/lib/providers/vertex/provider.js';
 import { parseVertexSettings } from '../../../src/lib/providers/vertex/settings.js';
-import { fakeSettings, makeJob, staticAuthClient, TEST_TOKEN } from '../../fakes/vertex/fixtures.js';
+import { CUSTOM_SPEC, fakeSettings, makeJob, staticAuthClient, TEST_TOKEN } from '../../fakes/vertex/fixtures.js';
 import { VertexGrpcFake } from '../../fakes/vertex/vertex-grpc-fake.js';
 import { VertexRestFake } from '../../fakes/vertex/vertex-rest-fake.js';
 import type { VertexFakeService } from '../../fakes/vertex/vertex-fake-service.js';
@@ -329,6 +329,28 @@ describe.each<Transport>(['rest', 'grpc'])('Vertex AI asset operations over %s',
     const error = await provider.poll([{ ...job, status: 'running' }]).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ProviderThrottledError);
+  });
+
+  it('polls asset jobs and job-resource kinds in the same cycle; cancel leaves an asset operation to finish', async () => {
+    const custom = makeJob('custom', CUSTOM_SPEC);
+    const customOut = await provider.submit(custom);
+    fake.setState(String(customOut.ref.name), 'JOB_STATE_SUCCEEDED');
+    const endpoint = await submitted('endpoint-create', { displayName: 'ep' });
+    const calls = fake.calls.length;
+    await provider.cancel({ ...endpoint, status: 'cancelling' });
+    expect(fake.calls.length).toBe(calls); // nothing asked of Vertex
+    fake.completeAll();
+
+    const reports = await provider.poll([
+      { ...custom, status: 'running', providerRef: customOut.ref },
+      { ...endpoint, status: 'cancelling' },
+    ]);
+
+    expect(reports.find((r) => r.jobId === custom.id)?.status).toBe('succeeded');
+    expect(reports.find((r) => r.jobId === endpoint.id)).toMatchObject({
+      status: 'succeeded',
+      result: { asset: { kind: 'endpoint' } },
+    });
   });
 
   it('validates asset specs and invoke bodies, naming the field', async () => {
