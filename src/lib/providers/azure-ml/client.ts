@@ -265,16 +265,20 @@ export interface ScoringClientOptions {
   readonly allowedHosts: readonly string[];
   readonly timeoutMs: number;
   readonly trustedCa?: string;
+}
 
 /** True when `host` is one of `allowed` (exact) or below one that starts with `.`. */
 export function isAllowedScoringHost(host: string, allowed: readonly string[]): boolean {
   const h = host.toLowerCase();
   return allowed.some((a) => (a.startsWith('.') ? h.endsWith(a) && h.length > a.length : h === a));
+}
 
+/**
  * Calls online endpoints' scoring URIs with an Entra token (authMode AADToken). The token is a
  * data-plane token for Azure ML, so it only goes to https URLs on AZUREML_SCORING_HOSTS: a scoring
  * URI is read from Resource Manager, but a record or a misconfigured endpoint must not be able to
  * send our token elsewhere. No in-call retry: an inference is the caller's to repeat.
+ */
 export class ScoringClient {
   private constructor(
     private readonly opts: ScoringClientOptions,
@@ -347,6 +351,7 @@ export class ScoringClient {
     }
     return parsed;
   }
+}
 
 /** Used when a throttled scoring reply carries no Retry-After. */
 const DEFAULT_SCORING_THROTTLE_MS = 1_000;
