@@ -5,6 +5,7 @@ import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
 import type { Webhooks } from './app/webhooks/notifier.js';
+import type { Costs } from './app/costs/costs.js';
 import { instrumentedStore } from './telemetry/instrumented-store.js';
 import { createLogger, parseLogLevel, processLogger, type Logger } from './telemetry/logger.js';
 
@@ -20,6 +21,8 @@ export interface Deps {
   readonly log: Logger;
   /** Webhook subscriptions and deliveries; absent on hosts built without them (some tests). */
   readonly webhooks?: Webhooks;
+  /** Price table, cost ledger and budgets; absent on hosts built without storage (some tests). */
+  readonly costs?: Costs;
 }
 
 export type { Logger };
@@ -58,6 +61,18 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
   // with an in-memory store) runs without webhooks.
   const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);
   const webhooks = 'webhooks' in overrides ? overrides.webhooks : hasStorage ? await createWebhooks(config) : undefined;
+  const costs =
+    'costs' in overrides
+      ? overrides.costs
+      : hasStorage
+        ? await (await import('./app/costs/costs.js')).createCosts(config)
+        : undefined;
+  // Every write that finishes a job carries its actual cost and leaves a ledger row (before the
+  // notifier, so webhook payloads see the cost).
+  if (costs) {
+    const { CostingJobStore } = await import('./app/costs/costing-store.js');
+    store = new CostingJobStore(store, costs, config, log);
+  }
   // Every committed transition passes the notifier, whichever use case or worker made it.
   if (webhooks) {
     const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');
@@ -72,6 +87,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     now: overrides.now ?? (() => new Date()),
     log,
     ...(webhooks && { webhooks }),
+    ...(costs && { costs }),
   };
 }
 
@@ -126,6 +142,7 @@ export async function ensureResources(deps: Deps): Promise<void> {
   await Promise.all([
     deps.store.ensure(),
     deps.webhooks?.store.ensure(),
+    deps.costs?.ledger.ensure(),
     deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
     deps.blobs.ensure([
       config.containers.results,

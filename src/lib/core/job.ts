@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors.js';
+import type { CostEstimates, JobCost, ProviderBilling } from './costs.js';
 
 /** Every state a job can be in. Closed: adding one fails compilation wherever states are mapped. */
 export const JOB_STATUSES = [
@@ -216,6 +217,8 @@ export interface RoutingDecision {
   readonly provider: string;
   readonly explanation: string;
   readonly decidedAt: string;
+  /** Estimated cost per candidate target from the price table (absent when no price table is loaded). */
+  readonly costEstimates?: CostEstimates;
 }
 
 export type RoutingRule =
@@ -285,6 +288,12 @@ export interface JobRecord {
   readonly cancelRequestedAt?: string;
   readonly result?: JobResultInfo;
   readonly error?: JobError;
+  /** Billing facts the provider reported for the finished run (its own start/end or billable seconds). */
+  readonly billing?: ProviderBilling;
+  /** The actual cost, set when the job finishes (billed runtime × instances × price). */
+  readonly cost?: JobCost;
+  /** Set while a `wait` budget holds the job before classification (see BUDGETS). */
+  readonly budgetHold?: BudgetHold;
   /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
   readonly attempts: number;
   /** Times the reconciler re-sent this job's message because it sat still too long. */
@@ -308,6 +317,17 @@ export interface JobRecord {
  */
 export function runKey(job: Pick<JobRecord, 'id' | 'attempts'>): string {
   return job.attempts > 1 ? `${job.id}-a${job.attempts}` : job.id;
+}
+
+/** A job held by a `wait` budget: which one, since when, and the last check. */
+export interface BudgetHold {
+  readonly budget: string;
+  readonly since: string;
+  readonly checkedAt: string;
+  readonly checks: number;
+  readonly spent: number;
+  readonly limit: number;
+  readonly estimate: number | null;
 }
 
 export type JobEventType = 'transition' | 'note';
