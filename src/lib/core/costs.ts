@@ -90,6 +90,25 @@ export interface ProviderBilling {
   readonly billableSec?: number;
 }
 
+/**
+ * Billing facts a provider left in its result summary (SageMaker's describe outcome carries
+ * `startedAt`, `endedAt` and `billableTimeSec`); undefined when it has none.
+ */
+export function billingFromResult(result: Record<string, unknown> | undefined): ProviderBilling | undefined {
+  if (!result) return undefined;
+  const time = (v: unknown) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : undefined);
+  const startedAt = time(result.startedAt);
+  const endedAt = time(result.endedAt);
+  const billable = result.billableTimeSec;
+  const billableSec = typeof billable === 'number' && Number.isFinite(billable) && billable >= 0 ? billable : undefined;
+  if (!startedAt && !endedAt && billableSec === undefined) return undefined;
+  return {
+    ...(startedAt && { startedAt }),
+    ...(endedAt && { endedAt }),
+    ...(billableSec !== undefined && { billableSec }),
+  };
+}
+
 /** The actual cost stored on a finished job (`job.cost`). */
 export interface JobCost {
   readonly currency: string;
