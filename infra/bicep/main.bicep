@@ -142,6 +142,7 @@ var tableNames = {
   idempotency: 'idempotency'
   webhookSubscriptions: 'webhooksubs'
   webhookDeliveries: 'webhookdeliveries'
+  costLedger: 'costledger'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
@@ -221,6 +222,7 @@ module storage 'modules/storage.bicep' = {
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
+      tableNames.costLedger
     ]
     containerNames: [
       containerNames.results
@@ -322,9 +324,12 @@ module access 'modules/access.bicep' = {
       tableNames.idempotency
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
+      tableNames.costLedger
     ]
+    // Workers commit their jobs' completion, and with it the job's cost-ledger row.
     workerTableNames: [
       tableNames.jobs
+      tableNames.costLedger
     ]
     workerReadTableNames: [
       tableNames.webhookSubscriptions
@@ -416,6 +421,10 @@ var sharedSettings = {
   WEBHOOK_ALLOW_HTTP: 'false'
   WEBHOOK_HOST_ALLOWLIST: webhookHostAllowlist
   WEBHOOK_ALLOWED_CIDRS: ''
+  // Costs: whoever commits a job's completion (Function App poller or worker) prices it and writes
+  // its ledger row. Empty PRICE_TABLE: the built-in list-price estimates.
+  PRICE_TABLE: ''
+  COST_LEDGER_TABLE: tableNames.costLedger
 }
 
 // Which user-assigned identity each host's clients use: the connections' clientId settings, and
@@ -449,6 +458,9 @@ var apiBaseSettings = {
   WEBHOOK_DELIVERIES_TABLE: tableNames.webhookDeliveries
   WEBHOOK_RETRY_SCHEDULE_SEC: '5,300,1800,7200,18000,36000,36000'
   WEBHOOK_TIMEOUT_SEC: '10'
+  BUDGETS: '[]'
+  BUDGET_RECHECK_SEC: '300'
+  BUDGET_CACHE_SEC: '30'
   CLASSIFIER_PRESET: classifierPreset
   ML_JOBS_PROVIDER: mlJobsProvider
   BATCH_JOBS_PROVIDER: batchJobsProvider

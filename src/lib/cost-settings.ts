@@ -15,9 +15,8 @@ export const COST_SETTINGS = [
   {
     name: 'PRICE_TABLE',
     scope: ['app', 'worker'],
-    default: '',
     description:
-      'Price table for cost estimates and actual costs: inline JSON (starting with `{`) or the path of a JSON file, shaped `{currency, source, asOf, providers: {<provider>: {billing: {incrementSec, minimumSec}, defaultInstanceType, hourly: {<instance type>: price per instance-hour}}}}`. Empty: the built-in list-price estimates (src/lib/costs/default-price-table.ts; workers priced by queue as `worker` instance types `actor`/`spark`, `local` at a notional 0).',
+      'Price table for cost estimates and actual costs: inline JSON (starting with `{`) or the path of a JSON file, shaped `{currency, source, asOf, providers: {<provider>: {billing: {incrementSec, minimumSec}, defaultInstanceType, hourly: {<instance type>: price per instance-hour}}}}`. Unset: the built-in list-price estimates (src/lib/costs/default-price-table.ts; workers priced by queue as `worker` instance types `actor`/`spark`, `local` at a notional 0).',
   },
   {
     name: 'COST_LEDGER_TABLE',
