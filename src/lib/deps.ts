@@ -65,7 +65,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     'costs' in overrides
       ? overrides.costs
       : hasStorage
-        ? await (await import('./app/costs/costs.js')).createCosts(config)
+        ? await createCosts(config)
         : undefined;
   // Every write that finishes a job carries its actual cost and leaves a ledger row (before the
   // notifier, so webhook payloads see the cost).
@@ -111,6 +111,21 @@ export async function createWebhooks(
     store: webhookStore,
     subscriptions: new SubscriptionCache(webhookStore, settings.subscriptionCacheMs),
   };
+}
+
+/** The cost settings, the Table cost ledger on the configured storage account and the budget cache. */
+export async function createCosts(config: Config, ledger?: import('./ports/cost-ledger.js').CostLedger): Promise<Costs> {
+  const [{ parseCostSettings }, { BudgetSpendCache }] = await Promise.all([
+    import('./cost-settings.js'),
+    import('./app/costs/costs.js'),
+  ]);
+  const settings = parseCostSettings(config.env, { stuckAfterSec: config.stuckAfterSec });
+  let store = ledger;
+  if (!store) {
+    const { TableCostLedger } = await import('./adapters/table-cost-ledger.js');
+    store = await TableCostLedger.create(config, settings.ledgerTable);
+  }
+  return { settings, ledger: store, spend: new BudgetSpendCache(store, settings.budgetCacheMs) };
 }
 
 /** The configured transport wrapped with the claim check. */

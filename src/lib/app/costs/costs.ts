@@ -1,5 +1,5 @@
 import type { Config } from '../../config.js';
-import { parseCostSettings, type CostSettings } from '../../cost-settings.js';
+import type { CostSettings } from '../../cost-settings.js';
 import {
   actualCost,
   budgetCovers,
@@ -18,17 +18,6 @@ export interface Costs {
   readonly settings: CostSettings;
   readonly ledger: CostLedger;
   readonly spend: BudgetSpendCache;
-}
-
-/** The cost settings and the Table ledger on the configured storage account. */
-export async function createCosts(config: Config, ledger?: CostLedger): Promise<Costs> {
-  const settings = parseCostSettings(config.env, { stuckAfterSec: config.stuckAfterSec });
-  let store = ledger;
-  if (!store) {
-    const { TableCostLedger } = await import('../../adapters/table-cost-ledger.js');
-    store = await TableCostLedger.create(config, settings.ledgerTable);
-  }
-  return { settings, ledger: store, spend: new BudgetSpendCache(store, settings.budgetCacheMs) };
 }
 
 /** The decision with its cost estimate per candidate target. */
