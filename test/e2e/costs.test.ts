@@ -116,7 +116,8 @@ describe('costs, the ledger and budgets through HTTP', () => {
       billedSec: 100,
     };
     await ledger.record(earlier);
-    const res = await r.post('/api/jobs', { rows: 1000, estimated_runtime_sec: 10, labels: { team: 'held' } });
+    // 20 M rows and 10 s → spark-jobs, estimated at 36/h × 10 s = 0.1.
+    const res = await r.post('/api/jobs', { rows: 20_000_000, estimated_runtime_sec: 10, labels: { team: 'held' } });
     expect(res.status).toBe(202);
     const held = (await res.json()) as Json;
     expect(held.status).toBe('submitted');
