@@ -109,10 +109,16 @@ export function parseCostSettings(env: Env, options: { stuckAfterSec?: number } 
   }
   const ledgerTable = read.string('COST_LEDGER_TABLE');
   if (!TABLE.test(ledgerTable))
-    read.issue(`COST_LEDGER_TABLE '${ledgerTable}' is not a table name (3-63 letters or digits, starting with a letter)`);
+    read.issue(
+      `COST_LEDGER_TABLE '${ledgerTable}' is not a table name (3-63 letters or digits, starting with a letter)`,
+    );
   const budgets = parseJson(read, 'BUDGETS', read.raw('BUDGETS') ?? '[]', BudgetsSchema, 'inline') ?? [];
   const budgetRecheckSec = read.int('BUDGET_RECHECK_SEC', { min: 1, max: 7 * 24 * 3600 - 60 });
-  if (options.stuckAfterSec !== undefined && budgets.some((b) => b.mode === 'wait') && budgetRecheckSec >= options.stuckAfterSec)
+  if (
+    options.stuckAfterSec !== undefined &&
+    budgets.some((b) => b.mode === 'wait') &&
+    budgetRecheckSec >= options.stuckAfterSec
+  )
     read.issue('BUDGET_RECHECK_SEC must be below JOB_STUCK_AFTER_SEC while a budget waits');
   const budgetCacheSec = read.float('BUDGET_CACHE_SEC', { min: 0, max: 3600 });
   read.check('Cost settings');
@@ -130,4 +136,3 @@ export function parseCostSettings(env: Env, options: { stuckAfterSec?: number } 
     }),
   });
 }
-

@@ -61,12 +61,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
   // with an in-memory store) runs without webhooks.
   const hasStorage = Boolean(config.storage.connectionString || config.storage.tableServiceUri);
   const webhooks = 'webhooks' in overrides ? overrides.webhooks : hasStorage ? await createWebhooks(config) : undefined;
-  const costs =
-    'costs' in overrides
-      ? overrides.costs
-      : hasStorage
-        ? await createCosts(config)
-        : undefined;
+  const costs = 'costs' in overrides ? overrides.costs : hasStorage ? await createCosts(config) : undefined;
   // Every write that finishes a job carries its actual cost and leaves a ledger row (before the
   // notifier, so webhook payloads see the cost).
   if (costs) {
@@ -114,7 +109,10 @@ export async function createWebhooks(
 }
 
 /** The cost settings, the Table cost ledger on the configured storage account and the budget cache. */
-export async function createCosts(config: Config, ledger?: import('./ports/cost-ledger.js').CostLedger): Promise<Costs> {
+export async function createCosts(
+  config: Config,
+  ledger?: import('./ports/cost-ledger.js').CostLedger,
+): Promise<Costs> {
   const [{ parseCostSettings }, { BudgetSpendCache }] = await Promise.all([
     import('./cost-settings.js'),
     import('./app/costs/costs.js'),

@@ -10,7 +10,11 @@ const PRICES: PriceTable = {
   source: 'test prices',
   asOf: '2026-12-04',
   providers: {
-    worker: { billing: { incrementSec: 1, minimumSec: 0 }, defaultInstanceType: 'spark', hourly: { actor: 3.6, spark: 36 } },
+    worker: {
+      billing: { incrementSec: 1, minimumSec: 0 },
+      defaultInstanceType: 'spark',
+      hourly: { actor: 3.6, spark: 36 },
+    },
     local: { billing: { incrementSec: 1, minimumSec: 0 }, defaultInstanceType: 'local', hourly: { local: 7.2 } },
   },
 };
@@ -42,7 +46,11 @@ describe('costs, the ledger and budgets through HTTP', () => {
   const getJob = async (id: string): Promise<Json> => (await (await r.api(`/api/jobs/${id}`)).json()) as Json;
 
   it('estimates every candidate at routing, prices the finished job and reports it from the ledger', async () => {
-    const res = await r.post('/api/jobs', { rows: 1000, estimated_runtime_sec: 100, labels: { team: 'a', env: 'test' } });
+    const res = await r.post('/api/jobs', {
+      rows: 1000,
+      estimated_runtime_sec: 100,
+      labels: { team: 'a', env: 'test' },
+    });
     expect(res.status).toBe(202);
     const submitted = (await res.json()) as Json;
     const estimates = submitted.decision.costEstimates;
@@ -55,7 +63,12 @@ describe('costs, the ledger and budgets through HTTP', () => {
     );
     expect(byQueue).toEqual({ 'spark-jobs': 1, 'actor-jobs': 0.1, 'ml-jobs': 0.2, 'batch-jobs': 0.2 });
 
-    const done = await waitFor(() => getJob(submitted.id), (j) => j.status === 'succeeded', 30_000, 'the job to finish');
+    const done = await waitFor(
+      () => getJob(submitted.id),
+      (j) => j.status === 'succeeded',
+      30_000,
+      'the job to finish',
+    );
     expect(done.cost.basis).toBe('orchestrator-times');
     expect(done.cost.billedSec).toBeGreaterThanOrEqual(1);
     expect(done.cost.actual).toBeCloseTo((36 * done.cost.billedSec) / 3600, 6);
@@ -85,7 +98,10 @@ describe('costs, the ledger and budgets through HTTP', () => {
       expect(res.status, query).toBe(400);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
       const body = (await res.json()) as Json;
-      expect(body.errors.map((e: Json) => e.field), query).toContain(field);
+      expect(
+        body.errors.map((e: Json) => e.field),
+        query,
+      ).toContain(field);
     }
   });
 
@@ -123,14 +139,26 @@ describe('costs, the ledger and budgets through HTTP', () => {
     expect(held.status).toBe('submitted');
     expect(held.budgetHold).toMatchObject({ budget: 'held', spent: 1, limit: 1.05, estimate: 0.1 });
     // Checked again on the intake queue (every second here) and still held.
-    const rechecked = await waitFor(() => getJob(held.id), (j) => (j.budgetHold?.checks ?? 0) >= 2, 30_000, 'a re-check');
+    const rechecked = await waitFor(
+      () => getJob(held.id),
+      (j) => (j.budgetHold?.checks ?? 0) >= 2,
+      30_000,
+      'a re-check',
+    );
     expect(rechecked.status).toBe('submitted');
     const events = (await (await r.api(`/api/jobs/${held.id}/events`)).json()) as Json;
-    expect(events.events.filter((e: Json) => e.type === 'note' && /waiting for budget 'held'/.test(e.reason))).toHaveLength(1);
+    expect(
+      events.events.filter((e: Json) => e.type === 'note' && /waiting for budget 'held'/.test(e.reason)),
+    ).toHaveLength(1);
 
     // The earlier job's cost is corrected to 0: the budget has room, the job is released and runs.
     await ledger.record({ ...earlier, cost: 0 });
-    const done = await waitFor(() => getJob(held.id), (j) => j.status === 'succeeded', 30_000, 'the held job to run');
+    const done = await waitFor(
+      () => getJob(held.id),
+      (j) => j.status === 'succeeded',
+      30_000,
+      'the held job to run',
+    );
     expect(done.budgetHold).toBeUndefined();
     expect(done.cost.actual).toBeGreaterThan(0);
     const after = (await (await r.api(`/api/jobs/${held.id}/events`)).json()) as Json;

@@ -81,7 +81,13 @@ describe('instancesFor', () => {
   const sm = TABLE.providers.sagemaker!;
   it("reads each provider's instance fields from the spec", () => {
     expect(
-      instancesFor('sagemaker', queues.ml, { kind: 'training', spec: { instance_type: 'ml.g5.xlarge', instance_count: 3 } }, sm, queues),
+      instancesFor(
+        'sagemaker',
+        queues.ml,
+        { kind: 'training', spec: { instance_type: 'ml.g5.xlarge', instance_count: 3 } },
+        sm,
+        queues,
+      ),
     ).toEqual({ groups: [{ instanceType: 'ml.g5.xlarge', count: 3 }], basis: 'spec' });
     expect(
       instancesFor(
@@ -104,12 +110,23 @@ describe('instancesFor', () => {
       { instanceType: 'n1-standard-4', count: 4 },
     ]);
     expect(
-      instancesFor('azure-ml', queues.ml, { kind: 'command', spec: { compute: 'gpu-cluster', instanceCount: 2 } }, TABLE.providers['azure-ml']!, queues)
-        .groups,
+      instancesFor(
+        'azure-ml',
+        queues.ml,
+        { kind: 'command', spec: { compute: 'gpu-cluster', instanceCount: 2 } },
+        TABLE.providers['azure-ml']!,
+        queues,
+      ).groups,
     ).toEqual([{ instanceType: 'Standard_NC6s_v3', count: 2 }]);
-    expect(instancesFor('azure-batch', queues.batch, { spec: { vmSize: 'Standard_D8s_v3' } }, TABLE.providers['azure-batch']!, queues).groups).toEqual([
-      { instanceType: 'Standard_D8s_v3', count: 1 },
-    ]);
+    expect(
+      instancesFor(
+        'azure-batch',
+        queues.batch,
+        { spec: { vmSize: 'Standard_D8s_v3' } },
+        TABLE.providers['azure-batch']!,
+        queues,
+      ).groups,
+    ).toEqual([{ instanceType: 'Standard_D8s_v3', count: 1 }]);
   });
 
   it('falls back to the deployment default, then the table default, and prices workers by queue role', () => {
@@ -117,9 +134,11 @@ describe('instancesFor', () => {
       groups: [{ instanceType: 'ml.m5.large', count: 1 }],
       basis: 'default',
     });
-    expect(instancesFor('azure-batch', queues.batch, {}, TABLE.providers['azure-batch']!, queues, { 'azure-batch': 'Standard_D8s_v3' }).groups).toEqual([
-      { instanceType: 'Standard_D8s_v3', count: 1 },
-    ]);
+    expect(
+      instancesFor('azure-batch', queues.batch, {}, TABLE.providers['azure-batch']!, queues, {
+        'azure-batch': 'Standard_D8s_v3',
+      }).groups,
+    ).toEqual([{ instanceType: 'Standard_D8s_v3', count: 1 }]);
     expect(instancesFor('worker', queues.actor, {}, TABLE.providers.worker!, queues).groups).toEqual([
       { instanceType: 'actor', count: 1 },
     ]);
@@ -162,17 +181,20 @@ describe('estimateCosts', () => {
 
 describe('actualCost', () => {
   const base = (over: Partial<JobRecord> & { billing?: unknown } = {}) =>
-    makeJob({
-      status: 'succeeded',
-      provider: 'vertex',
-      queue: queues.ml,
-      startedAt: '2026-12-01T10:00:00.000Z',
-      finishedAt: '2026-12-01T10:01:05.000Z',
-      ...over,
-    } as Partial<JobRecord>, {
-      kind: 'custom',
-      spec: { workerPoolSpecs: [{ machineSpec: { machineType: 'n1-standard-4' }, replicaCount: 2 }] },
-    });
+    makeJob(
+      {
+        status: 'succeeded',
+        provider: 'vertex',
+        queue: queues.ml,
+        startedAt: '2026-12-01T10:00:00.000Z',
+        finishedAt: '2026-12-01T10:01:05.000Z',
+        ...over,
+      } as Partial<JobRecord>,
+      {
+        kind: 'custom',
+        spec: { workerPoolSpecs: [{ machineSpec: { machineType: 'n1-standard-4' }, replicaCount: 2 }] },
+      },
+    );
 
   it("bills the orchestrator's start → finish when the provider reports no times", () => {
     const c = actualCost(TABLE, base(), queues);
@@ -233,7 +255,8 @@ describe('budgets', () => {
     ];
     const ledger: CostLedger = {
       record: async () => undefined,
-      rows: async (from, to) => rows.filter((r) => r.finishedAt >= from.toISOString() && r.finishedAt < to.toISOString()),
+      rows: async (from, to) =>
+        rows.filter((r) => r.finishedAt >= from.toISOString() && r.finishedAt < to.toISOString()),
       ensure: async () => undefined,
     };
     const settings = parseCostSettings({
@@ -269,7 +292,9 @@ describe('parseCostSettings', () => {
     const file = join(dir, 'prices.json');
     writeFileSync(file, JSON.stringify(TABLE));
     expect(parseCostSettings({ PRICE_TABLE: file }).priceTable.currency).toBe('EUR');
-    expect(() => parseCostSettings({ PRICE_TABLE: '{"currency":"usd"' })).toThrow(/PRICE_TABLE \(inline\) is not valid JSON/);
+    expect(() => parseCostSettings({ PRICE_TABLE: '{"currency":"usd"' })).toThrow(
+      /PRICE_TABLE \(inline\) is not valid JSON/,
+    );
     expect(() => parseCostSettings({ PRICE_TABLE: JSON.stringify({ ...TABLE, currency: 'dollars' }) })).toThrow(
       ConfigurationError,
     );
@@ -295,7 +320,12 @@ describe('CostingJobStore', () => {
     const settings = parseCostSettings({ PRICE_TABLE: JSON.stringify(TABLE) });
     const inner = new InMemoryJobStore();
     const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const store = new CostingJobStore(inner, { settings, ledger, spend: new BudgetSpendCache(ledger, 0) }, config, silent);
+    const store = new CostingJobStore(
+      inner,
+      { settings, ledger, spend: new BudgetSpendCache(ledger, 0) },
+      config,
+      silent,
+    );
     const job = makeJob(
       {
         status: 'running',
@@ -315,7 +345,13 @@ describe('CostingJobStore', () => {
     expect(done.cost).toMatchObject({ actual: 0.005, billedSec: 50, basis: 'orchestrator-times', currency: 'EUR' });
     expect((await inner.get(job.id))?.cost?.actual).toBe(0.005);
     expect(recorded).toEqual([
-      expect.objectContaining({ jobId: job.id, cost: 0.005, provider: 'worker', queue: queues.spark, labels: { team: 'a' } }),
+      expect.objectContaining({
+        jobId: job.id,
+        cost: 0.005,
+        provider: 'worker',
+        queue: queues.spark,
+        labels: { team: 'a' },
+      }),
     ]);
     // A later write to the finished job (a note) neither re-prices it nor writes another row.
     await store.update(job.id, (c) => ({ job: c, unchanged: true }));

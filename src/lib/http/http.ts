@@ -81,7 +81,8 @@ export function problemResponse(error: unknown, instance: string, context?: Invo
     code,
   };
   // Extension members an error defines for its problem type (a budget's name and figures); never for 5xx.
-  const extensions = status < 500 ? (known as { problemExtensions?: unknown } | undefined)?.problemExtensions : undefined;
+  const extensions =
+    status < 500 ? (known as { problemExtensions?: unknown } | undefined)?.problemExtensions : undefined;
   if (extensions && typeof extensions === 'object') {
     for (const [k, v] of Object.entries(extensions)) if (!(k in body)) body[k] = v;
   }

@@ -78,9 +78,11 @@ export class BudgetSpendCache {
     const period = start.toISOString();
     const hit = this.cached.get(budget.name);
     if (hit && hit.period === period && now.getTime() - hit.at < this.ttlMs) return hit.spent;
-    const spent = this.ledger.rows(start, new Date(now.getTime() + 1)).then((rows) =>
-      roundMoney(rows.filter((r) => budgetCovers(budget, r.labels)).reduce((sum, r) => sum + (r.cost ?? 0), 0)),
-    );
+    const spent = this.ledger
+      .rows(start, new Date(now.getTime() + 1))
+      .then((rows) =>
+        roundMoney(rows.filter((r) => budgetCovers(budget, r.labels)).reduce((sum, r) => sum + (r.cost ?? 0), 0)),
+      );
     this.cached.set(budget.name, { at: now.getTime(), period, spent });
     // A failed read is not remembered: the next check reads again.
     spent.catch(() => {

@@ -29,7 +29,9 @@ export const CostsQuerySchema = z.object({
     .max(16)
     .optional()
     .describe('Only jobs carrying this label (key=value); repeat for several (all must match)'),
-  from: instant.optional().describe(`Start of the range (finish time, inclusive); default: ${DEFAULT_RANGE_DAYS} days before 'to'`),
+  from: instant
+    .optional()
+    .describe(`Start of the range (finish time, inclusive); default: ${DEFAULT_RANGE_DAYS} days before 'to'`),
   to: instant.optional().describe('End of the range (exclusive); default: now. A bare date means its midnight UTC'),
   groupBy: z
     .string()
@@ -84,8 +86,7 @@ export async function queryCosts(deps: Deps, input: CostsQueryInput): Promise<Co
   const q = parseOrThrow(CostsQuerySchema, { ...input, ...(labelInput && { label: labelInput }) });
   const to = q.to ? new Date(q.to) : deps.now();
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_RANGE_DAYS * 86_400_000);
-  if (!(from.getTime() < to.getTime()))
-    throw new ValidationError([{ field: 'from', message: "must be before 'to'" }]);
+  if (!(from.getTime() < to.getTime())) throw new ValidationError([{ field: 'from', message: "must be before 'to'" }]);
   if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000)
     throw new ValidationError([{ field: 'from', message: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
   const labels: Record<string, string> = {};
@@ -108,8 +109,8 @@ export async function queryCosts(deps: Deps, input: CostsQueryInput): Promise<Co
   for (const row of inCurrency) {
     const key = Object.fromEntries(groupBy.map((d) => [d, dimensionOf(row, d)]));
     const id = JSON.stringify(groupBy.map((d) => key[d]));
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = { key, rows: [] }));
+    const g = groups.get(id) ?? { key, rows: [] };
+    groups.set(id, g);
     g.rows.push(row);
   }
   const all = [...groups.values()]
@@ -151,4 +152,3 @@ function totals(rows: readonly LedgerRow[]): CostTotals {
   }
   return { cost: roundMoney(cost), estimated: roundMoney(estimated), jobs: rows.length, billedSec, unpriced };
 }
-
