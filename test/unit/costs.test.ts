@@ -25,6 +25,7 @@ import { creationEvent, transition } from '../../src/lib/core/state-machine.js';
 import { DEFAULT_PRICE_TABLE } from '../../src/lib/costs/default-price-table.js';
 import { ConfigurationError } from '../../src/lib/errors.js';
 import type { CostLedger, LedgerRow } from '../../src/lib/ports/cost-ledger.js';
+import { resultSummary } from '../../src/lib/providers/vertex/status.js';
 import { InMemoryJobStore } from '../fakes/in-memory-stores.js';
 import { makeJob } from '../support/jobs.js';
 
@@ -229,6 +230,21 @@ describe('actualCost', () => {
       billableSec: 42,
     });
     expect(billingFromResult({ kind: 'training' })).toBeUndefined();
+  });
+
+  it("reads a Vertex resource's start and end (gRPC Timestamps or REST strings) into its summary", () => {
+    const grpc = resultSummary('custom', {
+      name: 'projects/p/locations/l/customJobs/1',
+      startTime: { seconds: 1796000000, nanos: 500_000_000 },
+      endTime: { seconds: '1796000090', nanos: 0 },
+    });
+    expect(billingFromResult(grpc)).toEqual({
+      startedAt: '2026-11-30T00:53:20.500Z',
+      endedAt: '2026-11-30T00:54:50.000Z',
+    });
+    const rest = resultSummary('batch_prediction', { name: 'x', startTime: '2026-12-01T10:00:00Z', endTime: 'soon' });
+    expect(rest.startedAt).toBe('2026-12-01T10:00:00.000Z');
+    expect(rest.endedAt).toBeUndefined();
   });
 });
 
