@@ -27,6 +27,8 @@ import { ConfigurationError } from '../../src/lib/errors.js';
 import type { CostLedger, LedgerRow } from '../../src/lib/ports/cost-ledger.js';
 import { resultSummary } from '../../src/lib/providers/vertex/status.js';
 import { InMemoryJobStore } from '../fakes/in-memory-stores.js';
+import { pollProvider } from '../../src/lib/app/poll-provider.js';
+import { appHarness } from '../support/app-deps.js';
 import { makeJob } from '../support/jobs.js';
 
 const TABLE: PriceTable = {
@@ -372,6 +374,43 @@ describe('CostingJobStore', () => {
     // A later write to the finished job (a note) neither re-prices it nor writes another row.
     await store.update(job.id, (c) => ({ job: c, unchanged: true }));
     expect(recorded).toHaveLength(1);
+  });
+});
+
+describe('actual cost from provider times, through a poll', () => {
+  it("bills a polled job from the provider's own start and end, not from when the poll saw it", async () => {
+    const h = appHarness();
+    const table: PriceTable = {
+      ...TABLE,
+      providers: {
+        scripted: { billing: { incrementSec: 1, minimumSec: 0 }, defaultInstanceType: 'vm', hourly: { vm: 3.6 } },
+      },
+    };
+    const recorded: LedgerRow[] = [];
+    const ledger: CostLedger = {
+      record: async (r) => void recorded.push(r),
+      rows: async () => recorded,
+      ensure: async () => undefined,
+    };
+    const costs: Costs = {
+      settings: parseCostSettings({ PRICE_TABLE: JSON.stringify(table) }),
+      ledger,
+      spend: new BudgetSpendCache(ledger, 0),
+    };
+    const deps = { ...h.deps, costs, store: new CostingJobStore(h.store, costs, h.deps.config, h.deps.log) };
+    const job = await h.seed('running');
+    h.advance(3600);
+    h.provider.setRun(job, {
+      status: 'succeeded',
+      report: { result: { startedAt: '2026-12-04T12:00:10.000Z', endedAt: '2026-12-04T12:00:30.000Z' } },
+    });
+    await pollProvider(deps, h.provider.name);
+    const done = await h.store.get(job.id);
+    expect(done?.status).toBe('succeeded');
+    expect(done?.billing).toEqual({ startedAt: '2026-12-04T12:00:10.000Z', endedAt: '2026-12-04T12:00:30.000Z' });
+    // 20 s at 3.6/h, although the poll noticed the end an hour after the start.
+    expect(done?.cost).toMatchObject({ basis: 'provider-times', billedSec: 20, actual: 0.02 });
+    expect(recorded.map((r) => [r.jobId, r.cost])).toEqual([[job.id, 0.02]]);
   });
 });
 
