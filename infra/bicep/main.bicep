@@ -149,6 +149,7 @@ var tableNames = {
   webhookSubscriptions: 'webhooksubs'
   webhookDeliveries: 'webhookdeliveries'
   capacity: 'capacity'
+  costLedger: 'costledger'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
@@ -229,6 +230,7 @@ module storage 'modules/storage.bicep' = {
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
       tableNames.capacity
+      tableNames.costLedger
     ]
     containerNames: [
       containerNames.results
@@ -331,9 +333,12 @@ module access 'modules/access.bicep' = {
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
       tableNames.capacity
+      tableNames.costLedger
     ]
+    // Workers commit their jobs' completion, and with it the job's cost-ledger row.
     workerTableNames: [
       tableNames.jobs
+      tableNames.costLedger
     ]
     workerReadTableNames: [
       tableNames.webhookSubscriptions
@@ -431,6 +436,10 @@ var sharedSettings = {
   WEBHOOK_ALLOW_HTTP: 'false'
   WEBHOOK_HOST_ALLOWLIST: webhookHostAllowlist
   WEBHOOK_ALLOWED_CIDRS: ''
+  // Costs: whoever commits a job's completion (Function App poller or worker) prices it and writes
+  // its ledger row. Empty PRICE_TABLE: the built-in list-price estimates.
+  PRICE_TABLE: ''
+  COST_LEDGER_TABLE: tableNames.costLedger
 }
 
 // Which user-assigned identity each host's clients use: the connections' clientId settings, and
@@ -470,6 +479,9 @@ var apiBaseSettings = {
   CAPACITY_WAIT_SEC: '30'
   CAPACITY_FALLBACK_CHAINS: capacityFallbackChains
   CAPACITY_RETRY_SCHEDULE_SEC: '60,300,900,1800,3600'
+  BUDGETS: '[]'
+  BUDGET_RECHECK_SEC: '300'
+  BUDGET_CACHE_SEC: '30'
   CLASSIFIER_PRESET: classifierPreset
   ML_JOBS_PROVIDER: mlJobsProvider
   BATCH_JOBS_PROVIDER: batchJobsProvider

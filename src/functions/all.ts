@@ -21,6 +21,7 @@ import {
   essedumTrainingGet,
   essedumTrainingList,
 } from './essedum-pipelines.js';
+import { costsReport } from './costs.js';
 import { dashboard, dashboardAsset } from './dashboard.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
@@ -69,6 +70,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   healthCheck,
   openApi,
   providersList,
+  costsReport,
   dashboard,
   dashboardAsset,
   essedumExecuteCreate,

@@ -6,6 +6,7 @@ import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
 import type { Webhooks } from './app/webhooks/notifier.js';
+import type { Costs } from './app/costs/costs.js';
 import { instrumentedStore } from './telemetry/instrumented-store.js';
 import { createLogger, parseLogLevel, processLogger, type Logger } from './telemetry/logger.js';
 
@@ -26,6 +27,8 @@ export interface Deps {
   readonly capacity?: CapacityStore;
   /** Webhook subscriptions and deliveries; absent on hosts built without them (some tests). */
   readonly webhooks?: Webhooks;
+  /** Price table, cost ledger and budgets; absent on hosts built without storage (some tests). */
+  readonly costs?: Costs;
 }
 
 export type { Logger };
@@ -77,6 +80,14 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
       .map(([p]) => p);
     store = new CapacityReleasingJobStore(store, capacity, new Set(capped), log);
   }
+
+  const costs = 'costs' in overrides ? overrides.costs : hasStorage ? await createCosts(config) : undefined;
+  // Every write that finishes a job carries its actual cost and leaves a ledger row (before the
+  // notifier, so webhook payloads see the cost).
+  if (costs) {
+    const { CostingJobStore } = await import('./app/costs/costing-store.js');
+    store = new CostingJobStore(store, costs, config, log);
+  }
   // Every committed transition passes the notifier, whichever use case or worker made it.
   if (webhooks) {
     const { NotifyingJobStore } = await import('./app/webhooks/notifier.js');
@@ -92,6 +103,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     log,
     ...(capacity && { capacity }),
     ...(webhooks && { webhooks }),
+    ...(costs && { costs }),
   };
 }
 
@@ -126,6 +138,24 @@ export async function createWebhooks(
   };
 }
 
+/** The cost settings, the Table cost ledger on the configured storage account and the budget cache. */
+export async function createCosts(
+  config: Config,
+  ledger?: import('./ports/cost-ledger.js').CostLedger,
+): Promise<Costs> {
+  const [{ parseCostSettings }, { BudgetSpendCache }] = await Promise.all([
+    import('./cost-settings.js'),
+    import('./app/costs/costs.js'),
+  ]);
+  const settings = parseCostSettings(config.env, { stuckAfterSec: config.stuckAfterSec });
+  let store = ledger;
+  if (!store) {
+    const { TableCostLedger } = await import('./adapters/table-cost-ledger.js');
+    store = await TableCostLedger.create(config, settings.ledgerTable);
+  }
+  return { settings, ledger: store, spend: new BudgetSpendCache(store, settings.budgetCacheMs) };
+}
+
 /** The configured transport wrapped with the claim check. */
 export async function createTransport(config: Config, blobs: BlobStore): Promise<QueueTransport> {
   const { ClaimCheckTransport } = await import('./adapters/claim-check-transport.js');
@@ -156,6 +186,8 @@ export async function ensureResources(deps: Deps): Promise<void> {
     deps.store.ensure(),
     deps.webhooks?.store.ensure(),
     deps.capacity?.ensure(),
+
+    deps.costs?.ledger.ensure(),
     deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
     deps.blobs.ensure([
       config.containers.results,

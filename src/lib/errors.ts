@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'PROVIDER_CAPACITY'
   | 'NO_CAPACITY'
   | 'FEATURE_DISABLED'
+  | 'BUDGET_EXCEEDED'
   | 'INTERNAL';
 
 /** Field-level problem, reported to HTTP clients as `errors[]` in the problem document. */
@@ -269,6 +270,42 @@ export function describeRefusals(refusals: readonly CapacityRefusal[]): string {
 export class FeatureDisabledError extends OrchestratorError {
   constructor(message: string) {
     super('FEATURE_DISABLED', message);
+  }
+}
+
+/**
+ * A submission whose estimated cost would take a `refuse` budget past its limit for the period
+ * (BUDGETS). Answered 402 with the budget's name, limit, spend and the job's estimate.
+ */
+export class BudgetExceededError extends OrchestratorError {
+  constructor(
+    readonly budget: string,
+    readonly label: string,
+    readonly limit: number,
+    readonly spent: number,
+    readonly estimate: number,
+    readonly currency: string,
+    readonly period: string,
+    readonly periodStart: string,
+  ) {
+    super(
+      'BUDGET_EXCEEDED',
+      `Budget '${budget}' (${label}) has ${currency} ${spent} of ${limit} spent this ${period}; this job's estimate of ${currency} ${estimate} would exceed it.`,
+    );
+  }
+
+  /** Extension members of the problem document. */
+  get problemExtensions(): Record<string, unknown> {
+    return {
+      budget: this.budget,
+      label: this.label,
+      limit: this.limit,
+      spent: this.spent,
+      estimate: this.estimate,
+      currency: this.currency,
+      period: this.period,
+      periodStart: this.periodStart,
+    };
   }
 }
 

@@ -2,6 +2,7 @@ import { SERVICEBUS_SETTINGS } from './adapters/servicebus-settings.js';
 import { CAPACITY_SETTINGS } from './capacity-settings.js';
 import { SETTINGS, type SettingInfo } from './config.js';
 import { COMMAND_SANDBOX_SETTINGS } from './command-sandbox-settings.js';
+import { COST_SETTINGS } from './cost-settings.js';
 import { ESSEDUM_SETTINGS } from './essedum-settings.js';
 import { PROVIDERS } from './providers/all.js';
 import { WEBHOOK_SETTINGS } from './webhook-settings.js';
@@ -21,6 +22,7 @@ export const ALL_SETTINGS: readonly SettingInfo[] = [
   ...COMMAND_SANDBOX_SETTINGS,
   ...PROVIDER_SETTINGS,
   ...WEBHOOK_SETTINGS,
+  ...COST_SETTINGS,
   ...TELEMETRY_SETTINGS,
   ...CAPACITY_SETTINGS,
 ];

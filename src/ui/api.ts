@@ -62,6 +62,40 @@ export interface Decision {
   provider: string;
   explanation: string;
   decidedAt: string;
+  costEstimates?: CostEstimates;
+}
+
+export interface PricedInstances {
+  instanceType: string;
+  count: number;
+  hourly: number | null;
+}
+
+export interface CostEstimates {
+  currency: string;
+  runtimeSec: number;
+  priceTableAsOf: string;
+  chosen: number | null;
+  candidates: {
+    queue: string;
+    provider: string;
+    instances: PricedInstances[];
+    billedSec: number;
+    estimatedCost: number | null;
+    missingPrice?: string;
+    chosen: boolean;
+  }[];
+}
+
+export interface JobCost {
+  currency: string;
+  actual: number | null;
+  estimated: number | null;
+  runtimeSec: number;
+  billedSec: number;
+  instances: PricedInstances[];
+  basis: string;
+  missingPrice?: string;
 }
 
 export interface Job {
@@ -81,6 +115,8 @@ export interface Job {
   result?: { location?: string; summary?: Record<string, unknown> };
   spec?: { labels?: Record<string, string>; rows?: number; estimated_runtime_sec?: number; priority?: string };
   attempts?: number;
+  cost?: JobCost;
+  budgetHold?: { budget: string; since: string; checks: number; spent: number; limit: number };
 }
 
 export interface JobEvent {

@@ -299,7 +299,60 @@ function CostBreakdown({ job }: { job: Job }) {
           </tr>
         </tbody>
       </table>
+      <PriceEstimates job={job} />
     </div>
+  );
+}
+
+const money = (v: number | null, currency: string) => (v === null ? '— (no price)' : `${currency} ${v.toFixed(4)}`);
+const instances = (g: { instanceType: string; count: number }[]) =>
+  g.map((i) => `${i.count} × ${i.instanceType}`).join(' + ');
+
+/** Estimated cost per candidate target (price table) and, once finished, the actual cost. */
+function PriceEstimates({ job }: { job: Job }) {
+  const e = job.decision?.costEstimates;
+  const c = job.cost;
+  if (!e && !c) return null;
+  return (
+    <>
+      {job.budgetHold && (
+        <p class="muted">
+          Held by budget {job.budgetHold.budget}: {job.budgetHold.spent} of {job.budgetHold.limit} spent, checked{' '}
+          {job.budgetHold.checks} time(s).
+        </p>
+      )}
+      {e && (
+        <table class="cost estimates">
+          <thead>
+            <tr>
+              <th>Target</th>
+              <th>Instances</th>
+              <th>Billed</th>
+              <th>Estimate</th>
+            </tr>
+          </thead>
+          <tbody>
+            {e.candidates.map((k) => (
+              <tr class={k.chosen ? 'total' : ''} title={k.missingPrice ? `no price for ${k.missingPrice}` : ''}>
+                <td>
+                  {k.queue} → {k.provider}
+                  {k.chosen ? ' (chosen)' : ''}
+                </td>
+                <td>{instances(k.instances)}</td>
+                <td>{k.billedSec} s</td>
+                <td>{money(k.estimatedCost, e.currency)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {c && (
+        <p class="actual-cost">
+          Actual cost: <strong>{money(c.actual, c.currency)}</strong> ({instances(c.instances)}, {c.billedSec} s billed,{' '}
+          {c.basis}){c.estimated !== null && <> — estimated {money(c.estimated, c.currency)}</>}
+        </p>
+      )}
+    </>
   );
 }
 

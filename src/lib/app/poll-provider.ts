@@ -1,3 +1,4 @@
+import { billingFromResult } from '../core/costs.js';
 import { isTerminal, type JobRecord } from '../core/job.js';
 import { note, transition, type JobPatch } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
@@ -202,6 +203,9 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
   const at = deps.now();
   const native = report.nativeStatus ? ` (${provider.name}: ${report.nativeStatus})` : '';
   const refPatch: JobPatch = report.ref ? { providerRef: { ...job.providerRef, ...report.ref } } : {};
+  // The provider's own run times go on the finishing write: the actual cost is billed from them.
+  const billing = report.billing ?? billingFromResult(report.result);
+  const endPatch: JobPatch = { ...refPatch, ...(billing && { billing }) };
 
   for (const text of report.notes ?? []) {
     await deps.store.update(job.id, (c) => note(c, text, { at, patch: refPatch }));
@@ -229,12 +233,12 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
           ? unchanged
           : transition(current, 'cancelling', `stopping${native}`, { at, patch: refPatch });
       case 'succeeded':
-        return transition(current, 'succeeded', `completed${native}`, { at, patch: { ...refPatch, ...resultPatch } });
+        return transition(current, 'succeeded', `completed${native}`, { at, patch: { ...endPatch, ...resultPatch } });
       case 'failed':
         return transition(current, 'failed', `failed${native}: ${report.error?.message ?? 'no reason given'}`, {
           at,
           patch: {
-            ...refPatch,
+            ...endPatch,
             ...resultPatch,
             error: report.error ?? {
               code: 'PROVIDER_FAILED',
@@ -243,7 +247,7 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
           },
         });
       case 'cancelled':
-        return transition(current, 'cancelled', `stopped${native}`, { at, patch: refPatch });
+        return transition(current, 'cancelled', `stopped${native}`, { at, patch: endPatch });
       case 'missing': {
         if (current.status === 'cancelling')
           return transition(current, 'cancelled', `${provider.name} no longer has the job`, { at });

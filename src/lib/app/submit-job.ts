@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { classifyJob, WORKER_PROVIDER } from '../core/classifier.js';
 import { newJobId } from '../core/ids.js';
+import type { BudgetBreach } from '../core/costs.js';
 import { parseSubmission, type JobRecord, type JobSource, type JobSpec, type RoutingDecision } from '../core/job.js';
-import { creationEvent, transition } from '../core/state-machine.js';
+import { creationEvent, note, transition } from '../core/state-machine.js';
 import type { Deps } from '../deps.js';
 import { IdempotencyKeyReusedError, JobExistsError, ValidationError, type FieldIssue } from '../errors.js';
 import { refuseCommandKind } from './essedum/execute-spec.js';
@@ -78,6 +79,20 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     await checkNotify(deps, spec.notify);
   }
 
+  // Cost estimates per candidate target, and the budgets covering the job's labels: a `refuse`
+  // budget it would overrun answers 402 here; a `wait` one holds it before classification.
+  let estimate: (d: RoutingDecision) => RoutingDecision = (d) => d;
+  let hold: BudgetBreach | undefined;
+  const costs = deps.costs;
+  if (costs) {
+    const { withCostEstimates } = await import('./costs/costs.js');
+    const { checkBudgets, budgetRefusal } = await import('./costs/budgets.js');
+    estimate = (d) => withCostEstimates(d, spec, deps.config, costs.settings);
+    const verdict = await checkBudgets(costs, spec, estimate(decision).costEstimates?.chosen ?? null, deps.now());
+    if (verdict.kind === 'refuse') throw budgetRefusal(verdict.breach, costs.settings.priceTable.currency);
+    if (verdict.kind === 'wait') hold = verdict.breach;
+  }
+
   const key = request.idempotencyKey?.trim();
   if (key && !IDEMPOTENCY_KEY.test(key)) {
     throw new ValidationError([{ field: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' }]);
@@ -129,9 +144,36 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
   // Decided at the job's own creation time, so a request that rebuilds the record of a racing twin
   // (same key, same id and time) builds the very same decision.
   const at = new Date(createdAt);
+  if (hold && costs) {
+    // Held by a `wait` budget: recorded `submitted` with a note, and checked again on the intake
+    // queue every BUDGET_RECHECK_SEC until the budget has room (classify-job.ts).
+    const { holdReason } = await import('./costs/budgets.js');
+    const currency = costs.settings.priceTable.currency;
+    const held = note(submitted, holdReason(hold, currency), {
+      at,
+      patch: {
+        budgetHold: {
+          budget: hold.budget.name,
+          since: createdAt,
+          checkedAt: createdAt,
+          checks: 1,
+          spent: hold.spent,
+          limit: hold.budget.limit,
+          estimate: hold.estimate,
+        },
+      },
+      detail: { budget: hold.budget.name, spent: hold.spent, limit: hold.budget.limit, estimate: hold.estimate },
+    });
+    const created = await createOrReplay(deps, held.job, [held.event], key, request.source);
+    if (created.replayed) return created;
+    await deps.queues.send(deps.config.queues.intake, [jobMessage(id, request.secrets)], {
+      delaySec: costs.settings.budgetRecheckSec,
+    });
+    return { job: held.job, replayed: false, ...(notifySecret && { notifySecret }) };
+  }
   // The classify step happens here now (a pure decision): its span sits under the submission's.
   const { routed, classified } = await inSpan('classify', { jobId: id }, async (span) => {
-    const routed = classifyJob(spec, deps.config.classifier, at) ?? decision;
+    const routed = estimate(classifyJob(spec, deps.config.classifier, at) ?? decision);
     span.setAttributes({ 'job.queue': routed.queue, 'job.provider': routed.provider, 'job.rule': routed.rule });
     const classified = transition(submitted, 'queued', `classified: ${routed.explanation}`, {
       at,
@@ -141,15 +183,8 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     return { routed, classified };
   });
   const job = classified.job;
-  try {
-    await deps.store.create(job, creationEvent(submitted, `submitted via ${request.source}`), [classified.event]);
-  } catch (error) {
-    // Only a request with a key can meet its id already created (by a racing twin of itself).
-    if (!key || !(error instanceof JobExistsError)) throw error;
-    const winner = await deps.store.get(id);
-    if (!winner) throw error;
-    return { job: winner, replayed: true };
-  }
+  const created = await createOrReplay(deps, job, [classified.event], key, request.source);
+  if (created.replayed) return created;
   try {
     await deps.queues.send(routed.queue, [jobMessage(id, request.secrets)]);
   } catch (error) {
@@ -208,4 +243,27 @@ async function checkFallback(spec: JobSpec, decision: RoutingDecision): Promise<
     }
   }
   if (issues.length > 0) throw new ValidationError(issues);
+}
+
+/**
+ * Creates the job (its first event is `submitted via …`, then `later`). Only a request with a key
+ * can meet its id already created (by a racing twin of itself): that one replays the winner's job.
+ */
+async function createOrReplay(
+  deps: Deps,
+  job: JobRecord,
+  later: Parameters<Deps['store']['create']>[2],
+  key: string | undefined,
+  source: JobSource,
+): Promise<{ job: JobRecord; replayed: boolean }> {
+  const first = creationEvent({ ...job, status: 'submitted' }, `submitted via ${source}`);
+  try {
+    await deps.store.create(job, first, later);
+    return { job, replayed: false };
+  } catch (error) {
+    if (!key || !(error instanceof JobExistsError)) throw error;
+    const winner = await deps.store.get(job.id);
+    if (!winner) throw error;
+    return { job: winner, replayed: true };
+  }
 }

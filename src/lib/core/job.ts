@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import type { CapacityWait, FailoverHistory } from './capacity.js';
 
+import type { CostEstimates, JobCost, ProviderBilling } from './costs.js';
+
 /** Every state a job can be in. Closed: adding one fails compilation wherever states are mapped. */
 export const JOB_STATUSES = [
   'submitted',
@@ -228,6 +230,9 @@ export interface RoutingDecision {
   readonly decidedAt: string;
   /** Capacity failover: the chain of targets and every refusal along it (added at dispatch). */
   readonly failover?: FailoverHistory;
+
+  /** Estimated cost per candidate target from the price table (absent when no price table is loaded). */
+  readonly costEstimates?: CostEstimates;
 }
 
 export type RoutingRule =
@@ -297,6 +302,12 @@ export interface JobRecord {
   readonly cancelRequestedAt?: string;
   readonly result?: JobResultInfo;
   readonly error?: JobError;
+  /** Billing facts the provider reported for the finished run (its own start/end or billable seconds). */
+  readonly billing?: ProviderBilling;
+  /** The actual cost, set when the job finishes (billed runtime × instances × price). */
+  readonly cost?: JobCost;
+  /** Set while a `wait` budget holds the job before classification (see BUDGETS). */
+  readonly budgetHold?: BudgetHold;
   /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
   readonly attempts: number;
   /** Set while a queued job waits for capacity (a cap, or every target refused); cleared when it leaves `queued`. */
@@ -322,6 +333,17 @@ export interface JobRecord {
  */
 export function runKey(job: Pick<JobRecord, 'id' | 'attempts'>): string {
   return job.attempts > 1 ? `${job.id}-a${job.attempts}` : job.id;
+}
+
+/** A job held by a `wait` budget: which one, since when, and the last check. */
+export interface BudgetHold {
+  readonly budget: string;
+  readonly since: string;
+  readonly checkedAt: string;
+  readonly checks: number;
+  readonly spent: number;
+  readonly limit: number;
+  readonly estimate: number | null;
 }
 
 export type JobEventType = 'transition' | 'note';

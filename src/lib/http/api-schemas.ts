@@ -81,8 +81,54 @@ export const DecisionSchema = z
     explanation: z.string(),
     decidedAt: timestamp,
     failover: FailoverSchema.optional(),
+
+    costEstimates: z
+      .looseObject({
+        currency: z.string(),
+        runtimeSec: z.number().describe('The runtime every estimate assumes (estimated_runtime_sec)'),
+        priceTableAsOf: z.string(),
+        chosen: z.number().nullable().describe('Estimate for the chosen target; null when its price is unknown'),
+        candidates: z.array(
+          z.looseObject({
+            queue: z.string(),
+            provider: z.string(),
+            instances: z.array(
+              z.looseObject({ instanceType: z.string(), count: z.number().int(), hourly: z.number().nullable() }),
+            ),
+            billedSec: z.number().describe('Runtime rounded up to the provider billing increment and minimum'),
+            estimatedCost: z.number().nullable(),
+            missingPrice: z.string().optional().describe('provider/instance type the price table lacks'),
+            chosen: z.boolean(),
+            basis: z.enum(['spec', 'default']).describe("Instances from the job's spec or the provider's default size"),
+          }),
+        ),
+      })
+      .optional()
+      .describe('Estimated cost per candidate target: runtime estimate × price × instance count'),
   })
   .describe('Why the job went where it went.');
+
+const PricedGroupSchema = z.looseObject({
+  instanceType: z.string(),
+  count: z.number().int(),
+  hourly: z.number().nullable(),
+});
+
+export const JobCostSchema = z
+  .looseObject({
+    currency: z.string(),
+    actual: z.number().nullable().describe('null when the price table has no price for the instances'),
+    estimated: z.number().nullable(),
+    runtimeSec: z.number(),
+    billedSec: z.number(),
+    instances: z.array(PricedGroupSchema),
+    basis: z
+      .enum(['provider-billable', 'provider-times', 'orchestrator-times', 'not-started'])
+      .describe("Where the billed runtime came from: the provider's billable time or timestamps, else ours"),
+    missingPrice: z.string().optional(),
+    priceTableAsOf: z.string(),
+  })
+  .describe('Actual cost of a finished job: billed runtime × instances × price.');
 
 export const JobSchema = z
   .looseObject({
@@ -107,6 +153,19 @@ export const JobSchema = z
       .looseObject({ location: z.string().optional(), summary: z.record(z.string(), z.unknown()).optional() })
       .optional(),
     error: z.looseObject({ code: z.string(), message: z.string(), category: z.string().optional() }).optional(),
+    cost: JobCostSchema.optional(),
+    budgetHold: z
+      .looseObject({
+        budget: z.string(),
+        since: timestamp,
+        checkedAt: timestamp,
+        checks: z.number().int(),
+        spent: z.number(),
+        limit: z.number(),
+        estimate: z.number().nullable(),
+      })
+      .optional()
+      .describe('Set while a `wait` budget holds the job before classification'),
     attempts: z.number().int().optional(),
     resends: z.number().int().optional(),
     waitingForCapacity: CapacityWaitSchema.optional(),
@@ -247,6 +306,29 @@ export const ProviderStateSchema = z.looseObject({
     .nullable()
     .describe('Admission control, shared by all instances; null for the workers'),
 });
+
+const CostTotalsShape = {
+  cost: z.number(),
+  estimated: z.number(),
+  jobs: z.number().int(),
+  billedSec: z.number(),
+  unpriced: z.number().int().describe('Jobs whose instances had no price (not in cost)'),
+};
+
+export const CostReportSchema = z
+  .looseObject({
+    currency: z.string(),
+    from: timestamp,
+    to: timestamp,
+    labels: z.record(z.string(), z.string()),
+    groupBy: z.array(z.string()),
+    total: z.looseObject(CostTotalsShape),
+    groups: z.array(z.looseObject({ key: z.record(z.string(), z.string()), ...CostTotalsShape })),
+    groupsOmitted: z.number().int().optional(),
+    otherCurrencyJobs: z.number().int().optional(),
+    priceTable: z.looseObject({ asOf: z.string(), source: z.string() }),
+  })
+  .describe('Actual costs of jobs finished in [from, to), from the cost ledger, grouped, most expensive first.');
 
 export const ProvidersSchema = z.looseObject({ providers: z.array(ProviderStateSchema) });
 

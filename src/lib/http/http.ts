@@ -22,6 +22,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   ILLEGAL_TRANSITION: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   FEATURE_DISABLED: 403,
+  BUDGET_EXCEEDED: 402,
   CONCURRENCY_CONFLICT: 503,
   PROVIDER_THROTTLED: 503,
   PROVIDER_UNAVAILABLE: 503,
@@ -42,6 +43,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   NOT_FOUND: 'Not found',
   ILLEGAL_TRANSITION: 'Conflict with the job state',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
+  BUDGET_EXCEEDED: 'Budget exceeded',
 };
 
 /** Field issues listed in one problem document; the rest are only counted (`errorsOmitted`). */
@@ -80,6 +82,12 @@ export function problemResponse(error: unknown, instance: string, context?: Invo
     instance: clip(instance),
     code,
   };
+  // Extension members an error defines for its problem type (a budget's name and figures); never for 5xx.
+  const extensions =
+    status < 500 ? (known as { problemExtensions?: unknown } | undefined)?.problemExtensions : undefined;
+  if (extensions && typeof extensions === 'object') {
+    for (const [k, v] of Object.entries(extensions)) if (!(k in body)) body[k] = v;
+  }
   const issues = known && 'issues' in known ? (known as { issues: unknown }).issues : undefined;
   if (Array.isArray(issues)) {
     body.errors = issues.slice(0, MAX_LISTED_ISSUES).map((i: { field?: unknown; message?: unknown }) => ({

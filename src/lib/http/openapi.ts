@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FUNCTIONS } from '../../functions/all.js';
 import type { HttpFunction } from '../../functions/define.js';
 import { ExecuteBodySchema } from '../app/essedum/execute-spec.js';
+import { CostsQuerySchema } from '../app/costs/query-costs.js';
 import { ListQuerySchema, LogsQuerySchema, StatusQuerySchema } from '../app/queries.js';
 import { DeliveriesQuerySchema } from '../app/webhooks/subscriptions.js';
 import { SubscriptionRequestSchema } from '../core/webhooks.js';
@@ -162,7 +163,7 @@ const OPERATIONS: Record<string, Operation> = {
         },
       },
     },
-    problems: [400, 413, 415, 422],
+    problems: [400, 402, 413, 415, 422],
   },
   jobsList: {
     summary: 'List jobs, newest first',
@@ -277,7 +278,7 @@ const OPERATIONS: Record<string, Operation> = {
         headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } },
       },
     },
-    problems: [400, 413, 415, 422],
+    problems: [400, 402, 413, 415, 422],
   },
   queuesStatus: {
     summary: 'Waiting messages per queue',
@@ -313,6 +314,16 @@ const OPERATIONS: Record<string, Operation> = {
     summary: 'Providers: configured, active jobs, last poll and back-off',
     tags: ['operations'],
     replies: { 200: { description: 'Every provider the registry knows', schema: 'Providers' } },
+  },
+  costsReport: {
+    summary: 'Costs of finished jobs, grouped',
+    description:
+      'Actual costs (billed runtime × instances × price-table price) of jobs that finished in [from, to), optionally only those carrying the given labels, grouped by provider, queue, status, day or a label’s value, most expensive first. Read from the cost ledger (one row per finished job, partitioned by day), never from the job records; a range spans at most 366 days.',
+    tags: ['costs'],
+    query: CostsQuerySchema,
+    queryExamples: { groupBy: 'provider,queue' },
+    replies: { 200: { description: 'Totals and groups', schema: 'CostReport' } },
+    problems: [400],
   },
   dashboard: {
     summary: 'The dashboard (HTML page)',
@@ -425,6 +436,7 @@ function pipelineOps(): Record<string, Operation> {
 const PROBLEM_TEXT: Record<number, string> = {
   400: 'Malformed JSON or invalid fields (each named in `errors`)',
   401: 'Missing or wrong function key',
+  402: 'A `refuse` budget covering the job’s labels would be exceeded (the problem names the budget, its limit, spend and the estimate)',
   403: 'Feature disabled',
   404: 'Not found',
   409: 'Conflict with the job state',
@@ -468,6 +480,8 @@ function responseComponents(): Record<string, Json> {
     Health: S.HealthSchema,
     ProviderState: S.ProviderStateSchema,
     Providers: S.ProvidersSchema,
+    JobCost: S.JobCostSchema,
+    CostReport: S.CostReportSchema,
     EssedumNotFound: S.EssedumNotFoundSchema,
     ExecuteAccepted: S.ExecuteAcceptedSchema,
     ExecuteStatus: S.ExecuteStatusSchema,
@@ -620,6 +634,7 @@ export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS)
       { name: 'webhooks', description: 'Webhook subscriptions and delivery records (Standard Webhooks)' },
       { name: 'queues', description: 'Queue depths and dead letters' },
       { name: 'operations', description: 'Health, providers and this document' },
+      { name: 'costs', description: 'Costs of finished jobs from the cost ledger' },
       { name: 'dashboard', description: 'The browser dashboard served by the app' },
       { name: 'compatibility', description: 'The original orchestrator’s routes' },
       { name: 'essedum', description: 'The Essedum executors’ routes (docs/essedum.md)' },

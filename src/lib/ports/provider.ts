@@ -1,3 +1,4 @@
+import type { ProviderBilling } from '../core/costs.js';
 import type { JobError, JobRecord, JobStatus, ProviderRef } from '../core/job.js';
 
 /**
@@ -32,6 +33,11 @@ export interface PollReport {
   readonly notes?: readonly string[];
   /** Updated handle, when the provider learned more (e.g. a node id or a log stream name). */
   readonly ref?: ProviderRef;
+  /**
+   * For a finished run: the provider's own start and end times (or billable seconds), so the actual
+   * cost uses the provider's clock rather than when our poll happened to notice.
+   */
+  readonly billing?: ProviderBilling;
 }
 
 export interface JobLogs {

@@ -371,7 +371,7 @@ export class AzureBatchProvider implements JobProvider {
 
     const reports = found.flatMap(({ task, job }) => {
       const report = reportFor(task, job);
-      return report ? [{ report, task, job }] : [];
+      return report ? [{ report: withBilling(report, task), task, job }] : [];
     });
     // Result documents of finished jobs come from Blob Storage, a few at a time.
     const withResults = await mapLimit(reports, RESULT_READ_CONCURRENCY, ({ report, task, job }) =>
@@ -658,4 +658,20 @@ function parseResultDocument(content: Buffer): Record<string, unknown> {
 /** The provider module entry (see the descriptor in index.ts): builds the provider from `ctx.config.env`. */
 export function createProvider(ctx: ProviderContext): Promise<JobProvider> {
   return createAzureBatchProvider(ctx);
+}
+
+/**
+ * A finished task's own start and end (executionInfo): the job's actual cost is billed from Batch's
+ * times rather than from when a poll noticed the end.
+ */
+function withBilling(report: PollReport, task: TaskSnapshot): PollReport {
+  if (report.status === 'running' || report.status === 'dispatched') return report;
+  const iso = (d: Date | string | undefined) => {
+    const t = d === undefined ? Number.NaN : new Date(d).getTime();
+    return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  };
+  const startedAt = iso(task.executionInfo?.startTime);
+  const endedAt = iso(task.executionInfo?.endTime);
+  if (!startedAt || !endedAt) return report;
+  return { ...report, billing: { startedAt, endedAt } };
 }

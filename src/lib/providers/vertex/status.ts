@@ -178,12 +178,25 @@ function get(o: unknown, ...path: string[]): unknown {
 }
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
+/** A protobuf Timestamp (`{seconds, nanos}`, gRPC) or an RFC 3339 string (REST) as ISO 8601; undefined if neither. */
+export function isoTime(v: unknown): string | undefined {
+  if (nonEmpty(v)) return Number.isNaN(Date.parse(v)) ? undefined : new Date(v).toISOString();
+  const seconds = Number(get(v, 'seconds'));
+  if (v === null || typeof v !== 'object' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
+  return new Date(seconds * 1000 + Math.floor(Number(get(v, 'nanos') ?? 0) / 1e6)).toISOString();
+}
+
 /**
  * The small result summary stored on a finished job: the resource name, the uploaded model,
  * output locations, batch statistics and partial failures. Fields the resource lacks are omitted.
  */
 export function resultSummary(kind: VertexKind, resource: VertexResourceView): Record<string, unknown> {
   const out: Record<string, unknown> = { resourceName: resource.name, kind };
+  // The run's own start and end: its actual cost is billed from them (core/costs.ts billingFromResult).
+  const startedAt = isoTime(resource.startTime);
+  const endedAt = isoTime(resource.endTime);
+  if (startedAt) out.startedAt = startedAt;
+  if (endedAt) out.endedAt = endedAt;
   switch (kind) {
     case 'custom': {
       const dir = get(resource, 'jobSpec', 'baseOutputDirectory', 'outputUriPrefix');
