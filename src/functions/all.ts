@@ -22,6 +22,8 @@ import {
   essedumTrainingList,
 } from './essedum-pipelines.js';
 import { dashboard, dashboardAsset } from './dashboard.js';
+import { endpointsList } from './endpoints.js';
+import { ESSEDUM_ASSET_FUNCTIONS } from './essedum-assets.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
 import { jobsCancel } from './jobs-cancel.js';
@@ -69,6 +71,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   healthCheck,
   openApi,
   providersList,
+  endpointsList,
   dashboard,
   dashboardAsset,
   essedumExecuteCreate,
@@ -88,6 +91,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   essedumInferenceGet,
   essedumInferenceCancel,
   essedumInferenceDelete,
+  ...ESSEDUM_ASSET_FUNCTIONS,
   classify,
   dispatchMl,
   dispatchBatch,

@@ -27,6 +27,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   PROVIDER_UNAVAILABLE: 503,
   PROVIDER_REJECTED: 502,
   PROVIDER_NOT_CONFIGURED: 501,
+  NOT_SUPPORTED: 501,
   CONFIGURATION_INVALID: 500,
   INTERNAL: 500,
 };
@@ -40,6 +41,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   NOT_FOUND: 'Not found',
   ILLEGAL_TRANSITION: 'Conflict with the job state',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
+  NOT_SUPPORTED: 'Not supported by this provider',
 };
 
 /** Field issues listed in one problem document; the rest are only counted (`errorsOmitted`). */

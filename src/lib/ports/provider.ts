@@ -77,6 +77,10 @@ export interface JobProvider {
    * to their queues before it exits.
    */
   shutdown?(graceMs: number): Promise<readonly StoppedRun[]>;
+  /** Calls a live endpoint the job `endpoint` (a succeeded endpoint-create) made: Essedum infer/explain.
+   *  Throws ProviderRejectedError for a 4xx from the endpoint, ProviderUnavailableError/ThrottledError
+   *  for what heals with time. */
+  invokeEndpoint?(endpoint: JobRecord, operation: 'infer' | 'explain', body: unknown): Promise<unknown>;
 }
 
 /** A run a provider stopped on shutdown before it could finish. */
