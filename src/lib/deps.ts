@@ -4,6 +4,7 @@ import type { BlobStore } from './ports/blob-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
+import type { AssetOp, AssetRefs } from './app/essedum/assets-types.js';
 import type { Webhooks } from './app/webhooks/notifier.js';
 import { instrumentedStore } from './telemetry/instrumented-store.js';
 import { createLogger, parseLogLevel, processLogger, type Logger } from './telemetry/logger.js';
@@ -20,7 +21,20 @@ export interface Deps {
   readonly log: Logger;
   /** Webhook subscriptions and deliveries; absent on hosts built without them (some tests). */
   readonly webhooks?: Webhooks;
+  /**
+   * Essedum asset translation for providers a host brings itself (tests with scripted providers);
+   * absent: each provider's own `translate/<provider>.ts` `fromEssedumAsset`.
+   */
+  readonly assetTranslation?: AssetTranslation;
 }
+
+/** Essedum body → provider job kind and spec for one asset operation (app/essedum/assets-types.ts). */
+export type AssetTranslation = (
+  provider: string,
+  op: AssetOp,
+  body: Record<string, unknown>,
+  refs: AssetRefs,
+) => { kind: string; spec: Record<string, unknown> };
 
 export type { Logger };
 
@@ -72,6 +86,7 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     now: overrides.now ?? (() => new Date()),
     log,
     ...(webhooks && { webhooks }),
+    ...(overrides.assetTranslation && { assetTranslation: overrides.assetTranslation }),
   };
 }
 

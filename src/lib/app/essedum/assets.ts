@@ -120,23 +120,25 @@ export class AssetConflictError extends OrchestratorError {
   }
 }
 
-type AssetTranslation = (
-  op: AssetOp,
-  body: Record<string, unknown>,
-  refs: AssetRefs,
-) => { kind: string; spec: Record<string, unknown> };
-
 /**
  * Body → `{kind, spec}` by the provider's own Essedum translation (translate/<provider>.ts, loaded
  * on first use). A provider whose translation has no asset support answers 501.
  */
 export async function translateAsset(
+  deps: Deps,
   provider: EssedumPipelineProvider,
   op: AssetOp,
   body: Record<string, unknown>,
   refs: AssetRefs,
 ): Promise<{ kind: string; spec: Record<string, unknown> }> {
-  type Module = { readonly fromEssedumAsset?: AssetTranslation };
+  if (deps.assetTranslation) return deps.assetTranslation(provider, op, body, refs);
+  type Module = {
+    readonly fromEssedumAsset?: (
+      op: AssetOp,
+      body: Record<string, unknown>,
+      refs: AssetRefs,
+    ) => { kind: string; spec: Record<string, unknown> };
+  };
   let module: Module;
   switch (provider) {
     case 'azure-ml':
@@ -420,7 +422,7 @@ export async function createAsset(
   const { adapter, provider } = resolveAdapter(deps, ctx);
   const op = CREATING_OP[type];
   const model = type === 'endpoint' ? await modelRefIn(deps, body) : undefined;
-  const translated = await translateAsset(provider, op, body, { ...(model && { model }) });
+  const translated = await translateAsset(deps, provider, op, body, { ...(model && { model }) });
   return submitAssetJob(
     deps,
     provider,
@@ -457,7 +459,7 @@ export async function operateAsset(
   const provider = providerOf(record);
   const model = op === 'endpoint-deploy' ? await modelRefIn(deps, body) : undefined;
   const refs: AssetRefs = { [type]: record, ...(model && { model }) };
-  const translated = await translateAsset(provider, op, body, refs);
+  const translated = await translateAsset(deps, provider, op, body, refs);
   const m = assetMeta(record);
 
   const claimedAt = deps.now();
