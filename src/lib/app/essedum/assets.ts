@@ -356,13 +356,18 @@ function requireLive(record: JobRecord, type: AssetType, what: string): void {
 const RECORD_ID = /^j-[0-9A-HJKMNP-TV-Z]{26}$/i;
 
 /** The model record a body names (`model_id`, `modelId`, `model_source_id`, `sourceId`), if it names one of ours. */
-async function modelRefIn(deps: Deps, body: Record<string, unknown>): Promise<JobRecord | undefined> {
+async function modelRefIn(
+  deps: Deps,
+  body: Record<string, unknown>,
+  purpose: 'deploy' | 'undeploy' = 'deploy',
+): Promise<JobRecord | undefined> {
   const id = [body.model_id, body.modelId, body.model_source_id, body.modelSourceId, body.sourceId].find(
     (v): v is string => typeof v === 'string' && RECORD_ID.test(v.trim()),
   );
   if (!id) return undefined;
   const model = await getAssetRecord(deps, 'model', id.trim());
-  requireLive(model, 'model', 'be deployed');
+  // A model deleted since may still be taken off an endpoint; only a deploy needs it live.
+  if (purpose === 'deploy') requireLive(model, 'model', 'be deployed');
   return model;
 }
 
@@ -457,7 +462,12 @@ export async function operateAsset(
   const record = await getAssetRecord(deps, type, id);
   requireLive(record, type, `take ${op}`);
   const provider = providerOf(record);
-  const model = op === 'endpoint-deploy' ? await modelRefIn(deps, body) : undefined;
+  const model =
+    op === 'endpoint-deploy'
+      ? await modelRefIn(deps, body)
+      : op === 'endpoint-undeploy'
+        ? await modelRefIn(deps, body, 'undeploy')
+        : undefined;
   const refs: AssetRefs = { [type]: record, ...(model && { model }) };
   const translated = await translateAsset(deps, provider, op, body, refs);
   const m = assetMeta(record);
