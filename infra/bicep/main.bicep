@@ -99,6 +99,10 @@ param batchNodeAgentSku string = 'batch.node.ubuntu 24.04'
 param sageMakerRegion string = ''
 param sageMakerRoleArn string = ''
 param sageMakerOutputS3Uri string = ''
+@description('SAGEMAKER_S3_ENDPOINT: S3 endpoint override for datasets and exports (VPC endpoint, S3-compatible store); empty = regional S3.')
+param sageMakerS3Endpoint string = ''
+@description('SAGEMAKER_RUNTIME_ENDPOINT: SageMaker Runtime endpoint override for endpoint invocations; empty = regional runtime.')
+param sageMakerRuntimeEndpoint string = ''
 
 @secure()
 @description('Optional: written to Key Vault as sagemaker-access-key-id. Leave empty to set the secret yourself.')
@@ -511,6 +515,10 @@ var sageMakerSettings = sageMakerEnabled ? union({
   SAGEMAKER_ROLE_ARN: sageMakerRoleArn
 }, empty(sageMakerOutputS3Uri) ? {} : {
   SAGEMAKER_OUTPUT_S3_URI: sageMakerOutputS3Uri
+}, empty(sageMakerS3Endpoint) ? {} : {
+  SAGEMAKER_S3_ENDPOINT: sageMakerS3Endpoint
+}, empty(sageMakerRuntimeEndpoint) ? {} : {
+  SAGEMAKER_RUNTIME_ENDPOINT: sageMakerRuntimeEndpoint
 }) : {}
 
 var vertexSettings = vertexEnabled ? {

@@ -22,6 +22,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultPlan, QuotaBucket, type FaultRates, type RateLimit } from '../rate-limit.js';
+import { FakeAssetError, FakeSageMakerAssets } from './fake-sagemaker-assets.js';
 
 export type FakeKind = 'training' | 'automl' | 'transform';
 export type FakeStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
@@ -158,10 +159,13 @@ export class FakeSageMaker {
   throttledByQuota = 0;
   /** Successful Create calls per job name (lower-case): more than one would be a duplicate cloud job. */
   readonly createsByName = new Map<string, number>();
+  /** Models, model packages, endpoint configurations and endpoints (the MLOps asset operations). */
+  readonly assets: FakeSageMakerAssets;
 
   constructor(private readonly options: FakeSageMakerOptions = {}) {
     this.region = options.region ?? 'eu-west-1';
     this.accountId = options.accountId ?? '123456789012';
+    this.assets = new FakeSageMakerAssets(this.region, this.accountId, () => (this.clock += 10));
     this.faultPlan = options.faults ? new FaultPlan(options.faults) : undefined;
   }
 
@@ -284,6 +288,9 @@ export class FakeSageMaker {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const target = String(req.headers['x-amz-target'] ?? '');
+    const invocation = /^\/endpoints\/([^/?]+)\/invocations$/.exec(req.url ?? '');
+    if (req.method === 'POST' && invocation)
+      return this.handleInvoke(req, res, raw, decodeURIComponent(invocation[1]!));
     const op = target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : '';
     let body: Record<string, unknown> = {};
     const record: RecordedRequest = { op, headers: flatHeaders(req), body };
@@ -329,7 +336,7 @@ export class FakeSageMaker {
           ? new FakeError(500, 'InternalFailure', 'An internal error occurred.')
           : new FakeError(503, 'ServiceUnavailable', 'Service is unavailable.');
       const out = this.dispatch(op, body);
-      if (op.startsWith('Create')) {
+      if (op.startsWith('Create') && KIND_OF_OP[op]) {
         const name = String(body[NAME_FIELD[KIND_OF_OP[op]!]] ?? '').toLowerCase();
         this.createsByName.set(name, (this.createsByName.get(name) ?? 0) + 1);
       }
@@ -341,13 +348,53 @@ export class FakeSageMaker {
       send(res, 200, out);
     } catch (error) {
       if (!this.requests.includes(record)) this.requests.push(record);
-      const e = error instanceof FakeError ? error : new FakeError(500, 'InternalFailure', String(error));
+      const e =
+        error instanceof FakeError || error instanceof FakeAssetError
+          ? error
+          : new FakeError(500, 'InternalFailure', String(error));
       record.error = e.type;
       send(res, e.status, { __type: e.type, message: e.message });
     }
   }
 
-  private checkAuth(req: IncomingMessage, rawBody: string): void {
+  /**
+   * SageMaker Runtime InvokeEndpoint (restJson1): the raw body goes to the model, its answer comes
+   * back raw with `Content-Type` and `x-Amzn-Invoked-Production-Variant`; errors are JSON with the
+   * code in `x-amzn-errortype` too. Failures injected for `InvokeEndpoint` apply here.
+   */
+  private handleInvoke(req: IncomingMessage, res: ServerResponse, raw: string, endpointName: string): void {
+    const record: RecordedRequest = { op: 'InvokeEndpoint', headers: flatHeaders(req), body: { endpointName, raw } };
+    this.requests.push(record);
+    const fail = (status: number, type: string, message: string, headers: Record<string, string> = {}) => {
+      record.error = type;
+      send(res, status, { __type: type, message }, { 'x-amzn-errortype': type, ...headers });
+    };
+    try {
+      this.checkAuth(req, raw, ['host', 'x-amz-date']);
+      const injected = this.injected.get('InvokeEndpoint')?.shift();
+      if (injected) return fail(injected.status, injected.type, injected.message ?? injected.type, injected.headers);
+      const out = this.assets.invoke(endpointName, {
+        contentType: String(req.headers['content-type'] ?? 'application/octet-stream'),
+        accept: String(req.headers.accept ?? '*/*'),
+        body: raw,
+        explain: req.headers['x-amzn-sagemaker-enable-explanations'] !== undefined,
+      });
+      res.writeHead(out.status, {
+        'content-type': out.contentType,
+        'content-length': Buffer.byteLength(out.body),
+        'x-amzn-invoked-production-variant': out.variant,
+      });
+      res.end(out.body);
+    } catch (error) {
+      const e =
+        error instanceof FakeError || error instanceof FakeAssetError
+          ? error
+          : new FakeError(500, 'InternalFailure', String(error));
+      fail(e.status, e.type, e.message);
+    }
+  }
+
+  private checkAuth(req: IncomingMessage, rawBody: string, mustSign = ['host', 'x-amz-date', 'x-amz-target']): void {
     const auth = String(req.headers.authorization ?? '');
     if (!auth) throw new FakeError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     const m = AUTH_PATTERN.exec(auth);
@@ -366,7 +413,7 @@ export class FakeSageMaker {
     if (!amzDate.startsWith(date ?? '-'))
       throw new FakeError(403, 'InvalidSignatureException', 'X-Amz-Date does not match the credential scope');
     const signedHeaders = (signed ?? '').split(';');
-    for (const h of ['host', 'x-amz-date', 'x-amz-target']) {
+    for (const h of mustSign) {
       if (!signedHeaders.includes(h))
         throw new FakeError(403, 'InvalidSignatureException', `header ${h} is not signed`);
     }
@@ -435,6 +482,7 @@ export class FakeSageMaker {
       case 'StopTransformJob':
         return this.stop(KIND_OF_OP[op]!, body);
       default:
+        if (FakeSageMakerAssets.OPS.has(op)) return this.assets.dispatch(op, body);
         throw new FakeError(400, 'UnknownOperationException', `SageMaker.${op} is not implemented by the fake`);
     }
   }

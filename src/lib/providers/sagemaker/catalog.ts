@@ -21,6 +21,18 @@ export const SAGEMAKER_SETTINGS = [
       'Optional endpoint override (http(s)://host:port) for tests, FIPS/VPC endpoints or other deployments; empty uses the regional endpoint.',
   },
   {
+    name: 'SAGEMAKER_S3_ENDPOINT',
+    scope: ['provider'],
+    description:
+      'Optional S3 endpoint override (http(s)://host:port) for datasets and exports (S3-compatible stores, VPC endpoints, tests); when set, buckets are addressed path-style. Empty uses the regional S3 endpoint.',
+  },
+  {
+    name: 'SAGEMAKER_RUNTIME_ENDPOINT',
+    scope: ['provider'],
+    description:
+      'Optional SageMaker Runtime endpoint override (http(s)://host:port) for endpoint invocations (Essedum infer/explain); empty uses the regional runtime endpoint.',
+  },
+  {
     name: 'SAGEMAKER_ACCESS_KEY_ID',
     scope: ['provider'],
     description:
@@ -100,7 +112,7 @@ export const SAGEMAKER_SETTINGS = [
     name: 'SAGEMAKER_DEFAULT_INSTANCE_TYPE',
     scope: ['provider'],
     default: 'ml.m5.large',
-    description: 'Instance type of training and transform jobs whose spec names none.',
+    description: 'Instance type of training and transform jobs, and of endpoints, whose spec names none.',
   },
 ] as const satisfies readonly SettingInfo[];
 
@@ -112,3 +124,25 @@ export function isSageMakerConfigured(env: Readonly<Record<string, string | unde
 /** The three SageMaker job kinds this provider runs. */
 export const SAGEMAKER_KINDS = ['training', 'automl', 'transform'] as const;
 export type SageMakerKind = (typeof SAGEMAKER_KINDS)[number];
+
+/**
+ * The MLOps asset operations (issue 18), one job kind each, named alike on every provider:
+ * datasets and exports are S3 objects, models SageMaker models (and model packages), endpoints
+ * SageMaker real-time endpoints.
+ */
+export const SAGEMAKER_ASSET_KINDS = [
+  'dataset-create',
+  'dataset-export',
+  'dataset-delete',
+  'model-register',
+  'model-export',
+  'model-delete',
+  'endpoint-create',
+  'endpoint-deploy',
+  'endpoint-undeploy',
+  'endpoint-delete',
+] as const;
+export type SageMakerAssetKind = (typeof SAGEMAKER_ASSET_KINDS)[number];
+
+/** Every job kind the SageMaker provider accepts. */
+export const SAGEMAKER_ALL_KINDS = [...SAGEMAKER_KINDS, ...SAGEMAKER_ASSET_KINDS] as const;

@@ -3,7 +3,7 @@
  * `provider.ts` (through `client.ts`) on first use, the spec schema (zod) when a job is checked.
  */
 import { defineProvider } from '../provider-context.js';
-import { isSageMakerConfigured, SAGEMAKER_KINDS, SAGEMAKER_SETTINGS } from './catalog.js';
+import { isSageMakerConfigured, SAGEMAKER_ALL_KINDS, SAGEMAKER_SETTINGS } from './catalog.js';
 
 export const descriptor = defineProvider({
   name: 'sagemaker',
@@ -15,11 +15,11 @@ export const descriptor = defineProvider({
     description: 'NCRONTAB schedule of the SageMaker poller.',
   },
   settings: SAGEMAKER_SETTINGS,
-  jobKinds: SAGEMAKER_KINDS,
+  jobKinds: SAGEMAKER_ALL_KINDS,
   isConfigured: isSageMakerConfigured,
   load: () => import('./provider.js'),
   async validateSpec(kind, spec) {
-    const { validateSageMakerSpec } = await import('./spec.js');
-    validateSageMakerSpec(kind, spec, { kind: 'kind', spec: 'spec' });
+    const { validateSageMakerAnySpec } = await import('./spec.js');
+    validateSageMakerAnySpec(kind, spec, { kind: 'kind', spec: 'spec' });
   },
 });

@@ -34,14 +34,29 @@ export function namePrefixFor(prefix: string, kind: SageMakerKind): string {
  * characters of SHA-256 of the id: never 26 characters long, so the two forms cannot collide.
  */
 export function sageMakerJobName(prefix: string, kind: SageMakerKind, jobId: string): string {
-  const head = namePrefixFor(prefix, kind);
-  const max = NAME_MAX_LENGTH[kind];
+  return derivedName(namePrefixFor(prefix, kind), NAME_MAX_LENGTH[kind], jobId, `a ${kind} job name`);
+}
+
+function derivedName(head: string, max: number, jobId: string, what: string): string {
   const ulid = STANDARD_JOB_ID.exec(jobId)?.[1];
   if (ulid && head.length + ulid.length <= max) return head + ulid;
   const room = Math.min(24, max - head.length - 1);
-  if (room < 16) throw new Error(`name prefix '${prefix}' leaves too little room for a ${kind} job name`);
+  if (room < 16) throw new Error(`name prefix '${head}' leaves too little room for ${what}`);
   const digest = createHash('sha256').update(jobId, 'utf8').digest('hex').slice(0, room);
   return `${head}h${digest}`;
+}
+
+/** SageMaker resources the asset operations create (models, endpoint configs and endpoints: 63 characters). */
+export type AssetResource = 'model' | 'endpoint' | 'endpoint-config';
+const ASSET_LETTER: Readonly<Record<AssetResource, string>> = { model: 'm', endpoint: 'e', 'endpoint-config': 'c' };
+
+/**
+ * The SageMaker name of a resource an asset operation creates, derived like job names (so a
+ * redelivery re-attaches). Built from the job id, not the attempt: a resource is not a run, and a
+ * later attempt must find the endpoint an earlier one created instead of leaving it billing.
+ */
+export function sageMakerAssetName(prefix: string, resource: AssetResource, jobId: string): string {
+  return derivedName(`${prefix}-${ASSET_LETTER[resource]}-`, 63, jobId, `a ${resource} name`);
 }
 
 /** True when `name` satisfies SageMaker's documented length and character rules for `kind`. */

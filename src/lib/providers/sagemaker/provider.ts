@@ -1,4 +1,30 @@
 import type {
+  CreateModelCommandInput,
+  CreateModelCommandOutput,
+  DescribeModelCommandInput,
+  DescribeModelCommandOutput,
+  DeleteModelCommandInput,
+  DeleteModelCommandOutput,
+  CreateModelPackageCommandInput,
+  CreateModelPackageCommandOutput,
+  DescribeModelPackageCommandInput,
+  DescribeModelPackageCommandOutput,
+  DeleteModelPackageCommandInput,
+  DeleteModelPackageCommandOutput,
+  CreateEndpointConfigCommandInput,
+  CreateEndpointConfigCommandOutput,
+  DescribeEndpointConfigCommandInput,
+  DescribeEndpointConfigCommandOutput,
+  DeleteEndpointConfigCommandInput,
+  DeleteEndpointConfigCommandOutput,
+  CreateEndpointCommandInput,
+  CreateEndpointCommandOutput,
+  DescribeEndpointCommandInput,
+  DescribeEndpointCommandOutput,
+  UpdateEndpointCommandInput,
+  UpdateEndpointCommandOutput,
+  DeleteEndpointCommandInput,
+  DeleteEndpointCommandOutput,
   CreateAutoMLJobV2CommandInput,
   CreateAutoMLJobV2CommandOutput,
   CreateTrainingJobCommandInput,
@@ -33,13 +59,15 @@ import {
 } from '../../errors.js';
 import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
-import { isSageMakerKind, parseSageMakerJob } from './spec.js';
+import { isSageMakerKind, parseSageMakerJob, type SageMakerJobSpec } from './spec.js';
 import { namePrefixFor, sageMakerJobName, SAGEMAKER_KINDS, type SageMakerKind } from './names.js';
 import { buildCreateRequest, type CreateRequest, type RequestContext } from './requests.js';
 import type { SageMakerSettings } from './settings.js';
 import { automlOutcome, trainingOutcome, transformOutcome, type DescribedOutcome } from './status.js';
 import type { ProviderContext } from '../provider-context.js';
-import { createSageMakerCall } from './client.js';
+import { createInvokeCall, createS3Call, createSageMakerCall, type InvokeCall, type S3Call } from './client.js';
+import { isSageMakerAssetKind, type SageMakerAssetSpec } from './asset-spec.js';
+import { SageMakerAssets } from './assets.js';
 import { parseSageMakerSettings } from './settings.js';
 
 /** The SageMaker operations this provider uses, with their SDK input and output types. */
@@ -56,6 +84,19 @@ export interface SageMakerOps {
   StopTrainingJob: [StopTrainingJobCommandInput, StopTrainingJobCommandOutput];
   StopAutoMLJob: [StopAutoMLJobCommandInput, StopAutoMLJobCommandOutput];
   StopTransformJob: [StopTransformJobCommandInput, StopTransformJobCommandOutput];
+  CreateModel: [CreateModelCommandInput, CreateModelCommandOutput];
+  DescribeModel: [DescribeModelCommandInput, DescribeModelCommandOutput];
+  DeleteModel: [DeleteModelCommandInput, DeleteModelCommandOutput];
+  CreateModelPackage: [CreateModelPackageCommandInput, CreateModelPackageCommandOutput];
+  DescribeModelPackage: [DescribeModelPackageCommandInput, DescribeModelPackageCommandOutput];
+  DeleteModelPackage: [DeleteModelPackageCommandInput, DeleteModelPackageCommandOutput];
+  CreateEndpointConfig: [CreateEndpointConfigCommandInput, CreateEndpointConfigCommandOutput];
+  DescribeEndpointConfig: [DescribeEndpointConfigCommandInput, DescribeEndpointConfigCommandOutput];
+  DeleteEndpointConfig: [DeleteEndpointConfigCommandInput, DeleteEndpointConfigCommandOutput];
+  CreateEndpoint: [CreateEndpointCommandInput, CreateEndpointCommandOutput];
+  DescribeEndpoint: [DescribeEndpointCommandInput, DescribeEndpointCommandOutput];
+  UpdateEndpoint: [UpdateEndpointCommandInput, UpdateEndpointCommandOutput];
+  DeleteEndpoint: [DeleteEndpointCommandInput, DeleteEndpointCommandOutput];
 }
 export type SageMakerOp = keyof SageMakerOps;
 
@@ -77,6 +118,10 @@ interface Summary {
 
 export interface SageMakerProviderOptions {
   readonly call: SageMakerCall;
+  /** The S3 client of the asset operations, created on first use (absent: asset operations are refused). */
+  readonly s3?: () => Promise<S3Call>;
+  /** The SageMaker Runtime client of invokeEndpoint, created on first use. */
+  readonly invoke?: () => Promise<InvokeCall>;
   readonly settings: SageMakerSettings;
   /** JOB_DEFAULT_MAX_RUNTIME_SEC: the stopping condition of jobs that set no max_runtime_sec. */
   readonly defaultMaxRuntimeSec: number;
@@ -96,15 +141,27 @@ export class SageMakerProvider implements JobProvider {
   private readonly call: SageMakerCall;
   private readonly settings: SageMakerSettings;
   private readonly requestContext: RequestContext;
+  private readonly assets: SageMakerAssets;
 
   constructor(options: SageMakerProviderOptions) {
     this.call = options.call;
     this.settings = options.settings;
     this.requestContext = { settings: options.settings, defaultMaxRuntimeSec: options.defaultMaxRuntimeSec };
+    const missing = (what: string) => async (): Promise<never> => {
+      throw new ProviderUnavailableError(PROVIDER, `no ${what} client was configured for this provider`);
+    };
+    this.assets = new SageMakerAssets({
+      call: options.call,
+      s3: options.s3 ?? missing('S3'),
+      invoke: options.invoke ?? missing('SageMaker Runtime'),
+      settings: options.settings,
+    });
   }
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {
-    const parsed = parseSageMakerJob(job.spec);
+    const any = parseSageMakerJob(job.spec);
+    if (isSageMakerAssetKind(any.kind)) return this.assets.submit(job, any as SageMakerAssetSpec);
+    const parsed = any as SageMakerJobSpec;
     const name = sageMakerJobName(this.settings.namePrefix, parsed.kind, runKey(job));
     const request = buildCreateRequest(job, name, parsed, this.requestContext);
     try {
@@ -141,7 +198,7 @@ export class SageMakerProvider implements JobProvider {
       else byKind.set(kind, [job]);
     }
     const reports: PollReport[] = [];
-    const toDescribe: Array<{ job: JobRecord; kind: SageMakerKind; name: string }> = [];
+    const toDescribe: Array<{ job: JobRecord; read: () => Promise<PollReport> }> = [];
     // Every List before any Describe: a failing List aborts the cycle before the costlier Describes.
     for (const kind of SAGEMAKER_KINDS) {
       const group = byKind.get(kind);
@@ -151,26 +208,29 @@ export class SageMakerProvider implements JobProvider {
         const name = this.nameOf(job, kind);
         const summary = seen.get(name.toLowerCase());
         if (!summary) {
-          toDescribe.push({ job, kind, name });
+          toDescribe.push({ job, read: () => this.describeReport(job, kind, name) });
           continue;
         }
         const report = reportFromSummary(job, summary);
         if (report) reports.push(report);
       }
     }
+    // Asset operations are read one by one (an S3 Head, a Describe of the model or endpoint) and
+    // share the per-cycle read budget with finished jobs.
+    for (const job of jobs)
+      if (isSageMakerAssetKind(assetKindOf(job))) toDescribe.push({ job, read: () => this.assets.poll(job) });
     // A mass completion must not turn one cycle into minutes of rate-limited Describes: the rest are
     // handed back unread and described first by the next cycles (finished jobs leave the watch list).
     const describing = toDescribe.slice(0, this.settings.maxDescribesPerPoll);
     const beyondCap = toDescribe.slice(describing.length).map((d) => d.job.id);
-    for (const [i, { job, kind, name }] of describing.entries()) {
+    for (const [i, { read }] of describing.entries()) {
       try {
-        reports.push(reportFromOutcome(job, await this.describe(kind, name)));
+        reports.push(await read());
       } catch (error) {
-        if (isNotFound(error)) {
-          reports.push({ jobId: job.id, status: 'missing', notes: [`SageMaker has no ${kind} job named ${name}`] });
-          continue;
-        }
-        const transient = transientError(error, this.settings.throttleBackoffMs);
+        const transient =
+          error instanceof ProviderThrottledError || error instanceof ProviderUnavailableError
+            ? error
+            : transientError(error, this.settings.throttleBackoffMs);
         // Keep what this cycle learned: throwing it away would, under steady throttling, leave the
         // jobs at the end of the list never described. The poller reads the rest first next cycle.
         if (transient instanceof ProviderThrottledError) {
@@ -189,6 +249,15 @@ export class SageMakerProvider implements JobProvider {
             error,
           );
         }
+        // An asset read S3 or SageMaker refused for good (access denied, …) fails that operation only.
+        if (error instanceof ProviderRejectedError) {
+          reports.push({
+            jobId: describing[i]!.job.id,
+            status: 'failed',
+            error: { code: 'SAGEMAKER_ASSET_FAILED', message: error.message, category: 'provider' },
+          });
+          continue;
+        }
         throw transient ?? new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error);
       }
     }
@@ -197,6 +266,23 @@ export class SageMakerProvider implements JobProvider {
     return reports;
   }
 
+  /** One finished (or vanished) job's Describe, as a report. */
+  private async describeReport(job: JobRecord, kind: SageMakerKind, name: string): Promise<PollReport> {
+    try {
+      return reportFromOutcome(job, await this.describe(kind, name));
+    } catch (error) {
+      if (isNotFound(error))
+        return { jobId: job.id, status: 'missing', notes: [`SageMaker has no ${kind} job named ${name}`] };
+      throw error;
+    }
+  }
+
+  /**
+   * Stops a training, AutoML or transform job. Asset operations have nothing to stop: S3 copies and
+   * deletes finish within submit, and SageMaker offers no way to abort an endpoint being created or
+   * updated (deleting it mid-creation is refused) — the operation completes and the next poll
+   * reports it; delete the asset to undo it.
+   */
   async cancel(job: JobRecord): Promise<void> {
     const kind = kindOf(job);
     // Without a valid kind submit() refused the job, so nothing exists at SageMaker to stop.
@@ -240,6 +326,11 @@ export class SageMakerProvider implements JobProvider {
         new ProviderUnavailableError(PROVIDER, errorMessage(error), error)
       );
     }
+  }
+
+  /** Essedum infer/explain on the endpoint an endpoint-create job made (SageMaker Runtime InvokeEndpoint). */
+  async invokeEndpoint(endpoint: JobRecord, operation: 'infer' | 'explain', body: unknown): Promise<unknown> {
+    return this.assets.invoke(endpoint, operation, body);
   }
 
   private nameOf(job: JobRecord, kind: SageMakerKind): string {
@@ -356,6 +447,11 @@ function refOf(kind: SageMakerKind, name: string, arn: string | undefined): Prov
   return { kind, name, ...(arn && { arn }) };
 }
 
+/** The job's asset operation kind, if it is one. */
+function assetKindOf(job: JobRecord): unknown {
+  return job.providerRef?.kind ?? job.spec.kind;
+}
+
 /** The job's SageMaker kind: from its handle once submitted, else from its spec. */
 function kindOf(job: JobRecord): SageMakerKind | undefined {
   const k = job.providerRef?.kind ?? job.spec.kind;
@@ -407,5 +503,23 @@ function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollRepor
 export async function createProvider(ctx: ProviderContext): Promise<JobProvider> {
   const settings = parseSageMakerSettings(ctx.config.env);
   const { call } = await createSageMakerCall(settings);
-  return new SageMakerProvider({ call, settings, defaultMaxRuntimeSec: ctx.config.defaultMaxRuntimeSec });
+  return new SageMakerProvider({
+    call,
+    s3: once(async () => (await createS3Call(settings)).call),
+    invoke: once(async () => (await createInvokeCall(settings)).call),
+    settings,
+    defaultMaxRuntimeSec: ctx.config.defaultMaxRuntimeSec,
+  });
+}
+
+/** Runs `make` on the first call only (a failed attempt is tried again next time). */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make().catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    });
+    return made;
+  };
 }

@@ -9,6 +9,10 @@ export { SAGEMAKER_SETTINGS, isSageMakerConfigured };
 export interface SageMakerSettings {
   readonly region: string;
   readonly endpoint?: string;
+  /** S3 endpoint override (path-style addressing when set). */
+  readonly s3Endpoint?: string;
+  /** SageMaker Runtime endpoint override (InvokeEndpoint). */
+  readonly runtimeEndpoint?: string;
   readonly credentials?: {
     readonly accessKeyId: string;
     readonly secretAccessKey: string;
@@ -75,11 +79,15 @@ export function parseSageMakerSettings(env: Env): SageMakerSettings {
       'SAGEMAKER_SECRET_ACCESS_KEY: set both SAGEMAKER_ACCESS_KEY_ID and SAGEMAKER_SECRET_ACCESS_KEY, or neither (default credential chain)',
     );
   const endpointValue = optional('SAGEMAKER_ENDPOINT', endpoint);
+  const s3Endpoint = optional('SAGEMAKER_S3_ENDPOINT', endpoint);
+  const runtimeEndpoint = optional('SAGEMAKER_RUNTIME_ENDPOINT', endpoint);
   const roleArn = optional('SAGEMAKER_ROLE_ARN', ROLE_ARN);
   const outputS3Uri = optional('SAGEMAKER_OUTPUT_S3_URI', S3_URI);
   const settings: SageMakerSettings = {
     region: regionValue,
     ...(endpointValue && { endpoint: endpointValue }),
+    ...(s3Endpoint && { s3Endpoint }),
+    ...(runtimeEndpoint && { runtimeEndpoint }),
     ...(accessKeyId &&
       secretAccessKey && {
         credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) },

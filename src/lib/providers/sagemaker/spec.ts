@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseOrThrow, type JobSpec } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
+import { ASSET_SCHEMAS, isSageMakerAssetKind, type SageMakerAssetSpec } from './asset-spec.js';
+import { SAGEMAKER_ALL_KINDS } from './catalog.js';
 import { SAGEMAKER_KINDS, type SageMakerKind } from './names.js';
 import { ROLE_ARN, S3_URI } from './settings.js';
 
@@ -207,8 +209,8 @@ export function validateSageMakerSpec(
   if (!isSageMakerKind(kind)) {
     const message =
       kind === undefined
-        ? `required: one of ${SAGEMAKER_KINDS.join(', ')}`
-        : `'${String(kind)}' is not a SageMaker job kind; use one of ${SAGEMAKER_KINDS.join(', ')}`;
+        ? `required: one of ${SAGEMAKER_ALL_KINDS.join(', ')}`
+        : `'${String(kind)}' is not a SageMaker job kind; use one of ${SAGEMAKER_ALL_KINDS.join(', ')}`;
     throw new ValidationError([{ field: paths.kind, message }]);
   }
   const body = spec ?? {};
@@ -226,7 +228,22 @@ export function validateSageMakerSpec(
   }
 }
 
+/**
+ * Validates any kind the provider runs: a job kind (training, automl, transform) or an MLOps asset
+ * operation (see asset-spec.ts). The descriptor's submit-time check calls this.
+ */
+export function validateSageMakerAnySpec(
+  kind: unknown,
+  spec: unknown,
+  paths: { readonly kind: string; readonly spec: string } = { kind: 'spec.kind', spec: 'spec.spec' },
+): SageMakerJobSpec | SageMakerAssetSpec {
+  if (isSageMakerAssetKind(kind)) {
+    return { kind, spec: parseOrThrow(ASSET_SCHEMAS[kind] as z.ZodType, spec ?? {}, paths.spec) } as SageMakerAssetSpec;
+  }
+  return validateSageMakerSpec(kind, spec, paths);
+}
+
 /** Validates the SageMaker part of a stored job (`job.spec.kind` + `job.spec.spec`). */
-export function parseSageMakerJob(spec: Pick<JobSpec, 'kind' | 'spec'>): SageMakerJobSpec {
-  return validateSageMakerSpec(spec.kind, spec.spec);
+export function parseSageMakerJob(spec: Pick<JobSpec, 'kind' | 'spec'>): SageMakerJobSpec | SageMakerAssetSpec {
+  return validateSageMakerAnySpec(spec.kind, spec.spec);
 }

@@ -216,3 +216,64 @@ export function transformOutcome(d: DescribeTransformJobCommandOutput): Describe
   };
   return baseOutcome('transform', d.TransformJobStatus, undefined, d.FailureReason, result);
 }
+
+/** Every endpoint status SageMaker documents (DescribeEndpoint `EndpointStatus`). */
+export const ENDPOINT_STATUSES = [
+  'OutOfService',
+  'Creating',
+  'Updating',
+  'SystemUpdating',
+  'RollingBack',
+  'InService',
+  'Deleting',
+  'Failed',
+  'UpdateRollbackFailed',
+] as const;
+export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
+
+export function isEndpointStatus(value: unknown): value is EndpointStatus {
+  return typeof value === 'string' && (ENDPOINT_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * What an endpoint's status says about an operation that creates or changes it (create, deploy,
+ * undeploy by update). `InService` is only a success when the endpoint runs the operation's own
+ * configuration: the caller checks that. A failed update rolls back to `InService` on the old
+ * configuration with a `FailureReason`, which the caller reports as failed. `Deleting` means
+ * someone is removing the endpoint under the operation: it cannot succeed. `OutOfService` heals
+ * (SageMaker replaces instances) or runs into the job's time limit.
+ */
+export function mapEndpointStatus(status: EndpointStatus): 'running' | 'in-service' | 'failed' {
+  switch (status) {
+    case 'Creating':
+    case 'Updating':
+    case 'SystemUpdating':
+    case 'RollingBack':
+    case 'OutOfService':
+      return 'running';
+    case 'InService':
+      return 'in-service';
+    case 'Deleting':
+    case 'Failed':
+    case 'UpdateRollbackFailed':
+      return 'failed';
+    default: {
+      const never: never = status;
+      throw new Error(`unmapped endpoint status ${String(never)}`);
+    }
+  }
+}
+
+/** Model package statuses (DescribeModelPackage `ModelPackageStatus`) mapped onto a registration. */
+export function mapModelPackageStatus(status: string | undefined): 'running' | 'completed' | 'failed' {
+  switch (status) {
+    case 'Completed':
+      return 'completed';
+    case 'Failed':
+    case 'Deleting':
+      return 'failed';
+    default:
+      // Pending, InProgress, or a status newer than this code: keep waiting.
+      return 'running';
+  }
+}

@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 import { parseOrThrow } from '../../../core/job.js';
+import { ValidationError } from '../../../errors.js';
+import type { SageMakerAssetKind } from '../../../providers/sagemaker/asset-spec.js';
+import type { AssetOp, AssetRefs } from '../assets-types.js';
 import { ROLE_ARN, S3_URI } from '../../../providers/sagemaker/settings.js';
 import {
   AutomlSpecSchema,
@@ -12,6 +15,7 @@ import {
   s3DataType,
   TABULAR_METRICS,
   TransformSpecSchema,
+  validateSageMakerAnySpec,
   type AutomlSpec,
   type SageMakerJobSpec,
 } from '../../../providers/sagemaker/spec.js';
@@ -205,4 +209,253 @@ export function fromEssedumInference(body: unknown): SageMakerJobSpec & { kind: 
     ...(Object.keys(tagsOut).length > 0 && { tags: tagsOut }),
   };
   return { kind: 'transform', spec: parseOrThrow(TransformSpecSchema, spec, 'body') };
+}
+
+// ---- MLOps assets (issue 18) ------------------------------------------------------------------
+
+/** What a succeeded asset job's result says about its asset (`result.summary.asset`). */
+interface RefAsset {
+  readonly id: string;
+  readonly name: string;
+  readonly uri?: string;
+  readonly instanceType?: string;
+  readonly instanceCount?: number;
+}
+
+/** The asset a referenced job created, or a ValidationError naming the missing reference. */
+function refAsset(refs: AssetRefs, which: keyof AssetRefs, required: true): RefAsset;
+function refAsset(refs: AssetRefs, which: keyof AssetRefs, required: false): RefAsset | undefined;
+function refAsset(refs: AssetRefs, which: keyof AssetRefs, required: boolean): RefAsset | undefined {
+  const job = refs[which];
+  const summary = job?.result?.summary as { asset?: Record<string, unknown> } | undefined;
+  const asset = summary?.asset;
+  if (!job || typeof asset?.id !== 'string') {
+    if (!required) return undefined;
+    throw new ValidationError([{ field: which, message: `no ${which} this provider created is referenced` }]);
+  }
+  return {
+    id: asset.id,
+    name: typeof asset.name === 'string' ? asset.name : asset.id,
+    ...(typeof asset.uri === 'string' && { uri: asset.uri }),
+    ...(typeof asset.instanceType === 'string' && { instanceType: asset.instanceType }),
+    ...(typeof asset.instanceCount === 'number' && { instanceCount: asset.instanceCount }),
+  };
+}
+
+/** The first of several spellings the UI may use for one field (snake_case, SageMaker's PascalCase). */
+function pick(b: Record<string, unknown>, ...names: string[]): unknown {
+  for (const n of names) if (b[n] !== undefined && b[n] !== null && b[n] !== '') return b[n];
+  return undefined;
+}
+
+const text = z.string().trim().min(1);
+const s3Uri = S3_URI.refine((u) => u.startsWith('s3://'), 'must be an s3:// URI');
+const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
+
+/** A name usable in an S3 key: lower-case letters, digits, `-`, `_` and `.`. */
+function slug(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 128) || 'dataset'
+  );
+}
+
+const basename = (uri: string): string => uri.replace(/\/+$/, '').split('/').at(-1) ?? 'data';
+
+/** Parses one field; a ValidationError names the field the Essedum body used. */
+function field<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
+  return parseOrThrow(schema, value, name);
+}
+
+/** Builds the spec and validates it against the provider's schema (errors name `body.<field>`). */
+function assetSpec(
+  kind: SageMakerAssetKind,
+  spec: Record<string, unknown>,
+): { kind: string; spec: Record<string, unknown> } {
+  const parsed = validateSageMakerAnySpec(kind, spec, { kind: 'kind', spec: 'body' });
+  return { kind, spec: parsed.spec as Record<string, unknown> };
+}
+
+const tagsOf = (b: Record<string, unknown>): Record<string, string> | undefined => {
+  const t = pick(b, 'tags', 'Tags');
+  return t === undefined ? undefined : field(essedumTags, t, b.tags !== undefined ? 'tags' : 'Tags');
+};
+
+/** Where an exported copy goes: a prefix source needs a prefix destination; an object into a prefix keeps its name. */
+function exportDestination(source: string, destination: string): string {
+  if (source.endsWith('/')) return destination.endsWith('/') ? destination : `${destination}/`;
+  return destination.endsWith('/') ? `${destination}${basename(source)}` : destination;
+}
+
+/**
+ * Essedum's SageMaker MLOps bodies → the provider's asset operations. Bodies are lenient (snake_case
+ * or SageMaker's PascalCase; unknown fields ignored); what is needed is checked and a mistake names
+ * the field. Operations on an existing asset read it from the job that created it (`refs`).
+ *
+ * - dataset-create: `name`, and where: `s3_uri` (object, or prefix ending in `/`) or `Bucket`
+ *   (+ `S3Prefix`: stored under `<prefix>/datasets/<name>/`); from `source_uri` (copied) or inline
+ *   `content` (+ `content_type`, `content_encoding`), or neither to register data already there.
+ * - dataset-export / model-export: `destination_uri` (or `S3OutputPath`).
+ * - model-register: `name`, `image`, `model_data_url`, `environment`, `role_arn`, and
+ *   `model_package_group` to register a model package version too (`approval_status`).
+ * - endpoint-create: `name`, `instance_type`, `instance_count`, optional model (`refs.model`).
+ * - endpoint-deploy: `refs.endpoint`, `refs.model` (or `model_name`), `instance_type`,
+ *   `instance_count`, `traffic_weight`, `replace`.
+ * - endpoint-undeploy: `refs.endpoint`, and `model_names` / `refs.model` (none: every model).
+ */
+export function fromEssedumAsset(
+  op: AssetOp,
+  body: Record<string, unknown>,
+  refs: AssetRefs,
+): { kind: string; spec: Record<string, unknown> } {
+  const b = body ?? {};
+  switch (op) {
+    case 'dataset-create': {
+      const name = field(text, pick(b, 'name', 'Name'), 'name');
+      const source = pick(b, 'source_uri', 'SourceS3Uri');
+      const sourceUri = source === undefined ? undefined : field(s3Uri, source, 'source_uri');
+      const content = pick(b, 'content', 'data');
+      let uri: string;
+      const given = pick(b, 's3_uri', 'S3Uri', 'uri');
+      if (given !== undefined) uri = field(s3Uri, given, 's3_uri');
+      else {
+        const bkt = pick(b, 'Bucket', 'bucket');
+        if (bkt === undefined)
+          throw new ValidationError([{ field: 's3_uri', message: 'required: give s3_uri, or Bucket (and S3Prefix)' }]);
+        const prefix = joinS3(
+          field(bucket, bkt, 'Bucket'),
+          String(pick(b, 'S3Prefix', 's3_prefix') ?? ''),
+          'datasets',
+          slug(name),
+        );
+        uri =
+          content !== undefined
+            ? `${prefix}/${slug(String(pick(b, 'file_name', 'FileName') ?? 'data'))}`
+            : sourceUri !== undefined && !sourceUri.endsWith('/')
+              ? `${prefix}/${basename(sourceUri)}`
+              : `${prefix}/`;
+      }
+      const contentType = pick(b, 'content_type', 'ContentType');
+      const encoding = pick(b, 'content_encoding');
+      const description = pick(b, 'description');
+      const tags = tagsOf(b);
+      return assetSpec('dataset-create', {
+        name,
+        uri,
+        ...(sourceUri !== undefined && { source_uri: sourceUri }),
+        ...(content !== undefined && { content: typeof content === 'string' ? content : JSON.stringify(content) }),
+        ...(contentType !== undefined && { content_type: contentType }),
+        ...(encoding !== undefined && { content_encoding: encoding }),
+        ...(description !== undefined && { description }),
+        ...(tags && { tags }),
+      });
+    }
+    case 'dataset-export':
+    case 'model-export': {
+      const which = op === 'dataset-export' ? 'dataset' : 'model';
+      const asset = refAsset(refs, which, true);
+      if (!asset.uri)
+        throw new ValidationError([{ field: which, message: `the ${which} has no S3 location to export from` }]);
+      const dest = field(s3Uri, pick(b, 'destination_uri', 'S3OutputPath', 's3_uri', 'uri'), 'destination_uri');
+      return assetSpec(op, {
+        name: asset.name,
+        source_uri: asset.uri,
+        destination_uri: exportDestination(asset.uri, dest),
+        ...(op === 'model-export' && { model_name: asset.id }),
+      });
+    }
+    case 'dataset-delete': {
+      const asset = refAsset(refs, 'dataset', true);
+      return assetSpec(op, { name: asset.name, uri: asset.uri ?? asset.id });
+    }
+    case 'model-register': {
+      const container = (b.PrimaryContainer ?? {}) as Record<string, unknown>;
+      const name = field(text, pick(b, 'name', 'ModelName', 'model_name'), 'name');
+      const image = pick(b, 'image', 'Image', 'image_uri') ?? container.Image;
+      const modelData = pick(b, 'model_data_url', 'ModelDataUrl', 'artifact_uri') ?? container.ModelDataUrl;
+      const env = pick(b, 'environment', 'Environment') ?? container.Environment;
+      const role = pick(b, 'role_arn', 'ExecutionRoleArn', 'RoleArn');
+      const group = pick(b, 'model_package_group', 'ModelPackageGroupName');
+      const approval = pick(b, 'approval_status', 'ModelApprovalStatus');
+      const description = pick(b, 'description', 'ModelPackageDescription');
+      const tags = tagsOf(b);
+      return assetSpec(op, {
+        name,
+        image: field(text, image, 'image'),
+        ...(modelData !== undefined && { model_data_url: modelData }),
+        ...(env !== undefined && { environment: env }),
+        ...(role !== undefined && { role_arn: role }),
+        ...(group !== undefined && { model_package_group: group }),
+        ...(approval !== undefined && { approval_status: approval }),
+        ...(description !== undefined && { description }),
+        ...(tags && { tags }),
+      });
+    }
+    case 'model-delete': {
+      const asset = refAsset(refs, 'model', true);
+      const pkg = (refs.model?.result?.summary as { modelPackageArn?: unknown } | undefined)?.modelPackageArn;
+      return assetSpec(op, {
+        name: asset.name,
+        model_name: asset.id,
+        ...(typeof pkg === 'string' && { model_package_arn: pkg }),
+      });
+    }
+    case 'endpoint-create': {
+      const model = refAsset(refs, 'model', false);
+      const modelName = model?.id ?? pick(b, 'model_name', 'ModelName');
+      const type = pick(b, 'instance_type', 'InstanceType');
+      const count = pick(b, 'instance_count', 'InitialInstanceCount');
+      const tags = tagsOf(b);
+      return assetSpec(op, {
+        name: field(text, pick(b, 'name', 'EndpointName', 'endpoint_name'), 'name'),
+        ...(type !== undefined && { instance_type: type }),
+        ...(count !== undefined && { instance_count: count }),
+        ...(modelName !== undefined && { model_name: modelName }),
+        ...(tags && { tags }),
+      });
+    }
+    case 'endpoint-deploy': {
+      const endpoint = refAsset(refs, 'endpoint', true);
+      const model = refAsset(refs, 'model', false);
+      const modelName = model?.id ?? pick(b, 'model_name', 'ModelName');
+      if (modelName === undefined)
+        throw new ValidationError([{ field: 'model_name', message: 'required: the model to deploy' }]);
+      const type = pick(b, 'instance_type', 'InstanceType') ?? endpoint.instanceType;
+      const count = pick(b, 'instance_count', 'InitialInstanceCount') ?? endpoint.instanceCount;
+      const weight = pick(b, 'traffic_weight', 'InitialVariantWeight');
+      const replace = pick(b, 'replace');
+      return assetSpec(op, {
+        name: endpoint.name,
+        endpoint_name: endpoint.id,
+        model_name: modelName,
+        ...(type !== undefined && { instance_type: type }),
+        ...(count !== undefined && { instance_count: count }),
+        ...(weight !== undefined && { initial_weight: weight }),
+        ...(replace !== undefined && { replace }),
+      });
+    }
+    case 'endpoint-undeploy': {
+      const endpoint = refAsset(refs, 'endpoint', true);
+      const model = refAsset(refs, 'model', false);
+      const listed = pick(b, 'model_names', 'deployed_model_ids');
+      const single = pick(b, 'model_name', 'deployed_model_id');
+      const names = model ? [model.id] : (listed ?? (single === undefined ? undefined : [single]));
+      return assetSpec(op, {
+        name: endpoint.name,
+        endpoint_name: endpoint.id,
+        ...(names !== undefined && { model_names: names }),
+      });
+    }
+    case 'endpoint-delete': {
+      const endpoint = refAsset(refs, 'endpoint', true);
+      return assetSpec(op, { name: endpoint.name, endpoint_name: endpoint.id });
+    }
+    default: {
+      const never: never = op;
+      throw new ValidationError([{ field: 'op', message: `unknown asset operation ${String(never)}` }]);
+    }
+  }
 }
