@@ -123,6 +123,8 @@ param vertexCredentialsJson string = ''
 @description('Name of an existing Azure ML workspace in this resource group; enables the azure-ml provider.')
 param azureMlWorkspaceName string = ''
 param azureMlDefaultCompute string = ''
+@description('Optional: datastore folder Azure ML dataset/model exports copy into, e.g. azureml://datastores/workspaceblobstore/paths/cjo-exports. Empty: exports are refused.')
+param azureMlExportPath string = ''
 
 // ---- Names ---------------------------------------------------------------------------------------
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -533,6 +535,8 @@ var azureMlSettings = azureMlEnabled ? union({
   AZUREML_WORKSPACE: azureMlWorkspaceName
 }, empty(azureMlDefaultCompute) ? {} : {
   AZUREML_DEFAULT_COMPUTE: azureMlDefaultCompute
+}, empty(azureMlExportPath) ? {} : {
+  AZUREML_EXPORT_PATH: azureMlExportPath
 }) : {}
 
 var apiAppSettings = union(sharedSettings, apiIdentitySettings, apiBaseSettings, batchSettings, sageMakerSettings, vertexSettings, azureMlSettings)

@@ -42,7 +42,43 @@ export type FakeJobStatus =
   | 'Paused'
   | 'Unknown';
 
-export type RequestKind = 'list' | 'get' | 'put' | 'cancel' | 'operation' | 'environment' | 'other';
+export type RequestKind =
+  | 'list'
+  | 'get'
+  | 'put'
+  | 'cancel'
+  | 'operation'
+  | 'environment'
+  | 'workspace'
+  | 'data'
+  | 'model'
+  | 'endpoint'
+  | 'deployment'
+  | 'opstatus'
+  | 'score'
+  | 'other';
+
+/** A data or model version, online endpoint or deployment as the fake stores it (the ARM document). */
+export interface FakeResource {
+  id: string;
+  name: string;
+  type: string;
+  location?: string;
+  kind?: string;
+  tags?: Record<string, string>;
+  identity?: Record<string, unknown>;
+  sku?: { name?: string; capacity?: number };
+  properties: Record<string, unknown>;
+  systemData: Record<string, unknown>;
+}
+
+/** An endpoint or deployment long-running operation (Azure-AsyncOperation), ended by the test. */
+interface Lro {
+  status: 'InProgress' | 'Succeeded' | 'Failed';
+  error?: { code: string; message: string };
+  succeed: () => void;
+  fail: () => void;
+}
 
 export interface RecordedRequest {
   readonly method: string;
@@ -119,6 +155,17 @@ export class FakeAzureMl {
   readonly requests: RecordedRequest[] = [];
   readonly jobs = new Map<string, StoredJob>();
   readonly environments = new Map<string, Record<string, unknown>>();
+  /** Data versions by `name:version`. */
+  readonly data = new Map<string, FakeResource>();
+  /** Model versions by `name:version`. */
+  readonly models = new Map<string, FakeResource>();
+  /** Online endpoints by name. */
+  readonly endpoints = new Map<string, FakeResource>();
+  /** Online deployments by `endpoint/deployment`. */
+  readonly deployments = new Map<string, FakeResource>();
+  private readonly lros = new Map<string, Lro>();
+  /** Region of the workspace (online endpoints and deployments must be created in it). */
+  readonly location = 'westeurope';
   private readonly operations = new Map<string, Operation>();
   private readonly faults: Fault[] = [];
   private readonly readQuota: QuotaBucket | undefined;
@@ -300,6 +347,7 @@ export class FakeAzureMl {
       kind,
     });
 
+    const scoring = /^\/inference\/([^/]+)\/score$/.exec(url.pathname);
     const auth = req.headers.authorization;
     if (!auth)
       return this.send(res, 401, {
@@ -312,6 +360,8 @@ export class FakeAzureMl {
       return this.send(res, 401, {
         error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' },
       });
+    // The scoring host is data plane: no api-version there.
+    if (scoring && method === 'POST') return this.score(res, decodeURIComponent(scoring[1]!), body);
     const apiVersion = url.searchParams.get('api-version');
     if (!apiVersion)
       return this.send(res, 400, {
@@ -374,6 +424,11 @@ export class FakeAzureMl {
         lower,
       );
     if (opMatch) return this.pollOperation(res, decodeURIComponent(path.split('/').pop()!));
+    const statusMatch =
+      /^\/subscriptions\/[^/]+\/providers\/microsoft\.machinelearningservices\/locations\/[^/]+\/mfeoperationsstatus\/(.+)$/.exec(
+        lower,
+      );
+    if (statusMatch && method === 'GET') return this.operationStatus(res, decodeURIComponent(path.split('/').pop()!));
     if (!lower.startsWith(ws))
       return this.send(res, 404, {
         error: { code: 'ResourceNotFound', message: `The Resource under '${path}' was not found.` },
@@ -391,6 +446,40 @@ export class FakeAzureMl {
         return job ? this.send(res, 200, job.doc) : this.notFound(res, name);
       }
     }
+    if (rest === '' && method === 'GET') {
+      return this.send(res, 200, {
+        id: this.workspacePath,
+        name: this.opts.workspace,
+        type: 'Microsoft.MachineLearningServices/workspaces',
+        location: this.location,
+        properties: {},
+      });
+    }
+    const versionMatch = /^\/(data|models)\/([^/]+)\/versions\/([^/]+)$/i.exec(rest);
+    if (versionMatch) {
+      const store = versionMatch[1]!.toLowerCase() === 'data' ? this.data : this.models;
+      return this.assetVersion(
+        res,
+        method,
+        store,
+        decodeURIComponent(versionMatch[2]!),
+        decodeURIComponent(versionMatch[3]!),
+        body,
+        path,
+      );
+    }
+    const endpointMatch = /^\/onlineendpoints\/([^/]+)(\/deployments(?:\/([^/]+))?)?$/i.exec(rest);
+    if (endpointMatch) {
+      const endpoint = decodeURIComponent(endpointMatch[1]!);
+      if (endpointMatch[3] !== undefined)
+        return this.deployment(res, method, endpoint, decodeURIComponent(endpointMatch[3]), body, path, apiVersion);
+      if (endpointMatch[2] !== undefined && method === 'GET') {
+        if (!this.endpoints.has(endpoint)) return this.resourceNotFound(res, path);
+        const value = [...this.deployments.entries()].filter(([k]) => k.startsWith(`${endpoint}/`)).map(([, d]) => d);
+        return this.send(res, 200, { value });
+      }
+      if (endpointMatch[2] === undefined) return this.onlineEndpoint(res, method, endpoint, body, path, apiVersion);
+    }
     const envMatch = /^\/environments\/([^/]+)\/versions\/([^/]+)$/.exec(rest);
     if (envMatch && method === 'PUT') return this.putEnvironment(res, `${envMatch[1]}:${envMatch[2]}`, body);
     return this.send(res, 405, { error: { code: 'MethodNotAllowed', message: `${method} ${path}` } });
@@ -398,7 +487,14 @@ export class FakeAzureMl {
 
   private classify(method: string, path: string): RequestKind {
     const lower = path.toLowerCase();
+    if (lower.startsWith('/inference/')) return 'score';
+    if (lower.includes('/mfeoperationsstatus/')) return 'opstatus';
     if (lower.includes('/mfeoperationresults/')) return 'operation';
+    if (lower.includes('/deployments')) return 'deployment';
+    if (lower.includes('/onlineendpoints/')) return 'endpoint';
+    if (/\/workspaces\/[^/]+\/data\//.test(lower)) return 'data';
+    if (/\/workspaces\/[^/]+\/models\//.test(lower)) return 'model';
+    if (/\/workspaces\/[^/]+$/.test(lower)) return 'workspace';
     if (lower.includes('/environments/')) return 'environment';
     if (/\/jobs\/?$/.test(lower) && method === 'GET') return 'list';
     if (/\/jobs\/[^/]+\/cancel$/.test(lower)) return 'cancel';
@@ -497,6 +593,12 @@ export class FakeAzureMl {
   }
 
   private pollOperation(res: ServerResponse, id: string): void {
+    const lro = this.lros.get(id);
+    if (lro) {
+      if (lro.status === 'InProgress')
+        return this.send(res, 202, undefined, { 'retry-after': String(this.opts.operationRetryAfterSec) });
+      return lro.status === 'Succeeded' ? this.send(res, 200, undefined) : this.send(res, 200, { error: lro.error });
+    }
     const op = this.operations.get(id);
     if (!op) return this.send(res, 404, { error: { code: 'NotFound', message: `Operation ${id} not found.` } });
     if (!op.done && op.pollsLeft <= 0) {
@@ -519,6 +621,370 @@ export class FakeAzureMl {
       });
     this.environments.set(key, props);
     this.send(res, existing ? 200 : 201, { name: key.split(':')[1], properties: props });
+  }
+
+  // ---- Assets: data and model versions, online endpoints and deployments ----------------------
+
+  /**
+   * Ends every pending endpoint/deployment operation, as Azure ML would after provisioning:
+   * successfully, or with `fail`'s error (the resource turns Failed).
+   */
+  completeOperations(outcome: { fail?: { code: string; message: string } } = {}): number {
+    let n = 0;
+    for (const lro of this.lros.values()) {
+      if (lro.status !== 'InProgress') continue;
+      n += 1;
+      if (outcome.fail) {
+        lro.status = 'Failed';
+        lro.error = outcome.fail;
+        lro.fail();
+      } else {
+        lro.status = 'Succeeded';
+        lro.succeed();
+      }
+    }
+    return n;
+  }
+
+  /** Operations still running. */
+  get pendingOperations(): number {
+    return [...this.lros.values()].filter((l) => l.status === 'InProgress').length;
+  }
+
+  /** Drops every operation document, as ARM does once they expire. */
+  expireOperations(): void {
+    this.lros.clear();
+  }
+
+  private resourceNotFound(res: ServerResponse, path: string): void {
+    this.send(res, 404, {
+      error: { code: 'ResourceNotFound', message: `The Resource '${path}' was not found.` },
+    });
+  }
+
+  /** Starts an LRO: 201/200/202 with Azure-AsyncOperation (status document) and Location. */
+  private startLro(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    apiVersion: string,
+    succeed: () => void,
+    fail: () => void,
+  ): void {
+    const id = `lro:${randomUUID()}`;
+    this.lros.set(id, { status: 'InProgress', succeed, fail });
+    const base = `${this.endpoint}/subscriptions/${this.opts.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${this.location}`;
+    this.send(res, status, body, {
+      'azure-asyncoperation': `${base}/mfeOperationsStatus/${encodeURIComponent(id)}?api-version=${apiVersion}`,
+      location: `${base}/mfeOperationResults/${encodeURIComponent(id)}?api-version=${apiVersion}`,
+      'retry-after': String(this.opts.operationRetryAfterSec),
+    });
+  }
+
+  private operationStatus(res: ServerResponse, id: string): void {
+    const lro = this.lros.get(id);
+    if (!lro) return this.send(res, 404, { error: { code: 'NotFound', message: `Operation ${id} not found.` } });
+    this.send(res, 200, {
+      id,
+      name: id,
+      status: lro.status,
+      ...(lro.error && { error: lro.error }),
+    });
+  }
+
+  private newResource(path: string, type: string, name: string, props: Record<string, unknown>): FakeResource {
+    return {
+      id: path,
+      name,
+      type,
+      properties: structuredClone(props),
+      systemData: { createdAt: new Date().toISOString(), createdByType: 'Application' },
+    };
+  }
+
+  /**
+   * Data and model versions: synchronous. A version is immutable: a PUT changing its URI or type
+   * answers 409 Conflict; description, tags and properties may change (200). DELETE answers 200,
+   * or 204 when there was nothing to delete.
+   */
+  private assetVersion(
+    res: ServerResponse,
+    method: string,
+    store: Map<string, FakeResource>,
+    name: string,
+    version: string,
+    body: unknown,
+    path: string,
+  ): void {
+    const key = `${name}:${version}`;
+    const existing = store.get(key);
+    const isData = store === this.data;
+    if (method === 'GET') return existing ? this.send(res, 200, existing) : this.resourceNotFound(res, path);
+    if (method === 'DELETE') {
+      if (!existing) return this.send(res, 204, undefined);
+      store.delete(key);
+      return this.send(res, 200, undefined);
+    }
+    if (method !== 'PUT') return this.send(res, 405, { error: { code: 'MethodNotAllowed', message: method } });
+    const props = (body as { properties?: Record<string, unknown> } | undefined)?.properties;
+    const uriKey = isData ? 'dataUri' : 'modelUri';
+    const typeKey = isData ? 'dataType' : 'modelType';
+    if (!props || typeof props[uriKey] !== 'string') return this.userError(res, `properties.${uriKey} is required.`);
+    if (isData && !['uri_file', 'uri_folder', 'mltable'].includes(String(props.dataType)))
+      return this.userError(res, `properties.dataType '${String(props.dataType)}' is not supported.`);
+    if (existing) {
+      if (existing.properties[uriKey] !== props[uriKey] || existing.properties[typeKey] !== props[typeKey]) {
+        return this.send(res, 409, {
+          error: {
+            code: 'UserError',
+            message: `Conflict: ${isData ? 'data' : 'model'} ${name} version ${version} already exists and its ${uriKey} cannot be changed.`,
+          },
+        });
+      }
+      for (const k of ['description', 'tags', 'properties'])
+        if (k in props) existing.properties[k] = structuredClone(props[k]);
+      return this.send(res, 200, existing);
+    }
+    const doc = this.newResource(
+      path,
+      `Microsoft.MachineLearningServices/workspaces/${isData ? 'data' : 'models'}/versions`,
+      version,
+      { ...props, isArchived: false, ...(isData ? {} : { modelType: props.modelType ?? 'custom_model' }) },
+    );
+    store.set(key, doc);
+    return this.send(res, 201, doc);
+  }
+
+  /**
+   * Managed online endpoints. PUT creates (201, Creating) or updates (200, Updating) as a
+   * long-running operation; traffic must name existing deployments and add up to 0 or 100, and
+   * takes effect when the operation ends. A PUT or DELETE while an operation runs is 409.
+   */
+  private onlineEndpoint(
+    res: ServerResponse,
+    method: string,
+    name: string,
+    body: unknown,
+    path: string,
+    apiVersion: string,
+  ): void {
+    const existing = this.endpoints.get(name);
+    if (method === 'GET') return existing ? this.send(res, 200, existing) : this.resourceNotFound(res, path);
+    if (method === 'DELETE') {
+      if (!existing) return this.send(res, 204, undefined);
+      if (['Creating', 'Updating', 'Deleting'].includes(String(existing.properties.provisioningState)))
+        return this.conflict(res, `Endpoint ${name} is ${String(existing.properties.provisioningState)}.`);
+      existing.properties.provisioningState = 'Deleting';
+      return this.startLro(
+        res,
+        202,
+        undefined,
+        apiVersion,
+        () => {
+          this.endpoints.delete(name);
+          for (const k of [...this.deployments.keys()]) if (k.startsWith(`${name}/`)) this.deployments.delete(k);
+        },
+        () => {
+          existing.properties.provisioningState = 'Failed';
+        },
+      );
+    }
+    if (method !== 'PUT') return this.send(res, 405, { error: { code: 'MethodNotAllowed', message: method } });
+    const b = (body ?? {}) as Partial<FakeResource>;
+    if (b.location !== this.location)
+      return this.userError(res, `location '${String(b.location)}' must be the workspace's region '${this.location}'.`);
+    const props = b.properties ?? {};
+    if (!['AADToken', 'Key', 'AMLToken'].includes(String(props.authMode)))
+      return this.userError(res, 'properties.authMode must be AADToken, Key or AMLToken.');
+    const traffic = (props.traffic ?? {}) as Record<string, number>;
+    for (const [dep, share] of Object.entries(traffic)) {
+      const d = this.deployments.get(`${name}/${dep}`);
+      if (!d) return this.userError(res, `Traffic names deployment '${dep}', which does not exist.`);
+      if (share > 0 && d.properties.provisioningState !== 'Succeeded')
+        return this.userError(
+          res,
+          `Deployment '${dep}' is ${String(d.properties.provisioningState)}; it cannot take traffic.`,
+        );
+    }
+    const sum = Object.values(traffic).reduce((n, v) => n + v, 0);
+    if (sum !== 0 && sum !== 100) return this.userError(res, `Traffic must add up to 100 (or 0), not ${sum}.`);
+    if (existing) {
+      if (['Creating', 'Updating', 'Deleting'].includes(String(existing.properties.provisioningState)))
+        return this.conflict(res, `Endpoint ${name} is ${String(existing.properties.provisioningState)}.`);
+      existing.properties.provisioningState = 'Updating';
+      return this.startLro(
+        res,
+        200,
+        existing,
+        apiVersion,
+        () => {
+          existing.properties.traffic = { ...traffic };
+          if (b.tags) existing.tags = { ...b.tags };
+          if (typeof props.description === 'string') existing.properties.description = props.description;
+          existing.properties.provisioningState = 'Succeeded';
+        },
+        () => {
+          existing.properties.provisioningState = 'Failed';
+        },
+      );
+    }
+    const doc = this.newResource(path, 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints', name, {
+      ...props,
+      traffic: {},
+      provisioningState: 'Creating',
+    });
+    doc.location = this.location;
+    doc.kind = b.kind ?? 'Managed';
+    doc.tags = { ...(b.tags ?? {}) };
+    doc.identity = { type: (b.identity as { type?: string } | undefined)?.type ?? 'SystemAssigned' };
+    this.endpoints.set(name, doc);
+    return this.startLro(
+      res,
+      201,
+      doc,
+      apiVersion,
+      () => {
+        doc.properties.provisioningState = 'Succeeded';
+        doc.properties.scoringUri = `${this.endpoint}/inference/${encodeURIComponent(name)}/score`;
+        doc.properties.swaggerUri = `${this.endpoint}/inference/${encodeURIComponent(name)}/swagger.json`;
+      },
+      () => {
+        doc.properties.provisioningState = 'Failed';
+      },
+    );
+  }
+
+  /**
+   * Online deployments: PUT needs a Succeeded endpoint, an existing workspace model and an
+   * instance type; DELETE of a deployment that still has traffic is refused (400), as the service
+   * does. Both are long-running operations.
+   */
+  private deployment(
+    res: ServerResponse,
+    method: string,
+    endpoint: string,
+    name: string,
+    body: unknown,
+    path: string,
+    apiVersion: string,
+  ): void {
+    const ep = this.endpoints.get(endpoint);
+    const key = `${endpoint}/${name}`;
+    const existing = this.deployments.get(key);
+    if (method === 'GET') return existing ? this.send(res, 200, existing) : this.resourceNotFound(res, path);
+    if (!ep) return this.resourceNotFound(res, path);
+    if (method === 'DELETE') {
+      if (!existing) return this.send(res, 204, undefined);
+      const share = ((ep.properties.traffic ?? {}) as Record<string, number>)[name] ?? 0;
+      if (share > 0)
+        return this.userError(
+          res,
+          `Deployment ${name} has ${share}% of the traffic; set its traffic to 0 before deleting it.`,
+        );
+      existing.properties.provisioningState = 'Deleting';
+      return this.startLro(
+        res,
+        202,
+        undefined,
+        apiVersion,
+        () => {
+          this.deployments.delete(key);
+          const traffic = { ...((ep.properties.traffic ?? {}) as Record<string, number>) };
+          delete traffic[name];
+          ep.properties.traffic = traffic;
+        },
+        () => {
+          existing.properties.provisioningState = 'Failed';
+        },
+      );
+    }
+    if (method !== 'PUT') return this.send(res, 405, { error: { code: 'MethodNotAllowed', message: method } });
+    if (ep.properties.provisioningState !== 'Succeeded')
+      return this.conflict(res, `Endpoint ${endpoint} is ${String(ep.properties.provisioningState)}.`);
+    const b = (body ?? {}) as Partial<FakeResource>;
+    const props = b.properties ?? {};
+    if (props.endpointComputeType !== 'Managed')
+      return this.userError(res, 'properties.endpointComputeType must be Managed.');
+    if (typeof props.instanceType !== 'string') return this.userError(res, 'properties.instanceType is required.');
+    const model = String(props.model ?? '');
+    const mv = /\/models\/([^/]+)\/versions\/([^/]+)$/i.exec(model);
+    if (
+      model.toLowerCase().startsWith(this.workspacePath.toLowerCase()) &&
+      !(mv && this.models.has(`${mv[1]}:${mv[2]}`))
+    )
+      return this.userError(res, `Model ${model} was not found.`);
+    if (existing) {
+      if (['Creating', 'Updating', 'Deleting'].includes(String(existing.properties.provisioningState)))
+        return this.conflict(res, `Deployment ${name} is ${String(existing.properties.provisioningState)}.`);
+      existing.properties.provisioningState = 'Updating';
+      return this.startLro(
+        res,
+        200,
+        existing,
+        apiVersion,
+        () => {
+          Object.assign(existing.properties, props, { provisioningState: 'Succeeded' });
+          if (b.sku) existing.sku = { ...b.sku };
+        },
+        () => {
+          existing.properties.provisioningState = 'Failed';
+        },
+      );
+    }
+    const doc = this.newResource(
+      path,
+      'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments',
+      name,
+      { ...props, provisioningState: 'Creating' },
+    );
+    doc.location = this.location;
+    doc.kind = b.kind ?? 'Managed';
+    doc.tags = { ...(b.tags ?? {}) };
+    doc.sku = { name: 'Default', capacity: 1, ...(b.sku ?? {}) };
+    this.deployments.set(key, doc);
+    return this.startLro(
+      res,
+      201,
+      doc,
+      apiVersion,
+      () => {
+        doc.properties.provisioningState = 'Succeeded';
+      },
+      () => {
+        doc.properties.provisioningState = 'Failed';
+      },
+    );
+  }
+
+  private conflict(res: ServerResponse, message: string): void {
+    this.send(res, 409, { error: { code: 'Conflict', message: `${message} Wait for the operation to finish.` } });
+  }
+
+  /**
+   * The scoring URI: routes to the deployment with the largest traffic share (404 when none has
+   * any, as the service answers) and "predicts" the sum of each input row.
+   */
+  private score(res: ServerResponse, name: string, body: unknown): void {
+    const ep = this.endpoints.get(name);
+    if (ep?.properties.provisioningState !== 'Succeeded')
+      return this.send(res, 404, { message: `No endpoint ${name}.` });
+    const traffic = Object.entries((ep.properties.traffic ?? {}) as Record<string, number>).filter(([, v]) => v > 0);
+    if (traffic.length === 0)
+      return this.send(res, 404, {
+        message:
+          'No valid deployments to route to. Please check that the endpoint has at least one deployment with positive weight values.',
+      });
+    const [deployment] = traffic.sort((a, b) => b[1] - a[1])[0]!;
+    const rows = (body as { input_data?: { data?: unknown } } | undefined)?.input_data?.data;
+    if (!Array.isArray(rows) || !rows.every((r) => Array.isArray(r) && r.every((v) => typeof v === 'number'))) {
+      return this.send(res, 400, { message: 'Expected input_data.data: an array of numeric rows.' });
+    }
+    const model = String(this.deployments.get(`${name}/${deployment}`)?.properties.model ?? '');
+    this.send(res, 200, {
+      predictions: (rows as number[][]).map((r) => r.reduce((n, v) => n + v, 0)),
+      deployment,
+      model,
+    });
   }
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -92,6 +92,44 @@ export const AZURE_ML_SETTINGS = [
     description:
       'How long cancel follows the cancel operation (202 + Location) before leaving the confirmation to the poller.',
   },
+  {
+    name: 'AZUREML_EXPORT_PATH',
+    scope: ['provider'],
+    description:
+      'Datastore folder that dataset-export and model-export copy assets into, e.g. azureml://datastores/workspaceblobstore/paths/cjo-exports (a copy lands in <path>/<datasets|models>/<name>/<version>/). Unset: exports are refused.',
+  },
+  {
+    name: 'AZUREML_EXPORT_ENVIRONMENT',
+    scope: ['provider'],
+    default: 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest',
+    description:
+      'Environment of the copy job an export runs (any Linux image with cp will do); its compute is AZUREML_DEFAULT_COMPUTE unless the request names one.',
+  },
+  {
+    name: 'AZUREML_SCORING_HOSTS',
+    scope: ['provider'],
+    default: '.inference.ml.azure.com',
+    description:
+      'Comma-separated hosts (a leading "." matches any subdomain) an online endpoint scoring URI may point at. The Entra token for inference is only sent there, over https; sovereign clouds add theirs (.inference.ml.azure.us), tests a local fake.',
+  },
+  {
+    name: 'AZUREML_SCORING_SCOPE',
+    scope: ['provider'],
+    default: 'https://ml.azure.com/.default',
+    description: 'Entra ID scope of the token sent to online endpoints with authMode AADToken.',
+  },
+  {
+    name: 'AZUREML_SCORING_TIMEOUT_MS',
+    scope: ['provider'],
+    default: '60000',
+    description: 'Timeout of one infer call to an online endpoint (managed online endpoints allow up to 180 s).',
+  },
+  {
+    name: 'AZUREML_ENDPOINT_INSTANCE_TYPE',
+    scope: ['provider'],
+    default: 'Standard_DS3_v2',
+    description: 'VM size of an online deployment whose request names none.',
+  },
 ] as const satisfies readonly SettingInfo[];
 
 /** True when subscription, resource group and workspace are all set. */
@@ -101,6 +139,25 @@ export function isAzureMlConfigured(env: Readonly<Record<string, string | undefi
   );
 }
 
+/** The asset operations (issue 18): same names on every provider. */
+export const AZURE_ML_ASSET_KINDS = [
+  'dataset-create',
+  'dataset-export',
+  'dataset-delete',
+  'model-register',
+  'model-export',
+  'model-delete',
+  'endpoint-create',
+  'endpoint-deploy',
+  'endpoint-undeploy',
+  'endpoint-delete',
+] as const;
+export type AzureMlAssetKind = (typeof AZURE_ML_ASSET_KINDS)[number];
+
 /** The job kinds this provider runs, as `JobRecord.spec.kind`. */
-export const AZURE_ML_JOB_KINDS = ['command', 'automl'] as const;
+export const AZURE_ML_JOB_KINDS = ['command', 'automl', ...AZURE_ML_ASSET_KINDS] as const;
 export type AzureMlJobKind = (typeof AZURE_ML_JOB_KINDS)[number];
+
+export function isAzureMlAssetKind(kind: string | undefined): kind is AzureMlAssetKind {
+  return (AZURE_ML_ASSET_KINDS as readonly (string | undefined)[]).includes(kind);
+}

@@ -1,6 +1,11 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient, Pipeline, PipelineResponse } from '@azure/core-rest-pipeline';
-import { ProviderThrottledError, ProviderUnavailableError, describeError } from '../../errors.js';
+import {
+  ProviderRejectedError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  describeError,
+} from '../../errors.js';
 import { backoffDelay, parseRetryAfter, sleep as realSleep, withRetries, type TokenBucket } from '../../retry.js';
 
 /**
@@ -221,3 +226,102 @@ function toArmResponse(res: PipelineResponse): ArmResponse {
   }
   return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body };
 }
+
+export interface ScoringClientOptions {
+  readonly credential: TokenCredential;
+  /** Entra scope of the inference token (`https://ml.azure.com/.default`). */
+  readonly scope: string;
+  /** Hosts a scoring URI may name; a leading `.` matches any subdomain. */
+  readonly allowedHosts: readonly string[];
+  readonly timeoutMs: number;
+  readonly trustedCa?: string;
+}
+
+/** True when `host` is one of `allowed` (exact) or below one that starts with `.`. */
+export function isAllowedScoringHost(host: string, allowed: readonly string[]): boolean {
+  const h = host.toLowerCase();
+  return allowed.some((a) => (a.startsWith('.') ? h.endsWith(a) && h.length > a.length : h === a));
+}
+
+/**
+ * Calls online endpoints' scoring URIs with an Entra token (authMode AADToken). The token is a
+ * data-plane token for Azure ML, so it only goes to https URLs on AZUREML_SCORING_HOSTS: a scoring
+ * URI is read from Resource Manager, but a record or a misconfigured endpoint must not be able to
+ * send our token elsewhere. No in-call retry: an inference is the caller's to repeat.
+ */
+export class ScoringClient {
+  private constructor(
+    private readonly opts: ScoringClientOptions,
+    private readonly pipeline: Pipeline,
+    private readonly httpClient: HttpClient,
+    private readonly core: typeof import('@azure/core-rest-pipeline'),
+  ) {}
+
+  static async create(opts: ScoringClientOptions): Promise<ScoringClient> {
+    const core = await import('@azure/core-rest-pipeline');
+    const pipeline = core.createEmptyPipeline();
+    pipeline.addPolicy(core.userAgentPolicy({ userAgentPrefix: 'cloud-job-orchestrator' }));
+    pipeline.addPolicy(core.setClientRequestIdPolicy());
+    if (opts.trustedCa !== undefined) pipeline.addPolicy(core.tlsPolicy({ ca: opts.trustedCa }));
+    pipeline.addPolicy(core.bearerTokenAuthenticationPolicy({ credential: opts.credential, scopes: [opts.scope] }));
+    return new ScoringClient(opts, pipeline, core.createDefaultHttpClient(), core);
+  }
+
+  /**
+   * POSTs `body` as JSON and returns the parsed reply (text when it is not JSON). A 4xx is the
+   * request's fault ({@link ProviderRejectedError}); 429 and 5xx heal with time.
+   */
+  async score(scoringUri: string, body: unknown): Promise<unknown> {
+    let url: URL;
+    try {
+      url = new URL(scoringUri);
+    } catch {
+      throw new ProviderRejectedError(PROVIDER, 'InvalidScoringUri', `not a URL: '${scoringUri}'`);
+    }
+    if (url.protocol !== 'https:' || !isAllowedScoringHost(url.hostname, this.opts.allowedHosts)) {
+      throw new ProviderRejectedError(
+        PROVIDER,
+        'ScoringHostNotAllowed',
+        `the scoring URI ${url.origin} is not an https URL on AZUREML_SCORING_HOSTS; no token was sent`,
+      );
+    }
+    let res: PipelineResponse;
+    try {
+      res = await this.pipeline.sendRequest(
+        this.httpClient,
+        this.core.createPipelineRequest({
+          url: url.toString(),
+          method: 'POST',
+          timeout: this.opts.timeoutMs,
+          headers: this.core.createHttpHeaders({ accept: 'application/json', 'content-type': 'application/json' }),
+          body: JSON.stringify(body ?? null),
+        }),
+      );
+    } catch (error) {
+      throw new ProviderUnavailableError(PROVIDER, `scoring ${url.origin} failed: ${describeError(error)}`, error);
+    }
+    const text = res.bodyAsText ?? '';
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // A scoring script may answer plain text; hand it back as is.
+    }
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+    if (res.status === 429) throw new ProviderThrottledError(PROVIDER, retryAfterMs ?? DEFAULT_SCORING_THROTTLE_MS);
+    if (res.status >= 500)
+      throw new ProviderUnavailableError(
+        PROVIDER,
+        `scoring answered ${res.status}: ${text.slice(0, 300)}`,
+        undefined,
+        retryAfterMs,
+      );
+    if (res.status >= 400) {
+      throw new ProviderRejectedError(PROVIDER, `Scoring${res.status}`, text.slice(0, 1000) || `HTTP ${res.status}`);
+    }
+    return parsed;
+  }
+}
+
+/** Used when a throttled scoring reply carries no Retry-After. */
+const DEFAULT_SCORING_THROTTLE_MS = 1_000;

@@ -19,7 +19,7 @@ export const descriptor = defineProvider({
   isConfigured: isAzureMlConfigured,
   load: () => import('./provider.js'),
   async validateSpec(kind, spec) {
-    const { parseAzureMlJobSpec } = await import('./spec.js');
-    parseAzureMlJobSpec(kind, spec);
+    const { parseAzureMlSpec } = await import('./spec.js');
+    parseAzureMlSpec(kind, spec);
   },
 });

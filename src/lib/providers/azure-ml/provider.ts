@@ -9,7 +9,10 @@ import {
 } from '../../errors.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { parseRetryAfter, sleep, TokenBucket } from '../../retry.js';
-import { ArmClient, PROVIDER, armError, type ArmResponse } from './client.js';
+import { type AzureMlAssetSpec, parseAzureMlAssetSpec } from './asset-spec.js';
+import { AzureMlAssets, type AssetSummary } from './assets.js';
+import { isAzureMlAssetKind } from './catalog.js';
+import { ArmClient, PROVIDER, ScoringClient, armError, type ArmResponse } from './client.js';
 import {
   azureMlJobName,
   buildJobBody,
@@ -68,7 +71,68 @@ export async function createAzureMlProvider(
     readLimiter:
       deps.readLimiter ?? new TokenBucket({ ratePerSec: settings.readRatePerSec, burst: settings.readBurst }),
   });
-  return new AzureMlProvider(settings, client, deps.sleep ?? sleep);
+  let scoring: Promise<ScoringClient> | undefined;
+  const scoringClient = () => {
+    scoring ??= ScoringClient.create({
+      credential: deps.credential,
+      scope: settings.scoringScope,
+      allowedHosts: settings.scoringHosts,
+      timeoutMs: settings.scoringTimeoutMs,
+      ...(deps.trustedCa !== undefined && { trustedCa: deps.trustedCa }),
+    });
+    return scoring;
+  };
+  return new AzureMlProvider(settings, client, deps.sleep ?? sleep, scoringClient);
+}
+
+/** Asset kinds that run as workspace jobs (a copy job) rather than as resource operations. */
+const EXPORT_KINDS = new Set(['dataset-export', 'model-export']);
+
+/** True for a job the provider runs as an Azure ML workspace job (listed and polled as such). */
+function isWorkspaceJob(job: JobRecord): boolean {
+  return !isAzureMlAssetKind(job.spec.kind) || EXPORT_KINDS.has(job.spec.kind);
+}
+
+/**
+ * An export as a command job: the asset mounted read-only as input, copied into an upload output
+ * at AZUREML_EXPORT_PATH/<datasets|models>/<name>/<version>/. Azure ML has no copy call for data
+ * or model versions; a job is what its own tooling uses, and it reuses the job path's idempotency,
+ * polling and cancel.
+ */
+export function exportCommand(
+  parsed: Extract<AzureMlAssetSpec, { kind: 'dataset-export' | 'model-export' }>,
+  settings: AzureMlSettings,
+): { spec: AzureMlJobSpec & { kind: 'command' }; destination: string } {
+  if (settings.exportPath === undefined) {
+    throw new ProviderRejectedError(
+      PROVIDER,
+      'ExportNotConfigured',
+      'exports need AZUREML_EXPORT_PATH (a datastore folder) in this deployment',
+    );
+  }
+  const s = parsed.spec;
+  const folder = parsed.kind === 'dataset-export' ? 'datasets' : 'models';
+  const destination = `${settings.exportPath}/${folder}/${s.name}/${s.version}/`;
+  const type = parsed.kind === 'dataset-export' ? parsed.spec.dataType : parsed.spec.modelType;
+  const copy =
+    type === 'uri_file'
+      ? 'cp "${{inputs.source}}" "${{outputs.copy}}/"'
+      : 'cp -r "${{inputs.source}}/." "${{outputs.copy}}/"';
+  return {
+    destination,
+    spec: {
+      kind: 'command',
+      spec: {
+        command: copy,
+        environment: settings.exportEnvironment,
+        ...(s.compute !== undefined && { compute: s.compute }),
+        inputs: { source: { type, uri: `azureml:${s.name}:${s.version}`, mode: 'ReadOnlyMount' } },
+        outputs: { copy: { type: 'uri_folder', uri: destination, mode: 'Upload' } },
+        displayName: `export ${s.name}:${s.version}`,
+        description: `Copy of ${parsed.kind === 'dataset-export' ? 'data' : 'model'} asset ${s.name}:${s.version} made by the Cloud Job Orchestrator`,
+      },
+    },
+  };
 }
 
 const TERMINAL_NATIVE = new Set(['Completed', 'Failed', 'Canceled']);
@@ -78,13 +142,16 @@ const MAX_OPERATION_POLLS = 20;
 class AzureMlProvider implements JobProvider {
   readonly name = PROVIDER;
   private readonly ws: string;
+  private readonly assets: AzureMlAssets;
 
   constructor(
     private readonly settings: AzureMlSettings,
     private readonly client: ArmClient,
     private readonly sleep: (ms: number) => Promise<void>,
+    scoring: () => Promise<ScoringClient>,
   ) {
     this.ws = workspaceId(settings);
+    this.assets = new AzureMlAssets(settings, client, this.ws, scoring);
   }
 
   private jobPath(name: string): string {
@@ -97,10 +164,25 @@ class AzureMlProvider implements JobProvider {
   }
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {
-    let parsed: AzureMlJobSpec;
+    const kind = job.spec.kind;
+    if (isAzureMlAssetKind(kind)) {
+      const parsed = rejectInvalid(() => parseAzureMlAssetSpec(kind, job.spec.spec));
+      if (parsed.kind === 'dataset-export' || parsed.kind === 'model-export') {
+        const { spec, destination } = exportCommand(parsed, this.settings);
+        const outcome = await this.submitJob(job, spec);
+        return { ...outcome, ref: { ...outcome.ref, exportUri: destination } };
+      }
+      return this.assets.submit(job, parsed);
+    }
+    return this.submitJob(
+      job,
+      rejectInvalid(() => parseAzureMlJobSpec(kind, job.spec.spec)),
+    );
+  }
+
+  private async submitJob(job: JobRecord, parsed: AzureMlJobSpec): Promise<SubmitOutcome> {
     let body: { properties: Record<string, unknown> };
     try {
-      parsed = parseAzureMlJobSpec(job.spec.kind, job.spec.spec);
       const envId =
         parsed.kind === 'command' && parsed.spec.image !== undefined
           ? await this.ensureImageEnvironment(parsed.spec.image)
@@ -188,7 +270,46 @@ class AzureMlProvider implements JobProvider {
    */
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
     const wanted = new Map<string, JobRecord>();
-    for (const job of jobs) wanted.set(this.nameOf(job), job);
+    const assetJobs: JobRecord[] = [];
+    for (const job of jobs) {
+      if (isWorkspaceJob(job)) wanted.set(this.nameOf(job), job);
+      else assetJobs.push(job);
+    }
+    const reports = await this.pollWorkspaceJobs(wanted);
+    for (const [i, job] of assetJobs.entries()) {
+      try {
+        const parsed = parseAzureMlAssetSpec(
+          job.spec.kind as Parameters<typeof parseAzureMlAssetSpec>[0],
+          job.spec.spec,
+        );
+        const report = await this.assets.poll(job, parsed);
+        if (report) reports.push(report);
+      } catch (error) {
+        // A step the service refuses for good (a traffic update it rejects) ends this job only.
+        if (error instanceof ProviderRejectedError) {
+          reports.push({
+            jobId: job.id,
+            status: 'failed',
+            error: { code: error.providerCode, message: error.message, category: 'provider' },
+          });
+          continue;
+        }
+        if (error instanceof ProviderThrottledError) {
+          throw new PollThrottledError(
+            PROVIDER,
+            error.retryAfterMs,
+            reports,
+            assetJobs.slice(i).map((j) => j.id),
+            error,
+          );
+        }
+        throw error;
+      }
+    }
+    return reports;
+  }
+
+  private async pollWorkspaceJobs(wanted: Map<string, JobRecord>): Promise<PollReport[]> {
     if (wanted.size === 0) return [];
 
     const listed = new Map<string, ArmJob>();
@@ -284,12 +405,22 @@ class AzureMlProvider implements JobProvider {
       const res = await this.client.send('GET', this.jobPath(name));
       if (res.status === 200) doc = res.body as ArmJob;
     }
-    const result = summarise(name, doc);
-    const error = native === 'Failed' ? failureOf(doc, result.studioUrl) : undefined;
+    const summary = summarise(name, doc);
+    const result: Record<string, unknown> =
+      native === 'Completed' && EXPORT_KINDS.has(job.spec.kind ?? '')
+        ? { ...summary, asset: exportedAsset(job, this.ws) }
+        : summary;
+    const error = native === 'Failed' ? failureOf(doc, summary.studioUrl) : undefined;
     return { jobId: job.id, status, nativeStatus: native, result, ...(error && { error }), ref };
   }
 
+  /**
+   * Asset operations other than exports cannot be stopped: Resource Manager has no cancel for an
+   * endpoint or deployment operation, and data/model writes are immediate. Cancel does nothing for
+   * them; the job stays `cancelling` until the poll sees the operation end, then records its outcome.
+   */
   async cancel(job: JobRecord): Promise<void> {
+    if (!isWorkspaceJob(job)) return;
     const name = this.nameOf(job);
     const res = await this.client.send('POST', `${this.jobPath(name)}/cancel`);
     if (res.status === 200 || res.status === 204) return;
@@ -351,6 +482,11 @@ class AzureMlProvider implements JobProvider {
     const done: string[] = [];
     for (const job of jobs) {
       if (job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'cancelled') continue;
+      // Assets are what the user asked for, not leftovers: only their delete jobs remove them.
+      if (!isWorkspaceJob(job)) {
+        done.push(job.id);
+        continue;
+      }
       const name = this.nameOf(job);
       const res = await this.client.send('GET', this.jobPath(name));
       if (res.status === 404) {
@@ -378,6 +514,7 @@ class AzureMlProvider implements JobProvider {
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    if (!isWorkspaceJob(job)) return job.result?.summary;
     const name = this.nameOf(job);
     const res = await this.client.send('GET', this.jobPath(name));
     if (res.status === 404) return undefined;
@@ -385,6 +522,35 @@ class AzureMlProvider implements JobProvider {
     const doc = res.body as ArmJob;
     return { ...summarise(name, doc), nativeStatus: doc.properties?.status };
   }
+
+  invokeEndpoint(endpoint: JobRecord, operation: 'infer' | 'explain', body: unknown): Promise<unknown> {
+    return this.assets.invoke(endpoint, operation, body);
+  }
+}
+
+/** A spec that fails validation at dispatch is a job Azure ML will never run. */
+function rejectInvalid<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof ValidationError)
+      throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
+    throw error;
+  }
+}
+
+/** `result.asset` of a finished export: the source asset, and where its copy now lives. */
+function exportedAsset(job: JobRecord, ws: string): AssetSummary {
+  const s = (job.spec.spec ?? {}) as { name?: string; version?: string };
+  const isData = job.spec.kind === 'dataset-export';
+  const copy = String(job.providerRef?.exportUri ?? '');
+  const path = `${encodeURIComponent(String(s.name))}/versions/${encodeURIComponent(String(s.version))}`;
+  return {
+    kind: isData ? 'dataset' : 'model',
+    id: `${ws}/${isData ? 'data' : 'models'}/${path}`,
+    name: String(s.name),
+    ...(copy && { uri: copy }),
+  };
 }
 
 function isInProgress(status: string | undefined): boolean {

@@ -46,7 +46,25 @@ export interface AzureMlSettings {
   readonly cancelWaitMs: number;
   readonly readRatePerSec: number;
   readonly readBurst: number;
+  /** Datastore folder exports copy into (no trailing slash); unset refuses exports. */
+  readonly exportPath?: string;
+  readonly exportEnvironment: string;
+  /** Hosts a scoring URI may name (`.suffix` matches subdomains); the inference token goes nowhere else. */
+  readonly scoringHosts: readonly string[];
+  readonly scoringScope: string;
+  readonly scoringTimeoutMs: number;
+  readonly endpointInstanceType: string;
 }
+
+/** `azureml://datastores/<datastore>/paths/<folder>`: where an export's copy job uploads to. */
+const exportPath = z
+  .string()
+  .regex(
+    /^azureml:\/\/datastores\/[A-Za-z0-9_]+\/paths\/[A-Za-z0-9._\-/]+$/,
+    'AZUREML_EXPORT_PATH looks like azureml://datastores/<datastore>/paths/<folder>',
+  )
+  .refine((v) => !v.split('/').includes('..'), 'AZUREML_EXPORT_PATH must not contain ".."')
+  .transform((v) => v.replace(/\/+$/, ''));
 
 /** Parses the provider's settings; throws a ConfigurationError naming every bad one. */
 export function parseAzureMlSettings(env: Env): AzureMlSettings {
@@ -57,6 +75,9 @@ export function parseAzureMlSettings(env: Env): AzureMlSettings {
     ? read.parse('AZUREML_WORKSPACE', workspaceName)
     : read.string('AZUREML_WORKSPACE');
   const defaultCompute = read.raw('AZUREML_DEFAULT_COMPUTE');
+  const exportTo = read.isSet('AZUREML_EXPORT_PATH') ? read.parse('AZUREML_EXPORT_PATH', exportPath) : undefined;
+  const scoringHosts = read.list('AZUREML_SCORING_HOSTS').map((h) => h.toLowerCase());
+  if (scoringHosts.length === 0) read.issue('AZUREML_SCORING_HOSTS must name at least one host');
   const settings: AzureMlSettings = {
     subscriptionId,
     resourceGroup,
@@ -72,6 +93,12 @@ export function parseAzureMlSettings(env: Env): AzureMlSettings {
     cancelWaitMs: read.int('AZUREML_CANCEL_WAIT_MS', { min: 0 }),
     readRatePerSec: read.int('AZUREML_READ_RATE_PER_SEC', { min: 1 }),
     readBurst: read.int('AZUREML_READ_BURST', { min: 1 }),
+    ...(exportTo !== undefined && { exportPath: exportTo }),
+    exportEnvironment: read.string('AZUREML_EXPORT_ENVIRONMENT'),
+    scoringHosts,
+    scoringScope: read.string('AZUREML_SCORING_SCOPE'),
+    scoringTimeoutMs: read.int('AZUREML_SCORING_TIMEOUT_MS', { min: 1 }),
+    endpointInstanceType: read.string('AZUREML_ENDPOINT_INSTANCE_TYPE'),
   };
   read.check('Azure ML provider');
   return Object.freeze(settings);

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseOrThrow, type JobRecord } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
-import { AZURE_ML_JOB_KINDS, type AzureMlJobKind } from './catalog.js';
+import { type AzureMlAssetSpec, parseAzureMlAssetSpec } from './asset-spec.js';
+import { AZURE_ML_JOB_KINDS, type AzureMlJobKind, isAzureMlAssetKind } from './catalog.js';
 
 /**
  * Pure part of the Azure ML provider: the job kinds it accepts (`spec.kind` / `spec.spec`), their
@@ -162,10 +163,15 @@ export function parseAzureMlJobSpec(kind: string | undefined, spec: unknown): Az
       throw new ValidationError([
         {
           field: 'kind',
-          message: `Azure ML runs kinds ${AZURE_ML_JOB_KINDS.map((k) => `'${k}'`).join(' and ')}${kind ? `, not '${kind}'` : '; none was given'}`,
+          message: `Azure ML runs kinds ${AZURE_ML_JOB_KINDS.map((k) => `'${k}'`).join(', ')}${kind ? `, not '${kind}'` : '; none was given'}`,
         },
       ]);
   }
+}
+
+/** Validates any kind the provider runs: a workspace job (command, automl) or an asset operation. */
+export function parseAzureMlSpec(kind: string | undefined, spec: unknown): AzureMlJobSpec | AzureMlAssetSpec {
+  return isAzureMlAssetKind(kind) ? parseAzureMlAssetSpec(kind, spec) : parseAzureMlJobSpec(kind, spec);
 }
 
 /**

@@ -72,3 +72,58 @@ export function mapAzureMlStatus(native: string | undefined): AzureMlStatusMappi
     }
   }
 }
+
+/**
+ * `provisioningState` of online endpoints and deployments (api-version 2024-04-01). Endpoints use
+ * Creating/Updating/Deleting/Succeeded/Failed/Canceled; deployments add Scaling.
+ */
+export const PROVISIONING_STATES = [
+  'Creating',
+  'Updating',
+  'Scaling',
+  'Deleting',
+  'Succeeded',
+  'Failed',
+  'Canceled',
+] as const;
+export type ProvisioningState = (typeof PROVISIONING_STATES)[number];
+
+/** What a resource's provisioning state (or an ARM operation's status) means for the operation on it. */
+export type ProvisioningPhase = 'in-progress' | 'succeeded' | 'failed';
+
+/**
+ * Maps a `provisioningState`. An unknown value is treated as still in progress, never as an
+ * outcome: ARM documents that any state other than Succeeded/Failed/Canceled is non-terminal.
+ */
+export function mapProvisioningState(state: string | undefined): ProvisioningPhase {
+  const known = (PROVISIONING_STATES as readonly string[]).includes(state ?? '')
+    ? (state as ProvisioningState)
+    : undefined;
+  switch (known) {
+    case 'Succeeded':
+      return 'succeeded';
+    case 'Failed':
+    case 'Canceled':
+      return 'failed';
+    case 'Creating':
+    case 'Updating':
+    case 'Scaling':
+    case 'Deleting':
+    case undefined:
+      return 'in-progress';
+    default: {
+      const unreachable: never = known;
+      throw new Error(`unmapped provisioning state ${String(unreachable)}`);
+    }
+  }
+}
+
+/**
+ * Maps the `status` of an Azure-AsyncOperation document (`InProgress`, `Succeeded`, `Failed`,
+ * `Canceled`; ARM lets services add non-terminal values of their own, which stay in progress).
+ */
+export function mapOperationStatus(status: string | undefined): ProvisioningPhase {
+  if (status === 'Succeeded') return 'succeeded';
+  if (status === 'Failed' || status === 'Canceled') return 'failed';
+  return 'in-progress';
+}
