@@ -71,6 +71,7 @@ export const RPC_STATUS = {
   INVALID_ARGUMENT: { code: 3, http: 400 },
   DEADLINE_EXCEEDED: { code: 4, http: 504 },
   NOT_FOUND: { code: 5, http: 404 },
+  ALREADY_EXISTS: { code: 6, http: 409 },
   PERMISSION_DENIED: { code: 7, http: 403 },
   RESOURCE_EXHAUSTED: { code: 8, http: 429 },
   FAILED_PRECONDITION: { code: 9, http: 400 },
@@ -91,12 +92,29 @@ export class FakeRpcError extends Error {
   }
 }
 
-export type Verb = 'create' | 'get' | 'list' | 'cancel';
+export type Verb =
+  | 'create'
+  | 'get'
+  | 'list'
+  | 'cancel'
+  | 'delete'
+  | 'import'
+  | 'export'
+  | 'deploy'
+  | 'undeploy'
+  | 'predict'
+  | 'explain';
+
+/** Datasets, models and endpoints (issue 18): resources without a state of their own. */
+export type AssetKind = 'datasets' | 'models' | 'endpoints';
+export const ASSET_KINDS: readonly AssetKind[] = ['datasets', 'models', 'endpoints'];
+/** What a call addressed: a job collection, an asset collection, an operation or a prediction. */
+export type CallKind = FakeKind | AssetKind | 'operations';
 
 /** One call as the fake saw it. */
 export interface RecordedCall {
   readonly verb: Verb;
-  readonly kind: FakeKind;
+  readonly kind: CallKind;
   /** `parent` for create/list, `name` for get/cancel. */
   readonly target: string;
   readonly filter?: string;
@@ -114,7 +132,7 @@ export interface RecordedCall {
 export interface Fault {
   readonly status: RpcStatusName;
   readonly verb?: Verb;
-  readonly kind?: FakeKind;
+  readonly kind?: CallKind;
   times: number;
   readonly retryDelaySec?: number;
   readonly message?: string;
@@ -125,6 +143,32 @@ export interface StoredResource {
   readonly name: string;
   /** The resource in proto3 JSON form (camelCase, enum names, RFC 3339 timestamps). */
   body: Record<string, unknown>;
+}
+
+/** A dataset, model or endpoint the fake holds. */
+export interface StoredAsset {
+  readonly kind: AssetKind;
+  readonly name: string;
+  /** The resource in proto3 JSON form. */
+  body: Record<string, unknown>;
+  /** DeployedModel ids whose deploy (or undeploy) operation has not completed. */
+  readonly deploying: Set<string>;
+  readonly undeploying: Set<string>;
+  /** ImportData configs applied (datasets). */
+  readonly imports: unknown[];
+  /** Predict/Explain calls served (endpoints). */
+  invocations: number;
+}
+
+/** A google.longrunning.Operation; `effect` runs when the test completes it successfully. */
+export interface FakeOperation {
+  readonly name: string;
+  done: boolean;
+  error?: { code: number; message: string };
+  /** Fully qualified type of the response message (for the Any). */
+  readonly responseType: string;
+  response?: Record<string, unknown>;
+  readonly effect: () => Record<string, unknown>;
 }
 
 export interface FakeOptions {
@@ -165,6 +209,14 @@ export class VertexFakeService {
   private readonly quotaClock: (() => number) | undefined;
   /** Calls answered RESOURCE_EXHAUSTED because the CRUD quota was spent (injected faults not counted). */
   throttledByQuota = 0;
+  /** Datasets, models and endpoints by full name. */
+  private readonly assets = new Map<string, StoredAsset>();
+  /** Long-running operations by name. */
+  readonly operations = new Map<string, FakeOperation>();
+  private nextOp = 9_000_000;
+  /** What Predict answers for the instances (the test may replace it). */
+  predictor: (instances: unknown[], parameters: unknown) => unknown[] = (instances) =>
+    instances.map((instance, i) => ({ index: i, score: 0.75, input: instance }));
 
   constructor(opts: FakeOptions = {}) {
     this.project = opts.project ?? 'test-project';
@@ -349,9 +401,288 @@ export class VertexFakeService {
     if (!state.endsWith('_CANCELLING')) this.setState(r, `${prefixOf(kind)}CANCELLING`);
   }
 
+  // ---- assets: datasets, models, endpoints (issue 18) -----------------------------------------
+  //
+  // As the API documents: every mutation is a long-running operation (google.longrunning) whose
+  // effect the test completes with `completeOperation` (never time): a dataset/model/endpoint
+  // exists from its create call on, a delete removes the resource only when its operation
+  // completes, a deploy adds the DeployedModel (and an undeploy removes it) on completion. Creates
+  // with a client-chosen id (`model_id`, `endpoint_id`) answer ALREADY_EXISTS for a taken id; deleting
+  // an endpoint that still has deployed models, or a model deployed somewhere, is FAILED_PRECONDITION.
+
+  /** Forgets every resource, operation, recorded call and pending fault (a shared fake between tests). */
+  reset(): void {
+    this.resources.clear();
+    this.assets.clear();
+    this.operations.clear();
+    this.calls.length = 0;
+    this.faults.length = 0;
+  }
+
+  /** The asset by full name. */
+  asset(name: string): StoredAsset | undefined {
+    return this.assets.get(name);
+  }
+
+  allAssets(kind?: AssetKind): StoredAsset[] {
+    return [...this.assets.values()].filter((a) => !kind || a.kind === kind);
+  }
+
+  /** Operations not yet done. */
+  pendingOperations(): FakeOperation[] {
+    return [...this.operations.values()].filter((o) => !o.done);
+  }
+
+  /** Completes an operation: applies its effect, or ends it with `error` (no effect). */
+  completeOperation(name: string, error?: { status: RpcStatusName; message: string }): FakeOperation {
+    const op = this.operations.get(name);
+    if (!op) throw new Error(`fake: no operation ${name}`);
+    if (op.done) return op;
+    op.done = true;
+    if (error) op.error = { code: RPC_STATUS[error.status].code, message: error.message };
+    else op.response = op.effect();
+    return op;
+  }
+
+  /** Completes every pending operation (successfully). */
+  completeAll(): void {
+    for (const op of this.pendingOperations()) this.completeOperation(op.name);
+  }
+
+  getOperation(name: string): FakeOperation {
+    const op = this.operations.get(name);
+    if (!op) throw new FakeRpcError('NOT_FOUND', `Operation ${name} is not found.`);
+    return op;
+  }
+
+  createDataset(parent: string, body: Record<string, unknown>): FakeOperation {
+    this.checkParent(parent);
+    if (typeof body.displayName !== 'string' || !body.displayName)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'display_name is required.');
+    if (typeof body.metadataSchemaUri !== 'string' || !body.metadataSchemaUri)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'metadata_schema_uri is required.');
+    this.checkLabels(body.labels, 'labels');
+    const a = this.storeAsset('datasets', String(this.nextId++), body);
+    return this.startOperation(a.name, 'google.cloud.aiplatform.v1.Dataset', () => this.publicBody(a));
+  }
+
+  importData(name: string, importConfigs: unknown): FakeOperation {
+    const a = this.getAsset('datasets', name);
+    if (!Array.isArray(importConfigs) || importConfigs.length === 0)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'import_configs is required.');
+    return this.startOperation(name, 'google.cloud.aiplatform.v1.ImportDataResponse', () => {
+      a.body.dataItemCount = String(Number(a.body.dataItemCount ?? 0) + 100);
+      a.imports.push(importConfigs);
+      return {};
+    });
+  }
+
+  exportData(name: string, exportConfig: Record<string, unknown> | undefined): FakeOperation {
+    this.getAsset('datasets', name);
+    const prefix = (exportConfig?.gcsDestination as { outputUriPrefix?: string } | undefined)?.outputUriPrefix;
+    if (!prefix) throw new FakeRpcError('INVALID_ARGUMENT', 'export_config.gcs_destination is required.');
+    return this.startOperation(name, 'google.cloud.aiplatform.v1.ExportDataResponse', () => ({
+      exportedFiles: [`${prefix.replace(/\/$/, '')}/export-data-1/data-00001.jsonl`],
+    }));
+  }
+
+  uploadModel(parent: string, model: Record<string, unknown>, modelId: string, parentModel?: string): FakeOperation {
+    this.checkParent(parent);
+    if (typeof model.displayName !== 'string' || !model.displayName)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'model.display_name is required.');
+    this.checkLabels(model.labels, 'model.labels');
+    if (modelId && !/^[a-z_][a-z0-9_-]{0,62}$/.test(modelId))
+      throw new FakeRpcError('INVALID_ARGUMENT', `model_id "${modelId}" is invalid.`);
+    if (parentModel) this.getAsset('models', parentModel);
+    const id = modelId || String(this.nextId++);
+    if (this.assets.has(`${parent}/models/${id}`))
+      throw new FakeRpcError('ALREADY_EXISTS', `Model ${parent}/models/${id} already exists.`);
+    const a = this.storeAsset('models', id, { ...model, versionId: '1' });
+    return this.startOperation(a.name, 'google.cloud.aiplatform.v1.UploadModelResponse', () => ({
+      model: a.name,
+      modelVersionId: '1',
+    }));
+  }
+
+  exportModel(name: string, outputConfig: Record<string, unknown> | undefined): FakeOperation {
+    this.getAsset('models', name);
+    if (!outputConfig?.exportFormatId) throw new FakeRpcError('INVALID_ARGUMENT', 'export_format_id is required.');
+    return this.startOperation(name, 'google.cloud.aiplatform.v1.ExportModelResponse', () => ({}));
+  }
+
+  createEndpoint(parent: string, body: Record<string, unknown>, endpointId: string): FakeOperation {
+    this.checkParent(parent);
+    if (typeof body.displayName !== 'string' || !body.displayName)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'endpoint.display_name is required.');
+    this.checkLabels(body.labels, 'endpoint.labels');
+    if (endpointId && !/^(?:[a-z][a-z0-9-]{0,61}[a-z0-9]|[a-z]|[1-9][0-9]{0,8})$/.test(endpointId))
+      throw new FakeRpcError('INVALID_ARGUMENT', `endpoint_id "${endpointId}" is invalid.`);
+    const id = endpointId || String(this.nextId++);
+    if (this.assets.has(`${parent}/endpoints/${id}`))
+      throw new FakeRpcError('ALREADY_EXISTS', `Endpoint ${parent}/endpoints/${id} already exists.`);
+    const a = this.storeAsset('endpoints', id, { ...body, deployedModels: [], trafficSplit: {} });
+    return this.startOperation(a.name, 'google.cloud.aiplatform.v1.Endpoint', () => this.publicBody(a));
+  }
+
+  deployModel(
+    endpoint: string,
+    deployed: Record<string, unknown>,
+    trafficSplit: Record<string, number>,
+  ): FakeOperation {
+    const e = this.getAsset('endpoints', endpoint);
+    const model = String(deployed.model ?? '');
+    this.getAsset('models', model);
+    if (!deployed.dedicatedResources && !deployed.automaticResources)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'deployed_model needs dedicated_resources or automatic_resources.');
+    const id = String(deployed.id || this.nextId++);
+    if (!/^[0-9]{1,10}$/.test(id)) throw new FakeRpcError('INVALID_ARGUMENT', `deployed_model.id "${id}" is invalid.`);
+    if (e.deploying.has(id) || this.deployedOn(e).some((d) => d.id === id))
+      throw new FakeRpcError('ALREADY_EXISTS', `DeployedModel ${id} already exists on ${endpoint}.`);
+    const split = Object.values(trafficSplit ?? {}).reduce((a, b) => a + Number(b), 0);
+    if (Object.keys(trafficSplit ?? {}).length > 0 && split !== 100)
+      throw new FakeRpcError('INVALID_ARGUMENT', `traffic_split must add up to 100, got ${split}.`);
+    e.deploying.add(id);
+    return this.startOperation(endpoint, 'google.cloud.aiplatform.v1.DeployModelResponse', () => {
+      e.deploying.delete(id);
+      const entry = { ...deployed, id, createTime: this.tick() };
+      e.body.deployedModels = [...this.deployedOn(e), entry];
+      const next: Record<string, number> = {};
+      for (const [k, v] of Object.entries(trafficSplit ?? {})) next[k === '0' ? id : k] = Number(v);
+      e.body.trafficSplit = Object.keys(next).length > 0 ? next : { [id]: 100 };
+      return { deployedModel: { id } };
+    });
+  }
+
+  undeployModel(endpoint: string, deployedModelId: string): FakeOperation {
+    const e = this.getAsset('endpoints', endpoint);
+    if (!this.deployedOn(e).some((d) => d.id === deployedModelId))
+      throw new FakeRpcError('NOT_FOUND', `DeployedModel ${deployedModelId} is not found on ${endpoint}.`);
+    if (e.undeploying.has(deployedModelId))
+      throw new FakeRpcError('FAILED_PRECONDITION', `DeployedModel ${deployedModelId} is being undeployed.`);
+    e.undeploying.add(deployedModelId);
+    return this.startOperation(endpoint, 'google.cloud.aiplatform.v1.UndeployModelResponse', () => {
+      e.undeploying.delete(deployedModelId);
+      e.body.deployedModels = this.deployedOn(e).filter((d) => d.id !== deployedModelId);
+      const split = { ...(e.body.trafficSplit as Record<string, number>) };
+      delete split[deployedModelId];
+      e.body.trafficSplit = split;
+      return {};
+    });
+  }
+
+  deleteAsset(kind: AssetKind, name: string): FakeOperation {
+    const a = this.getAsset(kind, name);
+    if (kind === 'endpoints' && this.deployedOn(a).length > 0)
+      throw new FakeRpcError('FAILED_PRECONDITION', `Endpoint ${name} has deployed models; undeploy them first.`);
+    if (kind === 'models') {
+      const on = this.allAssets('endpoints').find((e) => this.deployedOn(e).some((d) => d.model === name));
+      if (on) throw new FakeRpcError('FAILED_PRECONDITION', `Model ${name} is deployed on ${on.name}.`);
+    }
+    return this.startOperation(name, 'google.protobuf.Empty', () => {
+      this.assets.delete(name);
+      return {};
+    });
+  }
+
+  getAsset(kind: AssetKind, name: string): StoredAsset {
+    const a = this.assets.get(name);
+    if (!a || a.kind !== kind) throw new FakeRpcError('NOT_FOUND', `The ${kind} "${name}" does not exist.`);
+    return a;
+  }
+
+  listAssets(kind: AssetKind, parent: string, filter: string, pageSize: number): StoredAsset[] {
+    this.checkParent(parent);
+    const predicate = this.parseAssetFilter(filter);
+    const size = pageSize <= 0 ? this.maxPageSize : Math.min(pageSize, this.maxPageSize);
+    return this.allAssets(kind)
+      .filter((a) => predicate(a.body))
+      .slice(0, size);
+  }
+
+  /** Predict/Explain: the endpoint must exist and serve at least one model. */
+  predict(endpoint: string, instances: unknown[], parameters: unknown, explain: boolean): Record<string, unknown> {
+    const e = this.getAsset('endpoints', endpoint);
+    const served = this.deployedOn(e);
+    if (served.length === 0)
+      throw new FakeRpcError('FAILED_PRECONDITION', `Endpoint ${endpoint} does not have any deployed model.`);
+    if (!Array.isArray(instances) || instances.length === 0)
+      throw new FakeRpcError('INVALID_ARGUMENT', 'instances must not be empty.');
+    e.invocations++;
+    const predictions = this.predictor(instances, parameters);
+    const first = served[0]!;
+    if (!explain) {
+      return { predictions, deployedModelId: first.id, model: first.model, modelVersionId: '1' };
+    }
+    const explanations = instances.map((instance) => ({
+      attributions: [
+        {
+          baselineOutputValue: 0.5,
+          instanceOutputValue: 0.75,
+          featureAttributions: Object.fromEntries(Object.keys((instance ?? {}) as object).map((k) => [k, 0.125])),
+          outputIndex: [0],
+          approximationError: 0.01,
+        },
+      ],
+    }));
+    return { explanations, predictions, deployedModelId: first.id };
+  }
+
+  /** The public resource body (what a get answers). */
+  publicBody(a: StoredAsset): Record<string, unknown> {
+    return structuredClone(a.body);
+  }
+
+  private deployedOn(e: StoredAsset): { id: string; model?: string; [k: string]: unknown }[] {
+    return (e.body.deployedModels ?? []) as { id: string; model?: string }[];
+  }
+
+  private storeAsset(kind: AssetKind, id: string, body: Record<string, unknown>): StoredAsset {
+    const name = `${this.parent}/${kind}/${id}`;
+    const now = this.tick();
+    const a: StoredAsset = {
+      kind,
+      name,
+      body: { ...body, name, createTime: now, updateTime: now },
+      deploying: new Set(),
+      undeploying: new Set(),
+      imports: [],
+      invocations: 0,
+    };
+    this.assets.set(name, a);
+    return a;
+  }
+
+  private startOperation(resource: string, responseType: string, effect: () => Record<string, unknown>): FakeOperation {
+    const op: FakeOperation = {
+      name: `${resource}/operations/${this.nextOp++}`,
+      done: false,
+      responseType,
+      effect,
+    };
+    this.operations.set(op.name, op);
+    return op;
+  }
+
+  /** Label terms of AIP-160 (the asset collections have no `state`). */
+  private parseAssetFilter(filter: string): (body: Record<string, unknown>) => boolean {
+    if (filter.trim() === '') return () => true;
+    const preds = filter.split(/\s+AND\s+/).map((raw) => {
+      const term = raw.trim();
+      const has = /^labels\.([a-z][a-z0-9_]{0,62})\s*:\s*\*$/.exec(term);
+      if (has) return (b: Record<string, unknown>) => Object.hasOwn((b.labels ?? {}) as object, has[1]!);
+      const eq = /^labels\.([a-z][a-z0-9_]{0,62})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([a-z0-9_-]+))$/.exec(term);
+      if (eq) {
+        const value = eq[2] !== undefined ? eq[2].replace(/\\(.)/g, '$1') : eq[3]!;
+        return (b: Record<string, unknown>) => ((b.labels ?? {}) as Record<string, string>)[eq[1]!] === value;
+      }
+      throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: unsupported term "${term}".`);
+    });
+    return (b) => preds.every((p) => p(b));
+  }
+
   // ---- internals -----------------------------------------------------------------------------
 
-  private tick(): string {
+  tick(): string {
     this.clock += 1000;
     return new Date(this.clock).toISOString();
   }

@@ -6,6 +6,10 @@ import {
   FakeRpcError,
   RPC_STATUS,
   VertexFakeService,
+  type AssetKind,
+  type CallKind,
+  type FakeOperation,
+  type StoredAsset,
   type FakeKind,
   type FakeOptions,
   type StoredResource,
@@ -82,6 +86,72 @@ function toWire(r: StoredResource): Record<string, unknown> {
   return out;
 }
 
+/** Asset request (protobuf-object form) → stored proto3 JSON: Value fields become JSON. */
+function assetFromWire(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  if (out.metadata !== undefined) out.metadata = valueToJson(out.metadata as ProtoValue);
+  return out;
+}
+
+/** Stored asset → protobuf-object response. */
+function assetToWire(a: StoredAsset): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(a.body);
+  if (out.metadata !== undefined) out.metadata = jsonToValue(out.metadata);
+  for (const f of TIMESTAMPS) if (out[f] !== undefined) out[f] = isoToTimestamp(out[f]);
+  if (Array.isArray(out.deployedModels)) {
+    out.deployedModels = (out.deployedModels as Record<string, unknown>[]).map((d) => ({
+      ...d,
+      ...(d.createTime !== undefined && { createTime: isoToTimestamp(d.createTime) }),
+    }));
+  }
+  return out;
+}
+
+// The aiplatform message types, to encode an operation's response into its Any.
+const aiplatformTypes = protobuf.Root.fromJSON(
+  require('@google-cloud/aiplatform/build/protos/protos.json') as protobuf.INamespace,
+);
+
+/** The string fields of a response message (enough for the Any; Values, enums and timestamps left out). */
+function stringFields(type: protobuf.Type, o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const field = type.fields[k];
+    if (field?.type === 'string') out[k] = v;
+    else if (field?.resolvedType instanceof protobuf.Type && v && typeof v === 'object' && !Array.isArray(v))
+      out[k] = stringFields(field.resolvedType, v as Record<string, unknown>);
+  }
+  return out;
+}
+
+/** An operation as google.longrunning.Operation in protobuf-object form, its response packed in an Any. */
+function opToWire(op: FakeOperation): Record<string, unknown> {
+  let response: Record<string, unknown> | undefined;
+  if (op.done && !op.error) {
+    const type = aiplatformTypes.lookupType(op.responseType);
+    type.resolveAll();
+    response = {
+      typeUrl: `type.googleapis.com/${op.responseType}`,
+      value: Buffer.from(type.encode(type.fromObject(stringFields(type, op.response ?? {}))).finish()),
+    };
+  }
+  return { name: op.name, done: op.done, ...(op.error && { error: op.error }), ...(response && { response }) };
+}
+
+/** Predict/Explain answer: predictions and feature attributions travel as protobuf Values. */
+function predictionToWire(out: Record<string, unknown>): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    ...out,
+    predictions: ((out.predictions ?? []) as unknown[]).map(jsonToValue),
+  };
+  if (Array.isArray(out.explanations)) {
+    wire.explanations = (out.explanations as { attributions: Record<string, unknown>[] }[]).map((e) => ({
+      attributions: e.attributions.map((a) => ({ ...a, featureAttributions: jsonToValue(a.featureAttributions) })),
+    }));
+  }
+  return wire;
+}
+
 // google.rpc.Status carrying a google.rpc.RetryInfo, as the service sends in `grpc-status-details-bin`.
 const rpcTypes = protobuf.Root.fromJSON({
   nested: {
@@ -144,7 +214,15 @@ export class VertexGrpcFake {
 
   async start(credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<this> {
     const def = protoLoader.loadSync(
-      ['google/cloud/aiplatform/v1/job_service.proto', 'google/cloud/aiplatform/v1/pipeline_service.proto'],
+      [
+        'google/cloud/aiplatform/v1/job_service.proto',
+        'google/cloud/aiplatform/v1/pipeline_service.proto',
+        'google/cloud/aiplatform/v1/dataset_service.proto',
+        'google/cloud/aiplatform/v1/model_service.proto',
+        'google/cloud/aiplatform/v1/endpoint_service.proto',
+        'google/cloud/aiplatform/v1/prediction_service.proto',
+        'google/longrunning/operations.proto',
+      ],
       {
         includeDirs: PROTO_DIRS,
         keepCase: false,
@@ -155,7 +233,10 @@ export class VertexGrpcFake {
       },
     );
     const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      google: { cloud: { aiplatform: { v1: Record<string, { service: grpc.ServiceDefinition }> } } };
+      google: {
+        cloud: { aiplatform: { v1: Record<string, { service: grpc.ServiceDefinition }> } };
+        longrunning: Record<string, { service: grpc.ServiceDefinition }>;
+      };
     };
     const v1 = pkg.google.cloud.aiplatform.v1;
     const server = new grpc.Server();
@@ -175,6 +256,7 @@ export class VertexGrpcFake {
       ListTrainingPipelines: this.list('trainingPipelines'),
       CancelTrainingPipeline: this.cancel('trainingPipelines'),
     } as grpc.UntypedServiceImplementation);
+    this.addAssetServices(server, v1, pkg.google.longrunning);
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -189,9 +271,158 @@ export class VertexGrpcFake {
     s.forceShutdown();
   }
 
+  /** Dataset, Model, Endpoint and Prediction services, and google.longrunning.Operations. */
+  private addAssetServices(
+    server: grpc.Server,
+    v1: Record<string, { service: grpc.ServiceDefinition }>,
+    longrunning: Record<string, { service: grpc.ServiceDefinition }>,
+  ): void {
+    const svc = this.service;
+    const str = (v: unknown) => String(v ?? '');
+    const obj = (v: unknown) => (v ?? {}) as Record<string, unknown>;
+    const list = (kind: AssetKind) =>
+      this.handle(
+        'list',
+        kind,
+        (r) => str(r.parent),
+        (r) => ({ filter: str(r.filter), pageSize: Number(r.pageSize ?? 0) }),
+        (r) => ({
+          [kind]: svc.listAssets(kind, str(r.parent), str(r.filter), Number(r.pageSize ?? 0)).map(assetToWire),
+          nextPageToken: '',
+        }),
+      );
+    const get = (kind: AssetKind) =>
+      this.handle(
+        'get',
+        kind,
+        (r) => str(r.name),
+        () => ({}),
+        (r) => assetToWire(svc.getAsset(kind, str(r.name))),
+      );
+    const del = (kind: AssetKind) =>
+      this.handle(
+        'delete',
+        kind,
+        (r) => str(r.name),
+        () => ({}),
+        (r) => opToWire(svc.deleteAsset(kind, str(r.name))),
+      );
+    server.addService(v1.DatasetService!.service, {
+      CreateDataset: this.handle(
+        'create',
+        'datasets',
+        (r) => str(r.parent),
+        (r) => ({ body: assetFromWire(obj(r.dataset)) }),
+        (r) => opToWire(svc.createDataset(str(r.parent), assetFromWire(obj(r.dataset)))),
+      ),
+      GetDataset: get('datasets'),
+      ListDatasets: list('datasets'),
+      DeleteDataset: del('datasets'),
+      ImportData: this.handle(
+        'import',
+        'datasets',
+        (r) => str(r.name),
+        (r) => ({ body: { importConfigs: r.importConfigs } }),
+        (r) => opToWire(svc.importData(str(r.name), r.importConfigs)),
+      ),
+      ExportData: this.handle(
+        'export',
+        'datasets',
+        (r) => str(r.name),
+        (r) => ({ body: { exportConfig: r.exportConfig } }),
+        (r) => opToWire(svc.exportData(str(r.name), obj(r.exportConfig))),
+      ),
+    } as grpc.UntypedServiceImplementation);
+    server.addService(v1.ModelService!.service, {
+      UploadModel: this.handle(
+        'create',
+        'models',
+        (r) => str(r.parent),
+        (r) => ({ body: { ...r, model: assetFromWire(obj(r.model)) } }),
+        (r) =>
+          opToWire(
+            svc.uploadModel(
+              str(r.parent),
+              assetFromWire(obj(r.model)),
+              str(r.modelId),
+              r.parentModel ? str(r.parentModel) : undefined,
+            ),
+          ),
+      ),
+      GetModel: get('models'),
+      ListModels: list('models'),
+      DeleteModel: del('models'),
+      ExportModel: this.handle(
+        'export',
+        'models',
+        (r) => str(r.name),
+        (r) => ({ body: { outputConfig: r.outputConfig } }),
+        (r) => opToWire(svc.exportModel(str(r.name), obj(r.outputConfig))),
+      ),
+    } as grpc.UntypedServiceImplementation);
+    server.addService(v1.EndpointService!.service, {
+      CreateEndpoint: this.handle(
+        'create',
+        'endpoints',
+        (r) => str(r.parent),
+        (r) => ({ body: { ...obj(r.endpoint), endpointId: str(r.endpointId) } }),
+        (r) => opToWire(svc.createEndpoint(str(r.parent), obj(r.endpoint), str(r.endpointId))),
+      ),
+      GetEndpoint: get('endpoints'),
+      ListEndpoints: list('endpoints'),
+      DeleteEndpoint: del('endpoints'),
+      DeployModel: this.handle(
+        'deploy',
+        'endpoints',
+        (r) => str(r.endpoint),
+        (r) => ({ body: { deployedModel: r.deployedModel, trafficSplit: r.trafficSplit } }),
+        (r) =>
+          opToWire(
+            svc.deployModel(str(r.endpoint), obj(r.deployedModel), (r.trafficSplit ?? {}) as Record<string, number>),
+          ),
+      ),
+      UndeployModel: this.handle(
+        'undeploy',
+        'endpoints',
+        (r) => str(r.endpoint),
+        (r) => ({ body: { deployedModelId: r.deployedModelId } }),
+        (r) => opToWire(svc.undeployModel(str(r.endpoint), str(r.deployedModelId))),
+      ),
+    } as grpc.UntypedServiceImplementation);
+    const predict = (explain: boolean) =>
+      this.handle(
+        explain ? 'explain' : 'predict',
+        'endpoints',
+        (r) => str(r.endpoint),
+        (r) => ({ body: { instances: ((r.instances ?? []) as ProtoValue[]).map(valueToJson) } }),
+        (r) => {
+          const out = svc.predict(
+            str(r.endpoint),
+            ((r.instances ?? []) as ProtoValue[]).map(valueToJson),
+            r.parameters === undefined ? undefined : valueToJson(r.parameters as ProtoValue),
+            explain,
+          );
+          return predictionToWire(out);
+        },
+      );
+    server.addService(v1.PredictionService!.service, {
+      Predict: predict(false),
+      Explain: predict(true),
+    } as grpc.UntypedServiceImplementation);
+    server.addService(longrunning.Operations!.service, {
+      GetOperation: this.handle(
+        'get',
+        'operations',
+        (r) => str(r.name),
+        () => ({}),
+        (r) => opToWire(svc.getOperation(str(r.name))),
+      ),
+    } as grpc.UntypedServiceImplementation);
+  }
+
   private handle(
     verb: Verb,
-    kind: FakeKind,
+    kind: CallKind,
     target: (req: Record<string, unknown>) => string,
     extra: (req: Record<string, unknown>) => object,
     fn: (req: Record<string, unknown>) => unknown,

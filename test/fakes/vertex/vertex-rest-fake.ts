@@ -6,9 +6,13 @@ import {
   RPC_STATUS,
   VertexFakeService,
   statesOf,
+  type AssetKind,
   type FakeKind,
+  type FakeOperation,
   type FakeOptions,
+  type StoredAsset,
   type StoredResource,
+  type Verb,
 } from './vertex-fake-service.js';
 
 /**
@@ -47,6 +51,106 @@ export class VertexRestFake {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
+  /**
+   * The asset routes (dataset_service / model_service / endpoint_service / prediction_service
+   * transcoding, plus google.longrunning GetOperation under /v1 and /ui). Undefined: not an asset route.
+   */
+  private handleAsset(
+    method: string,
+    path: string,
+    url: URL,
+    raw: string,
+    headers: Record<string, string>,
+    intEnums: boolean,
+  ): Record<string, unknown> | undefined {
+    const svc = this.service;
+    const transport = 'rest' as const;
+    const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
+    const op =
+      /^\/(?:v1|ui)\/(projects\/[^/]+\/locations\/[^/]+\/(?:datasets|models|endpoints)\/[^/]+\/operations\/[^/:]+)$/.exec(
+        path,
+      );
+    if (op && method === 'GET') {
+      svc.begin({ verb: 'get', kind: 'operations', target: op[1]!, headers, transport });
+      return renderOperation(svc.getOperation(op[1]!));
+    }
+    const m =
+      /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/(datasets|models|endpoints)(?:\/([^/:]+))?(?::([A-Za-z]+))?$/.exec(
+        path,
+      );
+    if (!m) return undefined;
+    const parent = m[1]!;
+    const kind = m[2] as AssetKind;
+    const id = m[3];
+    const action = m[4];
+    const name = `${parent}/${kind}/${id}`;
+    const begin = (verb: Verb, target: string, extra: object = {}) =>
+      svc.begin({ verb, kind, target, ...extra, headers, transport });
+    if (!id) {
+      if (method === 'GET' && !action) {
+        const filter = url.searchParams.get('filter') ?? '';
+        const pageSize = Number(url.searchParams.get('pageSize') ?? '0');
+        begin('list', parent, { filter, pageSize });
+        return { [kind]: svc.listAssets(kind, parent, filter, pageSize).map((a) => renderAsset(a, intEnums)) };
+      }
+      if (method === 'POST' && kind === 'datasets' && !action) {
+        begin('create', parent, { body });
+        return renderOperation(svc.createDataset(parent, body));
+      }
+      if (method === 'POST' && kind === 'models' && action === 'upload') {
+        begin('create', parent, { body });
+        const model = (body.model ?? {}) as Record<string, unknown>;
+        return renderOperation(
+          svc.uploadModel(parent, fromWire(model), String(body.modelId ?? ''), body.parentModel as string | undefined),
+        );
+      }
+      if (method === 'POST' && kind === 'endpoints' && !action) {
+        const endpointId = url.searchParams.get('endpointId') ?? url.searchParams.get('endpoint_id') ?? '';
+        begin('create', parent, { body: { ...body, endpointId } });
+        return renderOperation(svc.createEndpoint(parent, body, endpointId));
+      }
+      return undefined;
+    }
+    if (method === 'GET' && !action) {
+      begin('get', name);
+      return renderAsset(svc.getAsset(kind, name), intEnums);
+    }
+    if (method === 'DELETE' && !action) {
+      begin('delete', name);
+      return renderOperation(svc.deleteAsset(kind, name));
+    }
+    if (method !== 'POST') return undefined;
+    switch (`${kind}:${action}`) {
+      case 'datasets:import':
+        begin('import', name, { body });
+        return renderOperation(svc.importData(name, body.importConfigs));
+      case 'datasets:export':
+        begin('export', name, { body });
+        return renderOperation(svc.exportData(name, body.exportConfig as Record<string, unknown> | undefined));
+      case 'models:export':
+        begin('export', name, { body });
+        return renderOperation(svc.exportModel(name, body.outputConfig as Record<string, unknown> | undefined));
+      case 'endpoints:deployModel':
+        begin('deploy', name, { body });
+        return renderOperation(
+          svc.deployModel(
+            name,
+            fromWire((body.deployedModel ?? {}) as Record<string, unknown>),
+            (body.trafficSplit ?? {}) as Record<string, number>,
+          ),
+        );
+      case 'endpoints:undeployModel':
+        begin('undeploy', name, { body });
+        return renderOperation(svc.undeployModel(name, String(body.deployedModelId ?? '')));
+      case 'endpoints:predict':
+      case 'endpoints:explain':
+        begin(action === 'predict' ? 'predict' : 'explain', name, { body });
+        return svc.predict(name, body.instances as unknown[], body.parameters, action === 'explain');
+      default:
+        return undefined;
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const intEnums = (url.searchParams.get('$alt') ?? '').includes('enum-encoding=int');
@@ -59,6 +163,8 @@ export class VertexRestFake {
     const svc = this.service;
     try {
       const path = decodeURIComponent(url.pathname);
+      const asset = this.handleAsset(req.method ?? 'GET', path, url, raw, headers, intEnums);
+      if (asset) return send(res, 200, asset);
       const m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/([A-Za-z]+)(?:\/([^/:]+))?(:cancel)?$/.exec(path);
       const kind = m?.[2] as FakeKind | undefined;
       if (!m || !kind || !FAKE_KINDS.includes(kind))
@@ -111,6 +217,27 @@ export class VertexRestFake {
       });
     }
   }
+}
+
+/** An operation as REST JSON: the response is an Any with its `@type`. */
+function renderOperation(op: FakeOperation): Record<string, unknown> {
+  return {
+    name: op.name,
+    done: op.done,
+    ...(op.error && { error: op.error }),
+    ...(op.done &&
+      !op.error && { response: { '@type': `type.googleapis.com/${op.responseType}`, ...(op.response ?? {}) } }),
+  };
+}
+
+function renderAsset(a: StoredAsset, intEnums: boolean): Record<string, unknown> {
+  const out = structuredClone(a.body);
+  if (!intEnums) return out;
+  for (const d of (out.deployedModels ?? []) as { dedicatedResources?: { machineSpec?: Record<string, unknown> } }[]) {
+    const spec = d.dedicatedResources?.machineSpec;
+    if (typeof spec?.acceleratorType === 'string') spec.acceleratorType = ACCELERATORS[spec.acceleratorType] ?? 0;
+  }
+  return out;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -91,6 +91,12 @@ export const VERTEX_SETTINGS = [
     description: 'Back-off reported to the caller after throttling when Vertex gives no retry hint.',
   },
   { name: 'VERTEX_RPC_TIMEOUT_MS', scope: ['provider'], default: '60000', description: 'Timeout of one API call.' },
+  {
+    name: 'VERTEX_PREDICTION_API_ENDPOINT',
+    scope: ['provider'],
+    description:
+      'Host of the prediction API (Predict/Explain on endpoints the orchestrator deployed). Default: VERTEX_API_ENDPOINT (the regional endpoint); set it for a dedicated or private endpoint host. Port, protocol and transport are shared with VERTEX_API_*.',
+  },
 ] as const satisfies readonly SettingInfo[];
 
 /** True when the provider has what it needs to run: a project and a location. */
@@ -98,6 +104,32 @@ export function isVertexConfigured(env: Readonly<Record<string, string | undefin
   return Boolean(env.VERTEX_PROJECT?.trim() && env.VERTEX_LOCATION?.trim());
 }
 
-/** The job kinds this provider runs, as `JobRecord.spec.kind`. */
-export const VERTEX_KINDS = ['custom', 'training_pipeline', 'batch_prediction'] as const;
-export type VertexKind = (typeof VERTEX_KINDS)[number];
+/** The kinds that run as a Vertex job resource (CustomJob, TrainingPipeline, BatchPredictionJob). */
+export const VERTEX_JOB_KINDS = ['custom', 'training_pipeline', 'batch_prediction'] as const;
+export type VertexKind = (typeof VERTEX_JOB_KINDS)[number];
+
+/**
+ * Asset operations (issue 18): datasets, models and endpoints, each one job. The same names every
+ * MLOps provider uses (ASSET_OPS in app/essedum/assets-types.ts, not imported: providers stay below app).
+ */
+export const VERTEX_ASSET_KINDS = [
+  'dataset-create',
+  'dataset-export',
+  'dataset-delete',
+  'model-register',
+  'model-export',
+  'model-delete',
+  'endpoint-create',
+  'endpoint-deploy',
+  'endpoint-undeploy',
+  'endpoint-delete',
+] as const;
+export type VertexAssetKind = (typeof VERTEX_ASSET_KINDS)[number];
+
+/** True for the asset-operation kinds. */
+export function isVertexAssetKind(kind: unknown): kind is VertexAssetKind {
+  return typeof kind === 'string' && (VERTEX_ASSET_KINDS as readonly string[]).includes(kind);
+}
+
+/** Every job kind this provider runs, as `JobRecord.spec.kind`. */
+export const VERTEX_KINDS = [...VERTEX_JOB_KINDS, ...VERTEX_ASSET_KINDS] as const;

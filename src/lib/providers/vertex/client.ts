@@ -1,4 +1,4 @@
-import type { v1 } from '@google-cloud/aiplatform';
+import type { protos, v1 } from '@google-cloud/aiplatform';
 import type { BatchPredictionJobResource, CustomJobResource, TrainingPipelineResource, VertexKind } from './spec.js';
 import type { VertexSettings } from './settings.js';
 import type { VertexResourceView } from './status.js';
@@ -22,6 +22,71 @@ export interface VertexApi {
   list(kind: VertexKind, parent: string, filter: string, pageSize: number, pageToken?: string): Promise<VertexPage>;
   cancel(kind: VertexKind, name: string): Promise<void>;
   close(): Promise<void>;
+  /** Datasets, models and endpoints (issue 18); absent in doubles that only script the job kinds. */
+  readonly assets?: VertexAssetApi;
+}
+
+type ProtoValue = protos.google.protobuf.IValue;
+
+/** The asset collections the provider manages. */
+export type AssetCollection = 'datasets' | 'models' | 'endpoints';
+
+/** A google.longrunning.Operation as the provider reads it: only whether and how it ended. */
+export interface OperationView {
+  readonly name: string;
+  readonly done: boolean;
+  readonly error?: { readonly code?: number | null; readonly message?: string | null } | null;
+}
+
+/**
+ * The Vertex calls behind asset operations. Every mutation is a long-running operation: the
+ * method returns it at once (never waits), and the provider polls it by name in later cycles.
+ */
+export interface VertexAssetApi {
+  createDataset(parent: string, dataset: protos.google.cloud.aiplatform.v1.IDataset): Promise<OperationView>;
+  importData(
+    name: string,
+    importConfigs: protos.google.cloud.aiplatform.v1.IImportDataConfig[],
+  ): Promise<OperationView>;
+  exportData(name: string, exportConfig: protos.google.cloud.aiplatform.v1.IExportDataConfig): Promise<OperationView>;
+  uploadModel(
+    parent: string,
+    model: protos.google.cloud.aiplatform.v1.IModel,
+    modelId: string,
+    parentModel?: string,
+  ): Promise<OperationView>;
+  exportModel(
+    name: string,
+    outputConfig: protos.google.cloud.aiplatform.v1.ExportModelRequest.IOutputConfig,
+  ): Promise<OperationView>;
+  createEndpoint(
+    parent: string,
+    endpoint: protos.google.cloud.aiplatform.v1.IEndpoint,
+    endpointId: string,
+  ): Promise<OperationView>;
+  deployModel(
+    endpoint: string,
+    deployedModel: protos.google.cloud.aiplatform.v1.IDeployedModel,
+    trafficSplit: Record<string, number>,
+  ): Promise<OperationView>;
+  undeployModel(endpoint: string, deployedModelId: string): Promise<OperationView>;
+  deleteAsset(collection: AssetCollection, name: string): Promise<OperationView>;
+  getAsset(collection: AssetCollection, name: string): Promise<VertexResourceView>;
+  /** One page (at most `pageSize`) of a filtered list. */
+  listAssets(
+    collection: AssetCollection,
+    parent: string,
+    filter: string,
+    pageSize: number,
+  ): Promise<VertexResourceView[]>;
+  getOperation(name: string): Promise<OperationView>;
+  predict(endpoint: string, instances: ProtoValue[], parameters?: ProtoValue): Promise<Record<string, unknown>>;
+  explain(
+    endpoint: string,
+    instances: ProtoValue[],
+    parameters?: ProtoValue,
+    deployedModelId?: string,
+  ): Promise<Record<string, unknown>>;
 }
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof v1.JobServiceClient>[0]>;
@@ -44,6 +109,24 @@ const JOB_METHODS = [
   'ListBatchPredictionJobs',
   'CancelBatchPredictionJob',
 ] as const;
+const DATASET_METHODS = [
+  'CreateDataset',
+  'GetDataset',
+  'ListDatasets',
+  'DeleteDataset',
+  'ImportData',
+  'ExportData',
+] as const;
+const MODEL_METHODS = ['UploadModel', 'GetModel', 'ListModels', 'DeleteModel', 'ExportModel'] as const;
+const ENDPOINT_METHODS = [
+  'CreateEndpoint',
+  'GetEndpoint',
+  'ListEndpoints',
+  'DeleteEndpoint',
+  'DeployModel',
+  'UndeployModel',
+] as const;
+const PREDICTION_METHODS = ['Predict', 'Explain'] as const;
 const PIPELINE_METHODS = [
   'CreateTrainingPipeline',
   'GetTrainingPipeline',
@@ -125,7 +208,16 @@ export async function createSdkVertexApi(settings: VertexSettings, deps: VertexC
   const page = { ...call, autoPaginate: false };
   const view = (r: unknown) => r as VertexResourceView;
 
+  let assets: VertexAssetApi | undefined;
+  const assetApi = (): VertexAssetApi => {
+    assets ??= createSdkAssetApi(mod, settings, deps);
+    return assets;
+  };
+
   return {
+    get assets() {
+      return assetApi();
+    },
     async create(kind, parent, resource) {
       switch (kind) {
         case 'custom':
@@ -200,9 +292,116 @@ export async function createSdkVertexApi(settings: VertexSettings, deps: VertexC
       }
     },
     async close() {
-      await Promise.all([jobs.close(), pipelines.close()]);
+      await Promise.all([jobs.close(), pipelines.close(), assets && (assets as { close?(): Promise<void> }).close?.()]);
     },
   };
+}
+
+type AiplatformModule = typeof import('@google-cloud/aiplatform');
+
+function operationView(op: { name?: string | null; done?: boolean | null; error?: unknown }): OperationView {
+  const error = op.error as OperationView['error'];
+  return { name: String(op.name ?? ''), done: Boolean(op.done), ...(error && { error }) };
+}
+
+/**
+ * The SDK adapter of {@link VertexAssetApi}: Dataset, Model, Endpoint and Prediction service
+ * clients, built on the first asset operation (a deployment that never touches assets never pays
+ * for them). LRO methods return the operation without waiting; `getOperation` reads one by name.
+ */
+function createSdkAssetApi(mod: AiplatformModule, settings: VertexSettings, deps: VertexClientDeps): VertexAssetApi {
+  const base = vertexClientOptions(settings, deps);
+  const config = (service: string, methods: readonly string[]) => ({
+    ...base,
+    clientConfig: noRetryClientConfig(`google.cloud.aiplatform.v1.${service}`, methods, settings.rpcTimeoutMs),
+  });
+  const datasets = new mod.v1.DatasetServiceClient(config('DatasetService', DATASET_METHODS));
+  const models = new mod.v1.ModelServiceClient(config('ModelService', MODEL_METHODS));
+  const endpoints = new mod.v1.EndpointServiceClient(config('EndpointService', ENDPOINT_METHODS));
+  const prediction = new mod.v1.PredictionServiceClient({
+    ...config('PredictionService', PREDICTION_METHODS),
+    apiEndpoint: settings.predictionEndpoint,
+  });
+  const call = { timeout: settings.rpcTimeoutMs };
+  const page = { ...call, autoPaginate: false };
+  const view = (r: unknown) => r as VertexResourceView;
+  const started = async (
+    p: Promise<[{ name?: string | null; done?: boolean | null; error?: unknown }, ...unknown[]]>,
+  ) => operationView((await p)[0]);
+
+  const api: VertexAssetApi & { close(): Promise<void> } = {
+    createDataset: (parent, dataset) => started(datasets.createDataset({ parent, dataset }, call)),
+    importData: (name, importConfigs) => started(datasets.importData({ name, importConfigs }, call)),
+    exportData: (name, exportConfig) => started(datasets.exportData({ name, exportConfig }, call)),
+    uploadModel: (parent, model, modelId, parentModel) =>
+      started(models.uploadModel({ parent, model, modelId, ...(parentModel && { parentModel }) }, call)),
+    exportModel: (name, outputConfig) => started(models.exportModel({ name, outputConfig }, call)),
+    createEndpoint: (parent, endpoint, endpointId) =>
+      started(endpoints.createEndpoint({ parent, endpoint, endpointId }, call)),
+    deployModel: (endpoint, deployedModel, trafficSplit) =>
+      started(endpoints.deployModel({ endpoint, deployedModel, trafficSplit }, call)),
+    undeployModel: (endpoint, deployedModelId) => started(endpoints.undeployModel({ endpoint, deployedModelId }, call)),
+    async deleteAsset(collection, name) {
+      switch (collection) {
+        case 'datasets':
+          return started(datasets.deleteDataset({ name }, call));
+        case 'models':
+          return started(models.deleteModel({ name }, call));
+        case 'endpoints':
+          return started(endpoints.deleteEndpoint({ name }, call));
+        default:
+          return unreachableKind(collection);
+      }
+    },
+    async getAsset(collection, name) {
+      switch (collection) {
+        case 'datasets':
+          return view((await datasets.getDataset({ name }, call))[0]);
+        case 'models':
+          return view((await models.getModel({ name }, call))[0]);
+        case 'endpoints':
+          return view((await endpoints.getEndpoint({ name }, call))[0]);
+        default:
+          return unreachableKind(collection);
+      }
+    },
+    async listAssets(collection, parent, filter, pageSize) {
+      const request = { parent, filter, pageSize };
+      switch (collection) {
+        case 'datasets':
+          return (await datasets.listDatasets(request, page))[0].map(view);
+        case 'models':
+          return (await models.listModels(request, page))[0].map(view);
+        case 'endpoints':
+          return (await endpoints.listEndpoints(request, page))[0].map(view);
+        default:
+          return unreachableKind(collection);
+      }
+    },
+    async getOperation(name) {
+      // Any service's operations client reads any operation of the location (one
+      // google.longrunning.Operations service); the response itself is not decoded: the
+      // provider reads the resource afterwards.
+      const request = new mod.protos.google.longrunning.GetOperationRequest({ name });
+      const [op] = await endpoints.operationsClient.getOperation(request, call);
+      return operationView(op);
+    },
+    async predict(endpoint, instances, parameters) {
+      const [res] = await prediction.predict({ endpoint, instances, ...(parameters && { parameters }) }, call);
+      return res as Record<string, unknown>;
+    },
+    async explain(endpoint, instances, parameters, deployedModelId) {
+      const [res] = await prediction.explain(
+        { endpoint, instances, ...(parameters && { parameters }), ...(deployedModelId && { deployedModelId }) },
+        call,
+      );
+      return res as Record<string, unknown>;
+    },
+    async close() {
+      await Promise.all([datasets.close(), models.close(), endpoints.close(), prediction.close()]);
+    },
+  };
+  return api;
 }
 
 function unreachableKind(kind: never): never {

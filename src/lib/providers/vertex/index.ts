@@ -19,7 +19,7 @@ export const descriptor = defineProvider({
   isConfigured: isVertexConfigured,
   load: () => import('./provider.js'),
   async validateSpec(kind, spec) {
-    const { parseVertexJobSpec } = await import('./spec.js');
-    parseVertexJobSpec({ ...(kind !== undefined && { kind }), ...(spec !== undefined && { spec }) });
+    const { validateVertexSpec } = await import('./spec.js');
+    validateVertexSpec({ ...(kind !== undefined && { kind }), ...(spec !== undefined && { spec }) });
   },
 });

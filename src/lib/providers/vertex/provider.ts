@@ -1,5 +1,10 @@
 import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { type OrchestratorError, PollThrottledError, ProviderThrottledError } from '../../errors.js';
+import {
+  type OrchestratorError,
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+} from '../../errors.js';
 import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket, withRetries } from '../../retry.js';
 import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import {
@@ -7,7 +12,7 @@ import {
   buildCustomJob,
   buildTrainingPipeline,
   parseVertexJobSpec,
-  VERTEX_KINDS,
+  VERTEX_JOB_KINDS,
   type ResourceIdentity,
   type VertexJobSpec,
   type VertexKind,
@@ -25,6 +30,8 @@ import {
 } from './status.js';
 import type { VertexApi, VertexCreateBody } from './client.js';
 import type { ProviderContext } from '../provider-context.js';
+import { isVertexAssetKind } from './catalog.js';
+import { VertexAssets } from './assets.js';
 import { createSdkVertexApi, type VertexClientDeps } from './client.js';
 import { parseVertexSettings } from './settings.js';
 
@@ -44,7 +51,12 @@ export interface VertexRef {
 }
 
 function isKind(v: unknown): v is VertexKind {
-  return typeof v === 'string' && (VERTEX_KINDS as readonly string[]).includes(v);
+  return typeof v === 'string' && (VERTEX_JOB_KINDS as readonly string[]).includes(v);
+}
+
+/** True for a job of an asset kind (dataset, model, endpoint operation), by its handle or its spec. */
+function isAssetJob(job: JobRecord): boolean {
+  return isVertexAssetKind(job.providerRef?.kind ?? job.spec.kind);
 }
 
 /** Reads our handle back from a job; falls back to the job's kind when no handle was stored yet. */
@@ -86,6 +98,7 @@ function createdAt(r: VertexResourceView): number {
 export class VertexProvider implements JobProvider {
   readonly name = PROVIDER;
   private readonly parent: string;
+  private assetOps: VertexAssets | undefined;
 
   constructor(
     private readonly settings: VertexSettings,
@@ -97,6 +110,7 @@ export class VertexProvider implements JobProvider {
   }
 
   async submit(job: JobRecord): Promise<SubmitOutcome> {
+    if (isVertexAssetKind(job.spec.kind)) return this.assets().submit(job);
     const parsed = parseVertexJobSpec(job.spec);
     const labelValue = jobLabelValue(runKey(job));
     const existing = await this.findByLabel(parsed.kind, labelValue);
@@ -129,16 +143,37 @@ export class VertexProvider implements JobProvider {
   }
 
   async poll(jobs: readonly JobRecord[]): Promise<PollReport[]> {
+    const assetJobs = jobs.filter(isAssetJob);
+    const reports: PollReport[] = [];
+    let firstError: OrchestratorError | undefined;
+    if (assetJobs.length > 0) {
+      try {
+        const polled = await this.assets().poll(assetJobs);
+        reports.push(...polled.reports);
+        if (polled.throttled) {
+          const others = jobs.filter((j) => !isAssetJob(j)).map((j) => j.id);
+          throw new PollThrottledError(
+            PROVIDER,
+            polled.throttled.retryAfterMs,
+            reports,
+            [...polled.unread, ...others],
+            polled.throttled,
+          );
+        }
+      } catch (error) {
+        if (error instanceof PollThrottledError) throw error;
+        firstError = toOrchestratorError(error, this.settings.throttleBackoffMs);
+      }
+    }
     const byKind = new Map<VertexKind, { job: JobRecord; ref: VertexRef }[]>();
     for (const job of jobs) {
+      if (isAssetJob(job)) continue;
       const ref = readRef(job);
       if (!ref) continue; // Not a Vertex job we can read; nothing to say about it.
       const group = byKind.get(ref.kind) ?? [];
       group.push({ job, ref });
       byKind.set(ref.kind, group);
     }
-    const reports: PollReport[] = [];
-    let firstError: OrchestratorError | undefined;
     const kinds = [...byKind];
     for (const [i, [kind, group]] of kinds.entries()) {
       try {
@@ -165,6 +200,10 @@ export class VertexProvider implements JobProvider {
   }
 
   async cancel(job: JobRecord): Promise<void> {
+    // Asset operations are not stopped: Vertex's operations on datasets, models and endpoints
+    // either finish or fail on their own within minutes, and cancelling one half-way leaves a
+    // resource in an unknown state. The poll reports how the operation ended (undo with a delete).
+    if (isAssetJob(job)) return;
     const ref = readRef(job);
     if (!ref) return;
     const name = ref.name ?? (await this.findByLabel(ref.kind, ref.labelValue))?.name;
@@ -181,12 +220,35 @@ export class VertexProvider implements JobProvider {
 
   /** The result summary of a job, read fresh from Vertex. */
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
+    if (isAssetJob(job)) return undefined;
     const ref = readRef(job);
     if (!ref) return undefined;
     const resource = ref.name
       ? await this.withReadRetries(() => this.api.get(ref.kind, ref.name!))
       : await this.findByLabel(ref.kind, ref.labelValue);
     return resource ? resultSummary(ref.kind, resource) : undefined;
+  }
+
+  /**
+   * Predict (`infer`) or Explain on a live endpoint the job `endpoint` (a succeeded endpoint-create)
+   * made, through the PredictionService client (VERTEX_PREDICTION_API_ENDPOINT).
+   */
+  async invokeEndpoint(endpoint: JobRecord, operation: 'infer' | 'explain', body: unknown): Promise<unknown> {
+    return this.assets().invoke(endpoint, operation, body);
+  }
+
+  private assets(): VertexAssets {
+    if (!this.assetOps) {
+      const api = this.api.assets;
+      if (!api) throw new ProviderRejectedError(PROVIDER, 'UNIMPLEMENTED', 'this Vertex client has no asset API');
+      this.assetOps = new VertexAssets({
+        settings: this.settings,
+        api,
+        parent: this.parent,
+        reads: (fn) => this.withReadRetries(fn),
+      });
+    }
+    return this.assetOps;
   }
 
   /** Closes the SDK clients (channels / keep-alive sockets). Not part of the port; hosts may call it on shutdown. */

@@ -12,6 +12,8 @@ export interface VertexSettings {
   /** Parsed service-account key, or undefined for Application Default Credentials. */
   readonly credentials?: { readonly client_email: string; readonly private_key: string; readonly [k: string]: unknown };
   readonly apiEndpoint: string;
+  /** Host of the PredictionService (Predict/Explain); the API endpoint unless overridden. */
+  readonly predictionEndpoint: string;
   readonly port: number;
   readonly protocol: 'https' | 'http';
   readonly transport: 'grpc' | 'rest';
@@ -57,6 +59,10 @@ export function parseVertexSettings(env: Env): VertexSettings {
   const project = required('VERTEX_PROJECT', projectId);
   const loc = required('VERTEX_LOCATION', location);
   const endpoint = read.raw('VERTEX_API_ENDPOINT') === undefined ? undefined : read.parse('VERTEX_API_ENDPOINT', host);
+  const predictionHost =
+    read.raw('VERTEX_PREDICTION_API_ENDPOINT') === undefined
+      ? undefined
+      : read.parse('VERTEX_PREDICTION_API_ENDPOINT', host);
   const protocol = read.oneOf('VERTEX_API_PROTOCOL', ['https', 'http']);
   const transport = read.oneOf('VERTEX_TRANSPORT', ['grpc', 'rest']);
   // Plain-text gRPC needs insecure channel credentials, which only tests inject; refuse it here
@@ -64,11 +70,13 @@ export function parseVertexSettings(env: Env): VertexSettings {
   if (protocol === 'http' && transport === 'grpc')
     read.issue("VERTEX_API_PROTOCOL: 'http' needs VERTEX_TRANSPORT=rest");
   const credentials = serviceAccountKey(read);
+  const apiEndpoint = endpoint ?? `${loc === 'global' ? '' : `${loc}-`}aiplatform.googleapis.com`;
   const settings: VertexSettings = {
     project,
     location: loc,
     ...(credentials && { credentials }),
-    apiEndpoint: endpoint ?? `${loc === 'global' ? '' : `${loc}-`}aiplatform.googleapis.com`,
+    apiEndpoint,
+    predictionEndpoint: predictionHost ?? apiEndpoint,
     port: read.int('VERTEX_API_PORT', { min: 1, max: 65_535 }),
     protocol,
     transport,

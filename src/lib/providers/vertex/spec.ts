@@ -4,7 +4,8 @@ import type { JobSpec } from '../../core/job.js';
 import { parseOrThrow } from '../../core/job.js';
 import { ValidationError } from '../../errors.js';
 import { GCP_LABEL_KEY, GCP_LABEL_VALUE } from './settings.js';
-import { VERTEX_KINDS, type VertexKind } from './catalog.js';
+import { isVertexAssetKind, VERTEX_JOB_KINDS, VERTEX_KINDS, type VertexKind } from './catalog.js';
+import { parseVertexAssetSpec } from './asset-spec.js';
 
 type V1 = typeof protos.google.cloud.aiplatform.v1;
 export type CustomJobResource = protos.google.cloud.aiplatform.v1.ICustomJob;
@@ -12,7 +13,7 @@ export type TrainingPipelineResource = protos.google.cloud.aiplatform.v1.ITraini
 export type BatchPredictionJobResource = protos.google.cloud.aiplatform.v1.IBatchPredictionJob;
 type ProtoValue = protos.google.protobuf.IValue;
 
-export { VERTEX_KINDS, type VertexKind };
+export { VERTEX_JOB_KINDS, VERTEX_KINDS, type VertexKind };
 
 /** Accelerators Vertex knows (AcceleratorType in accelerator_type.proto, v1). */
 export const ACCELERATOR_TYPES = [
@@ -219,10 +220,19 @@ export function normalizeRestBody(body: unknown, top = true): unknown {
   return out;
 }
 
-/** Validates `spec.kind` / `spec.spec` of a job routed to Vertex. Errors name `spec.kind` or `spec.spec.<path>`. */
+/**
+ * Validates any job routed to Vertex: a job-resource kind or an asset operation. Errors name
+ * `spec.kind` or `spec.spec.<path>`.
+ */
+export function validateVertexSpec(spec: Pick<JobSpec, 'kind' | 'spec'>): void {
+  if (isVertexAssetKind(spec.kind)) parseVertexAssetSpec(spec.kind, spec.spec ?? {});
+  else parseVertexJobSpec(spec);
+}
+
+/** Validates `spec.kind` / `spec.spec` of a Vertex job-resource kind. Errors name `spec.kind` or `spec.spec.<path>`. */
 export function parseVertexJobSpec(spec: Pick<JobSpec, 'kind' | 'spec'>): VertexJobSpec {
   const kind = spec.kind;
-  if (kind === undefined || !(VERTEX_KINDS as readonly string[]).includes(kind)) {
+  if (kind === undefined || !(VERTEX_JOB_KINDS as readonly string[]).includes(kind)) {
     throw new ValidationError([
       {
         field: 'spec.kind',

@@ -247,3 +247,49 @@ export function resultSummary(kind: VertexKind, resource: VertexResourceView): R
   }
   return out;
 }
+
+/** How a google.longrunning.Operation stands: under way, done, or ended with an error. */
+export function operationOutcome(op: {
+  readonly done: boolean;
+  readonly error?: { readonly code?: number | null; readonly message?: string | null } | null;
+}): 'running' | 'done' | JobError {
+  if (!op.done) return 'running';
+  const e = op.error;
+  if (!e || (!e.code && !e.message)) return 'done';
+  const code = typeof e.code === 'number' ? (RPC_CODE_NAMES[e.code] ?? String(e.code)) : 'UNKNOWN';
+  return { code, message: e.message || code, category: 'provider' };
+}
+
+/**
+ * google.protobuf.Value (as either transport's client returns it, with or without the `kind`
+ * oneof name) → plain JSON.
+ */
+export function fromProtoValue(value: unknown): unknown {
+  if (value === null || value === undefined || typeof value !== 'object') return value ?? null;
+  const v = value as Record<string, unknown>;
+  const which =
+    typeof v.kind === 'string'
+      ? v.kind
+      : ['structValue', 'listValue', 'stringValue', 'numberValue', 'boolValue', 'nullValue'].find(
+          (k) => v[k] !== undefined && v[k] !== null,
+        );
+  switch (which) {
+    case 'structValue': {
+      const fields = ((v.structValue as { fields?: Record<string, unknown> } | null)?.fields ?? {}) as Record<
+        string,
+        unknown
+      >;
+      return Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, fromProtoValue(x)]));
+    }
+    case 'listValue':
+      return (((v.listValue as { values?: unknown[] } | null)?.values ?? []) as unknown[]).map(fromProtoValue);
+    case 'stringValue':
+      return v.stringValue;
+    case 'numberValue':
+      return Number(v.numberValue);
+    case 'boolValue':
+      return Boolean(v.boolValue);
+    default:
+      return null;
+  }
+}
