@@ -75,6 +75,7 @@ export interface FakeResource {
 /** An endpoint or deployment long-running operation (Azure-AsyncOperation), ended by the test. */
 interface Lro {
   status: 'InProgress' | 'Succeeded' | 'Failed';
+  reads: number;
   error?: { code: string; message: string };
   succeed: () => void;
   fail: () => void;
@@ -129,6 +130,12 @@ export interface FakeAzureMlOptions {
   readonly operationRetryAfterSec?: number;
   /** Location polls answering 202 before a cancel operation completes (the job then turns Canceled). */
   readonly cancelPollsUntilDone?: number;
+  /**
+   * Reads of an endpoint/deployment operation (status document or Location) after which it
+   * succeeds by itself, for flows driven only through the poller. Unset: only
+   * {@link FakeAzureMl.completeOperations} ends one.
+   */
+  readonly assetOperationReadsUntilDone?: number;
   /** Read quota (GETs): refill per second and bucket size. Unset: unlimited. */
   readonly readLimit?: { readonly perSec: number; readonly burst: number };
   /** Time source of the read quota (tests run it on a fake clock shared with the client). */
@@ -177,8 +184,13 @@ export class FakeAzureMl {
   private constructor(
     private readonly server: Server,
     readonly ca: string,
-    private readonly opts: Required<Omit<FakeAzureMlOptions, 'cancelPollsUntilDone' | 'readLimit' | 'clock'>> &
-      Pick<FakeAzureMlOptions, 'readLimit' | 'clock'> & { cancelPollsUntilDone: number },
+    private readonly opts: Required<
+      Omit<FakeAzureMlOptions, 'cancelPollsUntilDone' | 'readLimit' | 'clock' | 'assetOperationReadsUntilDone'>
+    > &
+      Pick<FakeAzureMlOptions, 'readLimit' | 'clock'> & {
+        cancelPollsUntilDone: number;
+        assetOperationReadsUntilDone: number;
+      },
   ) {
     this.readQuota = opts.readLimit
       ? new QuotaBucket(opts.readLimit.perSec, opts.readLimit.burst, opts.clock)
@@ -199,6 +211,7 @@ export class FakeAzureMl {
       pageSize: 50,
       operationRetryAfterSec: 1,
       cancelPollsUntilDone: Number.POSITIVE_INFINITY,
+      assetOperationReadsUntilDone: Number.POSITIVE_INFINITY,
       ...options,
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -595,6 +608,7 @@ export class FakeAzureMl {
   private pollOperation(res: ServerResponse, id: string): void {
     const lro = this.lros.get(id);
     if (lro) {
+      this.readLro(lro);
       if (lro.status === 'InProgress')
         return this.send(res, 202, undefined, { 'retry-after': String(this.opts.operationRetryAfterSec) });
       return lro.status === 'Succeeded' ? this.send(res, 200, undefined) : this.send(res, 200, { error: lro.error });
@@ -672,7 +686,7 @@ export class FakeAzureMl {
     fail: () => void,
   ): void {
     const id = `lro:${randomUUID()}`;
-    this.lros.set(id, { status: 'InProgress', succeed, fail });
+    this.lros.set(id, { status: 'InProgress', reads: 0, succeed, fail });
     const base = `${this.endpoint}/subscriptions/${this.opts.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${this.location}`;
     this.send(res, status, body, {
       'azure-asyncoperation': `${base}/mfeOperationsStatus/${encodeURIComponent(id)}?api-version=${apiVersion}`,
@@ -681,9 +695,19 @@ export class FakeAzureMl {
     });
   }
 
+  /** Counts a read of an operation; ends it when `assetOperationReadsUntilDone` is reached. */
+  private readLro(lro: Lro): void {
+    lro.reads += 1;
+    if (lro.status === 'InProgress' && lro.reads >= this.opts.assetOperationReadsUntilDone) {
+      lro.status = 'Succeeded';
+      lro.succeed();
+    }
+  }
+
   private operationStatus(res: ServerResponse, id: string): void {
     const lro = this.lros.get(id);
     if (!lro) return this.send(res, 404, { error: { code: 'NotFound', message: `Operation ${id} not found.` } });
+    this.readLro(lro);
     this.send(res, 200, {
       id,
       name: id,

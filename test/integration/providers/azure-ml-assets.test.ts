@@ -321,6 +321,20 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
       expect(fake.endpoints.has('fraud-ep')).toBe(false);
     });
 
+    it('converges concurrent dispatches of one endpoint-create on one endpoint', async () => {
+      const job = assetJob('endpoint-create', {});
+      const pendingBefore = fake.pendingOperations;
+
+      const outcomes = await Promise.all([provider.submit(job), provider.submit(job), provider.submit(job)]);
+
+      const names = new Set(outcomes.map((o) => o.ref.endpointName));
+      expect(names.size).toBe(1);
+      expect(outcomes.filter((o) => !o.attached).length).toBeGreaterThanOrEqual(1);
+      expect([...fake.endpoints.values()].filter((e) => e.tags?.['cjo-job-id'] === job.id)).toHaveLength(1);
+      expect(fake.pendingOperations).toBe(pendingBefore + 1);
+      fake.completeOperations();
+    });
+
     it('reports the operation error when provisioning fails', async () => {
       let job = await submit(assetJob('endpoint-create', {}));
       const name = String(job.providerRef?.endpointName);
@@ -414,5 +428,40 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
       ).rejects.toMatchObject({ providerCode: 'UnsupportedAuthMode' });
       expect(fake.requests.filter((r) => r.kind === 'score')).toHaveLength(0);
     });
+  });
+});
+
+describe('Azure ML fake operations that finish by themselves', () => {
+  it('completes an endpoint-create through polls alone (for flows driven by the poller)', async () => {
+    const fake = await FakeAzureMl.start({
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      workspace: WS,
+      token: TOKEN,
+      assetOperationReadsUntilDone: 2,
+    });
+    try {
+      const provider = await createAzureMlProvider(
+        parseAzureMlSettings({
+          AZUREML_SUBSCRIPTION_ID: SUB,
+          AZUREML_RESOURCE_GROUP: RG,
+          AZUREML_WORKSPACE: WS,
+          AZUREML_ARM_ENDPOINT: fake.endpoint,
+        }),
+        { credential: new StubCredential(), trustedCa: fake.ca, sleep: async () => {} },
+      );
+      const job = assetJob('endpoint-create', { name: 'self-ep' });
+      const outcome = await provider.submit(job);
+      const dispatched: JobRecord = { ...job, status: outcome.status, providerRef: outcome.ref };
+
+      const first = await provider.poll([dispatched]);
+      const second = await provider.poll([dispatched]);
+
+      expect(first).toEqual([]); // still Creating: nothing new to report
+      expect(second[0]).toMatchObject({ status: 'succeeded', result: { asset: { name: 'self-ep' } } });
+      expect(fake.pendingOperations).toBe(0);
+    } finally {
+      await fake.stop();
+    }
   });
 });

@@ -166,13 +166,37 @@ export class AzureMlAssets {
     }
   }
 
+  /** The ARM path an operation works on, from its spec (the same on every redelivery). */
+  private resourceOf(
+    job: JobRecord,
+    parsed: Extract<
+      AzureMlAssetSpec,
+      { kind: 'dataset-create' | 'model-register' | 'dataset-delete' | 'model-delete' | 'endpoint-delete' }
+    >,
+  ): string {
+    switch (parsed.kind) {
+      case 'dataset-create':
+      case 'dataset-delete':
+        return this.dataPath(parsed.spec.name, parsed.spec.version);
+      case 'model-register':
+      case 'model-delete':
+        return this.modelPath(parsed.spec.name, parsed.spec.version);
+      case 'endpoint-delete':
+        return this.endpointPath(parsed.spec.endpointName);
+      default: {
+        const unreachable: never = parsed;
+        throw new Error(`no resource for ${String((unreachable as { kind: string }).kind)} of ${job.id}`);
+      }
+    }
+  }
+
   /** One job's report, or undefined when nothing changed. */
   async poll(job: JobRecord, parsed: AzureMlAssetSpec): Promise<PollReport | undefined> {
     const ref = job.providerRef ?? {};
     switch (parsed.kind) {
       case 'dataset-create':
       case 'model-register': {
-        const path = String(ref.resource ?? '');
+        const path = this.resourceOf(job, parsed);
         const res = await this.client.send('GET', path);
         if (res.status === 404) return { jobId: job.id, status: 'missing', notes: [`Azure ML has no asset ${path}`] };
         if (res.status !== 200) throw unavailable(res, 'get asset');
@@ -193,7 +217,7 @@ export class AzureMlAssets {
       case 'dataset-delete':
       case 'model-delete':
       case 'endpoint-delete': {
-        const path = String(ref.resource ?? '');
+        const path = this.resourceOf(job, parsed);
         const res = await this.client.send('GET', path);
         if (res.status === 404) {
           const name = parsed.kind === 'endpoint-delete' ? parsed.spec.endpointName : parsed.spec.name;
@@ -216,7 +240,7 @@ export class AzureMlAssets {
         return this.running(job, state ?? 'Deleting');
       }
       case 'endpoint-create': {
-        const name = String(ref.endpointName ?? '');
+        const name = String(ref.endpointName ?? parsed.spec.name ?? derivedEndpointName(runKey(job)));
         const phase = await this.phaseOf(ref, this.endpointPath(name));
         if (phase === undefined)
           return { jobId: job.id, status: 'missing', notes: [`Azure ML has no endpoint '${name}'`] };
@@ -227,7 +251,7 @@ export class AzureMlAssets {
       case 'endpoint-deploy':
         return this.pollDeploy(job, parsed.spec);
       case 'endpoint-undeploy':
-        return this.pollUndeploy(job);
+        return this.pollUndeploy(job, parsed.spec);
       case 'dataset-export':
       case 'model-export':
         throw new Error(`${parsed.kind} is a workspace job, not an asset operation`);
@@ -451,7 +475,7 @@ export class AzureMlAssets {
   private async pollDeploy(job: JobRecord, s: EndpointDeploySpec): Promise<PollReport | undefined> {
     const ref = job.providerRef ?? {};
     const endpointName = String(ref.endpointName ?? s.endpointName);
-    const deployment = String(ref.deploymentName ?? '');
+    const deployment = String(ref.deploymentName ?? s.deploymentName ?? derivedEndpointName(runKey(job), 'd'));
     if (ref.step !== 'traffic') {
       const phase = await this.phaseOf(ref, this.deploymentPath(endpointName, deployment));
       if (phase === undefined)
@@ -486,9 +510,9 @@ export class AzureMlAssets {
     return this.done(job, 'Succeeded', { asset: await this.describeEndpoint(endpointName, doc), deployment });
   }
 
-  private async pollUndeploy(job: JobRecord): Promise<PollReport | undefined> {
+  private async pollUndeploy(job: JobRecord, s: EndpointUndeploySpec): Promise<PollReport | undefined> {
     const ref = job.providerRef ?? {};
-    const endpointName = String(ref.endpointName ?? '');
+    const endpointName = String(ref.endpointName ?? s.endpointName);
     const targets = String(ref.deployments ?? '')
       .split(',')
       .filter(Boolean);
