@@ -428,6 +428,58 @@ describe('SageMaker assets › endpoints', () => {
     );
   });
 
+  it('backs off (never fails) a deploy while another change of the endpoint is under way, then deploys', async () => {
+    const m1 = await registeredModel('busy-1');
+    const m2 = await registeredModel('busy-2');
+    const m3 = await registeredModel('busy-3');
+    const create = await submitted(job('endpoint-create', { name: 'busy', model_name: m1 }));
+    sm.assets.settleEndpoints();
+    const name = String(create.providerRef?.endpointName);
+    await submitted(job('endpoint-deploy', { name: 'busy', endpoint_name: name, model_name: m2 }));
+    const second = job('endpoint-deploy', { name: 'busy', endpoint_name: name, model_name: m3 });
+    await expect(provider.submit(second)).rejects.toBeInstanceOf(ProviderUnavailableError);
+    sm.assets.settleEndpoints();
+    const sub = await submitted(second);
+    sm.assets.settleEndpoints();
+    expect((await pollOne(sub)).result?.asset).toMatchObject({ deployedModels: [m1, m2, m3] });
+  });
+
+  it('replaces its own stale configuration when a refused update is retried after another deploy', async () => {
+    const [m1, m2, m3] = [
+      await registeredModel('race-1'),
+      await registeredModel('race-2'),
+      await registeredModel('race-3'),
+    ];
+    const create = await submitted(job('endpoint-create', { name: 'race', model_name: m1 }));
+    sm.assets.settleEndpoints();
+    const name = String(create.providerRef?.endpointName);
+    const late = job('endpoint-deploy', { name: 'race', endpoint_name: name, model_name: m3 });
+    // The endpoint became busy between our Describe and our Update.
+    sm.failNext('UpdateEndpoint', {
+      type: 'ValidationException',
+      status: 400,
+      message: 'Cannot update in-progress endpoint',
+    });
+    await expect(provider.submit(late)).rejects.toBeInstanceOf(ProviderUnavailableError);
+    await submitted(job('endpoint-deploy', { name: 'race', endpoint_name: name, model_name: m2 }));
+    sm.assets.settleEndpoints();
+    const sub = await submitted(late);
+    sm.assets.settleEndpoints();
+    expect((await pollOne(sub)).result?.asset).toMatchObject({ deployedModels: [m1, m2, m3] });
+  });
+
+  it('fails an asset operation whose handle S3 refuses for good, and still reports the others', async () => {
+    s3.put('ml-bucket', 'ok.csv', 'ok');
+    const good = await submitted(job('dataset-create', { name: 'ok', uri: 's3://ml-bucket/ok.csv' }));
+    const broken = { ...good, id: newId(), providerRef: { kind: 'dataset-create', name: 'x', uri: 'not-an-s3-uri' } };
+    const reports = await provider.poll([broken, good]);
+    expect(reports.find((r) => r.jobId === broken.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'SAGEMAKER_ASSET_FAILED' },
+    });
+    expect(reports.find((r) => r.jobId === good.id)?.status).toBe('succeeded');
+  });
+
   it('hands back a throttled endpoint read as unread, keeping what it read before', async () => {
     const m = await registeredModel('thr');
     const a = await submitted(job('endpoint-create', { name: 'a', model_name: m }));

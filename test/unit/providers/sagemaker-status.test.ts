@@ -5,7 +5,11 @@ import { descriptor } from '../../../src/lib/providers/sagemaker/index.js';
 import { parseSageMakerSettings } from '../../../src/lib/providers/sagemaker/settings.js';
 import {
   automlOutcome,
+  ENDPOINT_STATUSES,
   failureCategory,
+  isEndpointStatus,
+  mapEndpointStatus,
+  mapModelPackageStatus,
   mapSageMakerStatus,
   SAGEMAKER_STATUSES,
   trainingOutcome,
@@ -191,5 +195,36 @@ describe('SageMaker settings', () => {
     expect(() => parseSageMakerSettings({ SAGEMAKER_REGION: 'eu-west-1', SAGEMAKER_ACCESS_KEY_ID: 'AKID' })).toThrow(
       /SAGEMAKER_SECRET_ACCESS_KEY/,
     );
+  });
+});
+
+describe('mapEndpointStatus', () => {
+  it('maps every documented endpoint status: only InService can end a create or update', () => {
+    const mapped = Object.fromEntries(ENDPOINT_STATUSES.map((s) => [s, mapEndpointStatus(s)]));
+    expect(mapped).toEqual({
+      OutOfService: 'running',
+      Creating: 'running',
+      Updating: 'running',
+      SystemUpdating: 'running',
+      RollingBack: 'running',
+      InService: 'in-service',
+      Deleting: 'failed',
+      Failed: 'failed',
+      UpdateRollbackFailed: 'failed',
+    });
+    expect(isEndpointStatus('InService')).toBe(true);
+    expect(isEndpointStatus('Stopped')).toBe(false);
+  });
+
+  it('waits on a model package until it is Completed, fails it when Failed or Deleting', () => {
+    expect(['Pending', 'InProgress', undefined, 'Brand-new'].map(mapModelPackageStatus)).toEqual([
+      'running',
+      'running',
+      'running',
+      'running',
+    ]);
+    expect(mapModelPackageStatus('Completed')).toBe('completed');
+    expect(mapModelPackageStatus('Failed')).toBe('failed');
+    expect(mapModelPackageStatus('Deleting')).toBe('failed');
   });
 });

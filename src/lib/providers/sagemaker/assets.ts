@@ -432,7 +432,35 @@ export class SageMakerAssets {
       });
     } catch (error) {
       if (!isTaken(error)) throw this.fail(error, `create endpoint configuration ${configName}`);
+      // Ours from an earlier delivery. If the endpoint changed since (that delivery's update was
+      // refused), its variants are stale: replace it rather than undo the change made meanwhile.
+      const existing = await this.variantsOf(configName);
+      if (sameVariants(existing, variants)) return;
+      await this.ignoreGone(
+        () => this.call('DeleteEndpointConfig', { EndpointConfigName: configName }),
+        `replace endpoint configuration ${configName}`,
+      );
+      try {
+        await this.call('CreateEndpointConfig', {
+          EndpointConfigName: configName,
+          ProductionVariants: variants,
+          Tags: this.tags(job, name, tags),
+        });
+      } catch (again) {
+        throw this.fail(again, `create endpoint configuration ${configName}`);
+      }
     }
+  }
+
+  /** Refuses (for now) to change an endpoint another change is still working on: SageMaker would too. */
+  private ensureSettled(current: { EndpointStatus?: string; EndpointName?: string }): void {
+    if (current.EndpointStatus === 'InService') return;
+    throw new ProviderUnavailableError(
+      PROVIDER,
+      `endpoint ${String(current.EndpointName)} is ${String(current.EndpointStatus)}; the change waits until it is InService`,
+      undefined,
+      30_000,
+    );
   }
 
   /** The endpoint as SageMaker describes it, or undefined when it has none by that name. */
@@ -466,6 +494,7 @@ export class SageMakerAssets {
     };
     const current = await this.describeEndpoint(spec.endpoint_name);
     if (current && ownsChange(current, configName)) return { ref, attached: true, status: 'running' };
+    if (current) this.ensureSettled(current);
     const kept = current && !spec.replace ? await this.variantsOf(current.EndpointConfigName) : [];
     const variants = [
       ...kept.filter((v) => v.ModelName !== spec.model_name),
@@ -496,6 +525,7 @@ export class SageMakerAssets {
     // Nothing deployed (the endpoint exists only once a model is deployed): confirmed by the poll.
     if (!current) return { ref: { ...ref, mode: 'delete' }, attached: true, status: 'running' };
     if (ownsChange(current, configName)) return { ref: { ...ref, mode: 'update' }, attached: true, status: 'running' };
+    this.ensureSettled(current);
     const variants = await this.variantsOf(current.EndpointConfigName);
     const drop = new Set(spec.model_names ?? variants.map((v) => v.ModelName ?? ''));
     const remaining = variants.filter((v) => !drop.has(v.ModelName ?? ''));
@@ -786,6 +816,15 @@ function ownsChange(
   return (
     current.EndpointConfigName === configName || current.PendingDeploymentSummary?.EndpointConfigName === configName
   );
+}
+
+/** Same models, instances and weights (the order of variants does not matter to SageMaker). */
+function sameVariants(a: readonly ProductionVariant[], b: readonly ProductionVariant[]): boolean {
+  const key = (v: ProductionVariant) =>
+    [v.VariantName, v.ModelName, v.InstanceType, v.InitialInstanceCount, v.InitialVariantWeight ?? 1].join('|');
+  const ka = a.map(key).sort();
+  const kb = b.map(key).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
 }
 
 /** CreateModelPackage's ClientToken: 1-36 of `[a-zA-Z0-9-]`. Job ids (`j-` + 26) fit as they are. */

@@ -198,7 +198,7 @@ export class SageMakerProvider implements JobProvider {
       else byKind.set(kind, [job]);
     }
     const reports: PollReport[] = [];
-    const toDescribe: Array<{ job: JobRecord; read: () => Promise<PollReport> }> = [];
+    const toDescribe: Array<{ job: JobRecord; read: () => Promise<PollReport>; asset?: true }> = [];
     // Every List before any Describe: a failing List aborts the cycle before the costlier Describes.
     for (const kind of SAGEMAKER_KINDS) {
       const group = byKind.get(kind);
@@ -218,7 +218,8 @@ export class SageMakerProvider implements JobProvider {
     // Asset operations are read one by one (an S3 Head, a Describe of the model or endpoint) and
     // share the per-cycle read budget with finished jobs.
     for (const job of jobs)
-      if (isSageMakerAssetKind(assetKindOf(job))) toDescribe.push({ job, read: () => this.assets.poll(job) });
+      if (isSageMakerAssetKind(assetKindOf(job)))
+        toDescribe.push({ job, read: () => this.assets.poll(job), asset: true });
     // A mass completion must not turn one cycle into minutes of rate-limited Describes: the rest are
     // handed back unread and described first by the next cycles (finished jobs leave the watch list).
     const describing = toDescribe.slice(0, this.settings.maxDescribesPerPoll);
@@ -249,12 +250,13 @@ export class SageMakerProvider implements JobProvider {
             error,
           );
         }
-        // An asset read S3 or SageMaker refused for good (access denied, …) fails that operation only.
-        if (error instanceof ProviderRejectedError) {
+        // An asset read refused for good (access denied, a handle that names nothing readable) fails
+        // that operation only: it must not stall the poll of every other job.
+        if (!transient && describing[i]!.asset) {
           reports.push({
             jobId: describing[i]!.job.id,
             status: 'failed',
-            error: { code: 'SAGEMAKER_ASSET_FAILED', message: error.message, category: 'provider' },
+            error: { code: 'SAGEMAKER_ASSET_FAILED', message: errorMessage(error), category: 'provider' },
           });
           continue;
         }
