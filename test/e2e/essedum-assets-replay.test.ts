@@ -8,6 +8,10 @@ import { createProviderRegistry } from '../../src/lib/providers/registry.js';
 import { FakeAzureMl } from '../fakes/azure-ml/fake-arm.js';
 import { FakeS3 } from '../fakes/s3/fake-s3.js';
 import { FakeSageMaker } from '../fakes/sagemaker/fake-sagemaker.js';
+import { AUTOML_BODY, fakeSettings, staticAuthClient, TEST_TOKEN } from '../fakes/vertex/fixtures.js';
+import { VertexRestFake } from '../fakes/vertex/vertex-rest-fake.js';
+import { createVertexProvider } from '../../src/lib/providers/vertex/provider.js';
+import { jobLabelValue } from '../../src/lib/providers/vertex/names.js';
 import { assertRecord, EssedumExecutorClient } from '../support/essedum-client.js';
 import { startTestRunner, type TestRunner } from '../support/runner.js';
 
@@ -40,6 +44,7 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
   let aml: FakeAzureMl;
   let sm: FakeSageMaker;
   let s3: FakeS3;
+  let vx: VertexRestFake;
 
   beforeAll(async () => {
     aml = await FakeAzureMl.start(AML);
@@ -47,6 +52,8 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
     s3 = new FakeS3(SM_KEYS, sm.region);
     await s3.start();
     s3.createBucket('ml-bucket');
+    vx = await new VertexRestFake({ requireBearer: TEST_TOKEN }).start();
+    const vxProvider = await createVertexProvider(fakeSettings(vx), { authClient: staticAuthClient() });
     const smEnv = {
       SAGEMAKER_REGION: sm.region,
       SAGEMAKER_ENDPOINT: sm.endpoint,
@@ -73,7 +80,7 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
     );
     const providers = createProviderRegistry(
       { config: loadConfig(smEnv), blobs: {} as BlobStore },
-      { 'azure-ml': amlProvider },
+      { 'azure-ml': amlProvider, vertex: vxProvider },
     );
     r = await startTestRunner(
       {
@@ -82,7 +89,9 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
         ESSEDUM_ADAPTERS: JSON.stringify({
           'aml-adapter': { provider: 'azure-ml' },
           'sm-adapter': { provider: 'sagemaker' },
+          'vx-adapter': { provider: 'vertex' },
         }),
+        POLL_VERTEX_SCHEDULE: '* * * * * *',
         POLL_AZURE_ML_SCHEDULE: '* * * * * *',
         POLL_SAGEMAKER_SCHEDULE: '* * * * * *',
       },
@@ -95,6 +104,7 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
     await aml?.stop();
     await sm?.close();
     await s3?.stop();
+    await vx?.stop();
   });
 
   const replay = (adapter: string, nudge: () => void) => {
@@ -268,5 +278,64 @@ describe('Essedum backend replay: the asset story on each provider fake', () => 
     await record('DELETE', `/datasets/${dataset.sourceId}`);
     await until(`/datasets/${dataset.sourceId}`, (x) => x.status === 'DELETED', 'dataset delete');
     expect(s3.object('ml-bucket', 'datasets/churn.csv')).toBeUndefined();
+  });
+
+  it('Vertex AI: dataset (with import) → AutoML pipeline → model upload → endpoint → deploy → predict → undeploy → delete', async () => {
+    const { call, record, until, opDone } = replay('vx-adapter', () => vx.service.completeAll());
+    const dataset = await record('POST', '/datasets', {
+      displayName: 'churn-data',
+      metadataSchemaUri: 'gs://google-cloud-aiplatform/schema/dataset/metadata/tabular_1.0.0.yaml',
+      metadata: { inputConfig: { gcsSource: { uri: ['gs://bucket-in/churn.csv'] } } },
+    });
+    expect(dataset.name).toBe('churn-data');
+    await until(`/datasets/${dataset.sourceId}`, (x) => x.status === 'COMPLETED', 'dataset');
+
+    const train = assertRecord(await call('POST', '/pipelines/training/automl', AUTOML_BODY)) as Rec;
+    const trainDeadline = Date.now() + 30_000;
+    for (;;) {
+      const t = assertRecord(await call('GET', `/pipelines/training/${train.sourceId}/get`)) as Rec;
+      if (t.status === 'COMPLETED') break;
+      if (t.status === 'RUNNING') vx.service.setState(jobLabelValue(train.sourceId), 'PIPELINE_STATE_SUCCEEDED');
+      if (Date.now() > trainDeadline) throw new Error(`training still ${t.status}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+
+    const model = await record('POST', '/models/register', {
+      displayName: 'churn-model',
+      artifactUri: 'gs://bucket-out/model/',
+      containerSpec: { imageUri: 'us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest' },
+    });
+    const registered = await until(`/models/${model.sourceId}`, (x) => x.status === 'COMPLETED', 'model');
+    const endpoint = await record('POST', '/endpoints/register', { displayName: 'churn-ep' });
+    await until(`/endpoints/${endpoint.sourceId}`, (x) => x.status === 'COMPLETED', 'endpoint');
+
+    // The UI's DeployModelRequest, naming the model by the provider id our record shows.
+    const modelId = (registered.artifacts as { asset: { id: string } }).asset.id;
+    await record('POST', `/endpoints/${endpoint.sourceId}/deploy_model`, {
+      deployedModel: {
+        model: modelId,
+        displayName: 'churn-deployed',
+        dedicatedResources: { machineSpec: { machineType: 'n1-standard-2' }, minReplicaCount: 1 },
+      },
+      trafficSplit: { '0': 100 },
+    });
+    const deployed = await until(`/endpoints/${endpoint.sourceId}`, opDone('endpoint-deploy'), 'deploy');
+    expect(deployed.deployment.deployedModels).toHaveLength(1);
+
+    const predicted = (await call('POST', `/endpoints/${endpoint.sourceId}/infer`, { instances: [[1, 2]] })) as {
+      output: unknown;
+    };
+    expect(predicted.output).toBeDefined();
+
+    await record('POST', `/endpoints/${endpoint.sourceId}/undeploy_models`, {});
+    const undeployed = await until(`/endpoints/${endpoint.sourceId}`, opDone('endpoint-undeploy'), 'undeploy');
+    expect(undeployed.deployment.deployedModels).toEqual([]);
+
+    await record('DELETE', `/endpoints/${endpoint.sourceId}/delete`);
+    await until(`/endpoints/${endpoint.sourceId}`, (x) => x.status === 'DELETED', 'endpoint delete');
+    await record('DELETE', `/models/${model.sourceId}`);
+    await until(`/models/${model.sourceId}`, (x) => x.status === 'DELETED', 'model delete');
+    await record('DELETE', `/datasets/${dataset.sourceId}`);
+    await until(`/datasets/${dataset.sourceId}`, (x) => x.status === 'DELETED', 'dataset delete');
   });
 });
