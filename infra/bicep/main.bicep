@@ -389,6 +389,10 @@ param essedumAdapters string = '{}'
 @description('Provider for Essedum adapter instances not in essedumAdapters (azure-ml, sagemaker or vertex); empty refuses them.')
 param essedumDefaultAdapterProvider string = ''
 
+@description('Money guard: seconds without an infer/explain call after which an endpoint the orchestrator created is undeployed; 0 turns the check off.')
+@minValue(0)
+param endpointIdleTtlSec int = 0
+
 @description('Storage endpoints Essedum /execute jobs may fetch minio/s3 input artifacts from: host[:port], *.domain[:port] or IP[:port], comma-separated; empty allows none.')
 param essedumStorageEndpointAllowlist string = ''
 
@@ -505,6 +509,7 @@ var apiBaseSettings = {
   ESSEDUM_ADAPTERS: essedumAdapters
   ESSEDUM_DEFAULT_ADAPTER_PROVIDER: essedumDefaultAdapterProvider
   ESSEDUM_COMMAND_TIMEOUT_SEC: '3600'
+  ENDPOINT_IDLE_TTL_SEC: string(endpointIdleTtlSec)
   // Commands run under a uid of their own (the local provider's one-shot runs read these too).
   COMMAND_SANDBOX: 'uid'
   COMMAND_UID_BASE: '61000'

@@ -23,6 +23,8 @@ import {
 } from './essedum-pipelines.js';
 import { costsReport } from './costs.js';
 import { dashboard, dashboardAsset } from './dashboard.js';
+import { endpointsList } from './endpoints.js';
+import { ESSEDUM_ASSET_FUNCTIONS } from './essedum-assets.js';
 import { dispatchBatch, dispatchMl } from './dispatch.js';
 import { healthCheck } from './health.js';
 import { jobsCancel } from './jobs-cancel.js';
@@ -71,6 +73,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   openApi,
   providersList,
   costsReport,
+  endpointsList,
   dashboard,
   dashboardAsset,
   essedumExecuteCreate,
@@ -90,6 +93,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   essedumInferenceGet,
   essedumInferenceCancel,
   essedumInferenceDelete,
+  ...ESSEDUM_ASSET_FUNCTIONS,
   classify,
   dispatchMl,
   dispatchBatch,

@@ -17,7 +17,7 @@ type PipelineCall = HttpCall<Awaited<ReturnType<typeof useCases>>>;
 /** Kept here (not imported) so the route table needs no use-case module; a unit test pins it to TRAINING_TYPES. */
 export const ROUTE_TRAINING_TYPES: readonly TrainingType[] = ['automl', 'custom_script', 'train'];
 
-function mlops(request: HttpRequest): MlopsContext {
+export function mlops(request: HttpRequest): MlopsContext {
   const q = (k: string) => request.query.get(k) ?? undefined;
   const referer = request.headers.get('referer') ?? undefined;
   return {

@@ -26,7 +26,7 @@ export const reconcile = timerFunction({
   handler: async () => {
     const [{ reconcile: reconcileJobs }, d] = await Promise.all([import('../lib/app/reconcile.js'), deps()]);
     const summary = await reconcileJobs(d);
-    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp > 0)
+    if (summary.resent + summary.failed + summary.requeued + summary.cleanedUp + summary.idleUndeploys > 0)
       d.log.info('reconcile pass', { ...summary });
   },
 });

@@ -5,6 +5,7 @@ import type { CapacityStore } from './ports/capacity-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { QueueTransport } from './ports/queue.js';
+import type { AssetOp, AssetRefs } from './app/essedum/assets-types.js';
 import type { Webhooks } from './app/webhooks/notifier.js';
 import type { Costs } from './app/costs/costs.js';
 import { instrumentedStore } from './telemetry/instrumented-store.js';
@@ -29,7 +30,21 @@ export interface Deps {
   readonly webhooks?: Webhooks;
   /** Price table, cost ledger and budgets; absent on hosts built without storage (some tests). */
   readonly costs?: Costs;
+
+  /**
+   * Essedum asset translation for providers a host brings itself (tests with scripted providers);
+   * absent: each provider's own `translate/<provider>.ts` `fromEssedumAsset`.
+   */
+  readonly assetTranslation?: AssetTranslation;
 }
+
+/** Essedum body → provider job kind and spec for one asset operation (app/essedum/assets-types.ts). */
+export type AssetTranslation = (
+  provider: string,
+  op: AssetOp,
+  body: Record<string, unknown>,
+  refs: AssetRefs,
+) => { kind: string; spec: Record<string, unknown> };
 
 export type { Logger };
 
@@ -104,6 +119,8 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     ...(capacity && { capacity }),
     ...(webhooks && { webhooks }),
     ...(costs && { costs }),
+
+    ...(overrides.assetTranslation && { assetTranslation: overrides.assetTranslation }),
   };
 }
 

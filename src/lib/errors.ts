@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CONCURRENCY_CONFLICT'
   | 'CONFIGURATION_INVALID'
   | 'PROVIDER_NOT_CONFIGURED'
+  | 'NOT_SUPPORTED'
   | 'PROVIDER_THROTTLED'
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_REJECTED'
@@ -149,6 +150,13 @@ export class ConfigurationError extends OrchestratorError {
 export class ProviderNotConfiguredError extends OrchestratorError {
   constructor(provider: string) {
     super('PROVIDER_NOT_CONFIGURED', `Provider '${provider}' is not configured in this deployment.`);
+  }
+}
+
+/** The provider serving a request has no such operation (e.g. no endpoint invocation, no asset translation). */
+export class NotSupportedError extends OrchestratorError {
+  constructor(message: string) {
+    super('NOT_SUPPORTED', message);
   }
 }
 

@@ -51,6 +51,12 @@ export const ESSEDUM_SETTINGS = [
       'Run-time limit of an /execute command when its configs give no max_runtime_sec; the command is killed and the job ends ERROR.',
   },
   {
+    name: 'ENDPOINT_IDLE_TTL_SEC',
+    scope: ['app'],
+    description:
+      'Money guard: an endpoint the orchestrator created (Essedum endpoints/register) whose deployed models received no infer/explain call through it for this many seconds is undeployed by the reconciler (an endpoint-undeploy job, with an event on the endpoint record). Unset or 0: off.',
+  },
+  {
     name: 'ESSEDUM_MAX_LOG_BYTES',
     scope: ['worker'],
     default: '1048576',
@@ -68,6 +74,8 @@ export interface EssedumSettings {
   readonly defaultProvider?: EssedumPipelineProvider;
   readonly commandTimeoutSec: number;
   readonly maxLogBytes: number;
+  /** Idle endpoints are undeployed after this many seconds; undefined: never. */
+  readonly endpointIdleTtlSec?: number;
   /** The only container `storage: "local"` artifacts come from. */
   readonly artifactsContainer: string;
   /** Storage endpoints minio/s3 artifacts may be fetched from (empty: none). */
@@ -98,6 +106,7 @@ export function parseEssedumSettings(env: Env): EssedumSettings {
     : undefined;
   const commandTimeoutSec = read.int('ESSEDUM_COMMAND_TIMEOUT_SEC', { min: 1 });
   const maxLogBytes = read.int('ESSEDUM_MAX_LOG_BYTES', { min: 1024 });
+  const idleTtl = read.isSet('ENDPOINT_IDLE_TTL_SEC') ? read.int('ENDPOINT_IDLE_TTL_SEC', { min: 0 }) : 0;
   const artifactsContainer = read.raw('ESSEDUM_ARTIFACTS_CONTAINER') ?? 'essedum-artifacts';
   if (!CONTAINER_NAME.test(artifactsContainer))
     read.issue(
@@ -112,6 +121,7 @@ export function parseEssedumSettings(env: Env): EssedumSettings {
     ...(defaultProvider !== undefined && { defaultProvider }),
     commandTimeoutSec,
     maxLogBytes,
+    ...(idleTtl > 0 && { endpointIdleTtlSec: idleTtl }),
     artifactsContainer,
     storageEndpointAllowlist: allowlist.entries,
   };

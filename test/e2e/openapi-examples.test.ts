@@ -97,6 +97,9 @@ describe('OpenAPI examples against the running stack', () => {
       for (const [method, op] of Object.entries(item)) {
         // The dashboard's page and hashed assets exist only after `npm run build`; the browser suite covers them.
         if (op.tags.includes('dashboard')) continue;
+        // The Essedum asset routes need a create → ready → deploy flow on a provider with asset
+        // support; test/e2e/essedum-assets.test.ts drives them and checks each reply against this document.
+        if (/^\/api\/service\/v1\/(datasets|models|endpoints)\//.test(`${path}/`)) continue;
         const pointer = `#/paths/${path.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}`;
         const examples = Object.entries(op.requestBody?.content['application/json']?.examples ?? {});
         if (examples.length === 0)

@@ -676,7 +676,11 @@ export type IndexList = 'all' | 's' | 'q' | 'v' | 'o' | 'a';
  * Sources with their own list: lists by them stay O(page) however many other jobs there are.
  * Exported with {@link pickIndex} and {@link indexEntries} so the in-memory double keeps the layout.
  */
-export const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>(['essedum-execute', 'essedum-pipeline']);
+export const INDEXED_SOURCES: ReadonlySet<JobSource> = new Set<JobSource>([
+  'essedum-execute',
+  'essedum-pipeline',
+  'essedum-asset',
+]);
 
 /** The lists a job appears in, as (list, key) pairs: what its index rows are. */
 export function indexEntries(

@@ -15,6 +15,8 @@ export interface ReconcileSummary {
   readonly failed: number;
   readonly requeued: number;
   readonly cleanedUp: number;
+  /** Idle endpoints an undeploy was started for (ENDPOINT_IDLE_TTL_SEC). */
+  readonly idleUndeploys: number;
 }
 
 /** Finished jobs per provider offered for clean-up in one pass (newest first). */
@@ -112,5 +114,17 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
     deps.log.warn('provider clean-up failed; will retry next pass', { error: describeError(error) });
     return 0;
   });
-  return { resent, failed, requeued, cleanedUp };
+  const idleUndeploys = await undeployIdleEndpoints(deps).catch((error: unknown) => {
+    deps.log.warn('idle-endpoint check failed; will retry next pass', { error: describeError(error) });
+    return 0;
+  });
+  return { resent, failed, requeued, cleanedUp, idleUndeploys };
+}
+
+/** The money guard rides on this timer; its module loads only where ENDPOINT_IDLE_TTL_SEC is set. */
+async function undeployIdleEndpoints(deps: Deps): Promise<number> {
+  const ttl = deps.config.env.ENDPOINT_IDLE_TTL_SEC?.trim();
+  if (!ttl || ttl === '0') return 0;
+  const { undeployIdleEndpoints: run } = await import('./essedum/assets.js');
+  return run(deps);
 }

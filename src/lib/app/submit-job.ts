@@ -69,7 +69,11 @@ export async function submitJob(deps: Deps, request: SubmitRequest): Promise<Sub
     }
     const batchWithSpec = decision.provider === 'azure-batch' && spec.spec !== undefined;
     if (kinds || spec.kind !== undefined || batchWithSpec)
-      await validateProviderSpec(decision.provider, spec.kind, spec.spec);
+      await (deps.providers.validateSpec?.bind(deps.providers) ?? validateProviderSpec)(
+        decision.provider,
+        spec.kind,
+        spec.spec,
+      );
   }
 
   if (spec.fallback?.length) await checkFallback(spec, decision);

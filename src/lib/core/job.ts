@@ -30,7 +30,7 @@ export const PRIORITIES = ['low', 'normal', 'high'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 /** Where the submission came from; decides reply shapes on the compatibility routes. */
-export type JobSource = 'api' | 'submit-job' | 'essedum-execute' | 'essedum-pipeline';
+export type JobSource = 'api' | 'submit-job' | 'essedum-execute' | 'essedum-pipeline' | 'essedum-asset';
 
 /** Limits that keep one request from exhausting a table entity, a queue message or a poller. */
 export const LIMITS = {
@@ -322,6 +322,40 @@ export interface JobRecord {
    * list rather than a message (poll cycles, the reconciler) continue the job's one trace from it.
    */
   readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
+  /**
+   * On a job that created a cloud asset (an Essedum dataset, model or endpoint): what the later
+   * operations on that asset did to it. Written by the asset use cases, never by a provider.
+   */
+  readonly asset?: AssetState;
+}
+
+/** The operation last started on an asset, and how it ended once it did. */
+export interface AssetOperation {
+  readonly op: string;
+  readonly jobId: string;
+  readonly at: string;
+  /** Set once the operation's job ended (its outcome is folded into the asset state). */
+  readonly status?: TerminalStatus;
+  readonly error?: JobError;
+}
+
+/** State of a cloud asset kept on the job that created it (see {@link JobRecord.asset}). */
+export interface AssetState {
+  readonly lastOperation?: AssetOperation;
+  /** An operation being started right now (claimed before its job exists); stale claims expire. */
+  readonly pending?: { readonly op: string; readonly at: string };
+  /** True once a delete job succeeded (the provider confirmed the resource is gone). */
+  readonly deleted?: boolean;
+  readonly deletedAt?: string;
+  /** Endpoints: the models deployed on it, as the provider last reported them. */
+  readonly deployedModels?: readonly string[];
+  /** When the deployed models last changed (deploy/undeploy confirmed). */
+  readonly deployedAt?: string;
+  /** Endpoints: last infer/explain call through the orchestrator. */
+  readonly lastInvokedAt?: string;
+  readonly invocations?: number;
+  /** Where the latest exports went (newest last, bounded). */
+  readonly exports?: readonly { readonly jobId: string; readonly uri?: string; readonly at: string }[];
 }
 
 /**

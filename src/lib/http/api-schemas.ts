@@ -377,3 +377,71 @@ export const PipelineListSchema = z.array(PipelineRecordSchema);
 
 /** Body of the Essedum MLOps create routes: forwarded from the Essedum UI, provider-native. */
 export const PipelineBodySchema = z.record(z.string(), z.unknown());
+
+const assetOperation = z.looseObject({
+  op: z.string(),
+  jobId: z.string(),
+  at: timestamp,
+  status: z.enum(['succeeded', 'failed', 'cancelled']).optional().describe('Set once the operation’s job ended'),
+});
+
+/** An Essedum dataset, model or endpoint record (docs/essedum.md). */
+export const AssetRecordSchema = z
+  .looseObject({
+    sourceId: z.string().describe('The id of the job that created the asset'),
+    name: z.string(),
+    status: z.enum(['WAITING', 'RUNNING', 'COMPLETED', 'ERROR', 'CANCELLED', 'DELETED']),
+    type: z.enum(['dataset', 'model', 'endpoint']),
+    adapter: z.string().nullable(),
+    rawPayload: z.unknown(),
+    createdOn: timestamp,
+    createdBy: z.string().nullable(),
+    syncDate: timestamp,
+    description: z.string().nullable(),
+    project: z.string().nullable(),
+    artifacts: z.record(z.string(), z.unknown()),
+    deployment: z.looseObject({}),
+    jobStatus: status,
+    lastOperation: assetOperation.optional(),
+    deleted: z.boolean().optional(),
+    message: z.string().optional(),
+  })
+  .describe('An Essedum asset record: its creating job plus the confirmed outcomes of later operations.');
+export const AssetListSchema = z.array(AssetRecordSchema);
+
+export const InvocationSchema = z
+  .looseObject({
+    sourceId: z.string(),
+    name: z.string(),
+    operation: z.enum(['infer', 'explain']),
+    output: z.unknown().describe('What the endpoint answered'),
+    invokedAt: timestamp,
+  })
+  .describe('The answer of a live endpoint to an infer or explain call.');
+
+export const LiveEndpointsSchema = z
+  .looseObject({
+    endpoints: z.array(
+      z.looseObject({
+        id: z.string(),
+        name: z.string(),
+        provider: z.string().nullable(),
+        adapter: z.string().nullable(),
+        project: z.string().nullable(),
+        status,
+        resourceId: z.string().nullable(),
+        uri: z.string().nullable(),
+        instanceType: z.string().nullable(),
+        instanceCount: z.number().nullable(),
+        deployedModels: z.array(z.string()),
+        createdAt: timestamp,
+        ageSec: z.number().int(),
+        lastInvokedAt: timestamp.nullable(),
+        idleSec: z.number().int(),
+        idleUndeployAt: timestamp.nullable(),
+        lastOperation: assetOperation.nullable(),
+      }),
+    ),
+    idleTtlSec: z.number().int().nullable().describe('ENDPOINT_IDLE_TTL_SEC, or null when the idle check is off'),
+  })
+  .describe('Live endpoints the orchestrator created, newest first.');

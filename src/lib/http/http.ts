@@ -30,6 +30,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   PROVIDER_CAPACITY: 503,
   NO_CAPACITY: 503,
   PROVIDER_NOT_CONFIGURED: 501,
+  NOT_SUPPORTED: 501,
   CONFIGURATION_INVALID: 500,
   INTERNAL: 500,
 };
@@ -44,6 +45,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   ILLEGAL_TRANSITION: 'Conflict with the job state',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
   BUDGET_EXCEEDED: 'Budget exceeded',
+  NOT_SUPPORTED: 'Not supported by this provider',
 };
 
 /** Field issues listed in one problem document; the rest are only counted (`errorsOmitted`). */

@@ -4,6 +4,8 @@ import { FUNCTIONS } from '../../functions/all.js';
 import type { HttpFunction } from '../../functions/define.js';
 import { ExecuteBodySchema } from '../app/essedum/execute-spec.js';
 import { CostsQuerySchema } from '../app/costs/query-costs.js';
+
+import { EndpointsQuerySchema } from '../app/endpoints.js';
 import { ListQuerySchema, LogsQuerySchema, StatusQuerySchema } from '../app/queries.js';
 import { DeliveriesQuerySchema } from '../app/webhooks/subscriptions.js';
 import { SubscriptionRequestSchema } from '../core/webhooks.js';
@@ -325,6 +327,16 @@ const OPERATIONS: Record<string, Operation> = {
     replies: { 200: { description: 'Totals and groups', schema: 'CostReport' } },
     problems: [400],
   },
+  endpointsList: {
+    summary: 'Money guard: live endpoints the orchestrator created',
+    description:
+      'Endpoints created through the Essedum endpoint routes and not (confirmed) deleted, newest first: provider, instance type and count, age, deployed models, last infer/explain call and — when ENDPOINT_IDLE_TTL_SEC is set — when the idle check undeploys them. Reads the newest 2 000 asset jobs.',
+    tags: ['operations'],
+    query: EndpointsQuerySchema,
+    queryExamples: { provider: 'sagemaker', limit: 50 },
+    replies: { 200: { description: 'Live endpoints', schema: 'LiveEndpoints' } },
+    problems: [400],
+  },
   dashboard: {
     summary: 'The dashboard (HTML page)',
     description: 'The page itself is anonymous; it asks for the function key and sends it on every API call.',
@@ -433,6 +445,104 @@ function pipelineOps(): Record<string, Operation> {
   };
 }
 
+const ASSET_EXAMPLES: Record<'dataset' | 'model' | 'endpoint' | 'deploy' | 'infer', ExampleSet> = {
+  dataset: {
+    sagemakerDataset: {
+      summary: 'A dataset (provider-native fields, as the Essedum UI sends them)',
+      value: { name: 'churn-train', description: 'training split', uri: 's3://ml-bucket/churn/train.csv' },
+    },
+  },
+  model: {
+    sagemakerModel: {
+      summary: 'Register a model from its artifacts',
+      value: {
+        name: 'churn-model',
+        image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1',
+        model_data_url: 's3://ml-bucket/churn/model.tar.gz',
+      },
+    },
+  },
+  endpoint: {
+    sagemakerEndpoint: {
+      summary: 'An endpoint',
+      value: { name: 'churn-endpoint', instance_type: 'ml.m5.large', instance_count: 1 },
+    },
+  },
+  deploy: {
+    deployModel: { summary: 'Deploy a registered model (its record id)', value: { model_id: JOB_ID } },
+  },
+  infer: {
+    instances: { summary: 'Rows to score', value: { instances: [[0.1, 2, 'a']] } },
+  },
+};
+
+function assetOps(): Record<string, Operation> {
+  const tags = ['essedum'];
+  const rec = (description: string): Reply => ({ description, schema: 'AssetRecord' });
+  const byId = (summary: string, description?: string): Operation => ({
+    summary,
+    ...(description && { description }),
+    tags,
+    pathExamples: { id: JOB_ID },
+    replies: { 200: rec('The asset record'), 404: essedumNotFound },
+    problems: [409, 501],
+  });
+  const create = (summary: string, examples: ExampleSet): Operation => ({
+    summary,
+    description:
+      'The body is the provider’s own form; it becomes a job of the provider’s asset kind. The reply is the new record at once; `…/{id}` follows its progress.',
+    tags,
+    query: MLOPS_QUERY,
+    queryExamples: { adapter_instance: 'sm-prod', project: 'churn' },
+    body: { schema: 'PipelineBody', examples },
+    replies: { 200: rec('The new record') },
+    problems: [400, 404, 409, 413, 415, 501],
+  });
+  const list = (summary: string): Operation => ({
+    summary,
+    tags,
+    query: MLOPS_QUERY,
+    queryExamples: { adapter_instance: 'sm-prod', project: 'churn' },
+    replies: { 200: { description: 'Records, newest first (deleted ones left out)', schema: 'AssetList' } },
+    problems: [400],
+  });
+  const del =
+    'Starts the delete at the provider; the record says DELETED only once the provider confirmed it. 409 while another operation on the asset runs.';
+  const exp = 'Starts an export job; its destination shows in the record’s `artifacts.exports` once done.';
+  return {
+    essedumDatasetCreate: create('Essedum: create a dataset', ASSET_EXAMPLES.dataset),
+    essedumDatasetList: list('Essedum: datasets'),
+    essedumDatasetGet: byId('Essedum: a dataset'),
+    essedumDatasetDelete: byId('Essedum: delete a dataset', del),
+    essedumDatasetExport: byId('Essedum: export a dataset', exp),
+    essedumModelRegister: create('Essedum: register a model', ASSET_EXAMPLES.model),
+    essedumModelList: list('Essedum: models'),
+    essedumModelGet: byId('Essedum: a model'),
+    essedumModelDelete: byId('Essedum: delete a model', del),
+    essedumModelExport: byId('Essedum: export a model', exp),
+    essedumEndpointCreate: create('Essedum: create an endpoint', ASSET_EXAMPLES.endpoint),
+    essedumEndpointList: list('Essedum: endpoints'),
+    essedumEndpointGet: byId('Essedum: an endpoint'),
+    essedumEndpointDelete: byId('Essedum: delete an endpoint', del),
+    essedumEndpointAction: {
+      summary: 'Essedum: deploy_model, undeploy_models, infer or explain on an endpoint',
+      description:
+        '`deploy_model` / `undeploy_models` start a job (the record’s `deployment.deployedModels` changes once the provider confirmed it; 409 while another operation runs). `infer` / `explain` call the live endpoint through the provider and answer what it answered (501 when the provider cannot).',
+      tags,
+      pathExamples: { id: JOB_ID, action: 'infer' },
+      body: { schema: 'PipelineBody', examples: { ...ASSET_EXAMPLES.infer, ...ASSET_EXAMPLES.deploy } },
+      replies: {
+        200: {
+          description: 'The record (deploy/undeploy) or the endpoint’s answer (infer/explain)',
+          schema: 'AssetReply',
+        },
+        404: essedumNotFound,
+      },
+      problems: [400, 409, 413, 415, 501, 502],
+    },
+  };
+}
+
 const PROBLEM_TEXT: Record<number, string> = {
   400: 'Malformed JSON or invalid fields (each named in `errors`)',
   401: 'Missing or wrong function key',
@@ -443,7 +553,8 @@ const PROBLEM_TEXT: Record<number, string> = {
   413: 'Body larger than MAX_BODY_BYTES',
   415: 'Body is not JSON',
   422: 'Idempotency-Key reused with another body',
-  501: 'Provider not configured',
+  501: 'Provider not configured, or without this operation',
+  502: 'The provider or its endpoint refused the call',
   503: 'Temporarily unavailable (retry after Retry-After)',
 };
 
@@ -490,6 +601,11 @@ function responseComponents(): Record<string, Json> {
     ExecuteList: S.ExecuteListSchema,
     PipelineRecord: S.PipelineRecordSchema,
     PipelineList: S.PipelineListSchema,
+    AssetRecord: S.AssetRecordSchema,
+    AssetList: S.AssetListSchema,
+    Invocation: S.InvocationSchema,
+    AssetReply: z.union([S.AssetRecordSchema, S.InvocationSchema]),
+    LiveEndpoints: S.LiveEndpointsSchema,
   };
   for (const [id, schema] of Object.entries(all)) reg.add(schema, { id });
   return convert(reg, 'output');
@@ -531,7 +647,11 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
   for (const name of [...fn.route.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)) {
     const example = op.pathExamples?.[name];
     const schema: Json =
-      name === 'trainingType' ? { type: 'string', enum: ['automl', 'custom_script', 'train'] } : { type: 'string' };
+      name === 'trainingType'
+        ? { type: 'string', enum: ['automl', 'custom_script', 'train'] }
+        : name === 'action'
+          ? { type: 'string', enum: ['deploy_model', 'undeploy_models', 'infer', 'explain'] }
+          : { type: 'string' };
     parameters.push({ name, in: 'path', required: true, schema, ...(example !== undefined && { example }) });
   }
   if (op.query) {
@@ -607,7 +727,7 @@ function operationObject(fn: HttpFunction, method: string, op: Operation): Json 
 
 /** Builds the document for the function list (by default the app's own). */
 export function buildOpenApi(functions: readonly { kind: string }[] = FUNCTIONS): Json {
-  const ops = { ...OPERATIONS, ...pipelineOps() };
+  const ops = { ...OPERATIONS, ...pipelineOps(), ...assetOps() };
   const paths: Record<string, Json> = {};
   for (const fn of functions.filter((f): f is HttpFunction => f.kind === 'http')) {
     const op = ops[fn.name];

@@ -100,4 +100,9 @@ export interface ProviderRegistry {
   get(name: string): Promise<JobProvider>;
   /** Names of providers this deployment has configured (pollers skip the others). */
   configured(): readonly string[];
+  /**
+   * Checks a job's kind and spec for a provider at submission. Absent (the app's registry): the
+   * provider descriptors' own checks; a registry of providers a test brings itself supplies theirs.
+   */
+  validateSpec?(provider: string, kind: string | undefined, spec: Record<string, unknown> | undefined): Promise<void>;
 }

@@ -39,7 +39,7 @@ export function tracedProvider(provider: JobProvider): JobProvider {
         }
       },
     );
-  const { result, logs, cleanup, shutdown } = provider;
+  const { result, logs, cleanup, shutdown, invokeEndpoint } = provider;
   return {
     get name() {
       return provider.name;
@@ -55,5 +55,9 @@ export function tracedProvider(provider: JobProvider): JobProvider {
         call('cleanup', undefined, { 'provider.jobs': jobs.length }, () => cleanup.call(provider, jobs)),
     }),
     ...(shutdown && { shutdown: (graceMs) => shutdown.call(provider, graceMs) }),
+    ...(invokeEndpoint && {
+      invokeEndpoint: (endpoint, operation, body) =>
+        call(`invoke.${operation}`, endpoint.id, {}, () => invokeEndpoint.call(provider, endpoint, operation, body)),
+    }),
   };
 }
