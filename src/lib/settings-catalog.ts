@@ -3,6 +3,7 @@ import { SETTINGS, type SettingInfo } from './config.js';
 import { COMMAND_SANDBOX_SETTINGS } from './command-sandbox-settings.js';
 import { ESSEDUM_SETTINGS } from './essedum-settings.js';
 import { PROVIDERS } from './providers/all.js';
+import { REAPER_SETTINGS } from './reaper-settings.js';
 import { WEBHOOK_SETTINGS } from './webhook-settings.js';
 
 /** Each provider's poll schedule and own settings, from its descriptor. */
@@ -20,5 +21,6 @@ export const ALL_SETTINGS: readonly SettingInfo[] = [
   ...COMMAND_SANDBOX_SETTINGS,
   ...PROVIDER_SETTINGS,
   ...WEBHOOK_SETTINGS,
+  ...REAPER_SETTINGS,
   ...TELEMETRY_SETTINGS,
 ];

@@ -283,6 +283,10 @@ export interface JobRecord {
   /** Who is running it now (worker id) and until when that claim holds without a heartbeat. */
   readonly lease?: { readonly owner: string; readonly until: string };
   readonly cancelRequestedAt?: string;
+  /** Stop requests the reconciler re-sent because the provider had not confirmed the stop (CANCEL_MAX_RESENDS). */
+  readonly cancelResends?: number;
+  /** When the last stop request was re-sent. */
+  readonly cancelResentAt?: string;
   readonly result?: JobResultInfo;
   readonly error?: JobError;
   /** Times a worker or provider started this job (redeliveries that re-attach do not count). */
@@ -308,6 +312,15 @@ export interface JobRecord {
  */
 export function runKey(job: Pick<JobRecord, 'id' | 'attempts'>): string {
   return job.attempts > 1 ? `${job.id}-a${job.attempts}` : job.id;
+}
+
+/** The job id and attempt a {@link runKey} was made from; `undefined` for anything else. */
+export function parseRunKey(key: string): { jobId: string; attempt: number } | undefined {
+  const m = /^(j-[0-9a-hjkmnp-tv-z]{26})(?:-a([1-9]\d{0,5}))?$/.exec(key);
+  if (!m) return undefined;
+  const attempt = m[2] === undefined ? 1 : Number(m[2]);
+  // runKey never writes `-a1`: such a key is not one of ours.
+  return m[2] !== undefined && attempt < 2 ? undefined : { jobId: m[1]!, attempt };
 }
 
 export type JobEventType = 'transition' | 'note';

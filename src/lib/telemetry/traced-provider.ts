@@ -39,7 +39,7 @@ export function tracedProvider(provider: JobProvider): JobProvider {
         }
       },
     );
-  const { result, logs, cleanup, shutdown } = provider;
+  const { result, logs, cleanup, shutdown, listOwnedJobs, stopOwnedJob } = provider;
   return {
     get name() {
       return provider.name;
@@ -55,5 +55,12 @@ export function tracedProvider(provider: JobProvider): JobProvider {
         call('cleanup', undefined, { 'provider.jobs': jobs.length }, () => cleanup.call(provider, jobs)),
     }),
     ...(shutdown && { shutdown: (graceMs) => shutdown.call(provider, graceMs) }),
+    ...(listOwnedJobs && {
+      listOwnedJobs: (cursor) => call('list_owned', undefined, {}, () => listOwnedJobs.call(provider, cursor)),
+    }),
+    ...(stopOwnedJob && {
+      stopOwnedJob: (providerId) =>
+        call('stop_owned', undefined, { 'provider.run_id': providerId }, () => stopOwnedJob.call(provider, providerId)),
+    }),
   };
 }

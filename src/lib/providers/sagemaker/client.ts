@@ -55,6 +55,7 @@ export async function createSageMakerCall(
     StopTrainingJob: sdk.StopTrainingJobCommand,
     StopAutoMLJob: sdk.StopAutoMLJobCommand,
     StopTransformJob: sdk.StopTransformJobCommand,
+    ListTags: sdk.ListTagsCommand,
   } as const satisfies Record<SageMakerOp, unknown>;
   const limited = new Map<SageMakerOp, (input: unknown) => Promise<unknown>>();
   for (const op of Object.keys(commands) as SageMakerOp[]) {
