@@ -203,6 +203,8 @@ export class VertexProvider implements JobProvider {
     for (const r of page.resources) {
       const label = r.labels?.[this.settings.labelKey];
       if (typeof r.name !== 'string' || !r.name || label === undefined) continue;
+      // Already being stopped: asking again changes nothing.
+      if (mapNativeState(kind, r.state).status === 'cancelling') continue;
       const owner = parseRunKey(label);
       const created = createdAt(r);
       jobs.push({
