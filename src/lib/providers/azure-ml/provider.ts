@@ -119,7 +119,9 @@ class AzureMlProvider implements JobProvider {
         throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
       throw error;
     }
-    const name = this.nameOf(job);
+    // Named for this attempt, never from the stored handle: a re-dispatched job still carries the
+    // handle of its lost attempt, and re-using that name would re-attach to the lost run.
+    const name = azureMlJobName(runKey(job));
     const res = await this.client.send('PUT', this.jobPath(name), body);
     if (res.status === 201) return this.outcome(name, res.body as ArmJob, false);
     if (res.status === 200) {
