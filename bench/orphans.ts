@@ -381,7 +381,15 @@ async function benchOrphans(rig: Rig, n: number): Promise<OrphanRow> {
         owned.push(await startRun(rig, store, 'running', clock.t));
     }
   }
-  clock.t += settings.graceMs + 60_000;
+  // Fakes stamp creation times with clocks of their own (some run ahead): move past the newest.
+  let newest = clock.t;
+  let cursor: string | undefined;
+  do {
+    const page = await rig.provider.listOwnedJobs!(cursor);
+    for (const j of page.jobs) newest = Math.max(newest, Date.parse(j.createdAt ?? '') || 0);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  clock.t = newest + settings.graceMs + 60_000;
   let passes = 0;
   for (; passes < 20; passes++) {
     const pass = await reapOrphans(deps, settings);
