@@ -8,6 +8,9 @@
  *   4. provider API calls per poll cycle (Batch, Azure ML, SageMaker, Vertex)
  *   5. the running system (bench/system.ts): storage requests per job, idle requests/s, POST /api/jobs
  *      through the `npm start` stack vs the raw floor (autocannon, concurrency 32), end to end
+ *   6. cancel → confirmed-stopped time per provider fake (target p95 ≤ 60 s with the default poll
+ *      schedules, simulated on a fake clock) and orphans left after a chaos-like run (target 0),
+ *      bench/orphans.ts
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -268,6 +271,19 @@ async function main(): Promise<void> {
     if (want('submit')) await benchSubmit(conn);
     if (want('transport')) await benchTransports(conn);
     if (want('providers')) await benchProviders();
+    if (want('orphans')) {
+      const { benchCancelAndOrphans } = await import('./orphans.js');
+      const { cancel, orphans } = await benchCancelAndOrphans(conn, quick);
+      table(
+        'Cancel → confirmed cancelled, per provider fake (simulated poll ticks on a fake clock at the default POLL_*_SCHEDULE; the service confirms a stop at once; wall time of the calls added)',
+        cancel.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })),
+      );
+      table(
+        'Orphans after a chaos-like run (dispatch killed after create; record deleted, job cancelled while queued, lost attempt replaced), reaper passes past the grace age',
+        orphans.map((r) => ({ ...r, ok: r.ok ? 'met' : 'MISSED' })),
+      );
+      results.cancelAndOrphans = { cancel, orphans };
+    }
     if (want('system')) {
       const { benchSystem } = await import('./system.js');
       results.system = await benchSystem(ports, quick);

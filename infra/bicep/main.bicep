@@ -504,6 +504,13 @@ var apiBaseSettings = {
   POLL_SAGEMAKER_SCHEDULE: sageMakerEnabled ? '0 * * * * *' : idlePollSchedule
   POLL_VERTEX_SCHEDULE: vertexEnabled ? '0 * * * * *' : idlePollSchedule
   RECONCILE_SCHEDULE: '0 */2 * * * *'
+  // Orphan reaper and cancel re-sends, run by the reconciler.
+  ORPHAN_REAPER_ENABLED: 'true'
+  ORPHAN_GRACE_SEC: '900'
+  ORPHAN_PAGES_PER_PASS: '10'
+  ORPHAN_STOPS_PER_PASS: '25'
+  CANCEL_CONFIRM_TIMEOUT_SEC: '180'
+  CANCEL_MAX_RESENDS: '3'
   // Essedum-compatible routes. Running commands stays off until the operator turns it on; the
   // adapters map is the operator's (never taken from a request).
   ESSEDUM_ADAPTERS: essedumAdapters

@@ -5,6 +5,7 @@ import { COMMAND_SANDBOX_SETTINGS } from './command-sandbox-settings.js';
 import { COST_SETTINGS } from './cost-settings.js';
 import { ESSEDUM_SETTINGS } from './essedum-settings.js';
 import { PROVIDERS } from './providers/all.js';
+import { REAPER_SETTINGS } from './reaper-settings.js';
 import { WEBHOOK_SETTINGS } from './webhook-settings.js';
 
 /** Each provider's poll schedule and own settings, from its descriptor. */
@@ -23,6 +24,8 @@ export const ALL_SETTINGS: readonly SettingInfo[] = [
   ...PROVIDER_SETTINGS,
   ...WEBHOOK_SETTINGS,
   ...COST_SETTINGS,
+
+  ...REAPER_SETTINGS,
   ...TELEMETRY_SETTINGS,
   ...CAPACITY_SETTINGS,
 ];

@@ -6,6 +6,8 @@ import type { Deps } from '../deps.js';
 import { sweepCapacity } from './capacity/admission.js';
 import { failJob } from './fail-job.js';
 import { jobMessage } from './messages.js';
+import { parseReaperSettings, type ReaperSettings } from '../reaper-settings.js';
+import { reapOrphans, type ReapSummary } from './reap-orphans.js';
 
 /** Re-sends before a stuck job is failed. */
 export const MAX_RESENDS = 3;
@@ -17,6 +19,9 @@ export interface ReconcileSummary {
   readonly cleanedUp: number;
   /** Idle endpoints an undeploy was started for (ENDPOINT_IDLE_TTL_SEC). */
   readonly idleUndeploys: number;
+  /** Stop requests re-sent for jobs whose cancel was not confirmed in time. */
+  readonly cancelResent: number;
+  readonly orphans: ReapSummary;
 }
 
 /** Finished jobs per provider offered for clean-up in one pass (newest first). */
@@ -114,11 +119,79 @@ export async function reconcile(deps: Deps): Promise<ReconcileSummary> {
     deps.log.warn('provider clean-up failed; will retry next pass', { error: describeError(error) });
     return 0;
   });
+  const reaper = parseReaperSettings(deps.config.env);
+  const cancelResent = await resendUnconfirmedCancels(deps, reaper);
+  const orphans = await reapOrphans(deps, reaper).catch((error: unknown) => {
+    deps.log.warn('orphan reaper pass failed; will retry next pass', { error: describeError(error) });
+    return { listed: 0, orphans: 0, stopped: 0, stopFailed: 0, deferred: 0 };
+  });
   const idleUndeploys = await undeployIdleEndpoints(deps).catch((error: unknown) => {
     deps.log.warn('idle-endpoint check failed; will retry next pass', { error: describeError(error) });
     return 0;
   });
-  return { resent, failed, requeued, cleanedUp, idleUndeploys };
+  return { resent, failed, requeued, cleanedUp, cancelResent, orphans, idleUndeploys };
+}
+
+/**
+ * Re-sends the stop request of provider jobs still `cancelling` CANCEL_CONFIRM_TIMEOUT_SEC after
+ * the last one (the first may have been lost, or refused by a provider that was busy), each with a
+ * note; after CANCEL_MAX_RESENDS a last note says re-sending stopped (the poller still confirms the
+ * stop whenever it comes). Worker jobs are left out: their worker reads `cancelling` itself.
+ */
+export async function resendUnconfirmedCancels(deps: Deps, settings: ReaperSettings): Promise<number> {
+  const now = deps.now().getTime();
+  const lastSent = (j: JobRecord): number => Date.parse(j.cancelResentAt ?? j.cancelRequestedAt ?? j.updatedAt);
+  const due = (j: JobRecord): boolean =>
+    j.provider !== undefined &&
+    j.provider !== WORKER_PROVIDER &&
+    (j.cancelResends ?? 0) <= settings.cancelMaxResends &&
+    now - lastSent(j) >= settings.cancelConfirmTimeoutMs;
+  let resent = 0;
+  for (const job of (await deps.store.listByStatus('cancelling', 500)).filter(due)) {
+    const count = job.cancelResends ?? 0;
+    const waitedSec = Math.round((now - lastSent(job)) / 1000);
+    if (count === settings.cancelMaxResends) {
+      await deps.store.update(job.id, (c) =>
+        c.status === 'cancelling' && (c.cancelResends ?? 0) === count
+          ? note(
+              c,
+              `stop still not confirmed by ${c.provider} ${waitedSec} s after the last of ${count} re-sent requests; no more re-sends`,
+              { at: deps.now(), patch: { cancelResends: count + 1, cancelResentAt: deps.now().toISOString() } },
+            )
+          : { job: c, unchanged: true },
+      );
+      continue;
+    }
+    // Claim the re-send first, so two reconcilers (or a retried pass) cannot both send it.
+    let won = false;
+    const claimed = await deps.store.update(job.id, (c) => {
+      won = c.status === 'cancelling' && (c.cancelResends ?? 0) === count;
+      return won
+        ? note(
+            c,
+            `stop not confirmed by ${c.provider} after ${waitedSec} s; stop request re-sent (${count + 1} of ${settings.cancelMaxResends})`,
+            {
+              at: deps.now(),
+              patch: { cancelResends: count + 1, cancelResentAt: deps.now().toISOString() },
+              detail: { resend: count + 1, maxResends: settings.cancelMaxResends },
+            },
+          )
+        : { job: c, unchanged: true };
+    });
+    if (!won) continue;
+    try {
+      const provider = await deps.providers.get(claimed.provider!);
+      await provider.cancel(claimed);
+      resent++;
+    } catch (error) {
+      deps.log.warn('re-sent stop request failed; the next pass tries again', {
+        jobId: job.id,
+        provider: job.provider,
+        error: describeError(error),
+      });
+    }
+  }
+  return resent;
 }
 
 /** The money guard rides on this timer; its module loads only where ENDPOINT_IDLE_TTL_SEC is set. */

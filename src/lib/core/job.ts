@@ -300,6 +300,10 @@ export interface JobRecord {
   /** Who is running it now (worker id) and until when that claim holds without a heartbeat. */
   readonly lease?: { readonly owner: string; readonly until: string };
   readonly cancelRequestedAt?: string;
+  /** Stop requests the reconciler re-sent because the provider had not confirmed the stop (CANCEL_MAX_RESENDS). */
+  readonly cancelResends?: number;
+  /** When the last stop request was re-sent. */
+  readonly cancelResentAt?: string;
   readonly result?: JobResultInfo;
   readonly error?: JobError;
   /** Billing facts the provider reported for the finished run (its own start/end or billable seconds). */
@@ -378,6 +382,15 @@ export interface BudgetHold {
   readonly spent: number;
   readonly limit: number;
   readonly estimate: number | null;
+}
+
+/** The job id and attempt a {@link runKey} was made from; `undefined` for anything else. */
+export function parseRunKey(key: string): { jobId: string; attempt: number } | undefined {
+  const m = /^(j-[0-9a-hjkmnp-tv-z]{26})(?:-a([1-9]\d{0,5}))?$/.exec(key);
+  if (!m) return undefined;
+  const attempt = m[2] === undefined ? 1 : Number(m[2]);
+  // runKey never writes `-a1`: such a key is not one of ours.
+  return m[2] !== undefined && attempt < 2 ? undefined : { jobId: m[1]!, attempt };
 }
 
 export type JobEventType = 'transition' | 'note';

@@ -87,6 +87,39 @@ export interface JobProvider {
    *  Throws ProviderRejectedError for a 4xx from the endpoint, ProviderUnavailableError/ThrottledError
    *  for what heals with time. */
   invokeEndpoint?(endpoint: JobRecord, operation: 'infer' | 'explain', body: unknown): Promise<unknown>;
+
+  /**
+   * One page of the cloud jobs this deployment created that have not finished (found by the name
+   * prefix, tag or label the provider puts on everything it creates), for the orphan reaper.
+   * `cursor` is a page's `next`; a page without `next` ends the listing. Paged and rate-limited
+   * inside the adapter like its poll; throttling surfaces as `ProviderThrottledError`.
+   */
+  listOwnedJobs?(cursor?: string): Promise<OwnedJobsPage>;
+  /**
+   * Stops one cloud job by its {@link OwnedCloudJob.providerId}. A job that already finished or is
+   * gone is not an error (nothing bills).
+   */
+  stopOwnedJob?(providerId: string): Promise<void>;
+}
+
+/** A cloud job of this deployment as {@link JobProvider.listOwnedJobs} sees it. */
+export interface OwnedCloudJob {
+  /** The provider's own id of the run (name, resource name, task path): what `stopOwnedJob` takes. */
+  readonly providerId: string;
+  /** Our job the run was created for, read back from its name, tag or label; absent when unreadable. */
+  readonly jobId?: string;
+  /** The attempt (`runKey`) the run was created for; absent when the name does not say. */
+  readonly attempt?: number;
+  /** The provider's own status string (`InProgress`, `JOB_STATE_RUNNING`, `running` …). */
+  readonly nativeStatus: string;
+  /** When the provider created it (ISO 8601); the reaper leaves runs younger than its grace age alone. */
+  readonly createdAt?: string;
+}
+
+export interface OwnedJobsPage {
+  readonly jobs: readonly OwnedCloudJob[];
+  /** Cursor of the next page; absent on the last one. */
+  readonly next?: string;
 }
 
 /** A run a provider stopped on shutdown before it could finish. */

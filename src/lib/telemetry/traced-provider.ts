@@ -39,7 +39,7 @@ export function tracedProvider(provider: JobProvider): JobProvider {
         }
       },
     );
-  const { result, logs, cleanup, shutdown, invokeEndpoint } = provider;
+  const { result, logs, cleanup, shutdown, invokeEndpoint, listOwnedJobs, stopOwnedJob } = provider;
   return {
     get name() {
       return provider.name;
@@ -58,6 +58,13 @@ export function tracedProvider(provider: JobProvider): JobProvider {
     ...(invokeEndpoint && {
       invokeEndpoint: (endpoint, operation, body) =>
         call(`invoke.${operation}`, endpoint.id, {}, () => invokeEndpoint.call(provider, endpoint, operation, body)),
+    }),
+    ...(listOwnedJobs && {
+      listOwnedJobs: (cursor) => call('list_owned', undefined, {}, () => listOwnedJobs.call(provider, cursor)),
+    }),
+    ...(stopOwnedJob && {
+      stopOwnedJob: (providerId) =>
+        call('stop_owned', undefined, { 'provider.run_id': providerId }, () => stopOwnedJob.call(provider, providerId)),
     }),
   };
 }

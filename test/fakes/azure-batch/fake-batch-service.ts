@@ -50,6 +50,11 @@ export interface FaultSpec {
 }
 
 export interface FakeBatchOptions {
+  /**
+   * Most items a list page holds, below what `maxresults` asks for: the service may answer with a
+   * shorter page and an `odata.nextLink` (default: the 1 000 cap).
+   */
+  readonly pageSize?: number;
   /** Account whose shared key signatures are verified. */
   readonly sharedKey?: { readonly accountName: string; readonly accountKey: string };
   /** Accepted bearer tokens (Entra ID). */
@@ -571,8 +576,9 @@ export class FakeBatchService {
   private listTasks(jobId: string, url: URL): { status: number; headers: Record<string, string>; payload: string } {
     const job = this.mustJob(jobId);
     const maxText = url.searchParams.get('maxresults');
-    const max = maxText === null ? MAX_PAGE : Number(maxText);
-    if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE) {
+    const asked = maxText === null ? MAX_PAGE : Number(maxText);
+    const max = Math.min(asked, this.options.pageSize ?? MAX_PAGE);
+    if (!Number.isInteger(asked) || asked < 1 || asked > MAX_PAGE) {
       throw new HttpError(
         400,
         'InvalidQueryParameterValue',

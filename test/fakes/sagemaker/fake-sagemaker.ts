@@ -481,6 +481,8 @@ export class FakeSageMaker {
       case 'StopAutoMLJob':
       case 'StopTransformJob':
         return this.stop(KIND_OF_OP[op]!, body);
+      case 'ListTags':
+        return this.listTags(body);
       default:
         if (FakeSageMakerAssets.OPS.has(op)) return this.assets.dispatch(op, body);
         throw new FakeError(400, 'UnknownOperationException', `SageMaker.${op} is not implemented by the fake`);
@@ -730,6 +732,20 @@ export class FakeSageMaker {
       transform: 'TransformJobSummaries',
     }[kind];
     return { [field]: summaries, ...(next && { NextToken: next }) };
+  }
+
+  /** ListTags: the Tags the Create request carried, by ResourceArn (MaxResults 50 by default, NextToken). */
+  private listTags(b: Record<string, unknown>): Record<string, unknown> {
+    const arn = String(b.ResourceArn ?? '');
+    const job = (Object.keys(this.jobs) as FakeKind[])
+      .flatMap((k) => [...this.jobs[k].values()])
+      .find((j) => j.arn === arn);
+    if (!job) throw validation(`Resource ${arn} does not exist.`);
+    const tags = Array.isArray(job.request.Tags) ? (job.request.Tags as unknown[]) : [];
+    const max = b.MaxResults === undefined ? 50 : Number(b.MaxResults);
+    const offset = b.NextToken === undefined ? 0 : Number(b.NextToken);
+    const page = tags.slice(offset, offset + max);
+    return { Tags: page, ...(offset + max < tags.length && { NextToken: String(offset + max) }) };
   }
 
   private stop(kind: FakeKind, b: Record<string, unknown>): Record<string, unknown> {

@@ -10,7 +10,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { BatchServiceClient, BatchServiceModels } from '@azure/batch';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { isTerminal, runKey, type JobRecord } from '../../core/job.js';
+import { isTerminal, parseRunKey, runKey, type JobRecord } from '../../core/job.js';
 import {
   PollThrottledError,
   ProviderCapacityError,
@@ -19,7 +19,15 @@ import {
   ProviderUnavailableError,
   describeError,
 } from '../../errors.js';
-import type { DispatchSecrets, JobLogs, JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type {
+  DispatchSecrets,
+  JobLogs,
+  JobProvider,
+  OwnedCloudJob,
+  OwnedJobsPage,
+  PollReport,
+  SubmitOutcome,
+} from '../../ports/provider.js';
 import { backoffDelay, mapLimit, parseRetryAfter, sleep as realSleep, TokenBucket, withRetries } from '../../retry.js';
 import type { ProviderContext } from '../provider-context.js';
 import {
@@ -32,6 +40,7 @@ import {
   buildTaskAddParameter,
   classifyBatchError,
   OUTPUT_FILES,
+  poolIdFor,
   refFor,
   reportFor,
   resolveJobOptions,
@@ -227,6 +236,10 @@ export class AzureBatchProvider implements JobProvider {
 
   async cancel(job: JobRecord): Promise<void> {
     const { batchJobId, taskId } = this.locate(job);
+    await this.terminate(batchJobId, taskId);
+  }
+
+  private async terminate(batchJobId: string, taskId: string): Promise<void> {
     try {
       await this.call(() => this.client.task.terminate(batchJobId, taskId));
     } catch (error) {
@@ -238,6 +251,58 @@ export class AzureBatchProvider implements JobProvider {
         return;
       throw error;
     }
+  }
+
+  /**
+   * One page of this deployment's unfinished tasks. Our Batch jobs are known by name (one per pool,
+   * `cjo-<pool>` for each allowed VM size), so each is read in turn with
+   * `$filter=state ne 'completed'`, 1 000 a page, following `odata.nextLink`. A task id is the run key.
+   */
+  async listOwnedJobs(cursor?: string): Promise<OwnedJobsPage> {
+    const batchJobIds = this.ownBatchJobIds();
+    const at = parseBatchCursor(cursor);
+    const batchJobId = batchJobIds[at.index];
+    if (batchJobId === undefined) return { jobs: [] };
+    const options = { filter: "state ne 'completed'", select: 'id,state,creationTime', maxResults: MAX_PAGE_SIZE };
+    let page: BatchServiceModels.TaskListResponse | undefined;
+    try {
+      page = await this.call(() =>
+        at.link ? this.client.task.listNext(at.link) : this.client.task.list(batchJobId, { taskListOptions: options }),
+      );
+    } catch (error) {
+      // A pool that never got a job has no tasks.
+      if (!(error instanceof ProviderRejectedError && error.providerCode === 'JobNotFound')) throw error;
+    }
+    const jobs: OwnedCloudJob[] = [];
+    for (const task of page ?? []) {
+      if (!task.id) continue;
+      const key = parseRunKey(task.id);
+      jobs.push({
+        providerId: `${batchJobId}/${task.id}`,
+        nativeStatus: task.state ?? 'unknown',
+        ...(key && { jobId: key.jobId, attempt: key.attempt }),
+        ...(task.creationTime && { createdAt: new Date(task.creationTime).toISOString() }),
+      });
+    }
+    const link = page?.odatanextLink;
+    const next = link
+      ? { index: at.index, link }
+      : at.index + 1 < batchJobIds.length
+        ? { index: at.index + 1 }
+        : undefined;
+    return { jobs, ...(next && { next: JSON.stringify(next) }) };
+  }
+
+  /** Terminates one task by `<batch job id>/<task id>`; a finished or deleted task is not an error. */
+  async stopOwnedJob(providerId: string): Promise<void> {
+    const [batchJobId, taskId, ...rest] = providerId.split('/');
+    if (!batchJobId || !taskId || rest.length > 0) throw new Error(`not a Batch task path: ${providerId}`);
+    await this.terminate(batchJobId, taskId);
+  }
+
+  /** The Batch jobs this deployment's tasks live in: one per pool it may create. */
+  private ownBatchJobIds(): string[] {
+    return [...new Set(this.settings.allowedVmSizes.map((size) => batchJobIdFor(poolIdFor(this.settings, size))))];
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
@@ -620,6 +685,18 @@ export const POOL_CAPACITY_CODES: ReadonlySet<string> = new Set([
   'AllocationTimedOut',
   'AllocationTimedout',
 ]);
+
+/** `{"index": n, "link": nextLink?}`: which of our Batch jobs, and where in its task list. */
+function parseBatchCursor(cursor: string | undefined): { index: number; link?: string } {
+  if (!cursor) return { index: 0 };
+  try {
+    const c = JSON.parse(cursor) as { index?: unknown; link?: unknown };
+    const index = Number.isInteger(c.index) && (c.index as number) >= 0 ? (c.index as number) : 0;
+    return { index, ...(typeof c.link === 'string' && { link: c.link }) };
+  } catch {
+    return { index: 0 };
+  }
+}
 
 function memo(map: Map<string, Promise<void>>, key: string, create: () => Promise<void>): Promise<void> {
   let pending = map.get(key);

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
+import { parseRunKey, runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
 import {
   PollThrottledError,
   ProviderRejectedError,
@@ -7,7 +7,14 @@ import {
   ProviderUnavailableError,
   ValidationError,
 } from '../../errors.js';
-import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type {
+  JobProvider,
+  ObservedStatus,
+  OwnedCloudJob,
+  OwnedJobsPage,
+  PollReport,
+  SubmitOutcome,
+} from '../../ports/provider.js';
 import { parseRetryAfter, sleep, TokenBucket } from '../../retry.js';
 import { type AzureMlAssetSpec, parseAzureMlAssetSpec } from './asset-spec.js';
 import { AzureMlAssets, type AssetSummary } from './assets.js';
@@ -30,6 +37,7 @@ import { parseAzureMlSettings } from './settings.js';
 /** The parts of an Azure ML `JobBase` resource the provider reads. */
 interface ArmJob {
   readonly name?: string;
+  readonly systemData?: { readonly createdAt?: string };
   readonly properties?: {
     readonly status?: string;
     readonly jobType?: string;
@@ -193,7 +201,9 @@ class AzureMlProvider implements JobProvider {
         throw new ProviderRejectedError(PROVIDER, 'InvalidJobSpec', error.message, error);
       throw error;
     }
-    const name = this.nameOf(job);
+    // Named for this attempt, never from the stored handle: a re-dispatched job still carries the
+    // handle of its lost attempt, and re-using that name would re-attach to the lost run.
+    const name = azureMlJobName(runKey(job));
     const res = await this.client.send('PUT', this.jobPath(name), body);
     if (res.status === 201) return this.outcome(name, res.body as ArmJob, false);
     if (res.status === 200) {
@@ -423,7 +433,10 @@ class AzureMlProvider implements JobProvider {
    */
   async cancel(job: JobRecord): Promise<void> {
     if (!isWorkspaceJob(job)) return;
-    const name = this.nameOf(job);
+    await this.cancelByName(this.nameOf(job));
+  }
+
+  private async cancelByName(name: string): Promise<void> {
     const res = await this.client.send('POST', `${this.jobPath(name)}/cancel`);
     if (res.status === 200 || res.status === 204) return;
     if (res.status === 202) return this.followOperation(res, name);
@@ -471,6 +484,42 @@ class AzureMlProvider implements JobProvider {
       }
       return;
     }
+  }
+
+  /**
+   * One page of this deployment's jobs that have not finished: the poll's listing
+   * (`tag=<AZUREML_TAG_KEY>&listViewType=ActiveOnly`, `nextLink` paging), final and cancel-requested
+   * ones left out. The tag holds our job id, the name the run key.
+   */
+  async listOwnedJobs(cursor?: string): Promise<OwnedJobsPage> {
+    const query = new URLSearchParams({
+      'api-version': this.settings.apiVersion,
+      tag: this.settings.tagKey,
+      listViewType: 'ActiveOnly',
+    });
+    const res = await this.client.send('GET', cursor ?? `${this.ws}/jobs?${query.toString()}`);
+    if (res.status !== 200) throw this.rejectionAsUnavailable(res, 'list jobs');
+    const page = (res.body ?? {}) as ArmPage;
+    const jobs: OwnedCloudJob[] = [];
+    for (const doc of page.value ?? []) {
+      const native = doc.properties?.status ?? 'Unknown';
+      if (doc.name === undefined || TERMINAL_NATIVE.has(native) || native === 'CancelRequested') continue;
+      const tagged = doc.properties?.tags?.[this.settings.tagKey] ?? undefined;
+      const key = parseRunKey(doc.name);
+      const jobId = tagged ?? key?.jobId;
+      jobs.push({
+        providerId: doc.name,
+        nativeStatus: native,
+        ...(jobId && { jobId }),
+        ...(key && key.jobId === jobId && { attempt: key.attempt }),
+        ...(doc.systemData?.createdAt && { createdAt: doc.systemData.createdAt }),
+      });
+    }
+    return { jobs, ...(page.nextLink && { next: page.nextLink }) };
+  }
+
+  async stopOwnedJob(providerId: string): Promise<void> {
+    await this.cancelByName(providerId);
   }
 
   /**

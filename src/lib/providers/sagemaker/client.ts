@@ -77,6 +77,8 @@ export async function createSageMakerCall(
     DescribeEndpoint: sdk.DescribeEndpointCommand,
     UpdateEndpoint: sdk.UpdateEndpointCommand,
     DeleteEndpoint: sdk.DeleteEndpointCommand,
+
+    ListTags: sdk.ListTagsCommand,
   } as const satisfies Record<SageMakerOp, unknown>;
   const limited = new Map<SageMakerOp, (input: unknown) => Promise<unknown>>();
   for (const op of Object.keys(commands) as SageMakerOp[]) {

@@ -49,19 +49,22 @@ import type {
   StopTrainingJobCommandOutput,
   StopTransformJobCommandInput,
   StopTransformJobCommandOutput,
+  ListTagsCommandInput,
+  ListTagsCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { runKey, type JobRecord, type ProviderRef } from '../../core/job.js';
+import { JOB_ID_PATTERN } from '../../core/ids.js';
 import {
   PollThrottledError,
   ProviderRejectedError,
   ProviderThrottledError,
   ProviderUnavailableError,
 } from '../../errors.js';
-import type { JobProvider, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type { JobProvider, OwnedCloudJob, OwnedJobsPage, PollReport, SubmitOutcome } from '../../ports/provider.js';
 import { createError, errorCode, errorMessage, isNameTaken, isNotFound, PROVIDER, transientError } from './errors.js';
 import { isSageMakerKind, parseSageMakerJob, type SageMakerJobSpec } from './spec.js';
 import { namePrefixFor, sageMakerJobName, SAGEMAKER_KINDS, type SageMakerKind } from './names.js';
-import { buildCreateRequest, type CreateRequest, type RequestContext } from './requests.js';
+import { buildCreateRequest, JOB_ID_TAG, type CreateRequest, type RequestContext } from './requests.js';
 import type { SageMakerSettings } from './settings.js';
 import { automlOutcome, trainingOutcome, transformOutcome, type DescribedOutcome } from './status.js';
 import type { ProviderContext } from '../provider-context.js';
@@ -97,6 +100,8 @@ export interface SageMakerOps {
   DescribeEndpoint: [DescribeEndpointCommandInput, DescribeEndpointCommandOutput];
   UpdateEndpoint: [UpdateEndpointCommandInput, UpdateEndpointCommandOutput];
   DeleteEndpoint: [DeleteEndpointCommandInput, DeleteEndpointCommandOutput];
+
+  ListTags: [ListTagsCommandInput, ListTagsCommandOutput];
 }
 export type SageMakerOp = keyof SageMakerOps;
 
@@ -289,7 +294,10 @@ export class SageMakerProvider implements JobProvider {
     const kind = kindOf(job);
     // Without a valid kind submit() refused the job, so nothing exists at SageMaker to stop.
     if (!kind) return;
-    const name = this.nameOf(job, kind);
+    await this.stop(kind, this.nameOf(job, kind));
+  }
+
+  private async stop(kind: SageMakerKind, name: string): Promise<void> {
     try {
       switch (kind) {
         case 'training':
@@ -314,6 +322,128 @@ export class SageMakerProvider implements JobProvider {
       if (isNotFound(error) || errorCode(error) === 'ValidationException') return;
       throw new ProviderRejectedError(PROVIDER, errorCode(error), errorMessage(error), error);
     }
+  }
+
+  /**
+   * One page of this deployment's InProgress jobs: `List*Jobs` by our per-kind name prefix, 100 a
+   * page, kind after kind (the cursor holds the kind and SageMaker's NextToken). A name made from a
+   * standard job id's first attempt says whose it is; a hashed one (later attempts) is resolved
+   * through the job's `orchestrator-job-id` tag.
+   */
+  async listOwnedJobs(cursor?: string): Promise<OwnedJobsPage> {
+    const at = decodeCursor(cursor);
+    const kind = SAGEMAKER_KINDS[at.kind];
+    if (!kind) return { jobs: [] };
+    const head = namePrefixFor(this.settings.namePrefix, kind);
+    const filter = {
+      NameContains: head,
+      StatusEquals: 'InProgress' as const,
+      MaxResults: LIST_PAGE_SIZE,
+      ...(at.token && { NextToken: at.token }),
+    };
+    const rows: Array<{ name: string; arn?: string; status: string; created?: Date }> = [];
+    let token: string | undefined;
+    try {
+      switch (kind) {
+        case 'training': {
+          const page = await this.call('ListTrainingJobs', filter);
+          for (const j of page.TrainingJobSummaries ?? [])
+            rows.push({
+              name: j.TrainingJobName ?? '',
+              arn: j.TrainingJobArn,
+              status: j.TrainingJobStatus ?? '',
+              created: j.CreationTime,
+            });
+          token = page.NextToken || undefined;
+          break;
+        }
+        case 'automl': {
+          const page = await this.call('ListAutoMLJobs', filter);
+          for (const j of page.AutoMLJobSummaries ?? [])
+            rows.push({
+              name: j.AutoMLJobName ?? '',
+              arn: j.AutoMLJobArn,
+              status: j.AutoMLJobStatus ?? '',
+              created: j.CreationTime,
+            });
+          token = page.NextToken || undefined;
+          break;
+        }
+        case 'transform': {
+          const page = await this.call('ListTransformJobs', filter);
+          for (const j of page.TransformJobSummaries ?? [])
+            rows.push({
+              name: j.TransformJobName ?? '',
+              arn: j.TransformJobArn,
+              status: j.TransformJobStatus ?? '',
+              created: j.CreationTime,
+            });
+          token = page.NextToken || undefined;
+          break;
+        }
+        default: {
+          const never: never = kind;
+          throw new Error(`unhandled kind ${String(never)}`);
+        }
+      }
+    } catch (error) {
+      throw (
+        transientError(error, this.settings.throttleBackoffMs) ??
+        new ProviderUnavailableError(PROVIDER, `${errorCode(error)}: ${errorMessage(error)}`, error)
+      );
+    }
+    const jobs: OwnedCloudJob[] = [];
+    // NameContains matches anywhere in the name: keep only names that start with our prefix.
+    for (const row of rows.filter((r) => r.name.toLowerCase().startsWith(head))) {
+      const owner = await this.ownerOf(kind, row.name, row.arn);
+      jobs.push({
+        providerId: `${kind}/${row.name}`,
+        nativeStatus: row.status,
+        ...owner,
+        ...(row.created && { createdAt: row.created.toISOString() }),
+      });
+    }
+    const next = token
+      ? { kind: at.kind, token }
+      : at.kind + 1 < SAGEMAKER_KINDS.length
+        ? { kind: at.kind + 1 }
+        : undefined;
+    return { jobs, ...(next && { next: encodeCursor(next) }) };
+  }
+
+  async stopOwnedJob(providerId: string): Promise<void> {
+    const slash = providerId.indexOf('/');
+    const kind = providerId.slice(0, slash);
+    if (!isSageMakerKind(kind)) throw new Error(`not a SageMaker run id: ${providerId}`);
+    await this.stop(kind, providerId.slice(slash + 1));
+  }
+
+  /** Whose run a listed name is: read from the name when it holds a ULID, else from the job's tag. */
+  private async ownerOf(
+    kind: SageMakerKind,
+    name: string,
+    arn: string | undefined,
+  ): Promise<Pick<OwnedCloudJob, 'jobId' | 'attempt'>> {
+    const rest = name.slice(namePrefixFor(this.settings.namePrefix, kind).length).toLowerCase();
+    const fromName = `j-${rest}`;
+    if (
+      JOB_ID_PATTERN.test(fromName) &&
+      sageMakerJobName(this.settings.namePrefix, kind, fromName) === name.toLowerCase()
+    )
+      return { jobId: fromName, attempt: 1 };
+    if (!arn) return {};
+    const tags = await this.call('ListTags', { ResourceArn: arn, MaxResults: 50 });
+    const jobId = tags.Tags?.find((t) => t.Key === JOB_ID_TAG)?.Value;
+    if (!jobId) return {};
+    // The attempt is the one whose derived name this is (hashing is cheap; attempts are few).
+    for (let attempt = 1; attempt <= MAX_ATTEMPT_SEARCH; attempt++) {
+      if (
+        sageMakerJobName(this.settings.namePrefix, kind, runKey({ id: jobId, attempts: attempt })) ===
+        name.toLowerCase()
+      )
+        return { jobId, attempt };
+    }
+    return { jobId };
   }
 
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
@@ -442,6 +572,28 @@ export class SageMakerProvider implements JobProvider {
         throw new Error(`unhandled kind ${String(never)}`);
       }
     }
+  }
+}
+
+/** Highest attempt number tried when matching a hashed run name back to its attempt (JOB_MAX_ATTEMPTS is at most 100). */
+const MAX_ATTEMPT_SEARCH = 100;
+
+interface ListCursor {
+  readonly kind: number;
+  readonly token?: string;
+}
+
+function encodeCursor(c: ListCursor): string {
+  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): ListCursor {
+  if (!cursor) return { kind: 0 };
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as ListCursor;
+    return Number.isInteger(c.kind) && c.kind >= 0 ? c : { kind: 0 };
+  } catch {
+    return { kind: 0 };
   }
 }
 

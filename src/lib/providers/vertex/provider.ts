@@ -1,12 +1,14 @@
-import { runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import {
-  type OrchestratorError,
-  PollThrottledError,
-  ProviderRejectedError,
-  ProviderThrottledError,
-} from '../../errors.js';
+import { parseRunKey, runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
+import { type OrchestratorError, PollThrottledError, ProviderRejectedError, ProviderThrottledError } from '../../errors.js';
 import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket, withRetries } from '../../retry.js';
-import type { JobProvider, ObservedStatus, PollReport, SubmitOutcome } from '../../ports/provider.js';
+import type {
+  JobProvider,
+  ObservedStatus,
+  OwnedCloudJob,
+  OwnedJobsPage,
+  PollReport,
+  SubmitOutcome,
+} from '../../ports/provider.js';
 import {
   buildBatchPredictionJob,
   buildCustomJob,
@@ -218,6 +220,52 @@ export class VertexProvider implements JobProvider {
     }
   }
 
+  /**
+   * One page of this deployment's unfinished resources: the poll's list (`labels.<key>:*` and
+   * `state!=` each terminal state, `pageToken` paging), kind after kind. The label value is the
+   * run key, so it says whose run each one is.
+   */
+  async listOwnedJobs(cursor?: string): Promise<OwnedJobsPage> {
+    const [kindText, token] = splitCursor(cursor);
+    const index = Math.max(0, VERTEX_JOB_KINDS.indexOf(kindText as VertexKind));
+    const kind = VERTEX_JOB_KINDS[index]!;
+    const filter = activeResourcesFilter(this.settings.labelKey, terminalStates(kind));
+    const page = await this.withReadRetries(() =>
+      this.api.list(kind, this.parent, filter, this.settings.pageSize, token),
+    );
+    const jobs: OwnedCloudJob[] = [];
+    for (const r of page.resources) {
+      const label = r.labels?.[this.settings.labelKey];
+      if (typeof r.name !== 'string' || !r.name || label === undefined) continue;
+      // Already being stopped: asking again changes nothing.
+      if (mapNativeState(kind, r.state).status === 'cancelling') continue;
+      const owner = parseRunKey(label);
+      const created = createdAt(r);
+      jobs.push({
+        providerId: r.name,
+        nativeStatus: r.state === undefined || r.state === null ? 'unknown' : String(r.state),
+        ...(owner && { jobId: owner.jobId, attempt: owner.attempt }),
+        ...(created !== Number.MAX_SAFE_INTEGER && { createdAt: new Date(created).toISOString() }),
+      });
+    }
+    const nextKind = VERTEX_JOB_KINDS[index + 1];
+    const next = page.nextPageToken ? `${kind} ${page.nextPageToken}` : nextKind;
+    return { jobs, ...(next && { next }) };
+  }
+
+  /** Cancels one resource by its name (the kind is in the name's collection segment). */
+  async stopOwnedJob(providerId: string): Promise<void> {
+    const kind = kindOfResourceName(providerId);
+    if (!kind) throw new Error(`not a Vertex AI job resource name: ${providerId}`);
+    try {
+      await this.withReadRetries(() => this.api.cancel(kind, providerId));
+    } catch (error) {
+      const info = inspectVertexError((error as { cause?: unknown }).cause ?? error);
+      if (info.status === 'FAILED_PRECONDITION' || info.status === 'NOT_FOUND') return;
+      throw toOrchestratorError(error, this.settings.throttleBackoffMs);
+    }
+  }
+
   /** The result summary of a job, read fresh from Vertex. */
   async result(job: JobRecord): Promise<Record<string, unknown> | undefined> {
     if (isAssetJob(job)) return undefined;
@@ -404,6 +452,27 @@ export class VertexProvider implements JobProvider {
       giveUp: (error) => toOrchestratorError(error, this.settings.throttleBackoffMs),
     });
   }
+}
+
+const COLLECTION_KIND: Readonly<Record<string, VertexKind>> = {
+  customJobs: 'custom',
+  trainingPipelines: 'training_pipeline',
+  batchPredictionJobs: 'batch_prediction',
+};
+
+/** `projects/p/locations/l/customJobs/123` → `custom`. */
+function kindOfResourceName(name: string): VertexKind | undefined {
+  const parts = name.split('/');
+  return parts.length === 6 && parts[0] === 'projects' && parts[2] === 'locations'
+    ? COLLECTION_KIND[parts[4]!]
+    : undefined;
+}
+
+/** A list cursor is `<kind>` or `<kind> <pageToken>`. */
+function splitCursor(cursor: string | undefined): [string, string | undefined] {
+  if (!cursor) return [VERTEX_JOB_KINDS[0], undefined];
+  const space = cursor.indexOf(' ');
+  return space < 0 ? [cursor, undefined] : [cursor.slice(0, space), cursor.slice(space + 1)];
 }
 
 function submitStatus(mapped: MappedState): SubmitOutcome['status'] {
