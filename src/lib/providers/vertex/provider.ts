@@ -1,5 +1,10 @@
 import { parseRunKey, runKey, type JobError, type JobRecord, type ProviderRef } from '../../core/job.js';
-import { type OrchestratorError, PollThrottledError, ProviderRejectedError, ProviderThrottledError } from '../../errors.js';
+import {
+  type OrchestratorError,
+  PollThrottledError,
+  ProviderRejectedError,
+  ProviderThrottledError,
+} from '../../errors.js';
 import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket, withRetries } from '../../retry.js';
 import type {
   JobProvider,
