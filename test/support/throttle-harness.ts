@@ -46,6 +46,11 @@ export async function throttleDeps(
     blobs,
     store,
     providers: createProviderRegistry({ config, blobs }, { [built.name]: built }),
+    // No admission control: these suites are about the providers' own request quotas, and the
+    // shared Azurite's capacity table belongs to no suite (test/unit/app/capacity.test.ts covers caps).
+    capacity: undefined,
+    // Nor costs: their ledger would be one more Azurite table for every finished job.
+    costs: undefined,
     log: silent,
     now: () => new Date(clock.now()),
   });
