@@ -1,3 +1,4 @@
+import { ASSET_OPS } from '../../core/asset-ops.js';
 import type { SettingInfo } from '../../config.js';
 
 // The provider's settings and the check that it is configured: light (no zod, no SDK), so the
@@ -140,18 +141,7 @@ export function isAzureMlConfigured(env: Readonly<Record<string, string | undefi
 }
 
 /** The asset operations (issue 18): same names on every provider. */
-export const AZURE_ML_ASSET_KINDS = [
-  'dataset-create',
-  'dataset-export',
-  'dataset-delete',
-  'model-register',
-  'model-export',
-  'model-delete',
-  'endpoint-create',
-  'endpoint-deploy',
-  'endpoint-undeploy',
-  'endpoint-delete',
-] as const;
+export const AZURE_ML_ASSET_KINDS = ASSET_OPS;
 export type AzureMlAssetKind = (typeof AZURE_ML_ASSET_KINDS)[number];
 
 /** The job kinds this provider runs, as `JobRecord.spec.kind`. */

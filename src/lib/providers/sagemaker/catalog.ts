@@ -1,3 +1,4 @@
+import { ASSET_OPS } from '../../core/asset-ops.js';
 import type { SettingInfo } from '../../config.js';
 
 // The provider's settings and the check that it is configured: light (no zod, no SDK), so the
@@ -130,18 +131,7 @@ export type SageMakerKind = (typeof SAGEMAKER_KINDS)[number];
  * datasets and exports are S3 objects, models SageMaker models (and model packages), endpoints
  * SageMaker real-time endpoints.
  */
-export const SAGEMAKER_ASSET_KINDS = [
-  'dataset-create',
-  'dataset-export',
-  'dataset-delete',
-  'model-register',
-  'model-export',
-  'model-delete',
-  'endpoint-create',
-  'endpoint-deploy',
-  'endpoint-undeploy',
-  'endpoint-delete',
-] as const;
+export const SAGEMAKER_ASSET_KINDS = ASSET_OPS;
 export type SageMakerAssetKind = (typeof SAGEMAKER_ASSET_KINDS)[number];
 
 /** Every job kind the SageMaker provider accepts. */

@@ -1,3 +1,4 @@
+import { ASSET_OPS } from '../../core/asset-ops.js';
 import type { SettingInfo } from '../../config.js';
 
 // The provider's settings and the check that it is configured: light (no zod, no SDK), so the
@@ -112,18 +113,7 @@ export type VertexKind = (typeof VERTEX_JOB_KINDS)[number];
  * Asset operations (issue 18): datasets, models and endpoints, each one job. The same names every
  * MLOps provider uses (ASSET_OPS in app/essedum/assets-types.ts, not imported: providers stay below app).
  */
-export const VERTEX_ASSET_KINDS = [
-  'dataset-create',
-  'dataset-export',
-  'dataset-delete',
-  'model-register',
-  'model-export',
-  'model-delete',
-  'endpoint-create',
-  'endpoint-deploy',
-  'endpoint-undeploy',
-  'endpoint-delete',
-] as const;
+export const VERTEX_ASSET_KINDS = ASSET_OPS;
 export type VertexAssetKind = (typeof VERTEX_ASSET_KINDS)[number];
 
 /** True for the asset-operation kinds. */
