@@ -258,6 +258,35 @@ function readUpTo(req: IncomingMessage, maxBytes: number): Promise<{ bytes: Buff
 const LINGER_MS = 30_000;
 const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Request line plus headers larger than this get a 431 problem document (Node's own default limit,
+ * which the runner enforced before). The check runs once Node has parsed the request, so the reply
+ * knows the method: a HEAD reply must not carry a body.
+ */
+const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Node's parser gives up beyond this (then the request is refused in `clientError`, where the method
+ * may no longer be known). Well above MAX_HEADER_BYTES, so that ordinary oversize requests are
+ * refused by the check above, where the method is known.
+ */
+const PARSER_MAX_HEADER_BYTES = 256 * 1024;
+
+/** Bytes of the request line and header block, as sent (near enough: separators counted). */
+function headerBytes(req: IncomingMessage): number {
+  let n = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
+  for (const part of req.rawHeaders) n += part.length + 2;
+  return n;
+}
+
+/**
+ * The method of the request whose bytes Node could not parse, when the chunk that failed begins
+ * with its request line. A header block that arrived in several reads fails in a later chunk, and
+ * then the method is unknown.
+ */
+function methodOfRawPacket(packet: Buffer | undefined): string | undefined {
+  return /^([A-Z]{1,20}) /.exec(packet?.subarray(0, 24).toString('latin1') ?? '')?.[1];
+}
+
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 async function startHttp(
@@ -274,7 +303,7 @@ async function startHttp(
   let origin = 'http://127.0.0.1';
 
   // Routing never looks at Host, so a request without one is served rather than refused bare.
-  const server = createServer({ requireHostHeader: false }, (req, res) => {
+  const server = createServer({ requireHostHeader: false, maxHeaderSize: PARSER_MAX_HEADER_BYTES }, (req, res) => {
     void handle(req, res).catch((error: unknown) => {
       if (req.destroyed || res.destroyed || res.headersSent) return;
       // The client hung up or broke the body mid-stream: its fault, and nobody is listening anyway.
@@ -299,16 +328,19 @@ async function startHttp(
     socket.once('close', () => clearTimeout(timer));
     socket.once('end', () => socket.destroy());
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    // A HEAD reply carries no body, or the client would read it as the next reply.
-    const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
-    const body = head
-      ? ''
-      : JSON.stringify({
-          type: 'about:blank',
-          title: STATUS_CODES[status],
-          status,
-          detail: 'The request is not valid HTTP/1.1 or its headers are too large.',
-        });
+    // A HEAD reply carries no body, or the client reads the body as bytes after the reply (Node's
+    // client: "Data after `Connection: close`"). When the failing chunk does not start with the
+    // request line, the method is unknown: a reply without a body is read correctly by every client.
+    const method = methodOfRawPacket((error as { rawPacket?: Buffer }).rawPacket);
+    const body =
+      method === undefined || method === 'HEAD'
+        ? ''
+        : JSON.stringify({
+            type: 'about:blank',
+            title: STATUS_CODES[status],
+            status,
+            detail: 'The request is not valid HTTP/1.1 or its headers are too large.',
+          });
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
@@ -336,6 +368,13 @@ async function startHttp(
       );
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
+    if (headerBytes(req) > MAX_HEADER_BYTES)
+      return send(
+        res,
+        edgeProblem(431, `The request line and headers exceed ${MAX_HEADER_BYTES} bytes.`, '/', {
+          connection: 'close',
+        }),
+      );
     // The key is checked before routing, so a caller without one learns nothing about which routes
     // exist: every non-anonymous path, known or not, answers 401.
     if (keyDigest && !anonymous.some((re) => re.test(path))) {

@@ -181,6 +181,63 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
       expect(reply.contentType).toBe('application/problem+json');
     }
   });
+  /** Writes `parts` on one connection, a pause between them, and returns every byte the server sent. */
+  async function rawExchange(parts: string[]): Promise<string> {
+    const { hostname, port } = new URL(r.url);
+    const socket = connect({ port: Number(port), host: hostname });
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    for (const part of parts) {
+      socket.write(part);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+    socket.destroy();
+    return Buffer.concat(received).toString('latin1');
+  }
+
+  it('answers oversize headers with 431, and never sends a body after the head of a HEAD reply', async () => {
+    // Found by the fuzzer: a HEAD whose header block arrived in two reads failed in the second one,
+    // and the reply carried a problem body the client read as bytes after the reply.
+    const split = await rawExchange([
+      `HEAD /api/providers?adapter_instance=${'q'.repeat(200)} HTTP/1.1\r\nHost: x\r\nX-A: ${'a'.repeat(10_000)}\r\n`,
+      `X-B: ${'b'.repeat(10_000)}\r\n\r\n`,
+    ]);
+    expect(split).toMatch(/^HTTP\/1\.1 431 /);
+    expect(split.endsWith('\r\n\r\n'), 'nothing after the head of a HEAD reply').toBe(true);
+
+    // The same headers for GET and POST: a problem document naming the limit.
+    for (const method of ['GET', 'POST'] as const) {
+      const reply = await send(
+        r.url,
+        {
+          method,
+          target: '/api/jobs',
+          headers: {
+            ...auth,
+            'content-type': 'application/json',
+            'x-a': 'a'.repeat(10_000),
+            'x-b': 'b'.repeat(10_000),
+          },
+          ...(method === 'POST' && { body: Buffer.from('{"rows":1}') }),
+        },
+        agent,
+      );
+      expect(reply.status, method).toBe(431);
+      expect(problemOf(reply).detail).toMatch(/exceed 16384 bytes/);
+    }
+    // HEAD through an ordinary client: a 431 the client parses (no body bytes after the head).
+    const head = await send(
+      r.url,
+      { method: 'HEAD', target: '/api/jobs', headers: { ...auth, 'x-a': 'a'.repeat(20_000) } },
+      new Agent({ keepAlive: false }),
+    );
+    expect(head.status).toBe(431);
+    expect(head.body).toBe('');
+  });
+
   /**
    * Writes the head and a first chunk of a `connection: close` upload, reads the whole reply, then
    * checks the server still reads the rest: a server that closed after replying would reset the
