@@ -91,3 +91,43 @@ export interface JobStore {
   /** Creates tables if needed. */
   ensure(): Promise<void>;
 }
+
+/**
+ * A JobStore that hands every call to `inner`. Decorators (capacity release, costing, webhooks)
+ * extend it and override only the calls whose behaviour they change, so a method added to the port
+ * reaches them all without another hand-written forward in each.
+ */
+export class ForwardingJobStore implements JobStore {
+  constructor(protected readonly inner: JobStore) {}
+
+  create(job: JobRecord, firstEvent: JobEvent, later?: readonly JobEvent[]): Promise<void> {
+    return this.inner.create(job, firstEvent, later);
+  }
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.inner.get(id);
+  }
+  update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+    return this.inner.update(id, mutate);
+  }
+  events(id: string): Promise<JobEvent[]> {
+    return this.inner.events(id);
+  }
+  list(query: JobListQuery): Promise<JobPage> {
+    return this.inner.list(query);
+  }
+  listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
+    return this.inner.listSummaries(query);
+  }
+  listActive(provider: string, limit?: number): Promise<JobRecord[]> {
+    return this.inner.listActive(provider, limit);
+  }
+  listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]> {
+    return this.inner.listByStatus(status, limit);
+  }
+  claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {
+    return this.inner.claimIdempotencyKey(key, binding);
+  }
+  ensure(): Promise<void> {
+    return this.inner.ensure();
+  }
+}

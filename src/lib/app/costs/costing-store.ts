@@ -1,8 +1,8 @@
 import type { Config } from '../../config.js';
-import { isTerminal, type JobEvent, type JobRecord } from '../../core/job.js';
+import { isTerminal, type JobRecord } from '../../core/job.js';
 import type { Logger } from '../../deps.js';
 import { describeError } from '../../errors.js';
-import type { JobStore, JobUpdate } from '../../ports/job-store.js';
+import { ForwardingJobStore, type JobStore, type JobUpdate } from '../../ports/job-store.js';
 import { backoffDelay, withRetries } from '../../retry.js';
 import { costOfFinished, ledgerRowOf, type Costs } from './costs.js';
 
@@ -13,19 +13,17 @@ import { costOfFinished, ledgerRowOf, type Costs } from './costs.js';
  * a finished job never lacks it; the ledger row is a second write, retried a few times and then
  * logged (the record keeps the cost; an upsert keyed by the job id never counts a job twice).
  */
-export class CostingJobStore implements JobStore {
+export class CostingJobStore extends ForwardingJobStore {
   constructor(
-    private readonly inner: JobStore,
+    inner: JobStore,
     private readonly costs: Costs,
     private readonly config: Config,
     private readonly log: Logger,
-  ) {}
-
-  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
-    await this.inner.create(job, firstEvent, later);
+  ) {
+    super(inner);
   }
 
-  async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+  override async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     let finished = false;
     const after = await this.inner.update(id, (current) => {
       const update = mutate(current);
@@ -38,15 +36,6 @@ export class CostingJobStore implements JobStore {
     if (finished && after.cost) await this.recordLedgerRow(after);
     return after;
   }
-
-  get: JobStore['get'] = (id) => this.inner.get(id);
-  events: JobStore['events'] = (id) => this.inner.events(id);
-  list: JobStore['list'] = (q) => this.inner.list(q);
-  listSummaries: JobStore['listSummaries'] = (q) => this.inner.listSummaries(q);
-  listActive: JobStore['listActive'] = (p, l) => this.inner.listActive(p, l);
-  listByStatus: JobStore['listByStatus'] = (s, l) => this.inner.listByStatus(s, l);
-  claimIdempotencyKey: JobStore['claimIdempotencyKey'] = (k, b) => this.inner.claimIdempotencyKey(k, b);
-  ensure: JobStore['ensure'] = () => this.inner.ensure();
 
   private async recordLedgerRow(job: JobRecord): Promise<void> {
     const row = ledgerRowOf(job, job.cost!);
