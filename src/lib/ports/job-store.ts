@@ -1,5 +1,6 @@
 import type { JobEvent, JobRecord, JobSource, JobStatus, JobSummary } from '../core/job.js';
 import type { TransitionResult } from '../core/state-machine.js';
+import type { LedgerRow } from './cost-ledger.js';
 
 /** What a mutator decides after reading the current record. */
 export type JobUpdate =
@@ -88,6 +89,13 @@ export interface JobStore {
   listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
   /** Remembers an Idempotency-Key → job, or returns what it was bound to before. */
   claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim>;
+  /**
+   * The cost ledger: the rows (`ledgerRowOf`) of jobs that finished in [from, to), in no
+   * particular order. A store commits a job's row with the write that moves it into a terminal
+   * state carrying `cost` — never as a write of its own — and keys it by the job, so a finished job
+   * always has exactly one row. Reading costs rows in proportion to the jobs finished in the range.
+   */
+  ledgerRows(from: Date, to: Date): Promise<LedgerRow[]>;
   /** Creates tables if needed. */
   ensure(): Promise<void>;
 }
@@ -126,6 +134,9 @@ export class ForwardingJobStore implements JobStore {
   }
   claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {
     return this.inner.claimIdempotencyKey(key, binding);
+  }
+  ledgerRows(from: Date, to: Date): Promise<LedgerRow[]> {
+    return this.inner.ledgerRows(from, to);
   }
   ensure(): Promise<void> {
     return this.inner.ensure();
