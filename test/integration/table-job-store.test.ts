@@ -293,6 +293,38 @@ describe('TableJobStore cost ledger', () => {
     expect(await store.ledgerRows(new Date(day.getTime() + 86_400_000), new Date('2031-08-01T00:00:00Z'))).toEqual([]);
   });
 
+  it('counts a job once when two processes both commit its completion (a redelivered message)', async () => {
+    const connection = inject('storageConnectionString');
+    const names = tables();
+    const config = loadConfig({ JobsStorage: connection, TABLE_SHARDS: '4' });
+    const first = await TableJobStore.create(config, names);
+    await first.ensure();
+    const second = await TableJobStore.create(config, names);
+    const { creationEvent, transition } = await import('../../src/lib/core/state-machine.js');
+    const { makeJob } = await import('../support/jobs.js');
+    const job = makeJob({ status: 'running', queue: 'actor-jobs', provider: 'worker' });
+    await first.create(job, creationEvent(job, 't'));
+    // Both processes remember the running version; each tries to finish the job, at its own time.
+    await second.get(job.id);
+    const finish = (store: TableJobStore, at: string, actual: number) =>
+      store.update(job.id, (j) => {
+        if (j.status === 'succeeded') return { job: j, unchanged: true };
+        const t = transition(j, 'succeeded', 'done', { at: new Date(at) });
+        return { ...t, job: { ...t.job, cost: cost(actual) } };
+      });
+    const [a, b] = await Promise.all([
+      finish(first, '2031-07-03T23:59:59.000Z', 5),
+      finish(second, '2031-07-04T00:00:01.000Z', 7),
+    ]);
+    // One write won; the other found the job finished and wrote nothing.
+    expect(a.finishedAt).toBe(b.finishedAt);
+    const rows = await first.ledgerRows(new Date('2031-07-03T00:00:00Z'), new Date('2031-07-05T00:00:00Z'));
+    expect(rows.filter((r) => r.jobId === job.id)).toEqual([
+      expect.objectContaining({ finishedAt: a.finishedAt, cost: a.cost?.actual }),
+    ]);
+    expect((await second.events(job.id)).filter((e) => e.to === 'succeeded')).toHaveLength(1);
+  });
+
   it('reads an empty ledger, rather than failing, before the jobs table exists', async () => {
     const store = await TableJobStore.create(loadConfig({ JobsStorage: inject('storageConnectionString') }), tables());
     expect(await store.ledgerRows(new Date('2031-01-01T00:00:00Z'), new Date('2031-12-31T00:00:00Z'))).toEqual([]);

@@ -121,9 +121,10 @@ export async function listByStatusThroughPages(
  * Every write is ONE entity-group transaction: the record (conditional on the ETag read), its new
  * events, the index rows it needs (upserted, carrying the new summary) and the rows it no longer
  * needs (deleted), and — in the write that finishes the job with its cost — its ledger row. So no
- * index or ledger row is ever orphaned or missing, and no partition is written by every job. A list reads the same key range in every shard (in parallel, one page each) and merges them
- * newest first; every shard orders by the same key, so one position — the last job shown — resumes
- * all of them, and the page token stays the small validated cursor of core/page-token.ts.
+ * index or ledger row is ever orphaned or missing, and no partition is written by every job. A list
+ * reads the same key range in every shard (in parallel, one page each) and merges them newest first;
+ * every shard orders by the same key, so one position — the last job shown — resumes all of them,
+ * and the page token stays the small validated cursor of core/page-token.ts.
  *
  * Summary lists read only index rows. Full-record lists read each record and still judge the row
  * against it (rows without a matching record are skipped, and deleted when provably stale): the store
