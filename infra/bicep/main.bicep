@@ -149,7 +149,6 @@ var tableNames = {
   webhookSubscriptions: 'webhooksubs'
   webhookDeliveries: 'webhookdeliveries'
   capacity: 'capacity'
-  costLedger: 'costledger'
 }
 // Containers of the job-data account. The deployment package lives in the host account instead.
 var containerNames = {
@@ -230,7 +229,6 @@ module storage 'modules/storage.bicep' = {
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
       tableNames.capacity
-      tableNames.costLedger
     ]
     containerNames: [
       containerNames.results
@@ -333,12 +331,11 @@ module access 'modules/access.bicep' = {
       tableNames.webhookSubscriptions
       tableNames.webhookDeliveries
       tableNames.capacity
-      tableNames.costLedger
     ]
-    // Workers commit their jobs' completion, and with it the job's cost-ledger row.
+    // Workers commit their jobs' completion, and with it (same table, same transaction) the job's
+    // cost-ledger row.
     workerTableNames: [
       tableNames.jobs
-      tableNames.costLedger
     ]
     workerReadTableNames: [
       tableNames.webhookSubscriptions
@@ -440,10 +437,9 @@ var sharedSettings = {
   WEBHOOK_ALLOW_HTTP: 'false'
   WEBHOOK_HOST_ALLOWLIST: webhookHostAllowlist
   WEBHOOK_ALLOWED_CIDRS: ''
-  // Costs: whoever commits a job's completion (Function App poller or worker) prices it and writes
-  // its ledger row. Empty PRICE_TABLE: the built-in list-price estimates.
+  // Costs: whoever commits a job's completion (Function App poller or worker) prices it; its
+  // ledger row commits with it in the jobs table. Empty PRICE_TABLE: the built-in list-price estimates.
   PRICE_TABLE: ''
-  COST_LEDGER_TABLE: tableNames.costLedger
 }
 
 // Which user-assigned identity each host's clients use: the connections' clientId settings, and

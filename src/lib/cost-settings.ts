@@ -8,8 +8,8 @@ import { ConfigurationError } from './errors.js';
 import { SettingsReader, type Env } from './settings.js';
 
 /**
- * Settings of cost estimates, the cost ledger and budgets. The workers read the price table and the
- * ledger too: a worker commits its jobs' completion, and the actual cost is written with it.
+ * Settings of cost estimates and budgets. The workers read the price table too: a worker commits
+ * its jobs' completion, and the actual cost (and the job's ledger row) is written with it.
  */
 export const COST_SETTINGS = [
   {
@@ -17,13 +17,6 @@ export const COST_SETTINGS = [
     scope: ['app', 'worker'],
     description:
       'Price table for cost estimates and actual costs: inline JSON (starting with `{`) or the path of a JSON file, shaped `{currency, source, asOf, providers: {<provider>: {billing: {incrementSec, minimumSec}, defaultInstanceType, hourly: {<instance type>: price per instance-hour}}}}`. Unset: the built-in list-price estimates (src/lib/costs/default-price-table.ts; workers priced by queue as `worker` instance types `actor`/`spark`, `local` at a notional 0).',
-  },
-  {
-    name: 'COST_LEDGER_TABLE',
-    scope: ['app', 'worker'],
-    default: 'costledger',
-    description:
-      'Table of the cost ledger: one row per finished job (partition = UTC day it finished), which GET /api/costs and budgets read instead of scanning jobs.',
   },
   {
     name: 'BUDGETS',
@@ -54,15 +47,12 @@ export interface CostSettings {
   readonly priceTable: PriceTable;
   /** Where the price table came from: `built-in`, `inline` or the file path. */
   readonly priceTableSource: string;
-  readonly ledgerTable: string;
   readonly budgets: readonly Budget[];
   readonly budgetRecheckSec: number;
   readonly budgetCacheMs: number;
   /** Default instance sizes the deployment sets for providers (AZURE_BATCH_VM_SIZE, SAGEMAKER_DEFAULT_INSTANCE_TYPE). */
   readonly defaultSizes: DefaultSizes;
 }
-
-const TABLE = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 
 function parseJson<T>(
   read: SettingsReader<Name>,
@@ -107,11 +97,6 @@ export function parseCostSettings(env: Env, options: { stuckAfterSec?: number } 
       priceTable = parseJson(read, 'PRICE_TABLE', text, PriceTableSchema, tableSetting) ?? DEFAULT_PRICE_TABLE;
     priceTableSource = tableSetting;
   }
-  const ledgerTable = read.string('COST_LEDGER_TABLE');
-  if (!TABLE.test(ledgerTable))
-    read.issue(
-      `COST_LEDGER_TABLE '${ledgerTable}' is not a table name (3-63 letters or digits, starting with a letter)`,
-    );
   const budgets = parseJson(read, 'BUDGETS', read.raw('BUDGETS') ?? '[]', BudgetsSchema, 'inline') ?? [];
   const budgetRecheckSec = read.int('BUDGET_RECHECK_SEC', { min: 1, max: 7 * 24 * 3600 - 60 });
   if (
@@ -126,7 +111,6 @@ export function parseCostSettings(env: Env, options: { stuckAfterSec?: number } 
   return Object.freeze({
     priceTable,
     priceTableSource,
-    ledgerTable,
     budgets: Object.freeze(budgets),
     budgetRecheckSec,
     budgetCacheMs: Math.round(budgetCacheSec * 1000),

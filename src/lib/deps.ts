@@ -96,12 +96,19 @@ export async function createDeps(config: Config, overrides: Partial<Deps> = {}):
     store = new CapacityReleasingJobStore(store, capacity, new Set(capped), log);
   }
 
-  const costs = 'costs' in overrides ? overrides.costs : hasStorage ? await createCosts(config) : undefined;
-  // Every write that finishes a job carries its actual cost and leaves a ledger row (before the
+  // The ledger is the job store's own: its rows commit with the writes that finish jobs.
+  const ledgerStore = store;
+  const costs =
+    'costs' in overrides
+      ? overrides.costs
+      : hasStorage
+        ? await createCosts(config, { rows: (from, to) => ledgerStore.ledgerRows(from, to) })
+        : undefined;
+  // Every write that finishes a job carries its actual cost, and with it its ledger row (before the
   // notifier, so webhook payloads see the cost).
   if (costs) {
     const { CostingJobStore } = await import('./app/costs/costing-store.js');
-    store = new CostingJobStore(store, costs, config, log);
+    store = new CostingJobStore(store, costs, config);
   }
   // Every committed transition passes the notifier, whichever use case or worker made it.
   if (webhooks) {
@@ -155,22 +162,14 @@ export async function createWebhooks(
   };
 }
 
-/** The cost settings, the Table cost ledger on the configured storage account and the budget cache. */
-export async function createCosts(
-  config: Config,
-  ledger?: import('./ports/cost-ledger.js').CostLedger,
-): Promise<Costs> {
+/** The cost settings, the cost ledger (read from the job store) and the budget cache. */
+export async function createCosts(config: Config, ledger: import('./ports/cost-ledger.js').CostLedger): Promise<Costs> {
   const [{ parseCostSettings }, { BudgetSpendCache }] = await Promise.all([
     import('./cost-settings.js'),
     import('./app/costs/costs.js'),
   ]);
   const settings = parseCostSettings(config.env, { stuckAfterSec: config.stuckAfterSec });
-  let store = ledger;
-  if (!store) {
-    const { TableCostLedger } = await import('./adapters/table-cost-ledger.js');
-    store = await TableCostLedger.create(config, settings.ledgerTable);
-  }
-  return { settings, ledger: store, spend: new BudgetSpendCache(store, settings.budgetCacheMs) };
+  return { settings, ledger, spend: new BudgetSpendCache(ledger, settings.budgetCacheMs) };
 }
 
 /** The configured transport wrapped with the claim check. */
@@ -203,8 +202,6 @@ export async function ensureResources(deps: Deps): Promise<void> {
     deps.store.ensure(),
     deps.webhooks?.store.ensure(),
     deps.capacity?.ensure(),
-
-    deps.costs?.ledger.ensure(),
     deps.queues.ensure([...Object.values(config.queues), config.webhookQueue]),
     deps.blobs.ensure([
       config.containers.results,

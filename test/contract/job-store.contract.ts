@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newJobId } from '../../src/lib/core/ids.js';
+import type { JobCost } from '../../src/lib/core/costs.js';
 import { summarizeJob, type JobRecord } from '../../src/lib/core/job.js';
 import { creationEvent, note, transition } from '../../src/lib/core/state-machine.js';
 import { IllegalTransitionError, JobExistsError, ValidationError } from '../../src/lib/errors.js';
@@ -34,6 +35,33 @@ export interface IndexLeftovers {
   ): Promise<void>;
   /** Index entries (in any list) that point at `jobId`. */
   count(jobId: string): Promise<number>;
+}
+
+/** A priced job's cost, as the costing decorator sets it on the write that finishes the job. */
+function costOf(actual: number | null): JobCost {
+  return {
+    currency: 'USD',
+    actual,
+    estimated: 0.5,
+    runtimeSec: 60,
+    billedSec: 60,
+    instances: [],
+    basis: 'orchestrator-times',
+    priceTableAsOf: '2026-12-01',
+  };
+}
+
+/** A job moved to `running` on the worker, ready to finish. */
+async function running(store: JobStore, labels: Record<string, string> = {}): Promise<JobRecord> {
+  const job = await seed(store, {}, { labels });
+  await store.update(job.id, (j) => transition(j, 'queued', 'q', { patch: { queue: 'spark-jobs' } }));
+  await store.update(job.id, (j) => transition(j, 'dispatched', 'd', { patch: { provider: 'worker' } }));
+  return store.update(job.id, (j) => transition(j, 'running', 'r'));
+}
+
+/** The ledger rows of these jobs among all rows of [from, to). */
+async function ledgerOf(store: JobStore, ids: readonly string[], from: Date, to: Date) {
+  return (await store.ledgerRows(from, to)).filter((r) => ids.includes(r.jobId));
 }
 
 /** Every job of a list, following continuation tokens; also returns each page's size. */
@@ -409,6 +437,108 @@ export function describeJobStoreContract(
         token = page.continuationToken;
       } while (token);
       expect(summaries).toEqual(expected);
+    });
+
+    it('commits a ledger row with the write that finishes a job with its cost, and with no other write', async () => {
+      const job = await running(store, { team: 'ledger' });
+      const day = [new Date('2031-03-04T00:00:00Z'), new Date('2031-03-05T00:00:00Z')] as const;
+      await store.update(job.id, (j) => ({ job: { ...j, heartbeatAt: new Date().toISOString() }, quiet: true }));
+      await store.update(job.id, (j) => note(j, 'a note, no cost'));
+      expect(await ledgerOf(store, [job.id], ...day)).toEqual([]);
+
+      const at = new Date('2031-03-04T10:00:00.000Z');
+      const done = await store.update(job.id, (j) => {
+        const t = transition(j, 'succeeded', 'done', { at });
+        return { ...t, job: { ...t.job, cost: costOf(0.25) } };
+      });
+      expect(done.cost?.actual).toBe(0.25);
+      expect(await ledgerOf(store, [job.id], ...day)).toEqual([
+        {
+          jobId: job.id,
+          finishedAt: at.toISOString(),
+          status: 'succeeded',
+          provider: 'worker',
+          queue: 'spark-jobs',
+          labels: { team: 'ledger' },
+          currency: 'USD',
+          cost: 0.25,
+          estimated: 0.5,
+          billedSec: 60,
+        },
+      ]);
+      // A redelivered completion finds the job finished; later writes to it add no second row.
+      await store.update(job.id, (j) =>
+        j.status === 'succeeded' ? { job: j, unchanged: true } : transition(j, 'succeeded', 'again'),
+      );
+      await store.update(job.id, (j) => note(j, 'after the end'));
+      expect(await ledgerOf(store, [job.id], ...day)).toHaveLength(1);
+    });
+
+    it('writes no ledger row for a job that finishes without a cost', async () => {
+      const job = await running(store);
+      const at = new Date('2031-03-06T10:00:00.000Z');
+      await store.update(job.id, (j) => transition(j, 'failed', 'no price table', { at }));
+      expect(
+        await ledgerOf(store, [job.id], new Date('2031-03-06T00:00:00Z'), new Date('2031-03-07T00:00:00Z')),
+      ).toEqual([]);
+    });
+
+    it('counts a job once when racing writers both try to finish it', async () => {
+      const job = await running(store);
+      const at = new Date('2031-03-08T10:00:00.000Z');
+      const finish = (reason: string) =>
+        store.update(job.id, (j) => {
+          if (j.status === 'succeeded') return { job: j, unchanged: true };
+          const t = transition(j, 'succeeded', reason, { at });
+          return { ...t, job: { ...t.job, cost: costOf(1) } };
+        });
+      await Promise.all([finish('worker'), finish('redelivery'), finish('poll')]);
+      const rows = await ledgerOf(store, [job.id], new Date('2031-03-08T00:00:00Z'), new Date('2031-03-09T00:00:00Z'));
+      expect(rows.map((r) => [r.jobId, r.cost])).toEqual([[job.id, 1]]);
+      expect((await store.events(job.id)).filter((e) => e.to === 'succeeded')).toHaveLength(1);
+    });
+
+    it('reads ledger rows by finish time, [from, to) exactly, across days and partitions', async () => {
+      const times = [
+        '2031-04-30T23:59:59.000Z', // before
+        '2031-05-01T00:00:00.000Z', // first instant
+        '2031-05-02T12:00:00.000Z',
+        '2031-05-02T23:59:59.999Z', // last instant
+        '2031-05-03T00:00:00.000Z', // after
+      ];
+      const ids: string[] = [];
+      for (const [i, time] of times.entries()) {
+        const job = await running(store);
+        await store.update(job.id, (j) => {
+          const t = transition(j, i === 2 ? 'cancelled' : 'succeeded', 'done', { at: new Date(time) });
+          return { ...t, job: { ...t.job, cost: costOf(i === 2 ? null : i) } };
+        });
+        ids.push(job.id);
+      }
+      const rows = await ledgerOf(store, ids, new Date('2031-05-01T00:00:00Z'), new Date('2031-05-03T00:00:00Z'));
+      expect(rows.map((r) => r.jobId).sort()).toEqual(ids.slice(1, 4).sort());
+      expect(rows.find((r) => r.jobId === ids[2])).toMatchObject({ status: 'cancelled', cost: null, labels: {} });
+      // Part of a day: the finish time bounds it, not the day.
+      const noon = await ledgerOf(store, ids, new Date('2031-05-02T12:00:00.001Z'), new Date('2031-05-03T00:00:00Z'));
+      expect(noon.map((r) => r.jobId)).toEqual([ids[3]]);
+      expect(await ledgerOf(store, ids, new Date('2031-05-02T00:00:00Z'), new Date('2031-05-02T00:00:00Z'))).toEqual(
+        [],
+      );
+    });
+
+    it('keeps ledger rows out of every list', async () => {
+      const job = await running(store);
+      await store.update(job.id, (j) => {
+        const t = transition(j, 'succeeded', 'done', { at: new Date('2031-06-01T00:00:00Z') });
+        return { ...t, job: { ...t.job, cost: costOf(2) } };
+      });
+      const listed = await store.listByStatus('succeeded', 5000);
+      expect(listed.filter((j) => j.id === job.id)).toHaveLength(1);
+      const all = await listAll(store, { limit: 500 });
+      expect(all.ids.filter((id) => id === job.id)).toHaveLength(1);
+      expect(
+        await ledgerOf(store, [job.id], new Date('2031-06-01T00:00:00Z'), new Date('2031-06-02T00:00:00Z')),
+      ).toHaveLength(1);
     });
 
     it('refuses continuation tokens it did not issue, naming the field', async () => {

@@ -1,5 +1,6 @@
 import {
   ACTIVE_STATUSES,
+  isTerminal,
   summarizeJob,
   type JobEvent,
   type JobRecord,
@@ -15,8 +16,10 @@ import {
   listPrefix,
   pickIndex,
 } from '../../src/lib/adapters/table-job-store.js';
+import { ledgerRowKey } from '../../src/lib/adapters/table-cost-ledger.js';
 import { JobExistsError, NotFoundError } from '../../src/lib/errors.js';
 import type { BlobStore } from '../../src/lib/ports/blob-store.js';
+import { type LedgerRow, ledgerRowOf } from '../../src/lib/ports/cost-ledger.js';
 import type {
   IdempotencyBinding,
   IdempotencyClaim,
@@ -101,6 +104,8 @@ export class InMemoryJobStore implements JobStore {
   readonly index = new InMemoryIndex();
   private readonly jobs = new Map<string, { doc: string; events: string[] }>();
   private readonly keys = new Map<string, IdempotencyBinding>();
+  /** Cost-ledger rows (as JSON) by the Table adapter's row key: day finished, then job id. */
+  private readonly ledger = new Map<string, string>();
   private readonly orphanGraceMs: number;
 
   constructor(options: InMemoryJobStoreOptions = {}) {
@@ -117,6 +122,7 @@ export class InMemoryJobStore implements JobStore {
     if (this.jobs.has(job.id)) throw new JobExistsError(job.id);
     this.jobs.set(job.id, { doc, events });
     this.writeIndexRows(job, undefined);
+    this.writeLedgerRow(JSON.parse(doc) as JobRecord);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -135,6 +141,7 @@ export class InMemoryJobStore implements JobStore {
     const events = eventsOf(update).map((e) => JSON.stringify(e));
     const next = JSON.parse(doc) as JobRecord;
     this.writeIndexRows(next, current);
+    if (!isTerminal(current.status)) this.writeLedgerRow(next);
     entry.doc = doc;
     entry.events.push(...events);
     return JSON.parse(doc) as JobRecord;
@@ -179,6 +186,14 @@ export class InMemoryJobStore implements JobStore {
     const stored = { jobId: binding.jobId, requestHash: binding.requestHash, jobCreatedAt: binding.jobCreatedAt };
     this.keys.set(key, stored);
     return { created: true, ...stored };
+  }
+
+  async ledgerRows(from: Date, to: Date): Promise<LedgerRow[]> {
+    await Promise.resolve();
+    const [fromIso, toIso] = [from.toISOString(), to.toISOString()];
+    return [...this.ledger.values()]
+      .map((doc) => JSON.parse(doc) as LedgerRow)
+      .filter((r) => r.finishedAt >= fromIso && r.finishedAt < toIso);
   }
 
   /** One page through the index partition the query picks, reading on past skipped rows. */
@@ -229,6 +244,12 @@ export class InMemoryJobStore implements JobStore {
   private read(id: string): JobRecord | undefined {
     const entry = this.jobs.get(id);
     return entry ? (JSON.parse(entry.doc) as JobRecord) : undefined;
+  }
+
+  /** As the Table adapter's transaction: the ledger row of a job finished with its cost. */
+  private writeLedgerRow(job: JobRecord): void {
+    const row = ledgerRowOf(job);
+    if (row) this.ledger.set(ledgerRowKey(row), JSON.stringify(row));
   }
 
   /** As the Table adapter's transaction: every row of `next` (re)written, the rows only `prev` had deleted. */

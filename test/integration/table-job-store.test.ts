@@ -205,3 +205,128 @@ describe('TableJobStore group commit', () => {
     expect(sizes.filter((n) => n === perJob).length).toBeGreaterThanOrEqual(1 + 7);
   });
 });
+
+describe('TableJobStore cost ledger', () => {
+  const cost = (actual: number) => ({
+    currency: 'USD',
+    actual,
+    estimated: null,
+    runtimeSec: 10,
+    billedSec: 10,
+    instances: [],
+    basis: 'orchestrator-times' as const,
+    priceTableAsOf: '2026-12-01',
+  });
+
+  async function finishedJob(store: TableJobStore, at: Date, actual: number) {
+    const { creationEvent, transition } = await import('../../src/lib/core/state-machine.js');
+    const { makeJob } = await import('../support/jobs.js');
+    const job = makeJob();
+    await store.create(job, creationEvent(job, 't'));
+    await store.update(job.id, (j) => transition(j, 'queued', 'q', { patch: { queue: 'actor-jobs' } }));
+    await store.update(job.id, (j) => transition(j, 'dispatched', 'd', { patch: { provider: 'worker' } }));
+    await store.update(job.id, (j) => transition(j, 'running', 'r'));
+    return store.update(job.id, (j) => {
+      const t = transition(j, 'succeeded', 'done', { at });
+      return { ...t, job: { ...t.job, cost: cost(actual) } };
+    });
+  }
+
+  it("puts the ledger row in the finishing write's own transaction, in the job's shard, with no request of its own", async () => {
+    const connection = inject('storageConnectionString');
+    const names = tables();
+    const store = await TableJobStore.create(loadConfig({ JobsStorage: connection, TABLE_SHARDS: '4' }), names);
+    await store.ensure();
+    const table = (store as unknown as { table: TableClient }).table;
+    const transactions: string[][] = [];
+    const singles: string[] = [];
+    const submit = table.submitTransaction.bind(table);
+    table.submitTransaction = (actions, ...rest) => {
+      transactions.push(actions.map(([, e]) => String(e.rowKey)));
+      return submit(actions, ...rest);
+    };
+    for (const name of ['createEntity', 'upsertEntity', 'updateEntity'] as const) {
+      const original = table[name].bind(table) as (...args: unknown[]) => Promise<unknown>;
+      (table as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        singles.push(name);
+        return original(...args);
+      };
+    }
+    const at = new Date('2031-07-01T08:00:00.000Z');
+    const done = await finishedJob(store, at, 3);
+
+    // Five writes (create, three steps, finish): five transactions, no single-entity write.
+    expect(transactions).toHaveLength(5);
+    expect(singles).toEqual([]);
+    const ledgerKey = `cost~2031-07-01~${done.id}`;
+    expect(transactions.slice(0, 4).flat()).not.toContain(ledgerKey);
+    expect(transactions[4]).toContain(`job~${done.id}`);
+    expect(transactions[4]).toContain(ledgerKey);
+    const raw = TableClient.fromConnectionString(connection, names.jobs, { allowInsecureConnection: true });
+    const row = await raw.getEntity<{ jobId: string; cost: number }>(await store.shardOf(done.id), ledgerKey);
+    expect(row).toMatchObject({ jobId: done.id, cost: 3 });
+  });
+
+  it('reads one day of rows from every shard, and the index repair never touches them', async () => {
+    const connection = inject('storageConnectionString');
+    const names = tables();
+    const config = loadConfig({ JobsStorage: connection, TABLE_SHARDS: '8' });
+    const store = await TableJobStore.create(config, names);
+    await store.ensure();
+    const day = new Date('2031-07-02T00:00:00.000Z');
+    const jobs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => finishedJob(store, new Date(day.getTime() + i * 3_600_000), i + 1)),
+    );
+    const shards = new Set(await Promise.all(jobs.map((j) => store.shardOf(j.id))));
+    expect(shards.size).toBeGreaterThan(1);
+
+    // A store that repairs every stale index row at once lists everything; no ledger row is lost.
+    const repairing = await TableJobStore.create(config, names, { orphanGraceMs: 0 });
+    expect((await repairing.listByStatus('succeeded', 100)).map((j) => j.id).sort()).toEqual(
+      jobs.map((j) => j.id).sort(),
+    );
+    expect((await repairing.list({ limit: 100 })).jobs).toHaveLength(12);
+
+    const rows = await store.ledgerRows(day, new Date(day.getTime() + 86_400_000));
+    expect(rows.map((r) => r.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
+    expect(rows.reduce((sum, r) => sum + (r.cost ?? 0), 0)).toBe(78);
+    expect(await store.ledgerRows(new Date(day.getTime() + 86_400_000), new Date('2031-08-01T00:00:00Z'))).toEqual([]);
+  });
+
+  it('counts a job once when two processes both commit its completion (a redelivered message)', async () => {
+    const connection = inject('storageConnectionString');
+    const names = tables();
+    const config = loadConfig({ JobsStorage: connection, TABLE_SHARDS: '4' });
+    const first = await TableJobStore.create(config, names);
+    await first.ensure();
+    const second = await TableJobStore.create(config, names);
+    const { creationEvent, transition } = await import('../../src/lib/core/state-machine.js');
+    const { makeJob } = await import('../support/jobs.js');
+    const job = makeJob({ status: 'running', queue: 'actor-jobs', provider: 'worker' });
+    await first.create(job, creationEvent(job, 't'));
+    // Both processes remember the running version; each tries to finish the job, at its own time.
+    await second.get(job.id);
+    const finish = (store: TableJobStore, at: string, actual: number) =>
+      store.update(job.id, (j) => {
+        if (j.status === 'succeeded') return { job: j, unchanged: true };
+        const t = transition(j, 'succeeded', 'done', { at: new Date(at) });
+        return { ...t, job: { ...t.job, cost: cost(actual) } };
+      });
+    const [a, b] = await Promise.all([
+      finish(first, '2031-07-03T23:59:59.000Z', 5),
+      finish(second, '2031-07-04T00:00:01.000Z', 7),
+    ]);
+    // One write won; the other found the job finished and wrote nothing.
+    expect(a.finishedAt).toBe(b.finishedAt);
+    const rows = await first.ledgerRows(new Date('2031-07-03T00:00:00Z'), new Date('2031-07-05T00:00:00Z'));
+    expect(rows.filter((r) => r.jobId === job.id)).toEqual([
+      expect.objectContaining({ finishedAt: a.finishedAt, cost: a.cost?.actual }),
+    ]);
+    expect((await second.events(job.id)).filter((e) => e.to === 'succeeded')).toHaveLength(1);
+  });
+
+  it('reads an empty ledger, rather than failing, before the jobs table exists', async () => {
+    const store = await TableJobStore.create(loadConfig({ JobsStorage: inject('storageConnectionString') }), tables());
+    expect(await store.ledgerRows(new Date('2031-01-01T00:00:00Z'), new Date('2031-12-31T00:00:00Z'))).toEqual([]);
+  });
+});

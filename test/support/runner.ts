@@ -36,10 +36,9 @@ export async function startTestRunner(
       QUEUE_WEBHOOKS: `webhooks-${id}`,
       WEBHOOK_SUBSCRIPTIONS_TABLE: `whsubs${id}`,
       WEBHOOK_DELIVERIES_TABLE: `whdel${id}`,
-      // Admission slots and the cost ledger are shared by every suite on the one Azurite: each
-      // runner gets its own, so one suite's running jobs never hold another's capacity.
+      // Admission slots are shared by every suite on the one Azurite: each runner gets its own, so
+      // one suite's running jobs never hold another's capacity. (The cost ledger lives in JOBS_TABLE.)
       CAPACITY_TABLE: `capacity${id}`,
-      COST_LEDGER_TABLE: `costledger${id}`,
       LOCAL_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'cjo-local-')),
       SIMULATION_TIME_SCALE: '0.01',
       POLL_LOCAL_SCHEDULE: '* * * * * *',

@@ -49,7 +49,7 @@ export async function throttleDeps(
     // No admission control: these suites are about the providers' own request quotas, and the
     // shared Azurite's capacity table belongs to no suite (test/unit/app/capacity.test.ts covers caps).
     capacity: undefined,
-    // Nor costs: their ledger would be one more Azurite table for every finished job.
+    // Nor costs: pricing is not what these suites measure.
     costs: undefined,
     log: silent,
     now: () => new Date(clock.now()),

@@ -272,10 +272,8 @@ describe('budgets', () => {
       row('j3', '2026-12-03T00:00:00.000Z', { team: 'b' }, 5),
     ];
     const ledger: CostLedger = {
-      record: async () => undefined,
       rows: async (from, to) =>
         rows.filter((r) => r.finishedAt >= from.toISOString() && r.finishedAt < to.toISOString()),
-      ensure: async () => undefined,
     };
     const settings = parseCostSettings({
       PRICE_TABLE: JSON.stringify(TABLE),
@@ -328,22 +326,12 @@ describe('parseCostSettings', () => {
 });
 
 describe('CostingJobStore', () => {
-  it('stores the actual cost with the write that finishes a job and writes one ledger row', async () => {
-    const recorded: LedgerRow[] = [];
-    const ledger: CostLedger = {
-      record: async (r) => void recorded.push(r),
-      rows: async () => recorded,
-      ensure: async () => undefined,
-    };
+  it('stores the actual cost with the write that finishes a job, and the store commits one ledger row with it', async () => {
     const settings = parseCostSettings({ PRICE_TABLE: JSON.stringify(TABLE) });
     const inner = new InMemoryJobStore();
-    const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const store = new CostingJobStore(
-      inner,
-      { settings, ledger, spend: new BudgetSpendCache(ledger, 0) },
-      config,
-      silent,
-    );
+    const ledger: CostLedger = { rows: (from, to) => inner.ledgerRows(from, to) };
+    const store = new CostingJobStore(inner, { settings, ledger, spend: new BudgetSpendCache(ledger, 0) }, config);
+    const recorded = () => inner.ledgerRows(new Date('2026-12-01T00:00:00Z'), new Date('2026-12-31T00:00:00Z'));
     const job = makeJob(
       {
         status: 'running',
@@ -357,14 +345,15 @@ describe('CostingJobStore', () => {
     await inner.create(job, creationEvent(job, 'seeded'));
     const at = new Date('2026-12-04T10:00:50.000Z');
     await store.update(job.id, (c) => ({ job: { ...c, heartbeatAt: at.toISOString() }, quiet: true }));
-    expect(recorded).toEqual([]);
+    expect(await recorded()).toEqual([]);
     const done = await store.update(job.id, (c) => transition(c, 'succeeded', 'done', { at }));
     // spark: 0.36/h × 50 s
     expect(done.cost).toMatchObject({ actual: 0.005, billedSec: 50, basis: 'orchestrator-times', currency: 'EUR' });
     expect((await inner.get(job.id))?.cost?.actual).toBe(0.005);
-    expect(recorded).toEqual([
+    expect(await recorded()).toEqual([
       expect.objectContaining({
         jobId: job.id,
+        finishedAt: at.toISOString(),
         cost: 0.005,
         provider: 'worker',
         queue: queues.spark,
@@ -373,7 +362,9 @@ describe('CostingJobStore', () => {
     ]);
     // A later write to the finished job (a note) neither re-prices it nor writes another row.
     await store.update(job.id, (c) => ({ job: c, unchanged: true }));
-    expect(recorded).toHaveLength(1);
+    await store.update(job.id, (c) => ({ job: { ...c, updatedAt: new Date().toISOString() }, quiet: true }));
+    expect(await recorded()).toHaveLength(1);
+    expect((await recorded())[0]!.cost).toBe(0.005);
   });
 });
 
@@ -386,18 +377,13 @@ describe('actual cost from provider times, through a poll', () => {
         scripted: { billing: { incrementSec: 1, minimumSec: 0 }, defaultInstanceType: 'vm', hourly: { vm: 3.6 } },
       },
     };
-    const recorded: LedgerRow[] = [];
-    const ledger: CostLedger = {
-      record: async (r) => void recorded.push(r),
-      rows: async () => recorded,
-      ensure: async () => undefined,
-    };
+    const ledger: CostLedger = { rows: (from, to) => h.store.ledgerRows(from, to) };
     const costs: Costs = {
       settings: parseCostSettings({ PRICE_TABLE: JSON.stringify(table) }),
       ledger,
       spend: new BudgetSpendCache(ledger, 0),
     };
-    const deps = { ...h.deps, costs, store: new CostingJobStore(h.store, costs, h.deps.config, h.deps.log) };
+    const deps = { ...h.deps, costs, store: new CostingJobStore(h.store, costs, h.deps.config) };
     const job = await h.seed('running');
     h.advance(3600);
     h.provider.setRun(job, {
@@ -410,6 +396,7 @@ describe('actual cost from provider times, through a poll', () => {
     expect(done?.billing).toEqual({ startedAt: '2026-12-04T12:00:10.000Z', endedAt: '2026-12-04T12:00:30.000Z' });
     // 20 s at 3.6/h, although the poll noticed the end an hour after the start.
     expect(done?.cost).toMatchObject({ basis: 'provider-times', billedSec: 20, actual: 0.02 });
+    const recorded = await ledger.rows(new Date('2026-01-01T00:00:00Z'), new Date('2028-01-01T00:00:00Z'));
     expect(recorded.map((r) => [r.jobId, r.cost])).toEqual([[job.id, 0.02]]);
   });
 });

@@ -3,6 +3,7 @@ import type { TableClient, TableEntity, TableEntityResult, TransactionAction } f
 import type { Config } from '../config.js';
 import {
   ACTIVE_STATUSES,
+  isTerminal,
   type JobEvent,
   type JobRecord,
   type JobSource,
@@ -11,6 +12,7 @@ import {
 } from '../core/job.js';
 import { encodePageToken, parsePageToken, type PageCursor } from '../core/page-token.js';
 import { ConcurrencyError, JobExistsError, NotFoundError } from '../errors.js';
+import { type LedgerRow, ledgerRowOf } from '../ports/cost-ledger.js';
 import type {
   IdempotencyBinding,
   IdempotencyClaim,
@@ -22,6 +24,7 @@ import type {
 import { eventsOf } from '../ports/job-store.js';
 import { backoffDelay, mapLimit, sleep } from '../retry.js';
 import { azureCredential } from './azure-credential.js';
+import { ledgerEntity, readLedgerRows } from './table-cost-ledger.js';
 
 /** Options of {@link TableJobStore.create}; the defaults suit production. */
 export interface TableJobStoreOptions {
@@ -111,14 +114,17 @@ export async function listByStatusThroughPages(
  *     RK = 'idx~<list>~<key>~<inverted time>~<id>'      → index row with the job's summary, for the
  *          lists 'all', 's' (status), 'q' (queue), 'v' (provider), 'o' (Essedum sources) and 'a'
  *          (the provider's active jobs)
+ *     RK = 'cost~<day finished>~<id>'                   → the job's cost-ledger row, once it finished
+ *          with a cost (see table-cost-ledger.ts)
  *   idempotency table: PK = sha256(key), RK = ''
  *
  * Every write is ONE entity-group transaction: the record (conditional on the ETag read), its new
  * events, the index rows it needs (upserted, carrying the new summary) and the rows it no longer
- * needs (deleted). So no index row is ever orphaned or missing, and no partition is written by every
- * job. A list reads the same key range in every shard (in parallel, one page each) and merges them
- * newest first; every shard orders by the same key, so one position — the last job shown — resumes
- * all of them, and the page token stays the small validated cursor of core/page-token.ts.
+ * needs (deleted), and — in the write that finishes the job with its cost — its ledger row. So no
+ * index or ledger row is ever orphaned or missing, and no partition is written by every job. A list
+ * reads the same key range in every shard (in parallel, one page each) and merges them newest first;
+ * every shard orders by the same key, so one position — the last job shown — resumes all of them,
+ * and the page token stays the small validated cursor of core/page-token.ts.
  *
  * Summary lists read only index rows. Full-record lists read each record and still judge the row
  * against it (rows without a matching record are skipped, and deleted when provably stale): the store
@@ -234,6 +240,8 @@ export class TableJobStore implements JobStore {
     for (const event of [firstEvent, ...later])
       actions.push(['create', eventEntity(record.partitionKey, job.id, event)]);
     for (const row of indexRows(record.partitionKey, job)) actions.push(['create', row]);
+    const ledger = ledgerRowOf(job);
+    if (ledger) actions.push(['create', ledgerEntity(record.partitionKey, ledger)]);
     const etag = await new Promise<string | undefined>((resolve, reject) => {
       const bytes = actions.reduce((n, [, entity]) => n + entityChars(entity as TableEntity), 0);
       this.enqueueCreate(record.partitionKey, { id: job.id, actions, bytes, resolve, reject });
@@ -341,6 +349,10 @@ export class TableJobStore implements JobStore {
       const keep = indexRows(pk, update.job);
       const kept = new Set(keep.map((r) => r.rowKey));
       for (const row of keep) actions.push(['upsert', row, 'Replace']);
+      // The write that finishes the job with its cost carries its ledger row: an upsert by the job's
+      // key, so even a row left by a hand-made or restored record is replaced, never doubled.
+      const ledger = isTerminal(read.job.status) ? undefined : ledgerRowOf(update.job);
+      if (ledger) actions.push(['upsert', ledgerEntity(pk, ledger), 'Replace']);
       const gone = indexRows(pk, read.job).filter((r) => !kept.has(r.rowKey));
       if (missingDeletes) {
         // A transaction fails whole when it deletes a row that is not there (only hand-edited data
@@ -439,6 +451,10 @@ export class TableJobStore implements JobStore {
         ...(typeof existing.jobCreatedAt === 'string' && { jobCreatedAt: existing.jobCreatedAt }),
       };
     }
+  }
+
+  async ledgerRows(from: Date, to: Date): Promise<LedgerRow[]> {
+    return readLedgerRows(this.table, await this.shardKeys(), from, to);
   }
 
   /** The shard (partition key) of a job: a stable hash of its id, so any process finds it. */

@@ -320,7 +320,7 @@ const OPERATIONS: Record<string, Operation> = {
   costsReport: {
     summary: 'Costs of finished jobs, grouped',
     description:
-      'Actual costs (billed runtime × instances × price-table price) of jobs that finished in [from, to), optionally only those carrying the given labels, grouped by provider, queue, status, day or a label’s value, most expensive first. Read from the cost ledger (one row per finished job, partitioned by day), never from the job records; a range spans at most 366 days.',
+      'Actual costs (billed runtime × instances × price-table price) of jobs that finished in [from, to), optionally only those carrying the given labels, grouped by provider, queue, status, day or a label’s value, most expensive first. Read from the cost ledger (one row per finished job, committed with its terminal state and keyed by the day it finished), never from the job records; a range spans at most 366 days.',
     tags: ['costs'],
     query: CostsQuerySchema,
     queryExamples: { groupBy: 'provider,queue' },

@@ -1,5 +1,6 @@
 import type { JobEvent, JobRecord, JobSource, JobStatus, JobSummary } from '../core/job.js';
 import type { TransitionResult } from '../core/state-machine.js';
+import type { LedgerRow } from './cost-ledger.js';
 
 /** What a mutator decides after reading the current record. */
 export type JobUpdate =
@@ -88,6 +89,56 @@ export interface JobStore {
   listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
   /** Remembers an Idempotency-Key → job, or returns what it was bound to before. */
   claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim>;
+  /**
+   * The cost ledger: the rows (`ledgerRowOf`) of jobs that finished in [from, to), in no
+   * particular order. A store commits a job's row with the write that moves it into a terminal
+   * state carrying `cost` — never as a write of its own — and keys it by the job, so a finished job
+   * always has exactly one row. Reading costs rows in proportion to the jobs finished in the range.
+   */
+  ledgerRows(from: Date, to: Date): Promise<LedgerRow[]>;
   /** Creates tables if needed. */
   ensure(): Promise<void>;
+}
+
+/**
+ * A JobStore that hands every call to `inner`. Decorators (capacity release, costing, webhooks)
+ * extend it and override only the calls whose behaviour they change, so a method added to the port
+ * reaches them all without another hand-written forward in each.
+ */
+export class ForwardingJobStore implements JobStore {
+  constructor(protected readonly inner: JobStore) {}
+
+  create(job: JobRecord, firstEvent: JobEvent, later?: readonly JobEvent[]): Promise<void> {
+    return this.inner.create(job, firstEvent, later);
+  }
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.inner.get(id);
+  }
+  update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+    return this.inner.update(id, mutate);
+  }
+  events(id: string): Promise<JobEvent[]> {
+    return this.inner.events(id);
+  }
+  list(query: JobListQuery): Promise<JobPage> {
+    return this.inner.list(query);
+  }
+  listSummaries(query: JobListQuery): Promise<JobPage<JobSummary>> {
+    return this.inner.listSummaries(query);
+  }
+  listActive(provider: string, limit?: number): Promise<JobRecord[]> {
+    return this.inner.listActive(provider, limit);
+  }
+  listByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]> {
+    return this.inner.listByStatus(status, limit);
+  }
+  claimIdempotencyKey(key: string, binding: IdempotencyBinding): Promise<IdempotencyClaim> {
+    return this.inner.claimIdempotencyKey(key, binding);
+  }
+  ledgerRows(from: Date, to: Date): Promise<LedgerRow[]> {
+    return this.inner.ledgerRows(from, to);
+  }
+  ensure(): Promise<void> {
+    return this.inner.ensure();
+  }
 }

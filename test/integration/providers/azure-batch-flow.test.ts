@@ -60,7 +60,6 @@ beforeAll(async () => {
     AZURE_BATCH_ACCOUNT_KEY: KEY,
     AZURE_BATCH_STAGING_CONTAINER: `flow-staging-${suffix}`,
     CAPACITY_TABLE: `flowcapacity${suffix}`,
-    COST_LEDGER_TABLE: `flowcosts${suffix}`,
   });
   const blobs = await AzureBlobStore.create(config);
   await blobs.ensure([config.containers.results, config.containers.payloads]);

@@ -3,7 +3,7 @@ import type { JobRecord } from '../../core/job.js';
 import type { Logger } from '../../deps.js';
 import { describeError } from '../../errors.js';
 import type { CapacityStore } from '../../ports/capacity-store.js';
-import type { JobStore, JobUpdate } from '../../ports/job-store.js';
+import { ForwardingJobStore, type JobStore, type JobUpdate } from '../../ports/job-store.js';
 import { leftProvider } from './admission.js';
 
 /**
@@ -13,16 +13,18 @@ import { leftProvider } from './admission.js';
  * made them (a poll, a cancel, the reconciler). A process that dies between the job's write and
  * this release leaves a row the reconciler's sweep removes.
  */
-export class CapacityReleasingJobStore implements JobStore {
+export class CapacityReleasingJobStore extends ForwardingJobStore {
   constructor(
-    private readonly inner: JobStore,
+    inner: JobStore,
     private readonly capacity: CapacityStore,
     /** Scopes (provider, provider/instance type) with a concurrency cap: only they hold slots. */
     private readonly capped: ReadonlySet<string>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+  override async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     // The mutator may run more than once; the last run is the one that committed.
     let before: JobRecord | undefined;
     const after = await this.inner.update(id, (current) => {
@@ -32,16 +34,6 @@ export class CapacityReleasingJobStore implements JobStore {
     if (before) await this.release(before, after);
     return after;
   }
-
-  create: JobStore['create'] = (job, first, later) => this.inner.create(job, first, later);
-  get: JobStore['get'] = (id) => this.inner.get(id);
-  events: JobStore['events'] = (id) => this.inner.events(id);
-  list: JobStore['list'] = (q) => this.inner.list(q);
-  listSummaries: JobStore['listSummaries'] = (q) => this.inner.listSummaries(q);
-  listActive: JobStore['listActive'] = (p, l) => this.inner.listActive(p, l);
-  listByStatus: JobStore['listByStatus'] = (s, l) => this.inner.listByStatus(s, l);
-  claimIdempotencyKey: JobStore['claimIdempotencyKey'] = (k, b) => this.inner.claimIdempotencyKey(k, b);
-  ensure: JobStore['ensure'] = () => this.inner.ensure();
 
   private async release(before: JobRecord, after: JobRecord): Promise<void> {
     try {

@@ -1,31 +1,26 @@
 import type { Config } from '../../config.js';
-import { isTerminal, type JobEvent, type JobRecord } from '../../core/job.js';
-import type { Logger } from '../../deps.js';
-import { describeError } from '../../errors.js';
-import type { JobStore, JobUpdate } from '../../ports/job-store.js';
-import { backoffDelay, withRetries } from '../../retry.js';
-import { costOfFinished, ledgerRowOf, type Costs } from './costs.js';
+import { isTerminal, type JobRecord } from '../../core/job.js';
+import { ledgerRowOf } from '../../ports/cost-ledger.js';
+import { ForwardingJobStore, type JobStore, type JobUpdate } from '../../ports/job-store.js';
+import { costOfFinished, type Costs } from './costs.js';
 
 /**
  * The job store, plus: the write that finishes a job carries its actual cost (`job.cost`), whichever
- * use case or worker commits it (poll, worker, cancel, timeout, dead letter), and after it commits
- * the job's row goes to the cost ledger. The cost rides in the same write as the terminal state, so
- * a finished job never lacks it; the ledger row is a second write, retried a few times and then
- * logged (the record keeps the cost; an upsert keyed by the job id never counts a job twice).
+ * use case or worker commits it (poll, worker, cancel, timeout, dead letter). The store commits the
+ * job's cost-ledger row in that same write (see {@link JobStore.ledgerRows}), so a finished job never
+ * lacks its cost nor its row, and the row costs no request of its own. After the write commits, the
+ * budgets the job counts against are read afresh at their next check.
  */
-export class CostingJobStore implements JobStore {
+export class CostingJobStore extends ForwardingJobStore {
   constructor(
-    private readonly inner: JobStore,
+    inner: JobStore,
     private readonly costs: Costs,
     private readonly config: Config,
-    private readonly log: Logger,
-  ) {}
-
-  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
-    await this.inner.create(job, firstEvent, later);
+  ) {
+    super(inner);
   }
 
-  async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+  override async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     let finished = false;
     const after = await this.inner.update(id, (current) => {
       const update = mutate(current);
@@ -35,32 +30,8 @@ export class CostingJobStore implements JobStore {
       const cost = costOfFinished(update.job, this.config, this.costs.settings);
       return { ...update, job: { ...update.job, cost } } as JobUpdate;
     });
-    if (finished && after.cost) await this.recordLedgerRow(after);
+    const row = finished ? ledgerRowOf(after) : undefined;
+    if (row) this.costs.spend.add(this.costs.settings.budgets, row);
     return after;
-  }
-
-  get: JobStore['get'] = (id) => this.inner.get(id);
-  events: JobStore['events'] = (id) => this.inner.events(id);
-  list: JobStore['list'] = (q) => this.inner.list(q);
-  listSummaries: JobStore['listSummaries'] = (q) => this.inner.listSummaries(q);
-  listActive: JobStore['listActive'] = (p, l) => this.inner.listActive(p, l);
-  listByStatus: JobStore['listByStatus'] = (s, l) => this.inner.listByStatus(s, l);
-  claimIdempotencyKey: JobStore['claimIdempotencyKey'] = (k, b) => this.inner.claimIdempotencyKey(k, b);
-  ensure: JobStore['ensure'] = () => this.inner.ensure();
-
-  private async recordLedgerRow(job: JobRecord): Promise<void> {
-    const row = ledgerRowOf(job, job.cost!);
-    try {
-      await withRetries(() => this.costs.ledger.record(row), {
-        attempts: 3,
-        delayMs: (_error, attempt) => backoffDelay(attempt, 200, { capMs: 2_000 }),
-      });
-      this.costs.spend.add(this.costs.settings.budgets, row);
-    } catch (error) {
-      this.log.error('cost ledger write failed; the job record keeps its cost', {
-        jobId: job.id,
-        error: describeError(error),
-      });
-    }
   }
 }

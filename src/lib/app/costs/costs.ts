@@ -42,22 +42,6 @@ export function costOfFinished(job: JobRecord, config: Config, settings: CostSet
   return actualCost(settings.priceTable, job, config.classifier.queues, settings.defaultSizes);
 }
 
-/** The ledger row of a finished job with its cost. */
-export function ledgerRowOf(job: JobRecord, cost: JobCost): LedgerRow {
-  return {
-    jobId: job.id,
-    finishedAt: job.finishedAt ?? job.updatedAt,
-    status: job.status,
-    provider: job.provider ?? job.decision?.provider ?? 'unknown',
-    queue: job.queue ?? job.decision?.queue ?? 'unknown',
-    labels: job.spec.labels ?? {},
-    currency: cost.currency,
-    cost: cost.actual,
-    estimated: cost.estimated,
-    billedSec: cost.billedSec,
-  };
-}
-
 /**
  * Each budget's spend in its current period, as this process last read it from the ledger. A
  * budget check must not read a month of ledger rows per submission: the sum is re-read at most

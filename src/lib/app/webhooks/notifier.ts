@@ -7,7 +7,7 @@ import {
   type WebhookTarget,
 } from '../../core/webhooks.js';
 import type { Logger } from '../../deps.js';
-import { eventsOf, type JobStore, type JobUpdate } from '../../ports/job-store.js';
+import { eventsOf, ForwardingJobStore, type JobStore, type JobUpdate } from '../../ports/job-store.js';
 import type { MessageBody, QueueTransport } from '../../ports/queue.js';
 import type { WebhookStore } from '../../ports/webhook-store.js';
 import type { WebhookSettings } from '../../webhook-settings.js';
@@ -90,26 +90,28 @@ export async function deliveriesFor(webhooks: Webhooks, job: JobRecord, event: J
  * (the transition is already committed); the receiver is only ever reached from the queue, so a
  * slow or failing receiver never delays a job.
  */
-export class NotifyingJobStore implements JobStore {
+export class NotifyingJobStore extends ForwardingJobStore {
   constructor(
-    private readonly inner: JobStore,
+    inner: JobStore,
     private readonly webhooks: Webhooks,
     private readonly queues: QueueTransport,
     private readonly queue: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   /** The same store sending through another transport (the local runner's waking one). */
   withQueues(queues: QueueTransport): NotifyingJobStore {
     return new NotifyingJobStore(this.inner, this.webhooks, queues, this.queue, this.log);
   }
 
-  async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
+  override async create(job: JobRecord, firstEvent: JobEvent, later: readonly JobEvent[] = []): Promise<void> {
     await this.inner.create(job, firstEvent, later);
     for (const event of [firstEvent, ...later]) await this.notify(job, event);
   }
 
-  async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
+  override async update(id: string, mutate: (current: JobRecord) => JobUpdate): Promise<JobRecord> {
     // The mutator may run more than once; the last run is the one that committed.
     let last: JobUpdate | undefined;
     const after = await this.inner.update(id, (current) => (last = mutate(current)));
@@ -117,15 +119,6 @@ export class NotifyingJobStore implements JobStore {
     for (const event of last ? eventsOf(last) : []) await this.notify(after, event);
     return after;
   }
-
-  get: JobStore['get'] = (id) => this.inner.get(id);
-  events: JobStore['events'] = (id) => this.inner.events(id);
-  list: JobStore['list'] = (q) => this.inner.list(q);
-  listSummaries: JobStore['listSummaries'] = (q) => this.inner.listSummaries(q);
-  listActive: JobStore['listActive'] = (p, l) => this.inner.listActive(p, l);
-  listByStatus: JobStore['listByStatus'] = (s, l) => this.inner.listByStatus(s, l);
-  claimIdempotencyKey: JobStore['claimIdempotencyKey'] = (k, b) => this.inner.claimIdempotencyKey(k, b);
-  ensure: JobStore['ensure'] = () => this.inner.ensure();
 
   private async notify(job: JobRecord, event: JobEvent): Promise<void> {
     try {
