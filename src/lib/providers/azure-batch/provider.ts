@@ -548,17 +548,32 @@ export class AzureBatchProvider implements JobProvider {
   /**
    * Reports the tasks still waiting for a node (`active`) on a pool that cannot get one for quota or
    * capacity as `no-capacity`, so the job fails over rather than wait for ever; the use case stops
-   * the task first. A pool that cannot be read now changes nothing: the next cycle looks again.
+   * the task first. Only tasks dispatched longer than {@link POOL_CAPACITY_CHECK_MS} ago are looked
+   * at (dispatch itself checked the pool just before), and each pool is read at most once per that
+   * time, however many tasks wait on it. A pool that cannot be read now changes nothing: a later
+   * cycle looks again.
    */
   private async stranded(
     found: ReadonlyArray<{ task: TaskSnapshot; job: JobRecord }>,
   ): Promise<Map<string, PollReport>> {
     const stranded = new Map<string, PollReport>();
+    const looks = new Map<string, Promise<CapacityFailure | undefined>>();
+    const since = this.now() - POOL_CAPACITY_CHECK_MS;
     for (const { task, job } of found) {
       if (task.state !== 'active' || job.status === 'cancelling') continue;
+      if (!(Date.parse(job.dispatchedAt ?? job.createdAt) <= since)) continue;
       const poolId = job.providerRef?.poolId;
       if (typeof poolId !== 'string') continue;
-      const failure = await this.poolFailure(poolId).catch(() => undefined);
+      let look = looks.get(poolId);
+      if (!look) {
+        look = this.poolFailure(poolId).catch(() => {
+          // Not looked at again until the check interval has passed.
+          this.poolCapacity.set(poolId, { at: this.now() });
+          return undefined;
+        });
+        looks.set(poolId, look);
+      }
+      const failure = await look;
       if (!failure) continue;
       stranded.set(job.id, {
         jobId: job.id,
