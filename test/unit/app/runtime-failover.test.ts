@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleDispatchMessage } from '../../../src/lib/app/dispatch-job.js';
 import { pollProvider } from '../../../src/lib/app/poll-provider.js';
+import { reconcile } from '../../../src/lib/app/reconcile.js';
 import { processMessage, type MessageOutcome } from '../../../src/lib/app/process-message.js';
 import { submitJob } from '../../../src/lib/app/submit-job.js';
 import type { JobRecord } from '../../../src/lib/core/job.js';
@@ -111,6 +112,31 @@ describe('capacity failover after create', () => {
     await handleDispatchMessage(h.deps, message!.body);
     expect(h.providers[LOCAL]!.calls.submit).toEqual([`${job.id}-a2`]);
     expect(await h.store.get(job.id)).toMatchObject({ status: 'dispatched', provider: LOCAL, attempts: 2 });
+  });
+
+  it('a poller that dies between the move and its message: the reconciler re-sends and the job reaches its fallback once', async () => {
+    const h = appHarness({}, { providers: [BATCH, LOCAL] });
+    const job = await submit(h, { fallback: [LOCAL] });
+    await deliverAll(h);
+    await failRunForCapacity(h, BATCH, job.id, failure('AllocationFailed'));
+    const send = h.queues.send.bind(h.queues);
+    h.queues.send = async () => {
+      h.queues.send = send;
+      throw new Error('process killed before the send');
+    };
+
+    await expect(pollProvider(h.deps, BATCH)).rejects.toThrow(/killed/);
+    expect(await h.store.get(job.id)).toMatchObject({ status: 'queued', provider: LOCAL });
+    expect(await deliverAll(h)).toEqual([]);
+    // A second poll finds nothing to move again: the job left the provider with the write.
+    await pollProvider(h.deps, BATCH);
+    expect((await h.store.get(job.id))?.decision?.failover?.steps).toHaveLength(1);
+
+    h.advance(61);
+    expect(await reconcile(h.deps)).toMatchObject({ resent: 1, failed: 0 });
+    expect(await deliverAll(h)).toEqual(['completed']);
+    expect(await h.store.get(job.id)).toMatchObject({ status: 'dispatched', provider: LOCAL, attempts: 2 });
+    expect(h.providers[LOCAL]!.calls.submit).toEqual([`${job.id}-a2`]);
   });
 
   it('stops a run still waiting at the provider before moving on, and moves nothing while that stop fails', async () => {
