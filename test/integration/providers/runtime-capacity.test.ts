@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handleDispatchMessage } from '../../../src/lib/app/dispatch-job.js';
 import { pollProvider } from '../../../src/lib/app/poll-provider.js';
 import { processMessage, type MessageOutcome } from '../../../src/lib/app/process-message.js';
@@ -42,15 +42,20 @@ async function submitFor(h: AppHarness, p: CapacityHarness, extra: Record<string
   return job;
 }
 
-function runtimeFailover(name: string, make: () => CapacityHarness): void {
+/** `fresh`: a harness per case (the Batch pool keeps its failed resize, the provider its look at it). */
+function runtimeFailover(name: string, make: () => CapacityHarness, fresh = false): void {
   describe(name, () => {
-    // A harness per case: the Batch pool keeps its failed resize, and the provider its look at it.
     let p = make();
-    beforeEach(async () => {
-      p = make();
-      await p.start();
-    });
-    afterEach(() => p.stop());
+    if (fresh) {
+      beforeEach(async () => {
+        p = make();
+        await p.start();
+      });
+      afterEach(() => p.stop());
+    } else {
+      beforeAll(() => p.start());
+      afterAll(() => p.stop());
+    }
     const provider = () => p.provider();
 
     it(`fails over to the fallback when ${make().runtimeCapacity.what}, and the job succeeds there`, async () => {
@@ -127,4 +132,4 @@ function runtimeFailover(name: string, make: () => CapacityHarness): void {
 runtimeFailover('SageMaker', sageMakerHarness);
 runtimeFailover('Azure ML', azureMlHarness);
 runtimeFailover('Vertex AI', () => vertexHarness('rest'));
-runtimeFailover('Azure Batch', azureBatchHarness);
+runtimeFailover('Azure Batch', azureBatchHarness, true);
