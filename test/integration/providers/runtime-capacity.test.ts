@@ -131,5 +131,6 @@ function runtimeFailover(name: string, make: () => CapacityHarness, fresh = fals
 
 runtimeFailover('SageMaker', sageMakerHarness);
 runtimeFailover('Azure ML', azureMlHarness);
-runtimeFailover('Vertex AI', () => vertexHarness('rest'));
+runtimeFailover('Vertex AI (REST)', () => vertexHarness('rest'));
+runtimeFailover('Vertex AI (gRPC)', () => vertexHarness('grpc'));
 runtimeFailover('Azure Batch', azureBatchHarness, true);
