@@ -62,7 +62,8 @@ const UNAVAILABLE_BACKOFF_MS = 30_000;
  * time limit (stopping them at the provider first), ask the provider about the rest in one batched
  * call, and apply what changed. An unreachable provider changes no job; a provider that throttles
  * part-way hands back what it read before the throttle (applied now) and the jobs it did not reach
- * (read first next cycle, after the Retry-After).
+ * (read first next cycle, after the Retry-After). A run the provider accepted but could not run
+ * for capacity (`no-capacity`) fails over along the job's chain (capacity/failover.ts).
  */
 export async function pollProvider(deps: Deps, providerName: string): Promise<PollSummary> {
   return inSpan('poll.cycle', { attributes: { 'provider.name': providerName } }, async (span) => {
