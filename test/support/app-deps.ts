@@ -39,7 +39,11 @@ export interface AppHarness {
  */
 export function appHarness(
   env: Record<string, string> = {},
-  options: { providers?: readonly string[] } = {},
+  options: {
+    providers?: readonly string[];
+    /** Providers beside the scripted ones: real adapters on their wire fakes, by name. */
+    real?: Readonly<Record<string, JobProvider>>;
+  } = {},
 ): AppHarness {
   resetPollBackoff();
   let t = Date.parse('2026-12-04T12:00:00.000Z');
@@ -56,7 +60,7 @@ export function appHarness(
   const names = options.providers?.length ? options.providers : ['scripted'];
   const scripted = Object.fromEntries(names.map((n) => [n, new ScriptedProvider(n)]));
   const provider = scripted[names[0]!]!;
-  const extra = new Map<string, JobProvider>(Object.entries(scripted));
+  const extra = new Map<string, JobProvider>([...Object.entries(scripted), ...Object.entries(options.real ?? {})]);
   const capacity = new InMemoryCapacityStore();
   const capped = Object.entries(parseCapacitySettings(config.env).limits)
     .filter(([, l]) => l.concurrent !== undefined)

@@ -43,8 +43,28 @@ export interface CapacityCase {
   inject(): void;
 }
 
+/**
+ * A documented way the provider fails a run it accepted for capacity or quota, injected into its
+ * wire fake for the run of the job's current attempt (`job.providerRef` as the submit stored it).
+ */
+export interface RuntimeCapacityCase {
+  readonly code: string;
+  /** What the service says, for the test's name. */
+  readonly what: string;
+  inject(job: JobRecord): void;
+  /**
+   * For a provider whose run still waits after such a failure (a Batch task on a pool with no
+   * node): true once the run was stopped, so it can never start late beside its successor.
+   */
+  stopped?(job: JobRecord): boolean;
+}
+
 /** A harness whose fake can refuse a submit for capacity in each documented way. */
-export type CapacityHarness = ProviderHarness & { readonly capacityRefusals: readonly CapacityCase[] };
+export type CapacityHarness = ProviderHarness & {
+  readonly capacityRefusals: readonly CapacityCase[];
+  /** The fake fails an accepted run for capacity, as the provider documents it. */
+  readonly runtimeCapacity: RuntimeCapacityCase;
+};
 const refName = (job: JobRecord, key: string): string => String(job.providerRef?.[key]);
 
 /** SageMaker training jobs against the SigV4-checking JSON fake. */
@@ -103,6 +123,15 @@ export function sageMakerHarness(): CapacityHarness {
       providerRef: { ...job.providerRef, name: sageMakerJobName('cjo', 'training', `${job.id}-gone`) },
     }),
     throttleNext: (call) => fake.failNext(ops[call], THROTTLING),
+    runtimeCapacity: {
+      code: 'CapacityError',
+      what: 'the training job ends Failed with a CapacityError FailureReason',
+      inject: (job) =>
+        void fake.setStatus('training', name(job), 'Failed', {
+          failureReason:
+            'CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type.',
+        }),
+    },
     capacityRefusals: [
       {
         code: 'ResourceLimitExceeded',
@@ -209,6 +238,17 @@ export function azureMlHarness(): CapacityHarness {
       return job;
     },
     throttleNext: (call) => fake.inject({ kind: kinds[call], status: 429, headers: { 'retry-after': '7' } }),
+    runtimeCapacity: {
+      code: 'OutOfQuota',
+      what: 'the job ends Failed with OutOfQuota in its services error messages',
+      inject: (job) =>
+        fake.setStatus(name(job), 'Failed', {
+          serviceErrors: {
+            Studio:
+              'OutOfQuota: Not enough cluster CPU quota. The amount of additional CPU quota requested is 8, and you are currently using 14. Your amount of maximum quota is 20.',
+          },
+        }),
+    },
     capacityRefusals: (
       [
         [
@@ -274,6 +314,9 @@ export function azureBatchHarness(): CapacityHarness {
   const account = 'fakebatch';
   const key = randomBytes(32).toString('base64');
   const poolJob = 'cjo-cjo-pool';
+  // The provider looks at a pool's capacity at most every 30 s: a case that changes the pool moves
+  // the provider's clock past that.
+  let skewMs = 0;
   let fake: FakeBatchService;
   let provider: JobProvider;
   const task = (job: JobRecord) => refName(job, 'taskId');
@@ -302,7 +345,7 @@ export function azureBatchHarness(): CapacityHarness {
       });
       provider = await createAzureBatchProvider(
         { config, blobs: await AzureBlobStore.create(config) },
-        { sleep: noSleep },
+        { sleep: noSleep, now: () => Date.now() + skewMs },
       );
     },
     stop: () => fake.stop(),
@@ -324,6 +367,27 @@ export function azureBatchHarness(): CapacityHarness {
     confirmStop: async () => {},
     vanish: async (job) => ({ ...job, providerRef: { ...job.providerRef, taskId: taskIdFor(`${job.id}-gone`) } }),
     throttleNext: (call) => fake.failNext(faults[call]),
+    runtimeCapacity: {
+      code: 'AccountCoreQuotaReached',
+      what: "the task waits on a pool whose autoscale failed to get a node for the account's core quota",
+      inject: () => {
+        const pool = fake.pools.get(poolJob.replace(/^cjo-/, ''));
+        if (!pool) throw new Error('the pool was not created');
+        Object.assign(pool, {
+          allocationState: 'steady',
+          currentDedicatedNodes: 0,
+          currentLowPriorityNodes: 0,
+          resizeErrors: [
+            {
+              code: 'AccountCoreQuotaReached',
+              message: 'The specified account has reached its core quota for the Standard DSv3 family.',
+            },
+          ],
+        });
+        skewMs += 31_000;
+      },
+      stopped: (job) => fake.task(poolJob, task(job))?.state === 'completed',
+    },
     // Pool and pool-job creation run once per provider, the pool's capacity look once per 30 s:
     // give each case a fresh harness.
     capacityRefusals: [
@@ -435,6 +499,18 @@ export function vertexHarness(transport: 'rest' | 'grpc'): CapacityHarness {
       return job;
     },
     throttleNext: (call) => fake.service.failNext({ verb: verbs[call], status: 'RESOURCE_EXHAUSTED' }),
+    runtimeCapacity: {
+      code: 'RESOURCE_EXHAUSTED',
+      what: 'the custom job ends JOB_STATE_FAILED with error code 8 (a zone stockout)',
+      inject: (job) =>
+        void fake.service.setState(name(job), 'JOB_STATE_FAILED', {
+          error: {
+            code: 8,
+            message:
+              "The zone 'projects/p/zones/europe-west4-a' does not have enough resources available to fulfill the request. Try a different zone, or try again later.",
+          },
+        }),
+    },
     capacityRefusals: (
       [
         [

@@ -5,6 +5,9 @@ import type { Deps } from '../deps.js';
 import { describeError, PollThrottledError, ProviderThrottledError, ProviderUnavailableError } from '../errors.js';
 import type { JobUpdate } from '../ports/job-store.js';
 import type { JobProvider, PollReport } from '../ports/provider.js';
+import { capacityFailedAttempts } from '../core/capacity.js';
+import { capacityControl } from './capacity/admission.js';
+import { failOverAfterRun } from './capacity/failover.js';
 import { jobMessage } from './messages.js';
 import { saveResult } from './results.js';
 import { countingPollCycle } from '../telemetry/metrics.js';
@@ -59,7 +62,8 @@ const UNAVAILABLE_BACKOFF_MS = 30_000;
  * time limit (stopping them at the provider first), ask the provider about the rest in one batched
  * call, and apply what changed. An unreachable provider changes no job; a provider that throttles
  * part-way hands back what it read before the throttle (applied now) and the jobs it did not reach
- * (read first next cycle, after the Retry-After).
+ * (read first next cycle, after the Retry-After). A run the provider accepted but could not run
+ * for capacity (`no-capacity`) fails over along the job's chain (capacity/failover.ts).
  */
 export async function pollProvider(deps: Deps, providerName: string): Promise<PollSummary> {
   return inSpan('poll.cycle', { attributes: { 'provider.name': providerName } }, async (span) => {
@@ -202,6 +206,18 @@ async function timeOut(deps: Deps, provider: JobProvider, job: JobRecord): Promi
 async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, report: PollReport): Promise<boolean> {
   const at = deps.now();
   const native = report.nativeStatus ? ` (${provider.name}: ${report.nativeStatus})` : '';
+  if (report.status === 'no-capacity') {
+    // Accepted, then not run for capacity: the job fails over like a refusal at create time.
+    const capacity = report.capacity ?? {
+      code: report.error?.code ?? 'NO_CAPACITY',
+      message: report.error?.message ?? 'the provider could not run the job for capacity',
+      lasting: false,
+      runEnded: true,
+    };
+    const via = report.nativeStatus ? `; ${report.nativeStatus}` : '';
+    const outcome = await failOverAfterRun(deps, capacityControl(deps), job, provider, capacity, via);
+    return outcome !== 'unchanged';
+  }
   const refPatch: JobPatch = report.ref ? { providerRef: { ...job.providerRef, ...report.ref } } : {};
   // The provider's own run times go on the finishing write: the actual cost is billed from them.
   const billing = report.billing ?? billingFromResult(report.result);
@@ -248,6 +264,9 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
         });
       case 'cancelled':
         return transition(current, 'cancelled', `stopped${native}`, { at, patch: endPatch });
+      case 'no-capacity':
+        // Handled above, before this write.
+        return unchanged;
       case 'missing': {
         if (current.status === 'cancelling')
           return transition(current, 'cancelled', `${provider.name} no longer has the job`, { at });
@@ -293,18 +312,21 @@ async function applyReport(deps: Deps, provider: JobProvider, job: JobRecord, re
  */
 export function lostRunUpdate(deps: Deps, current: JobRecord, cause: string, at: Date): JobUpdate {
   const attempt = current.attempts;
+  // Attempts its provider could not run for capacity were not lost: they do not count here.
+  const skipped = capacityFailedAttempts(current.decision?.failover);
+  const lost = attempt - skipped;
   const max = deps.config.maxAttempts;
-  if (attempt >= max) {
+  if (lost >= max) {
     return transition(
       current,
       'failed',
-      `attempt ${attempt} lost (${cause}); ${attempt} of ${max} attempts lost to infrastructure`,
+      `attempt ${attempt} lost (${cause}); ${lost} of ${max} attempts lost to infrastructure`,
       {
         at,
         patch: {
           error: {
             code: 'INFRASTRUCTURE_LOST',
-            message: `All ${attempt} attempts were lost to infrastructure, the last because ${cause}.`,
+            message: `All ${lost} attempts were lost to infrastructure, the last because ${cause}.`,
             category: 'infrastructure',
           },
         },
@@ -312,10 +334,14 @@ export function lostRunUpdate(deps: Deps, current: JobRecord, cause: string, at:
       },
     );
   }
-  const noted = note(current, `attempt ${attempt} lost: ${cause}; re-dispatching as attempt ${attempt + 1} of ${max}`, {
-    at,
-    detail: { attempt, maxAttempts: max, cause },
-  });
+  const noted = note(
+    current,
+    `attempt ${attempt} lost: ${cause}; re-dispatching as attempt ${attempt + 1} of ${max + skipped}`,
+    {
+      at,
+      detail: { attempt, maxAttempts: max, cause },
+    },
+  );
   const requeued = transition(noted.job, 'queued', `re-dispatch after lost attempt ${attempt}`, {
     at,
     patch: { dispatchedAt: undefined, startedAt: undefined, progress: undefined, heartbeatAt: undefined },

@@ -67,12 +67,25 @@ export interface FailoverStep {
   /** `refused`: the provider said no for capacity. `skipped`: the target cannot run this job here. */
   readonly outcome: 'refused' | 'skipped';
   readonly lasting?: boolean;
+  /**
+   * Set when the provider accepted the run and then could not run it for capacity (seen by a poll):
+   * the attempt whose cloud job that was. Absent for a refusal of the create call.
+   */
+  readonly attempt?: number;
 }
 
 /** The failover part of a routing decision: the chain and every step taken along it. */
 export interface FailoverHistory {
   readonly chain: readonly string[];
   readonly steps: readonly FailoverStep[];
+}
+
+/**
+ * Attempts of the job whose accepted run its provider could not run for capacity. They are not
+ * runs lost to infrastructure, so JOB_MAX_ATTEMPTS does not count them.
+ */
+export function capacityFailedAttempts(history: FailoverHistory | undefined): number {
+  return (history?.steps ?? []).filter((s) => s.outcome === 'refused' && s.attempt !== undefined).length;
 }
 
 /** The targets a job may run on, in order: its decided provider, then its fallbacks (each once). */

@@ -40,10 +40,19 @@ export const FailoverSchema = z
         next: z.string().optional().describe('Where the job went next; absent when the chain ran out'),
         outcome: z.enum(['refused', 'skipped']),
         lasting: z.boolean().optional(),
+        attempt: z
+          .number()
+          .int()
+          .optional()
+          .describe(
+            'Set when the provider accepted the run and then could not run it for capacity (seen by a poll): the attempt whose cloud job that was',
+          ),
       }),
     ),
   })
-  .describe('Capacity failover: every refusal along the chain, added at dispatch.');
+  .describe(
+    'Capacity failover: every refusal along the chain, at dispatch or when a poll sees a run fail for capacity.',
+  );
 
 export const CapacityWaitSchema = z
   .looseObject({

@@ -5,12 +5,30 @@ import type { JobError, JobRecord, JobStatus, ProviderRef } from '../core/job.js
  * What a provider says a job is doing, in our vocabulary. `missing`: the provider has no such job.
  * `lost`: the run ended without a verdict of its own (its process or node died with the host, the
  * node was preempted): the job is re-dispatched as a new attempt, never failed for it (see
- * JOB_MAX_ATTEMPTS). `failed` is only for a run the provider itself reports failed.
+ * JOB_MAX_ATTEMPTS). `no-capacity`: the provider accepted the job but cannot run it for capacity or
+ * quota (a SageMaker `CapacityError`, a Vertex stockout, a Batch pool that cannot allocate nodes);
+ * the report's `capacity` says why, and the job fails over like a refusal at create time.
+ * `failed` is only for a run the provider itself reports failed for another reason.
  */
 export type ObservedStatus =
   | Extract<JobStatus, 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled'>
   | 'missing'
-  | 'lost';
+  | 'lost'
+  | 'no-capacity';
+
+/**
+ * Why an accepted run cannot go on: the provider's own capacity or quota code (`CapacityError`,
+ * `RESOURCE_EXHAUSTED`, `AccountCoreQuotaReached`, `OutOfQuota` …) and its message. `lasting`: it
+ * will not heal by waiting (a quota of 0). `runEnded`: the provider already ended the run (a failed
+ * job); when false the run still waits at the provider (a Batch task on a pool with no node) and
+ * the poll use case stops it before the job moves on, so it never starts late beside its successor.
+ */
+export interface CapacityFailure {
+  readonly code: string;
+  readonly message: string;
+  readonly lasting: boolean;
+  readonly runEnded: boolean;
+}
 
 export interface SubmitOutcome {
   /** Handle the provider needs to find the job again; stored on the job. */
@@ -27,6 +45,8 @@ export interface PollReport {
   /** The provider's own status string, for the history (`InProgress`, `JOB_STATE_RUNNING`, …). */
   readonly nativeStatus?: string;
   readonly error?: JobError;
+  /** Set with status `no-capacity`: the capacity or quota failure the provider reported. */
+  readonly capacity?: CapacityFailure;
   /** Result summary to store on the job when it finished (metrics, artifact URIs, output paths). */
   readonly result?: Record<string, unknown>;
   /** Things worth a history line that are not state changes (preemption, requeue, retry). */

@@ -69,7 +69,10 @@ describe('Azure ML asset operations against the Resource Manager fake', () => {
   async function poll(job: JobRecord): Promise<{ job: JobRecord; report: PollReport | undefined }> {
     const [report] = await provider.poll([job]);
     if (!report) return { job, report };
-    const status = report.status === 'missing' || report.status === 'lost' ? job.status : report.status;
+    const status =
+      report.status === 'missing' || report.status === 'lost' || report.status === 'no-capacity'
+        ? job.status
+        : report.status;
     return {
       report,
       job: {

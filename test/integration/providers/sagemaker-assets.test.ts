@@ -303,7 +303,12 @@ describe('SageMaker assets › endpoints', () => {
     sm.assets.failEndpoint(String(sub.providerRef?.endpointName), 'CapacityError: no ml.m5.large capacity');
     expect(await pollOne(sub)).toMatchObject({
       status: 'failed',
-      error: { code: 'SAGEMAKER_ENDPOINT_FAILED', message: 'CapacityError: no ml.m5.large capacity' },
+      error: {
+        code: 'SAGEMAKER_ENDPOINT_FAILED',
+        message: 'CapacityError: no ml.m5.large capacity',
+        // Reported as a capacity failure, not a provider fault.
+        category: 'capacity',
+      },
     });
   });
 

@@ -37,8 +37,10 @@ export class CapacityReleasingJobStore extends ForwardingJobStore {
 
   private async release(before: JobRecord, after: JobRecord): Promise<void> {
     try {
-      if (after.provider && leftProvider(before, after)) {
-        const scopes = capacityScopes(after.provider, after.spec.spec, (key) => this.capped.has(key));
+      // The provider it left: a capacity failover re-targets the job in the same write.
+      const left = before.provider ?? after.provider;
+      if (left && leftProvider(before, after)) {
+        const scopes = capacityScopes(left, after.spec.spec, (key) => this.capped.has(key));
         await Promise.all(scopes.map((scope) => this.capacity.releaseSlot(scope, after.id)));
       }
       const wait = before.waitingForCapacity;

@@ -15,7 +15,7 @@ import {
   ProviderUnavailableError,
   ValidationError,
 } from '../../errors.js';
-import type { ObservedStatus, PollReport } from '../../ports/provider.js';
+import type { CapacityFailure, ObservedStatus, PollReport } from '../../ports/provider.js';
 import { parseRetryAfter } from '../../retry.js';
 import type { AzureBatchSettings } from './settings.js';
 
@@ -438,5 +438,60 @@ export function toProviderError(error: unknown, fallbackRetryMs: number): Error 
       );
     case 'rejected':
       return new ProviderRejectedError(PROVIDER_NAME, e?.code ?? String(e?.statusCode ?? 'Unknown'), message, error);
+  }
+}
+
+/**
+ * Pool resize error codes (Batch's PoolResizeErrorCodes) that mean the pool cannot get nodes for
+ * quota or capacity: the account's dedicated, low-priority or spot core quota, no VMs of the size
+ * (`AllocationFailed`, `OverconstrainedAllocationRequestError`), or none within the resize timeout.
+ * Closed: a new code fails compilation wherever they are mapped.
+ */
+export const POOL_CAPACITY_CODES = [
+  'AccountCoreQuotaReached',
+  'AccountLowPriorityCoreQuotaReached',
+  'AccountSpotCoreQuotaReached',
+  'AllocationFailed',
+  'AllocationTimedOut',
+  'AllocationTimedout',
+  'OverconstrainedAllocationRequestError',
+] as const;
+export type PoolCapacityCode = (typeof POOL_CAPACITY_CODES)[number];
+
+export function isPoolCapacityCode(code: unknown): code is PoolCapacityCode {
+  return typeof code === 'string' && (POOL_CAPACITY_CODES as readonly string[]).includes(code);
+}
+
+/** What the capacity checks read of a pool (`$select`-trimmed). */
+export type PoolSnapshot = Pick<
+  BatchServiceModels.CloudPool,
+  'id' | 'allocationState' | 'resizeErrors' | 'currentDedicatedNodes' | 'currentLowPriorityNodes'
+>;
+
+/**
+ * Why a pool cannot run a task now: it holds no node and its last resize failed for quota or
+ * capacity. `undefined` when it has a node (a task there waits only for a free slot) or its resize
+ * failed for another reason. A task on such a pool has not started and would wait for ever (or
+ * start late, beside a successor elsewhere), so the task is still there to stop: `runEnded` false.
+ */
+export function poolCapacityFailure(pool: PoolSnapshot): CapacityFailure | undefined {
+  const nodes = (pool.currentDedicatedNodes ?? 0) + (pool.currentLowPriorityNodes ?? 0);
+  if (nodes > 0) return undefined;
+  const error = pool.resizeErrors?.find((e) => isPoolCapacityCode(e.code));
+  if (!error || !isPoolCapacityCode(error.code)) return undefined;
+  const message = `pool '${pool.id ?? '?'}' has no node and its last resize failed: ${error.message ?? error.code}`;
+  switch (error.code) {
+    case 'AccountCoreQuotaReached':
+    case 'AccountLowPriorityCoreQuotaReached':
+    case 'AccountSpotCoreQuotaReached':
+    case 'AllocationFailed':
+    case 'AllocationTimedOut':
+    case 'AllocationTimedout':
+    case 'OverconstrainedAllocationRequestError':
+      return { code: error.code, message, lasting: false, runEnded: false };
+    default: {
+      const never: never = error.code;
+      throw new Error(`unmapped pool resize code ${String(never)}`);
+    }
   }
 }

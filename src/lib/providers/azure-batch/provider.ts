@@ -20,6 +20,7 @@ import {
   describeError,
 } from '../../errors.js';
 import type {
+  CapacityFailure,
   DispatchSecrets,
   JobLogs,
   JobProvider,
@@ -40,6 +41,7 @@ import {
   buildTaskAddParameter,
   classifyBatchError,
   OUTPUT_FILES,
+  poolCapacityFailure,
   poolIdFor,
   refFor,
   reportFor,
@@ -139,7 +141,7 @@ export class AzureBatchProvider implements JobProvider {
   readonly name = PROVIDER_NAME;
   private readonly pools = new Map<string, Promise<void>>();
   /** Last capacity look at each pool: when, and the refusal it found (none: the pool can grow). */
-  private readonly poolCapacity = new Map<string, { at: number; refusal?: ProviderCapacityError }>();
+  private readonly poolCapacity = new Map<string, { at: number; failure?: CapacityFailure }>();
   private readonly jobs = new Map<string, Promise<void>>();
   private containers: Promise<void> | undefined;
 
@@ -434,7 +436,10 @@ export class AzureBatchProvider implements JobProvider {
       }
     }
 
+    const stranded = await this.stranded(found);
     const reports = found.flatMap(({ task, job }) => {
+      const capacity = stranded.get(job.id);
+      if (capacity) return [{ report: capacity, task, job }];
       const report = reportFor(task, job);
       return report ? [{ report: withBilling(report, task), task, job }] : [];
     });
@@ -522,28 +527,63 @@ export class AzureBatchProvider implements JobProvider {
    * elsewhere or make it wait. Looked at once per {@link POOL_CAPACITY_CHECK_MS} per pool.
    */
   private async checkPoolCapacity(poolId: string): Promise<void> {
+    const failure = await this.poolFailure(poolId);
+    if (failure) throw new ProviderCapacityError(PROVIDER_NAME, failure.code, failure.message);
+  }
+
+  /** The pool's capacity failure, from a look at most {@link POOL_CAPACITY_CHECK_MS} old. */
+  private async poolFailure(poolId: string): Promise<CapacityFailure | undefined> {
     const known = this.poolCapacity.get(poolId);
-    if (!known || this.now() - known.at >= POOL_CAPACITY_CHECK_MS) {
-      const pool = await this.call(() =>
-        this.client.pool.get(poolId, {
-          poolGetOptions: { select: 'id,allocationState,resizeErrors,currentDedicatedNodes,currentLowPriorityNodes' },
-        }),
-      );
-      const nodes = (pool.currentDedicatedNodes ?? 0) + (pool.currentLowPriorityNodes ?? 0);
-      const error = nodes === 0 ? pool.resizeErrors?.find((e) => POOL_CAPACITY_CODES.has(e.code ?? '')) : undefined;
-      this.poolCapacity.set(poolId, {
-        at: this.now(),
-        ...(error && {
-          refusal: new ProviderCapacityError(
-            PROVIDER_NAME,
-            error.code ?? 'AllocationFailed',
-            `pool '${poolId}' has no node and its last resize failed: ${error.message ?? error.code}`,
-          ),
-        }),
+    if (known && this.now() - known.at < POOL_CAPACITY_CHECK_MS) return known.failure;
+    const pool = await this.call(() =>
+      this.client.pool.get(poolId, {
+        poolGetOptions: { select: 'id,allocationState,resizeErrors,currentDedicatedNodes,currentLowPriorityNodes' },
+      }),
+    );
+    const failure = poolCapacityFailure(pool);
+    this.poolCapacity.set(poolId, { at: this.now(), ...(failure && { failure }) });
+    return failure;
+  }
+
+  /**
+   * Reports the tasks still waiting for a node (`active`) on a pool that cannot get one for quota or
+   * capacity as `no-capacity`, so the job fails over rather than wait for ever; the use case stops
+   * the task first. Only tasks dispatched longer than {@link POOL_CAPACITY_CHECK_MS} ago are looked
+   * at (dispatch itself checked the pool just before), and each pool is read at most once per that
+   * time, however many tasks wait on it. A pool that cannot be read now changes nothing: a later
+   * cycle looks again.
+   */
+  private async stranded(
+    found: ReadonlyArray<{ task: TaskSnapshot; job: JobRecord }>,
+  ): Promise<Map<string, PollReport>> {
+    const stranded = new Map<string, PollReport>();
+    const looks = new Map<string, Promise<CapacityFailure | undefined>>();
+    const since = this.now() - POOL_CAPACITY_CHECK_MS;
+    for (const { task, job } of found) {
+      if (task.state !== 'active' || job.status === 'cancelling') continue;
+      if (!(Date.parse(job.dispatchedAt ?? job.createdAt) <= since)) continue;
+      const poolId = job.providerRef?.poolId;
+      if (typeof poolId !== 'string') continue;
+      let look = looks.get(poolId);
+      if (!look) {
+        look = this.poolFailure(poolId).catch(() => {
+          // Not looked at again until the check interval has passed.
+          this.poolCapacity.set(poolId, { at: this.now() });
+          return undefined;
+        });
+        looks.set(poolId, look);
+      }
+      const failure = await look;
+      if (!failure) continue;
+      stranded.set(job.id, {
+        jobId: job.id,
+        status: 'no-capacity',
+        nativeStatus: `active; pool ${failure.code}`,
+        error: { code: failure.code, message: failure.message, category: 'capacity' },
+        capacity: failure,
       });
     }
-    const refusal = this.poolCapacity.get(poolId)?.refusal;
-    if (refusal) throw refusal;
+    return stranded;
   }
 
   /** Creates the pool once per process; an existing pool (PoolExists) is success. */
@@ -675,16 +715,6 @@ export class AzureBatchProvider implements JobProvider {
 
 /** How long a pool's capacity look stays good (one extra GET per pool per this, not per dispatch). */
 const POOL_CAPACITY_CHECK_MS = 30_000;
-
-/** Pool resize error codes that mean quota or no VMs of the size (Batch's PoolResizeErrorCodes). */
-export const POOL_CAPACITY_CODES: ReadonlySet<string> = new Set([
-  'AccountCoreQuotaReached',
-  'AccountLowPriorityCoreQuotaReached',
-  'AccountSpotCoreQuotaReached',
-  'AllocationFailed',
-  'AllocationTimedOut',
-  'AllocationTimedout',
-]);
 
 /** `{"index": n, "link": nextLink?}`: which of our Batch jobs, and where in its task list. */
 function parseBatchCursor(cursor: string | undefined): { index: number; link?: string } {

@@ -29,7 +29,7 @@ import {
   type AzureMlJobSpec,
 } from './spec.js';
 import type { AzureMlSettings } from './settings.js';
-import { mapAzureMlStatus } from './status.js';
+import { capacityFailureOf, mapAzureMlStatus } from './status.js';
 import { azureCredential } from '../../adapters/azure-credential.js';
 import type { ProviderContext } from '../provider-context.js';
 import { parseAzureMlSettings } from './settings.js';
@@ -423,6 +423,19 @@ class AzureMlProvider implements JobProvider {
         ? { ...summary, asset: exportedAsset(job, this.ws) }
         : summary;
     const error = native === 'Failed' ? failureOf(doc, summary.studioUrl) : undefined;
+    // Not the job's fault: it fails over to its next target instead of failing.
+    const capacity = native === 'Failed' ? capacityFailureOf(serviceErrors(doc)) : undefined;
+    if (capacity && error) {
+      return {
+        jobId: job.id,
+        status: 'no-capacity',
+        nativeStatus: native,
+        result,
+        error: { ...error, code: capacity.code, category: 'capacity' },
+        capacity,
+        ref,
+      };
+    }
     return { jobId: job.id, status, nativeStatus: native, result, ...(error && { error }), ref };
   }
 
@@ -634,14 +647,19 @@ function summarise(name: string, doc: ArmJob): Summary {
   };
 }
 
+/** The per-service error messages of a job resource, each prefixed with its service. */
+function serviceErrors(doc: ArmJob): string[] {
+  return Object.entries(doc.properties?.services ?? {})
+    .filter(([, s]) => s?.errorMessage)
+    .map(([k, s]) => `${k}: ${s?.errorMessage}`);
+}
+
 /**
  * The ARM job resource has no error field; what it does carry are per-service error messages.
  * The full error lives in Run History, reachable through the Studio link we include.
  */
 function failureOf(doc: ArmJob, studioUrl: string | undefined): JobError {
-  const messages = Object.entries(doc.properties?.services ?? {})
-    .filter(([, s]) => s?.errorMessage)
-    .map(([k, s]) => `${k}: ${s?.errorMessage}`);
+  const messages = serviceErrors(doc);
   const detail = messages.length > 0 ? messages.join('; ') : 'Azure ML reports the job Failed';
   return {
     code: 'AzureMLJobFailed',

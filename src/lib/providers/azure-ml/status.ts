@@ -1,4 +1,4 @@
-import type { ObservedStatus } from '../../ports/provider.js';
+import type { CapacityFailure, ObservedStatus } from '../../ports/provider.js';
 
 /** Every job status the Azure ML jobs API documents (`JobStatus`, api-version 2024-04-01). */
 export const AZURE_ML_STATUSES = [
@@ -126,4 +126,63 @@ export function mapOperationStatus(status: string | undefined): ProvisioningPhas
   if (status === 'Succeeded') return 'succeeded';
   if (status === 'Failed' || status === 'Canceled') return 'failed';
   return 'in-progress';
+}
+
+/**
+ * Codes with which Azure ML fails a job it had accepted because its compute could not get nodes:
+ * the cluster's or subscription's vCPU quota for the VM family used up (`OutOfQuota` "Not enough
+ * cluster CPU quota", `InsufficientQuota`, `QuotaExceeded`, `JobNodeCountExceedsCoreQuota`) and the
+ * region having no VMs of the size (`AllocationFailed`, `ZonalAllocationFailed`,
+ * `OverconstrainedAllocationRequest`, `SkuNotAvailable`). The job resource carries them only in its
+ * services' error messages. Closed: a new code fails compilation wherever they are mapped.
+ */
+export const RUNTIME_CAPACITY_CODES = [
+  'OutOfQuota',
+  'InsufficientQuota',
+  'QuotaExceeded',
+  'JobNodeCountExceedsCoreQuota',
+  'AllocationFailed',
+  'ZonalAllocationFailed',
+  'OverconstrainedAllocationRequest',
+  'SkuNotAvailable',
+] as const;
+export type RuntimeCapacityCode = (typeof RUNTIME_CAPACITY_CODES)[number];
+
+const ZERO_QUOTA = /current limit:? 0\b|limit of 0\b|quota of 0\b|maximum quota is 0\b/i;
+
+/** The first capacity code named in a failed job's error messages, if any. */
+export function runtimeCapacityCode(messages: readonly string[]): RuntimeCapacityCode | undefined {
+  for (const message of messages) {
+    const code = RUNTIME_CAPACITY_CODES.find((c) => new RegExp(`\\b${c}\\b`).test(message));
+    if (code) return code;
+  }
+  return undefined;
+}
+
+/**
+ * The capacity failure of a job Azure ML reports `Failed`, from its error messages, or `undefined`
+ * for any other failure. A size the region does not offer and a quota of 0 are lasting. The job
+ * has ended: there is nothing left to stop.
+ */
+export function capacityFailureOf(messages: readonly string[]): CapacityFailure | undefined {
+  const code = runtimeCapacityCode(messages);
+  if (!code) return undefined;
+  const message = messages.find((m) => m.includes(code)) ?? code;
+  switch (code) {
+    case 'SkuNotAvailable':
+      return { code, message, lasting: true, runEnded: true };
+    case 'OutOfQuota':
+    case 'InsufficientQuota':
+    case 'QuotaExceeded':
+    case 'JobNodeCountExceedsCoreQuota':
+      return { code, message, lasting: ZERO_QUOTA.test(message), runEnded: true };
+    case 'AllocationFailed':
+    case 'ZonalAllocationFailed':
+    case 'OverconstrainedAllocationRequest':
+      return { code, message, lasting: false, runEnded: true };
+    default: {
+      const never: never = code;
+      throw new Error(`unmapped capacity code ${String(never)}`);
+    }
+  }
 }

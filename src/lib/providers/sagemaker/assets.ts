@@ -18,7 +18,7 @@ import { sageMakerAssetName } from './names.js';
 import type { SageMakerCall } from './provider.js';
 import { JOB_ID_TAG } from './requests.js';
 import type { SageMakerSettings } from './settings.js';
-import { isEndpointStatus, mapEndpointStatus, mapModelPackageStatus } from './status.js';
+import { isEndpointStatus, mapEndpointStatus, mapModelPackageStatus, runtimeCapacityCode } from './status.js';
 
 /**
  * The MLOps asset operations on SageMaker (issue 18): datasets and exports are S3 objects (or
@@ -847,11 +847,16 @@ function succeeded(job: JobRecord, asset: AssetSummary, detail: Record<string, u
   };
 }
 
+/**
+ * An asset operation that failed. One that failed for capacity (an endpoint SageMaker could not
+ * place: `InsufficientCapacityError`) says so in its category; it still fails rather than fail over,
+ * because an endpoint is a named resource another target cannot take over.
+ */
 function failed(job: JobRecord, code: string, message: string, nativeStatus?: string): PollReport {
   return {
     jobId: job.id,
     status: 'failed',
     ...(nativeStatus && { nativeStatus }),
-    error: { code, message, category: 'provider' },
+    error: { code, message, category: runtimeCapacityCode(message) ? 'capacity' : 'provider' },
   };
 }

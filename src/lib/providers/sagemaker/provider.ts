@@ -648,6 +648,7 @@ function reportFromOutcome(job: JobRecord, outcome: DescribedOutcome): PollRepor
         ? `${outcome.nativeStatus}/${outcome.secondaryStatus}`
         : outcome.nativeStatus,
     ...(outcome.error && { error: outcome.error }),
+    ...(outcome.capacity && { capacity: outcome.capacity }),
     ...(finished && { result: outcome.result }),
     ...extra,
   };

@@ -4,7 +4,7 @@ import type {
   DescribeTransformJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import type { JobError } from '../../core/job.js';
-import type { ObservedStatus } from '../../ports/provider.js';
+import type { CapacityFailure, ObservedStatus } from '../../ports/provider.js';
 import { TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, type SageMakerKind } from './names.js';
 
 /**
@@ -72,12 +72,57 @@ export function failureCategory(reason: string | undefined): string | undefined 
   return undefined;
 }
 
+/**
+ * The codes with which SageMaker fails a job it had accepted because it could not get the compute:
+ * a `FailureReason` starting `CapacityError:` ("Unable to provision requested ML compute capacity"),
+ * `InsufficientCapacityError` (no instances of the type in the Availability Zones), and
+ * `ResourceLimitExceeded` (an account quota, such as instances of the type for training, reached
+ * while the job waited). Closed: a new code fails compilation wherever they are mapped.
+ */
+export const RUNTIME_CAPACITY_CODES = ['CapacityError', 'InsufficientCapacityError', 'ResourceLimitExceeded'] as const;
+export type RuntimeCapacityCode = (typeof RUNTIME_CAPACITY_CODES)[number];
+
+/** A limit of 0: the instance type is not enabled for the account; waiting will not help. */
+const ZERO_LIMIT = /\bis 0\b|limit of 0\b|value of 0\b/i;
+
+/** Which capacity code a failure reason carries, if any. */
+export function runtimeCapacityCode(reason: string | undefined): RuntimeCapacityCode | undefined {
+  const text = reason ?? '';
+  if (/^\s*CapacityError\s*:/.test(text)) return 'CapacityError';
+  if (/\bInsufficientCapacityError\b/.test(text)) return 'InsufficientCapacityError';
+  if (/\bResourceLimitExceeded\b/.test(text)) return 'ResourceLimitExceeded';
+  return undefined;
+}
+
+/**
+ * The capacity failure a failed job's `FailureReason` reports, or `undefined` for any other failure.
+ * A failed job has ended at SageMaker: there is nothing left to stop.
+ */
+export function capacityFailureOf(reason: string | undefined): CapacityFailure | undefined {
+  const code = runtimeCapacityCode(reason);
+  if (!code) return undefined;
+  const message = reason?.trim() ?? code;
+  switch (code) {
+    case 'CapacityError':
+    case 'InsufficientCapacityError':
+      return { code, message, lasting: false, runEnded: true };
+    case 'ResourceLimitExceeded':
+      return { code, message, lasting: ZERO_LIMIT.test(message), runEnded: true };
+    default: {
+      const never: never = code;
+      throw new Error(`unmapped capacity code ${String(never)}`);
+    }
+  }
+}
+
 /** What one Describe call tells us, in the port's vocabulary. */
 export interface DescribedOutcome {
   readonly status: ObservedStatus;
   readonly nativeStatus: string;
   readonly secondaryStatus?: string;
   readonly error?: JobError;
+  /** With status `no-capacity`: SageMaker failed the job for capacity or quota. */
+  readonly capacity?: CapacityFailure;
   readonly result: Record<string, unknown>;
 }
 
@@ -112,7 +157,13 @@ function baseOutcome(
   }
   let status = mapSageMakerStatus(native);
   let error: JobError | undefined;
-  if (status === 'failed') error = failedError(failureReason);
+  let capacity: CapacityFailure | undefined;
+  if (status === 'failed') {
+    error = failedError(failureReason);
+    // Not the job's fault: it fails over to its next target instead of failing.
+    capacity = capacityFailureOf(failureReason);
+    if (capacity) status = 'no-capacity';
+  }
   // A training job that hits its stopping condition ends "Stopped" although nobody cancelled it:
   // that is a timeout, so the job failed.
   if (kind === 'training' && native === 'Stopped' && secondary && TIME_LIMIT_SECONDARY.has(secondary)) {
@@ -124,6 +175,7 @@ function baseOutcome(
     nativeStatus: native,
     ...(secondary && { secondaryStatus: secondary }),
     ...(error && { error }),
+    ...(capacity && { capacity }),
     result,
   };
 }

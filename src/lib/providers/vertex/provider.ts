@@ -7,6 +7,7 @@ import {
 } from '../../errors.js';
 import { backoffDelay, mapLimit, sleep as sleepMs, TokenBucket, withRetries } from '../../retry.js';
 import type {
+  CapacityFailure,
   JobProvider,
   ObservedStatus,
   OwnedCloudJob,
@@ -28,6 +29,7 @@ import { activeResourcesFilter, jobLabelValue, labelEqualsFilter } from './names
 import { createErrorOf, inspectVertexError, isTransient, PROVIDER, toOrchestratorError } from './errors.js';
 import type { VertexSettings } from './settings.js';
 import {
+  capacityFailureOf,
   mapNativeState,
   resourceError,
   resultSummary,
@@ -492,20 +494,28 @@ function buildReport(
   mapped: MappedState,
   native: string | undefined,
 ): PollReport {
-  const status: ObservedStatus = mapped.status;
+  let status: ObservedStatus = mapped.status;
   let error: JobError | undefined;
+  let capacity: CapacityFailure | undefined;
   if (status === 'failed') {
     error = resourceError(resource) ?? {
       code: native === 'JOB_STATE_EXPIRED' ? 'EXPIRED' : 'FAILED',
       message: `Vertex AI ${kind} ended in ${native ?? 'an unknown state'} without an error message`,
       category: 'provider',
     };
+    // Not the job's fault: it fails over to its next target instead of failing.
+    capacity = native === 'JOB_STATE_EXPIRED' ? undefined : capacityFailureOf(resource);
+    if (capacity) {
+      status = 'no-capacity';
+      error = { ...error, category: 'capacity' };
+    }
   }
   return {
     jobId: job.id,
     status,
     ...(native !== undefined && { nativeStatus: native }),
     ...(error && { error }),
+    ...(capacity && { capacity }),
     ...(mapped.terminal && { result: resultSummary(kind, resource) }),
     ...(mapped.note && { notes: [mapped.note] }),
     ref: toRef(kind, resource, labelValue),

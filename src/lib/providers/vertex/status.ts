@@ -1,5 +1,5 @@
 import type { JobError } from '../../core/job.js';
-import type { ObservedStatus } from '../../ports/provider.js';
+import type { CapacityFailure, ObservedStatus } from '../../ports/provider.js';
 import type { VertexKind } from './spec.js';
 
 /** Every `JobState` of Vertex AI v1 (job_state.proto): CustomJob and BatchPredictionJob. */
@@ -166,6 +166,48 @@ export function resourceError(resource: VertexResourceView): JobError | undefine
   if (!e || (!e.code && !e.message)) return undefined;
   const code = typeof e.code === 'number' ? (RPC_CODE_NAMES[e.code] ?? String(e.code)) : 'UNKNOWN';
   return { code, message: e.message || code, category: 'provider' };
+}
+
+/**
+ * How Vertex AI fails a job or pipeline it had accepted when it cannot get the machines: the
+ * resource's `error` is `RESOURCE_EXHAUSTED` (code 8: a training quota such as
+ * custom_model_training_cpus reached, or a stockout), or names the zone's pool being exhausted
+ * (`ZONE_RESOURCE_POOL_EXHAUSTED`, "The zone … does not have enough resources available") under
+ * another code. Closed: a new code fails compilation wherever they are mapped.
+ */
+export const RUNTIME_CAPACITY_CODES = ['RESOURCE_EXHAUSTED', 'ZONE_RESOURCE_POOL_EXHAUSTED'] as const;
+export type RuntimeCapacityCode = (typeof RUNTIME_CAPACITY_CODES)[number];
+
+const STOCKOUT = /ZONE_RESOURCE_POOL_EXHAUSTED|does not have enough resources available|stockout/i;
+const ZERO_QUOTA = /\blimit(:| of| is)? 0\b|quota (is|of) 0\b/i;
+
+/** Which capacity code a failed resource's `error` carries, if any. */
+export function runtimeCapacityCode(resource: VertexResourceView): RuntimeCapacityCode | undefined {
+  const e = resource.error;
+  if (!e) return undefined;
+  if (e.code === 8) return 'RESOURCE_EXHAUSTED';
+  if (STOCKOUT.test(e.message ?? '')) return 'ZONE_RESOURCE_POOL_EXHAUSTED';
+  return undefined;
+}
+
+/**
+ * The capacity failure of a failed job or pipeline, or `undefined` for any other failure. A quota of
+ * 0 is lasting; a stockout heals. The job has ended at Vertex AI: there is nothing left to stop.
+ */
+export function capacityFailureOf(resource: VertexResourceView): CapacityFailure | undefined {
+  const code = runtimeCapacityCode(resource);
+  if (!code) return undefined;
+  const message = resource.error?.message || code;
+  switch (code) {
+    case 'RESOURCE_EXHAUSTED':
+      return { code, message, lasting: !STOCKOUT.test(message) && ZERO_QUOTA.test(message), runEnded: true };
+    case 'ZONE_RESOURCE_POOL_EXHAUSTED':
+      return { code, message, lasting: false, runEnded: true };
+    default: {
+      const never: never = code;
+      throw new Error(`unmapped capacity code ${String(never)}`);
+    }
+  }
 }
 
 function get(o: unknown, ...path: string[]): unknown {
