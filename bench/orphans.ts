@@ -7,7 +7,10 @@
  * provider), as the throttling harness does. Each cancel lands at a random moment between two poll
  * ticks; the fake confirms the stop as soon as the service is asked (the provider's own stop time is
  * not modelled: what is measured is the orchestrator's side). The wall-clock time of the cancel call
- * and of the confirming poll cycle is added to the simulated wait.
+ * and of the confirming poll cycle is added to the simulated wait. Cancels and polls go through a
+ * provider built with its default settings, client-side pacing included (the pace each provider keeps
+ * to stay inside its quotas is part of the orchestrator's side); only the set-up (creating and
+ * starting the runs) uses a copy with the pacing lifted.
  *
  * Chaos run: dispatches killed after the cloud job was created, in the three shapes that leave a run
  * without an owner — the record then deleted by hand, the job cancelled while still `queued` (the
@@ -46,7 +49,10 @@ import { VertexRestFake } from '../test/fakes/vertex/vertex-rest-fake.js';
 /** One provider on its fake, with what the bench needs to drive the service's side. */
 interface Rig {
   readonly name: string;
+  /** Built from the provider's default settings, client-side pacing included: cancels and polls. */
   readonly provider: JobProvider;
+  /** The same provider with its pacing lifted, for the set-up only (creating runs is not measured). */
+  readonly setup: JobProvider;
   newJob(): JobRecord;
   /** The run starts running at the service. */
   start(job: JobRecord): Promise<void>;
@@ -86,17 +92,19 @@ async function sageMakerRig(): Promise<Rig> {
     SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/SageMakerExecution',
     SAGEMAKER_OUTPUT_S3_URI: 's3://ml-bucket/outputs/',
     SAGEMAKER_MAX_ATTEMPTS: '1',
-    SAGEMAKER_LIST_RATE_PER_SEC: '10000',
-    SAGEMAKER_API_RATE_PER_SEC: '10000',
   };
-  const provider = await createSageMakerProvider({
-    config: { env, defaultMaxRuntimeSec: 86_400 } as unknown as Config,
-    blobs: undefined as never,
-  });
+  const make = (extra: Record<string, string>) =>
+    createSageMakerProvider({
+      config: { env: { ...env, ...extra }, defaultMaxRuntimeSec: 86_400 } as unknown as Config,
+      blobs: undefined as never,
+    });
+  const provider = await make({});
+  const setup = await make({ SAGEMAKER_LIST_RATE_PER_SEC: '10000', SAGEMAKER_API_RATE_PER_SEC: '10000' });
   const nameOf = (job: JobRecord) => String(job.providerRef?.name);
   return {
     name: 'sagemaker',
     provider,
+    setup,
     newJob: () =>
       jobFor('sagemaker', 'training', {
         image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1',
@@ -112,24 +120,25 @@ async function sageMakerRig(): Promise<Rig> {
 async function azureMlRig(): Promise<Rig> {
   const scope = { subscriptionId: 'bench-sub', resourceGroup: 'bench-rg', workspace: 'bench-ws' };
   const fake = await FakeAzureMl.start({ ...scope, token: 'bench-token', pageSize: 50 });
-  const settings = parseAzureMlSettings({
-    AZUREML_SUBSCRIPTION_ID: scope.subscriptionId,
-    AZUREML_RESOURCE_GROUP: scope.resourceGroup,
-    AZUREML_WORKSPACE: scope.workspace,
-    AZUREML_ARM_ENDPOINT: fake.endpoint,
-    AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
-    AZUREML_READ_RATE_PER_SEC: '10000',
-    AZUREML_READ_BURST: '10000',
-  });
-  const provider = await createAzureMlProvider(settings, {
-    credential,
-    trustedCa: fake.ca,
-    sleep: async () => {},
-  });
+  const make = (extra: Record<string, string>) =>
+    createAzureMlProvider(
+      parseAzureMlSettings({
+        AZUREML_SUBSCRIPTION_ID: scope.subscriptionId,
+        AZUREML_RESOURCE_GROUP: scope.resourceGroup,
+        AZUREML_WORKSPACE: scope.workspace,
+        AZUREML_ARM_ENDPOINT: fake.endpoint,
+        AZUREML_DEFAULT_COMPUTE: 'cpu-cluster',
+        ...extra,
+      }),
+      { credential, trustedCa: fake.ca, sleep: async () => {} },
+    );
+  const provider = await make({});
+  const setup = await make({ AZUREML_READ_RATE_PER_SEC: '10000', AZUREML_READ_BURST: '10000' });
   const nameOf = (job: JobRecord) => String(job.providerRef?.jobName);
   return {
     name: 'azure-ml',
     provider,
+    setup,
     newJob: () => jobFor('azure-ml', 'command', { command: 'python run.py', environment: 'azureml:sklearn-env:3' }),
     start: async (job) => fake.setStatus(nameOf(job), 'Running'),
     confirmStops: async (jobs) => {
@@ -149,15 +158,19 @@ async function azureMlRig(): Promise<Rig> {
 
 async function vertexRig(): Promise<Rig> {
   const fake = await new VertexRestFake({ requireBearer: 'bench' }).start();
-  const provider = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), {
-    authClient: staticAuthClient('bench'),
-  });
+  const make = (extra: Record<string, string>) =>
+    createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0', ...extra }), {
+      authClient: staticAuthClient('bench'),
+    });
+  const provider = await make({});
+  const setup = await make({ VERTEX_READ_RATE_PER_SEC: '10000', VERTEX_READ_BURST: '10000' });
   const nameOf = (job: JobRecord) => String(job.providerRef?.name);
   const state = (job: JobRecord) =>
     String(fake.service.all('customJobs').find((r) => r.name === nameOf(job))?.body.state);
   return {
     name: 'vertex',
     provider,
+    setup,
     newJob: () => jobFor('vertex', 'custom', CUSTOM_SPEC),
     start: async (job) => void fake.service.setState(nameOf(job), 'JOB_STATE_RUNNING'),
     confirmStops: async (jobs) => {
@@ -167,6 +180,7 @@ async function vertexRig(): Promise<Rig> {
     runs: (job) => ['JOB_STATE_RUNNING', 'JOB_STATE_PENDING', 'JOB_STATE_QUEUED'].includes(state(job)),
     close: async () => {
       await provider.close();
+      await setup.close();
       await fake.stop();
     },
   };
@@ -177,26 +191,27 @@ async function azureBatchRig(conn: string): Promise<Rig> {
     sharedKey: { accountName: 'benchbatch', accountKey: Buffer.alloc(32, 7).toString('base64') },
   });
   await fake.start();
-  const config = loadConfig({
-    JobsStorage: conn,
-    RESULTS_CONTAINER: 'bench-orphan-results',
-    AZURE_BATCH_ACCOUNT_URL: fake.url,
-    AZURE_BATCH_ACCOUNT_NAME: 'benchbatch',
-    AZURE_BATCH_ACCOUNT_KEY: Buffer.alloc(32, 7).toString('base64'),
-    AZURE_BATCH_STAGING_CONTAINER: 'bench-orphan-staging',
-    AZURE_BATCH_WORKER_IMAGE: 'myacr.azurecr.io/cjo-worker:1.0',
-    AZURE_BATCH_REQUEST_RATE_PER_SEC: '10000',
-    AZURE_BATCH_REQUEST_BURST: '10000',
-  });
-  const provider = await createAzureBatchProvider(
-    { config, blobs: await AzureBlobStore.create(config) },
-    { sleep: async () => {} },
-  );
+  const make = async (extra: Record<string, string>) => {
+    const config = loadConfig({
+      JobsStorage: conn,
+      RESULTS_CONTAINER: 'bench-orphan-results',
+      AZURE_BATCH_ACCOUNT_URL: fake.url,
+      AZURE_BATCH_ACCOUNT_NAME: 'benchbatch',
+      AZURE_BATCH_ACCOUNT_KEY: Buffer.alloc(32, 7).toString('base64'),
+      AZURE_BATCH_STAGING_CONTAINER: 'bench-orphan-staging',
+      AZURE_BATCH_WORKER_IMAGE: 'myacr.azurecr.io/cjo-worker:1.0',
+      ...extra,
+    });
+    return createAzureBatchProvider({ config, blobs: await AzureBlobStore.create(config) }, { sleep: async () => {} });
+  };
+  const provider = await make({});
+  const setup = await make({ AZURE_BATCH_REQUEST_RATE_PER_SEC: '10000', AZURE_BATCH_REQUEST_BURST: '10000' });
   const poolJob = 'cjo-cjo-pool';
   const taskOf = (job: JobRecord) => String(job.providerRef?.taskId);
   return {
     name: 'azure-batch',
     provider,
+    setup,
     newJob: () => jobFor('azure-batch', undefined, undefined),
     start: (job) => fake.startTask(poolJob, taskOf(job)),
     // Terminate ends the task before it answers.
@@ -232,7 +247,7 @@ function depsFor(rig: Rig, store: InMemoryJobStore, clock: { t: number }, env: R
 
 async function startRun(rig: Rig, store: InMemoryJobStore, status: JobStatus | 'none', at: number, attempts = 1) {
   const job = rig.newJob();
-  const outcome = await rig.provider.submit({ ...job, attempts });
+  const outcome = await rig.setup.submit({ ...job, attempts });
   const run = { ...job, attempts, providerRef: outcome.ref, status: 'running' as JobStatus };
   await rig.start(run);
   const iso = new Date(at).toISOString();
@@ -360,7 +375,7 @@ async function benchOrphans(rig: Rig, n: number): Promise<OrphanRow> {
       case 2: {
         // Attempt 1 declared lost and replaced; its run was in fact still going.
         const first = await startRun(rig, store, 'none', clock.t);
-        const second = await rig.provider.submit({ ...first, attempts: 2 });
+        const second = await rig.setup.submit({ ...first, attempts: 2 });
         const iso = new Date(clock.t).toISOString();
         const record: JobRecord = { ...first, attempts: 2, providerRef: second.ref, createdAt: iso, updatedAt: iso };
         await rig.start(record);
@@ -385,7 +400,7 @@ async function benchOrphans(rig: Rig, n: number): Promise<OrphanRow> {
   let newest = clock.t;
   let cursor: string | undefined;
   do {
-    const page = await rig.provider.listOwnedJobs!(cursor);
+    const page = await rig.setup.listOwnedJobs!(cursor);
     for (const j of page.jobs) newest = Math.max(newest, Date.parse(j.createdAt ?? '') || 0);
     cursor = page.next;
   } while (cursor !== undefined);

@@ -8,8 +8,9 @@ import { QuotaBucket, type RateLimit } from '../rate-limit.js';
  *   creates are not idempotent (a second create makes a second resource);
  * - labels: ≤ 64, keys `[a-z][a-z0-9_-]{0,62}`, values `[a-z0-9_-]{0,63}`;
  * - list: AIP-160 filter on `labels.<key>=<value>`, `labels.<key>:*` and `state` (=, !=), joined by
- *   AND; anything else is INVALID_ARGUMENT (recorded, so tests can see what was sent); page size is
- *   coerced to at most `maxPageSize` (AIP-158), page tokens are opaque and bound to the filter;
+ *   AND, OR and NOT with parentheses (OR binding tighter than AND, as AIP-160 has it); anything else
+ *   is INVALID_ARGUMENT (recorded, so tests can see what was sent); page size is coerced to at most
+ *   `maxPageSize` (AIP-158), page tokens are opaque and bound to the filter;
  * - cancel: a running resource goes to *_CANCELLING; a finished one answers FAILED_PRECONDITION;
  *   the test then moves it on (CANCELLED sets error {code: 1}, as the API documents);
  * - state progression is driven only by the test (`setState`), never by time;
@@ -133,6 +134,8 @@ export interface Fault {
   readonly status: RpcStatusName;
   readonly verb?: Verb;
   readonly kind?: CallKind;
+  /** Only list calls whose filter contains this text (e.g. `" OR "` for the finished-job look-up). */
+  readonly filterIncludes?: string;
   times: number;
   readonly retryDelaySec?: number;
   readonly message?: string;
@@ -302,7 +305,11 @@ export class VertexFakeService {
       );
     }
     const fault = this.faults.find(
-      (f) => f.times > 0 && (!f.verb || f.verb === call.verb) && (!f.kind || f.kind === call.kind),
+      (f) =>
+        f.times > 0 &&
+        (!f.verb || f.verb === call.verb) &&
+        (!f.kind || f.kind === call.kind) &&
+        (f.filterIncludes === undefined || (call.filter ?? '').includes(f.filterIncludes)),
     );
     if (fault) {
       fault.times--;
@@ -721,37 +728,144 @@ export class VertexFakeService {
     }
   }
 
-  /** The documented subset of AIP-160 for these collections; anything else is INVALID_ARGUMENT. */
+  /**
+   * The documented subset of AIP-160 for these collections; anything else is INVALID_ARGUMENT.
+   * Terms: `labels.<key>:*`, `labels.<key>=<value>`, `state=` / `state!=`. Joined by `AND`, `OR`
+   * and `NOT`, with parentheses; as AIP-160 specifies, `OR` binds tighter than `AND`
+   * (`a AND b OR c` is `a AND (b OR c)`).
+   */
   parseFilter(kind: FakeKind, filter: string): Predicate {
     if (filter.trim() === '') return () => true;
-    const terms = filter.split(/\s+AND\s+/);
-    const preds = terms.map((raw): Predicate => {
-      const term = raw.trim();
-      let m = /^labels\.([^\s=!:"]+)\s*:\s*\*$/.exec(term);
-      if (m) {
-        const key = m[1]!;
-        if (!FILTER_LABEL_KEY.test(key))
-          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
-        return (r) => Object.hasOwn((r.body.labels ?? {}) as object, key);
+    const p = new FilterParser(filter, (term) => this.parseTerm(kind, term));
+    return p.parse();
+  }
+
+  /** One comparison of the filter, already cut out of the expression. */
+  private parseTerm(kind: FakeKind, term: string): Predicate {
+    let m = /^labels\.([^\s=!:"()]+)\s*:\s*\*$/.exec(term);
+    if (m) {
+      const key = m[1]!;
+      if (!FILTER_LABEL_KEY.test(key))
+        throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+      return (r) => Object.hasOwn((r.body.labels ?? {}) as object, key);
+    }
+    m = /^labels\.([^\s=!:"()]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([a-z0-9_-]+))$/.exec(term);
+    if (m) {
+      const key = m[1]!;
+      if (!FILTER_LABEL_KEY.test(key))
+        throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
+      const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+      return (r) => ((r.body.labels ?? {}) as Record<string, string>)[key] === value;
+    }
+    m = /^state\s*(!=|=)\s*(?:"([A-Z_]+)"|([A-Z_]+))$/.exec(term);
+    if (m) {
+      const state = m[2] ?? m[3]!;
+      if (!statesOf(kind).includes(state))
+        throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: "${state}" is not a state of ${kind}.`);
+      return m[1] === '=' ? (r) => r.body.state === state : (r) => r.body.state !== state;
+    }
+    throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: unsupported term "${term}".`);
+  }
+}
+
+/**
+ * Recursive descent over AIP-160's boolean structure:
+ * `expr := and; and := or ("AND" or)*; or := unary ("OR" unary)*; unary := "NOT"? primary;
+ * primary := "(" expr ")" | term`. A term runs to the next top-level space, parenthesis or end;
+ * quoted strings may hold spaces and parentheses.
+ */
+class FilterParser {
+  private pos = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly term: (text: string) => Predicate,
+  ) {}
+
+  parse(): Predicate {
+    const p = this.and();
+    this.skipSpace();
+    if (this.pos < this.text.length) this.fail(`unexpected "${this.text.slice(this.pos)}"`);
+    return p;
+  }
+
+  private and(): Predicate {
+    const parts = [this.or()];
+    while (this.keyword('AND')) parts.push(this.or());
+    return parts.length === 1 ? parts[0]! : (r) => parts.every((p) => p(r));
+  }
+
+  private or(): Predicate {
+    const parts = [this.unary()];
+    while (this.keyword('OR')) parts.push(this.unary());
+    return parts.length === 1 ? parts[0]! : (r) => parts.some((p) => p(r));
+  }
+
+  private unary(): Predicate {
+    if (this.keyword('NOT')) {
+      const inner = this.primary();
+      return (r) => !inner(r);
+    }
+    return this.primary();
+  }
+
+  private primary(): Predicate {
+    this.skipSpace();
+    if (this.text[this.pos] === '(') {
+      this.pos++;
+      const inner = this.and();
+      this.skipSpace();
+      if (this.text[this.pos] !== ')') this.fail('missing ")"');
+      this.pos++;
+      return inner;
+    }
+    const start = this.pos;
+    let quoted = false;
+    while (this.pos < this.text.length) {
+      const c = this.text[this.pos]!;
+      if (quoted) {
+        if (c === '\\') this.pos++;
+        else if (c === '"') quoted = false;
+      } else if (c === '"') {
+        quoted = true;
+      } else if (c === '(' || c === ')') {
+        break;
+      } else if (/\s/.test(c)) {
+        // Spaces around a comparison operator belong to the term (`state != "X"`).
+        const rest = this.text.slice(this.pos);
+        const around =
+          /^\s*(?:!=|=|:)\s*/.exec(rest) ?? (/[=:]$/.test(this.text.slice(start, this.pos)) ? /^\s+/.exec(rest) : null);
+        if (!around) break;
+        this.pos += around[0].length;
+        continue;
       }
-      m = /^labels\.([^\s=!:"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([a-z0-9_-]+))$/.exec(term);
-      if (m) {
-        const key = m[1]!;
-        if (!FILTER_LABEL_KEY.test(key))
-          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: bad label key "${key}".`);
-        const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
-        return (r) => ((r.body.labels ?? {}) as Record<string, string>)[key] === value;
-      }
-      m = /^state\s*(!=|=)\s*(?:"([A-Z_]+)"|([A-Z_]+))$/.exec(term);
-      if (m) {
-        const state = m[2] ?? m[3]!;
-        if (!statesOf(kind).includes(state))
-          throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: "${state}" is not a state of ${kind}.`);
-        return m[1] === '=' ? (r) => r.body.state === state : (r) => r.body.state !== state;
-      }
-      throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: unsupported term "${term}".`);
-    });
-    return (r) => preds.every((p) => p(r));
+      this.pos++;
+    }
+    if (quoted) this.fail('unterminated string');
+    const text = this.text.slice(start, this.pos).trim();
+    if (text === '' || /^(?:AND|OR|NOT)$/.test(text)) this.fail(`expected a comparison at "${this.text.slice(start)}"`);
+    return this.term(text);
+  }
+
+  /** Consumes `word` when it comes next as a keyword (followed by a space or a parenthesis). */
+  private keyword(word: string): boolean {
+    const save = this.pos;
+    this.skipSpace();
+    const rest = this.text.slice(this.pos);
+    if (rest.startsWith(word) && /^[\s(]/.test(rest.slice(word.length))) {
+      this.pos += word.length;
+      return true;
+    }
+    this.pos = save;
+    return false;
+  }
+
+  private skipSpace(): void {
+    while (this.pos < this.text.length && /\s/.test(this.text[this.pos]!)) this.pos++;
+  }
+
+  private fail(why: string): never {
+    throw new FakeRpcError('INVALID_ARGUMENT', `Invalid filter: ${why}.`);
   }
 }
 

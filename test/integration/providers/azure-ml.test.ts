@@ -478,8 +478,12 @@ describe('Azure ML provider against a fake Resource Manager (HTTPS)', () => {
       expect(fake.requests[0]!.path).toBe(`${WS_PATH}/jobs/${job.id}/cancel`);
       expect(fake.requests[1]!.query['api-version']).toBe('2024-04-01');
       expect(sleeps).toEqual([1000, 1000, 1000]);
+      fake.clearRequests();
       const [report] = await provider.poll([advanced(running, 'cancelling', running.providerRef)]);
       expect(report).toMatchObject({ status: 'cancelled', nativeStatus: 'Canceled' });
+      // Confirmed from the listing: no read of the job itself (issue 19).
+      expect(fake.count('get')).toBe(0);
+      expect(fake.count('list')).toBeGreaterThan(0);
     });
 
     it('leaves confirmation to the poller when the operation outlasts the wait budget; the job stays cancelling', async () => {

@@ -168,16 +168,17 @@ describe('VertexProvider over gRPC (real client, fake built from the shipped .pr
     await p.close();
   });
 
-  it('retries an UNAVAILABLE get within the poll and reports the job', async () => {
+  it('retries an UNAVAILABLE look-up of a finished job within the poll and reports the job', async () => {
     const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
     fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_SUCCEEDED');
     fake.service.calls.length = 0;
-    fake.service.failNext({ verb: 'get', status: 'UNAVAILABLE' });
+    // The look-up by label (`labels.<key>="<job>"`), not the list of not-finished resources.
+    fake.service.failNext({ verb: 'list', filterIncludes: `="${job.id}"`, status: 'UNAVAILABLE' });
 
     const [report] = await provider.poll([job]);
 
     expect(report).toMatchObject({ status: 'succeeded' });
-    expect(fake.service.calls.map((c) => `${c.verb}:${c.outcome}`)).toEqual(['list:OK', 'get:UNAVAILABLE', 'get:OK']);
+    expect(fake.service.calls.map((c) => `${c.verb}:${c.outcome}`)).toEqual(['list:OK', 'list:UNAVAILABLE', 'list:OK']);
   });
 
   it('cancels a training pipeline through CancelTrainingPipeline and confirms on a later poll', async () => {

@@ -6,6 +6,7 @@ import { descriptor as vertexDescriptor } from '../../../src/lib/providers/verte
 import * as vertexModule from '../../../src/lib/providers/vertex/provider.js';
 import { v1 } from '@google-cloud/aiplatform';
 import {
+  PollThrottledError,
   ProviderRejectedError,
   ProviderThrottledError,
   ProviderUnavailableError,
@@ -178,7 +179,7 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
   });
 
   describe('poll', () => {
-    it('follows the state progression the test drives, with one get only for the job that finished', async () => {
+    it('follows the state progression the test drives, reading the finished job back with one label list and no get', async () => {
       let job = await submitted(makeJob('custom', CUSTOM_SPEC));
       fake.service.calls.length = 0;
 
@@ -205,13 +206,14 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
           }),
         }),
       ]);
-      expect(fake.service.count('list', before)).toBe(1);
-      expect(fake.service.count('get', before)).toBe(1);
-      const list = fake.service.calls.find((c) => c.verb === 'list')!;
-      expect(list.filter).toBe(
+      expect(fake.service.count('list', before)).toBe(2);
+      expect(fake.service.count('get', before)).toBe(0);
+      const [active, lookup] = fake.service.calls.slice(before).filter((c) => c.verb === 'list');
+      expect(active!.filter).toBe(
         'labels.cjo_job_id:* AND state!="JOB_STATE_SUCCEEDED" AND state!="JOB_STATE_FAILED" AND state!="JOB_STATE_CANCELLED" AND state!="JOB_STATE_EXPIRED" AND state!="JOB_STATE_PARTIALLY_SUCCEEDED"',
       );
-      expect(list.pageSize).toBe(100);
+      expect(active!.pageSize).toBe(100);
+      expect(lookup!.filter).toBe(`labels.cjo_job_id="${job.id}"`);
     });
 
     it('reports the uploaded model of a finished training pipeline', async () => {
@@ -329,20 +331,23 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(fake.service.count('list')).toBe(3); // first try + VERTEX_READ_RETRIES (2)
     });
 
-    it('keeps a job unchanged when the get of a finished job is unavailable, and reports the others', async () => {
-      const a = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
-      const b = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
-      fake.service.setState(String(a.providerRef!.name), 'JOB_STATE_SUCCEEDED');
-      fake.service.setState(String(b.providerRef!.name), 'JOB_STATE_SUCCEEDED');
+    it('keeps finished jobs unchanged when their look-up list is unavailable, and reports the next batch', async () => {
+      const jobs: JobRecord[] = [];
+      for (let i = 0; i < 25; i++) {
+        const job = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
+        fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_SUCCEEDED');
+        jobs.push(job);
+      }
       const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), {
         authClient: staticAuthClient(),
       });
-      fake.service.failNext({ verb: 'get', status: 'UNAVAILABLE' });
+      fake.service.failNext({ verb: 'list', filterIncludes: ' OR ', status: 'UNAVAILABLE' });
 
-      const reports = await p.poll([a, b]);
+      const reports = await p.poll(jobs);
 
-      expect(reports).toHaveLength(1);
-      expect(reports[0]!.status).toBe('succeeded');
+      // The first 20 (one look-up) stay as they were; the last 5 come from the second look-up.
+      expect(reports.map((r) => r.jobId)).toEqual(jobs.slice(20).map((j) => j.id));
+      expect(reports.every((r) => r.status === 'succeeded')).toBe(true);
       await p.close();
     });
 
@@ -409,6 +414,123 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
     });
   });
 
+  describe('confirming stops from batched lists (issue 19)', () => {
+    /**
+     * `n` CustomJobs Vertex is stopping (JOB_STATE_CANCELLING, as its cancel leaves them), with the
+     * records `cancelling`. Seeded directly: the cancel call itself is covered above.
+     */
+    function stopping(n: number): JobRecord[] {
+      return Array.from({ length: n }, () => {
+        const job = makeJob('custom', CUSTOM_SPEC);
+        const r = fake.service.seed(
+          'customJobs',
+          { displayName: job.id, labels: { cjo_job_id: job.id } },
+          'JOB_STATE_CANCELLING',
+        );
+        return applied(job, 'cancelling', {
+          kind: 'custom',
+          name: r.name,
+          labelValue: job.id,
+          state: 'JOB_STATE_CANCELLING',
+        });
+      });
+    }
+
+    it('confirms CANCELLED jobs from one label list per 20 jobs, without a get, and leaves CANCELLING ones be', async () => {
+      const jobs = stopping(45);
+      const [stillStopping, stopped] = [jobs.slice(0, 5), jobs.slice(5)];
+      for (const job of stopped) fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_CANCELLED');
+      fake.service.calls.length = 0;
+
+      const reports = await provider.poll(jobs);
+
+      expect(reports.map((r) => r.jobId).sort()).toEqual(stopped.map((j) => j.id).sort());
+      expect(reports.every((r) => r.status === 'cancelled' && r.nativeStatus === 'JOB_STATE_CANCELLED')).toBe(true);
+      expect(reports.some((r) => stillStopping.some((j) => j.id === r.jobId))).toBe(false);
+      expect(fake.service.count('get')).toBe(0);
+      // One list of the not-finished resources, then ceil(40 / 20) look-ups by label.
+      const lists = fake.service.calls.filter((c) => c.verb === 'list');
+      expect(lists).toHaveLength(3);
+      const lookups = lists.slice(1).map((c) => c.filter!.split(' OR '));
+      expect(lookups.map((terms) => terms.length)).toEqual([20, 20]);
+      expect(lookups.flat().sort()).toEqual(stopped.map((j) => `labels.cjo_job_id="${j.id}"`).sort());
+    });
+
+    it('does not confirm a job Vertex still reports CANCELLING, and confirms it once CANCELLED', async () => {
+      const running = applied(await submitted(makeJob('custom', CUSTOM_SPEC)), 'running');
+      fake.service.setState(String(running.providerRef!.name), 'JOB_STATE_RUNNING');
+      await provider.cancel(running);
+      const job = applied(running, 'cancelling');
+      fake.service.calls.length = 0;
+
+      expect(fake.service.find(String(job.providerRef!.name))!.body.state).toBe('JOB_STATE_CANCELLING');
+      expect(await provider.poll([job])).toEqual([]);
+      expect(fake.service.count('list')).toBe(1); // found in the not-finished list: no look-up at all
+
+      fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_CANCELLED');
+      const [report] = await provider.poll([job]);
+      expect(report).toMatchObject({ jobId: job.id, status: 'cancelled' });
+      expect(fake.service.count('get')).toBe(0);
+    });
+
+    it('reports the resource the handle names when a race left two with the same label, and missing when it is gone', async () => {
+      const [kept, deleted] = stopping(2);
+      // An earlier delivery's duplicate of `kept`, still running; the handle names the other one.
+      fake.service.seed('customJobs', { displayName: 'dup', labels: { cjo_job_id: kept!.id } }, 'JOB_STATE_SUCCEEDED');
+      fake.service.setState(String(kept!.providerRef!.name), 'JOB_STATE_CANCELLED');
+      fake.service.remove(String(deleted!.providerRef!.name));
+
+      const reports = await provider.poll([kept!, deleted!]);
+      const byId = new Map(reports.map((r) => [r.jobId, r]));
+
+      expect(byId.get(kept!.id)).toMatchObject({
+        status: 'cancelled',
+        ref: { name: kept!.providerRef!.name },
+      });
+      expect(byId.get(deleted!.id)).toMatchObject({ status: 'missing' });
+      expect(fake.service.count('get')).toBe(0);
+    });
+
+    it('hands back the unread batches when the look-up is throttled, keeping what it read', async () => {
+      const jobs = stopping(30);
+      for (const job of jobs) fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_CANCELLED');
+      const p = await createVertexProvider(fakeSettings(fake, { VERTEX_READ_RETRIES: '0' }), {
+        authClient: staticAuthClient(),
+      });
+      // The first look-up (jobs 0-19) passes; the second (jobs 20-29) is throttled.
+      const seen = fake.service.calls.length;
+      fake.service.failNext({
+        verb: 'list',
+        filterIncludes: `"${jobs[25]!.id}"`,
+        status: 'RESOURCE_EXHAUSTED',
+        retryDelaySec: 3,
+      });
+
+      const err = (await p.poll(jobs).catch((e: unknown) => e)) as PollThrottledError;
+
+      expect(err).toBeInstanceOf(PollThrottledError);
+      expect(err.retryAfterMs).toBe(3000);
+      expect(err.reports).toHaveLength(20);
+      expect(err.reports.every((r) => r.status === 'cancelled')).toBe(true);
+      expect(err.reports.map((r) => r.jobId)).toEqual(jobs.slice(0, 20).map((j) => j.id));
+      expect([...err.unread]).toEqual(jobs.slice(20).map((j) => j.id));
+      expect(fake.service.count('get', seen)).toBe(0);
+      await p.close();
+    });
+
+    it('falls back to a get per job should Vertex refuse the OR filter', async () => {
+      const jobs = stopping(3);
+      for (const job of jobs) fake.service.setState(String(job.providerRef!.name), 'JOB_STATE_CANCELLED');
+      fake.service.failNext({ verb: 'list', filterIncludes: ' OR ', status: 'INVALID_ARGUMENT' });
+      fake.service.calls.length = 0;
+
+      const reports = await provider.poll(jobs);
+
+      expect(reports.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+      expect(fake.service.count('get')).toBe(3);
+    });
+  });
+
   describe('the fake itself (documented behaviour the provider relies on)', () => {
     function client() {
       return new v1.JobServiceClient({
@@ -432,6 +554,22 @@ describe('VertexProvider against the REST fake (real @google-cloud/aiplatform cl
       expect(items).toHaveLength(100);
       expect(raw?.nextPageToken).toBeTruthy();
       await c.close();
+    });
+
+    it('reads OR, NOT and parentheses as AIP-160 does (OR binds tighter than AND)', async () => {
+      for (const v of ['a', 'b', 'c'])
+        fake.service.seed('customJobs', { displayName: v, labels: { k: v } }, 'JOB_STATE_RUNNING');
+      fake.service.setState('c', 'JOB_STATE_CANCELLED');
+      const names = (filter: string) =>
+        fake.service.list('customJobs', fake.service.parent, filter, 100, '').items.map((r) => r.body.displayName);
+
+      expect(names('labels.k="a" OR labels.k="c"')).toEqual(['a', 'c']);
+      // a AND (b OR c): not "(a AND b) OR c".
+      expect(names('state="JOB_STATE_RUNNING" AND labels.k="b" OR labels.k="c"')).toEqual(['b']);
+      expect(names('(state="JOB_STATE_RUNNING" AND labels.k="b") OR labels.k="c"')).toEqual(['b', 'c']);
+      expect(names('NOT labels.k="a" AND state != "JOB_STATE_CANCELLED"')).toEqual(['b']);
+      expect(() => names('labels.k="a" OR')).toThrow(/Invalid filter/);
+      expect(() => names('(labels.k="a"')).toThrow(/Invalid filter/);
     });
 
     it('rejects a filter outside the documented grammar with INVALID_ARGUMENT', async () => {

@@ -51,6 +51,21 @@ function scripted(opts: {
   return { api, calls };
 }
 
+/**
+ * Answers the look-up of finished jobs (`labels.cjo_job_id="lN" OR …`) with a SUCCEEDED
+ * `customJobs/N` for each `lN`; the list of not-finished resources comes back empty.
+ */
+function finishedLookup(filter: string): VertexPage {
+  const values = [...filter.matchAll(/labels\.cjo_job_id="([^"]+)"/g)].map((m) => m[1]!);
+  return {
+    resources: values.map((v) => ({
+      name: v.startsWith('l') ? `${PARENT}/customJobs/${v.slice(1)}` : `${PARENT}/customJobs/1`,
+      state: 'JOB_STATE_SUCCEEDED',
+      labels: { cjo_job_id: v },
+    })),
+  };
+}
+
 const ts = (seconds: number) => ({ seconds: String(seconds), nanos: 0 });
 const grpcError = (code: number, extra: object = {}) => Object.assign(new Error(`${code}`), { code, ...extra });
 
@@ -160,32 +175,30 @@ describe('VertexProvider (scripted API)', () => {
     expect(await new VertexProvider(settings, api).poll([job])).toEqual([]);
   });
 
-  it('hands back what it learned when throttled part-way through the gets, naming the jobs it did not read', async () => {
+  it('hands back what it learned when throttled part-way through the look-ups, naming the jobs it did not read', async () => {
     const finished = (n: number) =>
       makeJob('custom', CUSTOM_SPEC, {
         status: 'running',
         providerRef: { kind: 'custom', name: `${PARENT}/customJobs/${n}`, labelValue: `l${n}` },
       });
-    const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
     const noRetry = parseVertexSettings({
       VERTEX_PROJECT: 'test-project',
       VERTEX_LOCATION: 'us-central1',
       VERTEX_READ_RETRIES: '0',
     });
+    const jobs = Array.from({ length: 25 }, (_, i) => finished(i + 1));
 
-    const partly = scripted({ get, failures: [undefined, grpcError(8)] });
-    const [one, two] = [finished(1), finished(2)];
-    const cut = await new VertexProvider(noRetry, partly.api).poll([one, two]).catch((e: unknown) => e);
+    // Calls: the not-finished list, look-up of jobs 1-20, look-up of jobs 21-25 (throttled).
+    const partly = scripted({ list: finishedLookup, failures: [undefined, undefined, grpcError(8)] });
+    const cut = await new VertexProvider(noRetry, partly.api).poll(jobs).catch((e: unknown) => e);
     expect(cut).toBeInstanceOf(PollThrottledError);
-    expect((cut as PollThrottledError).reports.map((r) => r.status)).toEqual(['succeeded']);
-    const reported = (cut as PollThrottledError).reports.map((r) => r.jobId);
-    expect([...reported, ...(cut as PollThrottledError).unread].sort()).toEqual([one.id, two.id].sort());
-    expect((cut as PollThrottledError).unread).toHaveLength(1);
+    expect((cut as PollThrottledError).reports.map((r) => r.jobId)).toEqual(jobs.slice(0, 20).map((j) => j.id));
+    expect((cut as PollThrottledError).reports.every((r) => r.status === 'succeeded')).toBe(true);
+    expect((cut as PollThrottledError).unread).toEqual(jobs.slice(20).map((j) => j.id));
+    expect(partly.calls.some((c) => c.startsWith('get:'))).toBe(false);
 
-    const wholly = scripted({ get, failures: [undefined, grpcError(8), grpcError(8)] });
-    const none = await new VertexProvider(noRetry, wholly.api)
-      .poll([finished(1), finished(2)])
-      .catch((e: unknown) => e);
+    const wholly = scripted({ list: finishedLookup, failures: [undefined, grpcError(8)] });
+    const none = await new VertexProvider(noRetry, wholly.api).poll(jobs).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(ProviderThrottledError);
     expect((none as PollThrottledError).reports).toEqual([]);
   });
@@ -198,9 +211,8 @@ describe('VertexProvider (scripted API)', () => {
       providerRef: { kind: 'custom', name: `${PARENT}/customJobs/1`, labelValue: 'x' },
     });
 
-    const get = (name: string): VertexResourceView => ({ name, state: 'JOB_STATE_SUCCEEDED' });
     const short = scripted({
-      get,
+      list: finishedLookup,
       failures: [grpcError(8, { statusDetails: [{ retryDelay: { seconds: 2 } }] }), grpcError(14)],
     });
     const [report] = await new VertexProvider(settings, short.api, sleep).poll([job]);

@@ -411,9 +411,11 @@ class AzureMlProvider implements JobProvider {
 
     if (!TERMINAL_NATIVE.has(native)) return { jobId: job.id, status, nativeStatus: native, ref };
 
-    // Finished: read the job itself once for its final outputs and services.
+    // Finished: read the job itself once for its final outputs and services. A cancel's end needs
+    // neither (nothing of a cancelled job's result is kept), so the listing confirms it without a
+    // read per job: a mass cancel costs the list pages alone.
     let doc = listedDoc;
-    if (!fresh) {
+    if (!fresh && native !== 'Canceled') {
       const res = await this.client.send('GET', this.jobPath(name));
       if (res.status === 200) doc = res.body as ArmJob;
     }

@@ -38,3 +38,11 @@ export function labelEqualsFilter(labelKey: string, value: string): string {
 export function activeResourcesFilter(labelKey: string, terminalStates: readonly string[]): string {
   return [`labels.${labelKey}:*`, ...terminalStates.map((s) => `state!=${filterString(s)}`)].join(' AND ');
 }
+
+/**
+ * `labels.<key>="<a>" OR labels.<key>="<b>" …`: the resources of several jobs in one list call,
+ * whatever their state (AIP-160 `OR`; Vertex's list filter documents `OR` and label equality).
+ */
+export function labelAnyOfFilter(labelKey: string, values: readonly string[]): string {
+  return values.map((v) => labelEqualsFilter(labelKey, v)).join(' OR ');
+}
