@@ -496,9 +496,9 @@ var apiBaseSettings = {
   // not use tick once a day instead of every few seconds (see docs/deploy.md, idle cost).
   POLL_LOCAL_SCHEDULE: localProviderUsed ? '*/5 * * * * *' : idlePollSchedule
   POLL_AZURE_BATCH_SCHEDULE: azureBatchUsed ? '*/30 * * * * *' : idlePollSchedule
-  POLL_AZURE_ML_SCHEDULE: azureMlEnabled ? '0 * * * * *' : idlePollSchedule
-  POLL_SAGEMAKER_SCHEDULE: sageMakerEnabled ? '0 * * * * *' : idlePollSchedule
-  POLL_VERTEX_SCHEDULE: vertexEnabled ? '0 * * * * *' : idlePollSchedule
+  POLL_AZURE_ML_SCHEDULE: azureMlEnabled ? '*/30 * * * * *' : idlePollSchedule
+  POLL_SAGEMAKER_SCHEDULE: sageMakerEnabled ? '*/30 * * * * *' : idlePollSchedule
+  POLL_VERTEX_SCHEDULE: vertexEnabled ? '*/30 * * * * *' : idlePollSchedule
   RECONCILE_SCHEDULE: '0 */2 * * * *'
   // Orphan reaper and cancel re-sends, run by the reconciler.
   ORPHAN_REAPER_ENABLED: 'true'

@@ -11,8 +11,9 @@ export const descriptor = defineProvider({
   pollSchedule: {
     name: 'POLL_AZURE_ML_SCHEDULE',
     scope: ['app'],
-    default: '0 * * * * *',
-    description: 'NCRONTAB schedule of the Azure ML poller.',
+    default: '*/30 * * * * *',
+    description:
+      'NCRONTAB schedule of the Azure ML poller. Every 30 s: a cycle is one ARM list page per 100 running jobs, far inside ARM read limits; a cancel is confirmed within one cycle.',
   },
   settings: AZURE_ML_SETTINGS,
   jobKinds: AZURE_ML_JOB_KINDS,

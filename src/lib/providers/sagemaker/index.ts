@@ -11,8 +11,9 @@ export const descriptor = defineProvider({
   pollSchedule: {
     name: 'POLL_SAGEMAKER_SCHEDULE',
     scope: ['app'],
-    default: '0 * * * * *',
-    description: 'NCRONTAB schedule of the SageMaker poller.',
+    default: '*/30 * * * * *',
+    description:
+      'NCRONTAB schedule of the SageMaker poller. Every 30 s: a cycle is one ListTrainingJobs page per 100 running jobs (plus a Describe per job that changed), far inside the List* rate; a cancel is confirmed within one cycle plus the Describe pacing.',
   },
   settings: SAGEMAKER_SETTINGS,
   jobKinds: SAGEMAKER_ALL_KINDS,
