@@ -327,11 +327,24 @@ async function startHttp(
     const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
     socket.once('close', () => clearTimeout(timer));
     socket.once('end', () => socket.destroy());
+    // The request already has its reply on the wire (an early 401/404/413 while its body was still
+    // coming, and then the body turned out malformed): a second reply would be read as the body of
+    // the first. Finish that reply and close once it is written.
+    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current?.headersSent) {
+      if (!current.writableEnded) current.end();
+      return void socket.end();
+    }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     // A HEAD reply carries no body, or the client reads the body as bytes after the reply (Node's
     // client: "Data after `Connection: close`"). When the failing chunk does not start with the
     // request line, the method is unknown: a reply without a body is read correctly by every client.
-    const method = methodOfRawPacket((error as { rawPacket?: Buffer }).rawPacket);
+    // A request whose head was parsed (an error in its body) is the parser's incoming message, still
+    // incomplete; after a complete one, `incoming` is the previous request on the connection.
+    const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+    const method =
+      methodOfRawPacket((error as { rawPacket?: Buffer }).rawPacket) ??
+      (incoming && !incoming.complete ? incoming.method : undefined);
     const body =
       method === undefined || method === 'HEAD'
         ? ''
@@ -502,6 +515,14 @@ async function send(res: ServerResponse, init: HttpResponseInit): Promise<void> 
   const { status, headers, body } = directReply(init) ?? (await replyThroughFetch(init));
   headers['content-length'] = String(body.length);
   const req = res.req as IncomingMessage | undefined;
+  // A pipelined request's reply waits for the replies before it. Written early, Node puts its head
+  // before the `100 Continue` it already queued for the request, and the client reads garbage: wait
+  // until the reply has the connection.
+  if (!res.socket && !res.destroyed)
+    await new Promise<void>((resolve) => {
+      res.once('socket', () => resolve());
+      res.once('close', () => resolve());
+    });
   if (res.destroyed) return;
   res.writeHead(status, headers);
   if (!req || req.readableEnded || req.destroyed) return void res.end(body);

@@ -198,6 +198,19 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     return Buffer.concat(received).toString('latin1');
   }
 
+  it("keeps a pipelined request's 100 Continue before its reply while the reply before it is still open", async () => {
+    // Found by the property test: an early 405 still reading its upload, and the next request on
+    // the connection asking `Expect: 100-continue`. Written at once, the second reply's head went
+    // out before the 100 Continue Node had queued, and the client read the rest as garbage.
+    const first = `PROPFIND /api/jobs/ HTTP/1.1\r\nHost: x\r\nX-Functions-Key: ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n${' '.repeat(200_000)}`;
+    const second =
+      'PUT /api/ui HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n';
+    const wire = await rawExchange([first + second, '0123456789']);
+    const replies = wire.split(/(?=HTTP\/1\.1 \d{3} )/);
+    expect(replies.map((x) => x.slice(0, 12))).toEqual(['HTTP/1.1 405', 'HTTP/1.1 100', 'HTTP/1.1 405']);
+    expect(replies[1]).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+  });
+
   it('answers oversize headers with 431, and never sends a body after the head of a HEAD reply', async () => {
     // Found by the fuzzer: a HEAD whose header block arrived in two reads failed in the second one,
     // and the reply carried a problem body the client read as bytes after the reply.
@@ -207,6 +220,16 @@ describe('HTTP edge: hostile requests get a 4xx naming the problem, never a 5xx'
     ]);
     expect(split).toMatch(/^HTTP\/1\.1 431 /);
     expect(split.endsWith('\r\n\r\n'), 'nothing after the head of a HEAD reply').toBe(true);
+
+    // Broken chunked framing in a body that arrives after its head: the method is known, so the
+    // 400 carries its problem document.
+    const bodyError = await rawExchange([
+      `POST /api/jobs HTTP/1.1\r\nHost: x\r\nX-Functions-Key: ${KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      'ZZ\r\n{}\r\n0\r\n\r\n',
+    ]);
+    expect(bodyError).toMatch(/^HTTP\/1\.1 400 /);
+    const doc = JSON.parse(bodyError.slice(bodyError.indexOf('\r\n\r\n') + 4)) as { status: number };
+    expect(doc.status).toBe(400);
 
     // The same headers for GET and POST: a problem document naming the limit.
     for (const method of ['GET', 'POST'] as const) {
