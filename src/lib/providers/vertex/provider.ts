@@ -341,6 +341,19 @@ export class VertexProvider implements JobProvider {
     return mine.sort((a, b) => createdAt(a) - createdAt(b))[0];
   }
 
+  /** The resources matching `filter`, page by page (`pageToken`), each read with the read retries. */
+  private async *listPages(kind: VertexKind, filter: string): AsyncGenerator<readonly VertexResourceView[]> {
+    let pageToken: string | undefined;
+    do {
+      const token = pageToken;
+      const page = await this.withReadRetries(() =>
+        this.api.list(kind, this.parent, filter, this.settings.pageSize, token),
+      );
+      yield page.resources;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
   private async pollKind(
     kind: VertexKind,
     group: readonly { job: JobRecord; ref: VertexRef }[],
@@ -348,22 +361,17 @@ export class VertexProvider implements JobProvider {
     const wanted = new Set(group.map((g) => g.ref.labelValue));
     const found = new Map<string, VertexResourceView>();
     const filter = activeResourcesFilter(this.settings.labelKey, terminalStates(kind));
-    let pageToken: string | undefined;
-    do {
-      const token = pageToken;
-      const page = await this.withReadRetries(() =>
-        this.api.list(kind, this.parent, filter, this.settings.pageSize, token),
-      );
-      for (const r of page.resources) {
+    for await (const resources of this.listPages(kind, filter)) {
+      for (const r of resources) {
         const lv = r.labels?.[this.settings.labelKey];
         if (lv && wanted.has(lv)) {
           const seen = found.get(lv);
           if (!seen || createdAt(r) < createdAt(seen)) found.set(lv, r);
         }
       }
-      pageToken = page.nextPageToken;
       // Other deployments' or stale resources may follow; stop once every job is accounted for.
-    } while (pageToken && found.size < wanted.size);
+      if (found.size >= wanted.size) break;
+    }
 
     const reports: PollReport[] = [];
     const finished: { job: JobRecord; ref: VertexRef }[] = [];
@@ -412,19 +420,15 @@ export class VertexProvider implements JobProvider {
       batch.map((g) => g.ref.labelValue),
     );
     const byLabel = new Map<string, VertexResourceView[]>();
-    let pageToken: string | undefined;
     try {
-      do {
-        const token = pageToken;
-        const page = await this.withReadRetries(() =>
-          this.api.list(kind, this.parent, filter, this.settings.pageSize, token),
-        );
-        for (const r of page.resources) {
+      for await (const resources of this.listPages(kind, filter))
+        for (const r of resources) {
           const lv = r.labels?.[this.settings.labelKey];
-          if (lv !== undefined) byLabel.set(lv, [...(byLabel.get(lv) ?? []), r]);
+          if (lv === undefined) continue;
+          const same = byLabel.get(lv);
+          if (same) same.push(r);
+          else byLabel.set(lv, [r]);
         }
-        pageToken = page.nextPageToken;
-      } while (pageToken);
     } catch (error) {
       // The OR filter is documented, but a limit on its length is not: should Vertex refuse it,
       // read these jobs one by one rather than never seeing them end.
