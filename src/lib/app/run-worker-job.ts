@@ -252,7 +252,10 @@ function jobHeartbeat(
   jobId: string,
   runId: string,
 ) {
-  let lastBeat = 0;
+  // The claim has just written the lease and the receive has just locked the message, so the first
+  // beat is one interval from now: a job shorter than the interval writes no heartbeat at all (it
+  // used to write one at its first progress report, a transaction and a lock renewal per job).
+  let lastBeat = deps.now().getTime();
   let lost = false;
   let beats: Promise<void> = Promise.resolve();
   const beat = (done: number, total: number): Promise<'held' | 'lost'> => {
