@@ -16,6 +16,13 @@ import type {
  */
 export class WakingTransport implements QueueTransport {
   private readonly waiting = new Map<string, Set<() => void>>();
+  /**
+   * Queues sent to while none of their consumers was waiting (each was receiving or busy). A
+   * consumer whose receive was already in flight may have missed that message, and the wake with
+   * it; its next idle wait then ends at once (one extra receive at most) instead of sleeping out a
+   * back-off of up to the maximum poll interval with a job waiting.
+   */
+  private readonly missed = new Set<string>();
 
   constructor(private readonly inner: QueueTransport) {}
 
@@ -27,7 +34,8 @@ export class WakingTransport implements QueueTransport {
     await this.inner.send(queue, messages, options);
     const wake = () => {
       const wakers = this.waiting.get(queue);
-      if (wakers) for (const w of [...wakers]) w();
+      if (wakers?.size) for (const w of [...wakers]) w();
+      else this.missed.add(queue);
     };
     // A delayed message wakes its consumers when it becomes visible, not now.
     const delayMs = (options?.delaySec ?? 0) * 1000;
@@ -38,7 +46,7 @@ export class WakingTransport implements QueueTransport {
   /** An {@link IdleWait} that ends early when this transport sends to the queue. */
   readonly idleWait: IdleWait = (queue, ms, signal) =>
     new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
+      if (signal?.aborted || this.missed.delete(queue)) return resolve();
       let set = this.waiting.get(queue);
       if (!set) {
         set = new Set();

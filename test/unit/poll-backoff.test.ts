@@ -46,4 +46,24 @@ describe('idle waits', () => {
     await b;
     expect(woke).toBe('ab');
   });
+
+  it('a send that finds no consumer waiting (its receive in flight) ends the next wait on that queue at once', async () => {
+    const inner = { kind: 'storage', send: async () => undefined } as unknown as QueueTransport;
+    const t = new WakingTransport(inner);
+    // Nobody waits on 'a' while this send completes: a consumer's receive may be on the wire.
+    await t.send('a', [{ jobId: 'x' }]);
+    let ended = '';
+    const stop = new AbortController();
+    // Without the remembered send, both would sleep their full minute.
+    const first = t.idleWait('a', 60_000, stop.signal).then(() => (ended += 'first '));
+    const other = t.idleWait('b', 60_000, stop.signal).then(() => (ended += 'other '));
+    await first;
+    expect(ended).toBe('first ');
+    // Remembered once: the following wait on 'a' sleeps again until woken.
+    const second = t.idleWait('a', 60_000, stop.signal).then(() => (ended += 'second '));
+    await new Promise((r) => setImmediate(r));
+    expect(ended).toBe('first ');
+    stop.abort();
+    await Promise.all([other, second]);
+  });
 });
