@@ -220,6 +220,17 @@ async function waitTerminal(store: JobStore, ids: readonly string[], timeoutMs: 
   }
 }
 
+/** Waits until the stack reports no message waiting or in flight on `queue` (`GET /api/queues/status`). */
+async function waitQueueEmpty(url: string, queue: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await (await fetch(`${url}/api/queues/status`)).json()) as Record<string, number>;
+    if (status[queue] === 0) return;
+    if (Date.now() > deadline) throw new Error(`${queue} still holds ${status[queue]} messages`);
+    await sleep(250);
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -370,6 +381,9 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
       if (ms !== undefined) lat.push(ms);
     }
     lat.sort((a, b) => a - b);
+    // Autocannon stops with requests in flight: the stack created those jobs too, but their ids never
+    // reached us. Wait for the queue itself to empty, or the first lone jobs queue behind them.
+    await waitQueueEmpty(stack.url, 'actor-jobs', 300_000).catch((e: unknown) => console.warn(String(e)));
     // Unloaded latency: one job at a time, so the figure is the path's, not the backlog's.
     const single: number[] = [];
     for (let i = 0; i < (quick ? 10 : 20); i++) {
