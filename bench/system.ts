@@ -399,11 +399,18 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
     await waitQueueEmpty(stack.url, 'actor-jobs', 300_000).catch((e: unknown) => console.warn(String(e)));
     // Unloaded latency: one job at a time, so the figure is the path's, not the backlog's.
     const single: number[] = [];
+    // Each lone job's submit instant and latency, kept in the JSON: an outlier can then be matched
+    // against the stack's timers and Azurite's housekeeping.
+    const samples: Array<{ at: string; ms: number }> = [];
     for (let i = 0; i < (quick ? 10 : 20); i++) {
+      const at = new Date().toISOString();
       const id = await submit(stack.url, WORKER_JOB);
       await waitTerminal(reader, [id], 30_000);
       const ms = await submitToRunning(reader, id);
-      if (ms !== undefined) single.push(ms);
+      if (ms !== undefined) {
+        single.push(ms);
+        samples.push({ at, ms });
+      }
       await sleep(300);
     }
     single.sort((a, b) => a - b);
@@ -418,7 +425,7 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
         jobs: ids.length,
         completedPerSec: +(ids.length / ((doneAt - started) / 1000)).toFixed(1),
         underLoad: { p50: percentile(lat, 50), p99: percentile(lat, 99), sampled: lat.length },
-        oneAtATime: { p50: percentile(single, 50), p99: percentile(single, 99), sampled: single.length },
+        oneAtATime: { p50: percentile(single, 50), p99: percentile(single, 99), sampled: single.length, samples },
       },
     };
   } finally {
