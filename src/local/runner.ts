@@ -487,21 +487,26 @@ function directReply(init: HttpResponseInit | InstanceType<typeof HttpResponse>)
   // Headers normalises names and refuses invalid values exactly as the Response would.
   const normalised = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
   if (contentType && !normalised.has('content-type')) normalised.set('content-type', contentType);
-  const headers: Record<string, string> = {};
-  normalised.forEach((v, k) => {
-    headers[k] = v;
-  });
-  return { status, headers, body };
+  return { status, headers: headerRecord(normalised), body };
 }
 
 /** Any reply, through the Functions library's own `HttpResponse` (a fetch Response underneath). */
 async function replyThroughFetch(init: HttpResponseInit | InstanceType<typeof HttpResponse>): Promise<WireReply> {
   const response = init instanceof HttpResponse ? init : new HttpResponse(init);
-  const headers: Record<string, string> = {};
-  response.headers.forEach((v, k) => {
-    headers[k] = v;
+  return {
+    status: response.status,
+    headers: headerRecord(response.headers),
+    body: Buffer.from(await response.arrayBuffer()),
+  };
+}
+
+/** Fetch headers as the plain record `writeHead` takes (names already lower-case). */
+function headerRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((v, k) => {
+    out[k] = v;
   });
-  return { status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) };
+  return out;
 }
 
 /**
