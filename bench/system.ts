@@ -398,7 +398,6 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
     // reached us. Wait for the queue itself to empty, or the first lone jobs queue behind them.
     await waitQueueEmpty(stack.url, 'actor-jobs', 300_000).catch((e: unknown) => console.warn(String(e)));
     // Unloaded latency: one job at a time, so the figure is the path's, not the backlog's.
-    const single: number[] = [];
     // Each lone job's submit instant and latency, kept in the JSON: an outlier can then be matched
     // against the stack's timers and Azurite's housekeeping.
     const samples: Array<{ at: string; ms: number }> = [];
@@ -407,13 +406,10 @@ async function systemThroughput(azurite: Ports, quick: boolean): Promise<Record<
       const id = await submit(stack.url, WORKER_JOB);
       await waitTerminal(reader, [id], 30_000);
       const ms = await submitToRunning(reader, id);
-      if (ms !== undefined) {
-        single.push(ms);
-        samples.push({ at, ms });
-      }
+      if (ms !== undefined) samples.push({ at, ms });
       await sleep(300);
     }
-    single.sort((a, b) => a - b);
+    const single = samples.map((s) => s.ms).sort((a, b) => a - b);
     return {
       concurrency,
       seconds,
